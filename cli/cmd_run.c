@@ -1,0 +1,134 @@
+/* hearth run: stream a generation to stdout, timings to stderr. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: hearth run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--seed S]\n"
+            "                  [-t THREADS] [-c CTX] [--top-k K] [--top-p P] [--min-p P]\n"
+            "                  [--repeat-penalty R] [--stop STR]...\n"
+            "  --temp 0 is greedy. Generation stops after N tokens (default 128), at an\n"
+            "  end-of-generation token, or at a stop string.\n");
+}
+
+typedef struct {
+    const char *model, *prompt, *file;
+    const char *stops[8];
+    int n_stops;
+    long n_predict, threads, n_ctx;
+    engine_sampler_params sp;
+} run_args;
+
+static bool parse_args(int argc, char **argv, run_args *a) {
+    a->n_predict = 128;
+    a->sp = engine_sampler_default_params();
+    a->sp.temperature = 0.8f;
+    a->sp.seed = (uint64_t)time(NULL);
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v;
+        long l;
+        double d;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage(), false;
+        if (!(v = cli_value(argc, argv, &i))) return false;
+        if (!strcmp(o, "-m"))
+            a->model = v;
+        else if (!strcmp(o, "-p"))
+            a->prompt = v;
+        else if (!strcmp(o, "-f"))
+            a->file = v;
+        else if (!strcmp(o, "-n")) {
+            if (!cli_int(o, v, 0, 1 << 20, &a->n_predict)) return false;
+        } else if (!strcmp(o, "-t")) {
+            if (!cli_int(o, v, 1, 256, &a->threads)) return false;
+        } else if (!strcmp(o, "-c")) {
+            if (!cli_int(o, v, 1, 1 << 20, &a->n_ctx)) return false;
+        } else if (!strcmp(o, "--temp")) {
+            if (!cli_float(o, v, 0, 100, &d)) return false;
+            a->sp.temperature = (float)d;
+        } else if (!strcmp(o, "--top-p")) {
+            if (!cli_float(o, v, 0, 1, &d)) return false;
+            a->sp.top_p = (float)d;
+        } else if (!strcmp(o, "--min-p")) {
+            if (!cli_float(o, v, 0, 1, &d)) return false;
+            a->sp.min_p = (float)d;
+        } else if (!strcmp(o, "--repeat-penalty")) {
+            if (!cli_float(o, v, 0.01, 100, &d)) return false;
+            a->sp.repeat_penalty = (float)d;
+        } else if (!strcmp(o, "--top-k")) {
+            if (!cli_int(o, v, 0, 1 << 24, &l)) return false;
+            a->sp.top_k = (int32_t)l;
+        } else if (!strcmp(o, "--seed")) {
+            if (!cli_int(o, v, 0, 0x7fffffffL, &l)) return false;
+            a->sp.seed = (uint64_t)l;
+        } else if (!strcmp(o, "--stop")) {
+            if (a->n_stops == 8 || !*v)
+                return cli_error(o, "at most 8 non-empty stop strings"), false;
+            a->stops[a->n_stops++] = v;
+        } else
+            return cli_error(o, "unknown option (try 'hearth run --help')"), false;
+    }
+    if (!a->model) return cli_error("run", "missing -m MODEL"), false;
+    if (!a->prompt == !a->file)
+        return cli_error("run", "give exactly one of -p PROMPT or -f FILE"), false;
+    return true;
+}
+
+static bool write_out(const char *s, size_t n, void *user) {
+    (void)user;
+    fwrite(s, 1, n, stdout);
+    fflush(stdout);
+    return true;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_args a = {0};
+    if (!parse_args(argc, argv, &a)) return 2;
+    size_t len = 0;
+    char *text = a.file ? cli_read_file(a.file, &len) : strdup(a.prompt);
+    if (!text) return 1;
+    if (!a.file) len = strlen(text);
+    engine_model *m = cli_load_model(a.model);
+    if (!m) return free(text), 1;
+    int rc = 1;
+    int64_t n_prompt = 0;
+    int32_t *ids = cli_tokenize(m, text, len, true, true, &n_prompt);
+    engine_ctx_params cp = engine_ctx_default_params();
+    cp.n_threads = (int32_t)a.threads;
+    cp.n_ctx = (int32_t)(a.n_ctx ? a.n_ctx : 0);
+    char err[ENGINE_ERR_LEN];
+    engine_ctx *c = ids ? engine_ctx_new(m, &cp, err, sizeof err) : NULL;
+    if (ids && !c) cli_error("context", "%s", err);
+    if (c) {
+        engine_gen_request req = {
+            ids, n_prompt, (int32_t)a.n_predict, a.sp, a.stops, a.n_stops, write_out, NULL};
+        engine_gen_stats st;
+        double t0 = now_s();
+        if (!engine_generate(m, c, &req, &st, err, sizeof err)) {
+            cli_error("run", "%s", err);
+        } else {
+            double t1 = now_s();
+            fprintf(stderr,
+                    "\n[hearth] prompt %lld tokens %.1f tok/s | generated %d tokens %.1f tok/s | "
+                    "total %.2f s (%s)\n",
+                    (long long)n_prompt, st.prompt_s > 0 ? n_prompt / st.prompt_s : 0.0,
+                    st.n_generated, st.gen_s > 0 ? st.n_generated / st.gen_s : 0.0, t1 - t0,
+                    engine_simd_name());
+            rc = 0;
+        }
+        engine_ctx_free(c);
+    }
+    free(ids);
+    engine_model_free(m);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,122 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_error(const char *what, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "hearth: %s: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+const char *cli_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        cli_error(argv[*i], "option needs a value");
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+bool cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        cli_error(opt, "'%s' is not an integer in [%ld, %ld]", s, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_float(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        cli_error(opt, "'%s' is not a number in [%g, %g]", s, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+char *cli_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error(path, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+        if (cap - n - 1 == 0) {
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    bool err = ferror(f);
+    fclose(f);
+    if (!buf || err) {
+        free(buf);
+        cli_error(path, err ? "read error" : "out of memory");
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+engine_model *cli_load_model(const char *path) {
+    char err[ENGINE_ERR_LEN];
+    engine_model *m = engine_model_load(path, err, sizeof err);
+    if (!m) cli_error(path, "%s", err);
+    return m;
+}
+
+int32_t *cli_tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
+                      bool parse_special, int64_t *n) {
+    char err[ENGINE_ERR_LEN];
+    int64_t cap = (int64_t)len + 16;
+    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
+    if (!ids) {
+        cli_error("tokenize", "out of memory");
+        return NULL;
+    }
+    int64_t got =
+        engine_tokenize(m, text, len, add_special, parse_special, ids, cap, err, sizeof err);
+    if (got > cap) { /* cannot happen for byte-based tokenizers, but stay correct */
+        int32_t *more = realloc(ids, (size_t)got * sizeof(int32_t));
+        if (!more) {
+            free(ids);
+            cli_error("tokenize", "out of memory");
+            return NULL;
+        }
+        ids = more;
+        got = engine_tokenize(m, text, len, add_special, parse_special, ids, got, err, sizeof err);
+    }
+    if (got < 0) {
+        free(ids);
+        cli_error("tokenize", "%s", err);
+        return NULL;
+    }
+    *n = got;
+    return ids;
+}

@@ -1,0 +1,39 @@
+/* hearth: one binary, subcommands. Each subcommand lives in its own cmd_*.c file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} COMMANDS[] = {
+    {"run", cmd_run, "generate text from a prompt"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"logits", cmd_logits, "evaluate a prompt and print per-position logits as JSON"},
+    {"info", cmd_info, "describe a model file and the memory it needs"},
+    {"synth", cmd_synth, "write a random-weight model with the shapes of a public model"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: hearth <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+    fprintf(f, "\n'hearth <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    cli_error(argv[1], "unknown command (try 'hearth --help')");
+    return 2;
+}

@@ -1,0 +1,166 @@
+/* engine: hearth's GGUF inference engine. This header is the only door into engine/.
+ *
+ * The engine knows nothing of editors, LSP, files other than the model it maps, or JSON.
+ * Lifetimes: an engine_model is loaded once (weights stay in the mmapped file) and shared
+ * read-only; each engine_ctx owns one sequence's KV cache and scratch buffers and is used by one
+ * thread at a time. Every function that can fail returns false/NULL/-1 and writes a one-line
+ * reason into the caller's err buffer (never aborts on bad input). */
+#ifndef HEARTH_ENGINE_H
+#define HEARTH_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ENGINE_ERR_LEN 512
+
+typedef struct engine_model engine_model;
+typedef struct engine_ctx engine_ctx;
+
+/* ---- models ---- */
+
+typedef struct {
+    const char *arch; /* general.architecture, e.g. "qwen2" */
+    const char *name; /* general.name or "" */
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    int32_t n_ctx_train;
+    float rope_freq_base, rms_eps;
+    uint64_t n_params;     /* elements in all tensors */
+    uint64_t weight_bytes; /* bytes of all tensor data */
+    const char *file_type; /* the most common 2-D weight type, e.g. "Q8_0" */
+    bool tied_output;      /* output projection shares token_embd */
+} engine_model_info;
+
+/* Maps and validates a GGUF model (architecture llama, qwen2 or qwen3). */
+engine_model *engine_model_load(const char *path, char *err, size_t errlen);
+void engine_model_free(engine_model *m);
+const engine_model_info *engine_model_get_info(const engine_model *m);
+/* Writes one line per tensor type used ("Q8_0: 169 tensors, 502.1 MB") into buf; returns length. */
+int engine_model_describe_types(const engine_model *m, char *buf, size_t buflen);
+
+/* ---- tokens ---- */
+
+/* See tokenizer.h for exact semantics. Returns the number of tokens (may exceed max), -1 on error.
+ */
+int64_t engine_tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
+                        bool parse_special, int32_t *ids, int64_t max, char *err, size_t errlen);
+/* Bytes of one token; render_special renders control tokens. Returns length or -1. */
+int engine_token_piece(const engine_model *m, int32_t id, bool render_special, char *buf,
+                       int buflen);
+bool engine_token_is_eog(const engine_model *m, int32_t id);
+int32_t engine_token_bos(const engine_model *m); /* -1 if none */
+bool engine_adds_bos(const engine_model *m);
+
+/* ---- contexts (one sequence: KV cache + scratch) ---- */
+
+typedef enum { ENGINE_KV_F16 = 0, ENGINE_KV_F32 = 1 } engine_kv_type;
+
+typedef struct {
+    int32_t n_ctx;     /* positions the KV cache holds; 0 = min(model's training context, 4096) */
+    int32_t n_batch;   /* max tokens per forward pass; longer inputs are split. 0 = 512 */
+    int32_t n_threads; /* 0 = physical cores */
+    engine_kv_type kv_type;
+} engine_ctx_params;
+
+engine_ctx_params engine_ctx_default_params(void);
+engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
+                           size_t errlen);
+void engine_ctx_free(engine_ctx *c);
+int32_t engine_ctx_n_ctx(const engine_ctx *c);
+/* Bytes of KV cache + scratch the context allocated. */
+uint64_t engine_ctx_memory(const engine_ctx *c);
+/* Estimated KV-cache bytes for a model at n_ctx positions. */
+uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv_type);
+
+/* Positions currently in the KV cache (the next token is evaluated at this position). */
+int32_t engine_n_past(const engine_ctx *c);
+/* Keeps the first n positions of the KV cache and drops the rest (n <= n_past). */
+void engine_kv_keep(engine_ctx *c, int32_t n);
+
+/* Evaluates n tokens at positions n_past .. n_past+n-1 (batched), appending them to the cache.
+ * all_logits: keep logits of every position (else only the last). */
+bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, char *err,
+                 size_t errlen);
+/* Logits (n_vocab floats) of the i-th token of the last engine_eval (i = -1: the last one).
+ * NULL if that position's logits were not kept. Valid until the next engine_eval. */
+const float *engine_logits(const engine_ctx *c, int32_t i);
+
+/* ---- sampling ---- */
+
+typedef struct {
+    float temperature;     /* <= 0: greedy */
+    int32_t top_k;         /* 0 = off */
+    float top_p;           /* 1 = off */
+    float min_p;           /* 0 = off */
+    float repeat_penalty;  /* 1 = off */
+    int32_t repeat_last_n; /* window of recent tokens the penalty looks at */
+    uint64_t seed;
+} engine_sampler_params;
+
+typedef struct engine_sampler engine_sampler;
+engine_sampler_params engine_sampler_default_params(void);
+engine_sampler *engine_sampler_new(const engine_sampler_params *p, int32_t n_vocab);
+void engine_sampler_free(engine_sampler *s);
+/* Records a token as part of the history (prompt or generated) for the repetition penalty. */
+void engine_sampler_accept(engine_sampler *s, int32_t id);
+/* Picks the next token from logits (not modified). Greedy ties go to the lowest id. */
+int32_t engine_sample(engine_sampler *s, const float *logits);
+
+/* ---- generation ---- */
+
+/* Receives generated text as it becomes final (whole UTF-8 sequences, stop strings held back).
+ * Return false to stop generating. */
+typedef bool (*engine_emit_fn)(const char *text, size_t len, void *user);
+
+typedef struct {
+    const int32_t *prompt; /* evaluated after whatever the context already holds */
+    int64_t n_prompt;
+    int32_t n_predict; /* max tokens to generate */
+    engine_sampler_params sampling;
+    const char *const *stops; /* stop strings (not emitted) */
+    int n_stops;
+    engine_emit_fn emit;
+    void *user;
+} engine_gen_request;
+
+typedef enum {
+    ENGINE_STOP_LENGTH,
+    ENGINE_STOP_EOG,
+    ENGINE_STOP_STRING,
+    ENGINE_STOP_CALLER,
+    ENGINE_STOP_CONTEXT
+} engine_stop_reason;
+
+typedef struct {
+    int32_t n_generated;
+    double prompt_s, gen_s; /* wall time of prompt evaluation and of generation */
+    engine_stop_reason stop;
+} engine_gen_stats;
+
+/* Evaluates the prompt, then samples and streams up to n_predict tokens. */
+bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_request *req,
+                     engine_gen_stats *stats, char *err, size_t errlen);
+
+/* ---- synthetic models ---- */
+
+typedef struct {
+    const char *like;       /* a shape name: engine_synth_shape_name(i) */
+    const char *type;       /* F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K Q4_K_M Q5_K_M */
+    const char *vocab_path; /* GGUF whose tokenizer.* metadata is copied; NULL = byte-level vocab */
+    int32_t n_layers;       /* 0 = the shape's own */
+    uint64_t seed;
+} engine_synth_params;
+
+/* Writes a random-weight model with the exact shapes of a public model (atomically). */
+bool engine_synth(const engine_synth_params *p, const char *out_path, char *err, size_t errlen);
+/* The i-th known shape name, NULL past the end. */
+const char *engine_synth_shape_name(int i);
+
+/* ---- misc ---- */
+
+/* Physical cores of this machine (>= 1). */
+int engine_physical_cores(void);
+/* The SIMD level in use: "avx512", "avx2" or "scalar". */
+const char *engine_simd_name(void);
+
+#endif

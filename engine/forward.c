@@ -1,0 +1,146 @@
+/* The transformer forward pass for llama / qwen2 / qwen3, one batch of tokens at a time.
+ * Shapes: n tokens, e = n_embd, H heads and KV kv-heads of hd dims, ff = n_ff, V = n_vocab.
+ * Activations are row-major, one row per token. */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "context.h"
+#include "fp16.h"
+#include "ops.h"
+
+static float f16_table[1 << 16];
+static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
+
+static void init_f16_table(void) {
+    for (uint32_t i = 0; i < (1u << 16); i++) f16_table[i] = fp16_to_fp32((uint16_t)i);
+}
+
+/* A cached K or V vector (hd elements) as f32. */
+static inline void kv_load(const engine_ctx *c, const uint8_t *src, float *dst, int hd) {
+    if (c->kv_type == ENGINE_KV_F32) {
+        memcpy(dst, src, (size_t)hd * sizeof(float));
+        return;
+    }
+    const uint16_t *h = (const uint16_t *)(const void *)src;
+    for (int i = 0; i < hd; i++) dst[i] = f16_table[h[i]];
+}
+
+static void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count) {
+    if (c->kv_type == ENGINE_KV_F32) {
+        memcpy(dst, src, count * sizeof(float));
+        return;
+    }
+    uint16_t *h = (uint16_t *)(void *)dst;
+    for (size_t i = 0; i < count; i++) h[i] = fp32_to_fp16(src[i]);
+}
+
+typedef struct {
+    engine_ctx *c;
+    int layer, n;
+} attn_job;
+
+/* One (token, head) pair: causal softmax(q . K / sqrt(hd)) . V over positions 0..pos. */
+static void attend_one(engine_ctx *c, int layer, int t, int h, float *scores, float *kbuf) {
+    const engine_model_info *in = &c->m->info;
+    int hd = in->head_dim, kvh = h / (in->n_head / in->n_head_kv);
+    size_t kv_row = (size_t)in->n_head_kv * hd * c->kv_elem;
+    size_t head_off = (size_t)kvh * hd * c->kv_elem;
+    const float *q = c->q + ((size_t)t * in->n_head + h) * hd;
+    float *out = c->attn + ((size_t)t * in->n_head + h) * hd;
+    int len = c->pos[t] + 1;
+    float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
+    for (int j = 0; j < len; j++) {
+        kv_load(c, c->k[layer] + (size_t)j * kv_row + head_off, kbuf, hd);
+        float s = 0.0f;
+        for (int i = 0; i < hd; i++) s += q[i] * kbuf[i];
+        scores[j] = s * scale;
+        if (scores[j] > max) max = scores[j];
+    }
+    double sum = 0.0;
+    for (int j = 0; j < len; j++) {
+        scores[j] = expf(scores[j] - max);
+        sum += scores[j];
+    }
+    float inv = (float)(1.0 / sum);
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int j = 0; j < len; j++) {
+        kv_load(c, c->v[layer] + (size_t)j * kv_row + head_off, kbuf, hd);
+        float w = scores[j] * inv;
+        for (int i = 0; i < hd; i++) out[i] += w * kbuf[i];
+    }
+}
+
+static void attention_worker(void *arg, int ith, int nth) {
+    attn_job *j = arg;
+    engine_ctx *c = j->c;
+    int H = c->m->info.n_head;
+    float *scores = c->scores + (size_t)ith * c->n_ctx;
+    float kbuf[4096];
+    long b, e;
+    pool_split((long)j->n * H, ith, nth, &b, &e);
+    for (long w = b; w < e; w++) attend_one(c, j->layer, (int)(w / H), (int)(w % H), scores, kbuf);
+}
+
+/* Per-head RMSNorm (qwen3's q_norm / k_norm): each hd-vector normalised with gain g. */
+static void head_norm(float *x, const float *g, int n, int heads, int hd, float eps) {
+    op_rmsnorm(x, g, x, hd, n * heads, eps);
+}
+
+static void attention_block(engine_ctx *c, const layer_weights *L, int layer, int n) {
+    const engine_model *m = c->m;
+    const engine_model_info *in = &m->info;
+    int e = in->n_embd, H = in->n_head, KV = in->n_head_kv, hd = in->head_dim;
+    op_rmsnorm(c->x, L->attn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
+    op_matmul(c->pool, &L->wq, c->xn, n, c->q, c->xq);        /* q (n,H*hd) */
+    op_matmul(c->pool, &L->wk, c->xn, n, c->kc, c->xq);       /* k (n,KV*hd) */
+    op_matmul(c->pool, &L->wv, c->xn, n, c->vc, c->xq);       /* v (n,KV*hd) */
+    if (L->bq) op_add_bias(c->q, L->bq, (int64_t)H * hd, n);
+    if (L->bk) op_add_bias(c->kc, L->bk, (int64_t)KV * hd, n);
+    if (L->bv) op_add_bias(c->vc, L->bv, (int64_t)KV * hd, n);
+    if (L->q_norm) head_norm(c->q, L->q_norm, n, H, hd, in->rms_eps);
+    if (L->k_norm) head_norm(c->kc, L->k_norm, n, KV, hd, in->rms_eps);
+    op_rope(c->q, n, H, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
+            m->arch->rope);
+    op_rope(c->kc, n, KV, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
+            m->arch->rope);
+    size_t kv_row = (size_t)KV * hd;
+    kv_store(c, c->k[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->kc, (size_t)n * kv_row);
+    kv_store(c, c->v[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->vc, (size_t)n * kv_row);
+    attn_job job = {c, layer, n};
+    threadpool_run(c->pool, attention_worker, &job);      /* attn (n,H*hd) */
+    op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
+    for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
+}
+
+static void ffn_block(engine_ctx *c, const layer_weights *L, int n) {
+    const engine_model_info *in = &c->m->info;
+    int e = in->n_embd, ff = in->n_ff;
+    op_rmsnorm(c->x, L->ffn_norm, c->xn, e, n, in->rms_eps);  /* xn (n,e) */
+    op_matmul(c->pool, &L->w_gate, c->xn, n, c->gate, c->xq); /* gate (n,ff) */
+    op_matmul(c->pool, &L->w_up, c->xn, n, c->up, c->xq);     /* up (n,ff) */
+    op_swiglu(c->gate, c->up, (int64_t)n * ff);
+    op_matmul(c->pool, &L->w_down, c->gate, n, c->xn, c->xq); /* xn (n,e) */
+    for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
+}
+
+void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool all_logits) {
+    const engine_model *m = c->m;
+    const engine_model_info *in = &m->info;
+    int e = in->n_embd;
+    pthread_once(&f16_once, init_f16_table);
+    for (int t = 0; t < n; t++) {
+        op_get_row(&m->tok_embd, ids[t], c->x + (size_t)t * e); /* x (n,e) */
+        c->pos[t] = c->n_past + t;
+    }
+    for (int l = 0; l < in->n_layer; l++) {
+        attention_block(c, &m->layers[l], l, n);
+        ffn_block(c, &m->layers[l], n);
+    }
+    c->n_past += n;
+    if (!dst) return;
+    /* logits (rows,V) = rmsnorm(x) @ output, for every token or only the last */
+    int first = all_logits ? 0 : n - 1, rows = n - first;
+    op_rmsnorm(c->x + (size_t)first * e, m->output_norm, c->xn, e, rows, in->rms_eps);
+    op_matmul(c->pool, &m->output, c->xn, rows, dst, c->xq);
+}

@@ -1,0 +1,117 @@
+/* K-quant block layouts (GGUF/ggml wire format) shared by quant_k.c and its SIMD kernels.
+ * Private to engine/. All multi-byte fields are little-endian; f16 fields are IEEE binary16
+ * kept as uint16_t. Every super-block covers QK_K = 256 elements.
+ *
+ * Element order inside a super-block (what the kernels rely on):
+ *   Q2_K  two halves of 128; half h uses qs[32h..32h+31]; bits 2j..2j+1 of qs[32h+l] hold
+ *         element 128h+32j+l; sub-block (16 elements) s = 8h+2j+l/16 uses scales[s]
+ *         (low nibble = scale, high nibble = min): y = d*sc*q - dmin*m.
+ *   Q3_K  same 2-bit walk over qs as Q2_K; the third bit of element 128h+32j+l is bit 4h+j of
+ *         hmask[l] and, when CLEAR, subtracts 4: q in -4..3. 16 signed 6-bit scales (stored
+ *         +32) packed in 12 bytes: low nibbles in bytes 0..7 (scales 0..7 low nibble, 8..15
+ *         high nibble), top 2 bits of scale s in bits 2*(s/4) of byte 8+s%4. y = d*(sc-32)*q.
+ *   Q4_K  four chunks of 64; chunk c uses qs[32c..32c+31]: low nibbles are elements 64c+l
+ *         (sub-block 2c), high nibbles 64c+32+l (sub-block 2c+1). 8 six-bit scales and mins in
+ *         12 bytes (see kq_unpack_q4k_scales). y = d*sc*q - dmin*m.
+ *   Q5_K  as Q4_K plus a fifth bit: bit 2c of qh[l] for element 64c+l, bit 2c+1 for 64c+32+l.
+ *   Q6_K  two halves of 128; half h uses ql[64h..], qh[32h..], scales[8h..]; element
+ *         128h+32k+l (k = 0..3, l = 0..31) is nibble (k/2) of ql[64h+32(k&1)+l] with bits
+ *         2k..2k+1 of qh[32h+l] on top, minus 32; scale scales[8h+2k+l/16]. y = d*sc*q.
+ *   Q8_K  float d, 256 int8, bsums[i] = sum of qs[16i..16i+15]. y = d*q. */
+#ifndef HEARTH_KQUANTS_KERNELS_H
+#define HEARTH_KQUANTS_KERNELS_H
+
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "quant.h"
+
+#define QK_K 256
+
+typedef struct {
+    uint8_t scales[16];
+    uint8_t qs[64];
+    uint16_t d;
+    uint16_t dmin;
+} block_q2_K;
+
+typedef struct {
+    uint8_t hmask[32];
+    uint8_t qs[64];
+    uint8_t scales[12];
+    uint16_t d;
+} block_q3_K;
+
+typedef struct {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[12];
+    uint8_t qs[128];
+} block_q4_K;
+
+typedef struct {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];
+    uint8_t qs[128];
+} block_q5_K;
+
+typedef struct {
+    uint8_t ql[128];
+    uint8_t qh[64];
+    int8_t scales[16];
+    uint16_t d;
+} block_q6_K;
+
+typedef struct {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} block_q8_K;
+
+static_assert(sizeof(block_q2_K) == 84, "Q2_K block size");
+static_assert(sizeof(block_q3_K) == 110, "Q3_K block size");
+static_assert(sizeof(block_q4_K) == 144, "Q4_K block size");
+static_assert(sizeof(block_q5_K) == 176, "Q5_K block size");
+static_assert(sizeof(block_q6_K) == 210, "Q6_K block size");
+static_assert(sizeof(block_q8_K) == 292, "Q8_K block size");
+
+static inline uint32_t kq_load_u32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Q4_K/Q5_K: 12 packed bytes -> sc[0..7] (bytes 0..7 of *sc) and mins (bytes 0..7 of *mn).
+ * Bytes 0..3 hold scales 0..3 in their low 6 bits, bytes 4..7 mins 0..3; bytes 8..11 hold the
+ * low nibbles of scales 4..7 (low half) and mins 4..7 (high half), whose top 2 bits sit in
+ * bits 6..7 of bytes 0..3 (scales) and 4..7 (mins). Done on 32-bit words: 4 values at once. */
+static inline void kq_unpack_q4k_scales(const uint8_t *s12, uint64_t *sc, uint64_t *mn) {
+    const uint32_t a0 = kq_load_u32(s12), a1 = kq_load_u32(s12 + 4), a2 = kq_load_u32(s12 + 8);
+    const uint32_t sc_lo = a0 & 0x3f3f3f3fu;
+    const uint32_t mn_lo = a1 & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (a2 & 0x0f0f0f0fu) | (((a0 >> 6) & 0x03030303u) << 4);
+    const uint32_t mn_hi = ((a2 >> 4) & 0x0f0f0f0fu) | (((a1 >> 6) & 0x03030303u) << 4);
+    *sc = (uint64_t)sc_lo | ((uint64_t)sc_hi << 32);
+    *mn = (uint64_t)mn_lo | ((uint64_t)mn_hi << 32);
+}
+
+/* Q3_K: 12 packed bytes -> 16 scales as stored (0..63, i.e. +32 biased), out[0..15]. */
+static inline void kq_unpack_q3k_scales(const uint8_t *s12, uint8_t out[16]) {
+    const uint32_t a0 = kq_load_u32(s12), a1 = kq_load_u32(s12 + 4), a2 = kq_load_u32(s12 + 8);
+    const uint32_t w[4] = {
+        (a0 & 0x0f0f0f0fu) | ((a2 & 0x03030303u) << 4),
+        (a1 & 0x0f0f0f0fu) | (((a2 >> 2) & 0x03030303u) << 4),
+        ((a0 >> 4) & 0x0f0f0f0fu) | (((a2 >> 4) & 0x03030303u) << 4),
+        ((a1 >> 4) & 0x0f0f0f0fu) | (((a2 >> 6) & 0x03030303u) << 4),
+    };
+    memcpy(out, w, 16);
+}
+
+/* SIMD kernels (kquants_avx2.c / kquants_avx512.c); called only on CPUs with the ISA. */
+void kquants_register_avx2(quant_registry *r);
+void kquants_register_avx512(quant_registry *r);
+
+#endif

@@ -1,0 +1,344 @@
+/* Loading a model: read hyperparameters, check every tensor's presence, shape and type, and keep
+ * views into the mapping. Nothing is copied except 1-D tensors stored in a non-f32 type. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+static const arch_desc ARCHS[] = {
+    {"llama", ROPE_NORM, false, false},
+    {"qwen2", ROPE_NEOX, true, false},
+    {"qwen3", ROPE_NEOX, false, true},
+};
+
+typedef struct {
+    engine_model *m;
+    char *err;
+    size_t errlen;
+} loader;
+
+static bool fail(loader *l, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->err, l->errlen, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Integer hyperparameter "<arch>.<key>"; missing and !required leaves *out unchanged. */
+static bool hparam_i32(loader *l, const char *key, int32_t *out, bool required, int32_t lo,
+                       int32_t hi) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", l->m->arch_name, key);
+    int64_t v;
+    if (!gguf_get_i64(l->m->file, full, &v)) {
+        if (gguf_find(l->m->file, full)) return fail(l, "metadata %s has a non-integer type", full);
+        if (required) return fail(l, "missing required metadata key %s", full);
+        return true;
+    }
+    if (v < lo || v > hi)
+        return fail(l, "metadata %s = %" PRId64 " is out of range [%d, %d]", full, v, lo, hi);
+    *out = (int32_t)v;
+    return true;
+}
+
+static bool hparam_f32(loader *l, const char *key, float *out, float lo, float hi) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", l->m->arch_name, key);
+    double v;
+    if (!gguf_get_f64(l->m->file, full, &v)) {
+        if (gguf_find(l->m->file, full)) return fail(l, "metadata %s has a non-float type", full);
+        return true;
+    }
+    if (!(v >= lo && v <= hi)) return fail(l, "metadata %s = %g is out of range", full, v);
+    *out = (float)v;
+    return true;
+}
+
+static bool read_arch(loader *l) {
+    engine_model *m = l->m;
+    gguf_str s;
+    if (!gguf_get_str(m->file, "general.architecture", &s))
+        return fail(l, "missing required metadata key general.architecture");
+    snprintf(m->arch_name, sizeof m->arch_name, "%.*s", (int)(s.len < 31 ? s.len : 31), s.ptr);
+    for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
+        if (gguf_str_eq(s, ARCHS[i].name)) m->arch = &ARCHS[i];
+    if (!m->arch)
+        return fail(l, "unsupported architecture '%s' (supported: llama, qwen2, qwen3)",
+                    m->arch_name);
+    if (gguf_get_str(m->file, "general.name", &s))
+        snprintf(m->model_name, sizeof m->model_name, "%.*s", (int)(s.len < 127 ? s.len : 127),
+                 s.ptr);
+    m->info.arch = m->arch_name;
+    m->info.name = m->model_name;
+    return true;
+}
+
+/* Rope scaling: none and linear are supported; others would silently compute wrong values. */
+static bool read_rope_scaling(loader *l) {
+    engine_model *m = l->m;
+    char key[128];
+    gguf_str s;
+    m->rope_freq_scale = 1.0f;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch_name);
+    bool has_type = gguf_get_str(m->file, key, &s);
+    if (has_type && !gguf_str_eq(s, "none") && !gguf_str_eq(s, "linear"))
+        return fail(l, "rope scaling type '%.*s' is not supported (none, linear)", (int)s.len,
+                    s.ptr);
+    float factor = 1.0f;
+    if (!hparam_f32(l, "rope.scaling.factor", &factor, 0.0f, 1e6f)) return false;
+    if (has_type && gguf_str_eq(s, "linear") && factor > 0.0f) m->rope_freq_scale = 1.0f / factor;
+    return true;
+}
+
+static bool read_hparams(loader *l) {
+    engine_model_info *in = &l->m->info;
+    in->n_ctx_train = 4096;
+    in->rope_freq_base = 10000.0f;
+    in->rms_eps = 1e-5f;
+    if (!hparam_i32(l, "embedding_length", &in->n_embd, true, 1, 1 << 16) ||
+        !hparam_i32(l, "block_count", &in->n_layer, true, 1, 4096) ||
+        !hparam_i32(l, "attention.head_count", &in->n_head, true, 1, 4096) ||
+        !hparam_i32(l, "context_length", &in->n_ctx_train, false, 1, 1 << 24) ||
+        !hparam_i32(l, "feed_forward_length", &in->n_ff, false, 1, 1 << 20))
+        return false;
+    in->n_head_kv = in->n_head;
+    in->head_dim = in->n_embd / in->n_head;
+    if (!hparam_i32(l, "attention.head_count_kv", &in->n_head_kv, false, 1, in->n_head) ||
+        !hparam_i32(l, "attention.key_length", &in->head_dim, false, 1, 1 << 12))
+        return false;
+    int32_t vlen = in->head_dim;
+    if (!hparam_i32(l, "attention.value_length", &vlen, false, 1, 1 << 12)) return false;
+    if (vlen != in->head_dim)
+        return fail(l, "attention.value_length %d differs from key_length %d (unsupported)", vlen,
+                    in->head_dim);
+    if (in->n_head % in->n_head_kv != 0)
+        return fail(l, "head_count %d is not a multiple of head_count_kv %d", in->n_head,
+                    in->n_head_kv);
+    if (in->head_dim % 2 != 0) return fail(l, "head dimension %d is odd", in->head_dim);
+    l->m->n_rot = in->head_dim;
+    if (!hparam_i32(l, "rope.dimension_count", &l->m->n_rot, false, 2, in->head_dim) ||
+        !hparam_f32(l, "rope.freq_base", &in->rope_freq_base, 1.0f, 1e12f) ||
+        !hparam_f32(l, "attention.layer_norm_rms_epsilon", &in->rms_eps, 0.0f, 1.0f))
+        return false;
+    if (l->m->n_rot % 2 != 0) return fail(l, "rope.dimension_count %d is odd", l->m->n_rot);
+    return read_rope_scaling(l);
+}
+
+static const gguf_tensor *find_tensor(loader *l, const char *name, bool required) {
+    const gguf_tensor *t = gguf_find_tensor(l->m->file, name);
+    if (!t && required) fail(l, "missing required tensor %s", name);
+    return t;
+}
+
+/* A matrix of `rows` rows of `cols` elements (GGUF ne = {cols, rows}). */
+static bool get_weight(loader *l, weight *w, const char *name, int64_t cols, int64_t rows,
+                       bool required) {
+    memset(w, 0, sizeof *w);
+    const gguf_tensor *t = find_tensor(l, name, required);
+    if (!t) return !required;
+    if (t->n_dims != 2 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows)
+        return fail(l,
+                    "tensor %s has shape [%" PRIu64 ", %" PRIu64 ", %" PRIu64
+                    "], expected [%" PRId64 ", %" PRId64 "]",
+                    name, t->ne[0], t->ne[1], t->ne[2], cols, rows);
+    const type_traits *tr = quant_traits((int)t->type);
+    if (!tr->vec_dot[ISA_SCALAR])
+        return fail(l, "tensor %s: type %s cannot be used for matrix products", name, tr->name);
+    w->data = t->data;
+    w->type = (tensor_type)t->type;
+    w->cols = cols;
+    w->rows = rows;
+    w->row_bytes = quant_row_size(w->type, cols);
+    return true;
+}
+
+/* A 1-D tensor of n floats; converted to f32 (and owned) if stored in another type. */
+static bool get_vector(loader *l, const float **out, const char *name, int64_t n, bool required) {
+    *out = NULL;
+    const gguf_tensor *t = find_tensor(l, name, required);
+    if (!t) return !required;
+    if (t->n_dims != 1 || t->ne[0] != (uint64_t)n)
+        return fail(l, "tensor %s has shape [%" PRIu64 ", %" PRIu64 "], expected [%" PRId64 "]",
+                    name, t->ne[0], t->ne[1], n);
+    if (t->type == TT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return true;
+    }
+    engine_model *m = l->m;
+    float *buf = malloc((size_t)n * sizeof(float));
+    float **owned = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *owned);
+    if (!buf || !owned) {
+        free(buf);
+        if (owned) m->owned = owned;
+        return fail(l, "out of memory converting %s", name);
+    }
+    m->owned = owned;
+    m->owned[m->n_owned++] = buf;
+    quant_traits((int)t->type)->to_float(t->data, buf, n);
+    *out = buf;
+    return true;
+}
+
+static bool load_layer(loader *l, int i) {
+    const engine_model_info *in = &l->m->info;
+    layer_weights *L = &l->m->layers[i];
+    int64_t e = in->n_embd, q = (int64_t)in->n_head * in->head_dim,
+            kv = (int64_t)in->n_head_kv * in->head_dim, ff = in->n_ff;
+    bool bias = l->m->arch->qkv_bias, qkn = l->m->arch->qk_norm;
+    char n[14][96];
+    static const char *names[14] = {
+        "attn_norm.weight",   "attn_q.weight",      "attn_k.weight",   "attn_v.weight",
+        "attn_output.weight", "attn_q.bias",        "attn_k.bias",     "attn_v.bias",
+        "attn_q_norm.weight", "attn_k_norm.weight", "ffn_norm.weight", "ffn_gate.weight",
+        "ffn_up.weight",      "ffn_down.weight"};
+    for (int k = 0; k < 14; k++) snprintf(n[k], sizeof n[k], "blk.%d.%s", i, names[k]);
+    return get_vector(l, &L->attn_norm, n[0], e, true) && get_weight(l, &L->wq, n[1], e, q, true) &&
+           get_weight(l, &L->wk, n[2], e, kv, true) && get_weight(l, &L->wv, n[3], e, kv, true) &&
+           get_weight(l, &L->wo, n[4], q, e, true) && get_vector(l, &L->bq, n[5], q, bias) &&
+           get_vector(l, &L->bk, n[6], kv, bias) && get_vector(l, &L->bv, n[7], kv, bias) &&
+           get_vector(l, &L->q_norm, n[8], in->head_dim, qkn) &&
+           get_vector(l, &L->k_norm, n[9], in->head_dim, qkn) &&
+           get_vector(l, &L->ffn_norm, n[10], e, true) &&
+           get_weight(l, &L->w_gate, n[11], e, ff, true) &&
+           get_weight(l, &L->w_up, n[12], e, ff, true) &&
+           get_weight(l, &L->w_down, n[13], ff, e, true);
+}
+
+/* n_ff may be absent from old files: take it from the first layer's gate. */
+static bool infer_sizes(loader *l) {
+    engine_model_info *in = &l->m->info;
+    const gguf_tensor *emb = find_tensor(l, "token_embd.weight", true);
+    if (!emb) return false;
+    if (emb->n_dims != 2 || emb->ne[0] != (uint64_t)in->n_embd || emb->ne[1] > (1u << 24))
+        return fail(l,
+                    "tensor token_embd.weight has shape [%" PRIu64 ", %" PRIu64
+                    "], expected [%d, n_vocab]",
+                    emb->ne[0], emb->ne[1], in->n_embd);
+    in->n_vocab = (int32_t)emb->ne[1];
+    if (in->n_ff == 0) {
+        const gguf_tensor *g = find_tensor(l, "blk.0.ffn_gate.weight", true);
+        if (!g) return false;
+        if (g->ne[1] > (1u << 20)) return fail(l, "blk.0.ffn_gate.weight is absurdly large");
+        in->n_ff = (int32_t)g->ne[1];
+    }
+    return true;
+}
+
+static bool load_tensors(loader *l) {
+    engine_model *m = l->m;
+    engine_model_info *in = &m->info;
+    if (!infer_sizes(l)) return false;
+    if (!get_weight(l, &m->tok_embd, "token_embd.weight", in->n_embd, in->n_vocab, true) ||
+        !get_vector(l, &m->output_norm, "output_norm.weight", in->n_embd, true) ||
+        !get_weight(l, &m->output, "output.weight", in->n_embd, in->n_vocab, false))
+        return false;
+    if (!m->output.data) {
+        m->output = m->tok_embd;
+        in->tied_output = true;
+    }
+    m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
+    if (!m->layers) return fail(l, "out of memory");
+    for (int i = 0; i < in->n_layer; i++)
+        if (!load_layer(l, i)) return false;
+    return true;
+}
+
+static void count_types(engine_model *m) {
+    const gguf_file *g = m->file;
+    uint64_t best = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        uint64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+        m->info.n_params += n;
+        m->info.weight_bytes += t->nbytes;
+        m->type_counts[t->type]++;
+        m->type_bytes[t->type] += t->nbytes;
+    }
+    for (int t = 0; t < TT_COUNT; t++) {
+        /* the file type is the type holding most bytes among 2-D weights, which is what a
+         * quantization mix is named after in practice */
+        if (m->type_bytes[t] > best) {
+            best = m->type_bytes[t];
+            m->info.file_type = quant_traits(t)->name;
+        }
+    }
+}
+
+engine_model *engine_model_load(const char *path, char *err, size_t errlen) {
+    engine_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    loader l = {m, err, errlen};
+    m->file = gguf_open(path, err, errlen);
+    bool ok = m->file && read_arch(&l) && read_hparams(&l) && load_tensors(&l);
+    if (ok) {
+        m->tok = tokenizer_load(m->file, err, errlen);
+        ok = m->tok != NULL;
+    }
+    if (ok && tokenizer_n_vocab(m->tok) != m->info.n_vocab) {
+        /* some files pad the embedding matrix beyond the vocabulary; fewer rows is an error */
+        if (tokenizer_n_vocab(m->tok) > m->info.n_vocab)
+            ok = fail(&l, "vocabulary has %d tokens but token_embd.weight only %d rows",
+                      tokenizer_n_vocab(m->tok), m->info.n_vocab);
+    }
+    if (!ok) {
+        engine_model_free(m);
+        return NULL;
+    }
+    count_types(m);
+    return m;
+}
+
+void engine_model_free(engine_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    if (m->tok) tokenizer_free(m->tok);
+    gguf_close(m->file);
+    free(m);
+}
+
+const engine_model_info *engine_model_get_info(const engine_model *m) {
+    return &m->info;
+}
+
+int engine_model_describe_types(const engine_model *m, char *buf, size_t buflen) {
+    size_t used = 0;
+    if (buflen) buf[0] = 0;
+    for (int t = 0; t < TT_COUNT; t++) {
+        if (!m->type_counts[t] || used >= buflen) continue;
+        int n = snprintf(buf + used, buflen - used, "  %-5s %4" PRIu64 " tensors %10.2f MB\n",
+                         quant_traits(t)->name, m->type_counts[t], m->type_bytes[t] / 1e6);
+        if (n > 0) used += (size_t)n;
+    }
+    return (int)(used < buflen ? used : buflen);
+}
+
+int64_t engine_tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
+                        bool parse_special, int32_t *ids, int64_t max, char *err, size_t errlen) {
+    return tokenizer_encode(m->tok, text, len, add_special, parse_special, ids, max, err, errlen);
+}
+
+int engine_token_piece(const engine_model *m, int32_t id, bool render_special, char *buf,
+                       int buflen) {
+    return tokenizer_piece(m->tok, id, render_special, buf, buflen);
+}
+
+bool engine_token_is_eog(const engine_model *m, int32_t id) {
+    return tokenizer_is_eog(m->tok, id);
+}
+
+int32_t engine_token_bos(const engine_model *m) {
+    return tokenizer_specials_get(m->tok)->bos;
+}
+
+bool engine_adds_bos(const engine_model *m) {
+    return tokenizer_specials_get(m->tok)->add_bos;
+}

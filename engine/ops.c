@@ -1,0 +1,98 @@
+/* Forward-pass operations. Matrix products split rows across threads; the rest is cheap. */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    const weight *w;
+    const float *x;
+    float *y;
+    uint8_t *xq;
+    size_t xq_row;
+    int n;
+} matmul_job;
+
+static void quantize_rows(void *arg, int ith, int nth) {
+    matmul_job *j = arg;
+    tensor_type vt = quant_traits(j->w->type)->vec_dot_type;
+    from_float_fn q = quant_from_float(vt);
+    long b, e;
+    pool_split(j->n, ith, nth, &b, &e);
+    for (long t = b; t < e; t++) q(j->x + t * j->w->cols, j->xq + t * j->xq_row, j->w->cols);
+}
+
+static void dot_rows(void *arg, int ith, int nth) {
+    matmul_job *j = arg;
+    const weight *w = j->w;
+    vec_dot_fn dot = quant_vec_dot(w->type);
+    long b, e;
+    pool_split(w->rows, ith, nth, &b, &e);
+    for (long r = b; r < e; r++) {
+        const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+        for (int t = 0; t < j->n; t++)
+            dot(w->cols, &j->y[(size_t)t * w->rows + r], row, j->xq + t * j->xq_row);
+    }
+}
+
+void op_matmul(threadpool *pool, const weight *w, const float *x, int n, float *y, void *xq) {
+    tensor_type vt = quant_traits(w->type)->vec_dot_type;
+    matmul_job j = {w, x, y, xq, quant_row_size(vt, w->cols), n};
+    threadpool_run(pool, quantize_rows, &j);
+    threadpool_run(pool, dot_rows, &j);
+}
+
+size_t op_matmul_scratch(int64_t cols, int n) {
+    return (size_t)cols * sizeof(float) * (size_t)n;
+}
+
+void op_rmsnorm(const float *x, const float *g, float *out, int64_t dim, int n, float eps) {
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + t * dim;
+        float *o = out + t * dim;
+        double ss = 0.0;
+        for (int64_t i = 0; i < dim; i++) ss += (double)xr[i] * xr[i];
+        float scale = 1.0f / sqrtf((float)(ss / dim) + eps);
+        for (int64_t i = 0; i < dim; i++) o[i] = xr[i] * scale * g[i];
+    }
+}
+
+void op_add_bias(float *x, const float *b, int64_t dim, int n) {
+    for (int t = 0; t < n; t++)
+        for (int64_t i = 0; i < dim; i++) x[t * dim + i] += b[i];
+}
+
+/* Pairs (2i, 2i+1) rotate in NORM mode, (i, i + n_rot/2) in NEOX mode; theta = pos *
+ * base^(-2i/n_rot). */
+void op_rope(float *x, int n, int n_heads, int head_dim, int n_rot, const int32_t *pos,
+             float freq_base, float freq_scale, rope_kind kind) {
+    int half = n_rot / 2;
+    float inv_freq[2048];
+    for (int i = 0; i < half && i < 2048; i++)
+        inv_freq[i] = powf(freq_base, -2.0f * (float)i / (float)n_rot);
+    for (int t = 0; t < n; t++) {
+        float p = (float)pos[t] * freq_scale;
+        for (int i = 0; i < half; i++) {
+            float theta = p * inv_freq[i];
+            float c = cosf(theta), s = sinf(theta);
+            for (int h = 0; h < n_heads; h++) {
+                float *v = x + ((size_t)t * n_heads + h) * head_dim;
+                int a = kind == ROPE_NEOX ? i : 2 * i, b = kind == ROPE_NEOX ? i + half : 2 * i + 1;
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * c - x1 * s;
+                v[b] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+void op_swiglu(float *gate, const float *up, int64_t len) {
+    for (int64_t i = 0; i < len; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void op_get_row(const weight *w, int64_t row, float *out) {
+    quant_traits(w->type)->to_float(w->data + (size_t)row * w->row_bytes, out, w->cols);
+}

@@ -1,0 +1,26 @@
+/* Tensor operations of the forward pass, on row-major f32 activations. Private to engine/. */
+#ifndef HEARTH_OPS_H
+#define HEARTH_OPS_H
+
+#include "model.h"
+#include "threadpool.h"
+
+/* y[t][r] = dot(W row r, x[t]) for t < n tokens: x is n x w->cols, y is n x w->rows.
+ * xq: scratch for the activations quantized to W's vec_dot_type (n rows). */
+void op_matmul(threadpool *pool, const weight *w, const float *x, int n, float *y, void *xq);
+/* Bytes op_matmul needs in xq for n rows of `cols` elements, whatever the weight type. */
+size_t op_matmul_scratch(int64_t cols, int n);
+
+/* out = x / rms(x) * g, per row of `dim` (n rows). */
+void op_rmsnorm(const float *x, const float *g, float *out, int64_t dim, int n, float eps);
+/* x += b, per row. */
+void op_add_bias(float *x, const float *b, int64_t dim, int n);
+/* Rotary embedding of each head of each row (n_heads heads of head_dim, first n_rot dims). */
+void op_rope(float *x, int n, int n_heads, int head_dim, int n_rot, const int32_t *pos,
+             float freq_base, float freq_scale, rope_kind kind);
+/* gate = silu(gate) * up, element-wise over len. */
+void op_swiglu(float *gate, const float *up, int64_t len);
+/* One row of a weight, dequantized to f32 (token embedding lookup). */
+void op_get_row(const weight *w, int64_t row, float *out);
+
+#endif

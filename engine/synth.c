@@ -1,0 +1,273 @@
+/* Synthetic models: random weights with the exact shapes of public models, so tests, benchmarks
+ * and first runs need no downloads. Weight scales follow the reference kit's generator (matrices
+ * 1/sqrt(fan_in), norm gains 1 + 0.1 N(0,1), output 5/sqrt(n_embd)) so next-token
+ * distributions are peaked rather than uniform. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "gguf.h"
+#include "quant.h"
+
+typedef struct {
+    const char *name, *arch;
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx;
+    float rope_base, rms_eps;
+    bool tied;
+} model_shape;
+
+/* Hyperparameters as published in each model's config. */
+static const model_shape SHAPES[] = {
+    {"qwen2.5-coder-0.5b", "qwen2", 151936, 896, 24, 14, 2, 64, 4864, 32768, 1e6f, 1e-6f, true},
+    {"qwen2.5-coder-1.5b", "qwen2", 151936, 1536, 28, 12, 2, 128, 8960, 32768, 1e6f, 1e-6f, true},
+    {"qwen2.5-coder-3b", "qwen2", 151936, 2048, 36, 16, 2, 128, 11008, 32768, 1e6f, 1e-6f, true},
+    {"qwen2.5-coder-7b", "qwen2", 152064, 3584, 28, 28, 4, 128, 18944, 32768, 1e6f, 1e-6f, false},
+    {"qwen3-0.6b", "qwen3", 151936, 1024, 28, 16, 8, 128, 3072, 40960, 1e6f, 1e-6f, true},
+    {"qwen3-1.7b", "qwen3", 151936, 2048, 28, 16, 8, 128, 6144, 40960, 1e6f, 1e-6f, true},
+    {"tiny-llama", "llama", 512, 256, 2, 4, 2, 64, 768, 2048, 1e4f, 1e-5f, false},
+    {"tiny-qwen2", "qwen2", 512, 256, 2, 4, 2, 64, 512, 2048, 1e6f, 1e-6f, true},
+    {"tiny-qwen3", "qwen3", 512, 256, 2, 4, 2, 64, 512, 2048, 1e6f, 1e-6f, false},
+};
+#define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
+
+const char *engine_synth_shape_name(int i) {
+    return i >= 0 && i < (int)N_SHAPES ? SHAPES[i].name : NULL;
+}
+
+/* Weight types by name; *_K_M names a mix (see pick_type). */
+typedef struct {
+    const char *name;
+    tensor_type base;
+    bool mix;
+    uint32_t file_type; /* general.file_type as GGUF tools number them */
+} type_choice;
+
+static const type_choice TYPE_CHOICES[] = {
+    {"F32", TT_F32, false, 0},    {"F16", TT_F16, false, 1},     {"BF16", TT_BF16, false, 32},
+    {"Q4_0", TT_Q4_0, false, 2},  {"Q4_1", TT_Q4_1, false, 3},   {"Q5_0", TT_Q5_0, false, 8},
+    {"Q5_1", TT_Q5_1, false, 9},  {"Q8_0", TT_Q8_0, false, 7},   {"Q2_K", TT_Q2_K, false, 10},
+    {"Q3_K", TT_Q3_K, false, 12}, {"Q4_K", TT_Q4_K, false, 15},  {"Q5_K", TT_Q5_K, false, 17},
+    {"Q6_K", TT_Q6_K, false, 18}, {"Q4_K_M", TT_Q4_K, true, 15}, {"Q5_K_M", TT_Q5_K, true, 17},
+};
+
+/* A row length the type's blocks do not divide falls back to a legacy type of similar size. */
+static tensor_type fit_type(tensor_type t, int64_t cols) {
+    if (cols % quant_traits(t)->block_size == 0) return t;
+    switch (t) {
+    case TT_Q2_K:
+    case TT_Q3_K:
+        return TT_Q4_0;
+    case TT_Q4_K:
+        return TT_Q5_0;
+    case TT_Q5_K:
+        return TT_Q5_1;
+    default:
+        return TT_Q8_0;
+    }
+}
+
+/* *_K_M mixes keep the output projection and some attn_v / ffn_down layers at Q6_K, the way
+ * common quantizers spend more bits where the error hurts most. */
+static tensor_type pick_type(const type_choice *tc, const char *name, int layer, int n_layer) {
+    if (!tc->mix) return tc->base;
+    bool more = layer >= 0 &&
+                (layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2);
+    if (!strcmp(name, "output.weight")) return TT_Q6_K;
+    if ((strstr(name, "attn_v.") || strstr(name, "ffn_down.")) && more) return TT_Q6_K;
+    return tc->base;
+}
+
+typedef struct {
+    uint64_t state;
+} rng;
+
+static double rng_uniform(rng *r) {
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static void fill_normal(rng *r, float *x, size_t n, float mean, float std) {
+    for (size_t i = 0; i < n; i += 2) {
+        double u = rng_uniform(r), v = rng_uniform(r), m = sqrt(-2.0 * log(u));
+        x[i] = mean + std * (float)(m * cos(2 * M_PI * v));
+        if (i + 1 < n) x[i + 1] = mean + std * (float)(m * sin(2 * M_PI * v));
+    }
+}
+
+typedef struct {
+    gguf_writer *w;
+    rng r;
+    const type_choice *tc;
+    int n_layer;
+    char *err;
+    size_t errlen;
+} synth_state;
+
+static bool add_tensor(synth_state *s, const char *name, int layer, int64_t cols, int64_t rows,
+                       float mean, float std) {
+    size_t n = (size_t)cols * (size_t)rows;
+    float *x = malloc(n * sizeof(float));
+    if (!x) {
+        snprintf(s->err, s->errlen, "out of memory for %s", name);
+        return false;
+    }
+    fill_normal(&s->r, x, n, mean, std);
+    tensor_type t = rows == 1 ? TT_F32 : fit_type(pick_type(s->tc, name, layer, s->n_layer), cols);
+    size_t row_bytes = quant_row_size(t, cols);
+    void *q = t == TT_F32 ? (void *)x : malloc(row_bytes * (size_t)rows);
+    bool ok = q != NULL;
+    for (int64_t i = 0; ok && t != TT_F32 && i < rows; i++)
+        quant_traits(t)->from_float(x + i * cols, (uint8_t *)q + i * row_bytes, cols);
+    uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
+    if (ok)
+        ok = gguf_writer_add_tensor(s->w, name, t, rows == 1 ? 1 : 2, ne, q, s->err, s->errlen);
+    else
+        snprintf(s->err, s->errlen, "out of memory for %s", name);
+    if (q != x) free(q);
+    free(x);
+    return ok;
+}
+
+static bool add_layer(synth_state *s, const model_shape *sh, int l) {
+    int64_t e = sh->n_embd, q = (int64_t)sh->n_head * sh->head_dim,
+            kv = (int64_t)sh->n_head_kv * sh->head_dim, ff = sh->n_ff;
+    char n[96];
+#define T(suffix, cols, rows, mean, std)                                                           \
+    (snprintf(n, sizeof n, "blk.%d." suffix, l), add_tensor(s, n, l, cols, rows, mean, std))
+    bool ok = T("attn_norm.weight", e, 1, 1.0f, 0.1f) &&
+              T("attn_q.weight", e, q, 0.0f, 1.0f / sqrtf((float)e)) &&
+              T("attn_k.weight", e, kv, 0.0f, 1.0f / sqrtf((float)e)) &&
+              T("attn_v.weight", e, kv, 0.0f, 1.0f / sqrtf((float)e)) &&
+              T("attn_output.weight", q, e, 0.0f, 1.0f / sqrtf((float)q)) &&
+              T("ffn_norm.weight", e, 1, 1.0f, 0.1f) &&
+              T("ffn_gate.weight", e, ff, 0.0f, 1.0f / sqrtf((float)e)) &&
+              T("ffn_up.weight", e, ff, 0.0f, 1.0f / sqrtf((float)e)) &&
+              T("ffn_down.weight", ff, e, 0.0f, 1.0f / sqrtf((float)ff));
+    if (ok && !strcmp(sh->arch, "qwen2"))
+        ok = T("attn_q.bias", q, 1, 0.0f, 0.2f) && T("attn_k.bias", kv, 1, 0.0f, 0.2f) &&
+             T("attn_v.bias", kv, 1, 0.0f, 0.2f);
+    if (ok && !strcmp(sh->arch, "qwen3"))
+        ok = T("attn_q_norm.weight", sh->head_dim, 1, 1.0f, 0.1f) &&
+             T("attn_k_norm.weight", sh->head_dim, 1, 1.0f, 0.1f);
+#undef T
+    return ok;
+}
+
+/* tokenizer.* from a vocabulary GGUF, or a minimal byte-level vocabulary of our own. */
+static bool add_vocab(synth_state *s, const char *vocab_path, int32_t n_vocab) {
+    if (vocab_path) {
+        gguf_file *v = gguf_open(vocab_path, s->err, s->errlen);
+        if (!v) return false;
+        const gguf_value *tokens = gguf_get_arr(v, "tokenizer.ggml.tokens");
+        bool ok = tokens && tokens->arr.n <= (uint64_t)n_vocab;
+        if (!ok)
+            snprintf(s->err, s->errlen, "%s: no tokenizer.ggml.tokens, or more than %d tokens",
+                     vocab_path, n_vocab);
+        for (uint64_t i = 0; ok && i < v->n_kv; i++) {
+            char key[256];
+            gguf_str k = v->kv[i].key;
+            if (k.len >= sizeof key || k.len < 10 || memcmp(k.ptr, "tokenizer.", 10) != 0) continue;
+            memcpy(key, k.ptr, k.len);
+            key[k.len] = 0;
+            gguf_write_value(s->w, key, &v->kv[i].val);
+        }
+        gguf_close(v);
+        return ok;
+    }
+    /* 256 byte tokens in GPT-2's byte-to-unicode spelling, then an end-of-text token */
+    char **tok = calloc(257, sizeof *tok);
+    int32_t *types = calloc(257, sizeof *types);
+    bool ok = tok && types;
+    for (int b = 0; ok && b < 256; b++) {
+        int cp = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174) ? b : -1;
+        if (cp < 0) {
+            int k = 0;
+            for (int c = 0; c < b; c++)
+                k += !((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174));
+            cp = 256 + k;
+        }
+        tok[b] = malloc(3);
+        if (!tok[b]) {
+            ok = false;
+            break;
+        }
+        if (cp < 0x80)
+            tok[b][0] = (char)cp, tok[b][1] = 0;
+        else
+            tok[b][0] = (char)(0xC0 | (cp >> 6)), tok[b][1] = (char)(0x80 | (cp & 0x3F)),
+            tok[b][2] = 0;
+        types[b] = 1;
+    }
+    if (ok) {
+        tok[256] = "<|endoftext|>";
+        types[256] = 3;
+        gguf_write_str(s->w, "tokenizer.ggml.model", "gpt2");
+        gguf_write_str(s->w, "tokenizer.ggml.pre", "qwen2");
+        gguf_write_arr_str(s->w, "tokenizer.ggml.tokens", (const char *const *)tok, 257);
+        gguf_write_arr_i32(s->w, "tokenizer.ggml.token_type", types, 257);
+        gguf_write_arr_str(s->w, "tokenizer.ggml.merges", NULL, 0);
+        gguf_write_u32(s->w, "tokenizer.ggml.eos_token_id", 256);
+        gguf_write_bool(s->w, "tokenizer.ggml.add_bos_token", false);
+    } else {
+        snprintf(s->err, s->errlen, "out of memory");
+    }
+    for (int b = 0; tok && b < 256; b++) free(tok[b]);
+    free(tok);
+    free(types);
+    return ok;
+}
+
+static void add_hparams(synth_state *s, const model_shape *sh, int n_layer) {
+    char k[96];
+    const char *a = sh->arch;
+#define KEY(suffix) (snprintf(k, sizeof k, "%s." suffix, a), k)
+    gguf_write_str(s->w, "general.architecture", a);
+    gguf_write_str(s->w, "general.name", sh->name);
+    gguf_write_u32(s->w, "general.file_type", s->tc->file_type);
+    gguf_write_u32(s->w, "general.quantization_version", 2);
+    gguf_write_u32(s->w, KEY("context_length"), (uint32_t)sh->n_ctx);
+    gguf_write_u32(s->w, KEY("embedding_length"), (uint32_t)sh->n_embd);
+    gguf_write_u32(s->w, KEY("block_count"), (uint32_t)n_layer);
+    gguf_write_u32(s->w, KEY("feed_forward_length"), (uint32_t)sh->n_ff);
+    gguf_write_u32(s->w, KEY("attention.head_count"), (uint32_t)sh->n_head);
+    gguf_write_u32(s->w, KEY("attention.head_count_kv"), (uint32_t)sh->n_head_kv);
+    gguf_write_u32(s->w, KEY("attention.key_length"), (uint32_t)sh->head_dim);
+    gguf_write_u32(s->w, KEY("attention.value_length"), (uint32_t)sh->head_dim);
+    gguf_write_f32(s->w, KEY("rope.freq_base"), sh->rope_base);
+    gguf_write_f32(s->w, KEY("attention.layer_norm_rms_epsilon"), sh->rms_eps);
+#undef KEY
+}
+
+bool engine_synth(const engine_synth_params *p, const char *out_path, char *err, size_t errlen) {
+    const model_shape *sh = NULL;
+    const type_choice *tc = NULL;
+    for (size_t i = 0; i < N_SHAPES; i++)
+        if (!strcmp(p->like, SHAPES[i].name)) sh = &SHAPES[i];
+    for (size_t i = 0; i < sizeof TYPE_CHOICES / sizeof TYPE_CHOICES[0]; i++)
+        if (!strcmp(p->type, TYPE_CHOICES[i].name)) tc = &TYPE_CHOICES[i];
+    if (!sh) return snprintf(err, errlen, "unknown model shape '%s'", p->like), false;
+    if (!tc) return snprintf(err, errlen, "unknown tensor type '%s'", p->type), false;
+    int n_layer = p->n_layers > 0 && p->n_layers < sh->n_layer ? p->n_layers : sh->n_layer;
+    quant_init();
+    synth_state s = {
+        gguf_writer_new(), {p->seed * 0x2545f4914f6cdd1dull + 1}, tc, n_layer, err, errlen};
+    if (!s.w) return snprintf(err, errlen, "out of memory"), false;
+    add_hparams(&s, sh, n_layer);
+    bool ok = add_vocab(&s, p->vocab_path, sh->n_vocab);
+    float out_std = 5.0f / sqrtf((float)sh->n_embd);
+    /* tied models read logits through token_embd, so it carries the output scale */
+    ok = ok && add_tensor(&s, "token_embd.weight", -1, sh->n_embd, sh->n_vocab, 0.0f,
+                          sh->tied ? out_std : 1.0f);
+    for (int l = 0; ok && l < n_layer; l++) ok = add_layer(&s, sh, l);
+    ok = ok && add_tensor(&s, "output_norm.weight", -1, sh->n_embd, 1, 1.0f, 0.1f);
+    if (ok && !sh->tied)
+        ok = add_tensor(&s, "output.weight", -1, sh->n_embd, sh->n_vocab, 0.0f, out_std);
+    ok = ok && gguf_writer_save(s.w, out_path, err, errlen);
+    gguf_writer_free(s.w);
+    return ok;
+}

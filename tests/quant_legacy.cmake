@@ -1,0 +1,3 @@
+# Float (F32 F16 BF16) and legacy block types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1): scalar reference
+# and the SIMD kernels of every ISA this CPU has.
+hearth_test(test_quant_legacy ${CMAKE_CURRENT_SOURCE_DIR}/test_quant_legacy.c)

@@ -1,0 +1,212 @@
+/* Holds the engine to the reference kit (../shared/reference/README.md, "How to use in tests"):
+ * exact token ids, per-position logits / lse / argmax within the calibrated tolerance of the
+ * model's type, full-vocabulary last-position logits, and free-running greedy decoding.
+ *
+ * usage: test_reference REF_DIR MODEL_STEM THREADS [--kv f32|f16] */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "test.h"
+
+typedef struct {
+    double tol_logit, tol_lse, margin, tol_all;
+} tolerance;
+
+static const char *TYPES[] = {"Q4_K_M", "Q5_K_M", "F32",  "F16",  "BF16", "Q8_0", "Q6_K", "Q5_K",
+                              "Q4_K",   "Q3_K",   "Q2_K", "Q5_1", "Q5_0", "Q4_1", "Q4_0"};
+
+static const char *model_type(const char *stem) {
+    if (!strncmp(stem, "stories260K", 11)) return "F32";
+    size_t n = strlen(stem);
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
+        size_t k = strlen(TYPES[i]);
+        if (n > k && stem[n - k - 1] == '-' && !strcmp(stem + n - k, TYPES[i])) return TYPES[i];
+    }
+    return NULL;
+}
+
+static bool load_tolerance(const char *ref, const char *type, tolerance *t) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/calibration/tolerances.json", ref);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je), *row = root ? json_object_get(root, type) : NULL;
+    if (!row) {
+        fprintf(stderr, "no tolerance for %s in %s\n", type, path);
+        json_decref(root);
+        return false;
+    }
+    t->tol_logit = json_number_value(json_object_get(row, "tol_logit"));
+    t->tol_lse = json_number_value(json_object_get(row, "tol_lse"));
+    t->margin = json_number_value(json_object_get(row, "margin_M"));
+    t->tol_all = json_number_value(json_object_get(row, "tol_logit_all"));
+    json_decref(root);
+    return true;
+}
+
+static double lse_of(const float *l, int n) {
+    double max = -INFINITY, s = 0.0;
+    for (int i = 0; i < n; i++) max = l[i] > max ? l[i] : max;
+    for (int i = 0; i < n; i++) s += exp((double)l[i] - max);
+    return max + log(s);
+}
+
+static int argmax_of(const float *l, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (l[i] > l[b]) b = i;
+    return b;
+}
+
+static double jnum(json_t *a, size_t i) {
+    return json_number_value(json_array_get(a, i));
+}
+
+/* Rules 1-3 of the kit README for one position; returns the worst |dlogit| over R's top10. */
+static double check_position(const float *E, int nv, json_t *pos, const tolerance *t, int pi,
+                             int i) {
+    json_t *top = json_object_get(pos, "top10");
+    double worst = 0.0, r0 = jnum(json_array_get(top, 0), 1), r1 = jnum(json_array_get(top, 1), 1);
+    for (size_t k = 0; k < json_array_size(top); k++) {
+        int id = (int)jnum(json_array_get(top, k), 0);
+        double d = fabs(E[id] - jnum(json_array_get(top, k), 1));
+        worst = d > worst ? d : worst;
+        CHECKF(d <= t->tol_logit, "prompt %d pos %d id %d: |dlogit| %.4g > %g", pi, i, id, d,
+               t->tol_logit);
+    }
+    double dl = fabs(lse_of(E, nv) - json_number_value(json_object_get(pos, "lse")));
+    CHECKF(dl <= t->tol_lse, "prompt %d pos %d: |dlse| %.4g > %g", pi, i, dl, t->tol_lse);
+    int am = argmax_of(E, nv), ram = (int)json_integer_value(json_object_get(pos, "argmax"));
+    if (r0 - r1 >= t->margin) {
+        CHECKF(am == ram, "prompt %d pos %d: argmax %d != %d at margin %.3g", pi, i, am, ram,
+               r0 - r1);
+    } else {
+        bool ok = false;
+        for (size_t k = 0; k < json_array_size(top); k++)
+            ok |= (int)jnum(json_array_get(top, k), 0) == am &&
+                  jnum(json_array_get(top, k), 1) >= r0 - t->margin;
+        CHECKF(ok, "prompt %d pos %d: argmax %d not among near-top reference ids", pi, i, am);
+    }
+    return worst;
+}
+
+static void check_last_logits(const float *E, int nv, const char *bin, long offset,
+                              const tolerance *t, int pi) {
+    FILE *f = fopen(bin, "rb");
+    float *R = malloc((size_t)nv * sizeof(float));
+    bool ok =
+        f && R && fseek(f, offset * 4, SEEK_SET) == 0 && fread(R, 4, (size_t)nv, f) == (size_t)nv;
+    CHECKF(ok, "cannot read %s", bin);
+    double worst = 0.0;
+    for (int i = 0; ok && i < nv; i++) worst = fmax(worst, fabs(E[i] - R[i]));
+    CHECKF(worst <= t->tol_all, "prompt %d: full-vocab last logits max |d| %.4g > %g", pi, worst,
+           t->tol_all);
+    if (f) fclose(f);
+    free(R);
+}
+
+/* Free-running greedy: ids must match until the first step whose reference margin is < M. */
+static void check_greedy(const engine_model *m, engine_ctx *c, json_t *p, const tolerance *t,
+                         int pi, bool exact_text) {
+    json_t *gids = json_object_get(p, "greedy_ids"), *top2 = json_object_get(p, "greedy_top2");
+    json_t *hex = json_object_get(p, "greedy_pieces_hex");
+    int nv = engine_model_get_info(m)->n_vocab;
+    char err[ENGINE_ERR_LEN];
+    for (size_t s = 0; s < json_array_size(gids); s++) {
+        json_t *t2 = json_array_get(top2, s);
+        double margin = jnum(json_array_get(t2, 0), 1) - jnum(json_array_get(t2, 1), 1);
+        if (margin < t->margin) break;
+        int32_t id = argmax_of(engine_logits(c, -1), nv);
+        int32_t want = (int32_t)jnum(gids, s);
+        CHECKF(id == want, "prompt %d greedy step %zu: %d != %d (ref margin %.3g)", pi, s, id, want,
+               margin);
+        if (id != want) return;
+        if (exact_text) {
+            char piece[256], hx[520] = "";
+            int n = engine_token_piece(m, id, true, piece, sizeof piece);
+            for (int k = 0; k < n && k < 256; k++)
+                snprintf(hx + 2 * k, 3, "%02x", (unsigned char)piece[k]);
+            const char *rh = json_string_value(json_array_get(hex, s));
+            CHECKF(rh && !strcmp(rh, hx), "prompt %d greedy step %zu: piece %s != %s", pi, s, hx,
+                   rh ? rh : "?");
+        }
+        if (!engine_eval(c, &id, 1, false, err, sizeof err)) {
+            CHECKF(false, "eval: %s", err);
+            return;
+        }
+    }
+}
+
+static void check_prompt(const engine_model *m, const engine_ctx_params *cp, json_t *p,
+                         const tolerance *t, const char *bin, int pi, bool exact_text,
+                         double *worst) {
+    json_t *jtext = json_object_get(p, "prompt");
+    const char *text = json_string_value(jtext);
+    json_t *rids = json_object_get(p, "ids"), *positions = json_object_get(p, "positions");
+    int nv = engine_model_get_info(m)->n_vocab;
+    char err[ENGINE_ERR_LEN];
+    int32_t ids[4096];
+    int64_t n =
+        engine_tokenize(m, text, json_string_length(jtext), true, true, ids, 4096, err, sizeof err);
+    bool same = n == (int64_t)json_array_size(rids);
+    for (int64_t i = 0; same && i < n; i++) same = ids[i] == (int32_t)jnum(rids, (size_t)i);
+    CHECKF(same, "prompt %d: token ids differ from the reference (%lld vs %zu tokens)", pi,
+           (long long)n, json_array_size(rids));
+    if (!same) return;
+    engine_ctx *c = engine_ctx_new(m, cp, err, sizeof err);
+    CHECKF(c != NULL, "context: %s", err);
+    if (!c) return;
+    bool ok = engine_eval(c, ids, (int32_t)n, true, err, sizeof err);
+    CHECKF(ok, "eval: %s", err);
+    for (int64_t i = 0; ok && i < n; i++) {
+        double w = check_position(engine_logits(c, (int32_t)i), nv,
+                                  json_array_get(positions, (size_t)i), t, pi, (int)i);
+        *worst = w > *worst ? w : *worst;
+    }
+    if (ok) {
+        long off = (long)json_integer_value(json_object_get(p, "last_logits_bin_offset_floats"));
+        check_last_logits(engine_logits(c, -1), nv, bin, off, t, pi);
+        check_greedy(m, c, p, t, pi, exact_text);
+    }
+    engine_ctx_free(c);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: test_reference REF_DIR MODEL_STEM THREADS [--kv f32|f16]\n");
+        return 2;
+    }
+    const char *ref = argv[1], *stem = argv[2], *type = model_type(stem);
+    engine_ctx_params cp = engine_ctx_default_params();
+    cp.n_threads = atoi(argv[3]);
+    if (argc > 5 && !strcmp(argv[4], "--kv"))
+        cp.kv_type = !strcmp(argv[5], "f32") ? ENGINE_KV_F32 : ENGINE_KV_F16;
+    tolerance t;
+    if (!type || !load_tolerance(ref, type, &t)) return 2;
+    char path[1024], bin[1024], err[ENGINE_ERR_LEN];
+    snprintf(path, sizeof path, "%s/outputs/%s.json", ref, stem);
+    json_error_t je;
+    json_t *R = json_load_file(path, JSON_ALLOW_NUL, &je); /* prompts may hold NUL */
+    if (!R) {
+        fprintf(stderr, "%s: %s\n", path, je.text);
+        return 2;
+    }
+    snprintf(bin, sizeof bin, "%s/outputs/%s", ref,
+             json_string_value(json_object_get(R, "last_logits_bin")));
+    snprintf(path, sizeof path, "%s/models/%s.gguf", ref, stem);
+    engine_model *m = engine_model_load(path, err, sizeof err);
+    CHECKF(m != NULL, "load %s: %s", path, err);
+    double worst = 0.0;
+    bool exact_text = !strcmp(type, "F32") || !strcmp(type, "F16");
+    json_t *prompts = json_object_get(R, "prompts");
+    for (size_t pi = 0; m && pi < json_array_size(prompts); pi++)
+        check_prompt(m, &cp, json_array_get(prompts, pi), &t, bin, (int)pi, exact_text, &worst);
+    printf("%s (%s, %d threads, kv %s): worst top10 |dlogit| %.4g (tol %g)\n", stem, type,
+           cp.n_threads, cp.kv_type == ENGINE_KV_F32 ? "f32" : "f16", worst, t.tol_logit);
+    engine_model_free(m);
+    json_decref(R);
+    return test_summary("test_reference");
+}
