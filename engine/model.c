@@ -146,7 +146,8 @@ static bool get_weight(loader *l, weight *w, const char *name, int64_t cols, int
                     "], expected [%" PRId64 ", %" PRId64 "]",
                     name, t->ne[0], t->ne[1], t->ne[2], cols, rows);
     const type_traits *tr = quant_traits((int)t->type);
-    if (!tr->vec_dot[ISA_SCALAR])
+    /* Q8_1 and Q8_K exist only as quantized activations; no model stores weights in them */
+    if (!tr->vec_dot[ISA_SCALAR] || t->type == TT_Q8_1 || t->type == TT_Q8_K)
         return fail(l, "tensor %s: type %s cannot be used for matrix products", name, tr->name);
     w->data = t->data;
     w->type = (tensor_type)t->type;

@@ -4,6 +4,7 @@
 #include "quant.h"
 
 #include "fp16.h"
+#include "kernels/float_kernels.h"
 
 #include <string.h>
 
@@ -70,4 +71,18 @@ void quant_register_float(quant_registry *r) {
     set_scalar(r, TT_F32, f32_to_float, f32_from_float, f32_dot);
     set_scalar(r, TT_F16, f16_to_float, f16_from_float, f16_dot);
     set_scalar(r, TT_BF16, bf16_to_float, bf16_from_float, bf16_dot);
+
+    /* Assigned here, not in the kernel files: code compiled with -mavx2 may use AVX even in a
+     * plain registration function, and this runs on every CPU. */
+    r->t[TT_F32].vec_dot[ISA_AVX2] = float_avx2_f32_dot;
+    r->t[TT_F16].vec_dot[ISA_AVX2] = float_avx2_f16_dot;
+    r->t[TT_BF16].vec_dot[ISA_AVX2] = float_avx2_bf16_dot;
+    r->t[TT_F16].from_float_isa[ISA_AVX2] = float_avx2_f16_from_float;
+    r->t[TT_BF16].from_float_isa[ISA_AVX2] = float_avx2_bf16_from_float;
+
+    r->t[TT_F32].vec_dot[ISA_AVX512] = float_avx512_f32_dot;
+    r->t[TT_F16].vec_dot[ISA_AVX512] = float_avx512_f16_dot;
+    r->t[TT_BF16].vec_dot[ISA_AVX512] = float_avx512_bf16_dot;
+    r->t[TT_F16].from_float_isa[ISA_AVX512] = float_avx512_f16_from_float;
+    r->t[TT_BF16].from_float_isa[ISA_AVX512] = float_avx512_bf16_from_float;
 }

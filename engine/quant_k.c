@@ -12,9 +12,13 @@
 
 /* Round to nearest, ties to even, for |v| < 2^22: the same rounding as cvtps2dq, so the SIMD
  * Q8_K quantizer can be byte-identical. Adding 1.5*2^23 pushes the fraction bits out. */
-static inline int nearest_int(float v) { return (int)((v + 12582912.0f) - 12582912.0f); }
+static inline int nearest_int(float v) {
+    return (int)((v + 12582912.0f) - 12582912.0f);
+}
 
-static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+static inline int clampi(int v, int lo, int hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
 
 /* ---------------------------------------------------------------- Q8_K (activations) */
 
@@ -70,11 +74,40 @@ static void vec_dot_q8_K_q8_K(int64_t n, float *s, const void *vw, const void *v
 
 /* ---------------------------------------------------------------- sub-block fitting */
 
-/* Least-squares fit x ~ s*q - m with q in [0, nmax], m >= 0, s >= 0 over n values (the
- * format's mins are subtracted, so only a non-positive offset is representable). Tries a few
- * grid spacings around the min..max range; for each, quantizes, then solves the 2x2 normal
- * equations for (s, offset). Returns the squared error of the best candidate. */
-static float fit_affine(const float *x, int n, int nmax, float *s_out, float *m_out) {
+/* Least-squares (s, off) for x ~ s*q + off given the codes q, with off <= 0 (the format's
+ * mins are subtracted, so only a non-positive offset is representable). Returns the squared
+ * error, or -1 if the codes are all equal or the scale comes out negative. */
+static float ls_affine(const float *x, const uint8_t *q, int n, float *s_out, float *off_out) {
+    float sq = 0, sqq = 0, sx = 0, sxq = 0;
+    for (int i = 0; i < n; i++) {
+        sq += q[i];
+        sqq += (float)q[i] * q[i];
+        sx += x[i];
+        sxq += x[i] * q[i];
+    }
+    const float det = (float)n * sqq - sq * sq;
+    if (det <= 0.0f) return -1.0f;
+    float s = ((float)n * sxq - sq * sx) / det;
+    float off = (sqq * sx - sq * sxq) / det;
+    if (off > 0.0f) { /* refit the scale alone */
+        off = 0.0f;
+        s = sxq / sqq;
+    }
+    if (s <= 0.0f) return -1.0f;
+    float err = 0.0f;
+    for (int i = 0; i < n; i++) {
+        const float e = s * q[i] + off - x[i];
+        err += e * e;
+    }
+    *s_out = s;
+    *off_out = off;
+    return err;
+}
+
+/* Fit x ~ s*q - m with q in [0, nmax], s >= 0, m >= 0 over n <= 32 values. Tries grid
+ * spacings around the min..max range, solves least squares for each, then polishes the best
+ * by alternating code assignment and refitting (a few Lloyd steps). */
+static void fit_affine(const float *x, int n, int nmax, float *s_out, float *m_out) {
     float lo = x[0], hi = x[0];
     for (int i = 1; i < n; i++) {
         lo = x[i] < lo ? x[i] : lo;
@@ -83,41 +116,31 @@ static float fit_affine(const float *x, int n, int nmax, float *s_out, float *m_
     if (lo > 0.0f) lo = 0.0f;
     *s_out = 0.0f;
     *m_out = -lo;
-    if (hi - lo <= 0.0f) return 0.0f;
-    float best = FLT_MAX;
+    if (hi - lo <= 0.0f) return;
+    float best = FLT_MAX, bs = 0.0f, boff = lo;
+    uint8_t q[32];
     for (int k = -10; k <= 10; k++) {
         const float iscale = ((float)nmax + 0.1f * (float)k) / (hi - lo);
         if (iscale <= 0.0f) continue;
-        float sq = 0, sqq = 0, sx = 0, sxq = 0;
-        uint8_t q[32];
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n; i++)
             q[i] = (uint8_t)clampi(nearest_int(iscale * (x[i] - lo)), 0, nmax);
-            sq += q[i];
-            sqq += (float)q[i] * q[i];
-            sx += x[i];
-            sxq += x[i] * q[i];
-        }
-        const float det = (float)n * sqq - sq * sq;
-        if (det <= 0.0f) continue;
-        float s = ((float)n * sxq - sq * sx) / det;
-        float off = (sqq * sx - sq * sxq) / det;
-        if (off > 0.0f) { /* offset must be <= 0: refit the scale alone */
-            off = 0.0f;
-            s = sxq / sqq;
-        }
-        if (s < 0.0f) continue;
-        float err = 0.0f;
-        for (int i = 0; i < n; i++) {
-            const float e = s * q[i] + off - x[i];
-            err += e * e;
-        }
-        if (err < best) {
-            best = err;
-            *s_out = s;
-            *m_out = -off;
-        }
+        float s, off;
+        const float err = ls_affine(x, q, n, &s, &off);
+        if (err >= 0.0f && err < best) best = err, bs = s, boff = off;
     }
-    return best;
+    for (int it = 0; it < 4 && best < FLT_MAX; it++) {
+        const float is = 1.0f / bs;
+        for (int i = 0; i < n; i++)
+            q[i] = (uint8_t)clampi(nearest_int((x[i] - boff) * is), 0, nmax);
+        float s, off;
+        const float err = ls_affine(x, q, n, &s, &off);
+        if (!(err >= 0.0f && err < best)) break;
+        best = err, bs = s, boff = off;
+    }
+    if (best < FLT_MAX) {
+        *s_out = bs;
+        *m_out = -boff;
+    }
 }
 
 /* Fit x ~ s*q with q in [-nmax, nmax-1] (s may be negative). Scans grid spacings that map the
@@ -136,7 +159,8 @@ static void fit_symmetric(const float *x, int n, int nmax, float *s_out) {
     for (int side = 0; side < 2; side++) {
         for (int k = -8; k <= 8; k++) {
             /* side 0: xm -> about -nmax (the longer end); side 1: xm -> about nmax-1 */
-            const float target = side == 0 ? -((float)nmax + 0.1f * k) : (float)(nmax - 1) + 0.1f * k;
+            const float target =
+                side == 0 ? -((float)nmax + 0.1f * k) : (float)(nmax - 1) + 0.1f * k;
             const float iscale = target / xm;
             float sxq = 0.0f, sqq = 0.0f;
             for (int i = 0; i < n; i++) {
@@ -482,7 +506,8 @@ static void dequantize_q6_K(const void *vx, float *y, int64_t n) {
     const block_q6_K *x = vx;
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = fp16_to_fp32(x[b].d);
-        for (int i = 0; i < QK_K; i++) *y++ = d * (float)x[b].scales[i / 16] * (float)q6_code(&x[b], i);
+        for (int i = 0; i < QK_K; i++)
+            *y++ = d * (float)x[b].scales[i / 16] * (float)q6_code(&x[b], i);
     }
 }
 

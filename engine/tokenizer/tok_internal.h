@@ -1,0 +1,133 @@
+/* Shared internals of the tokenizers (vocabulary storage, hash maps, algorithm entry points).
+ * Private to engine/tokenizer. */
+#ifndef HEARTH_TOK_INTERNAL_H
+#define HEARTH_TOK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../tokenizer.h"
+
+typedef enum { TOK_SPM, TOK_BPE, TOK_WPM } tok_kind;
+
+/* GGUF tokenizer.ggml.token_type values. */
+enum {
+    TT_NORMAL = 1,
+    TT_UNKNOWN = 2,
+    TT_CONTROL = 3,
+    TT_USER = 4,
+    TT_UNUSED = 5,
+    TT_BYTE = 6,
+};
+
+/* Per-token strip flags (whitespace removed next to a matched special token). */
+enum { TOK_LSTRIP = 1, TOK_RSTRIP = 2 };
+
+/* Pre-tokenizer pipelines (named by tokenizer.ggml.pre). */
+typedef enum {
+    PRE_DEFAULT,
+    PRE_GPT2,
+    PRE_LLAMA3,
+    PRE_QWEN2,
+    PRE_STARCODER,
+    PRE_DEEPSEEK_CODER,
+    PRE_FALCON,
+} tok_pre;
+
+/* Open-addressing hash set of text indices, keyed by their bytes. */
+typedef struct {
+    uint64_t *slots; /* (hash high 32 bits << 32) | (text index + 1); 0 = empty */
+    uint32_t mask;
+} tok_strmap;
+
+/* (left id, right id) -> merge rank and result text index. */
+typedef struct {
+    uint64_t key;
+    uint32_t rank, result;
+} tok_pair_slot;
+
+typedef struct {
+    tok_pair_slot *slots;
+    uint32_t mask;
+} tok_pairmap;
+
+#define TOK_PAIR_EMPTY UINT64_MAX
+
+struct tokenizer {
+    tok_kind kind;
+    tok_pre pre;
+    int32_t n_vocab;
+    /* Texts: the n_vocab tokens first, then strings that only exist as BPE merge results. */
+    uint32_t n_text, cap_text;
+    uint32_t *text_off, *text_len;
+    char *arena;
+    size_t arena_len, arena_cap;
+    float *scores;     /* SPM merge priorities (n_vocab) */
+    uint8_t *type;     /* TT_* (n_vocab) */
+    uint8_t *strip;    /* TOK_LSTRIP | TOK_RSTRIP (n_vocab) */
+    tok_strmap map;    /* text -> index; for duplicate token texts the last one wins */
+    tok_pairmap merges; /* BPE */
+    int32_t byte_tok[256]; /* BPE: token of the mapped character of each byte; SPM: <0xXX> */
+    bool ignore_merges;    /* BPE: whole words found in the vocabulary skip merging */
+    bool add_space_prefix; /* SPM */
+    bool wpm_lower, wpm_strip_accents;
+    uint32_t max_token_len;
+    tokenizer_specials sp;
+    /* Special tokens matched in raw text, longest first (ties by id). */
+    int32_t *special_ids;
+    uint32_t n_special;
+    bool special_first_byte[256];
+    int32_t *eog_ids;
+    uint32_t n_eog;
+};
+
+/* Growable output of token ids. */
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+    bool oom;
+} tok_out;
+
+void tok_out_push(tok_out *o, int32_t id);
+
+static inline const char *tok_text(const tokenizer *t, uint32_t i) { return t->arena + t->text_off[i]; }
+
+uint64_t tok_hash(const char *s, size_t n);
+bool tok_strmap_init(tok_strmap *m, uint32_t n_items);
+void tok_strmap_free(tok_strmap *m);
+/* Inserts text index idx (replacing an equal string). */
+void tok_strmap_put(const tokenizer *t, tok_strmap *m, uint32_t idx);
+/* Text index of s[0..n), or -1. */
+int64_t tok_strmap_get(const tokenizer *t, const tok_strmap *m, const char *s, size_t n);
+/* Token id of s[0..n) (a real token, not a merge-only string), or -1. */
+static inline int32_t tok_lookup(const tokenizer *t, const char *s, size_t n) {
+    int64_t i = tok_strmap_get(t, &t->map, s, n);
+    return (i >= 0 && i < t->n_vocab) ? (int32_t)i : -1;
+}
+
+/* ---- byte-level BPE ---- */
+/* GPT-2 byte -> code point mapping and its inverse (-1 for code points that are no byte). */
+uint32_t bpe_byte_to_cp(uint8_t b);
+int bpe_cp_to_byte(uint32_t cp);
+/* Builds merges and byte tokens. */
+bool bpe_setup(tokenizer *t, const gguf_value *merges, char *err, size_t errlen);
+/* Tokenizes one raw fragment (pre-tokenization included). */
+bool bpe_encode_fragment(const tokenizer *t, const char *text, size_t len, tok_out *out);
+
+/* ---- pre-tokenizer ---- */
+bool pretok_parse_name(const char *name, size_t len, tok_pre *pre, bool *ignore_merges);
+/* Splits text into words; *ends receives word end offsets (ascending, last == len). Returns the
+ * number of words or -1 on allocation failure. *ends must be freed by the caller. */
+int64_t pretok_split(tok_pre pre, const char *text, size_t len, uint32_t **ends);
+
+/* ---- SentencePiece ---- */
+bool spm_setup(tokenizer *t, char *err, size_t errlen);
+/* Tokenizes one raw fragment, already prefixed/escaped ("▁" for spaces). */
+bool spm_encode_fragment(const tokenizer *t, const char *text, size_t len, tok_out *out);
+
+/* ---- WordPiece ---- */
+bool wpm_encode_fragment(const tokenizer *t, const char *text, size_t len, tok_out *out);
+
+#endif

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The hearth CLI end to end: run, tokenize, logits, info and synth against the reference kit,
+and one-line errors for bad usage.
+
+usage: test_cli.py HEARTH REF_DIR DATA_DIR"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+HEARTH, REF, DATA = sys.argv[1:4]
+failures = []
+
+
+def check(name, ok, detail=""):
+    if not ok:
+        failures.append(name)
+        print(f"FAIL {name} {detail}")
+
+
+def hearth(*args, stdin=None):
+    p = subprocess.run([HEARTH, *args], capture_output=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def test_run_greedy_matches_reference():
+    ref = json.load(open(f"{REF}/outputs/stories260K.json"))
+    for p in ref["prompts"][:3]:
+        rc, out, err = hearth("run", "-m", f"{DATA}/stories260K.gguf", "-p", p["prompt"], "-n", "32",
+                              "--temp", "0", "-t", "2")
+        want = bytes.fromhex(p["greedy_text_hex"])
+        check(f"run greedy '{p['prompt']}'", rc == 0 and out == want, f"rc {rc} got {out!r} want {want!r} {err}")
+        check("run timings on stderr", "tok/s" in err, err)
+
+
+def test_run_stop_string():
+    rc, out, _ = hearth("run", "-m", f"{DATA}/stories260K.gguf", "-p", "Once upon a time", "-n", "32",
+                        "--temp", "0", "--stop", "Lily")
+    check("run --stop", rc == 0 and out == b", there was a little girl named ", repr(out))
+
+
+def test_run_sampling_is_seeded():
+    args = ["run", "-m", f"{DATA}/stories260K.gguf", "-p", "The little dog", "-n", "24", "--temp", "1"]
+    a = hearth(*args, "--seed", "7")[1]
+    b = hearth(*args, "--seed", "7")[1]
+    check("run same seed same text", a == b and len(a) > 0, f"{a!r} {b!r}")
+
+
+def read_vectors(name):
+    inp = open(f"{REF}/vocab/{name}.inp", "rb").read().decode("utf-8")
+    texts = inp.split("\n__ggml_vocab_test__\n")[:-1]
+    outs = open(f"{REF}/vocab/{name}.out").read().split("\n")
+    return list(zip(texts, outs))
+
+
+def test_tokenize_matches_vectors():
+    for vocab, special in [("qwen2.5-coder.gguf", False), ("llama-spm.gguf", False),
+                           ("qwen2.5-coder.special", True)]:
+        model = f"{REF}/vocab/" + (vocab if vocab.endswith(".gguf") else vocab.split(".special")[0] + ".gguf")
+        for text, want in read_vectors(vocab)[:6]:
+            if not text or "\0" in text:
+                continue
+            args = ["tokenize", "-m", model, *(["--special"] if special else []), text]
+            rc, out, err = hearth(*args)
+            check(f"tokenize {vocab} {text[:20]!r}", rc == 0 and out.decode().split() == want.split(),
+                  f"got {out!r} want {want!r} {err}")
+
+
+def test_tokenize_bos():
+    rc, out, _ = hearth("tokenize", "-m", f"{DATA}/stories260K.gguf", "--bos", "Once")
+    check("tokenize --bos", rc == 0 and out.decode().split()[0] == "1", repr(out))
+
+
+def test_logits_within_tolerance():
+    ref = json.load(open(f"{REF}/outputs/tiny-qwen2-peaked-Q8_0.json"))
+    tol = json.load(open(f"{REF}/calibration/tolerances.json"))["Q8_0"]
+    for p in ref["prompts"][:3]:
+        rc, out, err = hearth("logits", "-m", f"{REF}/models/tiny-qwen2-peaked-Q8_0.gguf", "-p", p["prompt"],
+                              "--json")
+        if rc != 0:
+            check("logits exit", False, err)
+            continue
+        e = json.loads(out)
+        check("logits ids", e["ids"] == p["ids"], f"{e['ids']} {p['ids']}")
+        for i, (r, x) in enumerate(zip(p["positions"], e["positions"])):
+            top = dict((k, v) for k, v in x["top"])
+            floor = x["top"][-1][1]
+            for k, v in r["top10"]:
+                ok = abs(top[k] - v) <= tol["tol_logit"] if k in top else v - tol["tol_logit"] <= floor
+                check(f"logits pos {i} id {k}", ok)
+            check(f"logits lse {i}", abs(x["lse"] - r["lse"]) <= tol["tol_lse"])
+            check(f"logits top sorted {i}", all(x["top"][j][1] >= x["top"][j + 1][1] for j in range(9)))
+
+
+def test_info_and_synth():
+    rc, out, err = hearth("info", f"{DATA}/stories260K.gguf")
+    text = out.decode()
+    check("info", rc == 0 and "llama" in text and "n_embd 64" in text and "F32" in text, text + err)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "s.gguf")
+        rc, _, err = hearth("synth", "--like", "tiny-qwen2", "--type", "Q8_0", "--vocab",
+                            f"{DATA}/stories260K.gguf", "-o", path)
+        check("synth", rc == 0 and os.path.exists(path), err)
+        rc, out, err = hearth("run", "-m", path, "-p", "Once upon", "-n", "8", "--temp", "0")
+        check("synth model runs", rc == 0, err)
+        rc, out, err = hearth("info", path)
+        check("synth info", rc == 0 and "qwen2" in out.decode() and "Q8_0" in out.decode(), out.decode() + err)
+
+
+def test_errors_are_one_line():
+    cases = [("run", "-p", "x"), ("nosuchcommand",), ("info", "/nonexistent.gguf"),
+             ("run", "-m", f"{DATA}/stories260K.gguf", "-p", "x", "-n", "abc"),
+             ("tokenize", "-m", f"{DATA}/stories260K.gguf"), ("logits", "-m", f"{DATA}/stories260K.gguf", "-p", "x")]
+    for args in cases:
+        rc, _, err = hearth(*args)
+        lines = err.strip().split("\n")
+        check(f"error {args}", rc != 0 and len(lines) == 1 and lines[0].startswith("hearth: "), repr(err))
+
+
+for name, fn in list(globals().items()):
+    if name.startswith("test_") and callable(fn):
+        fn()
+print(f"test_cli: {len(failures)} failed")
+sys.exit(1 if failures else 0)
