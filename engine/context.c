@@ -28,8 +28,9 @@ static bool alloc_buffers(engine_ctx *c) {
     const engine_model_info *in = &c->m->info;
     size_t nb = (size_t)c->n_batch, e = (size_t)in->n_embd;
     size_t q = (size_t)in->n_head * in->head_dim, kv = (size_t)in->n_head_kv * in->head_dim;
+    size_t ff = (size_t)(in->n_ff > in->n_ff_exp ? in->n_ff : in->n_ff_exp);
     size_t widest = e > q ? e : q;
-    if ((size_t)in->n_ff > widest) widest = (size_t)in->n_ff;
+    if (ff > widest) widest = ff;
     c->k = calloc((size_t)in->n_layer, sizeof *c->k);
     c->v = calloc((size_t)in->n_layer, sizeof *c->v);
     if (!c->k || !c->v) return false;
@@ -44,11 +45,22 @@ static bool alloc_buffers(engine_ctx *c) {
     c->kc = track(c, nb * kv * 4);
     c->vc = track(c, nb * kv * 4);
     c->attn = track(c, nb * q * 4);
-    c->gate = track(c, nb * (size_t)in->n_ff * 4);
-    c->up = track(c, nb * (size_t)in->n_ff * 4);
+    c->gate = track(c, nb * ff * 4);
+    c->up = track(c, nb * ff * 4);
     c->scores = track(c, (size_t)threadpool_size(c->pool) * (size_t)c->n_ctx * 4);
     c->xq = track(c, op_matmul_scratch((int64_t)widest, c->n_batch));
     c->pos = track(c, nb * sizeof(int32_t));
+    if (in->n_expert > 0) {
+        size_t X = (size_t)in->n_expert, k = (size_t)in->n_expert_used;
+        c->router = track(c, nb * X * 4);
+        c->sel_w = track(c, nb * k * 4);
+        c->sel_id = track(c, nb * k * sizeof(int32_t));
+        c->routed = track(c, nb * sizeof(int32_t));
+        c->moe_in = track(c, nb * e * 4);
+        c->moe_out = track(c, nb * e * 4);
+        if (!c->router || !c->sel_w || !c->sel_id || !c->routed || !c->moe_in || !c->moe_out)
+            return false;
+    }
     return c->x && c->xn && c->q && c->kc && c->vc && c->attn && c->gate && c->up && c->scores &&
            c->xq && c->pos;
 }
@@ -84,6 +96,7 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
         snprintf(err, errlen, "invalid context parameters");
         return NULL;
     }
+    forward_init();
     engine_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
@@ -94,6 +107,7 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
     c->n_batch = d.n_batch ? d.n_batch : 512;
     if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
     c->kv_type = d.kv_type;
+    c->causal = m->arch->family != FAMILY_BERT;
     c->kv_elem = d.kv_type == ENGINE_KV_F32 ? 4 : 2;
     c->pool = threadpool_new(d.n_threads ? d.n_threads : engine_physical_cores());
     if (!c->pool || !alloc_buffers(c)) {
@@ -123,6 +137,12 @@ void engine_ctx_free(engine_ctx *c) {
     free(c->scores);
     free(c->xq);
     free(c->pos);
+    free(c->router);
+    free(c->sel_w);
+    free(c->sel_id);
+    free(c->routed);
+    free(c->moe_in);
+    free(c->moe_out);
     free(c->logits);
     if (c->pool) threadpool_free(c->pool);
     free(c);

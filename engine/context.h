@@ -16,14 +16,29 @@ struct engine_ctx {
     float *x, *xn, *q, *kc, *vc, *attn, *gate, *up, *scores;
     void *xq;
     int32_t *pos;
+    /* MoE scratch: router logits (n x n_expert), chosen experts and weights (n x k), the tokens
+     * routed to one expert, their gathered inputs and the summed expert outputs (n x e) */
+    float *router, *sel_w, *moe_in, *moe_out;
+    int32_t *sel_id, *routed;
     float *logits;                  /* n_logits rows of n_vocab */
     int32_t n_logits, logits_first; /* rows held, and the token index of the first row */
     int32_t n_last_eval;
+    bool causal;          /* false: every token attends to the whole batch (BERT) */
+    float *hidden;        /* when set: final normalised hidden states, one row per position */
     uint64_t bytes;
 };
 
 /* The forward pass over n <= n_batch tokens at positions n_past.. (forward.c); advances n_past.
  * Logits go to dst: all n rows if all_logits, else only the last token's row; dst NULL = none. */
 void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool all_logits);
+
+/* BERT's encoder over n tokens at positions 0..n-1 (forward_bert.c); fills c->hidden. */
+void forward_bert(engine_ctx *c, const int32_t *ids, int n);
+/* Builds the forward pass's lookup tables once (thread-safe); engine_ctx_new calls it. */
+void forward_init(void);
+/* Writes count floats into the KV cache's element type. */
+void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count);
+/* Attention of the batch in c->q against the cached K/V of one layer (forward.c). */
+void forward_attention(engine_ctx *c, int layer, int n);
 
 #endif

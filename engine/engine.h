@@ -24,6 +24,7 @@ typedef struct {
     const char *name; /* general.name or "" */
     int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
     int32_t n_ctx_train;
+    int32_t n_expert, n_expert_used, n_ff_exp; /* Mixture-of-Experts; 0 for dense models */
     float rope_freq_base, rms_eps;
     uint64_t n_params;     /* elements in all tensors */
     uint64_t weight_bytes; /* bytes of all tensor data */
@@ -31,7 +32,7 @@ typedef struct {
     bool tied_output;      /* output projection shares token_embd */
 } engine_model_info;
 
-/* Maps and validates a GGUF model (architecture llama, qwen2 or qwen3). */
+/* Maps and validates a GGUF model (architecture llama, qwen2, qwen3 or qwen3moe). */
 engine_model *engine_model_load(const char *path, char *err, size_t errlen);
 void engine_model_free(engine_model *m);
 const engine_model_info *engine_model_get_info(const engine_model *m);
@@ -84,6 +85,24 @@ bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, 
 /* Logits (n_vocab floats) of the i-th token of the last engine_eval (i = -1: the last one).
  * NULL if that position's logits were not kept. Valid until the next engine_eval. */
 const float *engine_logits(const engine_ctx *c, int32_t i);
+
+/* ---- embeddings ---- */
+
+typedef enum {
+    ENGINE_POOL_DEFAULT = -1, /* what the model's metadata says */
+    ENGINE_POOL_NONE = 0,
+    ENGINE_POOL_MEAN = 1,
+    ENGINE_POOL_CLS = 2,
+    ENGINE_POOL_LAST = 3
+} engine_pooling;
+
+/* The pooling a model asks for in its metadata (<arch>.pooling_type). */
+engine_pooling engine_model_pooling(const engine_model *m);
+/* Embeds one token sequence (clearing the context's cache first): the final hidden states,
+ * pooled, L2-normalised into out[n_embd]. BERT runs its bidirectional encoder; decoder models
+ * (e.g. qwen3 as Qwen3-Embedding) run causally. */
+bool engine_embed(engine_ctx *c, const int32_t *ids, int32_t n, engine_pooling pooling, float *out,
+                  char *err, size_t errlen);
 
 /* ---- sampling ---- */
 

@@ -16,6 +16,8 @@ static void init_f16_table(void) {
     for (uint32_t i = 0; i < (1u << 16); i++) f16_table[i] = fp16_to_fp32((uint16_t)i);
 }
 
+void forward_init(void) { pthread_once(&f16_once, init_f16_table); }
+
 /* A cached K or V vector (hd elements) as f32. */
 static inline void kv_load(const engine_ctx *c, const uint8_t *src, float *dst, int hd) {
     if (c->kv_type == ENGINE_KV_F32) {
@@ -26,7 +28,7 @@ static inline void kv_load(const engine_ctx *c, const uint8_t *src, float *dst, 
     for (int i = 0; i < hd; i++) dst[i] = f16_table[h[i]];
 }
 
-static void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count) {
+void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count) {
     if (c->kv_type == ENGINE_KV_F32) {
         memcpy(dst, src, count * sizeof(float));
         return;
@@ -41,14 +43,14 @@ typedef struct {
 } attn_job;
 
 /* One (token, head) pair: causal softmax(q . K / sqrt(hd)) . V over positions 0..pos. */
-static void attend_one(engine_ctx *c, int layer, int t, int h, float *scores, float *kbuf) {
+static void attend_one(engine_ctx *c, int layer, int t, int h, int len, float *scores,
+                       float *kbuf) {
     const engine_model_info *in = &c->m->info;
     int hd = in->head_dim, kvh = h / (in->n_head / in->n_head_kv);
     size_t kv_row = (size_t)in->n_head_kv * hd * c->kv_elem;
     size_t head_off = (size_t)kvh * hd * c->kv_elem;
     const float *q = c->q + ((size_t)t * in->n_head + h) * hd;
     float *out = c->attn + ((size_t)t * in->n_head + h) * hd;
-    int len = c->pos[t] + 1;
     float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
     for (int j = 0; j < len; j++) {
         kv_load(c, c->k[layer] + (size_t)j * kv_row + head_off, kbuf, hd);
@@ -79,7 +81,15 @@ static void attention_worker(void *arg, int ith, int nth) {
     float kbuf[4096];
     long b, e;
     pool_split((long)j->n * H, ith, nth, &b, &e);
-    for (long w = b; w < e; w++) attend_one(c, j->layer, (int)(w / H), (int)(w % H), scores, kbuf);
+    for (long w = b; w < e; w++) {
+        int t = (int)(w / H), len = c->causal ? c->pos[t] + 1 : c->n_past + j->n;
+        attend_one(c, j->layer, t, (int)(w % H), len, scores, kbuf);
+    }
+}
+
+void forward_attention(engine_ctx *c, int layer, int n) {
+    attn_job job = {c, layer, n};
+    threadpool_run(c->pool, attention_worker, &job);
 }
 
 /* Per-head RMSNorm (qwen3's q_norm / k_norm): each hd-vector normalised with gain g. */
@@ -107,8 +117,7 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
     size_t kv_row = (size_t)KV * hd;
     kv_store(c, c->k[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->kc, (size_t)n * kv_row);
     kv_store(c, c->v[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->vc, (size_t)n * kv_row);
-    attn_job job = {c, layer, n};
-    threadpool_run(c->pool, attention_worker, &job);      /* attn (n,H*hd) */
+    forward_attention(c, layer, n); /* attn (n,H*hd) */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
 }
@@ -124,19 +133,85 @@ static void ffn_block(engine_ctx *c, const layer_weights *L, int n) {
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
 }
 
+/* Softmax over the router logits, the k most probable experts (ties: lower id), and their
+ * probabilities as weights, renormalised to sum to 1 when the model asks for it. */
+static void route_token(const float *logit, int n_expert, int k, bool norm, int32_t *id, float *w) {
+    float max = logit[0], prob[4096];
+    for (int x = 1; x < n_expert; x++) max = logit[x] > max ? logit[x] : max;
+    double sum = 0.0;
+    for (int x = 0; x < n_expert; x++) sum += prob[x] = expf(logit[x] - max);
+    for (int x = 0; x < n_expert; x++) prob[x] = (float)(prob[x] / sum);
+    float chosen_sum = 0.0f;
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int x = 0; x < n_expert; x++) {
+            bool taken = false;
+            for (int i = 0; i < j && !taken; i++) taken = id[i] == x;
+            if (!taken && (best < 0 || prob[x] > prob[best])) best = x;
+        }
+        id[j] = best;
+        w[j] = prob[best];
+        chosen_sum += w[j];
+    }
+    for (int j = 0; norm && j < k; j++) w[j] /= chosen_sum;
+}
+
+static weight expert(const expert_weights *x, int e) {
+    weight w = x->first;
+    w.data += (size_t)e * x->stride;
+    return w;
+}
+
+/* Mixture of experts: each expert's weights are streamed once per batch, for all the tokens routed
+ * to it (gathered into moe_in), and its outputs are added back with the routing weights. */
+static void moe_block(engine_ctx *c, const layer_weights *L, int n) {
+    const engine_model_info *in = &c->m->info;
+    int e = in->n_embd, X = in->n_expert, k = in->n_expert_used, ff = in->n_ff_exp;
+    op_rmsnorm(c->x, L->ffn_norm, c->xn, e, n, in->rms_eps);  /* xn (n,e) */
+    op_matmul(c->pool, &L->router, c->xn, n, c->router, c->xq); /* router (n,X) */
+    for (int t = 0; t < n; t++)
+        route_token(c->router + (size_t)t * X, X, k, c->m->expert_weights_norm,
+                    c->sel_id + (size_t)t * k, c->sel_w + (size_t)t * k);
+    memset(c->moe_out, 0, (size_t)n * e * sizeof(float));
+    for (int x = 0; x < X; x++) {
+        int cnt = 0;
+        for (int t = 0; t < n; t++)
+            for (int j = 0; j < k; j++)
+                if (c->sel_id[t * k + j] == x) {
+                    c->routed[cnt] = t * k + j;
+                    memcpy(c->moe_in + (size_t)cnt++ * e, c->xn + (size_t)t * e, (size_t)e * 4);
+                }
+        if (cnt == 0) continue;
+        weight g = expert(&L->gate_exps, x), u = expert(&L->up_exps, x),
+               d = expert(&L->down_exps, x);
+        op_matmul(c->pool, &g, c->moe_in, cnt, c->gate, c->xq); /* gate (cnt,ff) */
+        op_matmul(c->pool, &u, c->moe_in, cnt, c->up, c->xq);   /* up (cnt,ff) */
+        op_swiglu(c->gate, c->up, (int64_t)cnt * ff);
+        op_matmul(c->pool, &d, c->gate, cnt, c->moe_in, c->xq); /* out (cnt,e) */
+        for (int i = 0; i < cnt; i++) {
+            int t = c->routed[i] / k;
+            float w = c->sel_w[c->routed[i]];
+            for (int j = 0; j < e; j++) c->moe_out[(size_t)t * e + j] += w * c->moe_in[(size_t)i * e + j];
+        }
+    }
+    for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->moe_out[i];
+}
+
 void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool all_logits) {
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
     int e = in->n_embd;
-    pthread_once(&f16_once, init_f16_table);
     for (int t = 0; t < n; t++) {
         op_get_row(&m->tok_embd, ids[t], c->x + (size_t)t * e); /* x (n,e) */
         c->pos[t] = c->n_past + t;
     }
     for (int l = 0; l < in->n_layer; l++) {
         attention_block(c, &m->layers[l], l, n);
-        ffn_block(c, &m->layers[l], n);
+        if (m->arch->moe) moe_block(c, &m->layers[l], n);
+        else ffn_block(c, &m->layers[l], n);
     }
+    if (c->hidden) /* embeddings: every position's final normalised state */
+        op_rmsnorm(c->x, m->output_norm, c->hidden + (size_t)c->n_past * e, e, n, in->rms_eps);
     c->n_past += n;
     if (!dst) return;
     /* logits (rows,V) = rmsnorm(x) @ output, for every token or only the last */

@@ -9,9 +9,11 @@
 #include "model.h"
 
 static const arch_desc ARCHS[] = {
-    {"llama", ROPE_NORM, false, false},
-    {"qwen2", ROPE_NEOX, true, false},
-    {"qwen3", ROPE_NEOX, false, true},
+    {"llama", FAMILY_DECODER, ROPE_NORM, false, false, false},
+    {"qwen2", FAMILY_DECODER, ROPE_NEOX, true, false, false},
+    {"qwen3", FAMILY_DECODER, ROPE_NEOX, false, true, false},
+    {"qwen3moe", FAMILY_DECODER, ROPE_NEOX, false, true, true},
+    {"bert", FAMILY_BERT, ROPE_NONE, true, false, false},
 };
 
 typedef struct {
@@ -67,7 +69,7 @@ static bool read_arch(loader *l) {
     for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
         if (gguf_str_eq(s, ARCHS[i].name)) m->arch = &ARCHS[i];
     if (!m->arch)
-        return fail(l, "unsupported architecture '%s' (supported: llama, qwen2, qwen3)",
+        return fail(l, "unsupported architecture '%s' (supported: llama, qwen2, qwen3, qwen3moe, bert)",
                     m->arch_name);
     if (gguf_get_str(m->file, "general.name", &s))
         snprintf(m->model_name, sizeof m->model_name, "%.*s", (int)(s.len < 127 ? s.len : 127),
@@ -91,6 +93,22 @@ static bool read_rope_scaling(loader *l) {
     float factor = 1.0f;
     if (!hparam_f32(l, "rope.scaling.factor", &factor, 0.0f, 1e6f)) return false;
     if (has_type && gguf_str_eq(s, "linear") && factor > 0.0f) m->rope_freq_scale = 1.0f / factor;
+    return true;
+}
+
+static bool read_moe(loader *l) {
+    engine_model *m = l->m;
+    engine_model_info *in = &m->info;
+    if (!m->arch->moe) return true;
+    if (!hparam_i32(l, "expert_count", &in->n_expert, true, 1, 4096) ||
+        !hparam_i32(l, "expert_used_count", &in->n_expert_used, true, 1, in->n_expert) ||
+        !hparam_i32(l, "expert_feed_forward_length", &in->n_ff_exp, true, 1, 1 << 20))
+        return false;
+    if (in->n_expert_used > 64) return fail(l, "expert_used_count %d > 64", in->n_expert_used);
+    char key[96];
+    snprintf(key, sizeof key, "%s.expert_weights_norm", m->arch_name);
+    m->expert_weights_norm = true; /* qwen3moe normalises the top-k weights by definition */
+    gguf_get_bool(m->file, key, &m->expert_weights_norm);
     return true;
 }
 
@@ -125,7 +143,12 @@ static bool read_hparams(loader *l) {
         !hparam_f32(l, "attention.layer_norm_rms_epsilon", &in->rms_eps, 0.0f, 1.0f))
         return false;
     if (l->m->n_rot % 2 != 0) return fail(l, "rope.dimension_count %d is odd", l->m->n_rot);
-    return read_rope_scaling(l);
+    l->m->pooling = l->m->arch->family == FAMILY_BERT ? ENGINE_POOL_CLS : ENGINE_POOL_NONE;
+    l->m->norm_eps = 1e-12f;
+    if (!hparam_i32(l, "pooling_type", &l->m->pooling, false, 0, 4) ||
+        !hparam_f32(l, "attention.layer_norm_epsilon", &l->m->norm_eps, 0.0f, 1.0f))
+        return false;
+    return read_rope_scaling(l) && read_moe(l);
 }
 
 static const gguf_tensor *find_tensor(loader *l, const char *name, bool required) {
@@ -157,6 +180,25 @@ static bool get_weight(loader *l, weight *w, const char *name, int64_t cols, int
     return true;
 }
 
+/* n_expert matrices of rows x cols stacked in one 3-D tensor. */
+static bool get_experts(loader *l, expert_weights *x, const char *name, int64_t cols, int64_t rows,
+                        int32_t n_expert) {
+    memset(x, 0, sizeof *x);
+    const gguf_tensor *t = find_tensor(l, name, true);
+    if (!t) return false;
+    if (t->n_dims != 3 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows ||
+        t->ne[2] != (uint64_t)n_expert)
+        return fail(l, "tensor %s has shape [%" PRIu64 ", %" PRIu64 ", %" PRIu64 "], expected [%" PRId64 ", %" PRId64 ", %d]",
+                    name, t->ne[0], t->ne[1], t->ne[2], cols, rows, n_expert);
+    const type_traits *tr = quant_traits((int)t->type);
+    if (!tr->vec_dot[ISA_SCALAR] || t->type == TT_Q8_1 || t->type == TT_Q8_K)
+        return fail(l, "tensor %s: type %s cannot be used for matrix products", name, tr->name);
+    x->first = (weight){t->data, (tensor_type)t->type, cols, rows, quant_row_size((tensor_type)t->type, cols)};
+    x->n_expert = n_expert;
+    x->stride = x->first.row_bytes * (size_t)rows;
+    return true;
+}
+
 /* A 1-D tensor of n floats; converted to f32 (and owned) if stored in another type. */
 static bool get_vector(loader *l, const float **out, const char *name, int64_t n, bool required) {
     *out = NULL;
@@ -184,6 +226,20 @@ static bool get_vector(loader *l, const float **out, const char *name, int64_t n
     return true;
 }
 
+static bool load_experts(loader *l, layer_weights *L, int i) {
+    const engine_model_info *in = &l->m->info;
+    int64_t e = in->n_embd, ff = in->n_ff_exp;
+    char n[4][96];
+    snprintf(n[0], sizeof n[0], "blk.%d.ffn_gate_inp.weight", i);
+    snprintf(n[1], sizeof n[1], "blk.%d.ffn_gate_exps.weight", i);
+    snprintf(n[2], sizeof n[2], "blk.%d.ffn_up_exps.weight", i);
+    snprintf(n[3], sizeof n[3], "blk.%d.ffn_down_exps.weight", i);
+    return get_weight(l, &L->router, n[0], e, in->n_expert, true) &&
+           get_experts(l, &L->gate_exps, n[1], e, ff, in->n_expert) &&
+           get_experts(l, &L->up_exps, n[2], e, ff, in->n_expert) &&
+           get_experts(l, &L->down_exps, n[3], ff, e, in->n_expert);
+}
+
 static bool load_layer(loader *l, int i) {
     const engine_model_info *in = &l->m->info;
     layer_weights *L = &l->m->layers[i];
@@ -204,9 +260,10 @@ static bool load_layer(loader *l, int i) {
            get_vector(l, &L->q_norm, n[8], in->head_dim, qkn) &&
            get_vector(l, &L->k_norm, n[9], in->head_dim, qkn) &&
            get_vector(l, &L->ffn_norm, n[10], e, true) &&
-           get_weight(l, &L->w_gate, n[11], e, ff, true) &&
-           get_weight(l, &L->w_up, n[12], e, ff, true) &&
-           get_weight(l, &L->w_down, n[13], ff, e, true);
+           (l->m->arch->moe ? load_experts(l, L, i)
+                            : get_weight(l, &L->w_gate, n[11], e, ff, true) &&
+                                  get_weight(l, &L->w_up, n[12], e, ff, true) &&
+                                  get_weight(l, &L->w_down, n[13], ff, e, true));
 }
 
 /* n_ff may be absent from old files: take it from the first layer's gate. */
@@ -220,7 +277,7 @@ static bool infer_sizes(loader *l) {
                     "], expected [%d, n_vocab]",
                     emb->ne[0], emb->ne[1], in->n_embd);
     in->n_vocab = (int32_t)emb->ne[1];
-    if (in->n_ff == 0) {
+    if (in->n_ff == 0 && !l->m->arch->moe && l->m->arch->family == FAMILY_DECODER) {
         const gguf_tensor *g = find_tensor(l, "blk.0.ffn_gate.weight", true);
         if (!g) return false;
         if (g->ne[1] > (1u << 20)) return fail(l, "blk.0.ffn_gate.weight is absurdly large");
@@ -229,10 +286,63 @@ static bool infer_sizes(loader *l) {
     return true;
 }
 
+/* BERT: post-LayerNorm encoder layers with biases everywhere and a GELU FFN without gate. */
+static bool load_bert_layer(loader *l, int i) {
+    const engine_model_info *in = &l->m->info;
+    layer_weights *L = &l->m->layers[i];
+    int64_t e = in->n_embd, ff = in->n_ff;
+    static const char *names[16] = {
+        "attn_q.weight",           "attn_q.bias",           "attn_k.weight",     "attn_k.bias",
+        "attn_v.weight",           "attn_v.bias",           "attn_output.weight", "attn_output.bias",
+        "attn_output_norm.weight", "attn_output_norm.bias", "ffn_up.weight",     "ffn_up.bias",
+        "ffn_down.weight",         "ffn_down.bias",         "layer_output_norm.weight",
+        "layer_output_norm.bias"};
+    char n[16][96];
+    for (int k = 0; k < 16; k++) snprintf(n[k], sizeof n[k], "blk.%d.%s", i, names[k]);
+    return get_weight(l, &L->wq, n[0], e, e, true) && get_vector(l, &L->bq, n[1], e, true) &&
+           get_weight(l, &L->wk, n[2], e, e, true) && get_vector(l, &L->bk, n[3], e, true) &&
+           get_weight(l, &L->wv, n[4], e, e, true) && get_vector(l, &L->bv, n[5], e, true) &&
+           get_weight(l, &L->wo, n[6], e, e, true) && get_vector(l, &L->bo, n[7], e, true) &&
+           get_vector(l, &L->attn_out_norm, n[8], e, true) &&
+           get_vector(l, &L->attn_out_norm_b, n[9], e, true) &&
+           get_weight(l, &L->w_up, n[10], e, ff, true) &&
+           get_vector(l, &L->ffn_up_b, n[11], ff, true) &&
+           get_weight(l, &L->w_down, n[12], ff, e, true) &&
+           get_vector(l, &L->ffn_down_b, n[13], e, true) &&
+           get_vector(l, &L->out_norm, n[14], e, true) &&
+           get_vector(l, &L->out_norm_b, n[15], e, true);
+}
+
+static bool load_bert_globals(loader *l) {
+    engine_model *m = l->m;
+    engine_model_info *in = &m->info;
+    const gguf_tensor *tt = find_tensor(l, "token_types.weight", true);
+    if (!tt) return false;
+    int64_t n_types = tt->n_dims == 2 ? (int64_t)tt->ne[1] : 0;
+    if (in->n_head_kv != in->n_head)
+        return fail(l, "bert with head_count_kv %d != head_count %d", in->n_head_kv, in->n_head);
+    return get_weight(l, &m->token_types, "token_types.weight", in->n_embd, n_types, true) &&
+           get_weight(l, &m->pos_embd, "position_embd.weight", in->n_embd, in->n_ctx_train,
+                      true) &&
+           get_vector(l, &m->tok_norm, "token_embd_norm.weight", in->n_embd, true) &&
+           get_vector(l, &m->tok_norm_b, "token_embd_norm.bias", in->n_embd, true);
+}
+
 static bool load_tensors(loader *l) {
     engine_model *m = l->m;
     engine_model_info *in = &m->info;
+    bool bert = m->arch->family == FAMILY_BERT;
     if (!infer_sizes(l)) return false;
+    if (bert) {
+        if (!get_weight(l, &m->tok_embd, "token_embd.weight", in->n_embd, in->n_vocab, true) ||
+            !load_bert_globals(l))
+            return false;
+        m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
+        if (!m->layers) return fail(l, "out of memory");
+        for (int i = 0; i < in->n_layer; i++)
+            if (!load_bert_layer(l, i)) return false;
+        return true;
+    }
     if (!get_weight(l, &m->tok_embd, "token_embd.weight", in->n_embd, in->n_vocab, true) ||
         !get_vector(l, &m->output_norm, "output_norm.weight", in->n_embd, true) ||
         !get_weight(l, &m->output, "output.weight", in->n_embd, in->n_vocab, false))

@@ -57,6 +57,28 @@ void op_rmsnorm(const float *x, const float *g, float *out, int64_t dim, int n, 
     }
 }
 
+void op_layernorm(const float *x, const float *g, const float *b, float *out, int64_t dim, int n,
+                  float eps) {
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + t * dim;
+        float *o = out + t * dim;
+        double mean = 0.0, var = 0.0;
+        for (int64_t i = 0; i < dim; i++) mean += xr[i];
+        mean /= (double)dim;
+        for (int64_t i = 0; i < dim; i++) var += (xr[i] - mean) * (xr[i] - mean);
+        float scale = (float)(1.0 / sqrt(var / (double)dim + eps));
+        for (int64_t i = 0; i < dim; i++) o[i] = (float)(xr[i] - mean) * scale * g[i] + b[i];
+    }
+}
+
+void op_gelu(float *x, int64_t len) {
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    for (int64_t i = 0; i < len; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + tanhf(k * v * (1.0f + 0.044715f * v * v)));
+    }
+}
+
 void op_add_bias(float *x, const float *b, int64_t dim, int n) {
     for (int t = 0; t < n; t++)
         for (int64_t i = 0; i < dim; i++) x[t * dim + i] += b[i];

@@ -13,6 +13,11 @@ size_t op_matmul_scratch(int64_t cols, int n);
 
 /* out = x / rms(x) * g, per row of `dim` (n rows). */
 void op_rmsnorm(const float *x, const float *g, float *out, int64_t dim, int n, float eps);
+/* out = (x - mean) / sqrt(var + eps) * g + b, per row of `dim` (n rows). */
+void op_layernorm(const float *x, const float *g, const float *b, float *out, int64_t dim, int n,
+                  float eps);
+/* x = gelu(x) (tanh approximation), element-wise. */
+void op_gelu(float *x, int64_t len);
 /* x += b, per row. */
 void op_add_bias(float *x, const float *b, int64_t dim, int n);
 /* Rotary embedding of each head of each row (n_heads heads of head_dim, first n_rot dims). */

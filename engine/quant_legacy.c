@@ -328,4 +328,22 @@ void quant_register_legacy(quant_registry *r) {
     set_scalar(r, TT_Q5_1, q5_1_to_float, q5_1_from_float, q5_1_q8_1_dot);
     set_scalar(r, TT_Q8_0, q8_0_to_float, q8_0_from_float, q8_0_q8_0_dot);
     set_scalar(r, TT_Q8_1, q8_1_to_float, q8_1_from_float, q8_1_q8_1_dot);
+
+    /* Assigned here, not in the kernel files: code compiled with -mavx2 may use AVX even in a
+     * plain registration function, and this runs on every CPU. */
+    r->t[TT_Q4_0].vec_dot[ISA_AVX2] = legacy_avx2_q4_0_dot;
+    r->t[TT_Q4_1].vec_dot[ISA_AVX2] = legacy_avx2_q4_1_dot;
+    r->t[TT_Q5_0].vec_dot[ISA_AVX2] = legacy_avx2_q5_0_dot;
+    r->t[TT_Q5_1].vec_dot[ISA_AVX2] = legacy_avx2_q5_1_dot;
+    r->t[TT_Q8_0].vec_dot[ISA_AVX2] = legacy_avx2_q8_0_dot;
+    r->t[TT_Q8_0].from_float_isa[ISA_AVX2] = legacy_avx2_q8_0_quantize;
+    r->t[TT_Q8_1].from_float_isa[ISA_AVX2] = legacy_avx2_q8_1_quantize;
+
+    r->t[TT_Q4_0].vec_dot[ISA_AVX512] = legacy_avx512_q4_0_dot;
+    r->t[TT_Q4_1].vec_dot[ISA_AVX512] = legacy_avx512_q4_1_dot;
+    r->t[TT_Q5_0].vec_dot[ISA_AVX512] = legacy_avx512_q5_0_dot;
+    r->t[TT_Q5_1].vec_dot[ISA_AVX512] = legacy_avx512_q5_1_dot;
+    r->t[TT_Q8_0].vec_dot[ISA_AVX512] = legacy_avx512_q8_0_dot;
+    r->t[TT_Q8_0].from_float_isa[ISA_AVX512] = legacy_avx512_q8_0_quantize;
+    r->t[TT_Q8_1].from_float_isa[ISA_AVX512] = legacy_avx512_q8_1_quantize;
 }

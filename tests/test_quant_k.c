@@ -324,14 +324,14 @@ static double rel_rms_error(tensor_type t, const float *x, int64_t n) {
 }
 
 static void test_quantize_roundtrip_error(void) {
-    /* Bounds: measured relative RMS error on N(0,1) data (seeded): Q2_K 0.269, Q3_K 0.145,
-     * Q4_K 0.0715, Q5_K 0.0362, Q6_K 0.0171, Q8_K 0.0071, plus ~10% margin. Offsets (N(0.3,1))
+    /* Bounds: measured relative RMS error on seeded gaussian data: Q2_K 0.269, Q3_K 0.145,
+     * Q4_K 0.0715, Q5_K 0.0362, Q6_K 0.0171, Q8_K 0.0071, plus ~10% margin. An offset (N(0.3, 1))
      * exercise the mins of the affine types. */
     static const struct {
         tensor_type t;
         double bound;
-    } cases[] = {{TT_Q2_K, 0.33},  {TT_Q3_K, 0.19},  {TT_Q4_K, 0.085},
-                 {TT_Q5_K, 0.043}, {TT_Q6_K, 0.019}, {TT_Q8_K, 0.0055}};
+    } cases[] = {{TT_Q2_K, 0.30},  {TT_Q3_K, 0.165}, {TT_Q4_K, 0.080},
+                 {TT_Q5_K, 0.040}, {TT_Q6_K, 0.019}, {TT_Q8_K, 0.008}};
     const int64_t n = 64 * QK;
     float *x = malloc(sizeof(float) * (size_t)n);
     for (int shift = 0; shift < 2; shift++) {
@@ -465,13 +465,20 @@ static void test_q8_K_simd_quantizer_matches_scalar(void) {
         if (!tr->from_float_isa[isa]) continue;
         for (int rep = 0; rep < 20; rep++) {
             for (int64_t i = 0; i < n; i++) x[i] = rng_gauss() * ldexpf(1.0f, rng_int(-8, 8));
-            /* special blocks: all zero; ties of +m/-m (first wins); one spike; exact halves */
-            for (int i = 0; i < QK; i++) x[i] = 0.0f;
-            x[QK + 5] = -3.0f, x[QK + 200] = 3.0f, x[QK + 9] = 5.0f, x[QK + 9] = 2.0f;
+            /* special blocks: all zero; +-3 ties where the first one must win (either
+             * order); one tiny spike; exact .5 products (iscale 1) that round to even; NaN */
+            for (int i = 0; i < QK; i++) {
+                x[i] = 0.0f;
+                x[QK + i] = x[2 * QK + i] = 0.5f * rng_gauss();
+                if (fabsf(x[QK + i]) > 2.5f) x[QK + i] = x[2 * QK + i] = 2.5f;
+                x[3 * QK + i] = 0.0f;
+                x[4 * QK + i] = (float)(i % 200 - 100) + 0.5f;
+            }
+            x[QK + 5] = -3.0f, x[QK + 200] = 3.0f;
             x[2 * QK + 17] = 3.0f, x[2 * QK + 250] = -3.0f;
-            for (int i = 0; i < QK; i++) x[3 * QK + i] = 0.0f;
             x[3 * QK + 255] = -1e-3f;
-            for (int i = 0; i < QK; i++) x[4 * QK + i] = (float)(i - 128) * 0.5f; /* ties */
+            x[4 * QK + 3] = -127.0f;
+            x[5 * QK + 7] = NAN;
             memset(ref, 0xAA, quant_row_size(TT_Q8_K, n));
             memset(got, 0x55, quant_row_size(TT_Q8_K, n));
             tr->from_float(x, ref, n);

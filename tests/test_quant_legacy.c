@@ -296,7 +296,7 @@ static void test_q8_quantize_rounds_half_away_from_zero(void) {
 
 static void test_zero_block_quantizes_to_zero(void) {
     float x[32] = {0}, back[32];
-    uint8_t y[36];
+    uint8_t y[32 * sizeof(float)]; /* big enough for every type */
     for (int i = 0; i < N_ALL; i++) {
         tensor_type t = all_types[i];
         memset(y, 0xa5, sizeof y);

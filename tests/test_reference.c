@@ -5,6 +5,7 @@
  * usage: test_reference REF_DIR MODEL_STEM THREADS [--kv f32|f16] */
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,32 +66,51 @@ static double jnum(json_t *a, size_t i) {
     return json_number_value(json_array_get(a, i));
 }
 
-/* Rules 1-3 of the kit README for one position; returns the worst |dlogit| over R's top10. */
-static double check_position(const float *E, int nv, json_t *pos, const tolerance *t, int pi,
-                             int i) {
+/* Positions (and greedy steps) outside the rules. A MoE model may have up to 2 % of its positions
+ * there: a near-tie of two router logits legitimately flips an expert (kit README). */
+typedef struct {
+    int n_positions, n_bad;
+    double worst;
+} tally;
+
+static void report_bad(tally *ty, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report_bad(tally *ty, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "  over tolerance: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    ty->n_bad++;
+}
+
+/* Rules 1-3 of the kit README for one position. */
+static void check_position(const float *E, int nv, json_t *pos, const tolerance *t, int pi, int i,
+                           tally *ty) {
     json_t *top = json_object_get(pos, "top10");
-    double worst = 0.0, r0 = jnum(json_array_get(top, 0), 1), r1 = jnum(json_array_get(top, 1), 1);
+    double r0 = jnum(json_array_get(top, 0), 1), r1 = jnum(json_array_get(top, 1), 1);
+    bool bad = false;
+    ty->n_positions++;
     for (size_t k = 0; k < json_array_size(top); k++) {
         int id = (int)jnum(json_array_get(top, k), 0);
         double d = fabs(E[id] - jnum(json_array_get(top, k), 1));
-        worst = d > worst ? d : worst;
-        CHECKF(d <= t->tol_logit, "prompt %d pos %d id %d: |dlogit| %.4g > %g", pi, i, id, d,
-               t->tol_logit);
+        ty->worst = d > ty->worst ? d : ty->worst;
+        if (d > t->tol_logit && !bad)
+            bad = true, report_bad(ty, "prompt %d pos %d id %d: |dlogit| %.4g > %g", pi, i, id, d,
+                                   t->tol_logit);
     }
     double dl = fabs(lse_of(E, nv) - json_number_value(json_object_get(pos, "lse")));
-    CHECKF(dl <= t->tol_lse, "prompt %d pos %d: |dlse| %.4g > %g", pi, i, dl, t->tol_lse);
+    if (dl > t->tol_lse && !bad)
+        bad = true, report_bad(ty, "prompt %d pos %d: |dlse| %.4g > %g", pi, i, dl, t->tol_lse);
     int am = argmax_of(E, nv), ram = (int)json_integer_value(json_object_get(pos, "argmax"));
-    if (r0 - r1 >= t->margin) {
-        CHECKF(am == ram, "prompt %d pos %d: argmax %d != %d at margin %.3g", pi, i, am, ram,
-               r0 - r1);
-    } else {
-        bool ok = false;
+    bool ok = am == ram;
+    if (r0 - r1 < t->margin)
         for (size_t k = 0; k < json_array_size(top); k++)
             ok |= (int)jnum(json_array_get(top, k), 0) == am &&
                   jnum(json_array_get(top, k), 1) >= r0 - t->margin;
-        CHECKF(ok, "prompt %d pos %d: argmax %d not among near-top reference ids", pi, i, am);
-    }
-    return worst;
+    if (!ok && !bad)
+        report_bad(ty, "prompt %d pos %d: argmax %d, reference %d at margin %.3g", pi, i, am, ram,
+                   r0 - r1);
 }
 
 static void check_last_logits(const float *E, int nv, const char *bin, long offset,
@@ -110,7 +130,7 @@ static void check_last_logits(const float *E, int nv, const char *bin, long offs
 
 /* Free-running greedy: ids must match until the first step whose reference margin is < M. */
 static void check_greedy(const engine_model *m, engine_ctx *c, json_t *p, const tolerance *t,
-                         int pi, bool exact_text) {
+                         int pi, bool exact_text, tally *ty, bool moe) {
     json_t *gids = json_object_get(p, "greedy_ids"), *top2 = json_object_get(p, "greedy_top2");
     json_t *hex = json_object_get(p, "greedy_pieces_hex");
     int nv = engine_model_get_info(m)->n_vocab;
@@ -141,8 +161,8 @@ static void check_greedy(const engine_model *m, engine_ctx *c, json_t *p, const 
 }
 
 static void check_prompt(const engine_model *m, const engine_ctx_params *cp, json_t *p,
-                         const tolerance *t, const char *bin, int pi, bool exact_text,
-                         double *worst) {
+                         const tolerance *t, const char *bin, int pi, bool exact_text, tally *ty,
+                         bool moe) {
     json_t *jtext = json_object_get(p, "prompt");
     const char *text = json_string_value(jtext);
     json_t *rids = json_object_get(p, "ids"), *positions = json_object_get(p, "positions");
@@ -161,15 +181,13 @@ static void check_prompt(const engine_model *m, const engine_ctx_params *cp, jso
     if (!c) return;
     bool ok = engine_eval(c, ids, (int32_t)n, true, err, sizeof err);
     CHECKF(ok, "eval: %s", err);
-    for (int64_t i = 0; ok && i < n; i++) {
-        double w = check_position(engine_logits(c, (int32_t)i), nv,
-                                  json_array_get(positions, (size_t)i), t, pi, (int)i);
-        *worst = w > *worst ? w : *worst;
-    }
+    for (int64_t i = 0; ok && i < n; i++)
+        check_position(engine_logits(c, (int32_t)i), nv, json_array_get(positions, (size_t)i), t,
+                       pi, (int)i, ty);
     if (ok) {
         long off = (long)json_integer_value(json_object_get(p, "last_logits_bin_offset_floats"));
         check_last_logits(engine_logits(c, -1), nv, bin, off, t, pi);
-        check_greedy(m, c, p, t, pi, exact_text);
+        check_greedy(m, c, p, t, pi, exact_text, ty, moe);
     }
     engine_ctx_free(c);
 }
@@ -199,13 +217,18 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/models/%s.gguf", ref, stem);
     engine_model *m = engine_model_load(path, err, sizeof err);
     CHECKF(m != NULL, "load %s: %s", path, err);
-    double worst = 0.0;
+    tally ty = {0, 0, 0.0};
+    bool moe = strstr(stem, "moe") != NULL;
     bool exact_text = !strcmp(type, "F32") || !strcmp(type, "F16");
     json_t *prompts = json_object_get(R, "prompts");
     for (size_t pi = 0; m && pi < json_array_size(prompts); pi++)
-        check_prompt(m, &cp, json_array_get(prompts, pi), &t, bin, (int)pi, exact_text, &worst);
-    printf("%s (%s, %d threads, kv %s): worst top10 |dlogit| %.4g (tol %g)\n", stem, type,
-           cp.n_threads, cp.kv_type == ENGINE_KV_F32 ? "f32" : "f16", worst, t.tol_logit);
+        check_prompt(m, &cp, json_array_get(prompts, pi), &t, bin, (int)pi, exact_text, &ty, moe);
+    int allowed = moe ? ty.n_positions * 2 / 100 : 0;
+    CHECKF(ty.n_bad <= allowed, "%d positions over tolerance, %d allowed", ty.n_bad, allowed);
+    printf("%s (%s, %d threads, kv %s): %d positions, %d over tolerance (%d allowed), worst top10 "
+           "|dlogit| %.4g (tol %g)\n",
+           stem, type, cp.n_threads, cp.kv_type == ENGINE_KV_F32 ? "f32" : "f16", ty.n_positions,
+           ty.n_bad, allowed, ty.worst, t.tol_logit);
     engine_model_free(m);
     json_decref(R);
     return test_summary("test_reference");

@@ -22,6 +22,7 @@
 #define HEARTH_KQUANTS_KERNELS_H
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -77,6 +78,8 @@ static_assert(sizeof(block_q4_K) == 144, "Q4_K block size");
 static_assert(sizeof(block_q5_K) == 176, "Q5_K block size");
 static_assert(sizeof(block_q6_K) == 210, "Q6_K block size");
 static_assert(sizeof(block_q8_K) == 292, "Q8_K block size");
+/* Q4_K and Q5_K kernels share code that reads d, dmin and scales at the same offsets. */
+static_assert(offsetof(block_q4_K, scales) == offsetof(block_q5_K, scales), "Q4_K/Q5_K head");
 
 static inline uint32_t kq_load_u32(const uint8_t *p) {
     uint32_t v;

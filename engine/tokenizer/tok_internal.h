@@ -64,11 +64,11 @@ struct tokenizer {
     uint32_t *text_off, *text_len;
     char *arena;
     size_t arena_len, arena_cap;
-    float *scores;     /* SPM merge priorities (n_vocab) */
-    uint8_t *type;     /* TT_* (n_vocab) */
-    uint8_t *strip;    /* TOK_LSTRIP | TOK_RSTRIP (n_vocab) */
-    tok_strmap map;    /* text -> index; for duplicate token texts the last one wins */
-    tok_pairmap merges; /* BPE */
+    float *scores;         /* SPM merge priorities (n_vocab) */
+    uint8_t *type;         /* TT_* (n_vocab) */
+    uint8_t *strip;        /* TOK_LSTRIP | TOK_RSTRIP (n_vocab) */
+    tok_strmap map;        /* text -> index; for duplicate token texts the last one wins */
+    tok_pairmap merges;    /* BPE */
     int32_t byte_tok[256]; /* BPE: token of the mapped character of each byte; SPM: <0xXX> */
     bool ignore_merges;    /* BPE: whole words found in the vocabulary skip merging */
     bool add_space_prefix; /* SPM */
@@ -92,7 +92,12 @@ typedef struct {
 
 void tok_out_push(tok_out *o, int32_t id);
 
-static inline const char *tok_text(const tokenizer *t, uint32_t i) { return t->arena + t->text_off[i]; }
+static inline const char *tok_text(const tokenizer *t, uint32_t i) {
+    return t->arena + t->text_off[i];
+}
+
+/* Appends a text (not a token) to the arena; its index or -1 when out of memory. */
+int64_t tok_add_text(tokenizer *t, const char *s, size_t n);
 
 uint64_t tok_hash(const char *s, size_t n);
 bool tok_strmap_init(tok_strmap *m, uint32_t n_items);

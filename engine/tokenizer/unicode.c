@@ -35,8 +35,10 @@ uint8_t ucd_flags(uint32_t cp) {
     size_t lo = 0, hi = ucd_n_ranges; /* last range with start <= cp */
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (ucd_ranges[mid].start <= cp) lo = mid;
-        else hi = mid;
+        if (ucd_ranges[mid].start <= cp)
+            lo = mid;
+        else
+            hi = mid;
     }
     return (uint8_t)ucd_ranges[lo].flags;
 }
@@ -45,8 +47,10 @@ static uint32_t pair_lookup(const ucd_pair *t, size_t n, uint32_t cp) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (t[mid].cp < cp) lo = mid + 1;
-        else hi = mid;
+        if (t[mid].cp < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return (lo < n && t[lo].cp == cp) ? t[lo].to : cp;
 }

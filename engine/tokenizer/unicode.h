@@ -1,5 +1,6 @@
 /* Unicode helpers for the tokenizers: lenient UTF-8 decoding and category / case / NFD tables
- * generated from Python's unicodedata (tools/gen_unicode_tables.py). Private to engine/tokenizer. */
+ * generated from Python's unicodedata (tools/gen_unicode_tables.py). Private to engine/tokenizer.
+ */
 #ifndef HEARTH_TOK_UNICODE_H
 #define HEARTH_TOK_UNICODE_H
 

@@ -1,0 +1,55 @@
+/* BERT's bidirectional encoder (post-LayerNorm, GELU, biases everywhere), for embeddings.
+ * Shapes: n tokens, e = n_embd, H heads of hd = e / H dims, ff = n_ff. */
+#include <string.h>
+
+#include "context.h"
+#include "ops.h"
+
+static void add_rows(float *x, const float *y, size_t count) {
+    for (size_t i = 0; i < count; i++) x[i] += y[i];
+}
+
+static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) {
+    const engine_model *m = c->m;
+    int e = m->info.n_embd, ff = m->info.n_ff;
+    op_matmul(c->pool, &L->wq, c->x, n, c->q, c->xq);  /* q (n,e) */
+    op_matmul(c->pool, &L->wk, c->x, n, c->kc, c->xq); /* k (n,e) */
+    op_matmul(c->pool, &L->wv, c->x, n, c->vc, c->xq); /* v (n,e) */
+    op_add_bias(c->q, L->bq, e, n);
+    op_add_bias(c->kc, L->bk, e, n);
+    op_add_bias(c->vc, L->bv, e, n);
+    kv_store(c, c->k[layer], c->kc, (size_t)n * e);
+    kv_store(c, c->v[layer], c->vc, (size_t)n * e);
+    forward_attention(c, layer, n);                        /* attn (n,e), every token sees all */
+    op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
+    op_add_bias(c->xn, L->bo, e, n);
+    add_rows(c->xn, c->x, (size_t)n * e);
+    op_layernorm(c->xn, L->attn_out_norm, L->attn_out_norm_b, c->x, e, n, m->norm_eps);
+    op_matmul(c->pool, &L->w_up, c->x, n, c->up, c->xq); /* up (n,ff) */
+    op_add_bias(c->up, L->ffn_up_b, ff, n);
+    op_gelu(c->up, (int64_t)n * ff);
+    op_matmul(c->pool, &L->w_down, c->up, n, c->xn, c->xq); /* xn (n,e) */
+    op_add_bias(c->xn, L->ffn_down_b, e, n);
+    add_rows(c->xn, c->x, (size_t)n * e);
+    op_layernorm(c->xn, L->out_norm, L->out_norm_b, c->x, e, n, m->norm_eps);
+}
+
+void forward_bert(engine_ctx *c, const int32_t *ids, int n) {
+    const engine_model *m = c->m;
+    int e = m->info.n_embd;
+    float *row = c->xn;
+    for (int t = 0; t < n; t++) { /* x = token + type-0 + position embeddings */
+        float *x = c->x + (size_t)t * e;
+        op_get_row(&m->tok_embd, ids[t], x);
+        op_get_row(&m->token_types, 0, row);
+        add_rows(x, row, (size_t)e);
+        op_get_row(&m->pos_embd, t, row);
+        add_rows(x, row, (size_t)e);
+        c->pos[t] = t;
+    }
+    op_layernorm(c->x, m->tok_norm, m->tok_norm_b, c->x, e, n, m->norm_eps);
+    c->n_past = 0;
+    for (int l = 0; l < m->info.n_layer; l++) bert_layer(c, &m->layers[l], l, n);
+    c->n_past = n;
+    memcpy(c->hidden, c->x, (size_t)n * e * sizeof(float));
+}

@@ -1,0 +1,189 @@
+/* Private to lsp/: the pieces the server is made of. Only the loop thread touches lsp_server,
+ * documents and JSON; the worker thread sees lsp_job payloads only (plain C data). */
+#ifndef HEARTH_LSP_INTERNAL_H
+#define HEARTH_LSP_INTERNAL_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lsp.h"
+
+/* JSON-RPC and LSP error codes. */
+enum {
+    LSP_PARSE_ERROR = -32700,
+    LSP_INVALID_REQUEST = -32600,
+    LSP_METHOD_NOT_FOUND = -32601,
+    LSP_INVALID_PARAMS = -32602,
+    LSP_INTERNAL_ERROR = -32603,
+    LSP_SERVER_NOT_INITIALIZED = -32002,
+    LSP_REQUEST_FAILED = -32803,
+    LSP_REQUEST_CANCELLED = -32800,
+};
+
+/* window/logMessage types. */
+enum { LSP_LOG_ERROR = 1, LSP_LOG_WARNING = 2, LSP_LOG_INFO = 3, LSP_LOG_DEBUG = 4 };
+
+/* ---- rpc.c: Content-Length framing ---- */
+
+#define LSP_MAX_HEADER 8192       /* a header section longer than this is garbage */
+#define LSP_MAX_BODY   (64u << 20) /* larger bodies are refused (and skipped) */
+
+typedef struct {
+    char *buf;
+    size_t len, cap, pos; /* bytes [pos, len) are not consumed yet */
+    bool resync;          /* after garbage: skip to the next "Content-Length" */
+} lsp_framer;
+
+typedef enum { LSP_FRAME_MORE, LSP_FRAME_BODY, LSP_FRAME_BAD } lsp_frame_status;
+
+/* Appends received bytes; false if out of memory. Invalidates bodies returned before. */
+bool lsp_framer_push(lsp_framer *f, const char *data, size_t n);
+/* The next complete body (pointer into the framer, valid until the next push), MORE when more
+ * bytes are needed, or BAD with a reason (the framer has already resynchronized past it). */
+lsp_frame_status lsp_framer_next(lsp_framer *f, const char **body, size_t *len, char *err,
+                                 size_t errlen);
+void lsp_framer_free(lsp_framer *f);
+/* "Content-Length: N\r\n\r\n" + body, malloc'd; NULL if out of memory. */
+char *lsp_frame_encode(const char *body, size_t len, size_t *out_len);
+
+/* ---- document.c: text and positions ---- */
+
+typedef enum { LSP_ENC_UTF16 = 0, LSP_ENC_UTF8 = 1 } lsp_encoding;
+
+typedef struct lsp_syntax lsp_syntax;
+
+typedef struct lsp_doc {
+    char *uri, *language_id;
+    int64_t version;
+    char *text; /* always valid UTF-8 (jansson rejects anything else), NUL-terminated */
+    size_t len, cap;
+    lsp_syntax *syntax; /* NULL when no grammar matches language_id */
+    struct lsp_doc *next;
+} lsp_doc;
+
+typedef struct {
+    size_t start, old_end, new_end; /* byte offsets of an edit, for the syntax tree */
+} lsp_edit;
+
+lsp_doc *lsp_doc_new(const char *uri, const char *language_id, int64_t version, const char *text,
+                     size_t len);
+void lsp_doc_free(lsp_doc *d);
+/* Byte offset of an LSP position; characters past the line end clamp to it, lines past the end
+ * clamp to the end of the text, a position inside a character rounds down to its start. */
+size_t lsp_doc_offset(const lsp_doc *d, int64_t line, int64_t character, lsp_encoding enc);
+/* LSP position of a byte offset (offset clamped to the text). */
+void lsp_doc_position(const lsp_doc *d, size_t off, lsp_encoding enc, int64_t *line,
+                      int64_t *character);
+/* Replaces bytes [start, end) with text; fills *edit. False if out of memory (text unchanged). */
+bool lsp_doc_replace(lsp_doc *d, size_t start, size_t end, const char *text, size_t len,
+                     lsp_edit *edit);
+bool lsp_doc_set_text(lsp_doc *d, const char *text, size_t len);
+
+/* ---- syntax.c: tree-sitter trees ---- */
+
+/* A parser + tree for a language id (LSP languageId), or NULL when none matches. */
+lsp_syntax *lsp_syntax_new(const char *language_id);
+void lsp_syntax_free(lsp_syntax *s);
+/* Tells the tree about an edit made to the text before the edit (old_text) -> after it. */
+void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const char *new_text,
+                     const lsp_edit *e);
+/* (Re)parses the text, reusing the edited tree; false if tree-sitter gave up. */
+bool lsp_syntax_parse(lsp_syntax *s, const char *text, size_t len);
+/* The tree as an s-expression (malloc'd), NULL when there is no tree. */
+char *lsp_syntax_sexp(const lsp_syntax *s);
+const char *lsp_syntax_language(const lsp_syntax *s);
+int lsp_syntax_parses(const lsp_syntax *s); /* parses so far; the first is the full one */
+
+/* ---- scheduler.c: one worker thread, results back through uv_async ---- */
+
+typedef struct lsp_job lsp_job;
+typedef struct lsp_server lsp_server;
+typedef struct lsp_sched lsp_sched;
+
+/* Runs on the worker thread; sees only job->data and the worker's own state. */
+typedef void (*lsp_job_run_fn)(lsp_job *job, void *worker_state);
+/* Runs on the loop thread after run (or instead of it, when cancelled before it started). */
+typedef void (*lsp_job_done_fn)(lsp_server *s, lsp_job *job);
+
+struct lsp_job {
+    lsp_job_run_fn run;
+    lsp_job_done_fn done;
+    atomic_bool cancel; /* set by the loop, polled by run */
+    bool started;       /* written by the worker before run */
+    json_t *id;         /* the request's id (loop thread only; NULL for internal jobs) */
+    char *uri;          /* the document it works for (supersede rule), or NULL */
+    const char *kind;   /* jobs of the same kind and uri supersede each other */
+    void *data;
+    void (*free_data)(void *data);
+    lsp_job *next;      /* queue link (owned by the scheduler) */
+    lsp_job *live_next; /* the server's in-flight list (loop thread) */
+};
+
+lsp_job *lsp_job_new(const char *kind, lsp_job_run_fn run, lsp_job_done_fn done);
+void lsp_job_free(lsp_job *j);
+lsp_sched *lsp_sched_new(lsp_server *s, uv_loop_t *loop, void *worker_state, char *err,
+                         size_t errlen);
+/* The job belongs to the scheduler until done() returns, then it is freed. */
+void lsp_sched_submit(lsp_sched *q, lsp_job *j);
+/* Cancels queued jobs, waits for the running one, stops the thread. Loop thread, once. */
+void lsp_sched_stop(lsp_sched *q);
+void lsp_sched_free(lsp_sched *q);
+
+/* ---- server.c: lifecycle, dispatch, replies ---- */
+
+typedef enum { LSP_STATE_NEW, LSP_STATE_RUNNING, LSP_STATE_SHUTDOWN } lsp_state;
+
+typedef struct lsp_worker lsp_worker; /* complete.c: state owned by the worker thread */
+
+struct lsp_server {
+    uv_loop_t loop;
+    uv_stream_t *in, *out;
+    lsp_framer framer;
+    lsp_options opt;
+    char *model_path; /* owned copy of the completion model setting */
+    lsp_encoding enc;
+    lsp_state state;
+    bool stopping;
+    int exit_code;
+    lsp_doc *docs;
+    lsp_sched *sched;
+    lsp_worker *worker;
+    lsp_job *live; /* jobs submitted and not done yet */
+    json_int_t next_job_seq;
+};
+
+void lsp_reply(lsp_server *s, json_t *id, json_t *result); /* steals result */
+void lsp_reply_error(lsp_server *s, json_t *id, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void lsp_notify(lsp_server *s, const char *method, json_t *params); /* steals params */
+void lsp_log(lsp_server *s, int type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Submits a job, after cancelling older live jobs of the same kind and uri. */
+void lsp_submit(lsp_server *s, lsp_job *j);
+
+/* ---- methods.c: lifecycle and document methods; complete.c: completion ---- */
+
+typedef void (*lsp_handler_fn)(lsp_server *s, json_t *id, json_t *params);
+typedef struct {
+    const char *method;
+    lsp_handler_fn fn;
+    bool request; /* false: a notification */
+} lsp_method;
+
+/* NULL-terminated tables. */
+extern const lsp_method lsp_doc_methods[];
+extern const lsp_method lsp_complete_methods[];
+void lsp_handle_initialize(lsp_server *s, json_t *id, json_t *params);
+lsp_doc *lsp_doc_find(lsp_server *s, const char *uri);
+/* The document named by params.textDocument.uri, or NULL after answering id with an error. */
+lsp_doc *lsp_params_doc(lsp_server *s, json_t *id, json_t *params);
+
+lsp_worker *lsp_worker_new(void);
+void lsp_worker_free(lsp_worker *w); /* after the scheduler stopped */
+/* Applies initializationOptions (model path etc.); true if a model is configured. */
+void lsp_complete_configure(lsp_server *s, json_t *init_options);
+
+#endif

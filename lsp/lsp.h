@@ -1,0 +1,32 @@
+/* lsp: hearth's Language Server Protocol server. This header is the only door into lsp/.
+ *
+ * One libuv loop owns all I/O and LSP state (documents, tree-sitter trees, in-flight requests);
+ * it never blocks on inference: model loading and completion run on one worker thread and come
+ * back through uv_async. JSON is jansson's. Nothing a client sends can crash the server: framing
+ * and JSON-RPC errors are answered as JSON-RPC errors and the server keeps serving. */
+#ifndef HEARTH_LSP_H
+#define HEARTH_LSP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LSP_ERR_LEN 512
+
+/* Settings that can also arrive in initializationOptions (which then win). */
+typedef struct {
+    const char *completion_model; /* GGUF path; NULL = no completion until a client gives one */
+    int n_threads;                /* engine threads; 0 = physical cores */
+    int n_ctx;                    /* completion context positions; 0 = 4096 */
+} lsp_options;
+
+void lsp_options_init(lsp_options *o);
+
+/* Checks that every compiled-in tree-sitter grammar has an ABI this runtime reads. */
+bool lsp_syntax_check(char *err, size_t errlen);
+
+/* Serves LSP on in_fd/out_fd (pipes or terminals) until the client sends `exit` or closes its end.
+ * Returns the process exit status the spec asks for (0 after shutdown + exit, else 1), or -1 with
+ * a message when the server could not start. */
+int lsp_server_run(const lsp_options *opt, int in_fd, int out_fd, char *err, size_t errlen);
+
+#endif

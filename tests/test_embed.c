@@ -1,0 +1,69 @@
+/* Embeddings against the reference kit: exact token ids (add_special), cosine with the reference
+ * >= the type's minimum (0.99999 F32/F16, 0.9998 quantized), unit norm.
+ *
+ * usage: test_embed REF_DIR MODEL_STEM THREADS */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "test.h"
+
+static void check_text(engine_ctx *c, const engine_model *m, json_t *t, size_t i, double cos_min,
+                       double *worst) {
+    json_t *jtext = json_object_get(t, "text"), *rids = json_object_get(t, "ids");
+    json_t *remb = json_object_get(t, "embedding");
+    char err[ENGINE_ERR_LEN];
+    int32_t ids[4096];
+    int64_t n = engine_tokenize(m, json_string_value(jtext), json_string_length(jtext), true, true,
+                                ids, 4096, err, sizeof err);
+    bool same = n == (int64_t)json_array_size(rids);
+    for (int64_t k = 0; same && k < n; k++)
+        same = ids[k] == (int32_t)json_integer_value(json_array_get(rids, (size_t)k));
+    CHECKF(same, "text %zu: token ids differ (%lld vs %zu tokens)", i, (long long)n,
+           json_array_size(rids));
+    if (!same) return;
+    int e = engine_model_get_info(m)->n_embd;
+    float *out = malloc((size_t)e * sizeof(float));
+    bool ok = engine_embed(c, ids, (int32_t)n, ENGINE_POOL_DEFAULT, out, err, sizeof err);
+    CHECKF(ok, "text %zu: %s", i, err);
+    double dot = 0.0, norm = 0.0;
+    for (int k = 0; ok && k < e; k++) {
+        dot += out[k] * json_number_value(json_array_get(remb, (size_t)k));
+        norm += (double)out[k] * out[k];
+    }
+    if (ok) {
+        CHECKF(dot >= cos_min, "text %zu: cosine %.9f < %g", i, dot, cos_min);
+        CHECKF(fabs(sqrt(norm) - 1.0) < 1e-5, "text %zu: norm %.7f", i, sqrt(norm));
+        *worst = dot < *worst ? dot : *worst;
+    }
+    free(out);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) return fprintf(stderr, "usage: test_embed REF_DIR MODEL_STEM THREADS\n"), 2;
+    char path[1024], err[ENGINE_ERR_LEN];
+    snprintf(path, sizeof path, "%s/outputs/%s.embeddings.json", argv[1], argv[2]);
+    json_error_t je;
+    json_t *R = json_load_file(path, JSON_ALLOW_NUL, &je);
+    if (!R) return fprintf(stderr, "%s: %s\n", path, je.text), 2;
+    snprintf(path, sizeof path, "%s/models/%s.gguf", argv[1], argv[2]);
+    engine_model *m = engine_model_load(path, err, sizeof err);
+    CHECKF(m != NULL, "%s: %s", path, err);
+    bool exact = strstr(argv[2], "F32") || strstr(argv[2], "F16");
+    double cos_min = exact ? 0.99999 : 0.9998, worst = 1.0;
+    engine_ctx_params cp = engine_ctx_default_params();
+    cp.n_threads = atoi(argv[3]);
+    engine_ctx *c = m ? engine_ctx_new(m, &cp, err, sizeof err) : NULL;
+    json_t *texts = json_object_get(R, "texts");
+    for (size_t i = 0; c && i < json_array_size(texts); i++)
+        check_text(c, m, json_array_get(texts, i), i, cos_min, &worst);
+    printf("%s: %zu texts, min cosine %.9f (min allowed %g)\n", argv[2], json_array_size(texts),
+           worst, cos_min);
+    engine_ctx_free(c);
+    engine_model_free(m);
+    json_decref(R);
+    return test_summary("test_embed");
+}
