@@ -141,9 +141,14 @@ static void check_greedy(const engine_model *m, engine_ctx *c, json_t *p, const 
         if (margin < t->margin) break;
         int32_t id = argmax_of(engine_logits(c, -1), nv);
         int32_t want = (int32_t)jnum(gids, s);
-        CHECKF(id == want, "prompt %d greedy step %zu: %d != %d (ref margin %.3g)", pi, s, id, want,
-               margin);
-        if (id != want) return;
+        if (id != want) { /* for MoE, one of the allowed routing flips */
+            if (moe)
+                report_bad(ty, "prompt %d greedy step %zu: %d != %d", pi, s, id, want);
+            else
+                CHECKF(false, "prompt %d greedy step %zu: %d != %d (margin %.3g)", pi, s, id, want,
+                       margin);
+            return;
+        }
         if (exact_text) {
             char piece[256], hx[520] = "";
             int n = engine_token_piece(m, id, true, piece, sizeof piece);

@@ -123,7 +123,7 @@ static vec_result run_vectors(const tokenizer *t, bool is_bpe, bool is_spm, cons
         bool same = got && ng == nw && !memcmp(got, want, (size_t)nw * sizeof(int32_t));
         r.texts++;
         r.passed += same;
-        if (!same && !reported) {
+        if (!same && (!reported || getenv("HEARTH_TOK_VERBOSE"))) {
             fprintf(stderr, "%s: text %d differs: ", base, r.texts - 1);
             print_escaped(p, tl);
             print_ids("want", want, nw);

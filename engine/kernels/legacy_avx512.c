@@ -21,11 +21,19 @@ static inline float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* 16 bytes of nibbles -> 32 codes 0..15 in element order (low nibbles are elements 0..15). */
+/* 16 bytes of nibbles -> 32 codes 0..15 in element order (low nibbles are elements 0..15):
+ * the bytes in both 128-bit lanes, the upper lane shifted right by 4. */
 static inline __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    const __m256i v = _mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* d_w * d_a in all lanes (exact: a product of two f16 values fits in a float). A broadcast
+ * 16-bit load plus vcvtph2ps is far cheaper than scalar f16 conversions. */
+static inline __m256 scale2(uint16_t dw, uint16_t da) {
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi16((short)dw)),
+                         _mm256_cvtph_ps(_mm_set1_epi16((short)da)));
 }
 
 static inline __mmask32 load_high_bits(const uint8_t *qh) {
@@ -48,34 +56,34 @@ static inline __m256i dot_u8(__m256i w, __m256i a) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a);
 }
 
-static inline __m256 scale_add(__m256i sumi, float d, __m256 acc) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d), acc);
+static inline __m256 scale_add(__m256i sumi, __m256 d, __m256 acc) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), d, acc);
 }
 
 static inline __m256 q4_0_block(const block_q4_0 *w, const block_q8_0 *a, __m256 acc) {
     const __m256i q = _mm256_sub_epi8(unpack_nibbles(w->qs), _mm256_set1_epi8(8));
-    return scale_add(dot_s8(q, load32(a->qs)), f16(w->d) * f16(a->d), acc);
+    return scale_add(dot_s8(q, load32(a->qs)), scale2(w->d, a->d), acc);
 }
 
 static inline __m256 q4_1_block(const block_q4_1 *w, const block_q8_1 *a, __m256 acc) {
-    return scale_add(dot_u8(unpack_nibbles(w->qs), load32(a->qs)), f16(w->d) * f16(a->d), acc);
+    return scale_add(dot_u8(unpack_nibbles(w->qs), load32(a->qs)), scale2(w->d, a->d), acc);
 }
 
 /* Q5_0 code - 16: the nibble where the high bit is set, nibble - 16 where it is clear. */
 static inline __m256 q5_0_block(const block_q5_0 *w, const block_q8_0 *a, __m256 acc) {
     const __m256i nib = unpack_nibbles(w->qs);
     const __m256i q = _mm256_mask_sub_epi8(nib, ~load_high_bits(w->qh), nib, _mm256_set1_epi8(16));
-    return scale_add(dot_s8(q, load32(a->qs)), f16(w->d) * f16(a->d), acc);
+    return scale_add(dot_s8(q, load32(a->qs)), scale2(w->d, a->d), acc);
 }
 
 static inline __m256 q5_1_block(const block_q5_1 *w, const block_q8_1 *a, __m256 acc) {
     const __m256i nib = unpack_nibbles(w->qs);
     const __m256i q = _mm256_mask_add_epi8(nib, load_high_bits(w->qh), nib, _mm256_set1_epi8(16));
-    return scale_add(dot_u8(q, load32(a->qs)), f16(w->d) * f16(a->d), acc);
+    return scale_add(dot_u8(q, load32(a->qs)), scale2(w->d, a->d), acc);
 }
 
 static inline __m256 q8_0_block(const block_q8_0 *w, const block_q8_0 *a, __m256 acc) {
-    return scale_add(dot_s8(load32(w->qs), load32(a->qs)), f16(w->d) * f16(a->d), acc);
+    return scale_add(dot_s8(load32(w->qs), load32(a->qs)), scale2(w->d, a->d), acc);
 }
 
 /* Whole-row loops. The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1),

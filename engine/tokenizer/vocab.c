@@ -257,10 +257,19 @@ static const char *const k_fim_rep[] = {
 static const char *const k_fim_sep[] = {"<|file_sep|>", "<file_sep>", "<fim-sep>", "<|fim_sep|>",
                                         NULL};
 /* Tokens that end generation whatever their role. */
-static const char *const k_eog[] = {"<|eot_id|>",      "<|im_end|>",         "<|end|>",
-                                    "<end_of_turn>",   "<|endoftext|>",      "<|eom_id|>",
-                                    "<EOT>",           "\xe2\x96\x81<EOT>",  "_<EOT>",
-                                    "<|end_of_text|>", "<end_of_utterance>", NULL};
+static const char *const k_eog[] = {"<|eot_id|>",
+                                    "<|im_end|>",
+                                    "<|end|>",
+                                    "<end_of_turn>",
+                                    "<|endoftext|>",
+                                    "<|eom_id|>",
+                                    "<EOT>",
+                                    "\xe2\x96\x81<EOT>",
+                                    "_<EOT>",
+                                    "<|end_of_text|>",
+                                    "<end_of_utterance>",
+                                    "</s>",
+                                    NULL};
 
 static bool load_specials(tokenizer *t, const gguf_file *g, char *err, size_t errlen) {
     tokenizer_specials *sp = &t->sp;

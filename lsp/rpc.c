@@ -1,0 +1,154 @@
+/* Content-Length framing of LSP messages. The framer never trusts the peer: header sections and
+ * bodies are bounded, and after garbage it skips to the next "Content-Length" so one bad frame
+ * costs one error, not the connection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+static const char LENGTH_NAME[] = "Content-Length";
+#define LENGTH_NAME_LEN (sizeof LENGTH_NAME - 1)
+
+bool lsp_framer_push(lsp_framer *f, const char *data, size_t n) {
+    if (f->pos > 0) { /* consumed bytes go first, so the buffer only holds what is pending */
+        memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+        f->len -= f->pos;
+        f->pos = 0;
+    }
+    if (n > f->cap - f->len) {
+        size_t cap = f->cap ? f->cap : 4096;
+        while (cap - f->len < n) cap *= 2;
+        char *b = realloc(f->buf, cap);
+        if (!b) return false;
+        f->buf = b;
+        f->cap = cap;
+    }
+    memcpy(f->buf + f->len, data, n);
+    f->len += n;
+    return true;
+}
+
+void lsp_framer_free(lsp_framer *f) {
+    free(f->buf);
+    memset(f, 0, sizeof *f);
+}
+
+static const char *find_ci(const char *p, size_t n, const char *needle, size_t nl) {
+    for (size_t i = 0; i + nl <= n; i++)
+        if (!strncasecmp(p + i, needle, nl)) return p + i;
+    return NULL;
+}
+
+static const char *find_bytes(const char *p, size_t n, const char *needle, size_t nl) {
+    for (size_t i = 0; i + nl <= n; i++)
+        if (!memcmp(p + i, needle, nl)) return p + i;
+    return NULL;
+}
+
+/* Drops bytes up to the next "Content-Length"; false (keeping a possible partial name) if none
+ * is in the buffer yet. */
+static bool resync(lsp_framer *f) {
+    const char *p = f->buf + f->pos;
+    size_t n = f->len - f->pos;
+    const char *hit = find_ci(p, n, LENGTH_NAME, LENGTH_NAME_LEN);
+    if (hit) {
+        f->pos += (size_t)(hit - p);
+        f->resync = false;
+        return true;
+    }
+    if (n >= LENGTH_NAME_LEN) f->pos = f->len - (LENGTH_NAME_LEN - 1);
+    return false;
+}
+
+/* Parses one "Name: value" line; only Content-Length matters (Content-Type is optional). */
+static bool header_line(const char *p, size_t n, long long *length, char *err, size_t errlen) {
+    const char *colon = memchr(p, ':', n);
+    if (!colon) {
+        snprintf(err, errlen, "header line without ':'");
+        return false;
+    }
+    size_t name_len = (size_t)(colon - p);
+    if (name_len != LENGTH_NAME_LEN || strncasecmp(p, LENGTH_NAME, name_len)) return true;
+    const char *v = colon + 1, *end = p + n;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    long long x = 0;
+    const char *digits = v;
+    while (v < end && *v >= '0' && *v <= '9') {
+        if (x > (long long)LSP_MAX_BODY) x = (long long)LSP_MAX_BODY + 1; /* saturate */
+        else x = x * 10 + (*v - '0');
+        v++;
+    }
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    if (v == digits || v != end) {
+        snprintf(err, errlen, "Content-Length is not a number");
+        return false;
+    }
+    if (*length >= 0 && *length != x) {
+        snprintf(err, errlen, "conflicting Content-Length headers");
+        return false;
+    }
+    *length = x;
+    return true;
+}
+
+static bool parse_headers(const char *p, size_t n, long long *length, char *err, size_t errlen) {
+    *length = -1;
+    while (n > 0) {
+        const char *eol = find_bytes(p, n, "\r\n", 2);
+        size_t line = eol ? (size_t)(eol - p) : n;
+        if (!header_line(p, line, length, err, errlen)) return false;
+        size_t step = eol ? line + 2 : line;
+        p += step;
+        n -= step;
+    }
+    if (*length < 0) {
+        snprintf(err, errlen, "missing Content-Length header");
+        return false;
+    }
+    if (*length > (long long)LSP_MAX_BODY) {
+        snprintf(err, errlen, "Content-Length over the %u-byte limit", (unsigned)LSP_MAX_BODY);
+        return false;
+    }
+    return true;
+}
+
+lsp_frame_status lsp_framer_next(lsp_framer *f, const char **body, size_t *len, char *err,
+                                 size_t errlen) {
+    if (f->resync && !resync(f)) return LSP_FRAME_MORE;
+    const char *p = f->buf + f->pos;
+    size_t n = f->len - f->pos;
+    const char *end = find_bytes(p, n < LSP_MAX_HEADER + 4 ? n : LSP_MAX_HEADER + 4, "\r\n\r\n", 4);
+    if (!end) {
+        if (n <= LSP_MAX_HEADER + 4) return LSP_FRAME_MORE;
+        snprintf(err, errlen, "header section longer than %d bytes", LSP_MAX_HEADER);
+        f->pos += 1; /* past this header's start, so resync finds the next one */
+        f->resync = true;
+        return LSP_FRAME_BAD;
+    }
+    size_t hlen = (size_t)(end - p);
+    long long length;
+    if (!parse_headers(p, hlen, &length, err, errlen)) {
+        /* The body (if any) is unknown: drop the header and look for the next frame. */
+        f->pos += hlen + 4;
+        f->resync = true;
+        return LSP_FRAME_BAD;
+    }
+    if (n - hlen - 4 < (size_t)length) return LSP_FRAME_MORE;
+    *body = p + hlen + 4;
+    *len = (size_t)length;
+    f->pos += hlen + 4 + (size_t)length;
+    return LSP_FRAME_BODY;
+}
+
+char *lsp_frame_encode(const char *body, size_t len, size_t *out_len) {
+    char head[64];
+    int h = snprintf(head, sizeof head, "Content-Length: %zu\r\n\r\n", len);
+    char *out = malloc((size_t)h + len);
+    if (!out) return NULL;
+    memcpy(out, head, (size_t)h);
+    memcpy(out + h, body, len);
+    *out_len = (size_t)h + len;
+    return out;
+}
