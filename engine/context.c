@@ -50,6 +50,8 @@ static bool alloc_buffers(engine_ctx *c) {
     c->scores = track(c, (size_t)threadpool_size(c->pool) * (size_t)c->n_ctx * 4);
     c->xq = track(c, op_matmul_scratch((int64_t)widest, c->n_batch));
     c->pos = track(c, nb * sizeof(int32_t));
+    c->attn_lo = track(c, nb * sizeof(int32_t));
+    c->attn_hi = track(c, nb * sizeof(int32_t));
     if (in->n_expert > 0) {
         size_t X = (size_t)in->n_expert, k = (size_t)in->n_expert_used;
         c->router = track(c, nb * X * 4);
@@ -62,7 +64,7 @@ static bool alloc_buffers(engine_ctx *c) {
             return false;
     }
     return c->x && c->xn && c->q && c->kc && c->vc && c->attn && c->gate && c->up && c->scores &&
-           c->xq && c->pos;
+           c->xq && c->pos && c->attn_lo && c->attn_hi;
 }
 
 int engine_physical_cores(void) {
@@ -137,6 +139,8 @@ void engine_ctx_free(engine_ctx *c) {
     free(c->scores);
     free(c->xq);
     free(c->pos);
+    free(c->attn_lo);
+    free(c->attn_hi);
     free(c->router);
     free(c->sel_w);
     free(c->sel_id);

@@ -15,7 +15,9 @@ struct engine_ctx {
     /* scratch, sized for n_batch tokens */
     float *x, *xn, *q, *kc, *vc, *attn, *gate, *up, *scores;
     void *xq;
-    int32_t *pos;
+    int32_t *pos;               /* position of each batch token (RoPE, BERT position rows) */
+    int32_t *attn_lo, *attn_hi; /* each batch token attends to cache rows [lo, hi) */
+    bool packed;                /* caller filled pos/attn_lo/attn_hi (packed sequences) */
     /* MoE scratch: router logits (n x n_expert), chosen experts and weights (n x k), the tokens
      * routed to one expert, their gathered inputs and the summed expert outputs (n x e) */
     float *router, *sel_w, *moe_in, *moe_out;
@@ -23,8 +25,8 @@ struct engine_ctx {
     float *logits;                  /* n_logits rows of n_vocab */
     int32_t n_logits, logits_first; /* rows held, and the token index of the first row */
     int32_t n_last_eval;
-    bool causal;          /* false: every token attends to the whole batch (BERT) */
-    float *hidden;        /* when set: final normalised hidden states, one row per position */
+    bool causal;   /* false: every token attends to the whole batch (BERT) */
+    float *hidden; /* when set: final normalised hidden states, one row per position */
     uint64_t bytes;
 };
 
@@ -32,7 +34,9 @@ struct engine_ctx {
  * Logits go to dst: all n rows if all_logits, else only the last token's row; dst NULL = none. */
 void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool all_logits);
 
-/* BERT's encoder over n tokens at positions 0..n-1 (forward_bert.c); fills c->hidden. */
+/* Positions and attention ranges of a batch continuing the cache's one sequence. */
+void forward_positions(engine_ctx *c, int n);
+/* BERT's encoder over n tokens (forward_bert.c); appends their states to c->hidden. */
 void forward_bert(engine_ctx *c, const int32_t *ids, int n);
 /* Builds the forward pass's lookup tables once (thread-safe); engine_ctx_new calls it. */
 void forward_init(void);

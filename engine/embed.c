@@ -7,7 +7,9 @@
 
 #include "context.h"
 
-engine_pooling engine_model_pooling(const engine_model *m) { return (engine_pooling)m->pooling; }
+engine_pooling engine_model_pooling(const engine_model *m) {
+    return (engine_pooling)m->pooling;
+}
 
 static void pool(const float *h, int32_t n, int e, engine_pooling p, float *out) {
     if (p == ENGINE_POOL_MEAN) {
@@ -29,31 +31,128 @@ static void l2_normalise(float *v, int e) {
     for (int j = 0; j < e; j++) v[j] = (float)(v[j] * inv);
 }
 
-bool engine_embed(engine_ctx *c, const int32_t *ids, int32_t n, engine_pooling pooling, float *out,
-                  char *err, size_t errlen) {
+/* Positions and per-sequence attention ranges for sequences packed back to back in one batch. */
+static void pack_positions(engine_ctx *c, const int32_t *n_ids, int32_t first, int32_t last) {
+    int32_t row = 0;
+    for (int32_t s = first; s < last; s++) {
+        for (int32_t i = 0; i < n_ids[s]; i++) {
+            c->pos[row + i] = i;
+            c->attn_lo[row + i] = row;
+            c->attn_hi[row + i] = c->causal ? row + i + 1 : row + n_ids[s];
+        }
+        row += n_ids[s];
+    }
+}
+
+/* Runs the packed sequences [first, last) (total tokens) and pools each into out. */
+static bool embed_packed(engine_ctx *c, const int32_t *const *ids, const int32_t *n_ids,
+                         int32_t first, int32_t last, int32_t total, engine_pooling pooling,
+                         float *out, char *err, size_t errlen) {
     const engine_model *m = c->m;
     int e = m->info.n_embd;
-    bool bert = m->arch->family == FAMILY_BERT;
-    if (n <= 0 || n > c->n_ctx || (bert && n > c->n_batch)) {
-        snprintf(err, errlen, "cannot embed %d tokens (context holds %d, batch %d)", n, c->n_ctx,
-                 c->n_batch);
+    int32_t *flat = malloc((size_t)total * sizeof(int32_t));
+    c->hidden = malloc((size_t)total * e * sizeof(float));
+    if (!flat || !c->hidden) {
+        free(flat);
+        free(c->hidden);
+        c->hidden = NULL;
+        snprintf(err, errlen, "out of memory");
         return false;
     }
-    if (pooling == ENGINE_POOL_DEFAULT) pooling = (engine_pooling)m->pooling;
+    int32_t row = 0;
+    for (int32_t s = first; s < last; s++) {
+        memcpy(flat + row, ids[s], (size_t)n_ids[s] * sizeof(int32_t));
+        row += n_ids[s];
+    }
+    engine_kv_keep(c, 0);
+    pack_positions(c, n_ids, first, last);
+    c->packed = true;
+    if (m->arch->family == FAMILY_BERT)
+        forward_bert(c, flat, total);
+    else
+        forward_batch(c, flat, total, NULL, false);
+    c->packed = false;
+    engine_kv_keep(c, 0);
+    row = 0;
+    for (int32_t s = first; s < last; s++) {
+        float *o = out + (size_t)(s - first) * e;
+        pool(c->hidden + (size_t)row * e, n_ids[s], e, pooling, o);
+        l2_normalise(o, e);
+        row += n_ids[s];
+    }
+    free(flat);
+    free(c->hidden);
+    c->hidden = NULL;
+    return true;
+}
+
+/* A decoder sequence longer than one batch: evaluated causally in batches, like a prompt. */
+static bool embed_long(engine_ctx *c, const int32_t *ids, int32_t n, engine_pooling pooling,
+                       float *out, char *err, size_t errlen) {
+    int e = c->m->info.n_embd;
     c->hidden = malloc((size_t)n * e * sizeof(float));
     if (!c->hidden) {
         snprintf(err, errlen, "out of memory");
         return false;
     }
     engine_kv_keep(c, 0);
-    bool ok = true;
-    if (bert) forward_bert(c, ids, n);
-    else ok = engine_eval(c, ids, n, false, err, errlen);
+    bool ok = engine_eval(c, ids, n, false, err, errlen);
     if (ok) {
         pool(c->hidden, n, e, pooling, out);
         l2_normalise(out, e);
     }
+    engine_kv_keep(c, 0);
     free(c->hidden);
     c->hidden = NULL;
     return ok;
+}
+
+static bool fits_batch(const engine_ctx *c, int32_t n) {
+    return n <= c->n_batch;
+}
+
+static bool check_ids(const engine_ctx *c, const int32_t *ids, int32_t n, int32_t s, char *err,
+                      size_t errlen) {
+    int32_t max = c->m->arch->family == FAMILY_BERT ? c->n_batch : c->n_ctx;
+    if (n <= 0 || n > max) {
+        snprintf(err, errlen, "text %d has %d tokens; 1..%d fit", s, n, max);
+        return false;
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->m->info.n_vocab) {
+            snprintf(err, errlen, "text %d: token id %d out of range", s, ids[i]);
+            return false;
+        }
+    return true;
+}
+
+bool engine_embed_batch(engine_ctx *c, const int32_t *const *ids, const int32_t *n_ids,
+                        int32_t n_seq, engine_pooling pooling, float *out, char *err,
+                        size_t errlen) {
+    if (pooling == ENGINE_POOL_DEFAULT) pooling = (engine_pooling)c->m->pooling;
+    for (int32_t s = 0; s < n_seq; s++)
+        if (!check_ids(c, ids[s], n_ids[s], s, err, errlen)) return false;
+    int e = c->m->info.n_embd;
+    for (int32_t first = 0; first < n_seq;) {
+        if (!fits_batch(c, n_ids[first])) {
+            if (!embed_long(c, ids[first], n_ids[first], pooling, out + (size_t)first * e, err,
+                            errlen))
+                return false;
+            first++;
+            continue;
+        }
+        int32_t last = first, total = 0;
+        while (last < n_seq && fits_batch(c, n_ids[last]) && total + n_ids[last] <= c->n_batch)
+            total += n_ids[last++];
+        if (!embed_packed(c, ids, n_ids, first, last, total, pooling, out + (size_t)first * e, err,
+                          errlen))
+            return false;
+        first = last;
+    }
+    return true;
+}
+
+bool engine_embed(engine_ctx *c, const int32_t *ids, int32_t n, engine_pooling pooling, float *out,
+                  char *err, size_t errlen) {
+    return engine_embed_batch(c, &ids, &n, 1, pooling, out, err, errlen);
 }

@@ -103,6 +103,11 @@ engine_pooling engine_model_pooling(const engine_model *m);
  * (e.g. qwen3 as Qwen3-Embedding) run causally. */
 bool engine_embed(engine_ctx *c, const int32_t *ids, int32_t n, engine_pooling pooling, float *out,
                   char *err, size_t errlen);
+/* Embeds n_seq sequences (each <= the context's n_batch tokens) into out[n_seq * n_embd]. As many
+ * sequences as fit are packed into one forward pass, each attending only to itself: no padding. */
+bool engine_embed_batch(engine_ctx *c, const int32_t *const *ids, const int32_t *n_ids,
+                        int32_t n_seq, engine_pooling pooling, float *out, char *err,
+                        size_t errlen);
 
 /* ---- sampling ---- */
 

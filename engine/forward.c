@@ -16,7 +16,9 @@ static void init_f16_table(void) {
     for (uint32_t i = 0; i < (1u << 16); i++) f16_table[i] = fp16_to_fp32((uint16_t)i);
 }
 
-void forward_init(void) { pthread_once(&f16_once, init_f16_table); }
+void forward_init(void) {
+    pthread_once(&f16_once, init_f16_table);
+}
 
 /* A cached K or V vector (hd elements) as f32. */
 static inline void kv_load(const engine_ctx *c, const uint8_t *src, float *dst, int hd) {
@@ -42,8 +44,8 @@ typedef struct {
     int layer, n;
 } attn_job;
 
-/* One (token, head) pair: causal softmax(q . K / sqrt(hd)) . V over positions 0..pos. */
-static void attend_one(engine_ctx *c, int layer, int t, int h, int len, float *scores,
+/* One (token, head) pair: softmax(q . K / sqrt(hd)) . V over the cache rows [lo, hi). */
+static void attend_one(engine_ctx *c, int layer, int t, int h, int lo, int hi, float *scores,
                        float *kbuf) {
     const engine_model_info *in = &c->m->info;
     int hd = in->head_dim, kvh = h / (in->n_head / in->n_head_kv);
@@ -52,7 +54,7 @@ static void attend_one(engine_ctx *c, int layer, int t, int h, int len, float *s
     const float *q = c->q + ((size_t)t * in->n_head + h) * hd;
     float *out = c->attn + ((size_t)t * in->n_head + h) * hd;
     float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
-    for (int j = 0; j < len; j++) {
+    for (int j = lo; j < hi; j++) {
         kv_load(c, c->k[layer] + (size_t)j * kv_row + head_off, kbuf, hd);
         float s = 0.0f;
         for (int i = 0; i < hd; i++) s += q[i] * kbuf[i];
@@ -60,13 +62,13 @@ static void attend_one(engine_ctx *c, int layer, int t, int h, int len, float *s
         if (scores[j] > max) max = scores[j];
     }
     double sum = 0.0;
-    for (int j = 0; j < len; j++) {
+    for (int j = lo; j < hi; j++) {
         scores[j] = expf(scores[j] - max);
         sum += scores[j];
     }
     float inv = (float)(1.0 / sum);
     memset(out, 0, (size_t)hd * sizeof(float));
-    for (int j = 0; j < len; j++) {
+    for (int j = lo; j < hi; j++) {
         kv_load(c, c->v[layer] + (size_t)j * kv_row + head_off, kbuf, hd);
         float w = scores[j] * inv;
         for (int i = 0; i < hd; i++) out[i] += w * kbuf[i];
@@ -82,8 +84,16 @@ static void attention_worker(void *arg, int ith, int nth) {
     long b, e;
     pool_split((long)j->n * H, ith, nth, &b, &e);
     for (long w = b; w < e; w++) {
-        int t = (int)(w / H), len = c->causal ? c->pos[t] + 1 : c->n_past + j->n;
-        attend_one(c, j->layer, t, (int)(w % H), len, scores, kbuf);
+        int t = (int)(w / H);
+        attend_one(c, j->layer, t, (int)(w % H), c->attn_lo[t], c->attn_hi[t], scores, kbuf);
+    }
+}
+
+void forward_positions(engine_ctx *c, int n) {
+    for (int t = 0; t < n; t++) {
+        c->pos[t] = c->n_past + t;
+        c->attn_lo[t] = 0;
+        c->attn_hi[t] = c->causal ? c->n_past + t + 1 : c->n_past + n;
     }
 }
 
@@ -117,7 +127,7 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
     size_t kv_row = (size_t)KV * hd;
     kv_store(c, c->k[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->kc, (size_t)n * kv_row);
     kv_store(c, c->v[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->vc, (size_t)n * kv_row);
-    forward_attention(c, layer, n); /* attn (n,H*hd) */
+    forward_attention(c, layer, n);                       /* attn (n,H*hd) */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
 }
@@ -167,7 +177,7 @@ static weight expert(const expert_weights *x, int e) {
 static void moe_block(engine_ctx *c, const layer_weights *L, int n) {
     const engine_model_info *in = &c->m->info;
     int e = in->n_embd, X = in->n_expert, k = in->n_expert_used, ff = in->n_ff_exp;
-    op_rmsnorm(c->x, L->ffn_norm, c->xn, e, n, in->rms_eps);  /* xn (n,e) */
+    op_rmsnorm(c->x, L->ffn_norm, c->xn, e, n, in->rms_eps);    /* xn (n,e) */
     op_matmul(c->pool, &L->router, c->xn, n, c->router, c->xq); /* router (n,X) */
     for (int t = 0; t < n; t++)
         route_token(c->router + (size_t)t * X, X, k, c->m->expert_weights_norm,
@@ -191,7 +201,8 @@ static void moe_block(engine_ctx *c, const layer_weights *L, int n) {
         for (int i = 0; i < cnt; i++) {
             int t = c->routed[i] / k;
             float w = c->sel_w[c->routed[i]];
-            for (int j = 0; j < e; j++) c->moe_out[(size_t)t * e + j] += w * c->moe_in[(size_t)i * e + j];
+            for (int j = 0; j < e; j++)
+                c->moe_out[(size_t)t * e + j] += w * c->moe_in[(size_t)i * e + j];
         }
     }
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->moe_out[i];
@@ -201,14 +212,15 @@ void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool al
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
     int e = in->n_embd;
-    for (int t = 0; t < n; t++) {
+    if (!c->packed) forward_positions(c, n);
+    for (int t = 0; t < n; t++)
         op_get_row(&m->tok_embd, ids[t], c->x + (size_t)t * e); /* x (n,e) */
-        c->pos[t] = c->n_past + t;
-    }
     for (int l = 0; l < in->n_layer; l++) {
         attention_block(c, &m->layers[l], l, n);
-        if (m->arch->moe) moe_block(c, &m->layers[l], n);
-        else ffn_block(c, &m->layers[l], n);
+        if (m->arch->moe)
+            moe_block(c, &m->layers[l], n);
+        else
+            ffn_block(c, &m->layers[l], n);
     }
     if (c->hidden) /* embeddings: every position's final normalised state */
         op_rmsnorm(c->x, m->output_norm, c->hidden + (size_t)c->n_past * e, e, n, in->rms_eps);

@@ -20,7 +20,7 @@ static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) 
     op_add_bias(c->vc, L->bv, e, n);
     kv_store(c, c->k[layer], c->kc, (size_t)n * e);
     kv_store(c, c->v[layer], c->vc, (size_t)n * e);
-    forward_attention(c, layer, n);                        /* attn (n,e), every token sees all */
+    forward_attention(c, layer, n);                       /* attn (n,e), every token sees all */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
     op_add_bias(c->xn, L->bo, e, n);
     add_rows(c->xn, c->x, (size_t)n * e);
@@ -38,18 +38,17 @@ void forward_bert(engine_ctx *c, const int32_t *ids, int n) {
     const engine_model *m = c->m;
     int e = m->info.n_embd;
     float *row = c->xn;
+    if (!c->packed) forward_positions(c, n);
     for (int t = 0; t < n; t++) { /* x = token + type-0 + position embeddings */
         float *x = c->x + (size_t)t * e;
         op_get_row(&m->tok_embd, ids[t], x);
         op_get_row(&m->token_types, 0, row);
         add_rows(x, row, (size_t)e);
-        op_get_row(&m->pos_embd, t, row);
+        op_get_row(&m->pos_embd, c->pos[t], row);
         add_rows(x, row, (size_t)e);
-        c->pos[t] = t;
     }
     op_layernorm(c->x, m->tok_norm, m->tok_norm_b, c->x, e, n, m->norm_eps);
-    c->n_past = 0;
     for (int l = 0; l < m->info.n_layer; l++) bert_layer(c, &m->layers[l], l, n);
-    c->n_past = n;
-    memcpy(c->hidden, c->x, (size_t)n * e * sizeof(float));
+    memcpy(c->hidden + (size_t)c->n_past * e, c->x, (size_t)n * e * sizeof(float));
+    c->n_past += n;
 }

@@ -54,19 +54,13 @@ bool lsp_doc_set_text(lsp_doc *d, const char *text, size_t len) {
     return true;
 }
 
-bool lsp_doc_replace(lsp_doc *d, size_t start, size_t end, const char *text, size_t len,
-                     lsp_edit *edit) {
-    if (end > d->len) end = d->len;
-    if (start > end) start = end;
-    size_t tail = d->len - end;
+bool lsp_doc_replace(lsp_doc *d, const lsp_edit *e, const char *text, size_t len) {
+    size_t start = e->start, end = e->old_end, tail = d->len - end;
     if (!reserve(d, start + len + tail)) return false;
     memmove(d->text + start + len, d->text + end, tail);
     memcpy(d->text + start, text, len);
     d->len = start + len + tail;
     d->text[d->len] = '\0';
-    edit->start = start;
-    edit->old_end = end;
-    edit->new_end = start + len;
     return true;
 }
 

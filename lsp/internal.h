@@ -78,9 +78,9 @@ size_t lsp_doc_offset(const lsp_doc *d, int64_t line, int64_t character, lsp_enc
 /* LSP position of a byte offset (offset clamped to the text). */
 void lsp_doc_position(const lsp_doc *d, size_t off, lsp_encoding enc, int64_t *line,
                       int64_t *character);
-/* Replaces bytes [start, end) with text; fills *edit. False if out of memory (text unchanged). */
-bool lsp_doc_replace(lsp_doc *d, size_t start, size_t end, const char *text, size_t len,
-                     lsp_edit *edit);
+/* Replaces bytes [e->start, e->old_end) with text (e->new_end = start + len). False if out of
+ * memory (text unchanged). */
+bool lsp_doc_replace(lsp_doc *d, const lsp_edit *e, const char *text, size_t len);
 bool lsp_doc_set_text(lsp_doc *d, const char *text, size_t len);
 
 /* ---- syntax.c: tree-sitter trees ---- */
@@ -88,9 +88,9 @@ bool lsp_doc_set_text(lsp_doc *d, const char *text, size_t len);
 /* A parser + tree for a language id (LSP languageId), or NULL when none matches. */
 lsp_syntax *lsp_syntax_new(const char *language_id);
 void lsp_syntax_free(lsp_syntax *s);
-/* Tells the tree about an edit made to the text before the edit (old_text) -> after it. */
-void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const char *new_text,
-                     const lsp_edit *e);
+/* Tells the tree about an edit; called before the text changes (old_text is the text before). */
+void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const lsp_edit *e,
+                     const char *inserted, size_t inserted_len);
 /* (Re)parses the text, reusing the edited tree; false if tree-sitter gave up. */
 bool lsp_syntax_parse(lsp_syntax *s, const char *text, size_t len);
 /* The tree as an s-expression (malloc'd), NULL when there is no tree. */
@@ -153,7 +153,8 @@ struct lsp_server {
     lsp_sched *sched;
     lsp_worker *worker;
     lsp_job *live; /* jobs submitted and not done yet */
-    json_int_t next_job_seq;
+    uv_shutdown_t out_shutdown;
+    char rbuf[64 * 1024];
 };
 
 void lsp_reply(lsp_server *s, json_t *id, json_t *result); /* steals result */
@@ -163,6 +164,10 @@ void lsp_notify(lsp_server *s, const char *method, json_t *params); /* steals pa
 void lsp_log(lsp_server *s, int type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Submits a job, after cancelling older live jobs of the same kind and uri. */
 void lsp_submit(lsp_server *s, lsp_job *j);
+/* Cancels live jobs: those of a uri (kind NULL = any kind), or all (uri NULL). */
+void lsp_cancel_jobs(lsp_server *s, const char *uri, const char *kind);
+/* Scheduler -> server: the job is about to get its done callback. */
+void lsp_live_remove(lsp_server *s, lsp_job *j);
 
 /* ---- methods.c: lifecycle and document methods; complete.c: completion ---- */
 

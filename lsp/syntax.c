@@ -101,16 +101,25 @@ static TSPoint point_at(const char *text, size_t off) {
     return p;
 }
 
-void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const char *new_text,
-                     const lsp_edit *e) {
+void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const lsp_edit *e,
+                     const char *inserted, size_t inserted_len) {
     if (!s || !s->tree) return;
+    TSPoint start = point_at(old_text, e->start), new_end = start;
+    for (size_t i = 0; i < inserted_len; i++) {
+        if (inserted[i] == '\n') {
+            new_end.row++;
+            new_end.column = 0;
+        } else {
+            new_end.column++;
+        }
+    }
     TSInputEdit in = {
         .start_byte = (uint32_t)e->start,
         .old_end_byte = (uint32_t)e->old_end,
         .new_end_byte = (uint32_t)e->new_end,
-        .start_point = point_at(old_text, e->start),
+        .start_point = start,
         .old_end_point = point_at(old_text, e->old_end),
-        .new_end_point = point_at(new_text, e->new_end),
+        .new_end_point = new_end,
     };
     ts_tree_edit(s->tree, &in);
 }

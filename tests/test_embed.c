@@ -42,6 +42,36 @@ static void check_text(engine_ctx *c, const engine_model *m, json_t *t, size_t i
     free(out);
 }
 
+/* All texts in one engine_embed_batch call (packed, attention masked per text) must give the same
+ * vectors as one call per text. */
+static void check_batch_equals_single(engine_ctx *c, const engine_model *m, json_t *texts) {
+    size_t n = json_array_size(texts);
+    int e = engine_model_get_info(m)->n_embd;
+    int32_t **ids = calloc(n, sizeof *ids), *lens = calloc(n, sizeof *lens);
+    float *batch = malloc(n * e * sizeof(float)), *one = malloc((size_t)e * sizeof(float));
+    char err[ENGINE_ERR_LEN];
+    for (size_t i = 0; i < n; i++) {
+        json_t *jt = json_object_get(json_array_get(texts, i), "text");
+        ids[i] = malloc(4096 * sizeof(int32_t));
+        lens[i] = (int32_t)engine_tokenize(m, json_string_value(jt), json_string_length(jt), true,
+                                           true, ids[i], 4096, err, sizeof err);
+    }
+    bool ok = engine_embed_batch(c, (const int32_t *const *)ids, lens, (int32_t)n,
+                                 ENGINE_POOL_DEFAULT, batch, err, sizeof err);
+    CHECKF(ok, "batch: %s", err);
+    for (size_t i = 0; ok && i < n; i++) {
+        CHECK(engine_embed(c, ids[i], lens[i], ENGINE_POOL_DEFAULT, one, err, sizeof err));
+        double dot = 0.0;
+        for (int k = 0; k < e; k++) dot += (double)one[k] * batch[i * e + k];
+        CHECKF(dot > 0.999999, "text %zu: packed batch vs single cosine %.9f", i, dot);
+    }
+    for (size_t i = 0; i < n; i++) free(ids[i]);
+    free(ids);
+    free(lens);
+    free(batch);
+    free(one);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) return fprintf(stderr, "usage: test_embed REF_DIR MODEL_STEM THREADS\n"), 2;
     char path[1024], err[ENGINE_ERR_LEN];
@@ -60,6 +90,7 @@ int main(int argc, char **argv) {
     json_t *texts = json_object_get(R, "texts");
     for (size_t i = 0; c && i < json_array_size(texts); i++)
         check_text(c, m, json_array_get(texts, i), i, cos_min, &worst);
+    if (c) check_batch_equals_single(c, m, texts);
     printf("%s: %zu texts, min cosine %.9f (min allowed %g)\n", argv[2], json_array_size(texts),
            worst, cos_min);
     engine_ctx_free(c);

@@ -52,13 +52,12 @@ static void vec_dot_q4_K(int64_t n, float *s, const void *vw, const void *va) {
     __m256 acc = _mm256_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint64_t sc64, mn64;
-        kq_unpack_q4k_scales(w[b].scales, &sc64, &mn64);
-        const __m256i scmn = _mm256_cvtepu8_epi16(_mm_set_epi64x((long long)mn64, (long long)sc64));
+        const __m128i scmn8 = kq_unpack_q4k_scales_sse(w[b].scales);
+        const __m256i scmn = _mm256_cvtepu8_epi16(scmn8);
+        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
         /* mins: sum_j m_j * (bsums[2j] + bsums[2j+1]) */
         const __m128i bs = _mm_hadd_epi16(loadu128(a[b].bsums), loadu128(a[b].bsums + 8));
         const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scmn, 1), bs);
-        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
         const int8_t *q8 = a[b].qs;
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
@@ -84,12 +83,11 @@ static void vec_dot_q5_K(int64_t n, float *s, const void *vw, const void *va) {
     __m256 acc = _mm256_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint64_t sc64, mn64;
-        kq_unpack_q4k_scales(w[b].scales, &sc64, &mn64);
-        const __m256i scmn = _mm256_cvtepu8_epi16(_mm_set_epi64x((long long)mn64, (long long)sc64));
+        const __m128i scmn8 = kq_unpack_q4k_scales_sse(w[b].scales);
+        const __m256i scmn = _mm256_cvtepu8_epi16(scmn8);
+        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
         const __m128i bs = _mm_hadd_epi16(loadu128(a[b].bsums), loadu128(a[b].bsums + 8));
         const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scmn, 1), bs);
-        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
         const int8_t *q8 = a[b].qs;
         /* qh bit 2c / 2c+1 of each byte is the fifth bit of chunk c's low / high nibbles;
          * shifting right by 2 per chunk keeps the wanted pair at bits 0..1 */
@@ -185,9 +183,8 @@ static void vec_dot_q3_K(int64_t n, float *s, const void *vw, const void *va) {
     const __m256i m3 = _mm256_set1_epi8(3), m4b = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint8_t raw[16];
-        kq_unpack_q3k_scales(w[b].scales, raw);
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(loadu128(raw), _mm_set1_epi8(32)));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(
+            _mm_sub_epi8(kq_unpack_q3k_scales_sse(w[b].scales), _mm_set1_epi8(32)));
         /* codes stored +4 (high bit set = no -4): take 4 * sum sc*bsum back out */
         const __m256i bias = _mm256_madd_epi16(sc16, loadu256(a[b].bsums));
         const __m256i hm = loadu256(w[b].hmask);

@@ -74,9 +74,8 @@ static inline void dot_q45(int64_t n, float *s, const uint8_t *base, size_t stri
         memcpy(&dminh, base + offsetof(block_q4_K, dmin), 2);
         const uint8_t *qh = base + offsetof(block_q5_K, qh);
         const uint8_t *qs = base + (five ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs));
-        uint64_t sc64, mn64;
-        kq_unpack_q4k_scales(base + offsetof(block_q4_K, scales), &sc64, &mn64);
-        const __m256i scmn = _mm256_cvtepu8_epi16(_mm_set_epi64x((long long)mn64, (long long)sc64));
+        const __m256i scmn =
+            _mm256_cvtepu8_epi16(kq_unpack_q4k_scales_sse(base + offsetof(block_q4_K, scales)));
         const __m128i bs = _mm_hadd_epi16(loadu128(a[b].bsums), loadu128(a[b].bsums + 8));
         const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scmn, 1), bs);
         const __m512i sc = _mm512_castsi256_si512(scmn); /* words 0..7: scales */
@@ -159,9 +158,8 @@ static void vec_dot_q3_K(int64_t n, float *s, const void *vw, const void *va) {
     const __m512i sh01 = halves_epi64(0, 2), sh23 = halves_epi64(4, 6);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint8_t raw[16];
-        kq_unpack_q3k_scales(w[b].scales, raw);
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(loadu128(raw), _mm_set1_epi8(32)));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(
+            _mm_sub_epi8(kq_unpack_q3k_scales_sse(w[b].scales), _mm_set1_epi8(32)));
         /* codes are used +4 (high bit set = no -4): take 4 * sum sc*bsum back out */
         const __m256i negsc = _mm256_slli_epi16(_mm256_sub_epi16(_mm256_setzero_si256(), sc16), 2);
         const __m512i sc = _mm512_castsi256_si512(sc16);

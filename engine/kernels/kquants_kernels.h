@@ -113,6 +113,34 @@ static inline void kq_unpack_q3k_scales(const uint8_t *s12, uint8_t out[16]) {
     memcpy(out, w, 16);
 }
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+/* kq_unpack_q4k_scales in SSE registers: bytes 0..7 = scales, 8..15 = mins. Reads 16 bytes at
+ * s12 (the 12 scale bytes and the 4 that follow, always inside a Q4_K/Q5_K block). */
+static inline __m128i kq_unpack_q4k_scales_sse(const uint8_t *s12) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)s12); /* words a0 a1 a2 - */
+    const __m128i x = _mm_shuffle_epi32(v, 0x98);            /* a0 a2 a1 a2 */
+    const __m128i y = _mm_shuffle_epi32(v, 0x50);            /* a0 a0 a1 a1 */
+    const __m128i low =
+        _mm_and_si128(_mm_srlv_epi32(x, _mm_setr_epi32(0, 0, 0, 4)),
+                      _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i top =
+        _mm_and_si128(_mm_srli_epi32(y, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(low, top); /* words: sc0-3 sc4-7 mn0-3 mn4-7 */
+}
+
+/* kq_unpack_q3k_scales in an SSE register (stored values 0..63, bytes in scale order). Takes
+ * the three 32-bit words: a 16-byte load would run past the end of a row's last block. */
+static inline __m128i kq_unpack_q3k_scales_sse(const uint8_t *s12) {
+    const uint32_t a0 = kq_load_u32(s12), a1 = kq_load_u32(s12 + 4), a2 = kq_load_u32(s12 + 8);
+    const __m128i x = _mm_setr_epi32((int)a0, (int)a1, (int)a0, (int)a1);
+    const __m128i low =
+        _mm_and_si128(_mm_srlv_epi32(x, _mm_setr_epi32(0, 0, 4, 4)), _mm_set1_epi8(15));
+    const __m128i h = _mm_srlv_epi32(_mm_set1_epi32((int)a2), _mm_setr_epi32(0, 2, 4, 6));
+    return _mm_or_si128(low, _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi8(3)), 4));
+}
+#endif
+
 /* SIMD kernels (kquants_avx2.c / kquants_avx512.c); called only on CPUs with the ISA. */
 void kquants_register_avx2(quant_registry *r);
 void kquants_register_avx512(quant_registry *r);

@@ -1,5 +1,6 @@
 /* WordPiece ("bert" vocabularies). BERT's basic pre-tokenization (whitespace split, control
- * characters dropped, accents stripped via the first character of NFD, lowercasing, punctuation
+ * characters dropped, accents stripped (first character of NFD, combining marks dropped),
+ * lowercasing, punctuation
  * and CJK ideographs as single-character words), then greedy longest-prefix matching per word.
  * The GGUF vocabulary marks word starts with "▁" instead of marking continuations with "##". */
 #include <stdlib.h>
@@ -51,6 +52,7 @@ bool wpm_encode_fragment(const tokenizer *t, const char *text, size_t len, tok_o
         if (cp >= UCD_INVALID_BASE) continue; /* like U+FFFD: dropped */
         if (t->wpm_strip_accents) cp = ucd_nfd_first_of(cp);
         uint8_t f = ucd_flags(cp);
+        if (t->wpm_strip_accents && (f & UCD_M)) continue; /* all marks, spacing ones too */
         if (f & UCD_WS) {
             FLUSH();
             continue;
