@@ -109,6 +109,29 @@ def test_info_and_synth():
         check("synth info", rc == 0 and "qwen2" in out.decode() and "Q8_0" in out.decode(), out.decode() + err)
 
 
+def test_embed_json_matches_reference():
+    ref = json.load(open(f"{REF}/outputs/tiny-bert-F16.embeddings.json"))
+    texts = [t["text"] for t in ref["texts"][:4]]
+    model = f"{REF}/models/tiny-bert-F16.gguf"
+    rc, out, err = hearth("embed", "-m", model, "--json", *texts)
+    rows = [json.loads(line) for line in out.decode().splitlines()] if rc == 0 else []
+    check("embed --json", rc == 0 and [r["index"] for r in rows] == list(range(len(texts))), err)
+    for r, t in zip(rows, ref["texts"]):
+        cos = sum(a * b for a, b in zip(r["embedding"], t["embedding"]))
+        check(f"embed cosine {r['index']}", cos >= 0.99999, f"{cos}")
+    with tempfile.TemporaryDirectory() as d:
+        jl = os.path.join(d, "t.jsonl")
+        with open(jl, "w") as f:
+            for t in texts:
+                f.write(json.dumps(t) + "\n")
+        rc2, out2, err2 = hearth("embed", "-m", model, "--json", "--jsonl", jl)
+        check("embed --jsonl same as args", rc2 == 0 and out2 == out, err2)
+        bad = os.path.join(d, "bad.jsonl")
+        open(bad, "w").write('"ok"\n{"not": "a string"}\n')
+        rc3, _, err3 = hearth("embed", "-m", model, "--jsonl", bad)
+        check("embed --jsonl rejects non-strings", rc3 != 0 and "line 2" in err3, err3)
+
+
 def test_errors_are_one_line():
     cases = [("run", "-p", "x"), ("nosuchcommand",), ("info", "/nonexistent.gguf"),
              ("run", "-m", f"{DATA}/stories260K.gguf", "-p", "x", "-n", "abc"),
