@@ -29,6 +29,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_lsp(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct {
     {"embed", cmd_embed, "print L2-normalised embeddings of texts"},
     {"info", cmd_info, "describe a model file and the memory it needs"},
     {"synth", cmd_synth, "write a random-weight model with the shapes of a public model"},
+    {"lsp", cmd_lsp, "serve the Language Server Protocol on stdin/stdout (completion)"},
 };
 
 static void usage(FILE *f) {

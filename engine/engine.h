@@ -165,6 +165,32 @@ typedef struct {
 bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_request *req,
                      engine_gen_stats *stats, char *err, size_t errlen);
 
+/* ---- chat ---- */
+
+typedef struct {
+    const char *role; /* "system", "user", "assistant" */
+    const char *content;
+} engine_chat_message;
+
+/* The chat template family recognised from tokenizer.chat_template: "chatml" (Qwen2.5),
+ * "qwen3" (ChatML with thinking), "llama3"; NULL if missing or unknown. */
+const char *engine_chat_template(const engine_model *m);
+/* The prompt for a conversation, ending with the assistant's turn opened (malloc'd; free it).
+ * template_name NULL = the model's own; thinking: let Qwen3 think (else an empty think block). */
+char *engine_chat_prompt(const engine_model *m, const char *template_name,
+                         const engine_chat_message *msgs, int n, bool thinking, char *err,
+                         size_t errlen);
+
+/* Hides <think>...</think> (and the newlines after it) from streamed answer text. */
+typedef struct {
+    bool inside, skip_newlines;
+    int matched; /* bytes of the next tag matched so far */
+} engine_think_filter;
+/* Writes the visible part of in[0..n) to out (room for n + 8 bytes); returns its length. */
+size_t engine_think_filter_push(engine_think_filter *f, const char *in, size_t n, char *out);
+/* At the end of the answer: a partial tag that never completed is shown after all. */
+size_t engine_think_filter_flush(engine_think_filter *f, char *out);
+
 /* ---- synthetic models ---- */
 
 typedef struct {

@@ -174,6 +174,10 @@ static void did_change(lsp_server *s, json_t *id, json_t *params) {
     reparse(s, d);
 }
 
+static void did_initialize(lsp_server *s, json_t *id, json_t *params) {
+    (void)s, (void)id, (void)params; /* nothing waits for it: model loading began at initialize */
+}
+
 static void did_save(lsp_server *s, json_t *id, json_t *params) {
     (void)s, (void)id, (void)params; /* the text is already ours; the index will care later */
 }
@@ -247,7 +251,7 @@ static void debug_work(lsp_server *s, json_t *id, json_t *params) {
 }
 
 const lsp_method lsp_doc_methods[] = {
-    {"initialized", NULL, false},
+    {"initialized", did_initialize, false},
     {"textDocument/didOpen", did_open, false},
     {"textDocument/didChange", did_change, false},
     {"textDocument/didSave", did_save, false},

@@ -45,7 +45,7 @@ static inline __m256i group_dot(__m256i u, const int8_t *q8, __m256i scale16) {
 
 /* ---------------------------------------------------------------- Q4_K / Q5_K */
 
-static void vec_dot_q4_K(int64_t n, float *s, const void *vw, const void *va) {
+void vec_dot_q4_K_avx2(int64_t n, float *s, const void *vw, const void *va) {
     const block_q4_K *w = vw;
     const block_q8_K *a = va;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -76,7 +76,7 @@ static void vec_dot_q4_K(int64_t n, float *s, const void *vw, const void *va) {
     *s = hsum256(acc) - hsum256(_mm256_castps128_ps256(accm));
 }
 
-static void vec_dot_q5_K(int64_t n, float *s, const void *vw, const void *va) {
+void vec_dot_q5_K_avx2(int64_t n, float *s, const void *vw, const void *va) {
     const block_q5_K *w = vw;
     const block_q8_K *a = va;
     const __m256i m4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
@@ -114,7 +114,7 @@ static void vec_dot_q5_K(int64_t n, float *s, const void *vw, const void *va) {
 
 /* ---------------------------------------------------------------- Q6_K */
 
-static void vec_dot_q6_K(int64_t n, float *s, const void *vw, const void *va) {
+void vec_dot_q6_K_avx2(int64_t n, float *s, const void *vw, const void *va) {
     const block_q6_K *w = vw;
     const block_q8_K *a = va;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
@@ -177,7 +177,7 @@ static inline __m256i bit_to_2(__m256i v, int g) {
     }
 }
 
-static void vec_dot_q3_K(int64_t n, float *s, const void *vw, const void *va) {
+void vec_dot_q3_K_avx2(int64_t n, float *s, const void *vw, const void *va) {
     const block_q3_K *w = vw;
     const block_q8_K *a = va;
     const __m256i m3 = _mm256_set1_epi8(3), m4b = _mm256_set1_epi8(4);
@@ -210,7 +210,7 @@ static void vec_dot_q3_K(int64_t n, float *s, const void *vw, const void *va) {
 
 /* ---------------------------------------------------------------- Q2_K */
 
-static void vec_dot_q2_K(int64_t n, float *s, const void *vw, const void *va) {
+void vec_dot_q2_K_avx2(int64_t n, float *s, const void *vw, const void *va) {
     const block_q2_K *w = vw;
     const block_q8_K *a = va;
     const __m128i m4 = _mm_set1_epi8(0x0f);
@@ -259,7 +259,7 @@ static inline float hmin256(__m256 v) {
 
 /* Byte-identical to the scalar quantizer: same max selection (first of the largest magnitude,
  * NaN ignored), same single multiply, same clamp, round-to-nearest-even conversion. */
-static void quantize_q8_K(const float *x, void *vy, int64_t n) {
+void quantize_q8_K_avx2(const float *x, void *vy, int64_t n) {
     block_q8_K *y = vy;
     const __m256 lo_clamp = _mm256_set1_ps(-128.0f), hi_clamp = _mm256_set1_ps(127.0f);
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -312,13 +312,4 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
         }
         y[b].d = 1.0f / iscale;
     }
-}
-
-void kquants_register_avx2(quant_registry *r) {
-    r->t[TT_Q2_K].vec_dot[ISA_AVX2] = vec_dot_q2_K;
-    r->t[TT_Q3_K].vec_dot[ISA_AVX2] = vec_dot_q3_K;
-    r->t[TT_Q4_K].vec_dot[ISA_AVX2] = vec_dot_q4_K;
-    r->t[TT_Q5_K].vec_dot[ISA_AVX2] = vec_dot_q5_K;
-    r->t[TT_Q6_K].vec_dot[ISA_AVX2] = vec_dot_q6_K;
-    r->t[TT_Q8_K].from_float_isa[ISA_AVX2] = quantize_q8_K;
 }

@@ -1,9 +1,10 @@
 /* K-quant dot products (weights x Q8_K) and the Q8_K quantizer for AVX-512 (F/BW/DQ/VL/VNNI).
- * Same arithmetic as the AVX2 file, on 512-bit vectors: one vector holds 64 consecutive weights
- * (two 32-element or four 16-element sub-blocks), expanded to unsigned bytes, multiplied with
+ * Same arithmetic as the AVX2 file: weights are expanded to unsigned bytes, multiplied with
  * maddubs (u8*s8 -> int16 pairs, no saturation for these ranges) and weighted by the sub-block
- * scales with VNNI dpwssd (int16 pairs -> accumulated int32). Integer sums per super-block equal
- * the scalar reference exactly; only the per-block scaling is float. */
+ * scales with VNNI dpwssd (int16 pairs -> accumulated int32). Q2_K/Q3_K/Q6_K use zmm vectors
+ * of 64 consecutive weights (four 16-element sub-blocks, one per 128-bit lane); Q4_K/Q5_K stay
+ * at 256 bits (measured faster). Integer sums per super-block equal the scalar reference
+ * exactly; only the per-block scaling is float. */
 #include <immintrin.h>
 #include <stddef.h>
 
@@ -108,17 +109,17 @@ static inline void dot_q45(int64_t n, float *s, const uint8_t *base, size_t stri
     *s = hsum256(acc) - hsum256(_mm256_castps128_ps256(accm));
 }
 
-static void vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
+void vec_dot_q4_K_avx512(int64_t n, float *s, const void *w, const void *a) {
     dot_q45(n, s, w, sizeof(block_q4_K), a, 0);
 }
 
-static void vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
+void vec_dot_q5_K_avx512(int64_t n, float *s, const void *w, const void *a) {
     dot_q45(n, s, w, sizeof(block_q5_K), a, 1);
 }
 
 /* ---------------------------------------------------------------- Q6_K */
 
-static void vec_dot_q6_K(int64_t n, float *s, const void *vw, const void *va) {
+void vec_dot_q6_K_avx512(int64_t n, float *s, const void *vw, const void *va) {
     const block_q6_K *w = vw;
     const block_q8_K *a = va;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
@@ -159,7 +160,7 @@ static inline __m512i sc16_lanes(__m512i sc, int h, int part) {
     return _mm512_permutexvar_epi16(lane_words(s0, s0 + 1, s0 + 2, s0 + 3), sc);
 }
 
-static void vec_dot_q3_K(int64_t n, float *s, const void *vw, const void *va) {
+void vec_dot_q3_K_avx512(int64_t n, float *s, const void *vw, const void *va) {
     const block_q3_K *w = vw;
     const block_q8_K *a = va;
     const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
@@ -192,7 +193,7 @@ static void vec_dot_q3_K(int64_t n, float *s, const void *vw, const void *va) {
     *s = hsum256(acc);
 }
 
-static void vec_dot_q2_K(int64_t n, float *s, const void *vw, const void *va) {
+void vec_dot_q2_K_avx512(int64_t n, float *s, const void *vw, const void *va) {
     const block_q2_K *w = vw;
     const block_q8_K *a = va;
     const __m128i m4 = _mm_set1_epi8(0x0f);
@@ -225,7 +226,7 @@ static void vec_dot_q2_K(int64_t n, float *s, const void *vw, const void *va) {
 /* ---------------------------------------------------------------- Q8_K quantizer */
 
 /* Byte-identical to the scalar quantizer (see the AVX2 version for the reasoning). */
-static void quantize_q8_K(const float *x, void *vy, int64_t n) {
+void quantize_q8_K_avx512(const float *x, void *vy, int64_t n) {
     block_q8_K *y = vy;
     const __m512 lo_clamp = _mm512_set1_ps(-128.0f), hi_clamp = _mm512_set1_ps(127.0f);
     const __m128i flip = _mm_set1_epi8((char)0x80);
@@ -268,13 +269,4 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
         }
         y[b].d = 1.0f / iscale;
     }
-}
-
-void kquants_register_avx512(quant_registry *r) {
-    r->t[TT_Q2_K].vec_dot[ISA_AVX512] = vec_dot_q2_K;
-    r->t[TT_Q3_K].vec_dot[ISA_AVX512] = vec_dot_q3_K;
-    r->t[TT_Q4_K].vec_dot[ISA_AVX512] = vec_dot_q4_K;
-    r->t[TT_Q5_K].vec_dot[ISA_AVX512] = vec_dot_q5_K;
-    r->t[TT_Q6_K].vec_dot[ISA_AVX512] = vec_dot_q6_K;
-    r->t[TT_Q8_K].from_float_isa[ISA_AVX512] = quantize_q8_K;
 }

@@ -142,7 +142,17 @@ static inline __m128i kq_unpack_q3k_scales_sse(const uint8_t *s12) {
 #endif
 
 /* SIMD kernels (kquants_avx2.c / kquants_avx512.c); called only on CPUs with the ISA. */
-void kquants_register_avx2(quant_registry *r);
-void kquants_register_avx512(quant_registry *r);
+/* SIMD kernels, defined in the files compiled for their ISA. quant_k.c puts them in the table:
+ * code in those files may use the ISA anywhere, so none of it runs before the CPU check. */
+#define KQ_DECLARE(isa)                                                                            \
+    void vec_dot_q2_K_##isa(int64_t n, float *s, const void *w, const void *a);                    \
+    void vec_dot_q3_K_##isa(int64_t n, float *s, const void *w, const void *a);                    \
+    void vec_dot_q4_K_##isa(int64_t n, float *s, const void *w, const void *a);                    \
+    void vec_dot_q5_K_##isa(int64_t n, float *s, const void *w, const void *a);                    \
+    void vec_dot_q6_K_##isa(int64_t n, float *s, const void *w, const void *a);                    \
+    void quantize_q8_K_##isa(const float *x, void *y, int64_t n);
+KQ_DECLARE(avx2)
+KQ_DECLARE(avx512)
+#undef KQ_DECLARE
 
 #endif

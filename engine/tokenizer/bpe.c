@@ -45,9 +45,9 @@ static const tok_pair_slot *pair_find(const tok_pairmap *m, uint32_t l, uint32_t
     }
 }
 
-/* Index of a text, adding it as a merge-only string when it is no token. */
-static int64_t text_index(tokenizer *t, const char *s, size_t n) {
-    int64_t i = tok_strmap_get(t, &t->map, s, n);
+/* Index of a text (h: its tok_hash), adding it as a merge-only string when it is no token. */
+static int64_t text_index(tokenizer *t, const char *s, size_t n, uint64_t h) {
+    int64_t i = tok_strmap_get_h(t, &t->map, s, n, h);
     if (i >= 0) return i;
     i = tok_add_text(t, s, n);
     if (i < 0) return -1;
@@ -59,9 +59,34 @@ static int64_t text_index(tokenizer *t, const char *s, size_t n) {
         t->map = nm;
         for (uint32_t k = 0; k < t->n_text; k++) tok_strmap_put(t, &t->map, k);
     } else {
-        tok_strmap_put(t, &t->map, (uint32_t)i);
+        tok_strmap_put_h(t, &t->map, (uint32_t)i, h);
     }
     return i;
+}
+
+/* One parsed merge line: its two parts and their concatenation (in the chunk buffer). */
+typedef struct {
+    const char *l, *r;
+    size_t nl, nr, cat;
+    uint64_t hl, hr, hc;
+} merge_line;
+
+#define MERGE_CHUNK 32
+
+static bool add_merge(tokenizer *t, const merge_line *m, const char *cat, uint32_t rank) {
+    int64_t li = text_index(t, m->l, m->nl, m->hl), ri = text_index(t, m->r, m->nr, m->hr),
+            res = text_index(t, cat + m->cat, m->nl + m->nr, m->hc);
+    if (li < 0 || ri < 0 || res < 0) return false;
+    uint64_t k = pair_key((uint32_t)li, (uint32_t)ri);
+    for (uint32_t i = pair_hash(k) & t->merges.mask;; i = (i + 1) & t->merges.mask) {
+        tok_pair_slot *e = &t->merges.slots[i];
+        if (e->key == k) break; /* the first (best ranked) duplicate wins */
+        if (e->key == TOK_PAIR_EMPTY) {
+            *e = (tok_pair_slot){k, rank, (uint32_t)res};
+            break;
+        }
+    }
+    return true;
 }
 
 bool bpe_setup(tokenizer *t, const gguf_value *merges, char *err, size_t errlen) {
@@ -83,36 +108,44 @@ bool bpe_setup(tokenizer *t, const gguf_value *merges, char *err, size_t errlen)
     size_t buf_cap = 0;
     if (!t->merges.slots) goto oom;
     for (uint32_t i = 0; i < cap; i++) t->merges.slots[i].key = TOK_PAIR_EMPTY;
-    for (uint64_t r = 0; r < nm; r++) {
-        gguf_str s = merges->arr.items[r].str;
-        /* The separator is the first space after the first byte (a part may start with one). */
-        const char *sp = s.len > 1 ? memchr(s.ptr + 1, ' ', (size_t)s.len - 1) : NULL;
-        if (!sp) {
-            snprintf(err, errlen, "tokenizer.ggml.merges[%llu] '%.*s' has no space separator",
-                     (unsigned long long)r, (int)(s.len > 40 ? 40 : s.len), s.ptr);
-            goto fail;
-        }
-        size_t nl = (size_t)(sp - s.ptr), nr = (size_t)s.len - nl - 1;
-        if (nl + nr > buf_cap) {
-            buf_cap = (nl + nr) * 2;
+    /* Chunks: parse and hash a few lines and prefetch their map slots, then look them up. */
+    for (uint64_t r0 = 0; r0 < nm; r0 += MERGE_CHUNK) {
+        merge_line ml[MERGE_CHUNK];
+        uint64_t n = nm - r0 < MERGE_CHUNK ? nm - r0 : MERGE_CHUNK;
+        size_t need = 0;
+        for (uint64_t j = 0; j < n; j++) need += (size_t)merges->arr.items[r0 + j].str.len;
+        if (need > buf_cap) {
+            buf_cap = need * 2;
             char *nb = realloc(buf, buf_cap);
             if (!nb) goto oom;
             buf = nb;
         }
-        memcpy(buf, s.ptr, nl);
-        memcpy(buf + nl, sp + 1, nr);
-        int64_t li = text_index(t, s.ptr, nl), ri = text_index(t, sp + 1, nr),
-                res = text_index(t, buf, nl + nr);
-        if (li < 0 || ri < 0 || res < 0) goto oom;
-        uint64_t k = pair_key((uint32_t)li, (uint32_t)ri);
-        for (uint32_t i = pair_hash(k) & t->merges.mask;; i = (i + 1) & t->merges.mask) {
-            tok_pair_slot *e = &t->merges.slots[i];
-            if (e->key == k) break; /* the first (best ranked) duplicate wins */
-            if (e->key == TOK_PAIR_EMPTY) {
-                *e = (tok_pair_slot){k, (uint32_t)r, (uint32_t)res};
-                break;
+        size_t used = 0;
+        for (uint64_t j = 0; j < n; j++) {
+            gguf_str s = merges->arr.items[r0 + j].str;
+            /* The separator is the first space after the first byte (a part may start with one). */
+            const char *sp = s.len > 1 ? memchr(s.ptr + 1, ' ', (size_t)s.len - 1) : NULL;
+            if (!sp) {
+                snprintf(err, errlen, "tokenizer.ggml.merges[%llu] '%.*s' has no space separator",
+                         (unsigned long long)(r0 + j), (int)(s.len > 40 ? 40 : s.len), s.ptr);
+                goto fail;
             }
+            merge_line *m = &ml[j];
+            m->l = s.ptr, m->nl = (size_t)(sp - s.ptr);
+            m->r = sp + 1, m->nr = (size_t)s.len - m->nl - 1;
+            m->cat = used;
+            memcpy(buf + used, m->l, m->nl);
+            memcpy(buf + used + m->nl, m->r, m->nr);
+            used += m->nl + m->nr;
+            m->hl = tok_hash(m->l, m->nl);
+            m->hr = tok_hash(m->r, m->nr);
+            m->hc = tok_hash(buf + m->cat, m->nl + m->nr);
+            tok_strmap_prefetch(&t->map, m->hl);
+            tok_strmap_prefetch(&t->map, m->hr);
+            tok_strmap_prefetch(&t->map, m->hc);
         }
+        for (uint64_t j = 0; j < n; j++)
+            if (!add_merge(t, &ml[j], buf, (uint32_t)(r0 + j))) goto oom;
     }
     free(buf);
     return true;
@@ -131,6 +164,7 @@ typedef struct {
 
 typedef struct {
     uint32_t rank, left, right, result;
+    int32_t lid, rid; /* ids of both sides when queued: a changed side makes the entry stale */
 } bpe_pair;
 
 static bool bpe_before(const bpe_pair *a, const bpe_pair *b) {
@@ -184,7 +218,8 @@ static bool try_pair(const tokenizer *t, bpe_scratch *s, int32_t l, int32_t r) {
     if (l < 0 || r < 0 || s->sym[l].id < 0 || s->sym[r].id < 0) return true;
     const tok_pair_slot *m = pair_find(&t->merges, (uint32_t)s->sym[l].id, (uint32_t)s->sym[r].id);
     if (!m) return true;
-    return heap_push(s, (bpe_pair){m->rank, (uint32_t)l, (uint32_t)r, m->result});
+    return heap_push(
+        s, (bpe_pair){m->rank, (uint32_t)l, (uint32_t)r, m->result, s->sym[l].id, s->sym[r].id});
 }
 
 /* Emits a symbol whose text is no token: its bytes whose mapped character is a token alone. */
@@ -232,10 +267,9 @@ static bool bpe_word(const tokenizer *t, bpe_scratch *s, const uint8_t *w, size_
     while (s->n_heap) {
         bpe_pair p = heap_pop(s);
         bpe_sym *L = &s->sym[p.left];
-        if (L->len == 0 || L->next != (int32_t)p.right) continue; /* stale */
         bpe_sym *R = &s->sym[p.right];
-        const tok_pair_slot *m = pair_find(&t->merges, (uint32_t)L->id, (uint32_t)R->id);
-        if (!m || m->rank != p.rank) continue; /* one side changed since it was queued */
+        if (L->len == 0 || L->next != (int32_t)p.right || L->id != p.lid || R->id != p.rid)
+            continue; /* stale */
         L->len += R->len;
         L->id = (int32_t)p.result;
         R->len = 0;

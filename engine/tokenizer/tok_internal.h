@@ -38,7 +38,7 @@ typedef enum {
 
 /* Open-addressing hash set of text indices, keyed by their bytes. */
 typedef struct {
-    uint64_t *slots; /* (hash high 32 bits << 32) | (text index + 1); 0 = empty */
+    uint64_t *slots; /* see vocab.c; 0 = empty */
     uint32_t mask;
 } tok_strmap;
 
@@ -102,8 +102,14 @@ int64_t tok_add_text(tokenizer *t, const char *s, size_t n);
 uint64_t tok_hash(const char *s, size_t n);
 bool tok_strmap_init(tok_strmap *m, uint32_t n_items);
 void tok_strmap_free(tok_strmap *m);
-/* Inserts text index idx (replacing an equal string). */
+/* Inserts text index idx (replacing an equal string); _h: with its precomputed tok_hash. */
 void tok_strmap_put(const tokenizer *t, tok_strmap *m, uint32_t idx);
+void tok_strmap_put_h(const tokenizer *t, tok_strmap *m, uint32_t idx, uint64_t h);
+int64_t tok_strmap_get_h(const tokenizer *t, const tok_strmap *m, const char *s, size_t n,
+                         uint64_t h);
+static inline void tok_strmap_prefetch(const tok_strmap *m, uint64_t h) {
+    __builtin_prefetch(&m->slots[(uint32_t)h & m->mask]);
+}
 /* Text index of s[0..n), or -1. */
 int64_t tok_strmap_get(const tokenizer *t, const tok_strmap *m, const char *s, size_t n);
 /* Token id of s[0..n) (a real token, not a merge-only string), or -1. */

@@ -47,34 +47,43 @@ void tok_strmap_free(tok_strmap *m) {
     m->slots = NULL;
 }
 
-void tok_strmap_put(const tokenizer *t, tok_strmap *m, uint32_t idx) {
+/* Slot: low 32 bits index + 1; high 32 bits a 24-bit hash tag and the length (capped at 255), so
+ * most mismatches are rejected without touching the text. */
+static uint64_t slot_high(uint64_t h, size_t n) {
+    return ((h >> 40) << 8) | (n < 255 ? n : 255);
+}
+
+void tok_strmap_put_h(const tokenizer *t, tok_strmap *m, uint32_t idx, uint64_t h) {
     const char *s = tok_text(t, idx);
     uint32_t n = t->text_len[idx];
-    uint64_t h = tok_hash(s, n);
-    uint64_t tag = h >> 32;
+    uint64_t hi = slot_high(h, n);
     for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
         uint64_t e = m->slots[i];
-        if (!e) {
-            m->slots[i] = (tag << 32) | (idx + 1);
-            return;
-        }
         uint32_t j = (uint32_t)e - 1;
-        if ((e >> 32) == tag && t->text_len[j] == n && !memcmp(tok_text(t, j), s, n)) {
-            m->slots[i] = (tag << 32) | (idx + 1);
+        if (!e || ((e >> 32) == hi && t->text_len[j] == n && !memcmp(tok_text(t, j), s, n))) {
+            m->slots[i] = (hi << 32) | (idx + 1);
             return;
         }
     }
 }
 
-int64_t tok_strmap_get(const tokenizer *t, const tok_strmap *m, const char *s, size_t n) {
-    uint64_t h = tok_hash(s, n);
-    uint64_t tag = h >> 32;
+void tok_strmap_put(const tokenizer *t, tok_strmap *m, uint32_t idx) {
+    tok_strmap_put_h(t, m, idx, tok_hash(tok_text(t, idx), t->text_len[idx]));
+}
+
+int64_t tok_strmap_get_h(const tokenizer *t, const tok_strmap *m, const char *s, size_t n,
+                         uint64_t h) {
+    uint64_t hi = slot_high(h, n);
     for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
         uint64_t e = m->slots[i];
         if (!e) return -1;
         uint32_t j = (uint32_t)e - 1;
-        if ((e >> 32) == tag && t->text_len[j] == n && !memcmp(tok_text(t, j), s, n)) return j;
+        if ((e >> 32) == hi && t->text_len[j] == n && !memcmp(tok_text(t, j), s, n)) return j;
     }
+}
+
+int64_t tok_strmap_get(const tokenizer *t, const tok_strmap *m, const char *s, size_t n) {
+    return tok_strmap_get_h(t, m, s, n, tok_hash(s, n));
 }
 
 void tok_out_push(tok_out *o, int32_t id) {
@@ -458,12 +467,23 @@ tokenizer *tokenizer_load(const gguf_file *g, char *err, size_t errlen) {
         tok_err(err, errlen, "out of memory");
         goto fail;
     }
+    uint64_t *hashes = malloc((size_t)t->n_vocab * sizeof(uint64_t));
+    if (!hashes) {
+        tok_err(err, errlen, "out of memory");
+        goto fail;
+    }
     for (int32_t i = 0; i < t->n_vocab; i++) {
         gguf_str s = toks->arr.items[i].str;
         add_text(t, s.ptr, (size_t)s.len);
         if (s.len > t->max_token_len) t->max_token_len = (uint32_t)s.len;
-        tok_strmap_put(t, &t->map, (uint32_t)i);
+        hashes[i] = tok_hash(s.ptr, (size_t)s.len);
     }
+    /* Slots are random accesses: prefetch a few insertions ahead. */
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        if (i + 16 < t->n_vocab) tok_strmap_prefetch(&t->map, hashes[i + 16]);
+        tok_strmap_put_h(t, &t->map, (uint32_t)i, hashes[i]);
+    }
+    free(hashes);
 
     const gguf_value *types = gguf_get_arr(g, "tokenizer.ggml.token_type");
     memset(t->type, TT_NORMAL, (size_t)t->n_vocab);

@@ -1,0 +1,162 @@
+/* Chat prompts for the template families we target, recognised from tokenizer.chat_template
+ * (a Jinja program we do not execute: we recognise its family by its markers and format the
+ * conversation the way that family's template does), and a filter that hides <think> blocks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+typedef enum { TPL_UNKNOWN, TPL_CHATML, TPL_QWEN3, TPL_LLAMA3 } template_kind;
+
+static const struct {
+    const char *name;
+    template_kind kind;
+} TEMPLATE_NAMES[] = {{"chatml", TPL_CHATML}, {"qwen3", TPL_QWEN3}, {"llama3", TPL_LLAMA3}};
+
+#define QWEN25_DEFAULT_SYSTEM "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+
+static bool contains(gguf_str s, const char *needle) {
+    size_t n = strlen(needle);
+    for (uint64_t i = 0; n <= s.len && i + n <= s.len; i++)
+        if (memcmp(s.ptr + i, needle, n) == 0) return true;
+    return false;
+}
+
+static template_kind detect(const engine_model *m, bool *default_system) {
+    gguf_str t;
+    *default_system = false;
+    if (!gguf_get_str(m->file, "tokenizer.chat_template", &t)) return TPL_UNKNOWN;
+    if (contains(t, "<|start_header_id|>") && contains(t, "<|eot_id|>")) return TPL_LLAMA3;
+    if (!contains(t, "<|im_start|>")) return TPL_UNKNOWN;
+    if (contains(t, "<think>")) return TPL_QWEN3;
+    *default_system = contains(t, "You are Qwen, created by Alibaba Cloud");
+    return TPL_CHATML;
+}
+
+const char *engine_chat_template(const engine_model *m) {
+    bool def;
+    template_kind k = detect(m, &def);
+    for (size_t i = 0; i < sizeof TEMPLATE_NAMES / sizeof TEMPLATE_NAMES[0]; i++)
+        if (TEMPLATE_NAMES[i].kind == k) return TEMPLATE_NAMES[i].name;
+    return NULL;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void put(sbuf *b, const char *s) {
+    size_t n = strlen(s);
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *p = realloc(b->buf, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->buf = p;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void format_chatml(sbuf *b, const engine_chat_message *msg, int n, bool default_system) {
+    if (default_system && (n == 0 || strcmp(msg[0].role, "system") != 0))
+        put(b, "<|im_start|>system\n" QWEN25_DEFAULT_SYSTEM "<|im_end|>\n");
+    for (int i = 0; i < n; i++) {
+        put(b, "<|im_start|>");
+        put(b, msg[i].role);
+        put(b, "\n");
+        put(b, msg[i].content);
+        put(b, "<|im_end|>\n");
+    }
+    put(b, "<|im_start|>assistant\n");
+}
+
+static void format_llama3(sbuf *b, const engine_chat_message *msg, int n) {
+    for (int i = 0; i < n; i++) {
+        put(b, "<|start_header_id|>");
+        put(b, msg[i].role);
+        put(b, "<|end_header_id|>\n\n");
+        put(b, msg[i].content);
+        put(b, "<|eot_id|>");
+    }
+    put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+char *engine_chat_prompt(const engine_model *m, const char *template_name,
+                         const engine_chat_message *msg, int n, bool thinking, char *err,
+                         size_t errlen) {
+    bool default_system = false;
+    template_kind k = TPL_UNKNOWN;
+    if (template_name) {
+        for (size_t i = 0; i < sizeof TEMPLATE_NAMES / sizeof TEMPLATE_NAMES[0]; i++)
+            if (!strcmp(template_name, TEMPLATE_NAMES[i].name)) k = TEMPLATE_NAMES[i].kind;
+        if (k == TPL_UNKNOWN) {
+            snprintf(err, errlen, "unknown chat template '%s' (known: chatml, qwen3, llama3)",
+                     template_name);
+            return NULL;
+        }
+    } else if ((k = detect(m, &default_system)) == TPL_UNKNOWN) {
+        snprintf(err, errlen,
+                 "the model's chat template is missing or not one we know; name one "
+                 "with --template chatml|qwen3|llama3");
+        return NULL;
+    }
+    sbuf b = {0};
+    if (k == TPL_LLAMA3)
+        format_llama3(&b, msg, n);
+    else
+        format_chatml(&b, msg, n, default_system);
+    /* Qwen3 turns thinking off with an empty think block at the start of the answer */
+    if (k == TPL_QWEN3 && !thinking) put(&b, "<think>\n\n</think>\n\n");
+    if (b.oom) {
+        free(b.buf);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return b.buf;
+}
+
+/* ---- hiding <think>...</think> from displayed answers ---- */
+
+static void emit_char(engine_think_filter *f, char c, char *out, size_t *o) {
+    if (f->inside) return;
+    if (f->skip_newlines && c == '\n') return;
+    f->skip_newlines = false;
+    out[(*o)++] = c;
+}
+
+/* Byte-wise matcher of the next tag; both tags start with '<' and repeat it nowhere else, so a
+ * mismatch can only restart at position 0. */
+size_t engine_think_filter_push(engine_think_filter *f, const char *in, size_t n, char *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *tag = f->inside ? "</think>" : "<think>";
+        size_t len = strlen(tag);
+        if (in[i] == tag[f->matched]) {
+            if (++f->matched == (int)len) {
+                f->inside = !f->inside;
+                f->skip_newlines = !f->inside;
+                f->matched = 0;
+            }
+            continue;
+        }
+        for (int k = 0; k < f->matched; k++) emit_char(f, tag[k], out, &o);
+        f->matched = in[i] == tag[0];
+        if (!f->matched) emit_char(f, in[i], out, &o);
+    }
+    return o;
+}
+
+size_t engine_think_filter_flush(engine_think_filter *f, char *out) {
+    size_t o = 0;
+    const char *tag = f->inside ? "</think>" : "<think>";
+    for (int k = 0; k < f->matched; k++) emit_char(f, tag[k], out, &o);
+    f->matched = 0;
+    return o;
+}
