@@ -31,5 +31,6 @@ int cmd_info(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_lsp(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 #endif

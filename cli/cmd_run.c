@@ -110,7 +110,7 @@ int cmd_run(int argc, char **argv) {
     if (ids && !c) cli_error("context", "%s", err);
     if (c) {
         engine_gen_request req = {
-            ids, n_prompt, (int32_t)a.n_predict, a.sp, a.stops, a.n_stops, write_out, NULL};
+            ids, n_prompt, (int32_t)a.n_predict, a.sp, a.stops, a.n_stops, write_out, NULL, NULL, 0};
         engine_gen_stats st;
         double t0 = now_s();
         if (!engine_generate(m, c, &req, &st, err, sizeof err)) {

@@ -145,6 +145,8 @@ typedef struct {
     int n_stops;
     engine_emit_fn emit;
     void *user;
+    int32_t *out_ids; /* optional: the sampled tokens are recorded here (up to out_cap) */
+    int32_t out_cap;
 } engine_gen_request;
 
 typedef enum {

@@ -101,6 +101,7 @@ bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_requ
         }
         int32_t id = engine_sample(s, logits);
         engine_sampler_accept(s, id);
+        if (req->out_ids && st->n_generated < req->out_cap) req->out_ids[st->n_generated] = id;
         st->n_generated++;
         if (engine_token_is_eog(m, id)) {
             st->stop = ENGINE_STOP_EOG;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "test.h"
 #include "tokenizer.h"
 
@@ -511,12 +513,159 @@ static void test_malformed(void) {
     }
 }
 
+/* Random and pathological inputs: no crash, no hang, lossless for byte-level BPE. */
+static void test_hostile(const char *ref) {
+    static const char *const vocabs[] = {"qwen2.5-coder", "llama-spm", "bert-bge", "deepseek-coder",
+                                         "gpt-2"};
+    static const char *const frags[] = {"<|im_end|>",   "<|im_",        "\xe2\x96\x81", "\xc3",
+                                        "\xf0\x9f\x98", "  ",           "\r\n",         "'s",
+                                        "123456",       "\xef\xbd\x9c", "\t",           "a"};
+    uint64_t rng = 0x1234567;
+    size_t big = 1 << 18;
+    char *buf = malloc(big + 1);
+    for (size_t v = 0; v < sizeof(vocabs) / sizeof(vocabs[0]); v++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/vocab/%s.gguf", ref, vocabs[v]);
+        gguf_file *g;
+        double ms;
+        tokenizer *t = load_vocab(path, &g, &ms);
+        if (!t) {
+            gguf_close(g);
+            continue;
+        }
+        bool bpe = v == 0 || v >= 3;
+        for (int iter = 0; iter < 300; iter++) {
+            size_t n = 0, want = (size_t)(iter % 60) * 3;
+            while (n < want) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                uint32_t r = (uint32_t)(rng >> 33);
+                if (r % 3 == 0) {
+                    const char *f = frags[(r / 3) % (sizeof(frags) / sizeof(frags[0]))];
+                    size_t fl = strlen(f);
+                    memcpy(buf + n, f, fl);
+                    n += fl;
+                } else {
+                    buf[n++] = (char)(r >> 8);
+                }
+            }
+            for (int parse = 0; parse < 2; parse++) {
+                int64_t k;
+                int32_t *ids = encode(t, buf, n, parse, parse, &k);
+                for (int64_t i = 0; ids && i < k; i++)
+                    CHECK(ids[i] >= 0 && ids[i] < tokenizer_n_vocab(t));
+                if (ids && bpe) {
+                    size_t dl;
+                    char *d = detok(t, ids, k, true, &dl);
+                    CHECKF(dl == n && !memcmp(d, buf, n), "%s: random text %d not lossless",
+                           vocabs[v], iter);
+                    free(d);
+                }
+                free(ids);
+            }
+        }
+        /* Long runs: one huge word, whitespace, special-looking text. Must stay near-linear. */
+        static const char *const fills[] = {"a",    " ", "<", "<|im_end|>", "\xe4\xb8\xad",
+                                            "\xff", "1"};
+        for (size_t f = 0; f < sizeof(fills) / sizeof(fills[0]); f++) {
+            size_t fl = strlen(fills[f]), n = 0;
+            while (n + fl <= big) memcpy(buf + n, fills[f], fl), n += fl;
+            double t0 = now_s();
+            int64_t k = tokenizer_encode(t, buf, n, false, true, NULL, 0, NULL, 0);
+            double el = now_s() - t0;
+            CHECKF(k > 0 && el < 10.0, "%s: fill %zu: %lld tokens in %.2f s", vocabs[v], f,
+                   (long long)k, el);
+        }
+        tokenizer_free(t);
+        gguf_close(g);
+    }
+    free(buf);
+}
+
+static int hexnib(char c) {
+    return c <= '9' ? c - '0' : (c | 32) - 'a' + 10;
+}
+
+/* The prompts of every model reference (outputs/<model>.json, add_special and parse_special on)
+ * must tokenize to the recorded ids, and greedy tokens must render to the recorded piece bytes. */
+static void test_model_prompts(const char *ref) {
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/outputs", ref);
+    DIR *d = opendir(dir);
+    CHECKF(d, "cannot open %s", dir);
+    if (!d) return;
+    struct dirent *de;
+    int files = 0, texts = 0, pieces = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 5, ".json") || strstr(de->d_name, "deqf32")) continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        json_error_t je;
+        json_t *root = json_load_file(path, JSON_ALLOW_NUL, &je);
+        CHECKF(root, "%s: %s", path, je.text);
+        if (!root) continue;
+        const char *model = json_string_value(json_object_get(root, "model_file"));
+        json_t *items = json_object_get(root, "prompts");
+        const char *tkey = "prompt";
+        if (!items) items = json_object_get(root, "texts"), tkey = "text";
+        char mpath[1024];
+        snprintf(mpath, sizeof(mpath), "%s/models/%s", ref, model ? model : "?");
+        gguf_file *g;
+        double ms;
+        tokenizer *t = model && items ? load_vocab(mpath, &g, &ms) : NULL;
+        if (!t) {
+            if (model && items) gguf_close(g);
+            json_decref(root);
+            continue;
+        }
+        files++;
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+            json_t *jt = json_object_get(it, tkey);
+            const char *text = json_string_value(jt);
+            json_t *jids = json_object_get(it, "ids");
+            if (!text || !jids) continue;
+            int64_t n;
+            int32_t *got = encode(t, text, json_string_length(jt), true, true, &n);
+            bool same = got && (size_t)n == json_array_size(jids);
+            for (int64_t k = 0; same && k < n; k++)
+                same = got[k] == (int32_t)json_integer_value(json_array_get(jids, (size_t)k));
+            CHECKF(same, "%s: prompt %zu tokenizes differently", de->d_name, i);
+            texts++;
+            free(got);
+            json_t *gids = json_object_get(it, "greedy_ids");
+            json_t *ghex = json_object_get(it, "greedy_pieces_hex");
+            for (size_t k = 0; k < json_array_size(gids) && k < json_array_size(ghex); k++) {
+                const char *hex = json_string_value(json_array_get(ghex, k));
+                char want[256], buf[256];
+                size_t wl = hex ? strlen(hex) / 2 : 0;
+                for (size_t h = 0; h < wl && h < sizeof(want); h++)
+                    want[h] = (char)(hexnib(hex[2 * h]) * 16 + hexnib(hex[2 * h + 1]));
+                int32_t id = (int32_t)json_integer_value(json_array_get(gids, k));
+                int pl = tokenizer_piece(t, id, true, buf, sizeof(buf));
+                CHECKF(pl == (int)wl && !memcmp(buf, want, wl), "%s: piece of token %d", de->d_name,
+                       id);
+                pieces++;
+            }
+        }
+        tokenizer_free(t);
+        gguf_close(g);
+        json_decref(root);
+    }
+    closedir(d);
+    printf("model references: %d files, %d prompts, %d greedy pieces checked\n", files, texts,
+           pieces);
+}
+
 int main(int argc, char **argv) {
     const char *ref = argc > 1 ? argv[1] : "../shared/reference";
     test_utf8_stream();
     test_malformed();
     test_specials(ref);
     test_reference_vectors(ref);
+    test_model_prompts(ref);
+    test_hostile(ref);
     bench_qwen(ref);
     return test_summary("test_tokenizer");
 }

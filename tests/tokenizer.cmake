@@ -2,3 +2,4 @@
 # streaming UTF-8, malformed metadata. Also prints load time and throughput.
 hearth_test_exe(test_tokenizer test_tokenizer.c)
 add_test(NAME test_tokenizer COMMAND test_tokenizer ${HEARTH_REF_DIR})
+target_link_libraries(test_tokenizer PRIVATE PkgConfig::JANSSON)

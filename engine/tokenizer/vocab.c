@@ -113,7 +113,7 @@ static bool str_is(const char *s, size_t n, const char *lit) {
     return s && strlen(lit) == n && !memcmp(s, lit, n);
 }
 
-/* Reads an optional token id key. Absent or negative: keeps *out. */
+/* Reads an optional token id key. Absent or -1: keeps *out. */
 static bool read_id(const tokenizer *t, const gguf_file *g, const char *key, int32_t *out,
                     char *err, size_t errlen) {
     const gguf_kv *kv = gguf_find(g, key);
@@ -129,7 +129,7 @@ static bool read_id(const tokenizer *t, const gguf_file *g, const char *key, int
                 gguf_vtype_name(kv->val.type));
         return false;
     }
-    if (v < 0) return true;
+    if (v < 0 || v == UINT32_MAX) return true; /* -1, also when stored as u32: none */
     if (v >= t->n_vocab) {
         tok_err(err, errlen, "%s = %lld is out of range (n_vocab %d)", key, (long long)v,
                 t->n_vocab);

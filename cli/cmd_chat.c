@@ -1,0 +1,213 @@
+/* hearth chat: one-shot (-p) or interactive chat with history, streaming the answer. The KV cache
+ * is kept between turns: only the tokens after the longest common prefix are evaluated. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *model, *prompt, *system, *template_name;
+    bool think;
+    long n_predict, threads, n_ctx;
+    engine_sampler_params sp;
+} chat_args;
+
+typedef struct {
+    engine_chat_message *msg;
+    int n, cap;
+} history;
+
+typedef struct {
+    int32_t *ids; /* what the KV cache holds, position by position */
+    int64_t n, cap;
+} cache_tokens;
+
+static bool parse_args(int argc, char **argv, chat_args *a) {
+    a->n_predict = 512;
+    a->sp = engine_sampler_default_params();
+    a->sp.temperature = 0.7f;
+    a->sp.top_p = 0.8f;
+    a->sp.seed = (uint64_t)time(NULL);
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v;
+        double d;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            fprintf(
+                stderr,
+                "usage: hearth chat -m MODEL [-p PROMPT] [--system S] [--template "
+                "chatml|qwen3|llama3]\n"
+                "                   [--think] [-n N] [--temp T] [--seed S] [-t THREADS] [-c CTX]\n"
+                "  without -p: interactive, one user message per line, history kept (Ctrl-D "
+                "ends)\n");
+            return false;
+        }
+        if (!strcmp(o, "--think")) {
+            a->think = true;
+            continue;
+        }
+        if (!(v = cli_value(argc, argv, &i))) return false;
+        long l;
+        if (!strcmp(o, "-m"))
+            a->model = v;
+        else if (!strcmp(o, "-p"))
+            a->prompt = v;
+        else if (!strcmp(o, "--system"))
+            a->system = v;
+        else if (!strcmp(o, "--template"))
+            a->template_name = v;
+        else if (!strcmp(o, "-n")) {
+            if (!cli_int(o, v, 1, 1 << 20, &a->n_predict)) return false;
+        } else if (!strcmp(o, "-t")) {
+            if (!cli_int(o, v, 1, 256, &a->threads)) return false;
+        } else if (!strcmp(o, "-c")) {
+            if (!cli_int(o, v, 16, 1 << 20, &a->n_ctx)) return false;
+        } else if (!strcmp(o, "--temp")) {
+            if (!cli_float(o, v, 0, 100, &d)) return false;
+            a->sp.temperature = (float)d;
+        } else if (!strcmp(o, "--seed")) {
+            if (!cli_int(o, v, 0, 0x7fffffffL, &l)) return false;
+            a->sp.seed = (uint64_t)l;
+        } else
+            return cli_error(o, "unknown option (try 'hearth chat --help')"), false;
+    }
+    if (!a->model) return cli_error("chat", "missing -m MODEL"), false;
+    return true;
+}
+
+static bool add_message(history *h, const char *role, const char *content) {
+    if (h->n == h->cap) {
+        int cap = h->cap ? h->cap * 2 : 16;
+        engine_chat_message *m = realloc(h->msg, (size_t)cap * sizeof *m);
+        if (!m) return false;
+        h->msg = m;
+        h->cap = cap;
+    }
+    char *copy = strdup(content);
+    if (!copy) return false;
+    h->msg[h->n++] = (engine_chat_message){role, copy};
+    return true;
+}
+
+typedef struct {
+    engine_think_filter filter;
+    char *answer; /* the visible answer, kept for the history */
+    size_t len, cap;
+} answer_out;
+
+static bool emit_answer(const char *s, size_t n, void *user) {
+    answer_out *a = user;
+    char *vis = malloc(n + 16);
+    if (!vis) return false;
+    size_t k = engine_think_filter_push(&a->filter, s, n, vis);
+    fwrite(vis, 1, k, stdout);
+    fflush(stdout);
+    if (a->len + k + 1 > a->cap) {
+        size_t cap = (a->len + k + 1) * 2;
+        char *p = realloc(a->answer, cap);
+        if (!p) return free(vis), false;
+        a->answer = p;
+        a->cap = cap;
+    }
+    memcpy(a->answer + a->len, vis, k);
+    a->len += k;
+    a->answer[a->len] = 0;
+    free(vis);
+    return true;
+}
+
+/* One turn: format the conversation, reuse the cached prefix, stream the answer. */
+static bool chat_turn(engine_model *m, engine_ctx *c, const chat_args *a, history *h,
+                      cache_tokens *cache) {
+    char err[ENGINE_ERR_LEN];
+    char *prompt = engine_chat_prompt(m, a->template_name, h->msg, h->n, a->think, err, sizeof err);
+    if (!prompt) return cli_error("chat", "%s", err), false;
+    int64_t n = 0;
+    int32_t *ids = cli_tokenize(m, prompt, strlen(prompt), true, true, &n);
+    free(prompt);
+    if (!ids) return false;
+    int64_t keep = 0;
+    while (keep < n - 1 && keep < cache->n && keep < engine_n_past(c) &&
+           ids[keep] == cache->ids[keep])
+        keep++;
+    engine_kv_keep(c, (int32_t)keep);
+    int32_t *gen = malloc((size_t)a->n_predict * sizeof(int32_t));
+    answer_out out = {0};
+    engine_gen_request req = {
+        ids + keep, n - keep, (int32_t)a->n_predict, a->sp, NULL, 0, emit_answer,
+        &out,       gen,      (int32_t)a->n_predict};
+    engine_gen_stats st;
+    bool ok = gen && engine_generate(m, c, &req, &st, err, sizeof err);
+    if (!ok) cli_error("chat", "%s", gen ? err : "out of memory");
+    char tail[16];
+    fwrite(tail, 1, engine_think_filter_flush(&out.filter, tail), stdout);
+    printf("\n");
+    /* the cache now holds the prompt and the generated tokens it evaluated */
+    int64_t held = engine_n_past(c), total = n + st.n_generated;
+    int32_t *all = realloc(cache->ids, (size_t)(total > 0 ? total : 1) * sizeof(int32_t));
+    if (ok && all) {
+        memcpy(all, ids, (size_t)n * sizeof(int32_t));
+        memcpy(all + n, gen, (size_t)st.n_generated * sizeof(int32_t));
+        cache->ids = all;
+        cache->n = held < total ? held : total;
+        ok = add_message(h, "assistant", out.answer ? out.answer : "");
+    } else if (all)
+        cache->ids = all;
+    free(out.answer);
+    free(gen);
+    free(ids);
+    return ok;
+}
+
+static char *read_line(FILE *f) {
+    size_t cap = 256, n = 0;
+    char *buf = malloc(cap);
+    int ch;
+    while (buf && (ch = fgetc(f)) != EOF && ch != '\n') {
+        if (n + 1 == cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b) return free(buf), NULL;
+            buf = b;
+        }
+        buf[n++] = (char)ch;
+    }
+    if (!buf || (ch == EOF && n == 0)) return free(buf), NULL;
+    buf[n] = 0;
+    return buf;
+}
+
+int cmd_chat(int argc, char **argv) {
+    chat_args a = {0};
+    if (!parse_args(argc, argv, &a)) return 2;
+    engine_model *m = cli_load_model(a.model);
+    if (!m) return 1;
+    char err[ENGINE_ERR_LEN];
+    engine_ctx_params cp = engine_ctx_default_params();
+    cp.n_threads = (int32_t)a.threads;
+    cp.n_ctx = (int32_t)a.n_ctx;
+    engine_ctx *c = engine_ctx_new(m, &cp, err, sizeof err);
+    history h = {0};
+    cache_tokens cache = {0};
+    int rc = 0;
+    if (!c)
+        rc = cli_error("context", "%s", err);
+    else if (a.system && !add_message(&h, "system", a.system))
+        rc = cli_error("chat", "out of memory");
+    if (rc == 0 && a.prompt) {
+        rc = add_message(&h, "user", a.prompt) && chat_turn(m, c, &a, &h, &cache) ? 0 : 1;
+    } else if (rc == 0) {
+        char *line;
+        while (rc == 0 && (fprintf(stderr, "> "), line = read_line(stdin)) != NULL) {
+            if (*line)
+                rc = add_message(&h, "user", line) && chat_turn(m, c, &a, &h, &cache) ? 0 : 1;
+            free(line);
+        }
+    }
+    for (int i = 0; i < h.n; i++) free((char *)h.msg[i].content);
+    free(h.msg);
+    free(cache.ids);
+    engine_ctx_free(c);
+    engine_model_free(m);
+    return rc;
+}
