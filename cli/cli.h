@@ -20,6 +20,8 @@ bool cli_float(const char *opt, const char *s, double lo, double hi, double *out
 char *cli_read_file(const char *path, size_t *len);
 /* Loads a model, printing the error on failure. */
 engine_model *cli_load_model(const char *path);
+/* Loads only a file's tokenizer (works on vocab-only GGUFs). */
+engine_model *cli_load_vocab(const char *path);
 /* Tokenizes text; returns a malloc'd array and sets *n, or NULL after printing an error. */
 int32_t *cli_tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
                       bool parse_special, int64_t *n);

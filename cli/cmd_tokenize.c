@@ -36,7 +36,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len = text ? strlen(text) : 0;
     char *buf = file ? cli_read_file(file, &len) : NULL;
     if (file && !buf) return 1;
-    engine_model *m = cli_load_model(model);
+    engine_model *m = cli_load_vocab(model);
     int rc = 1;
     int64_t n = 0;
     int32_t *ids = m ? cli_tokenize(m, buf ? buf : text, len, false, special, &n) : NULL;

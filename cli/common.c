@@ -91,6 +91,13 @@ engine_model *cli_load_model(const char *path) {
     return m;
 }
 
+engine_model *cli_load_vocab(const char *path) {
+    char err[ENGINE_ERR_LEN];
+    engine_model *m = engine_model_load_vocab(path, err, sizeof err);
+    if (!m) cli_error(path, "%s", err);
+    return m;
+}
+
 int32_t *cli_tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
                       bool parse_special, int64_t *n) {
     char err[ENGINE_ERR_LEN];

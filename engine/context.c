@@ -94,6 +94,10 @@ int engine_physical_cores(void) {
 engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
                            size_t errlen) {
     engine_ctx_params d = p ? *p : engine_ctx_default_params();
+    if (!m->layers) {
+        snprintf(err, errlen, "the model was loaded for its vocabulary only");
+        return NULL;
+    }
     if (d.n_ctx < 0 || d.n_batch < 0 || d.n_threads < 0 || d.n_threads > 256) {
         snprintf(err, errlen, "invalid context parameters");
         return NULL;

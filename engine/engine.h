@@ -34,6 +34,8 @@ typedef struct {
 
 /* Maps and validates a GGUF model (architecture llama, qwen2, qwen3 or qwen3moe). */
 engine_model *engine_model_load(const char *path, char *err, size_t errlen);
+/* Only the tokenizer of a file (vocab-only GGUFs too): for the token functions, not for contexts. */
+engine_model *engine_model_load_vocab(const char *path, char *err, size_t errlen);
 void engine_model_free(engine_model *m);
 const engine_model_info *engine_model_get_info(const engine_model *m);
 /* Writes one line per tensor type used ("Q8_0: 169 tensors, 502.1 MB") into buf; returns length. */

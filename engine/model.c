@@ -379,7 +379,7 @@ static void count_types(engine_model *m) {
     }
 }
 
-engine_model *engine_model_load(const char *path, char *err, size_t errlen) {
+static engine_model *load(const char *path, bool vocab_only, char *err, size_t errlen) {
     engine_model *m = calloc(1, sizeof *m);
     if (!m) {
         snprintf(err, errlen, "out of memory");
@@ -387,23 +387,30 @@ engine_model *engine_model_load(const char *path, char *err, size_t errlen) {
     }
     loader l = {m, err, errlen};
     m->file = gguf_open(path, err, errlen);
-    bool ok = m->file && read_arch(&l) && read_hparams(&l) && load_tensors(&l);
+    bool ok = m->file && (vocab_only || (read_arch(&l) && read_hparams(&l) && load_tensors(&l)));
     if (ok) {
         m->tok = tokenizer_load(m->file, err, errlen);
         ok = m->tok != NULL;
     }
-    if (ok && tokenizer_n_vocab(m->tok) != m->info.n_vocab) {
-        /* some files pad the embedding matrix beyond the vocabulary; fewer rows is an error */
-        if (tokenizer_n_vocab(m->tok) > m->info.n_vocab)
-            ok = fail(&l, "vocabulary has %d tokens but token_embd.weight only %d rows",
-                      tokenizer_n_vocab(m->tok), m->info.n_vocab);
-    }
+    if (ok && vocab_only) m->info.n_vocab = tokenizer_n_vocab(m->tok);
+    /* some files pad the embedding matrix beyond the vocabulary; fewer rows is an error */
+    if (ok && tokenizer_n_vocab(m->tok) > m->info.n_vocab)
+        ok = fail(&l, "vocabulary has %d tokens but token_embd.weight only %d rows",
+                  tokenizer_n_vocab(m->tok), m->info.n_vocab);
     if (!ok) {
         engine_model_free(m);
         return NULL;
     }
     count_types(m);
     return m;
+}
+
+engine_model *engine_model_load(const char *path, char *err, size_t errlen) {
+    return load(path, false, err, errlen);
+}
+
+engine_model *engine_model_load_vocab(const char *path, char *err, size_t errlen) {
+    return load(path, true, err, errlen);
 }
 
 void engine_model_free(engine_model *m) {

@@ -533,7 +533,9 @@ static void test_hostile(const char *ref) {
             gguf_close(g);
             continue;
         }
-        bool bpe = v == 0 || v >= 3;
+        /* deepseek-coder maps bytes that never occur in UTF-8 to user-defined tokens, which
+         * render as text: lossless only for valid UTF-8, so it is not checked here. */
+        bool bpe = v == 0 || v == 4;
         for (int iter = 0; iter < 300; iter++) {
             size_t n = 0, want = (size_t)(iter % 60) * 3;
             while (n < want) {
@@ -572,7 +574,9 @@ static void test_hostile(const char *ref) {
             double t0 = now_s();
             int64_t k = tokenizer_encode(t, buf, n, false, true, NULL, 0, NULL, 0);
             double el = now_s() - t0;
-            CHECKF(k > 0 && el < 10.0, "%s: fill %zu: %lld tokens in %.2f s", vocabs[v], f,
+            if (getenv("HEARTH_TOK_VERBOSE"))
+                printf("%s fill %zu: %lld tokens %.3f s\n", vocabs[v], f, (long long)k, el);
+            CHECKF(k >= 0 && el < 10.0, "%s: fill %zu: %lld tokens in %.2f s", vocabs[v], f,
                    (long long)k, el);
         }
         tokenizer_free(t);

@@ -82,10 +82,7 @@ static size_t m_llama3_impl(const pt_text *x, size_t i, size_t e, size_t max_dig
     if (IS_L(f)) return run(x, i, e, UCD_L);
     if (!is_crlf(c) && !IS_N(f) && i + 1 < e && IS_L(x->fl[i + 1]))
         return 1 + run(x, i + 1, e, UCD_L);
-    if (IS_N(f)) {
-        n = run(x, i, e, UCD_N);
-        return n < max_digits ? n : max_digits;
-    }
+    if (IS_N(f)) return run(x, i, i + max_digits < e ? i + max_digits : e, UCD_N);
     size_t k = (c == ' ' && i + 1 < e && IS_OTHER(x->fl[i + 1])) ? i + 1 : i;
     if (IS_OTHER(x->fl[k])) {
         size_t j = k + run_other(x, k, e);
