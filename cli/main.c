@@ -12,6 +12,7 @@ static const struct {
     {"run", cmd_run, "generate text from a prompt"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"logits", cmd_logits, "evaluate a prompt and print per-position logits as JSON"},
+    {"bench", cmd_bench, "measure prefill and decode speed (tokens/s)"},
     {"chat", cmd_chat, "chat with a model (one-shot with -p, else interactive)"},
     {"embed", cmd_embed, "print L2-normalised embeddings of texts"},
     {"info", cmd_info, "describe a model file and the memory it needs"},

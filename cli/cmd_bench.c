@@ -1,0 +1,114 @@
+/* hearth bench: prefill (ppN) and decode (tgN) tokens/s, median of repeats, like llama-bench. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Tokens/s of one repeat: prefill evaluates n tokens in batches; decode n tokens one by one. */
+static double run_once(engine_ctx *c, const int32_t *ids, int n, bool prefill, char *err,
+                       size_t errlen) {
+    engine_kv_keep(c, 0);
+    double t0 = now_s();
+    bool ok = true;
+    if (prefill) ok = engine_eval(c, ids, n, false, err, errlen);
+    for (int i = 0; ok && !prefill && i < n; i++)
+        ok = engine_eval(c, &ids[i], 1, false, err, errlen);
+    return ok ? n / (now_s() - t0) : -1.0;
+}
+
+static bool bench_test(engine_ctx *c, const char *model, const int32_t *ids, int n, bool prefill,
+                       int reps, int threads, bool json) {
+    char err[ENGINE_ERR_LEN], name[32];
+    double samples[64];
+    snprintf(name, sizeof name, "%s%d", prefill ? "pp" : "tg", n);
+    if (run_once(c, ids, n < 16 ? n : 16, prefill, err, sizeof err) < 0) /* warm-up */
+        return cli_error("bench", "%s", err), false;
+    for (int r = 0; r < reps; r++)
+        if ((samples[r] = run_once(c, ids, n, prefill, err, sizeof err)) < 0)
+            return cli_error("bench", "%s", err), false;
+    double sorted[64];
+    memcpy(sorted, samples, sizeof(double) * (size_t)reps);
+    qsort(sorted, (size_t)reps, sizeof(double), by_value);
+    double median = reps % 2 ? sorted[reps / 2] : (sorted[reps / 2 - 1] + sorted[reps / 2]) / 2;
+    if (json) {
+        printf("{\"test\": \"%s\", \"tokens_per_s\": %.3f, \"samples\": [", name, median);
+        for (int r = 0; r < reps; r++) printf(r ? ", %.3f" : "%.3f", samples[r]);
+        printf("], \"n_threads\": %d, \"model\": \"%s\", \"simd\": \"%s\"}\n", threads, model,
+               engine_simd_name());
+    } else {
+        printf("| %-40s | %6s | %2d | %10.2f |\n", model, name, threads, median);
+    }
+    fflush(stdout);
+    return true;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *model = NULL;
+    long p = 512, n = 128, threads = 0, reps = 3;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            fprintf(
+                stderr,
+                "usage: hearth bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]\n"
+                "  -p 0 or -n 0 skips that test\n");
+            return 2;
+        }
+        if (!strcmp(o, "--json")) {
+            json = true;
+            continue;
+        }
+        if (!(v = cli_value(argc, argv, &i))) return 2;
+        if (!strcmp(o, "-m"))
+            model = v;
+        else if (!strcmp(o, "-p")) {
+            if (!cli_int(o, v, 0, 1 << 16, &p)) return 2;
+        } else if (!strcmp(o, "-n")) {
+            if (!cli_int(o, v, 0, 1 << 16, &n)) return 2;
+        } else if (!strcmp(o, "-t")) {
+            if (!cli_int(o, v, 1, 256, &threads)) return 2;
+        } else if (!strcmp(o, "-r")) {
+            if (!cli_int(o, v, 1, 64, &reps)) return 2;
+        } else
+            return cli_error(o, "unknown option"), 2;
+    }
+    if (!model) return cli_error("bench", "missing -m MODEL"), 2;
+    engine_model *m = cli_load_model(model);
+    if (!m) return 1;
+    char err[ENGINE_ERR_LEN];
+    engine_ctx_params cp = engine_ctx_default_params();
+    cp.n_threads = (int32_t)(threads ? threads : engine_physical_cores());
+    cp.n_ctx = (int32_t)(p > n ? p : n) + 16;
+    engine_ctx *c = engine_ctx_new(m, &cp, err, sizeof err);
+    int32_t *ids = malloc((size_t)(p > n ? p : n) * sizeof(int32_t) + 64);
+    int rc =
+        c && ids ? 0 : (c ? cli_error("bench", "out of memory") : cli_error("context", "%s", err));
+    int32_t nv = engine_model_get_info(m)->n_vocab;
+    for (long i = 0; ids && i < (p > n ? p : n); i++) ids[i] = (int32_t)((i * 7919 + 13) % nv);
+    const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
+    if (rc == 0 && !json)
+        printf("| %-40s | %6s | %2s | %10s |\n|%s|--------|----|------------|\n", "model", "test",
+               "t", "tokens/s", "------------------------------------------");
+    if (rc == 0 && p > 0 && !bench_test(c, base, ids, (int)p, true, (int)reps, cp.n_threads, json))
+        rc = 1;
+    if (rc == 0 && n > 0 && !bench_test(c, base, ids, (int)n, false, (int)reps, cp.n_threads, json))
+        rc = 1;
+    free(ids);
+    engine_ctx_free(c);
+    engine_model_free(m);
+    return rc;
+}
