@@ -18,7 +18,6 @@ typedef struct {
     char *name;
     uint32_t type, n_dims;
     uint64_t ne[GGUF_MAX_DIMS];
-    void *data;
     uint64_t nbytes;
 } pending_tensor;
 
@@ -29,6 +28,10 @@ struct gguf_writer {
     uint64_t n_tensors, cap_tensors;
     uint32_t alignment;
     bool oom;
+    FILE *data;         /* tensor data spooled to an anonymous temp file: big models never sit in
+                           memory whole */
+    uint64_t data_size; /* bytes spooled, each tensor padded to the alignment */
+    bool io_error;
 };
 
 static void put(gguf_writer *w, const void *p, size_t n) {
@@ -73,15 +76,32 @@ gguf_writer *gguf_writer_new(void) {
 
 void gguf_writer_free(gguf_writer *w) {
     if (!w) return;
-    for (uint64_t i = 0; i < w->n_tensors; i++) {
-        free(w->tensors[i].name);
-        free(w->tensors[i].data);
-    }
+    for (uint64_t i = 0; i < w->n_tensors; i++) free(w->tensors[i].name);
+    if (w->data) fclose(w->data);
     free(w->tensors);
     free(w->kv.data);
     free(w);
 }
 
+static uint64_t align_up(uint64_t x, uint64_t a) {
+    return (x + a - 1) / a * a;
+}
+
+static bool write_all(FILE *f, const void *p, size_t n) {
+    return fwrite(p, 1, n, f) == n;
+}
+
+static bool write_padding(FILE *f, uint64_t n) {
+    static const uint8_t zeros[64];
+    while (n > 0) {
+        size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
+        if (!write_all(f, zeros, k)) return false;
+        n -= k;
+    }
+    return true;
+}
+
+/* Must be called before the first tensor is added (offsets depend on it). */
 void gguf_writer_set_alignment(gguf_writer *w, uint32_t alignment) {
     w->alignment = alignment;
     gguf_write_u32(w, "general.alignment", alignment);
@@ -229,14 +249,20 @@ bool gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uin
     pending_tensor *t = &w->tensors[w->n_tensors];
     memset(t, 0, sizeof *t);
     t->nbytes = row * rows;
-    t->name = strdup(name);
-    t->data = malloc(t->nbytes ? t->nbytes : 1);
-    if (!t->name || !t->data) {
-        free(t->name);
-        free(t->data);
-        goto oom;
+    if (!w->data && !(w->data = tmpfile())) {
+        snprintf(err, errlen, "cannot create a temporary file for tensor data: %s",
+                 strerror(errno));
+        return false;
     }
-    memcpy(t->data, data, t->nbytes);
+    if (!write_all(w->data, data, t->nbytes) ||
+        !write_padding(w->data, align_up(t->nbytes, w->alignment) - t->nbytes)) {
+        snprintf(err, errlen, "tensor %s: writing temporary data failed: %s", name,
+                 strerror(errno));
+        return false;
+    }
+    w->data_size += align_up(t->nbytes, w->alignment);
+    t->name = strdup(name);
+    if (!t->name) goto oom;
     t->type = type;
     t->n_dims = n_dims;
     for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = d < (int)n_dims ? ne[d] : 1;
@@ -245,24 +271,6 @@ bool gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uin
 oom:
     snprintf(err, errlen, "tensor %s: out of memory", name);
     return false;
-}
-
-static uint64_t align_up(uint64_t x, uint64_t a) {
-    return (x + a - 1) / a * a;
-}
-
-static bool write_all(FILE *f, const void *p, size_t n) {
-    return fwrite(p, 1, n, f) == n;
-}
-
-static bool write_padding(FILE *f, uint64_t n) {
-    static const uint8_t zeros[64];
-    while (n > 0) {
-        size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
-        if (!write_all(f, zeros, k)) return false;
-        n -= k;
-    }
-    return true;
 }
 
 static bool write_file(gguf_writer *w, FILE *f) {
@@ -280,10 +288,14 @@ static bool write_file(gguf_writer *w, FILE *f) {
         offset = align_up(offset + t->nbytes, w->alignment);
     }
     ok = ok && write_padding(f, align_up(pos, w->alignment) - pos);
-    for (uint64_t i = 0; ok && i < w->n_tensors; i++) {
-        pending_tensor *t = &w->tensors[i];
-        ok = write_all(f, t->data, t->nbytes) &&
-             write_padding(f, align_up(t->nbytes, w->alignment) - t->nbytes);
+    if (!ok || !w->data) return ok;
+    /* copy the spooled tensor data after the header */
+    static char buf[1 << 20];
+    ok = fflush(w->data) == 0 && fseek(w->data, 0, SEEK_SET) == 0;
+    for (uint64_t left = w->data_size; ok && left > 0;) {
+        size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
+        ok = fread(buf, 1, k, w->data) == k && write_all(f, buf, k);
+        left -= k;
     }
     return ok;
 }

@@ -309,6 +309,18 @@ static void test_specials(const char *ref) {
     }
     gguf_close(g);
 
+    /* Phi-3 swallows whitespace after its special tokens (their rstrip attribute). */
+    snprintf(path, sizeof(path), "%s/vocab/phi-3.gguf", ref);
+    t = load_vocab(path, &g, &ms);
+    if (t) {
+        int64_t k;
+        int32_t *ids = encode(t, "<|user|>\n  hi<|end|>", 20, false, true, &k);
+        CHECK(ids && k >= 3 && ids[0] == 32010 && ids[1] != 13 && ids[k - 1] == 32007);
+        free(ids);
+        tokenizer_free(t);
+    }
+    gguf_close(g);
+
     snprintf(path, sizeof(path), "%s/vocab/bert-bge.gguf", ref);
     t = load_vocab(path, &g, &ms);
     if (t) {
