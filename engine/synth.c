@@ -16,20 +16,34 @@ typedef struct {
     int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx;
     float rope_base, rms_eps;
     bool tied;
+    int32_t n_expert, n_expert_used, n_ff_exp; /* qwen3moe */
+    int32_t pooling;                           /* embedding models: <arch>.pooling_type */
+    bool no_output;                            /* embedding models have no output projection */
 } model_shape;
 
+#define QWEN  151936
+#define DENSE 0, 0, 0, -1, false
 /* Hyperparameters as published in each model's config. */
+/* clang-format off */
 static const model_shape SHAPES[] = {
-    {"qwen2.5-coder-0.5b", "qwen2", 151936, 896, 24, 14, 2, 64, 4864, 32768, 1e6f, 1e-6f, true},
-    {"qwen2.5-coder-1.5b", "qwen2", 151936, 1536, 28, 12, 2, 128, 8960, 32768, 1e6f, 1e-6f, true},
-    {"qwen2.5-coder-3b", "qwen2", 151936, 2048, 36, 16, 2, 128, 11008, 32768, 1e6f, 1e-6f, true},
-    {"qwen2.5-coder-7b", "qwen2", 152064, 3584, 28, 28, 4, 128, 18944, 32768, 1e6f, 1e-6f, false},
-    {"qwen3-0.6b", "qwen3", 151936, 1024, 28, 16, 8, 128, 3072, 40960, 1e6f, 1e-6f, true},
-    {"qwen3-1.7b", "qwen3", 151936, 2048, 28, 16, 8, 128, 6144, 40960, 1e6f, 1e-6f, true},
-    {"tiny-llama", "llama", 512, 256, 2, 4, 2, 64, 768, 2048, 1e4f, 1e-5f, false},
-    {"tiny-qwen2", "qwen2", 512, 256, 2, 4, 2, 64, 512, 2048, 1e6f, 1e-6f, true},
-    {"tiny-qwen3", "qwen3", 512, 256, 2, 4, 2, 64, 512, 2048, 1e6f, 1e-6f, false},
+    /* name                  arch        vocab   embd  L   H   KV  hd   ff     ctx    rope  eps   tied */
+    {"qwen2.5-coder-0.5b",   "qwen2",    QWEN,   896,  24, 14, 2,  64,  4864,  32768, 1e6f, 1e-6f, true,  DENSE},
+    {"qwen2.5-coder-1.5b",   "qwen2",    QWEN,   1536, 28, 12, 2,  128, 8960,  32768, 1e6f, 1e-6f, true,  DENSE},
+    {"qwen2.5-coder-3b",     "qwen2",    QWEN,   2048, 36, 16, 2,  128, 11008, 32768, 1e6f, 1e-6f, true,  DENSE},
+    {"qwen2.5-coder-7b",     "qwen2",    152064, 3584, 28, 28, 4,  128, 18944, 32768, 1e6f, 1e-6f, false, DENSE},
+    {"qwen3-0.6b",           "qwen3",    QWEN,   1024, 28, 16, 8,  128, 3072,  40960, 1e6f, 1e-6f, true,  DENSE},
+    {"qwen3-1.7b",           "qwen3",    QWEN,   2048, 28, 16, 8,  128, 6144,  40960, 1e6f, 1e-6f, true,  DENSE},
+    /*                                                                                     experts used ff_exp pooling no_output */
+    {"qwen3-30b-a3b",        "qwen3moe", QWEN,   2048, 48, 32, 4,  128, 6144,  40960, 1e6f, 1e-6f, false, 128, 8, 768, -1, false},
+    {"qwen3-embedding-0.6b", "qwen3",    QWEN,   1024, 28, 16, 8,  128, 3072,  32768, 1e6f, 1e-6f, true,  0, 0, 0, ENGINE_POOL_LAST, true},
+    {"bge-small-en-v1.5",    "bert",     30522,  384,  12, 12, 12, 32,  1536,  512,   0.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_CLS, true},
+    {"tiny-llama",           "llama",    512,    256,  2,  4,  2,  64,  768,   2048,  1e4f, 1e-5f, false, DENSE},
+    {"tiny-qwen2",           "qwen2",    512,    256,  2,  4,  2,  64,  512,   2048,  1e6f, 1e-6f, true,  DENSE},
+    {"tiny-qwen3",           "qwen3",    512,    256,  2,  4,  2,  64,  512,   2048,  1e6f, 1e-6f, false, DENSE},
+    {"tiny-qwen3moe",        "qwen3moe", 512,    256,  2,  4,  2,  64,  768,   2048,  1e6f, 1e-6f, false, 8, 2, 256, -1, false},
+    {"tiny-bert",            "bert",     512,    64,   2,  2,  2,  32,  256,   512,   0.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_CLS, true},
 };
+/* clang-format on */
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
 const char *engine_synth_shape_name(int i) {
@@ -108,24 +122,36 @@ typedef struct {
     size_t errlen;
 } synth_state;
 
-static bool add_tensor(synth_state *s, const char *name, int layer, int64_t cols, int64_t rows,
-                       float mean, float std) {
-    size_t n = (size_t)cols * (size_t)rows;
+/* Embedding tables of positions/token types and the MoE router stay F32, as common quantizers
+ * leave them. */
+static bool keep_f32(const char *name) {
+    return strstr(name, "ffn_gate_inp") || strstr(name, "position_embd") ||
+           strstr(name, "token_types");
+}
+
+/* A tensor of n_mat matrices of rows x cols (n_mat > 1: a 3-D expert stack). */
+static bool add_stack(synth_state *s, const char *name, int layer, int64_t cols, int64_t rows,
+                      int64_t n_mat, float mean, float std) {
+    size_t n = (size_t)cols * (size_t)rows * (size_t)n_mat;
     float *x = malloc(n * sizeof(float));
     if (!x) {
         snprintf(s->err, s->errlen, "out of memory for %s", name);
         return false;
     }
     fill_normal(&s->r, x, n, mean, std);
-    tensor_type t = rows == 1 ? TT_F32 : fit_type(pick_type(s->tc, name, layer, s->n_layer), cols);
+    tensor_type t = rows == 1 || keep_f32(name)
+                        ? TT_F32
+                        : fit_type(pick_type(s->tc, name, layer, s->n_layer), cols);
     size_t row_bytes = quant_row_size(t, cols);
-    void *q = t == TT_F32 ? (void *)x : malloc(row_bytes * (size_t)rows);
+    int64_t all_rows = rows * n_mat;
+    void *q = t == TT_F32 ? (void *)x : malloc(row_bytes * (size_t)all_rows);
     bool ok = q != NULL;
-    for (int64_t i = 0; ok && t != TT_F32 && i < rows; i++)
+    for (int64_t i = 0; ok && t != TT_F32 && i < all_rows; i++)
         quant_traits(t)->from_float(x + i * cols, (uint8_t *)q + i * row_bytes, cols);
-    uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
+    uint64_t ne[3] = {(uint64_t)cols, (uint64_t)rows, (uint64_t)n_mat};
+    uint32_t dims = n_mat > 1 ? 3 : rows == 1 ? 1 : 2;
     if (ok)
-        ok = gguf_writer_add_tensor(s->w, name, t, rows == 1 ? 1 : 2, ne, q, s->err, s->errlen);
+        ok = gguf_writer_add_tensor(s->w, name, t, dims, ne, q, s->err, s->errlen);
     else
         snprintf(s->err, s->errlen, "out of memory for %s", name);
     if (q != x) free(q);
@@ -133,9 +159,50 @@ static bool add_tensor(synth_state *s, const char *name, int layer, int64_t cols
     return ok;
 }
 
+static bool add_tensor(synth_state *s, const char *name, int layer, int64_t cols, int64_t rows,
+                       float mean, float std) {
+    return add_stack(s, name, layer, cols, rows, 1, mean, std);
+}
+
+static bool add_ffn(synth_state *s, const model_shape *sh, int l) {
+    int64_t e = sh->n_embd, ff = sh->n_ff, fx = sh->n_ff_exp, X = sh->n_expert;
+    char n[96];
+#define T(suffix, cols, rows, k, std)                                                              \
+    (snprintf(n, sizeof n, "blk.%d." suffix, l), add_stack(s, n, l, cols, rows, k, 0.0f, std))
+    if (X > 0)
+        return T("ffn_gate_inp.weight", e, X, 1, 3.0f / sqrtf((float)e)) &&
+               T("ffn_gate_exps.weight", e, fx, X, 1.0f / sqrtf((float)e)) &&
+               T("ffn_up_exps.weight", e, fx, X, 1.0f / sqrtf((float)e)) &&
+               T("ffn_down_exps.weight", fx, e, X, 1.0f / sqrtf((float)fx));
+    return T("ffn_gate.weight", e, ff, 1, 1.0f / sqrtf((float)e)) &&
+           T("ffn_up.weight", e, ff, 1, 1.0f / sqrtf((float)e)) &&
+           T("ffn_down.weight", ff, e, 1, 1.0f / sqrtf((float)ff));
+#undef T
+}
+
+/* BERT: biases everywhere, post-attention and post-FFN LayerNorms (gain and bias). */
+static bool add_bert_layer(synth_state *s, const model_shape *sh, int l) {
+    int64_t e = sh->n_embd, ff = sh->n_ff;
+    float se = 1.0f / sqrtf((float)e), sf = 1.0f / sqrtf((float)ff);
+    char n[96];
+#define T(suffix, cols, rows, mean, std)                                                           \
+    (snprintf(n, sizeof n, "blk.%d." suffix, l), add_tensor(s, n, l, cols, rows, mean, std))
+    return T("attn_q.weight", e, e, 0.0f, se) && T("attn_q.bias", e, 1, 0.0f, 0.05f) &&
+           T("attn_k.weight", e, e, 0.0f, se) && T("attn_k.bias", e, 1, 0.0f, 0.05f) &&
+           T("attn_v.weight", e, e, 0.0f, se) && T("attn_v.bias", e, 1, 0.0f, 0.05f) &&
+           T("attn_output.weight", e, e, 0.0f, se) && T("attn_output.bias", e, 1, 0.0f, 0.05f) &&
+           T("attn_output_norm.weight", e, 1, 1.0f, 0.1f) &&
+           T("attn_output_norm.bias", e, 1, 0.0f, 0.05f) && T("ffn_up.weight", e, ff, 0.0f, se) &&
+           T("ffn_up.bias", ff, 1, 0.0f, 0.05f) && T("ffn_down.weight", ff, e, 0.0f, sf) &&
+           T("ffn_down.bias", e, 1, 0.0f, 0.05f) &&
+           T("layer_output_norm.weight", e, 1, 1.0f, 0.1f) &&
+           T("layer_output_norm.bias", e, 1, 0.0f, 0.05f);
+#undef T
+}
+
 static bool add_layer(synth_state *s, const model_shape *sh, int l) {
     int64_t e = sh->n_embd, q = (int64_t)sh->n_head * sh->head_dim,
-            kv = (int64_t)sh->n_head_kv * sh->head_dim, ff = sh->n_ff;
+            kv = (int64_t)sh->n_head_kv * sh->head_dim;
     char n[96];
 #define T(suffix, cols, rows, mean, std)                                                           \
     (snprintf(n, sizeof n, "blk.%d." suffix, l), add_tensor(s, n, l, cols, rows, mean, std))
@@ -144,14 +211,11 @@ static bool add_layer(synth_state *s, const model_shape *sh, int l) {
               T("attn_k.weight", e, kv, 0.0f, 1.0f / sqrtf((float)e)) &&
               T("attn_v.weight", e, kv, 0.0f, 1.0f / sqrtf((float)e)) &&
               T("attn_output.weight", q, e, 0.0f, 1.0f / sqrtf((float)q)) &&
-              T("ffn_norm.weight", e, 1, 1.0f, 0.1f) &&
-              T("ffn_gate.weight", e, ff, 0.0f, 1.0f / sqrtf((float)e)) &&
-              T("ffn_up.weight", e, ff, 0.0f, 1.0f / sqrtf((float)e)) &&
-              T("ffn_down.weight", ff, e, 0.0f, 1.0f / sqrtf((float)ff));
+              T("ffn_norm.weight", e, 1, 1.0f, 0.1f) && add_ffn(s, sh, l);
     if (ok && !strcmp(sh->arch, "qwen2"))
         ok = T("attn_q.bias", q, 1, 0.0f, 0.2f) && T("attn_k.bias", kv, 1, 0.0f, 0.2f) &&
              T("attn_v.bias", kv, 1, 0.0f, 0.2f);
-    if (ok && !strcmp(sh->arch, "qwen3"))
+    if (ok && !strncmp(sh->arch, "qwen3", 5))
         ok = T("attn_q_norm.weight", sh->head_dim, 1, 1.0f, 0.1f) &&
              T("attn_k_norm.weight", sh->head_dim, 1, 1.0f, 0.1f);
 #undef T
@@ -159,15 +223,15 @@ static bool add_layer(synth_state *s, const model_shape *sh, int l) {
 }
 
 /* tokenizer.* from a vocabulary GGUF, or a minimal byte-level vocabulary of our own. */
-static bool add_vocab(synth_state *s, const char *vocab_path, int32_t n_vocab) {
+/* A vocabulary larger than the shape's grows the embedding (tiny shapes with real vocabularies). */
+static bool add_vocab(synth_state *s, const char *vocab_path, int32_t *n_vocab) {
     if (vocab_path) {
         gguf_file *v = gguf_open(vocab_path, s->err, s->errlen);
         if (!v) return false;
         const gguf_value *tokens = gguf_get_arr(v, "tokenizer.ggml.tokens");
-        bool ok = tokens && tokens->arr.n <= (uint64_t)n_vocab;
-        if (!ok)
-            snprintf(s->err, s->errlen, "%s: no tokenizer.ggml.tokens, or more than %d tokens",
-                     vocab_path, n_vocab);
+        bool ok = tokens && tokens->arr.n < (1u << 24);
+        if (!ok) snprintf(s->err, s->errlen, "%s: no usable tokenizer.ggml.tokens", vocab_path);
+        if (ok && tokens->arr.n > (uint64_t)*n_vocab) *n_vocab = (int32_t)tokens->arr.n;
         for (uint64_t i = 0; ok && i < v->n_kv; i++) {
             char key[256];
             gguf_str k = v->kv[i].key;
@@ -238,9 +302,44 @@ static void add_hparams(synth_state *s, const model_shape *sh, int n_layer) {
     gguf_write_u32(s->w, KEY("attention.head_count_kv"), (uint32_t)sh->n_head_kv);
     gguf_write_u32(s->w, KEY("attention.key_length"), (uint32_t)sh->head_dim);
     gguf_write_u32(s->w, KEY("attention.value_length"), (uint32_t)sh->head_dim);
+    if (sh->n_expert > 0) {
+        gguf_write_u32(s->w, KEY("expert_count"), (uint32_t)sh->n_expert);
+        gguf_write_u32(s->w, KEY("expert_used_count"), (uint32_t)sh->n_expert_used);
+        gguf_write_u32(s->w, KEY("expert_feed_forward_length"), (uint32_t)sh->n_ff_exp);
+        gguf_write_bool(s->w, KEY("expert_weights_norm"), true);
+    }
+    if (sh->pooling >= 0) gguf_write_u32(s->w, KEY("pooling_type"), (uint32_t)sh->pooling);
+    if (!strcmp(a, "bert")) {
+        gguf_write_f32(s->w, KEY("attention.layer_norm_epsilon"), sh->rms_eps);
+        gguf_write_bool(s->w, KEY("attention.causal"), false);
+        return;
+    }
     gguf_write_f32(s->w, KEY("rope.freq_base"), sh->rope_base);
     gguf_write_f32(s->w, KEY("attention.layer_norm_rms_epsilon"), sh->rms_eps);
 #undef KEY
+}
+
+static bool add_decoder(synth_state *s, const model_shape *sh, int n_layer) {
+    float out_std = 5.0f / sqrtf((float)sh->n_embd);
+    /* tied models read logits through token_embd, so it carries the output scale */
+    bool ok = add_tensor(s, "token_embd.weight", -1, sh->n_embd, sh->n_vocab, 0.0f,
+                         sh->tied ? out_std : 1.0f);
+    for (int l = 0; ok && l < n_layer; l++) ok = add_layer(s, sh, l);
+    ok = ok && add_tensor(s, "output_norm.weight", -1, sh->n_embd, 1, 1.0f, 0.1f);
+    if (ok && !sh->tied && !sh->no_output)
+        ok = add_tensor(s, "output.weight", -1, sh->n_embd, sh->n_vocab, 0.0f, out_std);
+    return ok;
+}
+
+static bool add_bert(synth_state *s, const model_shape *sh, int n_layer) {
+    int64_t e = sh->n_embd;
+    bool ok = add_tensor(s, "token_embd.weight", -1, e, sh->n_vocab, 0.0f, 1.0f) &&
+              add_tensor(s, "token_types.weight", -1, e, 2, 0.0f, 0.5f) &&
+              add_tensor(s, "position_embd.weight", -1, e, sh->n_ctx, 0.0f, 0.5f) &&
+              add_tensor(s, "token_embd_norm.weight", -1, e, 1, 1.0f, 0.1f) &&
+              add_tensor(s, "token_embd_norm.bias", -1, e, 1, 0.0f, 0.05f);
+    for (int l = 0; ok && l < n_layer; l++) ok = add_bert_layer(s, sh, l);
+    return ok;
 }
 
 bool engine_synth(const engine_synth_params *p, const char *out_path, char *err, size_t errlen) {
@@ -257,16 +356,12 @@ bool engine_synth(const engine_synth_params *p, const char *out_path, char *err,
     synth_state s = {
         gguf_writer_new(), {p->seed * 0x2545f4914f6cdd1dull + 1}, tc, n_layer, err, errlen};
     if (!s.w) return snprintf(err, errlen, "out of memory"), false;
+    model_shape shape = *sh;
+    sh = &shape;
     add_hparams(&s, sh, n_layer);
-    bool ok = add_vocab(&s, p->vocab_path, sh->n_vocab);
-    float out_std = 5.0f / sqrtf((float)sh->n_embd);
-    /* tied models read logits through token_embd, so it carries the output scale */
-    ok = ok && add_tensor(&s, "token_embd.weight", -1, sh->n_embd, sh->n_vocab, 0.0f,
-                          sh->tied ? out_std : 1.0f);
-    for (int l = 0; ok && l < n_layer; l++) ok = add_layer(&s, sh, l);
-    ok = ok && add_tensor(&s, "output_norm.weight", -1, sh->n_embd, 1, 1.0f, 0.1f);
-    if (ok && !sh->tied)
-        ok = add_tensor(&s, "output.weight", -1, sh->n_embd, sh->n_vocab, 0.0f, out_std);
+    bool ok = add_vocab(&s, p->vocab_path, &shape.n_vocab);
+    ok =
+        ok && (strcmp(sh->arch, "bert") ? add_decoder(&s, sh, n_layer) : add_bert(&s, sh, n_layer));
     ok = ok && gguf_writer_save(s.w, out_path, err, errlen);
     gguf_writer_free(s.w);
     return ok;

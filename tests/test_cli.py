@@ -132,6 +132,24 @@ def test_embed_json_matches_reference():
         check("embed --jsonl rejects non-strings", rc3 != 0 and "line 2" in err3, err3)
 
 
+def test_synth_moe_and_embedding_shapes():
+    with tempfile.TemporaryDirectory() as d:
+        moe = os.path.join(d, "moe.gguf")
+        rc, _, err = hearth("synth", "--like", "tiny-qwen3moe", "--type", "Q4_K_M", "--vocab",
+                            f"{DATA}/stories260K.gguf", "-o", moe)
+        info = hearth("info", moe)[1].decode() if rc == 0 else ""
+        check("synth qwen3moe", rc == 0 and "qwen3moe" in info and "Q4_K" in info, err + info)
+        rc, out, err = hearth("run", "-m", moe, "-p", "Once upon", "-n", "6", "--temp", "0")
+        check("synth qwen3moe runs", rc == 0 and len(out) > 0, err)
+        bert = os.path.join(d, "bert.gguf")
+        rc, _, err = hearth("synth", "--like", "tiny-bert", "--type", "F16", "--vocab",
+                            f"{REF}/vocab/bert-bge.gguf", "-o", bert)
+        rc, out, err = hearth("embed", "-m", bert, "--json", "hello world", "fn main() {}")
+        rows = [json.loads(x) for x in out.decode().splitlines()] if rc == 0 else []
+        norms = [math.sqrt(sum(v * v for v in r["embedding"])) for r in rows]
+        check("synth bert embeds", rc == 0 and len(rows) == 2 and all(abs(n - 1) < 1e-5 for n in norms), err)
+
+
 def test_errors_are_one_line():
     cases = [("run", "-p", "x"), ("nosuchcommand",), ("info", "/nonexistent.gguf"),
              ("run", "-m", f"{DATA}/stories260K.gguf", "-p", "x", "-n", "abc"),
