@@ -29,8 +29,8 @@ static double run_once(engine_ctx *c, const int32_t *ids, int n, bool prefill, c
     return ok ? n / (now_s() - t0) : -1.0;
 }
 
-static bool bench_test(engine_ctx *c, const char *model, const int32_t *ids, int n, bool prefill,
-                       int reps, int threads, bool json) {
+static bool bench_test(engine_ctx *c, const engine_model_info *in, const char *model,
+                       const int32_t *ids, int n, bool prefill, int reps, int threads, bool json) {
     char err[ENGINE_ERR_LEN], name[32];
     double samples[64];
     snprintf(name, sizeof name, "%s%d", prefill ? "pp" : "tg", n);
@@ -46,10 +46,17 @@ static bool bench_test(engine_ctx *c, const char *model, const int32_t *ids, int
     if (json) {
         printf("{\"test\": \"%s\", \"tokens_per_s\": %.3f, \"samples\": [", name, median);
         for (int r = 0; r < reps; r++) printf(r ? ", %.3f" : "%.3f", samples[r]);
-        printf("], \"n_threads\": %d, \"model\": \"%s\", \"simd\": \"%s\"}\n", threads, model,
-               engine_simd_name());
-    } else {
-        printf("| %-40s | %6s | %2d | %10.2f |\n", model, name, threads, median);
+        printf("], \"n_threads\": %d, \"model\": \"%s\", \"simd\": \"%s\", "
+               "\"decode_bytes_per_token\": %llu, \"weight_bytes\": %llu",
+               threads, model, engine_simd_name(), (unsigned long long)in->decode_bytes,
+               (unsigned long long)in->weight_bytes);
+        if (!prefill) printf(", \"decode_gb_per_s\": %.2f", median * in->decode_bytes / 1e9);
+        printf("}\n");
+    } else if (prefill) {
+        printf("| %-32s | %6s | %2d | %10.2f |            |\n", model, name, threads, median);
+    } else { /* decode streams decode_bytes per token: the roofline comparison */
+        printf("| %-32s | %6s | %2d | %10.2f | %10.2f |\n", model, name, threads, median,
+               median * in->decode_bytes / 1e9);
     }
     fflush(stdout);
     return true;
@@ -100,12 +107,19 @@ int cmd_bench(int argc, char **argv) {
     int32_t nv = engine_model_get_info(m)->n_vocab;
     for (long i = 0; ids && i < (p > n ? p : n); i++) ids[i] = (int32_t)((i * 7919 + 13) % nv);
     const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
-    if (rc == 0 && !json)
-        printf("| %-40s | %6s | %2s | %10s |\n|%s|--------|----|------------|\n", "model", "test",
-               "t", "tokens/s", "------------------------------------------");
-    if (rc == 0 && p > 0 && !bench_test(c, base, ids, (int)p, true, (int)reps, cp.n_threads, json))
+    const engine_model_info *in = engine_model_get_info(m);
+    if (rc == 0 && !json) {
+        printf("model %s: %.1f MB of weights, %.1f MB streamed per decoded token%s\n", base,
+               in->weight_bytes / 1e6, in->decode_bytes / 1e6,
+               in->n_expert ? " (routed experts only)" : "");
+        printf("| %-32s | %6s | %2s | %10s | %10s |\n", "model", "test", "t", "tokens/s", "GB/s");
+        printf("|----------------------------------|--------|----|------------|------------|\n");
+    }
+    if (rc == 0 && p > 0 &&
+        !bench_test(c, in, base, ids, (int)p, true, (int)reps, cp.n_threads, json))
         rc = 1;
-    if (rc == 0 && n > 0 && !bench_test(c, base, ids, (int)n, false, (int)reps, cp.n_threads, json))
+    if (rc == 0 && n > 0 &&
+        !bench_test(c, in, base, ids, (int)n, false, (int)reps, cp.n_threads, json))
         rc = 1;
     free(ids);
     engine_ctx_free(c);

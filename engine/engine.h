@@ -28,6 +28,8 @@ typedef struct {
     float rope_freq_base, rms_eps;
     uint64_t n_params;     /* elements in all tensors */
     uint64_t weight_bytes; /* bytes of all tensor data */
+    uint64_t decode_bytes; /* weight bytes one decoded token streams: all but the unused
+                              token_embd rows, and only the routed share of MoE experts */
     const char *file_type; /* the most common 2-D weight type, e.g. "Q8_0" */
     bool tied_output;      /* output projection shares token_embd */
 } engine_model_info;

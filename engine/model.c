@@ -69,8 +69,9 @@ static bool read_arch(loader *l) {
     for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
         if (gguf_str_eq(s, ARCHS[i].name)) m->arch = &ARCHS[i];
     if (!m->arch)
-        return fail(l, "unsupported architecture '%s' (supported: llama, qwen2, qwen3, qwen3moe, bert)",
-                    m->arch_name);
+        return fail(
+            l, "unsupported architecture '%s' (supported: llama, qwen2, qwen3, qwen3moe, bert)",
+            m->arch_name);
     if (gguf_get_str(m->file, "general.name", &s))
         snprintf(m->model_name, sizeof m->model_name, "%.*s", (int)(s.len < 127 ? s.len : 127),
                  s.ptr);
@@ -188,12 +189,15 @@ static bool get_experts(loader *l, expert_weights *x, const char *name, int64_t 
     if (!t) return false;
     if (t->n_dims != 3 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows ||
         t->ne[2] != (uint64_t)n_expert)
-        return fail(l, "tensor %s has shape [%" PRIu64 ", %" PRIu64 ", %" PRIu64 "], expected [%" PRId64 ", %" PRId64 ", %d]",
+        return fail(l,
+                    "tensor %s has shape [%" PRIu64 ", %" PRIu64 ", %" PRIu64
+                    "], expected [%" PRId64 ", %" PRId64 ", %d]",
                     name, t->ne[0], t->ne[1], t->ne[2], cols, rows, n_expert);
     const type_traits *tr = quant_traits((int)t->type);
     if (!tr->vec_dot[ISA_SCALAR] || t->type == TT_Q8_1 || t->type == TT_Q8_K)
         return fail(l, "tensor %s: type %s cannot be used for matrix products", name, tr->name);
-    x->first = (weight){t->data, (tensor_type)t->type, cols, rows, quant_row_size((tensor_type)t->type, cols)};
+    x->first = (weight){t->data, (tensor_type)t->type, cols, rows,
+                        quant_row_size((tensor_type)t->type, cols)};
     x->n_expert = n_expert;
     x->stride = x->first.row_bytes * (size_t)rows;
     return true;
@@ -292,10 +296,11 @@ static bool load_bert_layer(loader *l, int i) {
     layer_weights *L = &l->m->layers[i];
     int64_t e = in->n_embd, ff = in->n_ff;
     static const char *names[16] = {
-        "attn_q.weight",           "attn_q.bias",           "attn_k.weight",     "attn_k.bias",
-        "attn_v.weight",           "attn_v.bias",           "attn_output.weight", "attn_output.bias",
-        "attn_output_norm.weight", "attn_output_norm.bias", "ffn_up.weight",     "ffn_up.bias",
-        "ffn_down.weight",         "ffn_down.bias",         "layer_output_norm.weight",
+        "attn_q.weight",         "attn_q.bias",      "attn_k.weight",
+        "attn_k.bias",           "attn_v.weight",    "attn_v.bias",
+        "attn_output.weight",    "attn_output.bias", "attn_output_norm.weight",
+        "attn_output_norm.bias", "ffn_up.weight",    "ffn_up.bias",
+        "ffn_down.weight",       "ffn_down.bias",    "layer_output_norm.weight",
         "layer_output_norm.bias"};
     char n[16][96];
     for (int k = 0; k < 16; k++) snprintf(n[k], sizeof n[k], "blk.%d.%s", i, names[k]);
@@ -322,8 +327,7 @@ static bool load_bert_globals(loader *l) {
     if (in->n_head_kv != in->n_head)
         return fail(l, "bert with head_count_kv %d != head_count %d", in->n_head_kv, in->n_head);
     return get_weight(l, &m->token_types, "token_types.weight", in->n_embd, n_types, true) &&
-           get_weight(l, &m->pos_embd, "position_embd.weight", in->n_embd, in->n_ctx_train,
-                      true) &&
+           get_weight(l, &m->pos_embd, "position_embd.weight", in->n_embd, in->n_ctx_train, true) &&
            get_vector(l, &m->tok_norm, "token_embd_norm.weight", in->n_embd, true) &&
            get_vector(l, &m->tok_norm_b, "token_embd_norm.bias", in->n_embd, true);
 }
@@ -358,6 +362,15 @@ static bool load_tensors(loader *l) {
     return true;
 }
 
+/* Bytes of a tensor that decoding one token reads. */
+static uint64_t decode_share(const engine_model *m, const gguf_tensor *t) {
+    if (gguf_str_eq(t->name, "token_embd.weight") && !m->info.tied_output)
+        return t->nbytes / (t->ne[1] ? t->ne[1] : 1); /* one row */
+    if (m->info.n_expert > 0 && t->n_dims == 3)       /* ffn_*_exps: the routed experts only */
+        return t->nbytes / (uint64_t)m->info.n_expert * (uint64_t)m->info.n_expert_used;
+    return t->nbytes;
+}
+
 static void count_types(engine_model *m) {
     const gguf_file *g = m->file;
     uint64_t best = 0;
@@ -366,6 +379,7 @@ static void count_types(engine_model *m) {
         uint64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
         m->info.n_params += n;
         m->info.weight_bytes += t->nbytes;
+        m->info.decode_bytes += decode_share(m, t);
         m->type_counts[t->type]++;
         m->type_bytes[t->type] += t->nbytes;
     }

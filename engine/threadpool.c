@@ -34,10 +34,13 @@ static inline void cpu_relax(void) {
 }
 
 static unsigned wait_for_work(threadpool *p, unsigned seen) {
-    for (int i = 0; i < SPIN_ITERATIONS; i++) {
+    for (int i = 0; i < 2 * SPIN_ITERATIONS; i++) {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen || atomic_load(&p->stop)) return g;
-        cpu_relax();
+        if (i < SPIN_ITERATIONS)
+            cpu_relax();
+        else
+            sched_yield();
     }
     pthread_mutex_lock(&p->mu);
     unsigned g;
@@ -123,5 +126,12 @@ void threadpool_run(threadpool *p, pool_fn fn, void *arg) {
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+    /* spin briefly, then yield: with more runnable threads than cores (an editor, a build), a
+     * worker we wait for may be descheduled and pure spinning would burn its time slice */
+    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
+        if (i < SPIN_ITERATIONS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }
