@@ -1,0 +1,1 @@
+hearth_test(test_sample test_sample.c)
