@@ -102,7 +102,6 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
         snprintf(err, errlen, "invalid context parameters");
         return NULL;
     }
-    forward_init();
     engine_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
@@ -114,6 +113,7 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
     if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
     c->kv_type = d.kv_type;
     c->causal = m->arch->family != FAMILY_BERT;
+    c->attn_k = attn_kernels_for(quant_active_isa(), m->info.head_dim);
     c->kv_elem = d.kv_type == ENGINE_KV_F32 ? 4 : 2;
     c->pool = threadpool_new(d.n_threads ? d.n_threads : engine_physical_cores());
     if (!c->pool || !alloc_buffers(c)) {

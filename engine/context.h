@@ -4,14 +4,16 @@
 
 #include "model.h"
 #include "threadpool.h"
+#include "kernels/attn_kernels.h"
 
 struct engine_ctx {
     const engine_model *m;
     threadpool *pool;
     int32_t n_ctx, n_batch, n_past;
     engine_kv_type kv_type;
-    size_t kv_elem;   /* bytes per cached element */
-    uint8_t **k, **v; /* per layer: n_ctx rows of n_head_kv*head_dim elements */
+    const attn_kernels *attn_k; /* attention loops for this CPU and head size */
+    size_t kv_elem;             /* bytes per cached element */
+    uint8_t **k, **v;           /* per layer: n_ctx rows of n_head_kv*head_dim elements */
     /* scratch, sized for n_batch tokens */
     float *x, *xn, *q, *kc, *vc, *attn, *gate, *up, *scores;
     void *xq;
@@ -38,8 +40,6 @@ void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool al
 void forward_positions(engine_ctx *c, int n);
 /* BERT's encoder over n tokens (forward_bert.c); appends their states to c->hidden. */
 void forward_bert(engine_ctx *c, const int32_t *ids, int n);
-/* Builds the forward pass's lookup tables once (thread-safe); engine_ctx_new calls it. */
-void forward_init(void);
 /* Writes count floats into the KV cache's element type. */
 void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count);
 /* Attention of the batch in c->q against the cached K/V of one layer (forward.c). */

@@ -2,33 +2,12 @@
  * Shapes: n tokens, e = n_embd, H heads and KV kv-heads of hd dims, ff = n_ff, V = n_vocab.
  * Activations are row-major, one row per token. */
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "context.h"
 #include "fp16.h"
+#include "kernels/attn_kernels.h"
 #include "ops.h"
-
-static float f16_table[1 << 16];
-static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
-
-static void init_f16_table(void) {
-    for (uint32_t i = 0; i < (1u << 16); i++) f16_table[i] = fp16_to_fp32((uint16_t)i);
-}
-
-void forward_init(void) {
-    pthread_once(&f16_once, init_f16_table);
-}
-
-/* A cached K or V vector (hd elements) as f32. */
-static inline void kv_load(const engine_ctx *c, const uint8_t *src, float *dst, int hd) {
-    if (c->kv_type == ENGINE_KV_F32) {
-        memcpy(dst, src, (size_t)hd * sizeof(float));
-        return;
-    }
-    const uint16_t *h = (const uint16_t *)(const void *)src;
-    for (int i = 0; i < hd; i++) dst[i] = f16_table[h[i]];
-}
 
 void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count) {
     if (c->kv_type == ENGINE_KV_F32) {
@@ -45,8 +24,7 @@ typedef struct {
 } attn_job;
 
 /* One (token, head) pair: softmax(q . K / sqrt(hd)) . V over the cache rows [lo, hi). */
-static void attend_one(engine_ctx *c, int layer, int t, int h, int lo, int hi, float *scores,
-                       float *kbuf) {
+static void attend_one(engine_ctx *c, int layer, int t, int h, int lo, int hi, float *scores) {
     const engine_model_info *in = &c->m->info;
     int hd = in->head_dim, kvh = h / (in->n_head / in->n_head_kv);
     size_t kv_row = (size_t)in->n_head_kv * hd * c->kv_elem;
@@ -54,11 +32,10 @@ static void attend_one(engine_ctx *c, int layer, int t, int h, int lo, int hi, f
     const float *q = c->q + ((size_t)t * in->n_head + h) * hd;
     float *out = c->attn + ((size_t)t * in->n_head + h) * hd;
     float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
+    attn_dot_fn dot = c->kv_type == ENGINE_KV_F32 ? c->attn_k->dot_f32 : c->attn_k->dot_f16;
+    attn_axpy_fn axpy = c->kv_type == ENGINE_KV_F32 ? c->attn_k->axpy_f32 : c->attn_k->axpy_f16;
     for (int j = lo; j < hi; j++) {
-        kv_load(c, c->k[layer] + (size_t)j * kv_row + head_off, kbuf, hd);
-        float s = 0.0f;
-        for (int i = 0; i < hd; i++) s += q[i] * kbuf[i];
-        scores[j] = s * scale;
+        scores[j] = dot(q, c->k[layer] + (size_t)j * kv_row + head_off, hd) * scale;
         if (scores[j] > max) max = scores[j];
     }
     double sum = 0.0;
@@ -68,11 +45,8 @@ static void attend_one(engine_ctx *c, int layer, int t, int h, int lo, int hi, f
     }
     float inv = (float)(1.0 / sum);
     memset(out, 0, (size_t)hd * sizeof(float));
-    for (int j = lo; j < hi; j++) {
-        kv_load(c, c->v[layer] + (size_t)j * kv_row + head_off, kbuf, hd);
-        float w = scores[j] * inv;
-        for (int i = 0; i < hd; i++) out[i] += w * kbuf[i];
-    }
+    for (int j = lo; j < hi; j++)
+        axpy(out, scores[j] * inv, c->v[layer] + (size_t)j * kv_row + head_off, hd);
 }
 
 static void attention_worker(void *arg, int ith, int nth) {
@@ -80,12 +54,11 @@ static void attention_worker(void *arg, int ith, int nth) {
     engine_ctx *c = j->c;
     int H = c->m->info.n_head;
     float *scores = c->scores + (size_t)ith * c->n_ctx;
-    float kbuf[4096];
     long b, e;
     pool_split((long)j->n * H, ith, nth, &b, &e);
     for (long w = b; w < e; w++) {
         int t = (int)(w / H);
-        attend_one(c, j->layer, t, (int)(w % H), c->attn_lo[t], c->attn_hi[t], scores, kbuf);
+        attend_one(c, j->layer, t, (int)(w % H), c->attn_lo[t], c->attn_hi[t], scores);
     }
 }
 

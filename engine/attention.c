@@ -1,0 +1,38 @@
+/* Attention kernel selection and the scalar references the SIMD loops are tested against. */
+#include "fp16.h"
+#include "kernels/attn_kernels.h"
+#include "quant.h"
+
+static float dot_f16_scalar(const float *q, const void *k, int n) {
+    const uint16_t *h = k;
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += q[i] * fp16_to_fp32(h[i]);
+    return s;
+}
+
+static float dot_f32_scalar(const float *q, const void *k, int n) {
+    const float *f = k;
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += q[i] * f[i];
+    return s;
+}
+
+static void axpy_f16_scalar(float *out, float w, const void *v, int n) {
+    const uint16_t *h = v;
+    for (int i = 0; i < n; i++) out[i] += w * fp16_to_fp32(h[i]);
+}
+
+static void axpy_f32_scalar(float *out, float w, const void *v, int n) {
+    const float *f = v;
+    for (int i = 0; i < n; i++) out[i] += w * f[i];
+}
+
+static const attn_kernels SCALAR = {dot_f16_scalar, dot_f32_scalar, axpy_f16_scalar,
+                                    axpy_f32_scalar};
+static const attn_kernels AVX2 = {attn_dot_f16_avx2, attn_dot_f32_avx2, attn_axpy_f16_avx2,
+                                  attn_axpy_f32_avx2};
+
+const attn_kernels *attn_kernels_for(kernel_isa isa, int head_dim) {
+    /* the SIMD loops take whole 8-lane vectors */
+    return isa >= ISA_AVX2 && head_dim % 8 == 0 ? &AVX2 : &SCALAR;
+}

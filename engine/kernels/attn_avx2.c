@@ -1,0 +1,58 @@
+/* AVX2 + F16C attention loops: the cache row is converted 8 lanes at a time, accumulated with FMA.
+ */
+#include <immintrin.h>
+
+#include "attn_kernels.h"
+
+static float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+float attn_dot_f16_avx2(const float *q, const void *k, int n) {
+    const uint16_t *h = k;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 k0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i)));
+        __m256 k1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i + 8)));
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), k0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), k1, acc1);
+    }
+    for (; i < n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
+                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))), acc0);
+    return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+float attn_dot_f32_avx2(const float *q, const void *k, int n) {
+    const float *f = k;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(f + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(f + i + 8), acc1);
+    }
+    for (; i < n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(f + i), acc0);
+    return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+void attn_axpy_f16_avx2(float *out, float w, const void *v, int n) {
+    const uint16_t *h = v;
+    __m256 wv = _mm256_set1_ps(w);
+    for (int i = 0; i < n; i += 8) {
+        __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i)));
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(wv, x, _mm256_loadu_ps(out + i)));
+    }
+}
+
+void attn_axpy_f32_avx2(float *out, float w, const void *v, int n) {
+    const float *f = v;
+    __m256 wv = _mm256_set1_ps(w);
+    for (int i = 0; i < n; i += 8)
+        _mm256_storeu_ps(out + i,
+                         _mm256_fmadd_ps(wv, _mm256_loadu_ps(f + i), _mm256_loadu_ps(out + i)));
+}

@@ -1,0 +1,28 @@
+/* Attention inner loops over one cached K or V row (head_dim elements, F16 or F32 cache).
+ * Private to engine/. Scalar references live in attention.c; SIMD versions in attn_avx2.c. */
+#ifndef HEARTH_ATTN_KERNELS_H
+#define HEARTH_ATTN_KERNELS_H
+
+#include <stdint.h>
+
+/* dot(q, k) over n elements; n is a multiple of 8 */
+typedef float (*attn_dot_fn)(const float *q, const void *k, int n);
+/* out += w * v over n elements */
+typedef void (*attn_axpy_fn)(float *out, float w, const void *v, int n);
+
+typedef struct {
+    attn_dot_fn dot_f16, dot_f32;
+    attn_axpy_fn axpy_f16, axpy_f32;
+} attn_kernels;
+
+#include "../quant.h"
+
+/* The loops to use on this ISA for heads of head_dim elements (attention.c). */
+const attn_kernels *attn_kernels_for(kernel_isa isa, int head_dim);
+
+float attn_dot_f16_avx2(const float *q, const void *k, int n);
+float attn_dot_f32_avx2(const float *q, const void *k, int n);
+void attn_axpy_f16_avx2(float *out, float w, const void *v, int n);
+void attn_axpy_f32_avx2(float *out, float w, const void *v, int n);
+
+#endif

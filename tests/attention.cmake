@@ -1,0 +1,1 @@
+hearth_test(test_attention test_attention.c)
