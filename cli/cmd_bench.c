@@ -62,6 +62,42 @@ static bool bench_test(engine_ctx *c, const engine_model_info *in, const char *m
     return true;
 }
 
+/* Embedding throughput: `chunks` texts of `len` tokens (code chunks of realistic length) per
+ * engine_embed_batch call, as indexing calls it. */
+static bool bench_embed(engine_ctx *c, const char *model, const int32_t *ids, int chunks, int len,
+                        int reps, int threads, bool json) {
+    char err[ENGINE_ERR_LEN], name[48];
+    const int32_t **texts = malloc((size_t)chunks * sizeof *texts);
+    int32_t *lens = malloc((size_t)chunks * sizeof *lens);
+    float *out = malloc((size_t)chunks * 8192 * sizeof(float));
+    double samples[64], sorted[64];
+    bool ok = texts && lens && out;
+    for (int i = 0; ok && i < chunks; i++) texts[i] = ids + (i % 7), lens[i] = len;
+    for (int r = 0; ok && r < reps; r++) {
+        double t0 = now_s();
+        ok = engine_embed_batch(c, texts, lens, chunks, ENGINE_POOL_DEFAULT, out, err, sizeof err);
+        samples[r] = chunks / (now_s() - t0);
+    }
+    if (!ok) cli_error("bench", "%s", texts && lens && out ? err : "out of memory");
+    if (ok) {
+        memcpy(sorted, samples, sizeof(double) * (size_t)reps);
+        qsort(sorted, (size_t)reps, sizeof(double), by_value);
+        double med = sorted[reps / 2];
+        snprintf(name, sizeof name, "embed%dx%d", chunks, len);
+        if (json)
+            printf("{\"test\": \"%s\", \"texts_per_s\": %.3f, \"tokens_per_s\": %.3f, "
+                   "\"n_threads\": %d, \"model\": \"%s\"}\n",
+                   name, med, med * len, threads, model);
+        else
+            printf("| %-32s | %12s | %2d | %10.2f texts/s | %10.1f tokens/s |\n", model, name,
+                   threads, med, med * len);
+    }
+    free(texts);
+    free(lens);
+    free(out);
+    return ok;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL;
     long p = 512, n = 128, threads = 0, reps = 3;
@@ -72,7 +108,8 @@ int cmd_bench(int argc, char **argv) {
             fprintf(
                 stderr,
                 "usage: hearth bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]\n"
-                "  -p 0 or -n 0 skips that test\n");
+                "  -p 0 or -n 0 skips that test; embedding models are measured on batches of\n"
+                "  32 texts of min(p, 256) tokens (texts/s, tokens/s)\n");
             return 2;
         }
         if (!strcmp(o, "--json")) {
@@ -112,8 +149,24 @@ int cmd_bench(int argc, char **argv) {
         printf("model %s: %.1f MB of weights, %.1f MB streamed per decoded token%s\n", base,
                in->weight_bytes / 1e6, in->decode_bytes / 1e6,
                in->n_expert ? " (routed experts only)" : "");
-        printf("| %-32s | %6s | %2s | %10s | %10s |\n", "model", "test", "t", "tokens/s", "GB/s");
-        printf("|----------------------------------|--------|----|------------|------------|\n");
+        if (engine_model_pooling(m) != ENGINE_POOL_NONE) {
+            printf("| %-32s | %12s | %2s | %18s | %19s |\n", "model", "test", "t", "texts/s",
+                   "tokens/s");
+            printf("|----------------------------------|--------------|----|--------------------|"
+                   "---------------------|\n");
+        } else {
+            printf("| %-32s | %6s | %2s | %10s | %10s |\n", "model", "test", "t", "tokens/s",
+                   "GB/s");
+            printf(
+                "|----------------------------------|--------|----|------------|------------|\n");
+        }
+    }
+    if (rc == 0 && engine_model_pooling(m) != ENGINE_POOL_NONE) { /* an embedding model */
+        rc = bench_embed(c, base, ids, 32, p > 0 && p < 256 ? (int)p : 256, (int)reps, cp.n_threads,
+                         json)
+                 ? 0
+                 : 1;
+        p = n = 0;
     }
     if (rc == 0 && p > 0 &&
         !bench_test(c, in, base, ids, (int)p, true, (int)reps, cp.n_threads, json))
