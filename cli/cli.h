@@ -35,5 +35,6 @@ int cmd_lsp(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

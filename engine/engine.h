@@ -36,7 +36,8 @@ typedef struct {
 
 /* Maps and validates a GGUF model (architecture llama, qwen2, qwen3 or qwen3moe). */
 engine_model *engine_model_load(const char *path, char *err, size_t errlen);
-/* Only the tokenizer of a file (vocab-only GGUFs too): for the token functions, not for contexts. */
+/* Only the tokenizer of a file (vocab-only GGUFs too): for the token functions, not for contexts.
+ */
 engine_model *engine_model_load_vocab(const char *path, char *err, size_t errlen);
 void engine_model_free(engine_model *m);
 const engine_model_info *engine_model_get_info(const engine_model *m);
@@ -211,6 +212,12 @@ typedef struct {
 bool engine_synth(const engine_synth_params *p, const char *out_path, char *err, size_t errlen);
 /* The i-th known shape name, NULL past the end. */
 const char *engine_synth_shape_name(int i);
+
+/* Quantizes a float model (F32/F16/BF16 weights) to TYPE: a tensor type or the Q4_K_M / Q5_K_M
+ * mixes. 1-D tensors, the MoE router and position/token-type tables stay as they are; rows a
+ * K-quant block does not divide fall back to a legacy type. Written atomically. */
+bool engine_quantize(const char *in_path, const char *out_path, const char *type, char *err,
+                     size_t errlen);
 
 /* ---- misc ---- */
 

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "gguf.h"
 #include "quant.h"
+#include "quant_plan.h"
 
 typedef struct {
     const char *name, *arch;
@@ -50,49 +51,6 @@ const char *engine_synth_shape_name(int i) {
     return i >= 0 && i < (int)N_SHAPES ? SHAPES[i].name : NULL;
 }
 
-/* Weight types by name; *_K_M names a mix (see pick_type). */
-typedef struct {
-    const char *name;
-    tensor_type base;
-    bool mix;
-    uint32_t file_type; /* general.file_type as GGUF tools number them */
-} type_choice;
-
-static const type_choice TYPE_CHOICES[] = {
-    {"F32", TT_F32, false, 0},    {"F16", TT_F16, false, 1},     {"BF16", TT_BF16, false, 32},
-    {"Q4_0", TT_Q4_0, false, 2},  {"Q4_1", TT_Q4_1, false, 3},   {"Q5_0", TT_Q5_0, false, 8},
-    {"Q5_1", TT_Q5_1, false, 9},  {"Q8_0", TT_Q8_0, false, 7},   {"Q2_K", TT_Q2_K, false, 10},
-    {"Q3_K", TT_Q3_K, false, 12}, {"Q4_K", TT_Q4_K, false, 15},  {"Q5_K", TT_Q5_K, false, 17},
-    {"Q6_K", TT_Q6_K, false, 18}, {"Q4_K_M", TT_Q4_K, true, 15}, {"Q5_K_M", TT_Q5_K, true, 17},
-};
-
-/* A row length the type's blocks do not divide falls back to a legacy type of similar size. */
-static tensor_type fit_type(tensor_type t, int64_t cols) {
-    if (cols % quant_traits(t)->block_size == 0) return t;
-    switch (t) {
-    case TT_Q2_K:
-    case TT_Q3_K:
-        return TT_Q4_0;
-    case TT_Q4_K:
-        return TT_Q5_0;
-    case TT_Q5_K:
-        return TT_Q5_1;
-    default:
-        return TT_Q8_0;
-    }
-}
-
-/* *_K_M mixes keep the output projection and some attn_v / ffn_down layers at Q6_K, the way
- * common quantizers spend more bits where the error hurts most. */
-static tensor_type pick_type(const type_choice *tc, const char *name, int layer, int n_layer) {
-    if (!tc->mix) return tc->base;
-    bool more = layer >= 0 &&
-                (layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2);
-    if (!strcmp(name, "output.weight")) return TT_Q6_K;
-    if ((strstr(name, "attn_v.") || strstr(name, "ffn_down.")) && more) return TT_Q6_K;
-    return tc->base;
-}
-
 typedef struct {
     uint64_t state;
 } rng;
@@ -116,18 +74,11 @@ static void fill_normal(rng *r, float *x, size_t n, float mean, float std) {
 typedef struct {
     gguf_writer *w;
     rng r;
-    const type_choice *tc;
+    const quant_plan *plan;
     int n_layer;
     char *err;
     size_t errlen;
 } synth_state;
-
-/* Embedding tables of positions/token types and the MoE router stay F32, as common quantizers
- * leave them. */
-static bool keep_f32(const char *name) {
-    return strstr(name, "ffn_gate_inp") || strstr(name, "position_embd") ||
-           strstr(name, "token_types");
-}
 
 /* A tensor of n_mat matrices of rows x cols (n_mat > 1: a 3-D expert stack). */
 static bool add_stack(synth_state *s, const char *name, int layer, int64_t cols, int64_t rows,
@@ -139,9 +90,9 @@ static bool add_stack(synth_state *s, const char *name, int layer, int64_t cols,
         return false;
     }
     fill_normal(&s->r, x, n, mean, std);
-    tensor_type t = rows == 1 || keep_f32(name)
+    tensor_type t = quant_plan_keeps_f32(name, rows == 1 ? 1 : 2)
                         ? TT_F32
-                        : fit_type(pick_type(s->tc, name, layer, s->n_layer), cols);
+                        : quant_plan_type(s->plan, name, layer, s->n_layer, cols);
     size_t row_bytes = quant_row_size(t, cols);
     int64_t all_rows = rows * n_mat;
     void *q = t == TT_F32 ? (void *)x : malloc(row_bytes * (size_t)all_rows);
@@ -292,7 +243,7 @@ static void add_hparams(synth_state *s, const model_shape *sh, int n_layer) {
 #define KEY(suffix) (snprintf(k, sizeof k, "%s." suffix, a), k)
     gguf_write_str(s->w, "general.architecture", a);
     gguf_write_str(s->w, "general.name", sh->name);
-    gguf_write_u32(s->w, "general.file_type", s->tc->file_type);
+    gguf_write_u32(s->w, "general.file_type", s->plan->file_type);
     gguf_write_u32(s->w, "general.quantization_version", 2);
     gguf_write_u32(s->w, KEY("context_length"), (uint32_t)sh->n_ctx);
     gguf_write_u32(s->w, KEY("embedding_length"), (uint32_t)sh->n_embd);
@@ -344,11 +295,9 @@ static bool add_bert(synth_state *s, const model_shape *sh, int n_layer) {
 
 bool engine_synth(const engine_synth_params *p, const char *out_path, char *err, size_t errlen) {
     const model_shape *sh = NULL;
-    const type_choice *tc = NULL;
+    const quant_plan *tc = quant_plan_find(p->type);
     for (size_t i = 0; i < N_SHAPES; i++)
         if (!strcmp(p->like, SHAPES[i].name)) sh = &SHAPES[i];
-    for (size_t i = 0; i < sizeof TYPE_CHOICES / sizeof TYPE_CHOICES[0]; i++)
-        if (!strcmp(p->type, TYPE_CHOICES[i].name)) tc = &TYPE_CHOICES[i];
     if (!sh) return snprintf(err, errlen, "unknown model shape '%s'", p->like), false;
     if (!tc) return snprintf(err, errlen, "unknown tensor type '%s'", p->type), false;
     int n_layer = p->n_layers > 0 && p->n_layers < sh->n_layer ? p->n_layers : sh->n_layer;

@@ -2,7 +2,8 @@
  * exact token ids, per-position logits / lse / argmax within the calibrated tolerance of the
  * model's type, full-vocabulary last-position logits, and free-running greedy decoding.
  *
- * usage: test_reference REF_DIR MODEL_STEM THREADS [--kv f32|f16] */
+ * usage: test_reference REF_DIR MODEL_STEM THREADS [--kv f32|f16] [--model PATH]
+ * (--model: evaluate another file against MODEL_STEM's reference, e.g. our own quantization) */
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -205,8 +206,12 @@ int main(int argc, char **argv) {
     const char *ref = argv[1], *stem = argv[2], *type = model_type(stem);
     engine_ctx_params cp = engine_ctx_default_params();
     cp.n_threads = atoi(argv[3]);
-    if (argc > 5 && !strcmp(argv[4], "--kv"))
-        cp.kv_type = !strcmp(argv[5], "f32") ? ENGINE_KV_F32 : ENGINE_KV_F16;
+    const char *model_path = NULL;
+    for (int i = 4; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--kv"))
+            cp.kv_type = !strcmp(argv[i + 1], "f32") ? ENGINE_KV_F32 : ENGINE_KV_F16;
+        if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
+    }
     tolerance t;
     if (!type || !load_tolerance(ref, type, &t)) return 2;
     char path[1024], bin[1024], err[ENGINE_ERR_LEN];
@@ -220,6 +225,7 @@ int main(int argc, char **argv) {
     snprintf(bin, sizeof bin, "%s/outputs/%s", ref,
              json_string_value(json_object_get(R, "last_logits_bin")));
     snprintf(path, sizeof path, "%s/models/%s.gguf", ref, stem);
+    if (model_path) snprintf(path, sizeof path, "%s", model_path);
     engine_model *m = engine_model_load(path, err, sizeof err);
     CHECKF(m != NULL, "load %s: %s", path, err);
     tally ty = {0, 0, 0.0};

@@ -1,0 +1,52 @@
+/* Type choices of the quantizer: single types, and the *_K_M mixes that spend more bits where the
+ * error hurts most (the output projection; attn_v and ffn_down of some layers). */
+#include "quant_plan.h"
+
+#include <string.h>
+
+static const quant_plan PLANS[] = {
+    {"F32", TT_F32, false, 0},    {"F16", TT_F16, false, 1},     {"BF16", TT_BF16, false, 32},
+    {"Q4_0", TT_Q4_0, false, 2},  {"Q4_1", TT_Q4_1, false, 3},   {"Q5_0", TT_Q5_0, false, 8},
+    {"Q5_1", TT_Q5_1, false, 9},  {"Q8_0", TT_Q8_0, false, 7},   {"Q2_K", TT_Q2_K, false, 10},
+    {"Q3_K", TT_Q3_K, false, 12}, {"Q4_K", TT_Q4_K, false, 15},  {"Q5_K", TT_Q5_K, false, 17},
+    {"Q6_K", TT_Q6_K, false, 18}, {"Q4_K_M", TT_Q4_K, true, 15}, {"Q5_K_M", TT_Q5_K, true, 17},
+};
+
+const quant_plan *quant_plan_find(const char *name) {
+    for (size_t i = 0; i < sizeof PLANS / sizeof PLANS[0]; i++)
+        if (!strcmp(name, PLANS[i].name)) return &PLANS[i];
+    return NULL;
+}
+
+/* A row length the type's blocks do not divide falls back to a legacy type of similar size. */
+static tensor_type fit_type(tensor_type t, int64_t cols) {
+    if (cols % quant_traits(t)->block_size == 0) return t;
+    switch (t) {
+    case TT_Q2_K:
+    case TT_Q3_K:
+        return TT_Q4_0;
+    case TT_Q4_K:
+        return TT_Q5_0;
+    case TT_Q5_K:
+        return TT_Q5_1;
+    default:
+        return TT_Q8_0;
+    }
+}
+
+tensor_type quant_plan_type(const quant_plan *p, const char *name, int layer, int n_layer,
+                            int64_t cols) {
+    tensor_type t = p->base;
+    if (p->mix) {
+        bool more = layer >= 0 && (layer < n_layer / 8 || layer >= 7 * n_layer / 8 ||
+                                   (layer - n_layer / 8) % 3 == 2);
+        if (!strcmp(name, "output.weight")) t = TT_Q6_K;
+        if ((strstr(name, "attn_v.") || strstr(name, "ffn_down")) && more) t = TT_Q6_K;
+    }
+    return fit_type(t, cols);
+}
+
+bool quant_plan_keeps_f32(const char *name, uint32_t n_dims) {
+    return n_dims < 2 || strstr(name, "ffn_gate_inp") || strstr(name, "position_embd") ||
+           strstr(name, "token_types");
+}

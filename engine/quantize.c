@@ -1,0 +1,98 @@
+/* The quantizer: a float GGUF (F32/F16/BF16 weights) to any tensor type or *_K_M mix. Metadata is
+ * copied; general.file_type says what the file now holds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "gguf.h"
+#include "quant_plan.h"
+
+static bool is_float(uint32_t t) {
+    return t == TT_F32 || t == TT_F16 || t == TT_BF16;
+}
+
+/* Layer number of "blk.N.*", -1 for tensors outside the blocks. */
+static int layer_of(const char *name) {
+    int l;
+    return sscanf(name, "blk.%d.", &l) == 1 ? l : -1;
+}
+
+static void copy_metadata(const gguf_file *in, gguf_writer *w, const quant_plan *plan) {
+    for (uint64_t i = 0; i < in->n_kv; i++) {
+        char key[512];
+        gguf_str k = in->kv[i].key;
+        if (k.len >= sizeof key) continue;
+        snprintf(key, sizeof key, "%.*s", (int)k.len, k.ptr);
+        if (!strcmp(key, "general.file_type") || !strcmp(key, "general.quantization_version") ||
+            !strcmp(key, "general.alignment"))
+            continue;
+        gguf_write_value(w, key, &in->kv[i].val);
+    }
+    gguf_write_u32(w, "general.file_type", plan->file_type);
+    gguf_write_u32(w, "general.quantization_version", 2);
+}
+
+/* Converts (or copies) one tensor into the writer. */
+static bool convert_tensor(const gguf_tensor *t, gguf_writer *w, const quant_plan *plan,
+                           int n_layer, char *err, size_t errlen) {
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)(t->name.len < 255 ? t->name.len : 255), t->name.ptr);
+    int64_t cols = (int64_t)t->ne[0], rows = (int64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+    bool keep = quant_plan_keeps_f32(name, t->n_dims) || !is_float(t->type);
+    tensor_type to =
+        keep ? (tensor_type)t->type : quant_plan_type(plan, name, layer_of(name), n_layer, cols);
+    if (to == t->type)
+        return gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data, err, errlen);
+    size_t in_row = quant_row_size((tensor_type)t->type, cols), out_row = quant_row_size(to, cols);
+    float *f = malloc((size_t)cols * sizeof(float));
+    uint8_t *out = malloc(out_row * (size_t)rows);
+    bool ok = f && out;
+    for (int64_t r = 0; ok && r < rows; r++) {
+        quant_traits((int)t->type)->to_float((const uint8_t *)t->data + r * in_row, f, cols);
+        quant_traits(to)->from_float(f, out + r * out_row, cols);
+    }
+    if (ok)
+        ok = gguf_writer_add_tensor(w, name, to, t->n_dims, t->ne, out, err, errlen);
+    else
+        snprintf(err, errlen, "out of memory converting %s", name);
+    free(f);
+    free(out);
+    return ok;
+}
+
+bool engine_quantize(const char *in_path, const char *out_path, const char *type, char *err,
+                     size_t errlen) {
+    const quant_plan *plan = quant_plan_find(type);
+    if (!plan) {
+        snprintf(err, errlen, "unknown type '%s'", type);
+        return false;
+    }
+    gguf_file *in = gguf_open(in_path, err, errlen);
+    if (!in) return false;
+    bool ok = true;
+    for (uint64_t i = 0; ok && i < in->n_tensors; i++) {
+        const gguf_tensor *t = &in->tensors[i];
+        if (t->n_dims >= 2 && !is_float(t->type)) {
+            snprintf(err, errlen, "tensor %.*s is already %s: quantize from an F32/F16/BF16 file",
+                     (int)t->name.len, t->name.ptr, quant_traits((int)t->type)->name);
+            ok = false;
+        }
+    }
+    gguf_str arch;
+    int64_t n_layer = 0;
+    if (ok && gguf_get_str(in, "general.architecture", &arch)) {
+        char key[96];
+        snprintf(key, sizeof key, "%.*s.block_count", (int)(arch.len < 64 ? arch.len : 64),
+                 arch.ptr);
+        gguf_get_i64(in, key, &n_layer);
+    }
+    gguf_writer *w = ok ? gguf_writer_new() : NULL;
+    if (w) copy_metadata(in, w, plan);
+    for (uint64_t i = 0; w && ok && i < in->n_tensors; i++)
+        ok = convert_tensor(&in->tensors[i], w, plan, (int)n_layer, err, errlen);
+    if (w && ok) ok = gguf_writer_save(w, out_path, err, errlen);
+    gguf_writer_free(w);
+    gguf_close(in);
+    return ok;
+}

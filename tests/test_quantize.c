@@ -1,0 +1,128 @@
+/* The quantizer: float and legacy types come out byte-identical to the reference kit's files
+ * (same format rules), K-quants and *_K_M mixes are at least as close to the F32 model as the
+ * reference quantizer's files, and bad requests are refused with a message.
+ *
+ * usage: test_quantize REF_DIR */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "gguf.h"
+#include "test.h"
+
+static const char *ref;
+static char tmp_path[64];
+
+static void model_path(char *buf, size_t n, const char *type) {
+    snprintf(buf, n, "%s/models/tiny-llama-spm-%s.gguf", ref, type);
+}
+
+static bool quantize(const char *type) {
+    char in[512], err[ENGINE_ERR_LEN];
+    model_path(in, sizeof in, "F32");
+    bool ok = engine_quantize(in, tmp_path, type, err, sizeof err);
+    CHECKF(ok, "%s: %s", type, err);
+    return ok;
+}
+
+static void test_exact_types_match_reference_bytes(void) {
+    static const char *types[] = {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (!quantize(types[i])) continue;
+        char theirs[512], err[256];
+        model_path(theirs, sizeof theirs, types[i]);
+        gguf_file *a = gguf_open(tmp_path, err, sizeof err),
+                  *b = gguf_open(theirs, err, sizeof err);
+        CHECKF(a && b, "%s", err);
+        int differ = 0;
+        for (uint64_t t = 0; a && b && t < b->n_tensors; t++) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)b->tensors[t].name.len,
+                     b->tensors[t].name.ptr);
+            const gguf_tensor *x = gguf_find_tensor(a, name), *y = &b->tensors[t];
+            differ += !x || x->type != y->type || x->nbytes != y->nbytes ||
+                      memcmp(x->data, y->data, y->nbytes) != 0;
+        }
+        CHECKF(a && b && differ == 0, "%s: %d tensors differ from the reference file", types[i],
+               differ);
+        gguf_close(a);
+        gguf_close(b);
+    }
+}
+
+/* RMS over the full vocabulary of the last-position logits of every kit prompt, against F32. */
+static double rms_vs_f32(const char *path, json_t *prompts, const float *f32, int nv) {
+    char err[ENGINE_ERR_LEN];
+    engine_model *m = engine_model_load(path, err, sizeof err);
+    CHECKF(m != NULL, "%s: %s", path, err);
+    if (!m) return INFINITY;
+    double ss = 0.0;
+    size_t count = 0;
+    for (size_t p = 0; p < json_array_size(prompts); p++) {
+        json_t *ids = json_object_get(json_array_get(prompts, p), "ids");
+        int32_t v[512];
+        int n = (int)json_array_size(ids);
+        for (int i = 0; i < n && i < 512; i++)
+            v[i] = (int32_t)json_integer_value(json_array_get(ids, i));
+        engine_ctx *c = engine_ctx_new(m, NULL, err, sizeof err);
+        if (c && engine_eval(c, v, n, false, err, sizeof err)) {
+            const float *l = engine_logits(c, -1);
+            for (int k = 0; k < nv; k++, count++)
+                ss += (l[k] - f32[p * nv + k]) * (l[k] - f32[p * nv + k]);
+        }
+        engine_ctx_free(c);
+    }
+    engine_model_free(m);
+    return sqrt(ss / (count ? count : 1));
+}
+
+static void test_kquants_as_close_as_reference(void) {
+    static const char *types[] = {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q4_K_M", "Q5_K_M"};
+    char path[512];
+    snprintf(path, sizeof path, "%s/outputs/tiny-llama-spm-F32.json", ref);
+    json_error_t je;
+    json_t *R = json_load_file(path, JSON_ALLOW_NUL, &je);
+    int nv = R ? (int)json_integer_value(json_object_get(R, "n_vocab")) : 0;
+    json_t *prompts = json_object_get(R, "prompts");
+    size_t np = json_array_size(prompts);
+    float *f32 = malloc(np * (size_t)(nv ? nv : 1) * sizeof(float));
+    snprintf(path, sizeof path, "%s/outputs/tiny-llama-spm-F32.last_logits.bin", ref);
+    FILE *f = fopen(path, "rb");
+    CHECK(R && f && fread(f32, sizeof(float), np * nv, f) == np * nv);
+    if (f) fclose(f);
+    for (size_t i = 0; R && i < sizeof types / sizeof types[0]; i++) {
+        if (!quantize(types[i])) continue;
+        char theirs[512];
+        model_path(theirs, sizeof theirs, types[i]);
+        double ours = rms_vs_f32(tmp_path, prompts, f32, nv),
+               ref_q = rms_vs_f32(theirs, prompts, f32, nv);
+        printf("%-7s RMS logit error vs F32: ours %.4f, reference quantizer %.4f\n", types[i], ours,
+               ref_q);
+        CHECKF(ours <= 1.25 * ref_q, "%s: ours %.4f vs reference %.4f", types[i], ours, ref_q);
+    }
+    free(f32);
+    json_decref(R);
+}
+
+static void test_refuses_bad_requests(void) {
+    char in[512], err[ENGINE_ERR_LEN];
+    model_path(in, sizeof in, "Q8_0");
+    CHECK(!engine_quantize(in, tmp_path, "Q4_0", err, sizeof err) && strstr(err, "already Q8_0"));
+    model_path(in, sizeof in, "F32");
+    CHECK(!engine_quantize(in, tmp_path, "Q9", err, sizeof err) && strstr(err, "unknown type"));
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    ref = argv[1];
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/hearth_quantize_%d.gguf", (int)getpid());
+    test_exact_types_match_reference_bytes();
+    test_kquants_as_close_as_reference();
+    test_refuses_bad_requests();
+    unlink(tmp_path);
+    return test_summary("test_quantize");
+}
