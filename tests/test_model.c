@@ -29,7 +29,8 @@ enum { E = 64, H = 4, KV = 2, HD = 16, FF = 128, V = 512 };
 
 static const gguf_file *vocab;
 
-static void add(gguf_writer *w, const model_case *c, const char *name, int cols, int rows, int type) {
+static void add(gguf_writer *w, const model_case *c, const char *name, int cols, int rows,
+                int type) {
     if (c->skip_tensor && !strcmp(c->skip_tensor, name)) return;
     size_t n = (size_t)cols * rows;
     float *x = malloc(n * sizeof(float));
@@ -39,7 +40,9 @@ static void add(gguf_writer *w, const model_case *c, const char *name, int cols,
     if (type != TT_F32) quant_traits(type)->from_float(x, q, (int64_t)n);
     uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
     char err[256];
-    CHECKF(gguf_writer_add_tensor(w, name, (uint32_t)type, rows == 1 ? 1 : 2, ne, q, err, sizeof err), "%s", err);
+    CHECKF(
+        gguf_writer_add_tensor(w, name, (uint32_t)type, rows == 1 ? 1 : 2, ne, q, err, sizeof err),
+        "%s", err);
     if (q != x) free(q);
     free(x);
 }
@@ -54,7 +57,8 @@ static bool write_model(const model_case *c, const char *path) {
     key_u32(w, c, "llama.embedding_length", E);
     key_u32(w, c, "llama.block_count", 1);
     key_u32(w, c, "llama.attention.head_count", H);
-    key_u32(w, c, "llama.attention.head_count_kv", c->head_count_kv ? (uint32_t)c->head_count_kv : KV);
+    key_u32(w, c, "llama.attention.head_count_kv",
+            c->head_count_kv ? (uint32_t)c->head_count_kv : KV);
     key_u32(w, c, "llama.feed_forward_length", FF);
     key_u32(w, c, "llama.context_length", 256);
     for (uint64_t i = 0; i < vocab->n_kv; i++) {
@@ -84,9 +88,11 @@ static bool write_model(const model_case *c, const char *path) {
 }
 
 static const model_case BAD[] = {
-    {"missing_embedding_length", "llama.embedding_length", "llama.embedding_length", NULL, NULL, 0, 0, 0},
+    {"missing_embedding_length", "llama.embedding_length", "llama.embedding_length", NULL, NULL, 0,
+     0, 0},
     {"missing_block_count", "llama.block_count", "llama.block_count", NULL, NULL, 0, 0, 0},
-    {"missing_tensor", "missing required tensor blk.0.ffn_down.weight", NULL, "blk.0.ffn_down.weight", NULL, 0, 0, 0},
+    {"missing_tensor", "missing required tensor blk.0.ffn_down.weight", NULL,
+     "blk.0.ffn_down.weight", NULL, 0, 0, 0},
     {"wrong_shape", "blk.0.attn_q.weight has shape", NULL, NULL, NULL, 48, 0, 0},
     {"unknown_arch", "unsupported architecture 'mamba'", NULL, NULL, "mamba", 0, 0, 0},
     {"bad_head_count_kv", "not a multiple", NULL, NULL, NULL, 0, 3, 0},
@@ -135,7 +141,8 @@ static void test_bad_models_are_rejected(const char *dir, const char *hearth) {
         engine_model_free(m);
         if (hearth) {
             snprintf(errf, sizeof errf, "%s.err", path);
-            snprintf(cmd, sizeof cmd, "'%s' run -m '%s' -p hi >/dev/null 2>'%s'", hearth, path, errf);
+            snprintf(cmd, sizeof cmd, "'%s' run -m '%s' -p hi >/dev/null 2>'%s'", hearth, path,
+                     errf);
             int st = system(cmd);
             char line[1024] = "", extra[8];
             FILE *f = fopen(errf, "r");
@@ -149,6 +156,81 @@ static void test_bad_models_are_rejected(const char *dir, const char *hearth) {
     }
 }
 
+/* Copies src to dst, leaving out the metadata key `drop_key`, overriding the u32 key `set_key` with
+ * `set_val`, and leaving out the tensor `drop_tensor` (any may be NULL). */
+static bool rewrite(const char *src, const char *dst, const char *drop_key, const char *set_key,
+                    uint32_t set_val, const char *drop_tensor) {
+    char err[256];
+    gguf_file *g = gguf_open(src, err, sizeof err);
+    if (!g) return false;
+    gguf_writer *w = gguf_writer_new();
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)g->kv[i].key.len, g->kv[i].key.ptr);
+        if (drop_key && !strcmp(key, drop_key)) continue;
+        if (set_key && !strcmp(key, set_key))
+            gguf_write_u32(w, key, set_val);
+        else
+            gguf_write_value(w, key, &g->kv[i].val);
+    }
+    bool ok = true;
+    for (uint64_t i = 0; ok && i < g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        if (drop_tensor && !strcmp(name, drop_tensor)) continue;
+        ok = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data, err, sizeof err);
+    }
+    ok = ok && gguf_writer_save(w, dst, err, sizeof err);
+    gguf_writer_free(w);
+    gguf_close(g);
+    return ok;
+}
+
+typedef struct {
+    const char *shape, *drop_key, *set_key;
+    uint32_t set_val;
+    const char *drop_tensor, *expect;
+} misshape_case;
+
+static const misshape_case MISSHAPED[] = {
+    {"tiny-qwen3moe", NULL, "qwen3moe.expert_count", 6, NULL,
+     "blk.0.ffn_gate_inp.weight has shape [256, 8"},
+    {"tiny-qwen3moe", "qwen3moe.expert_used_count", NULL, 0, NULL,
+     "missing required metadata key qwen3moe.expert_used_count"},
+    {"tiny-qwen3moe", NULL, NULL, 0, "blk.1.ffn_down_exps.weight",
+     "missing required tensor blk.1.ffn_down_exps.weight"},
+    {"tiny-bert", NULL, NULL, 0, "token_types.weight",
+     "missing required tensor token_types.weight"},
+    {"tiny-bert", NULL, NULL, 0, "position_embd.weight",
+     "missing required tensor position_embd.weight"},
+    {"tiny-bert", NULL, NULL, 0, "blk.0.layer_output_norm.bias",
+     "missing required tensor blk.0.layer_output_norm.bias"},
+    {"tiny-bert", NULL, "bert.pooling_type", 9, NULL, "bert.pooling_type = 9 is out of range"},
+};
+
+/* MoE and embedding models with a wrong expert count or missing pooling/position tensors. */
+static void test_misshaped_moe_and_embedding_models(const char *dir, const char *vocab_path) {
+    for (size_t i = 0; i < sizeof MISSHAPED / sizeof MISSHAPED[0]; i++) {
+        const misshape_case *mc = &MISSHAPED[i];
+        char good[256], bad[256], err[ENGINE_ERR_LEN] = "";
+        snprintf(good, sizeof good, "%s/%s.gguf", dir, mc->shape);
+        snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
+        engine_synth_params p = {mc->shape, "F16", vocab_path, 0, 1};
+        CHECKF(engine_synth(&p, good, err, sizeof err), "%s", err);
+        engine_model *m = engine_model_load(good, err, sizeof err);
+        CHECKF(m != NULL, "the unmodified %s must load: %s", mc->shape, err);
+        engine_model_free(m);
+        CHECK(rewrite(good, bad, mc->drop_key, mc->set_key, mc->set_val, mc->drop_tensor));
+        m = engine_model_load(bad, err, sizeof err);
+        CHECKF(m == NULL && strstr(err, mc->expect), "case %zu: '%s' lacks '%s'", i, err,
+               mc->expect);
+        engine_model_free(m);
+        unlink(bad);
+        unlink(good);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return fprintf(stderr, "usage: test_model VOCAB.gguf [HEARTH]\n"), 2;
     char err[256];
@@ -158,6 +240,7 @@ int main(int argc, char **argv) {
     if (!mkdtemp(dir)) return 2;
     test_good_model_loads_and_runs(dir);
     test_bad_models_are_rejected(dir, argc > 2 ? argv[2] : NULL);
+    test_misshaped_moe_and_embedding_models(dir, argv[1]);
     rmdir(dir);
     gguf_close((gguf_file *)vocab);
     return test_summary("test_model");
