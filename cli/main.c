@@ -16,6 +16,7 @@ static const struct {
     {"chat", cmd_chat, "chat with a model (one-shot with -p, else interactive)"},
     {"embed", cmd_embed, "print L2-normalised embeddings of texts"},
     {"info", cmd_info, "describe a model file and the memory it needs"},
+    {"perplexity", cmd_perplexity, "perplexity of a text; KL divergence to a base model"},
     {"quantize", cmd_quantize, "convert a float model to a quantized tensor type or mix"},
     {"synth", cmd_synth, "write a random-weight model with the shapes of a public model"},
     {"lsp", cmd_lsp, "serve the Language Server Protocol on stdin/stdout (completion)"},

@@ -150,6 +150,19 @@ def test_synth_moe_and_embedding_shapes():
         check("synth bert embeds", rc == 0 and len(rows) == 2 and all(abs(n - 1) < 1e-5 for n in norms), err)
 
 
+def test_perplexity_and_kl():
+    ref = json.load(open(f"{REF}/outputs/stories260K.json"))
+    with tempfile.TemporaryDirectory() as d:
+        text = os.path.join(d, "story.txt")
+        open(text, "w").write(" ".join(p["prompt"] + p["greedy_text"] for p in ref["prompts"]))
+        model = f"{DATA}/stories260K.gguf"
+        rc, out, err = hearth("perplexity", "-m", model, "--kl-base", model, "-f", text, "-c", "64")
+        o = out.decode()
+        ppl = float(o.split()[1]) if rc == 0 else 1e9
+        # the trained model on its own greedy continuations: low perplexity; vs itself: KL 0
+        check("perplexity", rc == 0 and 1.0 < ppl < 20.0 and "mean KL 0.000000" in o and "100.00 %" in o, o + err)
+
+
 def test_errors_are_one_line():
     cases = [("run", "-p", "x"), ("nosuchcommand",), ("info", "/nonexistent.gguf"),
              ("run", "-m", f"{DATA}/stories260K.gguf", "-p", "x", "-n", "abc"),
