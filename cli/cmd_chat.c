@@ -134,9 +134,14 @@ static bool chat_turn(engine_model *m, engine_ctx *c, const chat_args *a, histor
     engine_kv_keep(c, (int32_t)keep);
     int32_t *gen = malloc((size_t)a->n_predict * sizeof(int32_t));
     answer_out out = {0};
-    engine_gen_request req = {
-        ids + keep, n - keep, (int32_t)a->n_predict, a->sp, NULL, 0, emit_answer,
-        &out,       gen,      (int32_t)a->n_predict};
+    engine_gen_request req = {.prompt = ids + keep,
+                              .n_prompt = n - keep,
+                              .n_predict = (int32_t)a->n_predict,
+                              .sampling = a->sp,
+                              .emit = emit_answer,
+                              .user = &out,
+                              .out_ids = gen,
+                              .out_cap = (int32_t)a->n_predict};
     engine_gen_stats st;
     bool ok = gen && engine_generate(m, c, &req, &st, err, sizeof err);
     if (!ok) cli_error("chat", "%s", gen ? err : "out of memory");

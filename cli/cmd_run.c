@@ -13,19 +13,22 @@ static double now_s(void) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: hearth run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--seed S]\n"
-            "                  [-t THREADS] [-c CTX] [--top-k K] [--top-p P] [--min-p P]\n"
-            "                  [--repeat-penalty R] [--stop STR]...\n"
-            "  --temp 0 is greedy. Generation stops after N tokens (default 128), at an\n"
-            "  end-of-generation token, or at a stop string.\n");
+    fprintf(
+        stderr,
+        "usage: hearth run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--seed S]\n"
+        "                  [-t THREADS] [-c CTX] [--top-k K] [--top-p P] [--min-p P]\n"
+        "                  [--repeat-penalty R] [--stop STR]... [--lookup N]\n"
+        "  --temp 0 is greedy. Generation stops after N tokens (default 128), at an\n"
+        "  end-of-generation token, or at a stop string. --lookup N (greedy only): verify up to\n"
+        "  N tokens copied from earlier in the text per step: same output, faster on\n"
+        "  repetitive text.\n");
 }
 
 typedef struct {
     const char *model, *prompt, *file;
     const char *stops[8];
     int n_stops;
-    long n_predict, threads, n_ctx;
+    long n_predict, threads, n_ctx, lookup;
     engine_sampler_params sp;
 } run_args;
 
@@ -52,6 +55,8 @@ static bool parse_args(int argc, char **argv, run_args *a) {
             if (!cli_int(o, v, 1, 256, &a->threads)) return false;
         } else if (!strcmp(o, "-c")) {
             if (!cli_int(o, v, 1, 1 << 20, &a->n_ctx)) return false;
+        } else if (!strcmp(o, "--lookup")) {
+            if (!cli_int(o, v, 0, 64, &a->lookup)) return false;
         } else if (!strcmp(o, "--temp")) {
             if (!cli_float(o, v, 0, 100, &d)) return false;
             a->sp.temperature = (float)d;
@@ -109,14 +114,23 @@ int cmd_run(int argc, char **argv) {
     engine_ctx *c = ids ? engine_ctx_new(m, &cp, err, sizeof err) : NULL;
     if (ids && !c) cli_error("context", "%s", err);
     if (c) {
-        engine_gen_request req = {
-            ids, n_prompt, (int32_t)a.n_predict, a.sp, a.stops, a.n_stops, write_out, NULL, NULL, 0};
+        engine_gen_request req = {.prompt = ids,
+                                  .n_prompt = n_prompt,
+                                  .n_predict = (int32_t)a.n_predict,
+                                  .sampling = a.sp,
+                                  .stops = a.stops,
+                                  .n_stops = a.n_stops,
+                                  .emit = write_out,
+                                  .lookup_draft = (int32_t)a.lookup};
         engine_gen_stats st;
         double t0 = now_s();
         if (!engine_generate(m, c, &req, &st, err, sizeof err)) {
             cli_error("run", "%s", err);
         } else {
             double t1 = now_s();
+            if (st.n_drafted)
+                fprintf(stderr, "\n[hearth] lookup: %d of %d drafted tokens accepted",
+                        st.n_draft_accepted, st.n_drafted);
             fprintf(stderr,
                     "\n[hearth] prompt %lld tokens %.1f tok/s | generated %d tokens %.1f tok/s | "
                     "total %.2f s (%s)\n",

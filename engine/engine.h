@@ -152,6 +152,10 @@ typedef struct {
     void *user;
     int32_t *out_ids; /* optional: the sampled tokens are recorded here (up to out_cap) */
     int32_t out_cap;
+    /* Prompt-lookup speculation (greedy, no repetition penalty): up to this many tokens that
+     * followed an earlier occurrence of the last few tokens are verified in one batch. The output
+     * is the same as without it. 0 = off. */
+    int32_t lookup_draft;
 } engine_gen_request;
 
 typedef enum {
@@ -164,7 +168,8 @@ typedef enum {
 
 typedef struct {
     int32_t n_generated;
-    double prompt_s, gen_s; /* wall time of prompt evaluation and of generation */
+    int32_t n_drafted, n_draft_accepted; /* speculation: tokens proposed and kept */
+    double prompt_s, gen_s;              /* wall time of prompt evaluation and of generation */
     engine_stop_reason stop;
 } engine_gen_stats;
 

@@ -71,68 +71,154 @@ static bool flush_ready(text_out *o, bool final) {
     return false;
 }
 
+/* Generation state shared by the plain and the speculative loops. */
+typedef struct {
+    const engine_model *m;
+    engine_ctx *c;
+    const engine_gen_request *req;
+    engine_gen_stats *st;
+    engine_sampler *s;
+    text_out o;
+    int32_t *hist; /* prompt + generated tokens, for prompt lookup */
+    int64_t n_hist;
+    bool done, ok;
+    char *err;
+    size_t errlen;
+} gen_state;
+
+/* Takes a chosen token: records it, stops at end of generation, emits its text, applies stop
+ * strings and limits. Sets g->done when generation ends. */
+static void accept_token(gen_state *g, int32_t id) {
+    engine_gen_stats *st = g->st;
+    const engine_gen_request *req = g->req;
+    engine_sampler_accept(g->s, id);
+    if (req->out_ids && st->n_generated < req->out_cap) req->out_ids[st->n_generated] = id;
+    st->n_generated++;
+    g->hist[g->n_hist++] = id;
+    if (engine_token_is_eog(g->m, id)) {
+        st->stop = ENGINE_STOP_EOG;
+        g->done = true;
+        return;
+    }
+    char piece[256];
+    int n = engine_token_piece(g->m, id, false, piece, sizeof piece);
+    if (n > (int)sizeof piece) n = 0; /* no real token is that long */
+    if (n > 0 && !append(&g->o, piece, (size_t)n)) {
+        snprintf(g->err, g->errlen, "out of memory");
+        g->ok = false;
+        g->done = true;
+        return;
+    }
+    if (flush_ready(&g->o, false))
+        st->stop = ENGINE_STOP_STRING, g->done = true;
+    else if (g->o.stopped_by_caller)
+        st->stop = ENGINE_STOP_CALLER, g->done = true;
+    else if (st->n_generated >= req->n_predict)
+        g->done = true;
+}
+
+/* Prompt lookup: the tokens that followed the most recent earlier occurrence of the history's
+ * last n tokens (n from 4 down to 2). Code completions often repeat what the prompt holds. */
+static int lookup_draft(const gen_state *g, int32_t *draft, int max) {
+    const int32_t *h = g->hist;
+    int64_t len = g->n_hist;
+    for (int n = 4; n >= 2; n--) {
+        if (len <= n) continue;
+        for (int64_t p = len - n - 1; p >= 0; p--) {
+            if (memcmp(h + p, h + len - n, (size_t)n * sizeof(int32_t)) != 0) continue;
+            int k = 0;
+            while (k < max && p + n + k < len) draft[k] = h[p + n + k], k++;
+            return k;
+        }
+    }
+    return 0;
+}
+
+static int32_t argmax_id(const float *l, int32_t n) {
+    int32_t b = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (l[i] > l[b]) b = i;
+    return b;
+}
+
+/* One step: id was just accepted and is not yet in the cache. Evaluates it, with drafted tokens
+ * after it when lookup finds some, keeps the drafts the model agrees with, and returns the next
+ * token (greedy) — identical to evaluating one token at a time. */
+static int32_t step(gen_state *g, int32_t id, int max_draft) {
+    engine_ctx *c = g->c;
+    int32_t n_vocab = engine_model_get_info(g->m)->n_vocab, batch[65], room;
+    int k = max_draft > 0 ? lookup_draft(g, batch + 1, max_draft < 64 ? max_draft : 64) : 0;
+    room = engine_ctx_n_ctx(c) - engine_n_past(c) - 1;
+    if (k > room) k = room > 0 ? room : 0;
+    if (k > g->req->n_predict - g->st->n_generated) k = g->req->n_predict - g->st->n_generated;
+    batch[0] = id;
+    int32_t past = engine_n_past(c);
+    if (!engine_eval(c, batch, k + 1, k > 0, g->err, g->errlen)) {
+        g->ok = false;
+        g->done = true;
+        return -1;
+    }
+    if (k == 0) return engine_sample(g->s, engine_logits(c, -1));
+    g->st->n_drafted += k;
+    int j = 0;
+    while (j < k && !g->done && argmax_id(engine_logits(c, j), n_vocab) == batch[j + 1]) {
+        accept_token(g, batch[j + 1]);
+        g->st->n_draft_accepted++;
+        j++;
+    }
+    engine_kv_keep(c, past + 1 + j); /* drop the rejected drafts */
+    return argmax_id(engine_logits(c, j), n_vocab);
+}
+
 bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_request *req,
                      engine_gen_stats *st, char *err, size_t errlen) {
     memset(st, 0, sizeof *st);
-    text_out o = {0};
-    o.req = req;
+    gen_state g = {m, c, req, st, NULL, {0}, NULL, 0, false, true, err, errlen};
+    g.o.req = req;
     for (int i = 0; i < req->n_stops; i++)
-        if (strlen(req->stops[i]) > o.max_stop) o.max_stop = strlen(req->stops[i]);
-    int32_t n_vocab = engine_model_get_info(m)->n_vocab;
-    engine_sampler *s = engine_sampler_new(&req->sampling, n_vocab);
-    if (!s) {
+        if (strlen(req->stops[i]) > g.o.max_stop) g.o.max_stop = strlen(req->stops[i]);
+    g.s = engine_sampler_new(&req->sampling, engine_model_get_info(m)->n_vocab);
+    g.hist = malloc((size_t)(req->n_prompt + req->n_predict + 1) * sizeof(int32_t));
+    if (!g.s || !g.hist) {
+        engine_sampler_free(g.s);
+        free(g.hist);
         snprintf(err, errlen, "out of memory");
         return false;
     }
-    for (int64_t i = 0; i < req->n_prompt; i++) engine_sampler_accept(s, req->prompt[i]);
+    for (int64_t i = 0; i < req->n_prompt; i++) engine_sampler_accept(g.s, req->prompt[i]);
+    if (req->n_prompt > 0) memcpy(g.hist, req->prompt, (size_t)req->n_prompt * sizeof(int32_t));
+    g.n_hist = req->n_prompt;
+    /* speculation keeps greedy output identical only without sampling or penalties */
+    int max_draft = req->sampling.temperature <= 0.0f && req->sampling.repeat_penalty == 1.0f
+                        ? req->lookup_draft
+                        : 0;
     double t0 = now_s();
-    bool ok = req->n_prompt <= 0 ||
-              engine_eval(c, req->prompt, (int32_t)req->n_prompt, false, err, errlen);
+    g.ok = req->n_prompt <= 0 ||
+           engine_eval(c, req->prompt, (int32_t)req->n_prompt, false, err, errlen);
     double t1 = now_s();
     st->prompt_s = t1 - t0;
     st->stop = ENGINE_STOP_LENGTH;
-    char piece[256];
-    while (ok && st->n_generated < req->n_predict) {
-        const float *logits = engine_logits(c, -1);
-        if (!logits) {
-            snprintf(err, errlen, "no logits to sample from (empty prompt?)");
-            ok = false;
-            break;
-        }
-        int32_t id = engine_sample(s, logits);
-        engine_sampler_accept(s, id);
-        if (req->out_ids && st->n_generated < req->out_cap) req->out_ids[st->n_generated] = id;
-        st->n_generated++;
-        if (engine_token_is_eog(m, id)) {
-            st->stop = ENGINE_STOP_EOG;
-            break;
-        }
-        int n = engine_token_piece(m, id, false, piece, sizeof piece);
-        if (n > (int)sizeof piece) n = 0; /* no real token is that long */
-        if (n > 0 && !append(&o, piece, (size_t)n)) {
-            snprintf(err, errlen, "out of memory");
-            ok = false;
-            break;
-        }
-        if (flush_ready(&o, false)) {
-            st->stop = ENGINE_STOP_STRING;
-            break;
-        }
-        if (o.stopped_by_caller) {
-            st->stop = ENGINE_STOP_CALLER;
-            break;
-        }
-        if (st->n_generated == req->n_predict) break;
+    const float *logits = g.ok ? engine_logits(c, -1) : NULL;
+    if (g.ok && !logits) {
+        snprintf(err, errlen, "no logits to sample from (empty prompt?)");
+        g.ok = false;
+    }
+    int32_t id = logits && req->n_predict > 0 ? engine_sample(g.s, logits) : -1;
+    while (g.ok && id >= 0) {
+        accept_token(&g, id);
+        if (g.done) break;
         if (engine_n_past(c) >= engine_ctx_n_ctx(c)) {
             st->stop = ENGINE_STOP_CONTEXT;
             break;
         }
-        ok = engine_eval(c, &id, 1, false, err, errlen);
+        id = step(&g, id, max_draft);
+        if (g.done) break; /* an accepted draft ended generation */
     }
-    if (ok && st->stop != ENGINE_STOP_STRING && st->stop != ENGINE_STOP_CALLER)
-        flush_ready(&o, true);
+    if (g.ok && st->stop != ENGINE_STOP_STRING && st->stop != ENGINE_STOP_CALLER)
+        flush_ready(&g.o, true);
     st->gen_s = now_s() - t1;
-    free(o.buf);
-    engine_sampler_free(s);
-    return ok;
+    free(g.o.buf);
+    free(g.hist);
+    engine_sampler_free(g.s);
+    return g.ok;
 }

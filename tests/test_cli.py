@@ -35,6 +35,18 @@ def test_run_greedy_matches_reference():
         check("run timings on stderr", "tok/s" in err, err)
 
 
+def test_lookup_speculation_keeps_greedy_output():
+    for model in (f"{DATA}/stories260K.gguf", f"{REF}/models/tiny-qwen2-peaked-Q8_0.gguf"):
+        args = ["run", "-m", model, "-p", "One day, a big bear found a red ball in the woods. He",
+                "-n", "96", "--temp", "0"]
+        rc0, plain, _ = hearth(*args)
+        rc1, spec, err = hearth(*args, "--lookup", "8")
+        check(f"lookup same output {os.path.basename(model)}", rc0 == 0 and rc1 == 0 and plain == spec,
+              f"{plain[:80]!r} vs {spec[:80]!r}")
+        if "stories" in model:
+            check("lookup accepts drafts", "lookup:" in err and " 0 of" not in err, err)
+
+
 def test_run_stop_string():
     rc, out, _ = hearth("run", "-m", f"{DATA}/stories260K.gguf", "-p", "Once upon a time", "-n", "32",
                         "--temp", "0", "--stop", "Lily")
