@@ -1,4 +1,5 @@
-/* BERT's bidirectional encoder (post-LayerNorm, GELU, biases everywhere), for embeddings.
+/* BERT-family bidirectional encoders (post-LayerNorm): bert (absolute positions, biases, GELU)
+ * and nomic-bert (rotary positions, no biases, SwiGLU), for embeddings.
  * Shapes: n tokens, e = n_embd, H heads of hd = e / H dims, ff = n_ff. */
 #include <string.h>
 
@@ -15,21 +16,34 @@ static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) 
     op_matmul(c->pool, &L->wq, c->x, n, c->q, c->xq);  /* q (n,e) */
     op_matmul(c->pool, &L->wk, c->x, n, c->kc, c->xq); /* k (n,e) */
     op_matmul(c->pool, &L->wv, c->x, n, c->vc, c->xq); /* v (n,e) */
-    op_add_bias(c->q, L->bq, e, n);
-    op_add_bias(c->kc, L->bk, e, n);
-    op_add_bias(c->vc, L->bv, e, n);
+    if (L->bq) op_add_bias(c->q, L->bq, e, n);
+    if (L->bk) op_add_bias(c->kc, L->bk, e, n);
+    if (L->bv) op_add_bias(c->vc, L->bv, e, n);
+    if (m->arch->rope != ROPE_NONE) { /* nomic-bert: rotary positions instead of a table */
+        int H = m->info.n_head, hd = m->info.head_dim;
+        op_rope(c->q, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base, m->rope_freq_scale,
+                m->arch->rope);
+        op_rope(c->kc, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base, m->rope_freq_scale,
+                m->arch->rope);
+    }
     kv_store(c, c->k[layer], c->kc, (size_t)n * e);
     kv_store(c, c->v[layer], c->vc, (size_t)n * e);
     forward_attention(c, layer, n);                       /* attn (n,e), every token sees all */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
-    op_add_bias(c->xn, L->bo, e, n);
+    if (L->bo) op_add_bias(c->xn, L->bo, e, n);
     add_rows(c->xn, c->x, (size_t)n * e);
     op_layernorm(c->xn, L->attn_out_norm, L->attn_out_norm_b, c->x, e, n, m->norm_eps);
     op_matmul(c->pool, &L->w_up, c->x, n, c->up, c->xq); /* up (n,ff) */
-    op_add_bias(c->up, L->ffn_up_b, ff, n);
-    op_gelu(c->up, (int64_t)n * ff);
-    op_matmul(c->pool, &L->w_down, c->up, n, c->xn, c->xq); /* xn (n,e) */
-    op_add_bias(c->xn, L->ffn_down_b, e, n);
+    if (L->ffn_up_b) op_add_bias(c->up, L->ffn_up_b, ff, n);
+    if (L->w_gate.data) {                                        /* nomic-bert: SwiGLU */
+        op_matmul(c->pool, &L->w_gate, c->x, n, c->gate, c->xq); /* gate (n,ff) */
+        op_swiglu(c->gate, c->up, (int64_t)n * ff);
+        op_matmul(c->pool, &L->w_down, c->gate, n, c->xn, c->xq); /* xn (n,e) */
+    } else {
+        op_gelu(c->up, (int64_t)n * ff);
+        op_matmul(c->pool, &L->w_down, c->up, n, c->xn, c->xq); /* xn (n,e) */
+    }
+    if (L->ffn_down_b) op_add_bias(c->xn, L->ffn_down_b, e, n);
     add_rows(c->xn, c->x, (size_t)n * e);
     op_layernorm(c->xn, L->out_norm, L->out_norm_b, c->x, e, n, m->norm_eps);
 }
@@ -44,8 +58,10 @@ void forward_bert(engine_ctx *c, const int32_t *ids, int n) {
         op_get_row(&m->tok_embd, ids[t], x);
         op_get_row(&m->token_types, 0, row);
         add_rows(x, row, (size_t)e);
-        op_get_row(&m->pos_embd, c->pos[t], row);
-        add_rows(x, row, (size_t)e);
+        if (m->pos_embd.data) {
+            op_get_row(&m->pos_embd, c->pos[t], row);
+            add_rows(x, row, (size_t)e);
+        }
     }
     op_layernorm(c->x, m->tok_norm, m->tok_norm_b, c->x, e, n, m->norm_eps);
     for (int l = 0; l < m->info.n_layer; l++) bert_layer(c, &m->layers[l], l, n);

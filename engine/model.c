@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "loader.h"
 
 static const arch_desc ARCHS[] = {
     {"llama", FAMILY_DECODER, ROPE_NORM, false, false, false},
@@ -14,15 +14,10 @@ static const arch_desc ARCHS[] = {
     {"qwen3", FAMILY_DECODER, ROPE_NEOX, false, true, false},
     {"qwen3moe", FAMILY_DECODER, ROPE_NEOX, false, true, true},
     {"bert", FAMILY_BERT, ROPE_NONE, true, false, false},
+    {"nomic-bert", FAMILY_BERT, ROPE_NEOX, false, false, false},
 };
 
-typedef struct {
-    engine_model *m;
-    char *err;
-    size_t errlen;
-} loader;
-
-static bool fail(loader *l, const char *fmt, ...) {
+bool fail(loader *l, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(l->err, l->errlen, fmt, ap);
@@ -69,9 +64,10 @@ static bool read_arch(loader *l) {
     for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
         if (gguf_str_eq(s, ARCHS[i].name)) m->arch = &ARCHS[i];
     if (!m->arch)
-        return fail(
-            l, "unsupported architecture '%s' (supported: llama, qwen2, qwen3, qwen3moe, bert)",
-            m->arch_name);
+        return fail(l,
+                    "unsupported architecture '%s' (supported: llama, qwen2, qwen3, qwen3moe, "
+                    "bert, nomic-bert)",
+                    m->arch_name);
     if (gguf_get_str(m->file, "general.name", &s))
         snprintf(m->model_name, sizeof m->model_name, "%.*s", (int)(s.len < 127 ? s.len : 127),
                  s.ptr);
@@ -149,18 +145,18 @@ static bool read_hparams(loader *l) {
     if (!hparam_i32(l, "pooling_type", &l->m->pooling, false, 0, 4) ||
         !hparam_f32(l, "attention.layer_norm_epsilon", &l->m->norm_eps, 0.0f, 1.0f))
         return false;
+    if (l->m->arch->family == FAMILY_BERT) in->rms_eps = l->m->norm_eps; /* shown by info */
     return read_rope_scaling(l) && read_moe(l);
 }
 
-static const gguf_tensor *find_tensor(loader *l, const char *name, bool required) {
+const gguf_tensor *find_tensor(loader *l, const char *name, bool required) {
     const gguf_tensor *t = gguf_find_tensor(l->m->file, name);
     if (!t && required) fail(l, "missing required tensor %s", name);
     return t;
 }
 
 /* A matrix of `rows` rows of `cols` elements (GGUF ne = {cols, rows}). */
-static bool get_weight(loader *l, weight *w, const char *name, int64_t cols, int64_t rows,
-                       bool required) {
+bool get_weight(loader *l, weight *w, const char *name, int64_t cols, int64_t rows, bool required) {
     memset(w, 0, sizeof *w);
     const gguf_tensor *t = find_tensor(l, name, required);
     if (!t) return !required;
@@ -204,7 +200,7 @@ static bool get_experts(loader *l, expert_weights *x, const char *name, int64_t 
 }
 
 /* A 1-D tensor of n floats; converted to f32 (and owned) if stored in another type. */
-static bool get_vector(loader *l, const float **out, const char *name, int64_t n, bool required) {
+bool get_vector(loader *l, const float **out, const char *name, int64_t n, bool required) {
     *out = NULL;
     const gguf_tensor *t = find_tensor(l, name, required);
     if (!t) return !required;
@@ -290,62 +286,13 @@ static bool infer_sizes(loader *l) {
     return true;
 }
 
-/* BERT: post-LayerNorm encoder layers with biases everywhere and a GELU FFN without gate. */
-static bool load_bert_layer(loader *l, int i) {
-    const engine_model_info *in = &l->m->info;
-    layer_weights *L = &l->m->layers[i];
-    int64_t e = in->n_embd, ff = in->n_ff;
-    static const char *names[16] = {
-        "attn_q.weight",         "attn_q.bias",      "attn_k.weight",
-        "attn_k.bias",           "attn_v.weight",    "attn_v.bias",
-        "attn_output.weight",    "attn_output.bias", "attn_output_norm.weight",
-        "attn_output_norm.bias", "ffn_up.weight",    "ffn_up.bias",
-        "ffn_down.weight",       "ffn_down.bias",    "layer_output_norm.weight",
-        "layer_output_norm.bias"};
-    char n[16][96];
-    for (int k = 0; k < 16; k++) snprintf(n[k], sizeof n[k], "blk.%d.%s", i, names[k]);
-    return get_weight(l, &L->wq, n[0], e, e, true) && get_vector(l, &L->bq, n[1], e, true) &&
-           get_weight(l, &L->wk, n[2], e, e, true) && get_vector(l, &L->bk, n[3], e, true) &&
-           get_weight(l, &L->wv, n[4], e, e, true) && get_vector(l, &L->bv, n[5], e, true) &&
-           get_weight(l, &L->wo, n[6], e, e, true) && get_vector(l, &L->bo, n[7], e, true) &&
-           get_vector(l, &L->attn_out_norm, n[8], e, true) &&
-           get_vector(l, &L->attn_out_norm_b, n[9], e, true) &&
-           get_weight(l, &L->w_up, n[10], e, ff, true) &&
-           get_vector(l, &L->ffn_up_b, n[11], ff, true) &&
-           get_weight(l, &L->w_down, n[12], ff, e, true) &&
-           get_vector(l, &L->ffn_down_b, n[13], e, true) &&
-           get_vector(l, &L->out_norm, n[14], e, true) &&
-           get_vector(l, &L->out_norm_b, n[15], e, true);
-}
-
-static bool load_bert_globals(loader *l) {
-    engine_model *m = l->m;
-    engine_model_info *in = &m->info;
-    const gguf_tensor *tt = find_tensor(l, "token_types.weight", true);
-    if (!tt) return false;
-    int64_t n_types = tt->n_dims == 2 ? (int64_t)tt->ne[1] : 0;
-    if (in->n_head_kv != in->n_head)
-        return fail(l, "bert with head_count_kv %d != head_count %d", in->n_head_kv, in->n_head);
-    return get_weight(l, &m->token_types, "token_types.weight", in->n_embd, n_types, true) &&
-           get_weight(l, &m->pos_embd, "position_embd.weight", in->n_embd, in->n_ctx_train, true) &&
-           get_vector(l, &m->tok_norm, "token_embd_norm.weight", in->n_embd, true) &&
-           get_vector(l, &m->tok_norm_b, "token_embd_norm.bias", in->n_embd, true);
-}
-
 static bool load_tensors(loader *l) {
     engine_model *m = l->m;
     engine_model_info *in = &m->info;
     bool bert = m->arch->family == FAMILY_BERT;
     if (!infer_sizes(l)) return false;
     if (bert) {
-        if (!get_weight(l, &m->tok_embd, "token_embd.weight", in->n_embd, in->n_vocab, true) ||
-            !load_bert_globals(l))
-            return false;
-        m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
-        if (!m->layers) return fail(l, "out of memory");
-        for (int i = 0; i < in->n_layer; i++)
-            if (!load_bert_layer(l, i)) return false;
-        return true;
+        return load_bert_tensors(l);
     }
     if (!get_weight(l, &m->tok_embd, "token_embd.weight", in->n_embd, in->n_vocab, true) ||
         !get_vector(l, &m->output_norm, "output_norm.weight", in->n_embd, true) ||

@@ -43,6 +43,8 @@ static const model_shape SHAPES[] = {
     {"tiny-qwen3",           "qwen3",    512,    256,  2,  4,  2,  64,  512,   2048,  1e6f, 1e-6f, false, DENSE},
     {"tiny-qwen3moe",        "qwen3moe", 512,    256,  2,  4,  2,  64,  768,   2048,  1e6f, 1e-6f, false, 8, 2, 256, -1, false},
     {"tiny-bert",            "bert",     512,    64,   2,  2,  2,  32,  256,   512,   0.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_CLS, true},
+    {"nomic-embed-text-v1.5", "nomic-bert", 30522, 768, 12, 12, 12, 64, 3072, 2048, 1000.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_MEAN, true},
+    {"tiny-nomic-bert",      "nomic-bert", 512,  64,   2,  2,  2,  32,  256,   2048,  1000.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_MEAN, true},
 };
 /* clang-format on */
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
@@ -146,6 +148,22 @@ static bool add_bert_layer(synth_state *s, const model_shape *sh, int l) {
            T("attn_output_norm.bias", e, 1, 0.0f, 0.05f) && T("ffn_up.weight", e, ff, 0.0f, se) &&
            T("ffn_up.bias", ff, 1, 0.0f, 0.05f) && T("ffn_down.weight", ff, e, 0.0f, sf) &&
            T("ffn_down.bias", e, 1, 0.0f, 0.05f) &&
+           T("layer_output_norm.weight", e, 1, 1.0f, 0.1f) &&
+           T("layer_output_norm.bias", e, 1, 0.0f, 0.05f);
+#undef T
+}
+
+/* nomic-bert: fused QKV, no biases, SwiGLU; post-LayerNorms as BERT. */
+static bool add_nomic_layer(synth_state *s, const model_shape *sh, int l) {
+    int64_t e = sh->n_embd, ff = sh->n_ff;
+    float se = 1.0f / sqrtf((float)e), sf = 1.0f / sqrtf((float)ff);
+    char n[96];
+#define T(suffix, cols, rows, mean, std)                                                           \
+    (snprintf(n, sizeof n, "blk.%d." suffix, l), add_tensor(s, n, l, cols, rows, mean, std))
+    return T("attn_qkv.weight", e, 3 * e, 0.0f, se) && T("attn_output.weight", e, e, 0.0f, se) &&
+           T("attn_output_norm.weight", e, 1, 1.0f, 0.1f) &&
+           T("attn_output_norm.bias", e, 1, 0.0f, 0.05f) && T("ffn_up.weight", e, ff, 0.0f, se) &&
+           T("ffn_gate.weight", e, ff, 0.0f, se) && T("ffn_down.weight", ff, e, 0.0f, sf) &&
            T("layer_output_norm.weight", e, 1, 1.0f, 0.1f) &&
            T("layer_output_norm.bias", e, 1, 0.0f, 0.05f);
 #undef T
@@ -260,9 +278,10 @@ static void add_hparams(synth_state *s, const model_shape *sh, int n_layer) {
         gguf_write_bool(s->w, KEY("expert_weights_norm"), true);
     }
     if (sh->pooling >= 0) gguf_write_u32(s->w, KEY("pooling_type"), (uint32_t)sh->pooling);
-    if (!strcmp(a, "bert")) {
+    if (!strcmp(a, "bert") || !strcmp(a, "nomic-bert")) {
         gguf_write_f32(s->w, KEY("attention.layer_norm_epsilon"), sh->rms_eps);
         gguf_write_bool(s->w, KEY("attention.causal"), false);
+        if (sh->rope_base > 0.0f) gguf_write_f32(s->w, KEY("rope.freq_base"), sh->rope_base);
         return;
     }
     gguf_write_f32(s->w, KEY("rope.freq_base"), sh->rope_base);
@@ -284,12 +303,14 @@ static bool add_decoder(synth_state *s, const model_shape *sh, int n_layer) {
 
 static bool add_bert(synth_state *s, const model_shape *sh, int n_layer) {
     int64_t e = sh->n_embd;
+    bool nomic = !strcmp(sh->arch, "nomic-bert");
     bool ok = add_tensor(s, "token_embd.weight", -1, e, sh->n_vocab, 0.0f, 1.0f) &&
               add_tensor(s, "token_types.weight", -1, e, 2, 0.0f, 0.5f) &&
-              add_tensor(s, "position_embd.weight", -1, e, sh->n_ctx, 0.0f, 0.5f) &&
+              (nomic || add_tensor(s, "position_embd.weight", -1, e, sh->n_ctx, 0.0f, 0.5f)) &&
               add_tensor(s, "token_embd_norm.weight", -1, e, 1, 1.0f, 0.1f) &&
               add_tensor(s, "token_embd_norm.bias", -1, e, 1, 0.0f, 0.05f);
-    for (int l = 0; ok && l < n_layer; l++) ok = add_bert_layer(s, sh, l);
+    for (int l = 0; ok && l < n_layer; l++)
+        ok = nomic ? add_nomic_layer(s, sh, l) : add_bert_layer(s, sh, l);
     return ok;
 }
 
@@ -309,8 +330,8 @@ bool engine_synth(const engine_synth_params *p, const char *out_path, char *err,
     sh = &shape;
     add_hparams(&s, sh, n_layer);
     bool ok = add_vocab(&s, p->vocab_path, &shape.n_vocab);
-    ok =
-        ok && (strcmp(sh->arch, "bert") ? add_decoder(&s, sh, n_layer) : add_bert(&s, sh, n_layer));
+    bool encoder = !strcmp(sh->arch, "bert") || !strcmp(sh->arch, "nomic-bert");
+    ok = ok && (encoder ? add_bert(&s, sh, n_layer) : add_decoder(&s, sh, n_layer));
     ok = ok && gguf_writer_save(s.w, out_path, err, errlen);
     gguf_writer_free(s.w);
     return ok;

@@ -175,6 +175,24 @@ def test_perplexity_and_kl():
         check("perplexity", rc == 0 and 1.0 < ppl < 20.0 and "mean KL 0.000000" in o and "100.00 %" in o, o + err)
 
 
+def test_nomic_bert_batch_equals_single():
+    # no reference outputs exist for nomic-bert: hold it to its own single-text results
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "nomic.gguf")
+        rc, _, err = hearth("synth", "--like", "tiny-nomic-bert", "--type", "F16", "--vocab",
+                            f"{REF}/vocab/bert-bge.gguf", "-o", path)
+        texts = ["search_query: how do I open a file", "def main():\n    return 0", "b a", "a b"]
+        rc, out, err = hearth("embed", "-m", path, "--json", *texts)
+        batch = [json.loads(x)["embedding"] for x in out.decode().splitlines()] if rc == 0 else []
+        check("nomic embed", rc == 0 and len(batch) == 4, err)
+        for i, t in enumerate(texts[:len(batch)]):
+            one = json.loads(hearth("embed", "-m", path, "--json", t)[1].decode())["embedding"]
+            cos = sum(a * b for a, b in zip(one, batch[i]))
+            check(f"nomic batch == single {i}", cos > 0.999999, f"{cos}")
+        if len(batch) == 4:  # rotary positions: word order matters
+            check("nomic order matters", sum(a * b for a, b in zip(batch[2], batch[3])) < 0.9999)
+
+
 def test_errors_are_one_line():
     cases = [("run", "-p", "x"), ("nosuchcommand",), ("info", "/nonexistent.gguf"),
              ("run", "-m", f"{DATA}/stories260K.gguf", "-p", "x", "-n", "abc"),
