@@ -1,4 +1,4 @@
-# Every causal-LM reference of the kit (llama, qwen2, qwen3, qwen3moe), at 1 and 2
+# Every causal-LM reference of the kit (llama, qwen2, qwen3, qwen3moe), at 1 to 4
 # threads, default F16 KV cache; plus F32 KV on a few to hold the exact path too.
 hearth_test_exe(test_reference test_reference.c)
 target_link_libraries(test_reference PRIVATE PkgConfig::JANSSON)
@@ -11,7 +11,7 @@ set(REFERENCE_MODELS
   tiny-qwen3-F32 tiny-qwen3-Q8_0
   tiny-qwen3moe-F16 tiny-qwen3moe-Q8_0 tiny-qwen3moe-Q4_K_M tiny-qwen3moe-Q5_K_M)
 foreach(m ${REFERENCE_MODELS})
-  foreach(t 1 2)
+  foreach(t 1 2 3 4)
     add_test(NAME reference_${m}_t${t} COMMAND test_reference ${HEARTH_REF_DIR} ${m} ${t})
   endforeach()
 endforeach()
