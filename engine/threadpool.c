@@ -7,11 +7,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define SPIN_ITERATIONS 20000
 
 struct threadpool {
     int n;
+    int spin; /* busy-wait iterations before yielding/sleeping; 0 when threads outnumber CPUs */
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
@@ -34,10 +36,10 @@ static inline void cpu_relax(void) {
 }
 
 static unsigned wait_for_work(threadpool *p, unsigned seen) {
-    for (int i = 0; i < 2 * SPIN_ITERATIONS; i++) {
+    for (int i = 0; i < 2 * p->spin; i++) {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen || atomic_load(&p->stop)) return g;
-        if (i < SPIN_ITERATIONS)
+        if (i < p->spin)
             cpu_relax();
         else
             sched_yield();
@@ -69,6 +71,8 @@ threadpool *threadpool_new(int n_threads) {
     threadpool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->n = n_threads < 1 ? 1 : n_threads;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    p->spin = cpus > 0 && p->n > cpus ? 0 : SPIN_ITERATIONS;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     p->threads = calloc((size_t)p->n, sizeof(pthread_t));
@@ -129,7 +133,7 @@ void threadpool_run(threadpool *p, pool_fn fn, void *arg) {
     /* spin briefly, then yield: with more runnable threads than cores (an editor, a build), a
      * worker we wait for may be descheduled and pure spinning would burn its time slice */
     for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
-        if (i < SPIN_ITERATIONS)
+        if (i < p->spin)
             cpu_relax();
         else
             sched_yield();
