@@ -27,7 +27,8 @@ int cmd_lsp(int argc, char **argv) {
             cli_error("lsp", "unknown option %s", a);
             return usage(stderr, 2);
         }
-        if (!strcmp(a, "--completion-model")) opt.completion_model = val;
+        if (!strcmp(a, "--completion-model"))
+            opt.completion_model = val;
         else if (!strcmp(a, "--threads")) {
             if (!cli_int(a, val, 1, 1024, &v)) return 2;
             opt.n_threads = (int)v;

@@ -19,6 +19,9 @@ static const struct {
     {"perplexity", cmd_perplexity, "perplexity of a text; KL divergence to a base model"},
     {"quantize", cmd_quantize, "convert a float model to a quantized tensor type or mix"},
     {"synth", cmd_synth, "write a random-weight model with the shapes of a public model"},
+    {"index", cmd_index, "index a repository for search (walk, chunk, embed, store)"},
+    {"search", cmd_search, "search the repository index (lexical, vector or hybrid)"},
+    {"ask", cmd_ask, "answer a question about the repository from its index"},
     {"lsp", cmd_lsp, "serve the Language Server Protocol on stdin/stdout (completion)"},
 };
 

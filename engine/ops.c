@@ -11,6 +11,9 @@ typedef struct {
     uint8_t *xq;
     size_t xq_row;
     int n;
+    gemm_fn gemm;      /* prefill tile kernel, or NULL: one vec_dot per (row, token) */
+    gemm_prep_fn prep; /* the tile kernel's activation conversion, or NULL */
+    int panel;         /* the tile kernel's panel height: threads get whole panels */
 } matmul_job;
 
 static void quantize_rows(void *arg, int ith, int nth) {
@@ -19,7 +22,10 @@ static void quantize_rows(void *arg, int ith, int nth) {
     from_float_fn q = quant_from_float(vt);
     long b, e;
     pool_split(j->n, ith, nth, &b, &e);
-    for (long t = b; t < e; t++) q(j->x + t * j->w->cols, j->xq + t * j->xq_row, j->w->cols);
+    for (long t = b; t < e; t++) {
+        q(j->x + t * j->w->cols, j->xq + t * j->xq_row, j->w->cols);
+        if (j->prep) j->prep(j->xq + t * j->xq_row, j->w->cols);
+    }
 }
 
 static void dot_rows(void *arg, int ith, int nth) {
@@ -35,11 +41,45 @@ static void dot_rows(void *arg, int ith, int nth) {
     }
 }
 
+/* Each thread takes an equal share of whole panels and all tokens: the tile kernel then reads
+ * every weight byte once per call and the (shared, read-only) activations from cache. */
+static void gemm_rows(void *arg, int ith, int nth) {
+    matmul_job *j = arg;
+    const weight *w = j->w;
+    long panels = (w->rows + j->panel - 1) / j->panel, b, e;
+    pool_split(panels, ith, nth, &b, &e);
+    b *= j->panel;
+    e = e * j->panel < w->rows ? e * j->panel : w->rows;
+    if (b >= e) return;
+    j->gemm(w->cols, (int)(e - b), j->n, w->data + (size_t)b * w->row_bytes, w->row_bytes, j->xq,
+            j->xq_row, j->y + b, (size_t)w->rows);
+}
+
+/* Below this many tokens one vec_dot per (row, token) is faster: the tile kernels repack every
+ * weight panel once per call, which a handful of tokens does not amortize (measured with
+ * `test_gemm bench`: break-even at 4 tokens for Q8_0/Q4_K on AVX-512, ~6 for Q6_K and AVX2). */
+#define GEMM_MIN_TOKENS 8
+
+/* The tile kernel of the best ISA <= the active one, for batches of GEMM_MIN_TOKENS or more
+ * (decode keeps vec_dot, which streams the weights once either way). */
+static void pick_gemm(matmul_job *j) {
+    const type_traits *tr = quant_traits(j->w->type);
+    if (j->n < GEMM_MIN_TOKENS) return;
+    for (int isa = quant_active_isa(); isa > ISA_SCALAR; isa--)
+        if (tr->gemm[isa]) {
+            j->gemm = tr->gemm[isa];
+            j->prep = tr->gemm_prep[isa];
+            j->panel = tr->gemm_rows[isa] > 0 ? tr->gemm_rows[isa] : 1;
+            return;
+        }
+}
+
 void op_matmul(threadpool *pool, const weight *w, const float *x, int n, float *y, void *xq) {
     tensor_type vt = quant_traits(w->type)->vec_dot_type;
-    matmul_job j = {w, x, y, xq, quant_row_size(vt, w->cols), n};
+    matmul_job j = {w, x, y, xq, quant_row_size(vt, w->cols), n, NULL, NULL, 1};
+    pick_gemm(&j);
     threadpool_run(pool, quantize_rows, &j);
-    threadpool_run(pool, dot_rows, &j);
+    threadpool_run(pool, j.gemm ? gemm_rows : dot_rows, &j);
 }
 
 size_t op_matmul_scratch(int64_t cols, int n) {

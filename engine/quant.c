@@ -46,6 +46,7 @@ static void init_table(void) {
     quant_register_float(&registry);
     quant_register_legacy(&registry);
     quant_register_kquants(&registry);
+    quant_register_gemm(&registry);
     cpu_isa = detect_isa();
 }
 

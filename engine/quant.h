@@ -40,6 +40,15 @@ typedef void (*to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*from_float_fn)(const float *x, void *y, int64_t n);
 /* *s = dot(w, a) over n elements; w is a row of the weight type, a a row of its vec_dot_type. */
 typedef void (*vec_dot_fn)(int64_t n, float *s, const void *w, const void *a);
+/* Prefill tile kernel (matrix x matrix, n > 1 tokens): for r < nr and t < nc,
+ *   y[t * ldy + r] = dot(w row r, a row t) over n elements,
+ * w rows w_stride bytes apart, a rows (vec_dot_type, passed through gemm_prep) a_stride bytes
+ * apart. Any nr, nc >= 1; the kernel tiles internally and reuses each weight block across tokens
+ * and each activation block across rows from registers. Integer block sums equal vec_dot's. */
+typedef void (*gemm_fn)(int64_t n, int nr, int nc, const void *w, size_t w_stride, const void *a,
+                        size_t a_stride, float *y, size_t ldy);
+/* In-place conversion of one quantized activation row (n elements) into the form gemm reads. */
+typedef void (*gemm_prep_fn)(void *a, int64_t n);
 
 typedef struct {
     const char *name;
@@ -50,6 +59,11 @@ typedef struct {
     from_float_fn from_float;                /* scalar reference quantizer */
     vec_dot_fn vec_dot[ISA_COUNT];           /* [ISA_SCALAR] always set when the type is usable */
     from_float_fn from_float_isa[ISA_COUNT]; /* optional SIMD quantizers (activations) */
+    /* Optional prefill kernels (engine/gemm.c registers them). gemm_prep may be NULL (rows used
+     * as quantized); gemm_rows: the kernel's panel height, so threads get whole panels. */
+    gemm_fn gemm[ISA_COUNT];
+    gemm_prep_fn gemm_prep[ISA_COUNT];
+    int gemm_rows[ISA_COUNT];
 } type_traits;
 
 /* The table each kernel family fills in. */
@@ -66,6 +80,7 @@ typedef struct {
 void quant_register_float(quant_registry *r);   /* F32 F16 BF16                 (quant_float.c) */
 void quant_register_legacy(quant_registry *r);  /* Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1 (quant_legacy.c) */
 void quant_register_kquants(quant_registry *r); /* Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K (quant_k.c) */
+void quant_register_gemm(quant_registry *r);    /* prefill tile kernels           (gemm.c) */
 
 /* Detects the CPU once and builds the table (thread-safe, idempotent). */
 void quant_init(void);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "lsp_internal.h"
 
 static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;

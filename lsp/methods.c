@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "lsp_internal.h"
 
 #define HEARTH_VERSION "0.1.0"
 
@@ -15,8 +15,8 @@ static bool offers_utf8(json_t *params) {
         json_object_get(json_object_get(params, "capabilities"), "general"), "positionEncodings");
     size_t i;
     json_t *e;
-    json_array_foreach(encs, i, e) if (json_is_string(e) && !strcmp(json_string_value(e), "utf-8"))
-        return true;
+    json_array_foreach(encs, i, e) if (json_is_string(e) &&
+                                       !strcmp(json_string_value(e), "utf-8")) return true;
     return false;
 }
 
@@ -26,15 +26,17 @@ void lsp_handle_initialize(lsp_server *s, json_t *id, json_t *params) {
         return;
     }
     s->enc = offers_utf8(params) ? LSP_ENC_UTF8 : LSP_ENC_UTF16;
+    s->client_progress = json_is_true(json_object_get(
+        json_object_get(json_object_get(params, "capabilities"), "window"), "workDoneProgress"));
     s->state = LSP_STATE_RUNNING;
-    json_t *caps = json_pack(
-        "{s:s, s:{s:b, s:i, s:{s:b}}, s:{s:b, s:[]}, s:{}}", "positionEncoding",
-        s->enc == LSP_ENC_UTF8 ? "utf-8" : "utf-16", "textDocumentSync", "openClose", 1, "change",
-        2 /* incremental */, "save", "includeText", 0, "completionProvider", "resolveProvider", 0,
-        "triggerCharacters", "inlineCompletionProvider");
+    json_t *caps =
+        json_pack("{s:s, s:{s:b, s:i, s:{s:b}}, s:{s:b, s:[]}, s:{}}", "positionEncoding",
+                  s->enc == LSP_ENC_UTF8 ? "utf-8" : "utf-16", "textDocumentSync", "openClose", 1,
+                  "change", 2 /* incremental */, "save", "includeText", 0, "completionProvider",
+                  "resolveProvider", 0, "triggerCharacters", "inlineCompletionProvider");
     lsp_reply(s, id,
-              json_pack("{s:o, s:{s:s, s:s}}", "capabilities", caps, "serverInfo", "name",
-                        "hearth", "version", HEARTH_VERSION));
+              json_pack("{s:o, s:{s:s, s:s}}", "capabilities", caps, "serverInfo", "name", "hearth",
+                        "version", HEARTH_VERSION));
     lsp_complete_configure(s, json_object_get(params, "initializationOptions"));
 }
 
@@ -108,8 +110,8 @@ static bool changes_valid(json_t *changes, char *err, size_t errlen) {
         const char *text;
         if (json_unpack_ex(c, &je, 0, "{s:s}", "text", &text) ||
             (json_object_get(c, "range") &&
-             json_unpack_ex(c, &je, 0, "{s:{s:{s:I, s:I}, s:{s:I, s:I}}}", "range", "start",
-                            "line", &a, "character", &b, "end", "line", &x, "character", &y))) {
+             json_unpack_ex(c, &je, 0, "{s:{s:{s:I, s:I}, s:{s:I, s:I}}}", "range", "start", "line",
+                            &a, "character", &b, "end", "line", &x, "character", &y))) {
             snprintf(err, errlen, "change %zu: %s", i, je.text);
             return false;
         }
@@ -224,7 +226,8 @@ static void work_done(lsp_server *s, lsp_job *j) {
     work_data *w = j->data;
     if (atomic_load(&j->cancel) && w->done_ms < w->ms)
         lsp_reply_error(s, j->id, LSP_REQUEST_CANCELLED, "cancelled after %d ms", w->done_ms);
-    else lsp_reply(s, j->id, json_pack("{s:i}", "ms", w->done_ms));
+    else
+        lsp_reply(s, j->id, json_pack("{s:i}", "ms", w->done_ms));
 }
 
 static void debug_work(lsp_server *s, json_t *id, json_t *params) {
@@ -251,12 +254,8 @@ static void debug_work(lsp_server *s, json_t *id, json_t *params) {
 }
 
 const lsp_method lsp_doc_methods[] = {
-    {"initialized", did_initialize, false},
-    {"textDocument/didOpen", did_open, false},
-    {"textDocument/didChange", did_change, false},
-    {"textDocument/didSave", did_save, false},
-    {"textDocument/didClose", did_close, false},
-    {"hearth/debugDocument", debug_document, true},
-    {"hearth/debugWork", debug_work, true},
-    {NULL, NULL, false},
+    {"initialized", did_initialize, false},        {"textDocument/didOpen", did_open, false},
+    {"textDocument/didChange", did_change, false}, {"textDocument/didSave", did_save, false},
+    {"textDocument/didClose", did_close, false},   {"hearth/debugDocument", debug_document, true},
+    {"hearth/debugWork", debug_work, true},        {NULL, NULL, false},
 };

@@ -6,12 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "lsp_internal.h"
 
 static const char LENGTH_NAME[] = "Content-Length";
 #define LENGTH_NAME_LEN (sizeof LENGTH_NAME - 1)
 
 bool lsp_framer_push(lsp_framer *f, const char *data, size_t n) {
+    if (n == 0) return true;
     if (f->pos > 0) { /* consumed bytes go first, so the buffer only holds what is pending */
         memmove(f->buf, f->buf + f->pos, f->len - f->pos);
         f->len -= f->pos;
@@ -76,8 +77,10 @@ static bool header_line(const char *p, size_t n, long long *length, char *err, s
     long long x = 0;
     const char *digits = v;
     while (v < end && *v >= '0' && *v <= '9') {
-        if (x > (long long)LSP_MAX_BODY) x = (long long)LSP_MAX_BODY + 1; /* saturate */
-        else x = x * 10 + (*v - '0');
+        if (x > (long long)LSP_MAX_BODY)
+            x = (long long)LSP_MAX_BODY + 1; /* saturate */
+        else
+            x = x * 10 + (*v - '0');
         v++;
     }
     while (v < end && (*v == ' ' || *v == '\t')) v++;
@@ -116,7 +119,7 @@ static bool parse_headers(const char *p, size_t n, long long *length, char *err,
 
 lsp_frame_status lsp_framer_next(lsp_framer *f, const char **body, size_t *len, char *err,
                                  size_t errlen) {
-    if (f->resync && !resync(f)) return LSP_FRAME_MORE;
+    if (!f->buf || (f->resync && !resync(f))) return LSP_FRAME_MORE;
     const char *p = f->buf + f->pos;
     size_t n = f->len - f->pos;
     const char *end = find_bytes(p, n < LSP_MAX_HEADER + 4 ? n : LSP_MAX_HEADER + 4, "\r\n\r\n", 4);

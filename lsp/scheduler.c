@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "lsp_internal.h"
 
 struct lsp_sched {
     lsp_server *server;
@@ -39,8 +39,10 @@ void lsp_job_free(lsp_job *j) {
 
 static void push(lsp_job **head, lsp_job **tail, lsp_job *j) {
     j->next = NULL;
-    if (*tail) (*tail)->next = j;
-    else *head = j;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
     *tail = j;
 }
 

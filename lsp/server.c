@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "lsp_internal.h"
 
-void lsp_options_init(lsp_options *o) { memset(o, 0, sizeof *o); }
+void lsp_options_init(lsp_options *o) {
+    memset(o, 0, sizeof *o);
+}
 
 /* ---- writing ---- */
 
@@ -24,9 +26,10 @@ static void on_written(uv_write_t *req, int status) {
     free(w);
 }
 
-static void send_message(lsp_server *s, json_t *msg) {
+void lsp_send(lsp_server *s, json_t *msg) {
     char *body = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
+    if (body && s->sink) s->sink(s->sink_user, body, strlen(body));
     if (!body || !s->out || uv_is_closing((uv_handle_t *)s->out)) {
         free(body);
         return;
@@ -53,7 +56,7 @@ static json_t *envelope(json_t *id) {
 void lsp_reply(lsp_server *s, json_t *id, json_t *result) {
     json_t *msg = envelope(id);
     json_object_set_new(msg, "result", result ? result : json_null());
-    send_message(s, msg);
+    lsp_send(s, msg);
 }
 
 void lsp_reply_error(lsp_server *s, json_t *id, int code, const char *fmt, ...) {
@@ -64,13 +67,13 @@ void lsp_reply_error(lsp_server *s, json_t *id, int code, const char *fmt, ...) 
     va_end(ap);
     json_t *msg = envelope(id);
     json_object_set_new(msg, "error", json_pack("{s:i, s:s}", "code", code, "message", text));
-    send_message(s, msg);
+    lsp_send(s, msg);
 }
 
 void lsp_notify(lsp_server *s, const char *method, json_t *params) {
     json_t *msg = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
     json_object_set_new(msg, "params", params ? params : json_object());
-    send_message(s, msg);
+    lsp_send(s, msg);
 }
 
 void lsp_log(lsp_server *s, int type, const char *fmt, ...) {
@@ -116,7 +119,9 @@ static void cancel_request(lsp_server *s, json_t *id, json_t *params) {
 
 /* ---- lifecycle ---- */
 
-static void on_closed(uv_handle_t *h) { (void)h; }
+static void on_closed(uv_handle_t *h) {
+    (void)h;
+}
 
 static void on_out_shutdown(uv_shutdown_t *req, int status) {
     (void)status;
@@ -128,11 +133,13 @@ static void server_stop(lsp_server *s, int exit_code) {
     if (s->stopping) return;
     s->stopping = true;
     s->exit_code = exit_code;
-    uv_read_stop(s->in);
-    uv_close((uv_handle_t *)s->in, on_closed);
+    if (s->in) {
+        uv_read_stop(s->in);
+        uv_close((uv_handle_t *)s->in, on_closed);
+    }
     lsp_cancel_jobs(s, NULL, NULL);
     lsp_sched_stop(s->sched);
-    if (uv_shutdown(&s->out_shutdown, s->out, on_out_shutdown))
+    if (s->out && uv_shutdown(&s->out_shutdown, s->out, on_out_shutdown))
         uv_close((uv_handle_t *)s->out, on_closed);
 }
 
@@ -171,10 +178,12 @@ static void dispatch(lsp_server *s, const char *method, json_t *id, json_t *para
     }
     if (!strcmp(method, "initialize") || !strcmp(method, "shutdown")) {
         if (!id) return;
-        if (!strcmp(method, "shutdown")) handle_shutdown(s, id, params);
+        if (!strcmp(method, "shutdown"))
+            handle_shutdown(s, id, params);
         else if (s->state != LSP_STATE_NEW)
             lsp_reply_error(s, id, LSP_INVALID_REQUEST, "initialize was already received");
-        else lsp_handle_initialize(s, id, params);
+        else
+            lsp_handle_initialize(s, id, params);
         return;
     }
     const lsp_method *m = find_method(method);
@@ -183,8 +192,10 @@ static void dispatch(lsp_server *s, const char *method, json_t *id, json_t *para
         return; /* unknown notifications ("$/..." or not) may be ignored */
     }
     if (m->request != (id != NULL)) {
-        if (id) lsp_reply_error(s, id, LSP_INVALID_REQUEST, "%s is a notification", method);
-        else lsp_log(s, LSP_LOG_WARNING, "%s is a request but came without an id", method);
+        if (id)
+            lsp_reply_error(s, id, LSP_INVALID_REQUEST, "%s is a notification", method);
+        else
+            lsp_log(s, LSP_LOG_WARNING, "%s is a request but came without an id", method);
         return;
     }
     m->fn(s, id, params);
@@ -203,16 +214,20 @@ static void handle_message(lsp_server *s, const char *body, size_t len) {
     json_t *method = json_object_get(msg, "method");
     json_t *params = json_object_get(msg, "params");
     json_t *version = json_object_get(msg, "jsonrpc");
+    if (json_is_null(params)) params = NULL; /* what clients send for "no params" */
     if (id && !json_is_integer(id) && !json_is_string(id)) id = NULL;
     if (!json_is_object(msg)) {
         lsp_reply_error(s, NULL, LSP_INVALID_REQUEST, "a message must be a JSON object");
     } else if (!json_is_string(version) || strcmp(json_string_value(version), "2.0")) {
         lsp_reply_error(s, id, LSP_INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\"");
     } else if (!method && id && (json_object_get(msg, "result") || json_object_get(msg, "error"))) {
-        /* a response to a request of ours: none are outstanding today */
+        /* a response to a request of ours: only progress tokens ask for one (an error reply
+         * means no progress is shown, which needs no action) */
+        if (!json_object_get(msg, "error")) lsp_progress_response(s, id);
     } else if (!json_is_string(method) || (json_object_get(msg, "id") && !id)) {
-        lsp_reply_error(s, id, LSP_INVALID_REQUEST, "a request needs a string method and an "
-                                                    "integer or string id");
+        lsp_reply_error(s, id, LSP_INVALID_REQUEST,
+                        "a request needs a string method and an "
+                        "integer or string id");
     } else if (params && !json_is_object(params) && !json_is_array(params)) {
         if (id) lsp_reply_error(s, id, LSP_INVALID_PARAMS, "params must be an object or array");
     } else {
@@ -229,13 +244,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(s->rbuf, sizeof s->rbuf);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-    lsp_server *s = stream->data;
-    if (nread < 0) { /* EOF or error: the client is gone */
-        server_stop(s, s->state == LSP_STATE_SHUTDOWN ? 0 : 1);
-        return;
-    }
-    if (!lsp_framer_push(&s->framer, buf->base, (size_t)nread)) {
+void lsp_server_feed(lsp_server *s, const char *data, size_t n) {
+    if (!lsp_framer_push(&s->framer, data, n)) {
         lsp_framer_free(&s->framer); /* out of memory: drop what is buffered, keep serving */
         lsp_log(s, LSP_LOG_ERROR, "out of memory reading a message; input dropped");
         return;
@@ -246,15 +256,25 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         char err[LSP_ERR_LEN];
         lsp_frame_status st = lsp_framer_next(&s->framer, &body, &len, err, sizeof err);
         if (st == LSP_FRAME_MORE) break;
-        if (st == LSP_FRAME_BAD) lsp_reply_error(s, NULL, LSP_PARSE_ERROR, "bad frame: %s", err);
-        else handle_message(s, body, len);
+        if (st == LSP_FRAME_BAD)
+            lsp_reply_error(s, NULL, LSP_PARSE_ERROR, "bad frame: %s", err);
+        else
+            handle_message(s, body, len);
     }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+    lsp_server *s = stream->data;
+    if (nread < 0) { /* EOF or error: the client is gone */
+        server_stop(s, s->state == LSP_STATE_SHUTDOWN ? 0 : 1);
+        return;
+    }
+    lsp_server_feed(s, buf->base, (size_t)nread);
 }
 
 /* ---- start-up ---- */
 
-static uv_stream_t *open_stream(uv_loop_t *loop, int fd, bool readable, char *err,
-                                size_t errlen) {
+static uv_stream_t *open_stream(uv_loop_t *loop, int fd, bool readable, char *err, size_t errlen) {
     uv_handle_type t = uv_guess_handle(fd);
     if (t == UV_NAMED_PIPE) {
         uv_pipe_t *p = malloc(sizeof *p);
@@ -269,7 +289,9 @@ static uv_stream_t *open_stream(uv_loop_t *loop, int fd, bool readable, char *er
     return NULL;
 }
 
-static void free_handle(uv_handle_t *h) { free(h); }
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
 
 static void server_free(lsp_server *s) {
     while (s->docs) {
@@ -280,6 +302,7 @@ static void server_free(lsp_server *s) {
     lsp_framer_free(&s->framer);
     lsp_sched_free(s->sched);
     lsp_worker_free(s->worker);
+    lsp_progress_free(s->progress);
     free(s->model_path);
     free(s);
 }
@@ -325,6 +348,35 @@ int lsp_server_run(const lsp_options *opt, int in_fd, int out_fd, char *err, siz
         free(s->in);
         free(s->out);
     }
+    uv_loop_close(&s->loop);
+    server_free(s);
+    return code;
+}
+
+/* ---- detached servers (fuzzing, unit tests): no streams, replies are dropped ---- */
+
+lsp_server *lsp_server_new_detached(char *err, size_t errlen) {
+    lsp_server *s = calloc(1, sizeof *s);
+    if (!s || uv_loop_init(&s->loop)) {
+        free(s);
+        snprintf(err, errlen, "cannot create the event loop");
+        return NULL;
+    }
+    s->worker = lsp_worker_new();
+    s->sched = s->worker ? lsp_sched_new(s, &s->loop, s->worker, err, errlen) : NULL;
+    if (!s->sched) {
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        server_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int lsp_server_free_detached(lsp_server *s) {
+    server_stop(s, s->state == LSP_STATE_SHUTDOWN ? 0 : 1);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    int code = s->exit_code;
     uv_loop_close(&s->loop);
     server_free(s);
     return code;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <tree_sitter/api.h>
 
-#include "internal.h"
+#include "lsp_internal.h"
 
 const TSLanguage *tree_sitter_bash(void);
 const TSLanguage *tree_sitter_c(void);
@@ -101,8 +101,8 @@ static TSPoint point_at(const char *text, size_t off) {
     return p;
 }
 
-void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const lsp_edit *e,
-                     const char *inserted, size_t inserted_len) {
+void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const lsp_edit *e, const char *inserted,
+                     size_t inserted_len) {
     if (!s || !s->tree) return;
     TSPoint start = point_at(old_text, e->start), new_end = start;
     for (size_t i = 0; i < inserted_len; i++) {
@@ -138,5 +138,9 @@ char *lsp_syntax_sexp(const lsp_syntax *s) {
     return ts_node_string(ts_tree_root_node(s->tree));
 }
 
-const char *lsp_syntax_language(const lsp_syntax *s) { return s ? s->grammar : NULL; }
-int lsp_syntax_parses(const lsp_syntax *s) { return s ? s->parses : 0; }
+const char *lsp_syntax_language(const lsp_syntax *s) {
+    return s ? s->grammar : NULL;
+}
+int lsp_syntax_parses(const lsp_syntax *s) {
+    return s ? s->parses : 0;
+}

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include <stdio.h>
+
+#include "lsp_internal.h"
 #include "test.h"
 
 static lsp_frame_status next(lsp_framer *f, char *out, size_t cap) {
@@ -56,7 +58,8 @@ static void test_framer_resyncs_after_garbage(void) {
 
 static void test_offsets_utf16_and_utf8(void) {
     /* "aé🚀b\r\nx": a(1) é(2 bytes, 1 unit) 🚀(4 bytes, 2 units) b */
-    const char *t = "a\xc3\xa9\xf0\x9f\x9a\x80" "b\r\nx";
+    const char *t = "a\xc3\xa9\xf0\x9f\x9a\x80"
+                    "b\r\nx";
     lsp_doc *d = lsp_doc_new("u", "c", 1, t, strlen(t));
     CHECK(lsp_doc_offset(d, 0, 2, LSP_ENC_UTF16) == 3);
     CHECK(lsp_doc_offset(d, 0, 3, LSP_ENC_UTF16) == 3); /* inside the pair: its start */
@@ -79,7 +82,118 @@ static void test_offsets_utf16_and_utf8(void) {
     lsp_doc_free(d);
 }
 
+/* ---- a server without streams, fed whole sessions and mutated ones ---- */
+
+typedef struct {
+    int replies, bad_json, ids_seen[64];
+} sink_log;
+
+static void sink(void *user, const char *body, size_t len) {
+    sink_log *l = user;
+    json_t *m = json_loadb(body, len, 0, NULL);
+    json_t *id = json_object_get(m, "id");
+    if (!m || !json_is_string(json_object_get(m, "jsonrpc"))) l->bad_json++;
+    if (json_is_integer(id) && json_integer_value(id) >= 0 && json_integer_value(id) < 64)
+        l->ids_seen[json_integer_value(id)]++;
+    if (id) l->replies++;
+    json_decref(m);
+}
+
+static size_t add_frame(char *buf, size_t at, const char *body) {
+    return at + (size_t)sprintf(buf + at, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+}
+
+/* A session: initialize, open, edit, inspect, shutdown; request ids 1..6. */
+static size_t session(char *buf) {
+    size_t n = 0;
+    n = add_frame(buf, n,
+                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                  "{\"capabilities\":{}}}");
+    n = add_frame(buf, n,
+                  "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didOpen\",\"params\":"
+                  "{\"textDocument\":{\"uri\":\"a\",\"languageId\":\"c\",\"version\":1,"
+                  "\"text\":\"int f() {\\n  return \\\"\xc3\xa9\xf0\x9f\x9a\x80\\\";\\n}\\n\"}}}");
+    n = add_frame(buf, n,
+                  "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didChange\",\"params\":"
+                  "{\"textDocument\":{\"uri\":\"a\",\"version\":2},\"contentChanges\":"
+                  "[{\"range\":{\"start\":{\"line\":1,\"character\":11},\"end\":"
+                  "{\"line\":1,\"character\":12}},\"text\":\"{x}\"}]}}");
+    n = add_frame(buf, n,
+                  "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"hearth/debugDocument\","
+                  "\"params\":{\"textDocument\":{\"uri\":\"a\"}}}");
+    n = add_frame(buf, n, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"nope\"}");
+    n = add_frame(buf, n,
+                  "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"textDocument/"
+                  "inlineCompletion\",\"params\":{\"textDocument\":{\"uri\":\"a\"},"
+                  "\"position\":{\"line\":1,\"character\":3}}}");
+    n = add_frame(buf, n,
+                  "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"hearth/debugWork\","
+                  "\"params\":{\"ms\":50000}}");
+    n = add_frame(buf, n, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"shutdown\"}");
+    n = add_frame(buf, n, "{\"jsonrpc\":\"2.0\",\"method\":\"exit\"}");
+    return n;
+}
+
+static void test_session_gets_one_reply_per_request(void) {
+    char buf[4096], err[256];
+    size_t n = session(buf);
+    lsp_server *s = lsp_server_new_detached(err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) return;
+    sink_log l = {0};
+    s->sink = sink;
+    s->sink_user = &l;
+    for (size_t i = 0; i < n; i += 7) lsp_server_feed(s, buf + i, n - i < 7 ? n - i : 7);
+    CHECK(lsp_server_free_detached(s) == 0); /* shutdown, then exit */
+    for (int id = 1; id <= 6; id++)
+        CHECKF(l.ids_seen[id] == 1, "id %d: %d replies", id, l.ids_seen[id]);
+    CHECK(l.bad_json == 0);
+}
+
+static uint32_t rnd(uint32_t *x) {
+    *x = *x * 1664525u + 1013904223u;
+    return *x >> 8;
+}
+
+/* Flipped bytes, cut frames, inserted junk: the server must neither crash nor send bad JSON. */
+static void test_mutated_sessions_are_survived(void) {
+    char clean[4096], buf[8192], err[256];
+    size_t n = session(clean);
+    uint32_t seed = 12345;
+    for (int round = 0; round < 300; round++) {
+        memcpy(buf, clean, n);
+        size_t len = n;
+        for (int k = 0, muts = 1 + (int)(rnd(&seed) % 8); k < muts; k++) {
+            size_t at = rnd(&seed) % len;
+            switch (rnd(&seed) % 3) {
+            case 0:
+                buf[at] = (char)rnd(&seed);
+                break;
+            case 1:
+                len = at + 1;
+                break;
+            default:
+                if (len + 4 < sizeof buf) {
+                    memmove(buf + at + 4, buf + at, len - at);
+                    memcpy(buf + at, "\"}{\xff", 4);
+                    len += 4;
+                }
+            }
+        }
+        lsp_server *s = lsp_server_new_detached(err, sizeof err);
+        if (!s) continue;
+        sink_log l = {0};
+        s->sink = sink;
+        s->sink_user = &l;
+        lsp_server_feed(s, buf, len);
+        lsp_server_free_detached(s);
+        CHECKF(l.bad_json == 0, "round %d", round);
+    }
+}
+
 int main(void) {
+    test_session_gets_one_reply_per_request();
+    test_mutated_sessions_are_survived();
     test_framer_splits_and_joins();
     test_framer_resyncs_after_garbage();
     test_offsets_utf16_and_utf8();

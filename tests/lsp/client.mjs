@@ -30,6 +30,8 @@ export class Client {
       const msg = JSON.parse(this.buf.subarray(end + 4, end + 4 + len).toString('utf8'));
       this.buf = this.buf.subarray(end + 4 + len);
       this.messages.push(msg);
+      if (msg.method && msg.id !== undefined) // a request from the server: agree
+        this.send({ jsonrpc: '2.0', id: msg.id, result: null });
       if (msg.id !== undefined && this.pending.has(msg.id)) {
         this.pending.get(msg.id)(msg);
         this.pending.delete(msg.id);

@@ -6,7 +6,7 @@ import { Client, frame } from './client.mjs';
 
 const URI = 'file:///tmp/hearth-test/a.c';
 
-test('initialize negotiates utf-16 by default and shutdown + exit exits 0', async () => {
+test('initialize negotiates utf-16 by default and shutdown + exit exits 0', { timeout: 60000 }, async () => {
   const c = new Client();
   const r = await c.initialize();
   assert.equal(r.result.capabilities.positionEncoding, 'utf-16');
@@ -17,14 +17,14 @@ test('initialize negotiates utf-16 by default and shutdown + exit exits 0', asyn
   assert.equal(await c.close(), 0);
 });
 
-test('initialize picks utf-8 when the client offers it', async () => {
+test('initialize picks utf-8 when the client offers it', { timeout: 60000 }, async () => {
   const c = new Client();
   const r = await c.initialize({ capabilities: { general: { positionEncodings: ['utf-8', 'utf-16'] } } });
   assert.equal(r.result.capabilities.positionEncoding, 'utf-8');
   assert.equal(await c.close(), 0);
 });
 
-test('requests before initialize get -32002; exit without shutdown exits 1', async () => {
+test('requests before initialize get -32002; exit without shutdown exits 1', { timeout: 60000 }, async () => {
   const c = new Client();
   const r = await c.request('hearth/debugDocument', { textDocument: { uri: URI } });
   assert.equal(r.error.code, -32002);
@@ -32,7 +32,7 @@ test('requests before initialize get -32002; exit without shutdown exits 1', asy
   assert.equal(await c.exited, 1);
 });
 
-test('requests after shutdown are refused; closing stdin after shutdown exits 0', async () => {
+test('requests after shutdown are refused; closing stdin after shutdown exits 0', { timeout: 60000 }, async () => {
   const c = new Client();
   await c.initialize();
   assert.equal((await c.request('shutdown', null)).result, null);
@@ -42,7 +42,7 @@ test('requests after shutdown are refused; closing stdin after shutdown exits 0'
   assert.equal(await c.exited, 0);
 });
 
-test('closing stdin without shutdown exits 1', async () => {
+test('closing stdin without shutdown exits 1', { timeout: 60000 }, async () => {
   const c = new Client();
   await c.initialize();
   c.proc.stdin.end();
@@ -97,13 +97,13 @@ async function doc(c, uri) {
   return r.result;
 }
 
-test('incremental utf-16 edits of multi-byte text match a reference, and the tree too', async () => {
+test('incremental utf-16 edits of multi-byte text match a reference, and the tree too', { timeout: 60000 }, async () => {
   const c = new Client();
   await c.initialize();
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'c', version: 1, text: SOURCE } });
-  // 🚀 is two UTF-16 units: inserting at character 23 of line 1 lands after it.
+  // 🚀 is two UTF-16 units: inserting at character 22 of line 1 lands after it.
   c.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [
-    { range: { start: { line: 1, character: 23 }, end: { line: 1, character: 23 } }, text: '|' }] });
+    { range: { start: { line: 1, character: 22 }, end: { line: 1, character: 22 } }, text: '|' }] });
   assert.equal((await doc(c, URI)).text, SOURCE.replace('🚀', '🚀|'));
   let expect = await randomEdits(c, URI, SOURCE.replace('🚀', '🚀|'), 300, positionUtf16, 7);
   const d = await doc(c, URI);
@@ -122,7 +122,7 @@ test('incremental utf-16 edits of multi-byte text match a reference, and the tre
   assert.equal(await c.close(), 0);
 });
 
-test('utf-8 positions count bytes', async () => {
+test('utf-8 positions count bytes', { timeout: 60000 }, async () => {
   const c = new Client();
   await c.initialize({ capabilities: { general: { positionEncodings: ['utf-8'] } } });
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text: 'x = "é🚀"\n' } });
@@ -137,7 +137,7 @@ test('utf-8 positions count bytes', async () => {
   assert.equal(await c.close(), 0);
 });
 
-test('positions past the end clamp; CRLF and CR end lines', async () => {
+test('positions past the end clamp; CRLF and CR end lines', { timeout: 60000 }, async () => {
   const c = new Client();
   await c.initialize();
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'plaintext', version: 1, text: 'ab\r\ncd\ref' } });
@@ -147,11 +147,11 @@ test('positions past the end clamp; CRLF and CR end lines', async () => {
     { range: { start: { line: 9, character: 0 }, end: { line: 9, character: 0 } }, text: '$' }] });
   const d = await doc(c, URI);
   assert.equal(d.text, 'ab\r\ncd!\re?f$');
-  assert.equal(d.tree, undefined); // no grammar for plaintext
+  assert.equal(d.tree ?? null, null); // no grammar for plaintext
   assert.equal(await c.close(), 0);
 });
 
-test('every grammar parses its language', async () => {
+test('every grammar parses its language', { timeout: 60000 }, async () => {
   const c = new Client();
   await c.initialize();
   const samples = {
@@ -178,7 +178,7 @@ test('every grammar parses its language', async () => {
   assert.equal(await c.close(), 0);
 });
 
-test('hostile frames and JSON get JSON-RPC errors and the server keeps serving', async () => {
+test('hostile frames and JSON get JSON-RPC errors and the server keeps serving', { timeout: 60000 }, async () => {
   const c = new Client();
   await c.initialize();
   const errors = () => c.messages.filter((m) => m.error && m.id === null);
@@ -198,7 +198,7 @@ test('hostile frames and JSON get JSON-RPC errors and the server keeps serving',
   await expectError(5, -32700);
   c.raw('Content-Length: twelve\r\n\r\n');
   await expectError(6, -32700);
-  c.raw('x'.repeat(20000)); // a header section that never ends
+  c.raw('Content-Length: 1' + 'x'.repeat(20000)); // a header section that never ends
   await expectError(7, -32700);
   c.raw(frame('{"jsonrpc": "2.0", "id": {"a": 1}, "method": "x"}'));
   await expectError(8, -32600);
@@ -232,23 +232,25 @@ test('hostile frames and JSON get JSON-RPC errors and the server keeps serving',
   assert.equal(await c.close(), 0);
 });
 
-test('the loop answers while a job runs; cancel and supersede stop jobs', async () => {
+test('the loop answers while a job runs; cancel and supersede stop jobs', { timeout: 60000 }, async () => {
   const c = new Client();
   await c.initialize();
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'c', version: 1, text: 'int a;' } });
+  // The job would take 20 s; the loop must answer meanwhile, and the cancel must end it early.
   const t0 = Date.now();
   const slowId = 'slow-1';
-  const slow = c.request('hearth/debugWork', { ms: 3000 }, slowId);
+  let slowDone = false;
+  const slow = c.request('hearth/debugWork', { ms: 20000 }, slowId).finally(() => { slowDone = true; });
   c.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [{ text: 'int b;' }] });
   assert.equal((await doc(c, URI)).text, 'int b;');
-  assert.ok(Date.now() - t0 < 2000, 'didChange waited for the job');
+  assert.equal(slowDone, false, 'didChange waited for the job');
   c.notify('$/cancelRequest', { id: slowId });
   const slowResp = await slow;
   assert.equal(slowResp.error?.code, -32800, JSON.stringify(slowResp));
-  assert.ok(Date.now() - t0 < 2500, 'cancel did not stop the job early');
+  assert.ok(Date.now() - t0 < 15000, 'cancel did not stop the job early');
 
   // A newer job for the same document supersedes the older one.
-  const older = c.request('hearth/debugWork', { ms: 5000, textDocument: { uri: URI } });
+  const older = c.request('hearth/debugWork', { ms: 20000, textDocument: { uri: URI } });
   const newer = c.request('hearth/debugWork', { ms: 10, textDocument: { uri: URI } });
   assert.equal((await older).error?.code, -32800);
   assert.equal((await newer).result.ms, 10);

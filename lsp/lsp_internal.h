@@ -29,7 +29,7 @@ enum { LSP_LOG_ERROR = 1, LSP_LOG_WARNING = 2, LSP_LOG_INFO = 3, LSP_LOG_DEBUG =
 
 /* ---- rpc.c: Content-Length framing ---- */
 
-#define LSP_MAX_HEADER 8192       /* a header section longer than this is garbage */
+#define LSP_MAX_HEADER 8192        /* a header section longer than this is garbage */
 #define LSP_MAX_BODY   (64u << 20) /* larger bodies are refused (and skipped) */
 
 typedef struct {
@@ -89,8 +89,8 @@ bool lsp_doc_set_text(lsp_doc *d, const char *text, size_t len);
 lsp_syntax *lsp_syntax_new(const char *language_id);
 void lsp_syntax_free(lsp_syntax *s);
 /* Tells the tree about an edit; called before the text changes (old_text is the text before). */
-void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const lsp_edit *e,
-                     const char *inserted, size_t inserted_len);
+void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const lsp_edit *e, const char *inserted,
+                     size_t inserted_len);
 /* (Re)parses the text, reusing the edited tree; false if tree-sitter gave up. */
 bool lsp_syntax_parse(lsp_syntax *s, const char *text, size_t len);
 /* The tree as an s-expression (malloc'd), NULL when there is no tree. */
@@ -137,7 +137,8 @@ void lsp_sched_free(lsp_sched *q);
 
 typedef enum { LSP_STATE_NEW, LSP_STATE_RUNNING, LSP_STATE_SHUTDOWN } lsp_state;
 
-typedef struct lsp_worker lsp_worker; /* complete.c: state owned by the worker thread */
+typedef struct lsp_worker lsp_worker;     /* complete.c: state owned by the worker thread */
+typedef struct lsp_progress lsp_progress; /* progress.c */
 
 struct lsp_server {
     uv_loop_t loop;
@@ -148,15 +149,21 @@ struct lsp_server {
     lsp_encoding enc;
     lsp_state state;
     bool stopping;
+    bool client_progress;   /* the client accepts window/workDoneProgress/create */
+    lsp_progress *progress; /* the model load being reported, or NULL */
+    lsp_job *loading;       /* the latest model-loading job while it is live */
     int exit_code;
     lsp_doc *docs;
     lsp_sched *sched;
     lsp_worker *worker;
     lsp_job *live; /* jobs submitted and not done yet */
     uv_shutdown_t out_shutdown;
+    void (*sink)(void *user, const char *body, size_t len); /* detached servers: sees replies */
+    void *sink_user;
     char rbuf[64 * 1024];
 };
 
+void lsp_send(lsp_server *s, json_t *msg);                 /* steals msg */
 void lsp_reply(lsp_server *s, json_t *id, json_t *result); /* steals result */
 void lsp_reply_error(lsp_server *s, json_t *id, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -168,6 +175,24 @@ void lsp_submit(lsp_server *s, lsp_job *j);
 void lsp_cancel_jobs(lsp_server *s, const char *uri, const char *kind);
 /* Scheduler -> server: the job is about to get its done callback. */
 void lsp_live_remove(lsp_server *s, lsp_job *j);
+
+/* Feeds received bytes through framing and dispatch (what the stdin reader does). */
+void lsp_server_feed(lsp_server *s, const char *data, size_t n);
+/* A server without streams, for the fuzzer and unit tests: replies are dropped. The free
+ * function stops it (cancelling jobs) and returns the exit code `exit` would have given. */
+lsp_server *lsp_server_new_detached(char *err, size_t errlen);
+int lsp_server_free_detached(lsp_server *s);
+
+/* ---- progress.c: window/workDoneProgress for long work (model loading) ---- */
+
+/* Asks the client for a progress token; begin is sent once it agrees. No-op for clients without
+ * window.workDoneProgress. A previous progress still open is ended first. */
+void lsp_progress_start(lsp_server *s, const char *title, const char *message);
+/* Ends the current progress (at once, or when the client's agreement arrives). */
+void lsp_progress_end(lsp_server *s, const char *message);
+/* A response from the client; true if it answered one of our progress requests. */
+bool lsp_progress_response(lsp_server *s, json_t *id);
+void lsp_progress_free(lsp_progress *p);
 
 /* ---- methods.c: lifecycle and document methods; complete.c: completion ---- */
 

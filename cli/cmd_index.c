@@ -1,0 +1,114 @@
+/* hearth index: build or update the repository index in <repo>/.hearth/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "index.h"
+
+typedef struct {
+    bool tty, quiet, line_open;
+    double last_print;
+} progress_state;
+
+static void clear_line(progress_state *ps) {
+    if (ps->line_open) fputs("\r\033[K", stderr);
+    ps->line_open = false;
+}
+
+static void on_log(const char *line, void *user) {
+    progress_state *ps = user;
+    clear_line(ps);
+    fprintf(stderr, "index: %s\n", line);
+}
+
+/* One updating line on a terminal; a plain line at most every 2 s otherwise. */
+static void on_progress(const index_progress *p, void *user) {
+    progress_state *ps = user;
+    if (ps->quiet || (!p->final && p->elapsed_s - ps->last_print < (ps->tty ? 0.2 : 2.0))) return;
+    ps->last_print = p->elapsed_s;
+    double rate = p->elapsed_s > 0 ? (double)p->tokens / p->elapsed_s : 0, eta = 0;
+    if (p->bytes_done && p->bytes_total > p->bytes_done)
+        eta = p->elapsed_s * (double)(p->bytes_total - p->bytes_done) / (double)p->bytes_done;
+    if (eta > 359999) eta = 359999; /* 99:59:59 */
+    clear_line(ps);
+    fprintf(stderr, "index: %lld/%lld files, %lld chunks, %.0f tokens/s, ETA %d:%02d:%02d%s",
+            (long long)p->files_done, (long long)p->files_total, (long long)p->chunks, rate,
+            (int)eta / 3600, (int)eta / 60 % 60, (int)eta % 60, ps->tty && !p->final ? "" : "\n");
+    ps->line_open = ps->tty && !p->final;
+}
+
+static int usage(void) {
+    fprintf(stderr,
+            "usage: hearth index [DIR] [--embedding-model PATH] [--rebuild] [--max-file-size N]\n"
+            "                    [-t THREADS] [-q]\n"
+            "  DIR: the repository (default: the nearest ancestor with an index or .git)\n"
+            "  --embedding-model: GGUF embedding model (default: the one the index was built "
+            "with;\n"
+            "                     none: lexical search only)\n"
+            "  --rebuild: delete the index first (after a schema change or corruption)\n");
+    return 2;
+}
+
+static bool parse(int argc, char **argv, index_build_params *p, const char **dir,
+                  progress_state *ps) {
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v;
+        long n;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage() && false;
+        if (!strcmp(o, "--rebuild"))
+            p->rebuild = true;
+        else if (!strcmp(o, "-q"))
+            ps->quiet = true;
+        else if (o[0] != '-' && !*dir)
+            *dir = o;
+        else if (o[0] != '-')
+            return !cli_error(o, "only one DIR");
+        else if (!(v = cli_value(argc, argv, &i)))
+            return false;
+        else if (!strcmp(o, "--embedding-model"))
+            p->embed_model = v;
+        else if (!strcmp(o, "--max-file-size")) {
+            if (!cli_int(o, v, 1, 1L << 30, &n)) return false;
+            p->max_file_bytes = (uint64_t)n;
+        } else if (!strcmp(o, "-t")) {
+            if (!cli_int(o, v, 1, 256, &n)) return false;
+            p->n_threads = (int32_t)n;
+        } else
+            return !cli_error(o, "unknown option (try 'hearth index --help')");
+    }
+    return true;
+}
+
+int cmd_index(int argc, char **argv) {
+    index_build_params p = {0};
+    progress_state ps = {.tty = isatty(2)};
+    const char *dir = NULL;
+    if (!parse(argc, argv, &p, &dir, &ps)) return 2;
+    char err[INDEX_ERR_LEN];
+    char *root = index_find_root(dir ? dir : ".", err, sizeof err);
+    if (!root) return cli_error("index", "%s", err);
+    if (dir) { /* an explicit DIR is the repository itself */
+        free(root);
+        root = realpath(dir, NULL);
+        if (!root) return cli_error(dir, "no such directory");
+    }
+    p.root = root;
+    p.progress = on_progress;
+    p.log = on_log;
+    p.user = &ps;
+    index_build_stats st;
+    bool ok = index_build(&p, &st, err, sizeof err);
+    clear_line(&ps);
+    if (ok && !ps.quiet)
+        fprintf(stderr,
+                "index: %s: %lld files (%lld added, %lld changed, %lld deleted, %lld unchanged), "
+                "%lld chunks and %lld vectors written in %.1f s\n",
+                root, (long long)st.files_indexed, (long long)st.added, (long long)st.changed,
+                (long long)st.deleted, (long long)st.unchanged, (long long)st.chunks_written,
+                (long long)st.vectors_written, st.seconds);
+    index_build_stats_free(&st);
+    free(root);
+    return ok ? 0 : cli_error("index", "%s", err);
+}

@@ -1,0 +1,95 @@
+/* hearth search: ranked chunks of the repository index for a query. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "index.h"
+
+static int usage(void) {
+    fprintf(stderr,
+            "usage: hearth search QUERY [-k 10] [--mode hybrid|lexical|vector] [--json]\n"
+            "                     [--root DIR] [--embedding-model PATH] [--per-file 3] [-t N]\n"
+            "  default mode: hybrid if the index has vectors, else lexical\n");
+    return 2;
+}
+
+static bool parse_mode(const char *o, const char *v, index_mode *m) {
+    static const char *const names[] = {"hybrid", "lexical", "vector"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(v, names[i])) {
+            *m = (index_mode)(INDEX_MODE_HYBRID + i);
+            return true;
+        }
+    return !cli_error(o, "'%s' is not hybrid, lexical or vector", v);
+}
+
+static bool parse(int argc, char **argv, index_search_params *p, const char **root, bool *json) {
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v;
+        long n;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage() && false;
+        if (!strcmp(o, "--json"))
+            *json = true;
+        else if (o[0] != '-' && !p->query)
+            p->query = o;
+        else if (o[0] != '-')
+            return !cli_error(o, "give the query as one argument (quote it)");
+        else if (!(v = cli_value(argc, argv, &i)))
+            return false;
+        else if (!strcmp(o, "-k")) {
+            if (!cli_int(o, v, 1, 1000, &n)) return false;
+            p->k = (int32_t)n;
+        } else if (!strcmp(o, "-t")) {
+            if (!cli_int(o, v, 1, 256, &n)) return false;
+            p->n_threads = (int32_t)n;
+        } else if (!strcmp(o, "--per-file")) {
+            if (!cli_int(o, v, 1, 1000, &n)) return false;
+            p->max_per_file = (int32_t)n;
+        } else if (!strcmp(o, "--mode")) {
+            if (!parse_mode(o, v, &p->mode)) return false;
+        } else if (!strcmp(o, "--root"))
+            *root = v;
+        else if (!strcmp(o, "--embedding-model"))
+            p->embed_model = v;
+        else
+            return !cli_error(o, "unknown option (try 'hearth search --help')");
+    }
+    if (!p->query) return !cli_error("search", "missing QUERY");
+    return true;
+}
+
+static void print_hit(const index_hit *h, int rank, bool json) {
+    if (!json) {
+        printf("%d. %s:%d-%d%s%s (%.4f)\n", rank, h->path, h->start_line, h->end_line,
+               h->symbol ? " " : "", h->symbol ? h->symbol : "", h->score);
+        return;
+    }
+    json_t *o =
+        json_pack("{s:i, s:s, s:i, s:i, s:s?, s:f}", "rank", rank, "path", h->path, "start_line",
+                  h->start_line, "end_line", h->end_line, "symbol", h->symbol, "score", h->score);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s) puts(s);
+    free(s);
+    json_decref(o);
+}
+
+int cmd_search(int argc, char **argv) {
+    index_search_params p = {0};
+    const char *root_arg = NULL;
+    bool json = false;
+    if (!parse(argc, argv, &p, &root_arg, &json)) return 2;
+    char err[INDEX_ERR_LEN];
+    char *root = index_find_root(root_arg ? root_arg : ".", err, sizeof err);
+    if (!root) return cli_error("search", "%s", err);
+    p.root = root;
+    index_hit *hits;
+    int32_t n;
+    bool ok = index_search(&p, &hits, &n, err, sizeof err);
+    free(root);
+    if (!ok) return cli_error("search", "%s", err);
+    for (int32_t i = 0; i < n; i++) print_hit(&hits[i], i + 1, json);
+    index_hits_free(hits, n);
+    return 0;
+}

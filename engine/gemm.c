@@ -1,0 +1,27 @@
+/* Registers the prefill tile kernels (kernels/gemm_<isa>.c) in the type table. This file is
+ * compiled without ISA flags: the kernel files may use their ISA anywhere, so only function
+ * addresses are taken here, and op_matmul calls them only for ISAs the CPU has. */
+#include "quant.h"
+
+#include "kernels/gemm_kernels.h"
+
+static void set(quant_registry *r, tensor_type t, kernel_isa isa, gemm_fn gemm, gemm_prep_fn prep,
+                int rows) {
+    r->t[t].gemm[isa] = gemm;
+    r->t[t].gemm_prep[isa] = prep;
+    r->t[t].gemm_rows[isa] = rows;
+}
+
+void quant_register_gemm(quant_registry *r) {
+    /* AVX2: 8-row panels, activations as quantized (sign trick, see gemm_avx2.c) */
+    set(r, TT_Q8_0, ISA_AVX2, gemm_q8_0_avx2, NULL, 8);
+    /* AVX-512 VNNI: 16-row panels, activations offset to unsigned by gemm_prep */
+    set(r, TT_Q8_0, ISA_AVX512, gemm_q8_0_avx512, gemm_prep_q8_0_avx512, 16);
+    set(r, TT_Q4_0, ISA_AVX512, gemm_q4_0_avx512, gemm_prep_q8_0_avx512, 16);
+    set(r, TT_Q5_0, ISA_AVX512, gemm_q5_0_avx512, gemm_prep_q8_0_avx512, 16);
+    set(r, TT_Q4_1, ISA_AVX512, gemm_q4_1_avx512, gemm_prep_q8_1_avx512, 16);
+    set(r, TT_Q5_1, ISA_AVX512, gemm_q5_1_avx512, gemm_prep_q8_1_avx512, 16);
+    set(r, TT_Q4_K, ISA_AVX512, gemm_q4_K_avx512, gemm_prep_q8_K_avx512, 16);
+    set(r, TT_Q5_K, ISA_AVX512, gemm_q5_K_avx512, gemm_prep_q8_K_avx512, 16);
+    set(r, TT_Q6_K, ISA_AVX512, gemm_q6_K_avx512, gemm_prep_q8_K_avx512, 16);
+}

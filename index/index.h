@@ -1,0 +1,190 @@
+/* index: hearth's repository index. This header is the only door into index/.
+ *
+ * A repository's index lives in <root>/.hearth/: index.sqlite (WAL; files, chunks, an FTS5 table,
+ * stored vectors, settings) and vectors.<generation>.faiss (the searchable vector index, always
+ * rebuildable from SQLite). index_build walks the tree (honouring .gitignore / .hearthignore),
+ * chunks added or changed files, embeds the chunks with an embedding model if one is given and
+ * writes each file in one transaction; index_search answers lexical (BM25), vector or hybrid
+ * (reciprocal rank fusion) queries.
+ *
+ * Every function that can fail returns false/NULL and writes a one-line reason into the caller's
+ * err buffer; nothing here prints. Repository content is hostile input: sizes, encodings and
+ * ignore files are checked, never trusted. */
+#ifndef HEARTH_INDEX_H
+#define HEARTH_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define INDEX_ERR_LEN 512
+#define INDEX_DIR     ".hearth"
+
+/* ---- ignore rules (gitignore syntax) ---- */
+
+typedef struct index_ignore index_ignore;
+
+/* Compiles the rules of one ignore file (text need not be NUL-terminated). Never fails on bad
+ * lines: they are skipped. Returns NULL only when out of memory. */
+index_ignore *index_ignore_parse(const char *text, size_t len);
+void index_ignore_free(index_ignore *ig);
+/* The verdict of the last rule matching rel (a '/'-separated path relative to the ignore file's
+ * directory): 1 ignored, -1 re-included by a '!' rule, 0 no rule matched. */
+int index_ignore_match(const index_ignore *ig, const char *rel, bool is_dir);
+
+/* ---- walking ---- */
+
+/* Why a file was left out; the build logs one line per kind that occurred. */
+typedef enum {
+    INDEX_SKIP_IGNORED,    /* .gitignore / .hearthignore / .git/info/exclude */
+    INDEX_SKIP_VENDORED,   /* node_modules/, vendor/, third_party/, ... (re-include with '!') */
+    INDEX_SKIP_GENERATED,  /* lock files, *.pb.*, "@generated" / "DO NOT EDIT" markers */
+    INDEX_SKIP_MINIFIED,   /* *.min.js or very long lines */
+    INDEX_SKIP_BINARY,     /* NUL bytes or mostly invalid UTF-8 */
+    INDEX_SKIP_TOO_LARGE,  /* over max_file_bytes */
+    INDEX_SKIP_SYMLINK,    /* symlink loops, broken links, links leaving the repository */
+    INDEX_SKIP_SPECIAL,    /* fifos, sockets, devices */
+    INDEX_SKIP_UNREADABLE, /* permission denied, I/O errors */
+    INDEX_SKIP_KINDS
+} index_skip_kind;
+
+const char *index_skip_kind_name(index_skip_kind k);
+
+typedef struct {
+    char *path; /* relative to the root, '/'-separated */
+    uint64_t size;
+    int64_t mtime_ns;
+} index_file;
+
+typedef struct {
+    int64_t count[INDEX_SKIP_KINDS];
+    char *example[INDEX_SKIP_KINDS]; /* the first path skipped for each kind (owned) */
+} index_skips;
+
+void index_skips_add(index_skips *s, index_skip_kind k, const char *path);
+void index_skips_free(index_skips *s);
+
+/* Lists the indexable files under root (sorted by path) into *files (free with
+ * index_files_free). max_file_bytes: larger files are skipped (0 = INDEX_MAX_FILE_BYTES). */
+#define INDEX_MAX_FILE_BYTES (1u << 20)
+bool index_walk(const char *root, uint64_t max_file_bytes, index_file **files, int64_t *n_files,
+                index_skips *skips, char *err, size_t errlen);
+void index_files_free(index_file *files, int64_t n);
+
+/* Content checks of a file the walker listed: INDEX_SKIP_KINDS when it should be indexed. */
+index_skip_kind index_classify_content(const char *path, const char *text, size_t len);
+/* Replaces invalid UTF-8 bytes with '?' in place (so SQLite and tokenizers see valid text). */
+void index_utf8_sanitize(char *text, size_t len);
+/* The language name recognised from a file name ("c", "python", ...), or "text". */
+const char *index_language(const char *path);
+
+/* ---- chunking ---- */
+
+typedef struct {
+    int32_t start_line, end_line; /* 1-based, inclusive */
+    char *symbol;                 /* defined name or NULL */
+    char *text;                   /* the lines start..end */
+} index_chunk;
+
+/* Counts the tokens of text[0..len) for chunk sizing (an estimate when no model is at hand). */
+typedef int32_t (*index_count_fn)(const char *text, size_t len, void *user);
+
+typedef struct {
+    int32_t max_tokens;     /* a chunk's budget; 0 = 320 */
+    int32_t overlap_tokens; /* tokens repeated between consecutive windows; 0 = 40 */
+    int32_t max_lines;      /* 0 = 120 */
+    index_count_fn count;   /* NULL = index_count_estimate */
+    void *count_user;
+} index_chunk_params;
+
+/* A model-free token estimate: about one token per 4 bytes of a word, one per symbol. */
+int32_t index_count_estimate(const char *text, size_t len, void *user);
+/* Splits text into chunks: at definition boundaries where a tree-sitter grammar for the language
+ * exists (then symbol is set), otherwise in line windows overlapping by <= overlap_tokens. */
+bool index_chunk_text(const char *language, const char *text, size_t len,
+                      const index_chunk_params *p, index_chunk **chunks, int32_t *n_chunks,
+                      char *err, size_t errlen);
+/* Line windows only (the fallback of index_chunk_text). */
+bool index_chunk_lines(const char *text, size_t len, const index_chunk_params *p,
+                       index_chunk **chunks, int32_t *n_chunks, char *err, size_t errlen);
+void index_chunks_free(index_chunk *chunks, int32_t n);
+
+/* ---- building ---- */
+
+typedef struct {
+    int64_t files_total, files_done; /* files to (re)process in this run */
+    int64_t chunks, tokens;          /* chunks written, tokens embedded so far */
+    uint64_t bytes_total, bytes_done;
+    double elapsed_s;
+    bool final; /* the last call of a run */
+} index_progress;
+
+typedef void (*index_progress_fn)(const index_progress *p, void *user);
+typedef void (*index_log_fn)(const char *line, void *user);
+
+typedef struct {
+    const char *root;         /* the repository; the index goes to <root>/.hearth/ */
+    const char *embed_model;  /* GGUF embedding model; NULL = the one the index was built with */
+    bool rebuild;             /* delete the index first (schema mismatch, corruption) */
+    uint64_t max_file_bytes;  /* 0 = INDEX_MAX_FILE_BYTES */
+    index_chunk_params chunk; /* zero = defaults (the count function is chosen by the build) */
+    int32_t n_threads;        /* engine threads; 0 = physical cores */
+    index_progress_fn progress;
+    index_log_fn log;
+    void *user;
+} index_build_params;
+
+typedef struct {
+    int64_t files_indexed;           /* files in the index after the run */
+    int64_t added, changed, deleted; /* files (re)processed */
+    int64_t unchanged;               /* files left alone */
+    int64_t chunks_written, vectors_written;
+    int64_t tokens_embedded;
+    index_skips skips; /* freed by index_build_stats_free */
+    double seconds;
+} index_build_stats;
+
+/* Brings <root>/.hearth/ up to date with the tree: only added, changed and deleted files are
+ * processed; each file's rows are written in one transaction; the FAISS file is written to a
+ * temporary path and renamed. Killing the process at any point leaves a consistent index that
+ * the next run completes. */
+bool index_build(const index_build_params *p, index_build_stats *stats, char *err, size_t errlen);
+void index_build_stats_free(index_build_stats *s);
+
+/* The directory holding the index for a path: the nearest ancestor of start (itself included)
+ * with a .hearth/ index, else with a .git, else start. malloc'd. */
+char *index_find_root(const char *start, char *err, size_t errlen);
+
+/* ---- searching ---- */
+
+typedef enum {
+    INDEX_MODE_AUTO = 0, /* hybrid when the index has vectors, else lexical */
+    INDEX_MODE_HYBRID,
+    INDEX_MODE_LEXICAL,
+    INDEX_MODE_VECTOR
+} index_mode;
+
+typedef struct {
+    const char *root;
+    const char *query;
+    int32_t k; /* hits wanted; 0 = 10 */
+    index_mode mode;
+    int32_t max_per_file;    /* 0 = 3 */
+    const char *embed_model; /* NULL = the index's own */
+    int32_t n_threads;
+} index_search_params;
+
+typedef struct {
+    char *path; /* relative to the root */
+    int32_t start_line, end_line;
+    char *symbol; /* NULL if none */
+    char *language;
+    char *text;
+    double score; /* fused reciprocal-rank score (higher is better) */
+} index_hit;
+
+bool index_search(const index_search_params *p, index_hit **hits, int32_t *n_hits, char *err,
+                  size_t errlen);
+void index_hits_free(index_hit *hits, int32_t n);
+
+#endif

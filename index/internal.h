@@ -1,0 +1,134 @@
+/* Private declarations shared by the files of index/ (not part of its interface). */
+#ifndef HEARTH_INDEX_INTERNAL_H
+#define HEARTH_INDEX_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "engine.h"
+#include "index.h"
+
+/* ---- classify.c ---- */
+
+/* Reads a regular file of at most max_bytes (NUL-terminated); NULL if it is not one. */
+char *index_read_file(const char *path, uint64_t max_bytes, size_t *len);
+
+/* ---- chunk.c: line tables and windows, shared with the definition chunker ---- */
+
+typedef struct {
+    const char *text;
+    size_t len;
+    size_t *off;  /* off[i]: where line i starts; off[n] = len + 1 */
+    int32_t *tok; /* tokens of each line */
+    int32_t n;
+} line_table;
+
+typedef struct {
+    index_chunk *v;
+    int32_t n, cap;
+} chunk_list;
+
+void index_chunk_params_fill(const index_chunk_params *in, index_chunk_params *out);
+bool line_table_init(line_table *t, const char *text, size_t len, const index_chunk_params *p);
+void line_table_free(line_table *t);
+/* Appends lines [from, to) (0-based) as one chunk unless they are blank. */
+bool chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                     const char *symbol);
+/* Appends lines [from, to) as windows within the budget, overlapping by <= overlap_tokens. */
+bool chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                   const index_chunk_params *p, const char *symbol);
+
+/* ---- chunk_ts.c ---- */
+
+/* Chunks at definition boundaries when a grammar exists for the language (*handled true);
+ * leaves l alone and *handled false otherwise. False only when out of memory. */
+bool chunk_definitions(chunk_list *l, const line_table *t, const char *language,
+                       const index_chunk_params *p, bool *handled);
+
+/* ---- store.c: the SQLite database ---- */
+
+#define INDEX_SCHEMA_VERSION 1
+
+typedef struct {
+    sqlite3 *db;
+    char *dir; /* <root>/.hearth */
+} index_store;
+
+/* Opens (creating if needed) <root>/.hearth/index.sqlite; a schema of another version or a
+ * corrupt file is an error naming the rebuild path. */
+bool index_store_open(index_store *s, const char *root, bool create, char *err, size_t errlen);
+void index_store_close(index_store *s);
+/* Deletes the index files of <root>/.hearth (before a rebuild). */
+bool index_store_remove(const char *root, char *err, size_t errlen);
+
+bool index_store_exec(index_store *s, const char *sql, char *err, size_t errlen);
+/* meta table: NULL if absent (malloc'd otherwise). */
+char *index_store_meta_get(index_store *s, const char *key);
+bool index_store_meta_set(index_store *s, const char *key, const char *value, char *err,
+                          size_t errlen);
+int64_t index_store_meta_int(index_store *s, const char *key, int64_t dflt);
+
+typedef struct {
+    int64_t id;
+    char *path;
+    uint64_t hash, size;
+    int64_t mtime_ns;
+} store_file;
+
+/* All files of the index sorted by path (free with index_store_files_free). */
+bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err, size_t errlen);
+void index_store_files_free(store_file *files, int64_t n);
+
+/* Replaces a file's chunks (and vectors, if vecs is not NULL: dim floats per chunk) in one
+ * transaction. */
+bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
+                          int64_t mtime_ns, const char *language, const index_chunk *chunks,
+                          int32_t n_chunks, const float *vecs, int32_t dim, char *err,
+                          size_t errlen);
+/* Updates only the stat data of an unchanged file (a touch). */
+bool index_store_touch_file(index_store *s, int64_t id, int64_t mtime_ns, char *err, size_t errlen);
+/* Stores vectors of existing chunks (dim floats each) in one transaction. */
+bool index_store_put_vectors(index_store *s, const int64_t *ids, const float *vecs, int32_t n,
+                             int32_t dim, char *err, size_t errlen);
+/* Deletes a file and its chunks, FTS rows and vectors in one transaction. */
+bool index_store_delete_file(index_store *s, int64_t id, char *err, size_t errlen);
+
+/* ---- hashing ---- */
+uint64_t index_hash(const char *data, size_t len);
+
+/* ---- embedder.c: texts to vectors through the engine ---- */
+
+typedef struct {
+    engine_model *model;
+    engine_ctx *ctx;
+    int32_t dim, max_tokens;
+    char *id; /* what identifies the model's vectors: file name, architecture, dimension */
+} index_embedder;
+
+bool index_embedder_open(index_embedder *e, const char *path, int32_t n_threads, char *err,
+                         size_t errlen);
+void index_embedder_close(index_embedder *e);
+/* Token count of a text under the model's tokenizer (an index_count_fn; user = embedder). */
+int32_t index_embedder_count(const char *text, size_t len, void *user);
+/* Embeds n texts into out[n * dim]; *tokens receives the tokens evaluated. */
+bool index_embedder_run(index_embedder *e, const char *const *texts, int32_t n, float *out,
+                        int64_t *tokens, char *err, size_t errlen);
+
+/* ---- vectors.c: the FAISS index ---- */
+
+typedef struct index_vectors index_vectors;
+
+/* Builds a searchable index over the stored vectors of the current embedding model. */
+index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, size_t errlen);
+/* Loads <dir>/vectors.<gen>.faiss if it matches the store, else rebuilds from the store. */
+index_vectors *index_vectors_load(index_store *s, int32_t dim, char *err, size_t errlen);
+/* Writes the index as <dir>/vectors.<gen>.faiss atomically and removes older generations. */
+bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errlen);
+void index_vectors_free(index_vectors *v);
+int64_t index_vectors_count(const index_vectors *v);
+/* Top-k chunk ids by inner product with q[dim]; returns the number found. */
+int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, int64_t *ids,
+                             float *scores, char *err, size_t errlen);
+/* The stored vector of a chunk (for tests of the round trip). */
+bool index_vectors_get(const index_vectors *v, int64_t id, float *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,363 @@
+/* The SQLite store: <root>/.hearth/index.sqlite in WAL mode. Everything the index knows lives
+ * here (files, chunks, the FTS5 table, vectors, settings); the FAISS file is derived from it.
+ * Each file's rows change in one transaction, so a crash leaves every file either old or new.
+ *
+ * The FTS5 table is an external-content table over chunks (the text is stored once); its rows
+ * are added and deleted in the same transactions as the chunks they index. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const char SCHEMA[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, hash INTEGER NOT NULL,"
+    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, language TEXT NOT NULL);"
+    "CREATE TABLE chunks(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, path TEXT NOT NULL,"
+    " start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, language TEXT NOT NULL,"
+    " symbol TEXT, text TEXT NOT NULL);"
+    "CREATE INDEX chunks_file ON chunks(file_id);"
+    "CREATE INDEX chunks_symbol ON chunks(symbol);"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(path, symbol, text, content='chunks',"
+    " content_rowid='id');"
+    "CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
+    "INSERT INTO meta VALUES('generation', '0');";
+
+uint64_t index_hash(const char *data, size_t len) {
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a: change detection, not security */
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)data[i]) * 0x100000001b3ull;
+    return h ^ len;
+}
+
+static bool db_fail(index_store *s, const char *what, char *err, size_t errlen) {
+    snprintf(err, errlen, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    return false;
+}
+
+bool index_store_exec(index_store *s, const char *sql, char *err, size_t errlen) {
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return true;
+    snprintf(err, errlen, "index database: %s", msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return false;
+}
+
+char *index_store_meta_get(index_store *s, const char *key) {
+    sqlite3_stmt *st;
+    char *v = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return v;
+}
+
+int64_t index_store_meta_int(index_store *s, const char *key, int64_t dflt) {
+    char *v = index_store_meta_get(s, key), *end;
+    int64_t r = v ? strtoll(v, &end, 10) : dflt;
+    if (v && (end == v || *end)) r = dflt;
+    free(v);
+    return r;
+}
+
+bool index_store_meta_set(index_store *s, const char *key, const char *value, char *err,
+                          size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?, ?)", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(s, "index database", err, errlen);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    bool ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    return ok || db_fail(s, "index database", err, errlen);
+}
+
+static bool store_create(index_store *s, char *err, size_t errlen) {
+    char v[32];
+    snprintf(v, sizeof v, "%d", INDEX_SCHEMA_VERSION);
+    if (!index_store_exec(s, "BEGIN IMMEDIATE", err, errlen)) return false;
+    bool ok = index_store_exec(s, SCHEMA, err, errlen) &&
+              index_store_meta_set(s, "schema_version", v, err, errlen);
+    return index_store_exec(s, ok ? "COMMIT" : "ROLLBACK", err, errlen) && ok;
+}
+
+/* Creates the schema in a new database, or checks the version of an existing one. */
+static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master WHERE name='meta'", -1, &st,
+                           NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "index %s is unreadable (%s): run 'hearth index --rebuild'", s->dir,
+                 sqlite3_errmsg(s->db));
+        return false;
+    }
+    bool exists = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (!exists && create) return store_create(s, err, errlen);
+    int64_t version = exists ? index_store_meta_int(s, "schema_version", -1) : -1;
+    if (version == INDEX_SCHEMA_VERSION) return true;
+    snprintf(err, errlen,
+             "index %s has schema version %lld, this hearth reads version %d: "
+             "run 'hearth index --rebuild'",
+             s->dir, (long long)version, INDEX_SCHEMA_VERSION);
+    return false;
+}
+
+bool index_store_open(index_store *s, const char *root, bool create, char *err, size_t errlen) {
+    memset(s, 0, sizeof *s);
+    size_t n = strlen(root) + sizeof INDEX_DIR + 32;
+    char *path = malloc(n);
+    s->dir = malloc(n);
+    if (!path || !s->dir) {
+        free(path);
+        free(s->dir);
+        s->dir = NULL;
+        snprintf(err, errlen, "index: out of memory");
+        return false;
+    }
+    snprintf(s->dir, n, "%s/%s", root, INDEX_DIR);
+    snprintf(path, n, "%s/index.sqlite", s->dir);
+    bool ok = true;
+    if (create && mkdir(s->dir, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: %s", s->dir, strerror(errno));
+        ok = false;
+    } else if (!create && access(path, F_OK) != 0) {
+        snprintf(err, errlen, "no index in %s: run 'hearth index' first", root);
+        ok = false;
+    }
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    if (ok && sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK)
+        ok = db_fail(s, path, err, errlen);
+    free(path);
+    if (ok) sqlite3_busy_timeout(s->db, 10000);
+    /* WAL + synchronous=NORMAL: a killed process loses nothing committed; a power cut may lose
+     * the last transactions but never leaves a half-written one. */
+    if (ok)
+        ok = index_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err, errlen);
+    if (ok) ok = store_check(s, create, err, errlen);
+    if (!ok) index_store_close(s);
+    return ok;
+}
+
+void index_store_close(index_store *s) {
+    if (s->db) sqlite3_close(s->db);
+    free(s->dir);
+    memset(s, 0, sizeof *s);
+}
+
+bool index_store_remove(const char *root, char *err, size_t errlen) {
+    static const char *const names[] = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s/%s", root, INDEX_DIR, names[i]);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return false;
+        }
+    }
+    return true; /* stale FAISS files are ignored by generation and cleaned up by the next save */
+}
+
+bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, path, hash, size, mtime_ns FROM files ORDER BY path",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "index database", err, errlen);
+    store_file *v = NULL;
+    int64_t count = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 256;
+            store_file *t = realloc(v, (size_t)cap * sizeof *t);
+            if (!t) break;
+            v = t;
+        }
+        const char *path = (const char *)sqlite3_column_text(st, 1);
+        v[count] = (store_file){sqlite3_column_int64(st, 0), strdup(path ? path : ""),
+                                (uint64_t)sqlite3_column_int64(st, 2),
+                                (uint64_t)sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
+        if (!v[count].path) break;
+        count++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        index_store_files_free(v, count);
+        return db_fail(s, "index database", err, errlen);
+    }
+    *files = v;
+    *n = count;
+    return true;
+}
+
+void index_store_files_free(store_file *files, int64_t n) {
+    for (int64_t i = 0; i < n; i++) free(files[i].path);
+    free(files);
+}
+
+/* Runs a statement binding one integer parameter. */
+static bool exec_id(index_store *s, const char *sql, int64_t id) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return false;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+/* Removes a file's chunks with their FTS rows and vectors (inside the caller's transaction). */
+static bool delete_chunks(index_store *s, int64_t file_id) {
+    return exec_id(s,
+                   "INSERT INTO chunks_fts(chunks_fts, rowid, path, symbol, text) "
+                   "SELECT 'delete', id, path, symbol, text FROM chunks WHERE file_id=?",
+                   file_id) &&
+           exec_id(s,
+                   "DELETE FROM vectors WHERE chunk_id IN "
+                   "(SELECT id FROM chunks WHERE file_id=?)",
+                   file_id) &&
+           exec_id(s, "DELETE FROM chunks WHERE file_id=?", file_id);
+}
+
+static bool bump_generation(index_store *s) {
+    return sqlite3_exec(s->db,
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                        "WHERE key='generation'",
+                        NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static bool finish(index_store *s, bool ok, const char *what, char *err, size_t errlen) {
+    if (ok && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return true;
+    db_fail(s, what, err, errlen);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return false;
+}
+
+/* The files row: updated in place (keeping its id) or inserted; *id receives it. */
+static bool upsert_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
+                        int64_t mtime_ns, const char *language, int64_t *id) {
+    sqlite3_stmt *st;
+    const char *sql = "INSERT INTO files(path, hash, size, mtime_ns, language) VALUES(?,?,?,?,?) "
+                      "ON CONFLICT(path) DO UPDATE SET hash=excluded.hash, size=excluded.size, "
+                      "mtime_ns=excluded.mtime_ns, language=excluded.language RETURNING id";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return false;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)hash);
+    sqlite3_bind_int64(st, 3, (int64_t)size);
+    sqlite3_bind_int64(st, 4, mtime_ns);
+    sqlite3_bind_text(st, 5, language, -1, SQLITE_STATIC);
+    bool ok = sqlite3_step(st) == SQLITE_ROW;
+    if (ok) *id = sqlite3_column_int64(st, 0);
+    ok = sqlite3_step(st) == SQLITE_DONE && ok;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+typedef struct {
+    sqlite3_stmt *chunk, *fts, *vec;
+} put_stmts;
+
+static bool put_chunk(index_store *s, put_stmts *ps, int64_t file_id, const char *path,
+                      const char *language, const index_chunk *c, const float *vec, int32_t dim) {
+    sqlite3_stmt *st = ps->chunk;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, file_id);
+    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, c->start_line);
+    sqlite3_bind_int(st, 4, c->end_line);
+    sqlite3_bind_text(st, 5, language, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, c->symbol, -1, SQLITE_STATIC); /* NULL binds NULL */
+    sqlite3_bind_text(st, 7, c->text, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) return false;
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    st = ps->fts;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->symbol, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, c->text, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) return false;
+    if (!vec) return true;
+    st = ps->vec;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_blob(st, 2, vec, (int)((size_t)dim * sizeof(float)), SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE;
+}
+
+bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
+                          int64_t mtime_ns, const char *language, const index_chunk *chunks,
+                          int32_t n_chunks, const float *vecs, int32_t dim, char *err,
+                          size_t errlen) {
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, path, err, errlen);
+    put_stmts ps = {0};
+    int64_t id = 0;
+    bool ok = upsert_file(s, path, hash, size, mtime_ns, language, &id) && delete_chunks(s, id);
+    ok = ok &&
+         sqlite3_prepare_v2(s->db,
+                            "INSERT INTO chunks(file_id, path, start_line, end_line, language,"
+                            " symbol, text) VALUES(?,?,?,?,?,?,?)",
+                            -1, &ps.chunk, NULL) == SQLITE_OK &&
+         sqlite3_prepare_v2(s->db,
+                            "INSERT INTO chunks_fts(rowid, path, symbol, text) "
+                            "VALUES(?,?,?,?)",
+                            -1, &ps.fts, NULL) == SQLITE_OK &&
+         sqlite3_prepare_v2(s->db, "INSERT INTO vectors(chunk_id, vec) VALUES(?,?)", -1, &ps.vec,
+                            NULL) == SQLITE_OK;
+    for (int32_t i = 0; ok && i < n_chunks; i++)
+        ok = put_chunk(s, &ps, id, path, language, &chunks[i],
+                       vecs ? vecs + (size_t)i * (size_t)dim : NULL, dim);
+    ok = ok && bump_generation(s);
+    sqlite3_finalize(ps.chunk);
+    sqlite3_finalize(ps.fts);
+    sqlite3_finalize(ps.vec);
+    return finish(s, ok, path, err, errlen);
+}
+
+bool index_store_touch_file(index_store *s, int64_t id, int64_t mtime_ns, char *err,
+                            size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE files SET mtime_ns=? WHERE id=?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(s, "index database", err, errlen);
+    sqlite3_bind_int64(st, 1, mtime_ns);
+    sqlite3_bind_int64(st, 2, id);
+    bool ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    return ok || db_fail(s, "index database", err, errlen);
+}
+
+bool index_store_delete_file(index_store *s, int64_t id, char *err, size_t errlen) {
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, "index database", err, errlen);
+    bool ok = delete_chunks(s, id) && exec_id(s, "DELETE FROM files WHERE id=?", id) &&
+              bump_generation(s);
+    return finish(s, ok, "index database", err, errlen);
+}
+
+bool index_store_put_vectors(index_store *s, const int64_t *ids, const float *vecs, int32_t n,
+                             int32_t dim, char *err, size_t errlen) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, "index database", err, errlen);
+    bool ok = sqlite3_prepare_v2(s->db,
+                                 "INSERT OR REPLACE INTO vectors(chunk_id, vec) "
+                                 "VALUES(?,?)",
+                                 -1, &st, NULL) == SQLITE_OK;
+    for (int32_t i = 0; ok && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, ids[i]);
+        sqlite3_bind_blob(st, 2, vecs + (size_t)i * (size_t)dim, (int)((size_t)dim * sizeof(float)),
+                          SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    ok = ok && bump_generation(s);
+    return finish(s, ok, "index database", err, errlen);
+}

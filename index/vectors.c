@@ -1,0 +1,180 @@
+/* The vector index: FAISS through its C API, an exact inner-product index (IndexFlatIP) with
+ * chunk ids as labels (IndexIDMap2). Vectors are L2-normalised, so inner product is cosine.
+ *
+ * The FAISS file is a cache of the vectors table: it is named after the store's generation
+ * (bumped by every transaction that changes chunks), written to a temporary path, fsync'ed and
+ * renamed, so a reader either finds the file of the current generation or rebuilds from SQLite.
+ * Past some size an approximate index (HNSW / IVF) would replace the flat one; not yet. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <faiss/c_api/IndexFlat_c.h>
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/MetaIndexes_c.h>
+#include <faiss/c_api/error_c.h>
+#include <faiss/c_api/index_io_c.h>
+
+#include "internal.h"
+
+struct index_vectors {
+    FaissIndex *index;
+    int32_t dim;
+    int64_t generation;
+};
+
+static bool faiss_fail(const char *what, char *err, size_t errlen) {
+    const char *m = faiss_get_last_error();
+    snprintf(err, errlen, "vector index: %s: %s", what, m && *m ? m : "failed");
+    return false;
+}
+
+static index_vectors *vectors_new(int32_t dim, char *err, size_t errlen) {
+    index_vectors *v = calloc(1, sizeof *v);
+    FaissIndexFlatIP *flat = NULL;
+    if (!v) {
+        snprintf(err, errlen, "vector index: out of memory");
+        return NULL;
+    }
+    v->dim = dim;
+    if (faiss_IndexFlatIP_new_with(&flat, dim) || faiss_IndexIDMap2_new(&v->index, flat)) {
+        faiss_fail("create", err, errlen);
+        if (flat) faiss_Index_free(flat);
+        free(v);
+        return NULL;
+    }
+    faiss_IndexIDMap2_set_own_fields(v->index, 1);
+    return v;
+}
+
+/* Adds a batch of vectors with their chunk ids. */
+static bool vectors_flush(index_vectors *v, const float *x, const int64_t *ids, int64_t n,
+                          char *err, size_t errlen) {
+    if (n && faiss_Index_add_with_ids(v->index, n, x, ids)) return faiss_fail("add", err, errlen);
+    return true;
+}
+
+index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, size_t errlen) {
+    enum { BATCH = 1024 };
+    index_vectors *v = vectors_new(dim, err, errlen);
+    float *x = malloc((size_t)BATCH * (size_t)dim * sizeof *x);
+    int64_t *ids = malloc(BATCH * sizeof *ids), n = 0;
+    sqlite3_stmt *st = NULL;
+    bool ok = v && x && ids;
+    if (!ok && v) snprintf(err, errlen, "vector index: out of memory");
+    /* Read the generation in the same read transaction as the vectors. */
+    ok = ok && index_store_exec(s, "BEGIN", err, errlen);
+    if (ok) v->generation = index_store_meta_int(s, "generation", 0);
+    if (ok && sqlite3_prepare_v2(s->db, "SELECT chunk_id, vec FROM vectors", -1, &st, NULL))
+        ok = !snprintf(err, errlen, "vector index: %s", sqlite3_errmsg(s->db));
+    while (ok && sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != (int)((size_t)dim * sizeof(float)))
+            continue; /* a vector of another dimension cannot be searched with this model */
+        memcpy(x + (size_t)n * (size_t)dim, sqlite3_column_blob(st, 1),
+               (size_t)dim * sizeof(float));
+        ids[n++] = sqlite3_column_int64(st, 0);
+        if (n == BATCH) {
+            ok = vectors_flush(v, x, ids, n, err, errlen);
+            n = 0;
+        }
+    }
+    ok = ok && vectors_flush(v, x, ids, n, err, errlen);
+    sqlite3_finalize(st);
+    if (s->db && !sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "COMMIT", 0, 0, 0);
+    free(x);
+    free(ids);
+    if (!ok) index_vectors_free(v);
+    return ok ? v : NULL;
+}
+
+static void faiss_path(char *buf, size_t n, const char *dir, int64_t gen) {
+    snprintf(buf, n, "%s/vectors.%lld.faiss", dir, (long long)gen);
+}
+
+index_vectors *index_vectors_load(index_store *s, int32_t dim, char *err, size_t errlen) {
+    char path[4096];
+    int64_t gen = index_store_meta_int(s, "generation", 0);
+    faiss_path(path, sizeof path, s->dir, gen);
+    FaissIndex *ix = NULL;
+    if (access(path, R_OK) == 0 && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
+        faiss_Index_d(ix) == dim) {
+        index_vectors *v = calloc(1, sizeof *v);
+        if (v) {
+            *v = (index_vectors){ix, dim, gen};
+            return v;
+        }
+    }
+    if (ix) faiss_Index_free(ix);
+    /* Missing, stale or unreadable: SQLite has everything needed to rebuild it. */
+    return index_vectors_from_store(s, dim, err, errlen);
+}
+
+/* Removes vectors.*.faiss files of other generations and leftover temporary files. */
+static void remove_stale(const char *dir, int64_t keep) {
+    DIR *d = opendir(dir);
+    char path[4096], mine[64];
+    snprintf(mine, sizeof mine, "vectors.%lld.faiss", (long long)keep);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, "vectors.", 8) || !strcmp(e->d_name, mine)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d) closedir(d);
+}
+
+static bool fsync_path(const char *path, int flags) {
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool ok = fsync(fd) == 0;
+    close(fd);
+    return ok;
+}
+
+bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errlen) {
+    char tmp[4096], path[4096];
+    snprintf(tmp, sizeof tmp, "%s/vectors.tmp.%ld", s->dir, (long)getpid());
+    faiss_path(path, sizeof path, s->dir, v->generation);
+    if (faiss_write_index_fname(v->index, tmp)) {
+        unlink(tmp);
+        return faiss_fail(tmp, err, errlen);
+    }
+    if (!fsync_path(tmp, O_RDONLY) || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "vector index: %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return false;
+    }
+    fsync_path(s->dir, O_RDONLY | O_DIRECTORY);
+    remove_stale(s->dir, v->generation);
+    return true;
+}
+
+void index_vectors_free(index_vectors *v) {
+    if (!v) return;
+    if (v->index) faiss_Index_free(v->index);
+    free(v);
+}
+
+int64_t index_vectors_count(const index_vectors *v) {
+    return faiss_Index_ntotal(v->index);
+}
+
+int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, int64_t *ids,
+                             float *scores, char *err, size_t errlen) {
+    if (k <= 0 || faiss_Index_ntotal(v->index) == 0) return 0;
+    if (faiss_Index_search(v->index, 1, q, k, scores, ids)) {
+        faiss_fail("search", err, errlen);
+        return -1;
+    }
+    int32_t n = 0;
+    while (n < k && ids[n] >= 0) n++; /* FAISS pads missing results with -1 */
+    return n;
+}
+
+bool index_vectors_get(const index_vectors *v, int64_t id, float *out, char *err, size_t errlen) {
+    if (faiss_Index_reconstruct(v->index, id, out)) return faiss_fail("reconstruct", err, errlen);
+    return true;
+}

@@ -1,0 +1,11 @@
+# index/ (issue 7): unit tests of the private parts (ignore rules, classification, chunking, the
+# FAISS file) and the CLI on a fixture repository built by the test (walk, skips, incremental
+# updates, delete/rename, lexical/vector/hybrid search, crash safety under SIGKILL).
+hearth_test(test_index_units test_index_units.c)
+target_link_libraries(test_index_units PRIVATE hearth_index)
+target_include_directories(test_index_units PRIVATE ${CMAKE_SOURCE_DIR}/index)
+
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+add_test(NAME test_index_cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_index.py
+  $<TARGET_FILE:hearth> ${HEARTH_REF_DIR})
+set_tests_properties(test_index_cli PROPERTIES TIMEOUT 600)
