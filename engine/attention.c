@@ -27,10 +27,15 @@ static void axpy_f32_scalar(float *out, float w, const void *v, int n) {
     for (int i = 0; i < n; i++) out[i] += w * f[i];
 }
 
+static void widen_f16_scalar(float *dst, const void *src, int n) {
+    const uint16_t *h = src;
+    for (int i = 0; i < n; i++) dst[i] = fp16_to_fp32(h[i]);
+}
+
 static const attn_kernels SCALAR = {dot_f16_scalar, dot_f32_scalar, axpy_f16_scalar,
-                                    axpy_f32_scalar};
+                                    axpy_f32_scalar, widen_f16_scalar};
 static const attn_kernels AVX2 = {attn_dot_f16_avx2, attn_dot_f32_avx2, attn_axpy_f16_avx2,
-                                  attn_axpy_f32_avx2};
+                                  attn_axpy_f32_avx2, attn_widen_f16_avx2};
 
 const attn_kernels *attn_kernels_for(kernel_isa isa, int head_dim) {
     /* the SIMD loops take whole 8-lane vectors */

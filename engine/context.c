@@ -47,7 +47,8 @@ static bool alloc_buffers(engine_ctx *c) {
     c->attn = track(c, nb * q * 4);
     c->gate = track(c, nb * ff * 4);
     c->up = track(c, nb * ff * 4);
-    c->scores = track(c, (size_t)threadpool_size(c->pool) * (size_t)c->n_ctx * 4);
+    size_t group = (size_t)(in->n_head / in->n_head_kv); /* query heads sharing a kv head */
+    c->scores = track(c, (size_t)threadpool_size(c->pool) * group * (size_t)c->n_ctx * 4);
     c->xq = track(c, op_matmul_scratch((int64_t)widest, c->n_batch));
     c->pos = track(c, nb * sizeof(int32_t));
     c->attn_lo = track(c, nb * sizeof(int32_t));

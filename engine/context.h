@@ -6,6 +6,10 @@
 #include "threadpool.h"
 #include "kernels/attn_kernels.h"
 
+/* Limits of the attention loops (checked when a model loads). */
+#define ATTN_MAX_GROUP    64 /* query heads per kv head */
+#define ATTN_MAX_HEAD_DIM 4096
+
 struct engine_ctx {
     const engine_model *m;
     threadpool *pool;

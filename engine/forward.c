@@ -23,42 +23,57 @@ typedef struct {
     int layer, n;
 } attn_job;
 
-/* One (token, head) pair: softmax(q . K / sqrt(hd)) . V over the cache rows [lo, hi). */
-static void attend_one(engine_ctx *c, int layer, int t, int h, int lo, int hi, float *scores) {
+/* A cached K or V row of one kv head as f32: the cache itself (F32) or widened into buf (F16). */
+static const float *kv_row_f32(const engine_ctx *c, const uint8_t *src, float *buf, int hd) {
+    if (c->kv_type == ENGINE_KV_F32) return (const float *)(const void *)src;
+    c->attn_k->widen_f16(buf, src, hd);
+    return buf;
+}
+
+/* Token t against the cache rows [lo, hi) for the G query heads that share kv head g (GQA): each
+ * K and V row is read and widened once for all of them. softmax(q . K / sqrt(hd)) . V per head. */
+static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi, float *scores,
+                         float *row) {
     const engine_model_info *in = &c->m->info;
-    int hd = in->head_dim, kvh = h / (in->n_head / in->n_head_kv);
-    size_t kv_row = (size_t)in->n_head_kv * hd * c->kv_elem;
-    size_t head_off = (size_t)kvh * hd * c->kv_elem;
-    const float *q = c->q + ((size_t)t * in->n_head + h) * hd;
-    float *out = c->attn + ((size_t)t * in->n_head + h) * hd;
-    float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
-    attn_dot_fn dot = c->kv_type == ENGINE_KV_F32 ? c->attn_k->dot_f32 : c->attn_k->dot_f16;
-    attn_axpy_fn axpy = c->kv_type == ENGINE_KV_F32 ? c->attn_k->axpy_f32 : c->attn_k->axpy_f16;
+    int hd = in->head_dim, H = in->n_head, G = H / in->n_head_kv;
+    size_t kv_row = (size_t)in->n_head_kv * hd * c->kv_elem, head_off = (size_t)g * hd * c->kv_elem;
+    const float *q = c->q + ((size_t)t * H + (size_t)g * G) * hd;
+    float *out = c->attn + ((size_t)t * H + (size_t)g * G) * hd, scale = 1.0f / sqrtf((float)hd);
+    float max[ATTN_MAX_GROUP], inv[ATTN_MAX_GROUP];
+    for (int h = 0; h < G; h++) max[h] = -INFINITY;
     for (int j = lo; j < hi; j++) {
-        scores[j] = dot(q, c->k[layer] + (size_t)j * kv_row + head_off, hd) * scale;
-        if (scores[j] > max) max = scores[j];
+        const float *k = kv_row_f32(c, c->k[layer] + (size_t)j * kv_row + head_off, row, hd);
+        for (int h = 0; h < G; h++) {
+            float s = c->attn_k->dot_f32(q + (size_t)h * hd, k, hd) * scale;
+            scores[(size_t)h * c->n_ctx + j] = s;
+            max[h] = s > max[h] ? s : max[h];
+        }
     }
-    double sum = 0.0;
+    for (int h = 0; h < G; h++) {
+        float *sc = scores + (size_t)h * c->n_ctx;
+        double sum = 0.0;
+        for (int j = lo; j < hi; j++) sum += sc[j] = expf(sc[j] - max[h]);
+        inv[h] = (float)(1.0 / sum);
+    }
+    memset(out, 0, (size_t)G * hd * sizeof(float));
     for (int j = lo; j < hi; j++) {
-        scores[j] = expf(scores[j] - max);
-        sum += scores[j];
+        const float *v = kv_row_f32(c, c->v[layer] + (size_t)j * kv_row + head_off, row, hd);
+        for (int h = 0; h < G; h++)
+            c->attn_k->axpy_f32(out + (size_t)h * hd, scores[(size_t)h * c->n_ctx + j] * inv[h], v,
+                                hd);
     }
-    float inv = (float)(1.0 / sum);
-    memset(out, 0, (size_t)hd * sizeof(float));
-    for (int j = lo; j < hi; j++)
-        axpy(out, scores[j] * inv, c->v[layer] + (size_t)j * kv_row + head_off, hd);
 }
 
 static void attention_worker(void *arg, int ith, int nth) {
     attn_job *j = arg;
     engine_ctx *c = j->c;
-    int H = c->m->info.n_head;
-    float *scores = c->scores + (size_t)ith * c->n_ctx;
+    int KV = c->m->info.n_head_kv, G = c->m->info.n_head / KV;
+    float *scores = c->scores + (size_t)ith * G * c->n_ctx, row[ATTN_MAX_HEAD_DIM];
     long b, e;
-    pool_split((long)j->n * H, ith, nth, &b, &e);
+    pool_split((long)j->n * KV, ith, nth, &b, &e);
     for (long w = b; w < e; w++) {
-        int t = (int)(w / H);
-        attend_one(c, j->layer, t, (int)(w % H), c->attn_lo[t], c->attn_hi[t], scores);
+        int t = (int)(w / KV);
+        attend_group(c, j->layer, t, (int)(w % KV), c->attn_lo[t], c->attn_hi[t], scores, row);
     }
 }
 
@@ -84,19 +99,19 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
     int e = in->n_embd, H = in->n_head, KV = in->n_head_kv, hd = in->head_dim;
-    op_rmsnorm(c->x, L->attn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
-    op_matmul(c->pool, &L->wq, c->xn, n, c->q, c->xq);        /* q (n,H*hd) */
-    op_matmul(c->pool, &L->wk, c->xn, n, c->kc, c->xq);       /* k (n,KV*hd) */
-    op_matmul(c->pool, &L->wv, c->xn, n, c->vc, c->xq);       /* v (n,KV*hd) */
+    op_rmsnorm_mt(c->pool, c->x, L->attn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
+    op_matmul(c->pool, &L->wq, c->xn, n, c->q, c->xq);                    /* q (n,H*hd) */
+    op_matmul(c->pool, &L->wk, c->xn, n, c->kc, c->xq);                   /* k (n,KV*hd) */
+    op_matmul(c->pool, &L->wv, c->xn, n, c->vc, c->xq);                   /* v (n,KV*hd) */
     if (L->bq) op_add_bias(c->q, L->bq, (int64_t)H * hd, n);
     if (L->bk) op_add_bias(c->kc, L->bk, (int64_t)KV * hd, n);
     if (L->bv) op_add_bias(c->vc, L->bv, (int64_t)KV * hd, n);
     if (L->q_norm) head_norm(c->q, L->q_norm, n, H, hd, in->rms_eps);
     if (L->k_norm) head_norm(c->kc, L->k_norm, n, KV, hd, in->rms_eps);
-    op_rope(c->q, n, H, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
-            m->arch->rope);
-    op_rope(c->kc, n, KV, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
-            m->arch->rope);
+    op_rope_mt(c->pool, c->q, n, H, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
+               m->arch->rope);
+    op_rope_mt(c->pool, c->kc, n, KV, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
+               m->arch->rope);
     size_t kv_row = (size_t)KV * hd;
     kv_store(c, c->k[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->kc, (size_t)n * kv_row);
     kv_store(c, c->v[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->vc, (size_t)n * kv_row);
@@ -108,10 +123,10 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
 static void ffn_block(engine_ctx *c, const layer_weights *L, int n) {
     const engine_model_info *in = &c->m->info;
     int e = in->n_embd, ff = in->n_ff;
-    op_rmsnorm(c->x, L->ffn_norm, c->xn, e, n, in->rms_eps);  /* xn (n,e) */
-    op_matmul(c->pool, &L->w_gate, c->xn, n, c->gate, c->xq); /* gate (n,ff) */
-    op_matmul(c->pool, &L->w_up, c->xn, n, c->up, c->xq);     /* up (n,ff) */
-    op_swiglu(c->gate, c->up, (int64_t)n * ff);
+    op_rmsnorm_mt(c->pool, c->x, L->ffn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
+    op_matmul(c->pool, &L->w_gate, c->xn, n, c->gate, c->xq);            /* gate (n,ff) */
+    op_matmul(c->pool, &L->w_up, c->xn, n, c->up, c->xq);                /* up (n,ff) */
+    op_swiglu_mt(c->pool, c->gate, c->up, (int64_t)n * ff);
     op_matmul(c->pool, &L->w_down, c->gate, n, c->xn, c->xq); /* xn (n,e) */
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
 }
@@ -150,8 +165,8 @@ static weight expert(const expert_weights *x, int e) {
 static void moe_block(engine_ctx *c, const layer_weights *L, int n) {
     const engine_model_info *in = &c->m->info;
     int e = in->n_embd, X = in->n_expert, k = in->n_expert_used, ff = in->n_ff_exp;
-    op_rmsnorm(c->x, L->ffn_norm, c->xn, e, n, in->rms_eps);    /* xn (n,e) */
-    op_matmul(c->pool, &L->router, c->xn, n, c->router, c->xq); /* router (n,X) */
+    op_rmsnorm_mt(c->pool, c->x, L->ffn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
+    op_matmul(c->pool, &L->router, c->xn, n, c->router, c->xq);          /* router (n,X) */
     for (int t = 0; t < n; t++)
         route_token(c->router + (size_t)t * X, X, k, c->m->expert_weights_norm,
                     c->sel_id + (size_t)t * k, c->sel_w + (size_t)t * k);
@@ -169,7 +184,7 @@ static void moe_block(engine_ctx *c, const layer_weights *L, int n) {
                d = expert(&L->down_exps, x);
         op_matmul(c->pool, &g, c->moe_in, cnt, c->gate, c->xq); /* gate (cnt,ff) */
         op_matmul(c->pool, &u, c->moe_in, cnt, c->up, c->xq);   /* up (cnt,ff) */
-        op_swiglu(c->gate, c->up, (int64_t)cnt * ff);
+        op_swiglu_mt(c->pool, c->gate, c->up, (int64_t)cnt * ff);
         op_matmul(c->pool, &d, c->gate, cnt, c->moe_in, c->xq); /* out (cnt,e) */
         for (int i = 0; i < cnt; i++) {
             int t = c->routed[i] / k;
@@ -196,11 +211,12 @@ void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool al
             ffn_block(c, &m->layers[l], n);
     }
     if (c->hidden) /* embeddings: every position's final normalised state */
-        op_rmsnorm(c->x, m->output_norm, c->hidden + (size_t)c->n_past * e, e, n, in->rms_eps);
+        op_rmsnorm_mt(c->pool, c->x, m->output_norm, c->hidden + (size_t)c->n_past * e, e, n,
+                      in->rms_eps);
     c->n_past += n;
     if (!dst) return;
     /* logits (rows,V) = rmsnorm(x) @ output, for every token or only the last */
     int first = all_logits ? 0 : n - 1, rows = n - first;
-    op_rmsnorm(c->x + (size_t)first * e, m->output_norm, c->xn, e, rows, in->rms_eps);
+    op_rmsnorm_mt(c->pool, c->x + (size_t)first * e, m->output_norm, c->xn, e, rows, in->rms_eps);
     op_matmul(c->pool, &m->output, c->xn, rows, dst, c->xq);
 }

@@ -21,10 +21,10 @@ static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) 
     if (L->bv) op_add_bias(c->vc, L->bv, e, n);
     if (m->arch->rope != ROPE_NONE) { /* nomic-bert: rotary positions instead of a table */
         int H = m->info.n_head, hd = m->info.head_dim;
-        op_rope(c->q, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base, m->rope_freq_scale,
-                m->arch->rope);
-        op_rope(c->kc, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base, m->rope_freq_scale,
-                m->arch->rope);
+        op_rope_mt(c->pool, c->q, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base,
+                   m->rope_freq_scale, m->arch->rope);
+        op_rope_mt(c->pool, c->kc, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base,
+                   m->rope_freq_scale, m->arch->rope);
     }
     kv_store(c, c->k[layer], c->kc, (size_t)n * e);
     kv_store(c, c->v[layer], c->vc, (size_t)n * e);
@@ -37,10 +37,10 @@ static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) 
     if (L->ffn_up_b) op_add_bias(c->up, L->ffn_up_b, ff, n);
     if (L->w_gate.data) {                                        /* nomic-bert: SwiGLU */
         op_matmul(c->pool, &L->w_gate, c->x, n, c->gate, c->xq); /* gate (n,ff) */
-        op_swiglu(c->gate, c->up, (int64_t)n * ff);
+        op_swiglu_mt(c->pool, c->gate, c->up, (int64_t)n * ff);
         op_matmul(c->pool, &L->w_down, c->gate, n, c->xn, c->xq); /* xn (n,e) */
     } else {
-        op_gelu(c->up, (int64_t)n * ff);
+        op_gelu_mt(c->pool, c->up, (int64_t)n * ff);
         op_matmul(c->pool, &L->w_down, c->up, n, c->xn, c->xq); /* xn (n,e) */
     }
     if (L->ffn_down_b) op_add_bias(c->xn, L->ffn_down_b, e, n);

@@ -130,6 +130,9 @@ static bool read_hparams(loader *l) {
     if (vlen != in->head_dim)
         return fail(l, "attention.value_length %d differs from key_length %d (unsupported)", vlen,
                     in->head_dim);
+    if (in->n_head / in->n_head_kv > 64)
+        return fail(l, "%d query heads per kv head (at most 64 are supported)",
+                    in->n_head / in->n_head_kv);
     if (in->n_head % in->n_head_kv != 0)
         return fail(l, "head_count %d is not a multiple of head_count_kv %d", in->n_head,
                     in->n_head_kv);

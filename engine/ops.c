@@ -158,3 +158,79 @@ void op_swiglu(float *gate, const float *up, int64_t len) {
 void op_get_row(const weight *w, int64_t row, float *out) {
     quant_traits(w->type)->to_float(w->data + (size_t)row * w->row_bytes, out, w->cols);
 }
+
+/* ---- element-wise operations split across threads (prefill) ---- */
+
+enum { MT_MIN_ELEMENTS = 1 << 14 }; /* below this a pool round trip costs more than it saves */
+
+typedef struct {
+    int kind; /* 0 rmsnorm, 1 swiglu, 2 gelu, 3 rope */
+    float *x, *out;
+    const float *g, *up;
+    int64_t dim, len;
+    int n, n_heads, head_dim, n_rot;
+    const int32_t *pos;
+    float eps, freq_base, freq_scale;
+    rope_kind rope;
+} elementwise_job;
+
+static void elementwise_worker(void *arg, int ith, int nth) {
+    elementwise_job *j = arg;
+    long b, e;
+    if (j->kind == 1 || j->kind == 2) {
+        /* split on 16-element boundaries so every thread's range stays vector-aligned */
+        pool_split((long)(j->len + 15) / 16, ith, nth, &b, &e);
+        b *= 16;
+        e = e * 16 < j->len ? e * 16 : (long)j->len;
+        if (b >= e) return;
+        if (j->kind == 1)
+            op_swiglu(j->x + b, j->up + b, e - b);
+        else
+            op_gelu(j->x + b, e - b);
+        return;
+    }
+    pool_split(j->n, ith, nth, &b, &e);
+    if (b >= e) return;
+    if (j->kind == 0)
+        op_rmsnorm(j->x + b * j->dim, j->g, j->out + b * j->dim, j->dim, (int)(e - b), j->eps);
+    else
+        op_rope(j->x + (size_t)b * j->n_heads * j->head_dim, (int)(e - b), j->n_heads, j->head_dim,
+                j->n_rot, j->pos + b, j->freq_base, j->freq_scale, j->rope);
+}
+
+void op_rmsnorm_mt(threadpool *pool, const float *x, const float *g, float *out, int64_t dim, int n,
+                   float eps) {
+    if ((int64_t)n * dim < MT_MIN_ELEMENTS) return op_rmsnorm(x, g, out, dim, n, eps);
+    elementwise_job j = {
+        .kind = 0, .x = (float *)x, .out = out, .g = g, .dim = dim, .n = n, .eps = eps};
+    threadpool_run(pool, elementwise_worker, &j);
+}
+
+void op_swiglu_mt(threadpool *pool, float *gate, const float *up, int64_t len) {
+    if (len < MT_MIN_ELEMENTS) return op_swiglu(gate, up, len);
+    elementwise_job j = {.kind = 1, .x = gate, .up = up, .len = len};
+    threadpool_run(pool, elementwise_worker, &j);
+}
+
+void op_gelu_mt(threadpool *pool, float *x, int64_t len) {
+    if (len < MT_MIN_ELEMENTS) return op_gelu(x, len);
+    elementwise_job j = {.kind = 2, .x = x, .len = len};
+    threadpool_run(pool, elementwise_worker, &j);
+}
+
+void op_rope_mt(threadpool *pool, float *x, int n, int n_heads, int head_dim, int n_rot,
+                const int32_t *pos, float freq_base, float freq_scale, rope_kind kind) {
+    if ((int64_t)n * n_heads * head_dim < MT_MIN_ELEMENTS)
+        return op_rope(x, n, n_heads, head_dim, n_rot, pos, freq_base, freq_scale, kind);
+    elementwise_job j = {.kind = 3,
+                         .x = x,
+                         .n = n,
+                         .n_heads = n_heads,
+                         .head_dim = head_dim,
+                         .n_rot = n_rot,
+                         .pos = pos,
+                         .freq_base = freq_base,
+                         .freq_scale = freq_scale,
+                         .rope = kind};
+    threadpool_run(pool, elementwise_worker, &j);
+}

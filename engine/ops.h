@@ -25,6 +25,13 @@ void op_rope(float *x, int n, int n_heads, int head_dim, int n_rot, const int32_
              float freq_base, float freq_scale, rope_kind kind);
 /* gate = silu(gate) * up, element-wise over len. */
 void op_swiglu(float *gate, const float *up, int64_t len);
+/* The same, split across the pool's threads when the work is big enough to pay for it. */
+void op_rmsnorm_mt(threadpool *pool, const float *x, const float *g, float *out, int64_t dim, int n,
+                   float eps);
+void op_swiglu_mt(threadpool *pool, float *gate, const float *up, int64_t len);
+void op_gelu_mt(threadpool *pool, float *x, int64_t len);
+void op_rope_mt(threadpool *pool, float *x, int n, int n_heads, int head_dim, int n_rot,
+                const int32_t *pos, float freq_base, float freq_scale, rope_kind kind);
 /* One row of a weight, dequantized to f32 (token embedding lookup). */
 void op_get_row(const weight *w, int64_t row, float *out);
 

@@ -33,6 +33,10 @@ static void test_attention_simd_matches_scalar(void) {
         simd->axpy_f16(out_b, 0.37f, k16, n);
         ref->axpy_f32(out_a, -1.25f, k32, n);
         simd->axpy_f32(out_b, -1.25f, k32, n);
+        float wide_a[256], wide_b[256];
+        ref->widen_f16(wide_a, k16, n);
+        simd->widen_f16(wide_b, k16, n);
+        for (int i = 0; i < n; i++) CHECKF(wide_a[i] == wide_b[i], "widen n=%d i=%d", n, i);
         for (int i = 0; i < n; i++)
             CHECKF(fabsf(out_a[i] - out_b[i]) <= 1e-5f * (fabsf(out_a[i]) + 1.0f), "axpy n=%d i=%d",
                    n, i);

@@ -56,3 +56,9 @@ void attn_axpy_f32_avx2(float *out, float w, const void *v, int n) {
         _mm256_storeu_ps(out + i,
                          _mm256_fmadd_ps(wv, _mm256_loadu_ps(f + i), _mm256_loadu_ps(out + i)));
 }
+
+void attn_widen_f16_avx2(float *dst, const void *src, int n) {
+    const uint16_t *h = src;
+    for (int i = 0; i < n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+}

@@ -10,9 +10,13 @@ typedef float (*attn_dot_fn)(const float *q, const void *k, int n);
 /* out += w * v over n elements */
 typedef void (*attn_axpy_fn)(float *out, float w, const void *v, int n);
 
+/* dst[0..n) = the f16 row src as f32 */
+typedef void (*attn_widen_fn)(float *dst, const void *src, int n);
+
 typedef struct {
     attn_dot_fn dot_f16, dot_f32;
     attn_axpy_fn axpy_f16, axpy_f32;
+    attn_widen_fn widen_f16;
 } attn_kernels;
 
 #include "../quant.h"
@@ -24,5 +28,6 @@ float attn_dot_f16_avx2(const float *q, const void *k, int n);
 float attn_dot_f32_avx2(const float *q, const void *k, int n);
 void attn_axpy_f16_avx2(float *out, float w, const void *v, int n);
 void attn_axpy_f32_avx2(float *out, float w, const void *v, int n);
+void attn_widen_f16_avx2(float *dst, const void *src, int n);
 
 #endif
