@@ -117,11 +117,18 @@ static json_t *reply_json(const complete_data *d) {
 
 static void complete_done(lsp_server *s, lsp_job *j) {
     complete_data *d = j->data;
-    if (!j->id) { /* model loading */
+    if (!j->id) {                      /* model loading */
+        bool latest = s->loading == j; /* an older load's end must not end the newer progress */
+        if (latest) s->loading = NULL;
+        if (!j->started) { /* cancelled at shutdown */
+            if (latest) lsp_progress_end(s, "cancelled");
+            return;
+        }
         if (d->ok)
             lsp_log(s, LSP_LOG_INFO, "completion model loaded: %s", d->model_path);
         else
             lsp_log(s, LSP_LOG_ERROR, "completion model: %s", d->err);
+        if (latest) lsp_progress_end(s, d->ok ? "loaded" : d->err);
         return;
     }
     if (atomic_load(&j->cancel) && (!d->ok || d->res.cancelled || !j->started)) {

@@ -4,9 +4,18 @@ import { spawn } from 'node:child_process';
 
 export const BIN = process.env.HEARTH_BIN || 'build/hearth';
 
+const live = new Set();
+
+// Kills servers a failed test left running, so the runner can exit (use in afterEach).
+export function killAll() {
+  for (const c of live) c.proc.kill('SIGKILL');
+  live.clear();
+}
+
 export class Client {
   constructor(args = []) {
     this.proc = spawn(BIN, ['lsp', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    live.add(this);
     this.buf = Buffer.alloc(0);
     this.nextId = 1;
     this.pending = new Map();
@@ -15,7 +24,10 @@ export class Client {
     this.stderr = '';
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
     this.proc.stdout.on('data', (d) => this.onData(d));
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code) => {
+      live.delete(this);
+      resolve(code);
+    }));
   }
 
   onData(d) {

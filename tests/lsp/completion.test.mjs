@@ -1,9 +1,11 @@
 // Fill-in-the-middle completion through `hearth lsp` with tiny-qwen2-peaked (the real Qwen2.5
 // vocabulary and FIM tokens, random weights: gibberish, but deterministic under greedy decoding).
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { Client, frame } from './client.mjs';
+import { Client, frame, killAll } from './client.mjs';
+
+afterEach(killAll);
 
 const MODEL = `${process.env.HEARTH_REF_DIR || '../shared/reference'}/models/tiny-qwen2-peaked-Q8_0.gguf`;
 const skip = existsSync(MODEL) ? false : `no ${MODEL}`;

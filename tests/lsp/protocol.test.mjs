@@ -1,8 +1,10 @@
 // hearth lsp over real pipes: lifecycle, position encodings, documents with multi-byte text,
 // incremental trees, hostile frames, scheduling and cancellation.
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, frame } from './client.mjs';
+import { Client, frame, killAll } from './client.mjs';
+
+afterEach(killAll);
 
 const URI = 'file:///tmp/hearth-test/a.c';
 
