@@ -1,0 +1,12 @@
+/* Vectorised activation functions; the scalar references are op_swiglu / op_gelu in ops.c. */
+#ifndef HEARTH_ACT_KERNELS_H
+#define HEARTH_ACT_KERNELS_H
+
+#include <stdint.h>
+
+/* gate = silu(gate) * up */
+void act_swiglu_avx2(float *gate, const float *up, int64_t len);
+/* x = gelu(x), tanh approximation */
+void act_gelu_avx2(float *x, int64_t len);
+
+#endif
