@@ -41,7 +41,14 @@ static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
     float *out = c->attn + ((size_t)t * H + (size_t)g * G) * hd, scale = 1.0f / sqrtf((float)hd);
     float max[ATTN_MAX_GROUP], inv[ATTN_MAX_GROUP];
     for (int h = 0; h < G; h++) max[h] = -INFINITY;
-    for (int j = lo; j < hi; j++) {
+    /* a lone head (no GQA sharing) converts while it multiplies: widening first would cost more */
+    bool fused = G == 1 && c->kv_type == ENGINE_KV_F16;
+    for (int j = lo; fused && j < hi; j++) {
+        float s = c->attn_k->dot_f16(q, c->k[layer] + (size_t)j * kv_row + head_off, hd) * scale;
+        scores[j] = s;
+        max[0] = s > max[0] ? s : max[0];
+    }
+    for (int j = lo; !fused && j < hi; j++) {
         const float *k = kv_row_f32(c, c->k[layer] + (size_t)j * kv_row + head_off, row, hd);
         for (int h = 0; h < G; h++) {
             float s = c->attn_k->dot_f32(q + (size_t)h * hd, k, hd) * scale;
@@ -51,12 +58,13 @@ static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
     }
     for (int h = 0; h < G; h++) {
         float *sc = scores + (size_t)h * c->n_ctx;
-        double sum = 0.0;
-        for (int j = lo; j < hi; j++) sum += sc[j] = expf(sc[j] - max[h]);
-        inv[h] = (float)(1.0 / sum);
+        inv[h] = 1.0f / op_exp_shift(sc + lo, hi - lo, max[h]);
     }
     memset(out, 0, (size_t)G * hd * sizeof(float));
-    for (int j = lo; j < hi; j++) {
+    for (int j = lo; fused && j < hi; j++)
+        c->attn_k->axpy_f16(out, scores[j] * inv[0], c->v[layer] + (size_t)j * kv_row + head_off,
+                            hd);
+    for (int j = lo; !fused && j < hi; j++) {
         const float *v = kv_row_f32(c, c->v[layer] + (size_t)j * kv_row + head_off, row, hd);
         for (int h = 0; h < G; h++)
             c->attn_k->axpy_f32(out + (size_t)h * hd, scores[(size_t)h * c->n_ctx + j] * inv[h], v,

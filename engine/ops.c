@@ -136,6 +136,17 @@ void op_gelu(float *x, int64_t len) {
         op_gelu_scalar(x, len);
 }
 
+float op_exp_shift_scalar(float *x, int64_t n, float shift) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += x[i] = expf(x[i] - shift);
+    return (float)sum;
+}
+
+float op_exp_shift(float *x, int64_t n, float shift) {
+    if (quant_active_isa() >= ISA_AVX2) return act_exp_shift_avx2(x, n, shift);
+    return op_exp_shift_scalar(x, n, shift);
+}
+
 void op_add_bias(float *x, const float *b, int64_t dim, int n) {
     for (int t = 0; t < n; t++)
         for (int64_t i = 0; i < dim; i++) x[t * dim + i] += b[i];

@@ -23,6 +23,9 @@ void op_add_bias(float *x, const float *b, int64_t dim, int n);
 /* Rotary embedding of each head of each row (n_heads heads of head_dim, first n_rot dims). */
 void op_rope(float *x, int n, int n_heads, int head_dim, int n_rot, const int32_t *pos,
              float freq_base, float freq_scale, rope_kind kind);
+/* x[i] = exp(x[i] - shift); returns the sum (vectorised where the CPU allows). */
+float op_exp_shift(float *x, int64_t n, float shift);
+float op_exp_shift_scalar(float *x, int64_t n, float shift);
 /* The scalar references of op_swiglu / op_gelu (tests hold the SIMD versions to them). */
 void op_swiglu_scalar(float *gate, const float *up, int64_t len);
 void op_gelu_scalar(float *x, int64_t len);

@@ -70,7 +70,19 @@ static void test_activations_simd_match_scalar(void) {
     }
 }
 
+static void test_exp_shift_matches_scalar(void) {
+    if (quant_cpu_isa() < ISA_AVX2) return;
+    unsigned seed = 5;
+    enum { N = 1003 };
+    static float a[N], b[N];
+    for (int i = 0; i < N; i++) a[i] = b[i] = rnd(&seed) * 30.0f;
+    float sa = op_exp_shift_scalar(a, N, 25.0f), sb = act_exp_shift_avx2(b, N, 25.0f);
+    CHECKF(fabsf(sa - sb) <= 1e-5f * sa, "sum %g vs %g", sa, sb);
+    for (int i = 0; i < N; i++) CHECKF(fabsf(a[i] - b[i]) <= 1e-6f * a[i] + 1e-30f, "exp %d", i);
+}
+
 int main(void) {
+    test_exp_shift_matches_scalar();
     test_attention_simd_matches_scalar();
     test_activations_simd_match_scalar();
     return test_summary("test_attention");

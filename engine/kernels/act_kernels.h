@@ -9,4 +9,7 @@ void act_swiglu_avx2(float *gate, const float *up, int64_t len);
 /* x = gelu(x), tanh approximation */
 void act_gelu_avx2(float *x, int64_t len);
 
+/* x[i] = exp(x[i] - shift) for i < n; returns their sum (softmax numerators) */
+float act_exp_shift_avx2(float *x, int64_t n, float shift);
+
 #endif
