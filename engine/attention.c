@@ -32,10 +32,24 @@ static void widen_f16_scalar(float *dst, const void *src, int n) {
     for (int i = 0; i < n; i++) dst[i] = fp16_to_fp32(h[i]);
 }
 
-static const attn_kernels SCALAR = {dot_f16_scalar, dot_f32_scalar, axpy_f16_scalar,
-                                    axpy_f32_scalar, widen_f16_scalar};
-static const attn_kernels AVX2 = {attn_dot_f16_avx2, attn_dot_f32_avx2, attn_axpy_f16_avx2,
-                                  attn_axpy_f32_avx2, attn_widen_f16_avx2};
+static void rows_dot_f16_scalar(const float *q, const void *k, size_t stride, int n, int hd,
+                                float scale, float *out) {
+    for (int j = 0; j < n; j++)
+        out[j] = dot_f16_scalar(q, (const uint8_t *)k + (size_t)j * stride, hd) * scale;
+}
+
+static void rows_axpy_f16_scalar(float *out, const float *w, const void *v, size_t stride, int n,
+                                 int hd) {
+    for (int j = 0; j < n; j++)
+        axpy_f16_scalar(out, w[j], (const uint8_t *)v + (size_t)j * stride, hd);
+}
+
+static const attn_kernels SCALAR = {dot_f16_scalar,      dot_f32_scalar,   axpy_f16_scalar,
+                                    axpy_f32_scalar,     widen_f16_scalar, rows_dot_f16_scalar,
+                                    rows_axpy_f16_scalar};
+static const attn_kernels AVX2 = {
+    attn_dot_f16_avx2,   attn_dot_f32_avx2,      attn_axpy_f16_avx2,     attn_axpy_f32_avx2,
+    attn_widen_f16_avx2, attn_rows_dot_f16_avx2, attn_rows_axpy_f16_avx2};
 
 const attn_kernels *attn_kernels_for(kernel_isa isa, int head_dim) {
     /* the SIMD loops take whole 8-lane vectors */

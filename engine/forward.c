@@ -43,10 +43,10 @@ static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
     for (int h = 0; h < G; h++) max[h] = -INFINITY;
     /* a lone head (no GQA sharing) converts while it multiplies: widening first would cost more */
     bool fused = G == 1 && c->kv_type == ENGINE_KV_F16;
-    for (int j = lo; fused && j < hi; j++) {
-        float s = c->attn_k->dot_f16(q, c->k[layer] + (size_t)j * kv_row + head_off, hd) * scale;
-        scores[j] = s;
-        max[0] = s > max[0] ? s : max[0];
+    if (fused) {
+        c->attn_k->rows_dot_f16(q, c->k[layer] + (size_t)lo * kv_row + head_off, kv_row, hi - lo,
+                                hd, scale, scores + lo);
+        for (int j = lo; j < hi; j++) max[0] = scores[j] > max[0] ? scores[j] : max[0];
     }
     for (int j = lo; !fused && j < hi; j++) {
         const float *k = kv_row_f32(c, c->k[layer] + (size_t)j * kv_row + head_off, row, hd);
@@ -61,9 +61,11 @@ static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
         inv[h] = 1.0f / op_exp_shift(sc + lo, hi - lo, max[h]);
     }
     memset(out, 0, (size_t)G * hd * sizeof(float));
-    for (int j = lo; fused && j < hi; j++)
-        c->attn_k->axpy_f16(out, scores[j] * inv[0], c->v[layer] + (size_t)j * kv_row + head_off,
-                            hd);
+    if (fused) {
+        for (int j = lo; j < hi; j++) scores[j] *= inv[0];
+        c->attn_k->rows_axpy_f16(out, scores + lo, c->v[layer] + (size_t)lo * kv_row + head_off,
+                                 kv_row, hi - lo, hd);
+    }
     for (int j = lo; !fused && j < hi; j++) {
         const float *v = kv_row_f32(c, c->v[layer] + (size_t)j * kv_row + head_off, row, hd);
         for (int h = 0; h < G; h++)

@@ -35,6 +35,19 @@ static void test_attention_simd_matches_scalar(void) {
         simd->axpy_f16(out_b, 0.37f, k16, n);
         ref->axpy_f32(out_a, -1.25f, k32, n);
         simd->axpy_f32(out_b, -1.25f, k32, n);
+        float rows_a[4], rows_b[4], acc_a[256] = {0}, acc_b[256] = {0},
+                                    w4[4] = {0.5f, -1, 2, 0.25f};
+        uint16_t rows16[4][256];
+        for (int r = 0; r < 4; r++)
+            for (int i = 0; i < n; i++) rows16[r][i] = fp32_to_fp16(rnd(&seed));
+        ref->rows_dot_f16(q, rows16, sizeof rows16[0], 4, n, 0.5f, rows_a);
+        simd->rows_dot_f16(q, rows16, sizeof rows16[0], 4, n, 0.5f, rows_b);
+        for (int r = 0; r < 4; r++) CHECKF(fabsf(rows_a[r] - rows_b[r]) <= tol, "rows_dot n=%d", n);
+        ref->rows_axpy_f16(acc_a, w4, rows16, sizeof rows16[0], 4, n);
+        simd->rows_axpy_f16(acc_b, w4, rows16, sizeof rows16[0], 4, n);
+        for (int i = 0; i < n; i++)
+            CHECKF(fabsf(acc_a[i] - acc_b[i]) <= 1e-5f * (fabsf(acc_a[i]) + 1.0f), "rows_axpy n=%d",
+                   n);
         float wide_a[256], wide_b[256];
         ref->widen_f16(wide_a, k16, n);
         simd->widen_f16(wide_b, k16, n);

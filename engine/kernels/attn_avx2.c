@@ -62,3 +62,30 @@ void attn_widen_f16_avx2(float *dst, const void *src, int n) {
     for (int i = 0; i < n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
 }
+
+void attn_rows_dot_f16_avx2(const float *q, const void *k, size_t stride, int n, int hd,
+                            float scale, float *out) {
+    const uint8_t *row = k;
+    for (int j = 0; j < n; j++, row += stride) out[j] = attn_dot_f16_avx2(q, row, hd) * scale;
+}
+
+/* The output stays in registers across all rows when it fits (head_dim <= 128). */
+void attn_rows_axpy_f16_avx2(float *out, const float *w, const void *v, size_t stride, int n,
+                             int hd) {
+    const uint8_t *base = v;
+    if (hd > 128 || hd % 8) {
+        for (int j = 0; j < n; j++) attn_axpy_f16_avx2(out, w[j], base + (size_t)j * stride, hd);
+        return;
+    }
+    __m256 acc[16];
+    int nv = hd / 8;
+    for (int i = 0; i < nv; i++) acc[i] = _mm256_loadu_ps(out + 8 * i);
+    for (int j = 0; j < n; j++) {
+        const uint16_t *h = (const uint16_t *)(const void *)(base + (size_t)j * stride);
+        __m256 wv = _mm256_set1_ps(w[j]);
+        for (int i = 0; i < nv; i++)
+            acc[i] = _mm256_fmadd_ps(
+                wv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + 8 * i))), acc[i]);
+    }
+    for (int i = 0; i < nv; i++) _mm256_storeu_ps(out + 8 * i, acc[i]);
+}

@@ -13,10 +13,19 @@ typedef void (*attn_axpy_fn)(float *out, float w, const void *v, int n);
 /* dst[0..n) = the f16 row src as f32 */
 typedef void (*attn_widen_fn)(float *dst, const void *src, int n);
 
+/* out[j] = dot(q, row j of k) * scale for n rows `stride` bytes apart (f16 rows of hd elements) */
+typedef void (*attn_rows_dot_fn)(const float *q, const void *k, size_t stride, int n, int hd,
+                                 float scale, float *out);
+/* out += sum_j w[j] * row j of v (f16 rows of hd elements, `stride` bytes apart) */
+typedef void (*attn_rows_axpy_fn)(float *out, const float *w, const void *v, size_t stride, int n,
+                                  int hd);
+
 typedef struct {
     attn_dot_fn dot_f16, dot_f32;
     attn_axpy_fn axpy_f16, axpy_f32;
     attn_widen_fn widen_f16;
+    attn_rows_dot_fn rows_dot_f16;
+    attn_rows_axpy_fn rows_axpy_f16;
 } attn_kernels;
 
 #include "../quant.h"
@@ -29,5 +38,9 @@ float attn_dot_f32_avx2(const float *q, const void *k, int n);
 void attn_axpy_f16_avx2(float *out, float w, const void *v, int n);
 void attn_axpy_f32_avx2(float *out, float w, const void *v, int n);
 void attn_widen_f16_avx2(float *dst, const void *src, int n);
+void attn_rows_dot_f16_avx2(const float *q, const void *k, size_t stride, int n, int hd,
+                            float scale, float *out);
+void attn_rows_axpy_f16_avx2(float *out, const float *w, const void *v, size_t stride, int n,
+                             int hd);
 
 #endif
