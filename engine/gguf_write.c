@@ -290,13 +290,15 @@ static bool write_file(gguf_writer *w, FILE *f) {
     ok = ok && write_padding(f, align_up(pos, w->alignment) - pos);
     if (!ok || !w->data) return ok;
     /* copy the spooled tensor data after the header */
-    static char buf[1 << 20];
-    ok = fflush(w->data) == 0 && fseek(w->data, 0, SEEK_SET) == 0;
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    ok = buf && fflush(w->data) == 0 && fseek(w->data, 0, SEEK_SET) == 0;
     for (uint64_t left = w->data_size; ok && left > 0;) {
-        size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
+        size_t k = left < cap ? (size_t)left : cap;
         ok = fread(buf, 1, k, w->data) == k && write_all(f, buf, k);
         left -= k;
     }
+    free(buf);
     return ok;
 }
 

@@ -93,11 +93,44 @@ static int by_logit_desc(const void *a, const void *b) {
     return x->id < y->id ? -1 : 1;
 }
 
-/* Candidates sorted by logit (ties: lower id first), cut by top-k; returns how many. */
+/* a ranks before b: higher logit, ties to the lower id */
+static bool ranks_before(const candidate *a, const candidate *b) {
+    return a->logit != b->logit ? a->logit > b->logit : a->id < b->id;
+}
+
+/* Sift-down in a min-heap (by rank) of k candidates: the root is the worst kept. */
+static void sift_down(candidate *h, int32_t k, int32_t i) {
+    for (;;) {
+        int32_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < k && ranks_before(&h[w], &h[l])) w = l;
+        if (r < k && ranks_before(&h[w], &h[r])) w = r;
+        if (w == i) return;
+        candidate t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+/* The k best candidates, sorted best first. A heap keeps selection O(n log k): sorting all of a
+ * 150k-token vocabulary for every sampled token would cost milliseconds. */
 static int32_t top_candidates(engine_sampler *s, const float *logit) {
     int32_t n = s->n_vocab, k = s->p.top_k > 0 && s->p.top_k < n ? s->p.top_k : n;
-    for (int32_t i = 0; i < n; i++) s->cand[i] = (candidate){logit[i], i};
-    qsort(s->cand, (size_t)n, sizeof(candidate), by_logit_desc);
+    candidate *h = s->cand;
+    if (k == n) {
+        for (int32_t i = 0; i < n; i++) h[i] = (candidate){logit[i], i};
+    } else {
+        for (int32_t i = 0; i < k; i++) h[i] = (candidate){logit[i], i};
+        for (int32_t i = k / 2 - 1; i >= 0; i--) sift_down(h, k, i);
+        for (int32_t i = k; i < n; i++) {
+            candidate c = {logit[i], i};
+            if (ranks_before(&c, &h[0])) {
+                h[0] = c;
+                sift_down(h, k, 0);
+            }
+        }
+    }
+    qsort(h, (size_t)k, sizeof(candidate), by_logit_desc);
     return k;
 }
 

@@ -85,7 +85,48 @@ static void test_repetition_penalty_moves_greedy(void) {
     engine_sampler_free(s);
 }
 
+/* The heap selection keeps exactly the k best of a large vocabulary (ties to the lower id). */
+static void test_top_k_over_a_large_vocabulary(void) {
+    enum { BIG = 5000, K = 5 };
+    static float logits[BIG];
+    unsigned x = 12345;
+    for (int i = 0; i < BIG; i++) {
+        x = x * 1664525u + 1013904223u;
+        logits[i] = (float)(x >> 16) / 4096.0f;
+    }
+    logits[17] = logits[4000] = 100.0f; /* a tie at the top */
+    int best[K], nb = 0;
+    for (int r = 0; r < K; r++) { /* reference: repeated selection */
+        int b = -1;
+        for (int i = 0; i < BIG; i++) {
+            bool taken = false;
+            for (int j = 0; j < nb; j++) taken |= best[j] == i;
+            if (!taken && (b < 0 || logits[i] > logits[b])) b = i;
+        }
+        best[nb++] = b;
+    }
+    engine_sampler_params p = engine_sampler_default_params();
+    p.temperature = 1000.0f; /* nearly uniform over the kept candidates */
+    p.top_k = K;
+    p.top_p = 1.0f;
+    p.min_p = 0.0f;
+    p.seed = 9;
+    engine_sampler *s = engine_sampler_new(&p, BIG);
+    int seen[K] = {0};
+    bool inside = true;
+    for (int i = 0; i < 3000; i++) {
+        int id = engine_sample(s, logits), at = -1;
+        for (int j = 0; j < K; j++) at = best[j] == id ? j : at;
+        inside &= at >= 0;
+        if (at >= 0) seen[at]++;
+    }
+    CHECK(inside);
+    for (int j = 0; j < K; j++) CHECKF(seen[j] > 0, "top-%d candidate %d never drawn", j, best[j]);
+    engine_sampler_free(s);
+}
+
 int main(void) {
+    test_top_k_over_a_large_vocabulary();
     test_greedy_takes_lowest_id_on_ties();
     test_top_k_keeps_only_k_best();
     test_top_p_and_min_p_cut_the_tail();
