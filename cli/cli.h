@@ -13,11 +13,14 @@ int cli_error(const char *what, const char *fmt, ...) __attribute__((format(prin
 
 /* Value of option argv[*i] (advancing *i), or NULL after printing an error. */
 const char *cli_value(int argc, char **argv, int *i);
-/* Parses an integer/float option value; false (after printing an error) if malformed/out of range. */
+/* Parses an integer/float option value; false (after printing an error) if malformed/out of range.
+ */
 bool cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 bool cli_float(const char *opt, const char *s, double lo, double hi, double *out);
 /* Reads a whole file (NUL-terminated; *len excludes the NUL). NULL + error printed on failure. */
 char *cli_read_file(const char *path, size_t *len);
+/* Monotonic wall time in seconds. */
+double cli_now_s(void);
 /* Loads a model, printing the error on failure. */
 engine_model *cli_load_model(const char *path);
 /* Loads only a file's tokenizer (works on vocab-only GGUFs). */

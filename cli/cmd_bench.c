@@ -6,27 +6,29 @@
 
 #include "cli.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int by_value(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* Median of n (<= 64) samples; the samples keep their order. */
+static double median_of(const double *samples, int n) {
+    double sorted[64];
+    memcpy(sorted, samples, sizeof(double) * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof(double), by_value);
+    return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
 /* Tokens/s of one repeat: prefill evaluates n tokens in batches; decode n tokens one by one. */
 static double run_once(engine_ctx *c, const int32_t *ids, int n, bool prefill, char *err,
                        size_t errlen) {
     engine_kv_keep(c, 0);
-    double t0 = now_s();
+    double t0 = cli_now_s();
     bool ok = true;
     if (prefill) ok = engine_eval(c, ids, n, false, err, errlen);
     for (int i = 0; ok && !prefill && i < n; i++)
         ok = engine_eval(c, &ids[i], 1, false, err, errlen);
-    return ok ? n / (now_s() - t0) : -1.0;
+    return ok ? n / (cli_now_s() - t0) : -1.0;
 }
 
 static bool bench_test(engine_ctx *c, const engine_model_info *in, const char *model,
@@ -39,10 +41,7 @@ static bool bench_test(engine_ctx *c, const engine_model_info *in, const char *m
     for (int r = 0; r < reps; r++)
         if ((samples[r] = run_once(c, ids, n, prefill, err, sizeof err)) < 0)
             return cli_error("bench", "%s", err), false;
-    double sorted[64];
-    memcpy(sorted, samples, sizeof(double) * (size_t)reps);
-    qsort(sorted, (size_t)reps, sizeof(double), by_value);
-    double median = reps % 2 ? sorted[reps / 2] : (sorted[reps / 2 - 1] + sorted[reps / 2]) / 2;
+    double median = median_of(samples, reps);
     if (json) {
         printf("{\"test\": \"%s\", \"tokens_per_s\": %.3f, \"samples\": [", name, median);
         for (int r = 0; r < reps; r++) printf(r ? ", %.3f" : "%.3f", samples[r]);
@@ -64,25 +63,23 @@ static bool bench_test(engine_ctx *c, const engine_model_info *in, const char *m
 
 /* Embedding throughput: `chunks` texts of `len` tokens (code chunks of realistic length) per
  * engine_embed_batch call, as indexing calls it. */
-static bool bench_embed(engine_ctx *c, const char *model, const int32_t *ids, int chunks, int len,
-                        int reps, int threads, bool json) {
+static bool bench_embed(engine_ctx *c, const engine_model_info *in, const char *model,
+                        const int32_t *ids, int chunks, int len, int reps, int threads, bool json) {
     char err[ENGINE_ERR_LEN], name[48];
     const int32_t **texts = malloc((size_t)chunks * sizeof *texts);
     int32_t *lens = malloc((size_t)chunks * sizeof *lens);
-    float *out = malloc((size_t)chunks * 8192 * sizeof(float));
-    double samples[64], sorted[64];
+    float *out = malloc((size_t)chunks * (size_t)in->n_embd * sizeof(float));
+    double samples[64];
     bool ok = texts && lens && out;
     for (int i = 0; ok && i < chunks; i++) texts[i] = ids + (i % 7), lens[i] = len;
     for (int r = 0; ok && r < reps; r++) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         ok = engine_embed_batch(c, texts, lens, chunks, ENGINE_POOL_DEFAULT, out, err, sizeof err);
-        samples[r] = chunks / (now_s() - t0);
+        samples[r] = chunks / (cli_now_s() - t0);
     }
     if (!ok) cli_error("bench", "%s", texts && lens && out ? err : "out of memory");
     if (ok) {
-        memcpy(sorted, samples, sizeof(double) * (size_t)reps);
-        qsort(sorted, (size_t)reps, sizeof(double), by_value);
-        double med = sorted[reps / 2];
+        double med = median_of(samples, reps);
         snprintf(name, sizeof name, "embed%dx%d", chunks, len);
         if (json)
             printf("{\"test\": \"%s\", \"texts_per_s\": %.3f, \"tokens_per_s\": %.3f, "
@@ -162,8 +159,8 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (rc == 0 && engine_model_pooling(m) != ENGINE_POOL_NONE) { /* an embedding model */
-        rc = bench_embed(c, base, ids, 32, p > 0 && p < 256 ? (int)p : 256, (int)reps, cp.n_threads,
-                         json)
+        rc = bench_embed(c, in, base, ids, 32, p > 0 && p < 256 ? (int)p : 256, (int)reps,
+                         cp.n_threads, json)
                  ? 0
                  : 1;
         p = n = 0;

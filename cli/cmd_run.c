@@ -6,12 +6,6 @@
 
 #include "cli.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void usage(void) {
     fprintf(
         stderr,
@@ -123,11 +117,11 @@ int cmd_run(int argc, char **argv) {
                                   .emit = write_out,
                                   .lookup_draft = (int32_t)a.lookup};
         engine_gen_stats st;
-        double t0 = now_s();
+        double t0 = cli_now_s();
         if (!engine_generate(m, c, &req, &st, err, sizeof err)) {
             cli_error("run", "%s", err);
         } else {
-            double t1 = now_s();
+            double t1 = cli_now_s();
             if (st.n_drafted)
                 fprintf(stderr, "\n[hearth] lookup: %d of %d drafted tokens accepted",
                         st.n_draft_accepted, st.n_drafted);
