@@ -21,13 +21,35 @@ bool cli_float(const char *opt, const char *s, double lo, double hi, double *out
 char *cli_read_file(const char *path, size_t *len);
 /* Monotonic wall time in seconds. */
 double cli_now_s(void);
-/* Loads a model, printing the error on failure. */
+/* Loads a model (a path, a catalogue name or a file in the models dir: models_resolve) after
+ * checking that weights + KV cache at the default context fit in MemAvailable; prints the error
+ * on failure. */
 engine_model *cli_load_model(const char *path);
+/* The same, checking the fit at n_ctx positions (the -c option; 0 = the engine's default). */
+engine_model *cli_load_model_ctx(const char *path, long n_ctx);
+/* The same without the memory check (for describing a model, not running it). */
+engine_model *cli_open_model(const char *path);
+/* True when the model's file + KV cache at n_ctx positions (0 = the engine's default) fit in
+ * MemAvailable; otherwise prints by how much it does not (an error, or a warning when
+ * HEARTH_IGNORE_MEMORY is set) and returns false for the error. */
+bool cli_check_fit(const engine_model *m, const char *path, int32_t n_ctx);
 /* Loads only a file's tokenizer (works on vocab-only GGUFs). */
 engine_model *cli_load_vocab(const char *path);
 /* Tokenizes text; returns a malloc'd array and sets *n, or NULL after printing an error. */
 int32_t *cli_tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
                       bool parse_special, int64_t *n);
+
+/* A draft model for speculative decoding (cli/draft.c): `spec` is what engine_generate_draft
+ * takes. cli_draft_open loads it, checks its vocabulary against the target's and gives it a
+ * context as large as the target context; false after printing the error. */
+typedef struct {
+    engine_model *model;
+    engine_ctx *ctx;
+    engine_draft spec;
+} cli_draft;
+bool cli_draft_open(cli_draft *d, const char *path, int32_t n_draft, const engine_model *target,
+                    const engine_ctx *target_ctx, int32_t threads);
+void cli_draft_close(cli_draft *d);
 
 int cmd_run(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
@@ -35,6 +57,7 @@ int cmd_logits(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_lsp(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
@@ -43,5 +66,8 @@ int cmd_perplexity(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 #endif

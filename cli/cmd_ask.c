@@ -1,27 +1,29 @@
 /* hearth ask: a question about the repository, answered by a chat model from the chunks the
- * index retrieves, streamed, then the sources as path:start-end. */
+ * index retrieves, streamed, then the sources as path:start-end. With --chat, questions come one
+ * per line from stdin and the conversation keeps its history (each question retrieves afresh). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_remote.h"
 #include "index.h"
-
-#define SYSTEM_PROMPT                                                                              \
-    "You answer questions about a code repository using only the excerpts below. Name the files "  \
-    "you rely on as path:start-end. If the excerpts do not answer the question, say so."
 
 typedef struct {
     const char *model, *root;
     index_search_params sp;
     long n_predict, n_ctx, threads;
     engine_sampler_params sampling;
+    bool chat;
 } ask_args;
 
 static int usage(void) {
-    fprintf(stderr, "usage: hearth ask QUESTION -m CHAT_MODEL [-k 8] [-n 512] [-c CTX]\n"
+    fprintf(stderr, "usage: hearth ask QUESTION [-m CHAT_MODEL] [-k 8] [-n 512] [-c CTX]\n"
                     "                  [--mode hybrid|lexical|vector] [--root DIR]\n"
-                    "                  [--embedding-model PATH] [--temp T] [--seed S] [-t N]\n");
+                    "                  [--embedding-model PATH] [--temp T] [--seed S] [-t N]\n"
+                    "       hearth ask --chat -m CHAT_MODEL [...]   (questions from stdin, one a "
+                    "line;\n"
+                    "                  the conversation keeps its history)\n");
     return 2;
 }
 
@@ -31,7 +33,9 @@ static bool parse(int argc, char **argv, ask_args *a) {
         long n;
         double d;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage() && false;
-        if (o[0] != '-' && !a->sp.query)
+        if (!strcmp(o, "--chat"))
+            a->chat = true;
+        else if (o[0] != '-' && !a->sp.query)
             a->sp.query = o;
         else if (o[0] != '-')
             return !cli_error(o, "give the question as one argument (quote it)");
@@ -67,109 +71,96 @@ static bool parse(int argc, char **argv, ask_args *a) {
             return false; /* a malformed number, already reported */
     }
     if ((int)a->sp.mode < 0) return !cli_error("--mode", "not hybrid, lexical or vector");
-    if (!a->sp.query) return !cli_error("ask", "missing QUESTION");
-    if (!a->model) return !cli_error("ask", "missing -m CHAT_MODEL");
+    if (!a->sp.query && !a->chat) return !cli_error("ask", "missing QUESTION");
+    if (a->chat && !a->model) return !cli_error("ask", "--chat needs -m CHAT_MODEL");
     return true;
 }
 
-/* Repository text must not smuggle control tokens (<|im_end|>, <|eot_id|>) into the prompt,
- * which is tokenized with special tokens parsed: "<|" loses its meaning as "< |". */
-static bool append_defused(char **buf, size_t *len, const char *s) {
-    size_t n = strlen(s), extra = 0;
-    for (size_t i = 0; i + 1 < n; i++) extra += s[i] == '<' && s[i + 1] == '|';
-    char *b = realloc(*buf, *len + n + extra + 1);
-    if (!b) return false;
-    for (size_t i = 0; i < n; i++) {
-        b[(*len)++] = s[i];
-        if (s[i] == '<' && s[i + 1] == '|') b[(*len)++] = ' ';
-    }
-    b[*len] = 0;
-    *buf = b;
-    return true;
-}
+typedef struct {
+    char *text;
+    size_t len;
+} answer_text;
 
-static int64_t count_tokens(const engine_model *m, const char *s) {
-    char err[ENGINE_ERR_LEN];
-    size_t len = strlen(s);
-    int32_t *ids = malloc((len + 16) * sizeof *ids);
-    int64_t n =
-        ids ? engine_tokenize(m, s, len, false, false, ids, (int64_t)len + 16, err, sizeof err)
-            : -1;
-    free(ids);
-    return n;
-}
-
-/* The user message: as many excerpts as fit in budget tokens, best first; used[i] marks them. */
-static char *fit_excerpts(const engine_model *m, const index_hit *h, int32_t n, int64_t budget,
-                          const char *question, bool *used) {
-    char *msg = NULL, head[600];
-    size_t len = 0;
-    bool ok = append_defused(&msg, &len, "Excerpts from the repository:\n\n");
-    for (int32_t i = 0; ok && i < n; i++) {
-        snprintf(head, sizeof head, "--- %s:%d-%d\n", h[i].path, h[i].start_line, h[i].end_line);
-        int64_t cost = count_tokens(m, head) + count_tokens(m, h[i].text) + 2;
-        if (cost < 0 || cost > budget) continue; /* a smaller one further down may still fit */
-        budget -= cost;
-        used[i] = true;
-        ok = append_defused(&msg, &len, head) && append_defused(&msg, &len, h[i].text) &&
-             append_defused(&msg, &len, "\n\n");
-    }
-    ok = ok && append_defused(&msg, &len, "Question: ") && append_defused(&msg, &len, question);
-    if (!ok) free(msg);
-    return ok ? msg : NULL;
-}
-
+/* Prints the answer as it comes; keeps it too when user is an answer_text (for the history). */
 static bool emit(const char *s, size_t n, void *user) {
-    (void)user;
     fwrite(s, 1, n, stdout);
     fflush(stdout);
+    answer_text *a = user;
+    if (!a) return true;
+    char *t = realloc(a->text, a->len + n + 1);
+    if (!t) return false;
+    memcpy(t + a->len, s, n);
+    t[a->len += n] = 0;
+    a->text = t;
     return true;
 }
 
-static int answer(const ask_args *a, engine_model *m, const index_hit *hits, int32_t n_hits) {
-    char err[ENGINE_ERR_LEN];
+static int answer(const ask_args *a, engine_model *m, const index_hit *hits, int32_t n_hits,
+                  const engine_chat_message *history, int32_t n_history, answer_text *out) {
+    char err[INDEX_ERR_LEN];
     engine_ctx_params cp = engine_ctx_default_params();
     cp.n_ctx = (int32_t)a->n_ctx;
     cp.n_threads = (int32_t)a->threads;
     engine_ctx *c = engine_ctx_new(m, &cp, err, sizeof err);
     if (!c) return cli_error("context", "%s", err);
-    /* What the excerpts may use: the context minus the answer, the question, the system prompt
-     * and the template's own tokens (a generous 64). */
-    int64_t budget = engine_ctx_n_ctx(c) - a->n_predict - count_tokens(m, SYSTEM_PROMPT) -
-                     count_tokens(m, a->sp.query) - 64;
     bool *used = calloc((size_t)n_hits + 1, sizeof *used);
-    char *user =
-        used && budget > 0 ? fit_excerpts(m, hits, n_hits, budget, a->sp.query, used) : NULL;
-    engine_chat_message msgs[2] = {{"system", SYSTEM_PROMPT}, {"user", user}};
-    char *prompt = user ? engine_chat_prompt(m, NULL, msgs, 2, false, err, sizeof err) : NULL;
-    int64_t n = 0;
-    int32_t *ids = prompt ? cli_tokenize(m, prompt, strlen(prompt), true, true, &n) : NULL;
-    int rc = 1;
-    if (budget <= 0)
-        cli_error("ask",
-                  "the context (%d tokens) leaves no room for excerpts: raise -c or lower -n",
-                  engine_ctx_n_ctx(c));
-    else if (user && !prompt)
-        cli_error("ask", "%s", err);
-    engine_gen_request req = {.prompt = ids,
-                              .n_prompt = n,
-                              .n_predict = (int32_t)a->n_predict,
-                              .sampling = a->sampling,
-                              .emit = emit};
-    engine_gen_stats st;
-    if (ids && engine_generate(m, c, &req, &st, err, sizeof err)) {
+    index_ask_request r = {.question = a->sp.query,
+                           .hits = hits,
+                           .n_hits = n_hits,
+                           .used = used,
+                           .n_predict = (int32_t)a->n_predict,
+                           .sampling = a->sampling,
+                           .emit = emit,
+                           .user = out,
+                           .history = history,
+                           .n_history = n_history};
+    bool ok = used && index_ask(m, c, &r, err, sizeof err);
+    if (ok) {
         printf("\n\nSources:\n");
         for (int32_t i = 0; i < n_hits; i++)
             if (used[i]) printf("  %s:%d-%d\n", hits[i].path, hits[i].start_line, hits[i].end_line);
-        rc = 0;
-    } else if (ids) {
-        cli_error("ask", "%s", err);
+    } else {
+        cli_error("ask", "%s", used ? err : "out of memory");
     }
-    free(ids);
-    free(prompt);
-    free(user);
     free(used);
     engine_ctx_free(c);
+    return ok ? 0 : 1;
+}
+
+/* --chat: one question a line; each answer joins the history the next question sees. */
+static int chat_loop(ask_args *a, engine_model *m) {
+    engine_chat_message *hist = NULL;
+    int32_t n_hist = 0;
+    char line[4096];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) continue;
+        char err[INDEX_ERR_LEN];
+        index_hit *hits = NULL;
+        int32_t n_hits = 0;
+        a->sp.query = line;
+        answer_text out = {0};
+        engine_chat_message *more = realloc(hist, ((size_t)n_hist + 2) * sizeof *hist);
+        if (!more)
+            rc = cli_error("ask", "out of memory");
+        else if (!index_search(&a->sp, &hits, &n_hits, err, sizeof err))
+            rc = cli_error("ask", "%s", err);
+        else
+            rc = answer(a, m, hits, n_hits, more, n_hist, &out);
+        hist = more ? more : hist;
+        if (rc == 0) {
+            printf("\n");
+            fflush(stdout);
+            hist[n_hist++] = (engine_chat_message){"user", strdup(line)};
+            hist[n_hist++] = (engine_chat_message){"assistant", out.text ? out.text : strdup("")};
+        } else {
+            free(out.text);
+        }
+        index_hits_free(hits, n_hits);
+    }
+    for (int32_t i = 0; i < n_hist; i++) free((char *)hist[i].content);
+    free(hist);
     return rc;
 }
 
@@ -186,13 +177,31 @@ int cmd_ask(int argc, char **argv) {
     index_hit *hits = NULL;
     int32_t n_hits = 0;
     int rc = 1;
-    if (!index_search(&a.sp, &hits, &n_hits, err, sizeof err)) {
+    /* No -m: the configuration's chat backend, if it is a server (cli/remote.c). */
+    models_config cfg;
+    int remote = a.model ? 0 : cli_role_backend(MODELS_ROLE_CHAT, &cfg);
+    if (remote == 0 && !a.model) cli_error("ask", "missing -m CHAT_MODEL");
+    if (remote < 0 || (remote == 0 && !a.model)) {
+        free(root);
+        return 2;
+    }
+    if (a.chat) {
+        engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
+        rc = m ? chat_loop(&a, m) : 1;
+        engine_model_free(m);
+    } else if (!index_search(&a.sp, &hits, &n_hits, err, sizeof err)) {
         cli_error("ask", "%s", err);
+    } else if (remote && (rc = cli_ask_remote(&cfg.role[MODELS_ROLE_CHAT], a.sp.query, hits, n_hits,
+                                              (int32_t)a.n_predict, a.sampling.temperature,
+                                              (int64_t)a.sampling.seed)) != CLI_FALLBACK) {
+        /* answered by the server, or its failure reported */
     } else {
-        engine_model *m = cli_load_model(a.model);
-        if (m) rc = answer(&a, m, hits, n_hits);
+        if (remote) a.model = cfg.role[MODELS_ROLE_CHAT].local_model;
+        engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
+        if (m) rc = answer(&a, m, hits, n_hits, NULL, 0, NULL);
         engine_model_free(m);
     }
+    if (remote) models_config_free(&cfg);
     index_hits_free(hits, n_hits);
     free(root);
     return rc;

@@ -105,8 +105,10 @@ int cmd_bench(int argc, char **argv) {
             fprintf(
                 stderr,
                 "usage: hearth bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]\n"
+                "                    [--simd avx512|avx2|scalar]\n"
                 "  -p 0 or -n 0 skips that test; embedding models are measured on batches of\n"
-                "  32 texts of min(p, 256) tokens (texts/s, tokens/s)\n");
+                "  32 texts of min(p, 256) tokens (texts/s, tokens/s); --simd caps the kernels'\n"
+                "  instruction set (to compare paths on one machine)\n");
             return 2;
         }
         if (!strcmp(o, "--json")) {
@@ -124,6 +126,9 @@ int cmd_bench(int argc, char **argv) {
             if (!cli_int(o, v, 1, 256, &threads)) return 2;
         } else if (!strcmp(o, "-r")) {
             if (!cli_int(o, v, 1, 64, &reps)) return 2;
+        } else if (!strcmp(o, "--simd")) {
+            if (!engine_set_simd_limit(v))
+                return cli_error(o, "'%s': expected avx512, avx2 or scalar", v), 2;
         } else
             return cli_error(o, "unknown option"), 2;
     }
@@ -143,9 +148,9 @@ int cmd_bench(int argc, char **argv) {
     const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
     const engine_model_info *in = engine_model_get_info(m);
     if (rc == 0 && !json) {
-        printf("model %s: %.1f MB of weights, %.1f MB streamed per decoded token%s\n", base,
-               in->weight_bytes / 1e6, in->decode_bytes / 1e6,
-               in->n_expert ? " (routed experts only)" : "");
+        printf("model %s: %.1f MB of weights, %.1f MB streamed per decoded token%s, simd %s\n",
+               base, in->weight_bytes / 1e6, in->decode_bytes / 1e6,
+               in->n_expert ? " (routed experts only)" : "", engine_simd_name());
         if (engine_model_pooling(m) != ENGINE_POOL_NONE) {
             printf("| %-32s | %12s | %2s | %18s | %19s |\n", "model", "test", "t", "texts/s",
                    "tokens/s");

@@ -8,9 +8,9 @@
 #include "cli.h"
 
 typedef struct {
-    const char *model, *prompt, *system, *template_name;
+    const char *model, *prompt, *system, *template_name, *draft_model;
     bool think;
-    long n_predict, threads, n_ctx;
+    long n_predict, threads, n_ctx, n_draft;
     engine_sampler_params sp;
 } chat_args;
 
@@ -26,6 +26,7 @@ typedef struct {
 
 static bool parse_args(int argc, char **argv, chat_args *a) {
     a->n_predict = 512;
+    a->n_draft = 8;
     a->sp = engine_sampler_default_params();
     a->sp.temperature = 0.7f;
     a->sp.top_p = 0.8f;
@@ -39,8 +40,11 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
                 "usage: hearth chat -m MODEL [-p PROMPT] [--system S] [--template "
                 "chatml|qwen3|llama3]\n"
                 "                   [--think] [-n N] [--temp T] [--seed S] [-t THREADS] [-c CTX]\n"
+                "                   [--draft-model PATH [--draft N]]\n"
                 "  without -p: interactive, one user message per line, history kept (Ctrl-D "
-                "ends)\n");
+                "ends)\n"
+                "  --draft-model (with --temp 0): a smaller model of the same vocabulary proposes\n"
+                "  N tokens per step (default 8), verified in one batch: same answers, faster\n");
             return false;
         }
         if (!strcmp(o, "--think")) {
@@ -57,7 +61,11 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
             a->system = v;
         else if (!strcmp(o, "--template"))
             a->template_name = v;
-        else if (!strcmp(o, "-n")) {
+        else if (!strcmp(o, "--draft-model"))
+            a->draft_model = v;
+        else if (!strcmp(o, "--draft")) {
+            if (!cli_int(o, v, 1, 64, &a->n_draft)) return false;
+        } else if (!strcmp(o, "-n")) {
             if (!cli_int(o, v, 1, 1 << 20, &a->n_predict)) return false;
         } else if (!strcmp(o, "-t")) {
             if (!cli_int(o, v, 1, 256, &a->threads)) return false;
@@ -73,6 +81,10 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
             return cli_error(o, "unknown option (try 'hearth chat --help')"), false;
     }
     if (!a->model) return cli_error("chat", "missing -m MODEL"), false;
+    if (a->draft_model && a->sp.temperature > 0.0f) {
+        fprintf(stderr, "[hearth] --draft-model works with --temp 0 only: chatting without it\n");
+        a->draft_model = NULL;
+    }
     return true;
 }
 
@@ -118,8 +130,8 @@ static bool emit_answer(const char *s, size_t n, void *user) {
 }
 
 /* One turn: format the conversation, reuse the cached prefix, stream the answer. */
-static bool chat_turn(engine_model *m, engine_ctx *c, const chat_args *a, history *h,
-                      cache_tokens *cache) {
+static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const chat_args *a,
+                      history *h, cache_tokens *cache) {
     char err[ENGINE_ERR_LEN];
     char *prompt = engine_chat_prompt(m, a->template_name, h->msg, h->n, a->think, err, sizeof err);
     if (!prompt) return cli_error("chat", "%s", err), false;
@@ -132,6 +144,7 @@ static bool chat_turn(engine_model *m, engine_ctx *c, const chat_args *a, histor
            ids[keep] == cache->ids[keep])
         keep++;
     engine_kv_keep(c, (int32_t)keep);
+    if (draft->ctx) engine_kv_keep(draft->ctx, (int32_t)keep); /* the draft follows the target */
     int32_t *gen = malloc((size_t)a->n_predict * sizeof(int32_t));
     answer_out out = {0};
     engine_gen_request req = {.prompt = ids + keep,
@@ -143,11 +156,19 @@ static bool chat_turn(engine_model *m, engine_ctx *c, const chat_args *a, histor
                               .out_ids = gen,
                               .out_cap = (int32_t)a->n_predict};
     engine_gen_stats st;
-    bool ok = gen && engine_generate(m, c, &req, &st, err, sizeof err);
+    bool ok =
+        gen && (draft->ctx ? engine_generate_draft(m, c, &draft->spec, &req, &st, err, sizeof err)
+                           : engine_generate(m, c, &req, &st, err, sizeof err));
     if (!ok) cli_error("chat", "%s", gen ? err : "out of memory");
     char tail[16];
     fwrite(tail, 1, engine_think_filter_flush(&out.filter, tail), stdout);
     printf("\n");
+    if (ok && st.n_drafted)
+        fprintf(stderr,
+                "[hearth] generated %d tokens %.1f tok/s | draft model: %d of %d drafted tokens "
+                "accepted (%.0f %%)\n",
+                st.n_generated, st.gen_s > 0 ? st.n_generated / st.gen_s : 0.0, st.n_draft_accepted,
+                st.n_drafted, 100.0 * st.n_draft_accepted / st.n_drafted);
     /* the cache now holds the prompt and the generated tokens it evaluated */
     int64_t held = engine_n_past(c), total = n + st.n_generated;
     int32_t *all = realloc(cache->ids, (size_t)(total > 0 ? total : 1) * sizeof(int32_t));
@@ -185,33 +206,39 @@ static char *read_line(FILE *f) {
 int cmd_chat(int argc, char **argv) {
     chat_args a = {0};
     if (!parse_args(argc, argv, &a)) return 2;
-    engine_model *m = cli_load_model(a.model);
+    engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
     if (!m) return 1;
     char err[ENGINE_ERR_LEN];
     engine_ctx_params cp = engine_ctx_default_params();
     cp.n_threads = (int32_t)a.threads;
     cp.n_ctx = (int32_t)a.n_ctx;
     engine_ctx *c = engine_ctx_new(m, &cp, err, sizeof err);
+    cli_draft draft = {0};
+    if (c && a.draft_model &&
+        !cli_draft_open(&draft, a.draft_model, (int32_t)a.n_draft, m, c, cp.n_threads))
+        engine_ctx_free(c), c = NULL, err[0] = 0;
     history h = {0};
     cache_tokens cache = {0};
     int rc = 0;
     if (!c)
-        rc = cli_error("context", "%s", err);
+        rc = err[0] ? cli_error("context", "%s", err) : 1;
     else if (a.system && !add_message(&h, "system", a.system))
         rc = cli_error("chat", "out of memory");
     if (rc == 0 && a.prompt) {
-        rc = add_message(&h, "user", a.prompt) && chat_turn(m, c, &a, &h, &cache) ? 0 : 1;
+        rc = add_message(&h, "user", a.prompt) && chat_turn(m, c, &draft, &a, &h, &cache) ? 0 : 1;
     } else if (rc == 0) {
         char *line;
         while (rc == 0 && (fprintf(stderr, "> "), line = read_line(stdin)) != NULL) {
             if (*line)
-                rc = add_message(&h, "user", line) && chat_turn(m, c, &a, &h, &cache) ? 0 : 1;
+                rc = add_message(&h, "user", line) && chat_turn(m, c, &draft, &a, &h, &cache) ? 0
+                                                                                              : 1;
             free(line);
         }
     }
     for (int i = 0; i < h.n; i++) free((char *)h.msg[i].content);
     free(h.msg);
     free(cache.ids);
+    cli_draft_close(&draft);
     engine_ctx_free(c);
     engine_model_free(m);
     return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_remote.h"
 
 typedef struct {
     char **text;
@@ -103,14 +104,16 @@ int cmd_embed(int argc, char **argv) {
     long threads = 0;
     engine_pooling pool = ENGINE_POOL_DEFAULT;
     text_list l = {0};
-    int rc = 2;
+    int rc = 2, remote = 0;
+    models_config cfg;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             fprintf(stderr,
                     "usage: hearth embed -m MODEL [--json] [--pooling mean|cls|last] [-t N]\n"
                     "                    (TEXT... | -f FILE | --jsonl FILE)\n"
-                    "  -f: one text per line; --jsonl: one JSON string per line\n");
+                    "  -f: one text per line; --jsonl: one JSON string per line. Without -m, the\n"
+                    "  embedding backend of the config file (an OpenAI-compatible server).\n");
             goto out;
         }
         if (!strcmp(o, "--json"))
@@ -141,7 +144,10 @@ int cmd_embed(int argc, char **argv) {
             goto out;
         }
     }
-    if (!model) {
+    /* No -m: the configuration's embedding backend, if it is a server (cli/remote.c). */
+    remote = model ? 0 : cli_role_backend(MODELS_ROLE_EMBEDDING, &cfg);
+    if (remote < 0) goto out;
+    if (!model && !remote) {
         cli_error("embed", "missing -m MODEL");
         goto out;
     }
@@ -151,10 +157,15 @@ int cmd_embed(int argc, char **argv) {
     }
     rc = 1;
     if (file && !read_texts(file, jsonl, &l)) goto out;
+    if (remote && (rc = l.n ? cli_embed_remote(&cfg.role[MODELS_ROLE_EMBEDDING], l.text, l.n, json)
+                            : 0) != CLI_FALLBACK)
+        goto out;
+    if (remote) model = cfg.role[MODELS_ROLE_EMBEDDING].local_model;
     engine_model *m = cli_load_model(model);
     if (m) rc = l.n ? embed_all(m, &l, pool, threads, json) : 0;
     engine_model_free(m);
 out:
+    if (remote > 0) models_config_free(&cfg);
     for (int32_t i = 0; i < l.n; i++) free(l.text[i]);
     free(l.text);
     free(l.len);

@@ -22,7 +22,7 @@ int cmd_info(int argc, char **argv) {
             path = o;
     }
     if (!path) return cli_error("info", "missing MODEL"), 2;
-    engine_model *m = cli_load_model(path);
+    engine_model *m = cli_open_model(path); /* it says itself whether the model fits */
     if (!m) return 1;
     const engine_model_info *in = engine_model_get_info(m);
     char types[1024];

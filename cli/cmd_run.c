@@ -12,22 +12,25 @@ static void usage(void) {
         "usage: hearth run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--seed S]\n"
         "                  [-t THREADS] [-c CTX] [--top-k K] [--top-p P] [--min-p P]\n"
         "                  [--repeat-penalty R] [--stop STR]... [--lookup N]\n"
+        "                  [--draft-model PATH [--draft N]]\n"
         "  --temp 0 is greedy. Generation stops after N tokens (default 128), at an\n"
         "  end-of-generation token, or at a stop string. --lookup N (greedy only): verify up to\n"
         "  N tokens copied from earlier in the text per step: same output, faster on\n"
-        "  repetitive text.\n");
+        "  repetitive text. --draft-model (greedy only): a smaller model of the same vocabulary\n"
+        "  proposes N tokens per step (default 8), verified in one batch: same output.\n");
 }
 
 typedef struct {
-    const char *model, *prompt, *file;
+    const char *model, *prompt, *file, *draft_model;
     const char *stops[8];
     int n_stops;
-    long n_predict, threads, n_ctx, lookup;
+    long n_predict, threads, n_ctx, lookup, n_draft;
     engine_sampler_params sp;
 } run_args;
 
 static bool parse_args(int argc, char **argv, run_args *a) {
     a->n_predict = 128;
+    a->n_draft = 8;
     a->sp = engine_sampler_default_params();
     a->sp.temperature = 0.8f;
     a->sp.seed = (uint64_t)time(NULL);
@@ -43,7 +46,11 @@ static bool parse_args(int argc, char **argv, run_args *a) {
             a->prompt = v;
         else if (!strcmp(o, "-f"))
             a->file = v;
-        else if (!strcmp(o, "-n")) {
+        else if (!strcmp(o, "--draft-model"))
+            a->draft_model = v;
+        else if (!strcmp(o, "--draft")) {
+            if (!cli_int(o, v, 1, 64, &a->n_draft)) return false;
+        } else if (!strcmp(o, "-n")) {
             if (!cli_int(o, v, 0, 1 << 20, &a->n_predict)) return false;
         } else if (!strcmp(o, "-t")) {
             if (!cli_int(o, v, 1, 256, &a->threads)) return false;
@@ -79,6 +86,11 @@ static bool parse_args(int argc, char **argv, run_args *a) {
     if (!a->model) return cli_error("run", "missing -m MODEL"), false;
     if (!a->prompt == !a->file)
         return cli_error("run", "give exactly one of -p PROMPT or -f FILE"), false;
+    if (a->draft_model && (a->sp.temperature > 0.0f || a->sp.repeat_penalty != 1.0f)) {
+        fprintf(stderr, "[hearth] --draft-model works with --temp 0 and no repetition penalty "
+                        "only: generating without it\n");
+        a->draft_model = NULL;
+    }
     return true;
 }
 
@@ -96,7 +108,7 @@ int cmd_run(int argc, char **argv) {
     char *text = a.file ? cli_read_file(a.file, &len) : strdup(a.prompt);
     if (!text) return 1;
     if (!a.file) len = strlen(text);
-    engine_model *m = cli_load_model(a.model);
+    engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
     if (!m) return free(text), 1;
     int rc = 1;
     int64_t n_prompt = 0;
@@ -107,6 +119,10 @@ int cmd_run(int argc, char **argv) {
     char err[ENGINE_ERR_LEN];
     engine_ctx *c = ids ? engine_ctx_new(m, &cp, err, sizeof err) : NULL;
     if (ids && !c) cli_error("context", "%s", err);
+    cli_draft draft = {0};
+    if (c && a.draft_model &&
+        !cli_draft_open(&draft, a.draft_model, (int32_t)a.n_draft, m, c, cp.n_threads))
+        engine_ctx_free(c), c = NULL;
     if (c) {
         engine_gen_request req = {.prompt = ids,
                                   .n_prompt = n_prompt,
@@ -118,13 +134,16 @@ int cmd_run(int argc, char **argv) {
                                   .lookup_draft = (int32_t)a.lookup};
         engine_gen_stats st;
         double t0 = cli_now_s();
-        if (!engine_generate(m, c, &req, &st, err, sizeof err)) {
+        bool ok = draft.ctx ? engine_generate_draft(m, c, &draft.spec, &req, &st, err, sizeof err)
+                            : engine_generate(m, c, &req, &st, err, sizeof err);
+        if (!ok) {
             cli_error("run", "%s", err);
         } else {
             double t1 = cli_now_s();
             if (st.n_drafted)
-                fprintf(stderr, "\n[hearth] lookup: %d of %d drafted tokens accepted",
-                        st.n_draft_accepted, st.n_drafted);
+                fprintf(stderr, "\n[hearth] %s: %d of %d drafted tokens accepted (%.0f %%)",
+                        draft.ctx ? "draft model" : "lookup", st.n_draft_accepted, st.n_drafted,
+                        100.0 * st.n_draft_accepted / st.n_drafted);
             fprintf(stderr,
                     "\n[hearth] prompt %lld tokens %.1f tok/s | generated %d tokens %.1f tok/s | "
                     "total %.2f s (%s)\n",
@@ -135,6 +154,7 @@ int cmd_run(int argc, char **argv) {
         }
         engine_ctx_free(c);
     }
+    cli_draft_close(&draft);
     free(ids);
     engine_model_free(m);
     free(text);

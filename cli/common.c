@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
+#include "models.h"
 
 int cli_error(const char *what, const char *fmt, ...) {
     va_list ap;
@@ -85,17 +87,64 @@ char *cli_read_file(const char *path, size_t *len) {
     return buf;
 }
 
-engine_model *cli_load_model(const char *path) {
+bool cli_check_fit(const engine_model *m, const char *path, int32_t n_ctx) {
+    char msg[MODELS_ERR_LEN];
+    struct stat st;
+    uint64_t avail = 0;
+    const char *fake = getenv("HEARTH_TEST_MEM_AVAILABLE"); /* tests only: pretend this much */
+    if (fake)
+        avail = strtoull(fake, NULL, 10);
+    else if (!models_mem_available(&avail, msg, sizeof msg))
+        return true; /* no /proc/meminfo: nothing to say */
+    int32_t train = engine_model_get_info(m)->n_ctx_train;
+    if (n_ctx <= 0) n_ctx = train > 0 && train < 4096 ? train : 4096; /* the engine's default */
+    uint64_t weights = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (models_fit_check(weights, engine_kv_bytes(m, n_ctx, ENGINE_KV_F16), avail, msg, sizeof msg))
+        return true;
+    if (getenv("HEARTH_IGNORE_MEMORY")) {
+        fprintf(stderr, "hearth: %s: warning: %s at %d positions\n", path, msg, n_ctx);
+        return true;
+    }
+    cli_error(path, "%s at %d positions (HEARTH_IGNORE_MEMORY=1 loads it anyway)", msg, n_ctx);
+    return false;
+}
+
+/* A catalogue name or a file in the models dir works wherever a model path does. */
+static char *resolve(const char *what) {
+    char err[MODELS_ERR_LEN + MODELS_PATH_LEN];
+    char *path = models_resolve(what, err, sizeof err);
+    if (!path) cli_error(what, "%s", err);
+    return path;
+}
+
+static engine_model *open_model(const char *what, bool check_fit, int32_t n_ctx) {
     char err[ENGINE_ERR_LEN];
-    engine_model *m = engine_model_load(path, err, sizeof err);
-    if (!m) cli_error(path, "%s", err);
+    char *path = resolve(what);
+    engine_model *m = path ? engine_model_load(path, err, sizeof err) : NULL;
+    if (path && !m) cli_error(what, "%s", err);
+    if (m && check_fit && !cli_check_fit(m, path, n_ctx)) engine_model_free(m), m = NULL;
+    free(path);
     return m;
 }
 
-engine_model *cli_load_vocab(const char *path) {
+engine_model *cli_load_model(const char *what) {
+    return open_model(what, true, 0);
+}
+
+engine_model *cli_load_model_ctx(const char *what, long n_ctx) {
+    return open_model(what, true, n_ctx > 0 && n_ctx <= INT32_MAX ? (int32_t)n_ctx : 0);
+}
+
+engine_model *cli_open_model(const char *what) {
+    return open_model(what, false, 0);
+}
+
+engine_model *cli_load_vocab(const char *what) {
     char err[ENGINE_ERR_LEN];
-    engine_model *m = engine_model_load_vocab(path, err, sizeof err);
-    if (!m) cli_error(path, "%s", err);
+    char *path = resolve(what);
+    engine_model *m = path ? engine_model_load_vocab(path, err, sizeof err) : NULL;
+    if (path && !m) cli_error(what, "%s", err);
+    free(path);
     return m;
 }
 

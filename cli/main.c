@@ -23,6 +23,10 @@ static const struct {
     {"search", cmd_search, "search the repository index (lexical, vector or hybrid)"},
     {"ask", cmd_ask, "answer a question about the repository from its index"},
     {"lsp", cmd_lsp, "serve the Language Server Protocol on stdin/stdout (completion)"},
+    {"serve", cmd_serve, "serve the OpenAI-compatible HTTP API (continuous batching)"},
+    {"pull", cmd_pull, "download a model (catalogue name or URL) with resume and sha256"},
+    {"list", cmd_list, "list the installed models"},
+    {"rm", cmd_rm, "remove an installed model"},
 };
 
 static void usage(FILE *f) {

@@ -1,12 +1,19 @@
 /* The completion engine: one model + one KV cache, reused across requests by keeping the longest
- * common token prefix of the previous prompt and the new one; generation is greedy and stops at
- * end-of-generation tokens, the token limit, the line limit or the caller's cancel. */
+ * common token prefix of the previous prompt and the new one. The prompt is evaluated in chunks
+ * (a superseded request stops between them); generation is greedy and stops at end-of-generation
+ * tokens, the token limit, the line limit or the caller's cancel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cache.h"
 #include "completion.h"
 #include "fim.h"
+#include "trim.h"
+
+#define CHUNK_TOKENS 64 /* prompt tokens per forward pass between cancel checks */
+#define MAX_SHRINK   4  /* halvings of the windows tried to meet max_prompt_ms */
 
 struct completion_engine {
     completion_params p;
@@ -16,21 +23,36 @@ struct completion_engine {
     fim_prompt prompt;
     int32_t *cached; /* tokens whose KV entries are in ctx, in order */
     int64_t n_cached, cap_cached;
+    double tokens_per_ms; /* measured prompt throughput (0 until measured) */
+    completion_cache cache;
 };
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
 
 void completion_params_init(completion_params *p) {
     memset(p, 0, sizeof *p);
+    p->kv_reuse = true;
+    p->line_in_middle = true;
 }
 
 static void apply_defaults(completion_params *p) {
     if (p->n_ctx <= 0) p->n_ctx = 4096;
     if (p->prefix_tokens <= 0) p->prefix_tokens = 1024;
     if (p->suffix_tokens <= 0) p->suffix_tokens = 256;
+    if (p->context_tokens == 0) p->context_tokens = 512;
+    if (p->context_tokens < 0) p->context_tokens = 0;
     if (p->max_tokens <= 0) p->max_tokens = 64;
     if (p->max_lines <= 0) p->max_lines = 8;
+    if (p->max_prompt_ms < 0) p->max_prompt_ms = 0;
     /* Prompt + generation must fit the context: shrink the windows, never fail on settings. */
-    int room = p->n_ctx - p->max_tokens - 8;
+    int room = p->n_ctx - p->max_tokens - 16;
     if (room < 32) room = 32;
+    if (p->context_tokens > room / 4) p->context_tokens = room / 4;
+    room -= p->context_tokens;
     if (p->prefix_tokens + p->suffix_tokens > room) {
         p->suffix_tokens = room / 4;
         p->prefix_tokens = room - p->suffix_tokens;
@@ -62,12 +84,22 @@ completion_engine *completion_new(const completion_params *params, char *err, si
     return e;
 }
 
+void completion_set_params(completion_engine *e, const completion_params *p) {
+    completion_params q = *p;
+    q.model_path = NULL;
+    q.n_threads = e->p.n_threads;
+    q.n_ctx = e->p.n_ctx;
+    apply_defaults(&q);
+    e->p = q;
+}
+
 void completion_free(completion_engine *e) {
     if (!e) return;
     engine_ctx_free(e->ctx);
     engine_model_free(e->model);
     free(e->prompt.ids);
     free(e->cached);
+    cache_free(&e->cache);
     free(e);
 }
 
@@ -79,6 +111,7 @@ void completion_result_free(completion_result *r) {
 /* Tokens at the start of the KV cache that the new prompt shares, leaving at least one prompt
  * token to evaluate (generation needs the logits of the last one). */
 static int32_t reusable(const completion_engine *e, const int32_t *ids, int64_t n) {
+    if (!e->p.kv_reuse) return 0;
     int64_t k = 0, lim = e->n_cached < n ? e->n_cached : n;
     while (k < lim && e->cached[k] == ids[k]) k++;
     if (k >= n) k = n - 1;
@@ -98,31 +131,65 @@ static bool remember(completion_engine *e, const int32_t *ids, int64_t n) {
     return true;
 }
 
+/* Builds the prompt, halving the windows while the measured throughput says evaluating what the
+ * cache lacks would overrun max_prompt_ms. Returns the reusable token count. */
+static bool build_prompt(completion_engine *e, const completion_request *r, int32_t *keep,
+                         int32_t *shrink, char *err, size_t errlen) {
+    fim_input in = {r->prefix,     r->prefix_len, r->suffix,
+                    r->suffix_len, r->path,       (const fim_chunk *)r->chunks,
+                    r->n_chunks};
+    for (int s = 0;; s++) {
+        fim_budget b = {e->p.prefix_tokens >> s, e->p.suffix_tokens >> s, e->p.context_tokens >> s,
+                        e->p.line_in_middle};
+        if (!fim_prompt_build(e->model, &e->fim, &b, &in, &e->prompt, err, errlen)) return false;
+        *keep = reusable(e, e->prompt.ids, e->prompt.n);
+        *shrink = s;
+        double est = e->tokens_per_ms > 0 ? (e->prompt.n - *keep) / e->tokens_per_ms : 0;
+        if (!e->p.max_prompt_ms || est <= e->p.max_prompt_ms || s == MAX_SHRINK) return true;
+    }
+}
+
+static void measure(completion_engine *e, int64_t n, double ms) {
+    if (n < 16 || ms <= 0) return; /* small batches say little about prefill speed */
+    double rate = n / ms;
+    e->tokens_per_ms = e->tokens_per_ms > 0 ? 0.7 * e->tokens_per_ms + 0.3 * rate : rate;
+}
+
+/* Evaluates prompt tokens [from, to) in chunks, checking for cancellation between them. */
+static bool eval_chunks(completion_engine *e, const completion_request *r, int64_t from, int64_t to,
+                        bool *cancelled, char *err, size_t errlen) {
+    for (int64_t at = from; at < to; at += CHUNK_TOKENS) {
+        if (r->cancelled && r->cancelled(r->user)) {
+            *cancelled = true;
+            return true;
+        }
+        int32_t n = (int32_t)(to - at < CHUNK_TOKENS ? to - at : CHUNK_TOKENS);
+        double t0 = now_ms();
+        if (!engine_eval(e->ctx, e->prompt.ids + at, n, false, err, errlen)) return false;
+        measure(e, n, now_ms() - t0);
+    }
+    return true;
+}
+
 typedef struct {
     const completion_request *req;
+    trim_context trim;
     char *text;
     size_t len, cap;
-    int lines, max_lines;
+    double first_ms; /* when the first piece arrived; 0 = none yet */
     bool cancelled, oom;
 } collector;
 
-/* Keeps generated text up to the line limit; asks to stop at it or on cancel. */
+/* Gathers generated text; asks to stop on cancel or once the suggestion's end is known. */
 static bool collect(const char *text, size_t len, void *user) {
     collector *c = user;
+    if (c->first_ms == 0) c->first_ms = now_ms();
     if (c->req->cancelled && c->req->cancelled(c->req->user)) {
         c->cancelled = true;
         return false;
     }
-    size_t take = len;
-    bool more = true;
-    for (size_t i = 0; i < len; i++)
-        if (text[i] == '\n' && ++c->lines >= c->max_lines) {
-            take = i; /* the line limit: stop before its newline */
-            more = false;
-            break;
-        }
-    if (c->len + take + 1 > c->cap) {
-        size_t cap = (c->len + take + 1) * 2;
+    if (c->len + len + 1 > c->cap) {
+        size_t cap = (c->len + len + 1) * 2;
         char *t = realloc(c->text, cap);
         if (!t) {
             c->oom = true;
@@ -131,42 +198,91 @@ static bool collect(const char *text, size_t len, void *user) {
         c->text = t;
         c->cap = cap;
     }
-    memcpy(c->text + c->len, text, take);
-    c->len += take;
+    memcpy(c->text + c->len, text, len);
+    c->len += len;
     c->text[c->len] = '\0';
-    return more;
+    return !completion_trim(&c->trim, c->text, c->len, false).done;
 }
 
-static bool only_space(const char *s) {
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return false;
+static void init_collector(collector *c, const completion_request *r, int max_lines) {
+    memset(c, 0, sizeof *c);
+    c->req = r;
+    size_t ls = r->prefix_len;
+    while (ls > 0 && r->prefix[ls - 1] != '\n') ls--;
+    c->trim =
+        (trim_context){r->prefix + ls, r->prefix_len - ls, r->suffix, r->suffix_len, max_lines};
+}
+
+/* The context's keys: the suffix side (suffix window, cross-file chunks) and the whole context
+ * (with the prefix window and the settings that change suggestions). Windows are hashed with
+ * room to spare over what the prompt takes from them. */
+static void context_keys(const completion_engine *e, const completion_request *r,
+                         uint64_t *suffix_key, uint64_t *key) {
+    size_t sn = (size_t)e->p.suffix_tokens * 8, pn = (size_t)e->p.prefix_tokens * 8;
+    if (sn > r->suffix_len) sn = r->suffix_len;
+    if (pn > r->prefix_len) pn = r->prefix_len;
+    uint64_t h = cache_hash(cache_hash_init, r->suffix, sn);
+    for (int i = 0; i < r->n_chunks; i++) {
+        h = cache_hash(h, r->chunks[i].text, r->chunks[i].len);
+        if (r->chunks[i].path) h = cache_hash(h, r->chunks[i].path, strlen(r->chunks[i].path));
+    }
+    *suffix_key = h;
+    int settings[] = {e->p.max_tokens,    e->p.max_lines,     e->p.line_in_middle,
+                      e->p.prefix_tokens, e->p.suffix_tokens, e->p.context_tokens};
+    h = cache_hash(h, settings, sizeof settings);
+    *key = cache_hash(h, r->prefix + r->prefix_len - pn, pn);
+}
+
+/* A suggestion without a model call: type-through of the one shown, or the cache. */
+static bool serve_cached(completion_engine *e, const completion_request *r, uint64_t suffix_key,
+                         uint64_t key, completion_result *out, double t0) {
+    char *text = cache_type_through(&e->cache, r->prefix, r->prefix_len, suffix_key);
+    if (text && !text[0]) {
+        free(text);
+        text = NULL;
+    }
+    if (!text) {
+        const char *hit = cache_get(&e->cache, key);
+        if (!hit || !(text = strdup(hit))) return false;
+    }
+    out->text = text;
+    out->cached = true;
+    out->first_token_ms = out->total_ms = now_ms() - t0;
+    cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, text);
     return true;
 }
 
 bool completion_run(completion_engine *e, const completion_request *r, completion_result *out,
                     char *err, size_t errlen) {
+    double t0 = now_ms();
     memset(out, 0, sizeof *out);
-    fim_budget b = {e->p.prefix_tokens, e->p.suffix_tokens};
-    if (!fim_prompt_build(e->model, &e->fim, &b, r->prefix, r->prefix_len, r->suffix, r->suffix_len,
-                          &e->prompt, err, errlen))
-        return false;
+    uint64_t suffix_key, key;
+    context_keys(e, r, &suffix_key, &key);
+    if (e->p.kv_reuse && serve_cached(e, r, suffix_key, key, out, t0)) return true;
+    int32_t keep = 0, shrink = 0;
+    if (!build_prompt(e, r, &keep, &shrink, err, errlen)) return false;
     const int32_t *ids = e->prompt.ids;
     int64_t n = e->prompt.n;
-    int32_t keep = reusable(e, ids, n);
     engine_kv_keep(e->ctx, keep);
-    collector c = {.req = r, .max_lines = e->p.max_lines};
-    engine_gen_request g = {
-        .prompt = ids + keep,
-        .n_prompt = n - keep,
-        .n_predict = e->p.max_tokens,
-        .sampling = engine_sampler_default_params(),
-        .emit = collect,
-        .user = &c,
-    };
-    g.sampling.temperature = 0; /* greedy: the same context gives the same suggestion */
-    engine_gen_stats st;
-    bool ok = engine_generate(e->model, e->ctx, &g, &st, err, errlen);
-    /* What the cache now holds of this prompt (all of it unless evaluation failed). */
+    collector c;
+    init_collector(&c, r, e->p.max_lines);
+    bool ok = eval_chunks(e, r, keep, n - 1, &c.cancelled, err, errlen);
+    double t_chunks = now_ms();
+    engine_gen_stats st = {0};
+    if (ok && !c.cancelled) {
+        engine_gen_request g = {
+            .prompt = ids + n - 1, /* the last token's logits start generation */
+            .n_prompt = 1,
+            .n_predict = e->p.max_tokens,
+            .sampling = engine_sampler_default_params(),
+            .emit = collect,
+            .user = &c,
+        };
+        g.sampling.temperature = 0; /* greedy: the same context gives the same suggestion */
+        g.sampling.repeat_penalty = 1;
+        ok = engine_generate(e->model, e->ctx, &g, &st, err, errlen);
+    }
+    /* What the cache now holds of this prompt (all of it unless evaluation stopped early). */
     int64_t held = engine_n_past(e->ctx) < n ? engine_n_past(e->ctx) : n;
     if (!remember(e, ids, held)) e->n_cached = 0;
     if (ok && c.oom) ok = (snprintf(err, errlen, "out of memory"), false);
@@ -175,13 +291,25 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
         return false;
     }
     out->text = c.text ? c.text : calloc(1, 1);
-    if (out->text && only_space(out->text)) out->text[0] = '\0'; /* never offer only blanks */
+    if (out->text && c.cancelled)
+        out->text[0] = '\0';
+    else if (out->text)
+        out->text[completion_trim(&c.trim, out->text, c.len, true).keep] = '\0';
+    double t_end = now_ms();
     out->n_prompt = (int32_t)n;
     out->n_reused = keep;
-    out->n_evaluated = (int32_t)(n - keep);
+    out->n_evaluated = (int32_t)(held - keep);
     out->n_generated = st.n_generated;
-    out->prompt_ms = st.prompt_s * 1e3;
+    out->prompt_ms = t_chunks - t0 + st.prompt_s * 1e3;
     out->gen_ms = st.gen_s * 1e3;
+    out->first_token_ms = (c.first_ms > 0 ? c.first_ms : t_end) - t0;
+    out->total_ms = t_end - t0;
+    out->n_chunks = e->prompt.n_chunks;
+    out->shrink = shrink;
     out->cancelled = c.cancelled;
+    if (out->text && !c.cancelled) {
+        cache_put(&e->cache, key, out->text);
+        cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, out->text);
+    }
     return out->text != NULL;
 }

@@ -14,17 +14,34 @@
 typedef struct completion_engine completion_engine;
 
 typedef struct {
-    const char *model_path; /* GGUF of a code model with FIM tokens (Qwen2.5-Coder today) */
+    const char *model_path; /* GGUF of a code model with FIM tokens */
     int n_threads;          /* 0 = physical cores */
     int n_ctx;              /* KV positions; 0 = 4096 */
     int prefix_tokens;      /* budget for the text before the cursor; 0 = 1024 */
     int suffix_tokens;      /* budget for the text after it; 0 = 256 */
     int max_tokens;         /* tokens generated at most; 0 = 64 */
     int max_lines;          /* lines offered at most; 0 = 8 */
+    /* The settings below can change between requests (completion_set_params). */
+    bool kv_reuse; /* keep the cache's common prefix (default); false = evaluate every prompt whole
+                    */
+    /* The text of the cursor's line before the cursor goes after the middle marker (the model
+     * continues it), so a keystroke inside a line re-evaluates only that line (default). false =
+     * the classic layout with the whole prefix before the suffix. */
+    bool line_in_middle;
+    int max_prompt_ms;  /* prompt evaluation budget: windows shrink to meet it; 0 = none */
+    int context_tokens; /* budget for cross-file context; 0 = 512, < 0 = none */
 } completion_params;
 
-/* Called between generated pieces; true stops the request (it then reports cancelled). */
+/* Called between prompt chunks and generated pieces; true stops the request (it then reports
+ * cancelled). */
 typedef bool (*completion_cancel_fn)(void *user);
+
+/* Cross-file context: a piece of another buffer (recent edits, definitions near the cursor). */
+typedef struct {
+    const char *path; /* shown to the model with the text; may be NULL */
+    const char *text;
+    size_t len;
+} completion_chunk;
 
 typedef struct {
     const char *prefix; /* text before the cursor (UTF-8) */
@@ -33,6 +50,9 @@ typedef struct {
     size_t suffix_len;
     completion_cancel_fn cancelled; /* may be NULL */
     void *user;
+    const char *path;               /* the document's path (for the prompt); may be NULL */
+    const completion_chunk *chunks; /* cross-file context, least-changing first; may be NULL */
+    int n_chunks;
 } completion_request;
 
 typedef struct {
@@ -42,16 +62,40 @@ typedef struct {
     int32_t n_evaluated; /* of them, evaluated by this request */
     int32_t n_generated;
     double prompt_ms, gen_ms;
+    double first_token_ms; /* from the call to the first generated token (or the end) */
+    double total_ms;       /* the whole call */
+    int32_t n_chunks;      /* cross-file chunks that made it into the prompt */
+    int32_t shrink;        /* windows halved this many times to meet max_prompt_ms */
+    bool cached;           /* served from the completion cache (no model call) */
     bool cancelled;
 } completion_result;
 
+/* Defaults: every number 0 (= its default), kv_reuse and line_in_middle on. */
 void completion_params_init(completion_params *p);
 /* Loads the model (seconds for big ones: call it off the event loop) and checks its FIM tokens. */
 completion_engine *completion_new(const completion_params *p, char *err, size_t errlen);
 void completion_free(completion_engine *e);
+/* Applies the per-request settings of p (windows, limits, kv_reuse, layout, budget); model,
+ * threads and context size stay as loaded. */
+void completion_set_params(completion_engine *e, const completion_params *p);
 /* Completes at the cursor between prefix and suffix. False (with a message) on engine errors. */
 bool completion_run(completion_engine *e, const completion_request *r, completion_result *out,
                     char *err, size_t errlen);
 void completion_result_free(completion_result *r);
+
+/* ---- cross-file context by text (pure functions; callers own the buffers) ---- */
+
+/* Whole lines around byte `at` of text (about a third of the room before it), at most max_bytes:
+ * [*start, *end). */
+void completion_region(const char *text, size_t len, size_t at, size_t max_bytes, size_t *start,
+                       size_t *end);
+/* Distinct identifiers of 3+ characters in text (keywords left out), in order of appearance, into
+ * out (NUL-terminated); returns how many (at most max). */
+int completion_identifiers(const char *text, size_t len, char out[][64], int max);
+/* The first definition of ident in text — a line with def/class/function/fn/func/struct/type/
+ * enum/const/let/var/#define before the name, or a C-style "type name(" — and the lines after it
+ * up to a blank line, at most max_bytes: [*start, *end). False when there is none. */
+bool completion_find_definition(const char *text, size_t len, const char *ident, size_t max_bytes,
+                                size_t *start, size_t *end);
 
 #endif

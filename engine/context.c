@@ -34,9 +34,11 @@ static bool alloc_buffers(engine_ctx *c) {
     c->k = calloc((size_t)in->n_layer, sizeof *c->k);
     c->v = calloc((size_t)in->n_layer, sizeof *c->v);
     if (!c->k || !c->v) return false;
+    /* a paged cache holds its blocks; a contiguous one n_ctx positions */
+    size_t rows = c->kv_block ? (size_t)c->n_kv_blocks * (size_t)c->kv_block : (size_t)c->n_ctx;
     for (int l = 0; l < in->n_layer; l++) {
-        c->k[l] = track(c, (size_t)c->n_ctx * kv * c->kv_elem);
-        c->v[l] = track(c, (size_t)c->n_ctx * kv * c->kv_elem);
+        c->k[l] = track(c, rows * kv * c->kv_elem);
+        c->v[l] = track(c, rows * kv * c->kv_elem);
         if (!c->k[l] || !c->v[l]) return false;
     }
     c->x = track(c, nb * e * 4);
@@ -94,6 +96,11 @@ int engine_physical_cores(void) {
 
 engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
                            size_t errlen) {
+    return ctx_create(m, p, NULL, err, errlen);
+}
+
+engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
+                       const engine_paged_params *pp, char *err, size_t errlen) {
     engine_ctx_params d = p ? *p : engine_ctx_default_params();
     if (!m->layers) {
         snprintf(err, errlen, "the model was loaded for its vocabulary only");
@@ -110,6 +117,12 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
     }
     c->m = m;
     c->n_ctx = d.n_ctx ? d.n_ctx : (m->info.n_ctx_train < 4096 ? m->info.n_ctx_train : 4096);
+    c->n_logit_tok = -1;
+    if (pp) { /* paged: n_ctx is the longest one sequence may grow */
+        c->kv_block = pp->block_size;
+        c->n_kv_blocks = pp->n_blocks;
+        c->n_ctx = pp->max_seq_len;
+    }
     c->n_batch = d.n_batch ? d.n_batch : 512;
     if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
     c->kv_type = d.kv_type;
@@ -117,7 +130,7 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
     c->attn_k = attn_kernels_for(quant_active_isa(), m->info.head_dim);
     c->kv_elem = d.kv_type == ENGINE_KV_F32 ? 4 : 2;
     c->pool = threadpool_new(d.n_threads ? d.n_threads : engine_physical_cores());
-    if (!c->pool || !alloc_buffers(c)) {
+    if (!c->pool || !alloc_buffers(c) || (pp && !paged_alloc(c, pp))) {
         engine_ctx_free(c);
         snprintf(err, errlen, "out of memory allocating a %d-position context", c->n_ctx);
         return NULL;
@@ -153,6 +166,7 @@ void engine_ctx_free(engine_ctx *c) {
     free(c->moe_in);
     free(c->moe_out);
     free(c->logits);
+    paged_free(c);
     if (c->pool) threadpool_free(c->pool);
     free(c);
 }
@@ -172,7 +186,7 @@ void engine_kv_keep(engine_ctx *c, int32_t n) {
     if (n < c->n_past) c->n_past = n; /* entries past n_past are never read, so no clearing */
 }
 
-static bool reserve_logits(engine_ctx *c, int32_t rows) {
+bool ctx_reserve_logits(engine_ctx *c, int32_t rows) {
     size_t need = (size_t)rows * (size_t)c->m->info.n_vocab;
     if (rows <= c->n_logits && c->logits) return true;
     float *l = realloc(c->logits, need * sizeof(float));
@@ -188,6 +202,10 @@ bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, 
         snprintf(err, errlen, "nothing to evaluate");
         return false;
     }
+    if (c->kv_block) {
+        snprintf(err, errlen, "a paged context evaluates through engine_eval_seqs");
+        return false;
+    }
     if (n > c->n_ctx - c->n_past) {
         snprintf(err, errlen, "context full: %d positions held, %d more do not fit in %d",
                  c->n_past, n, c->n_ctx);
@@ -199,7 +217,7 @@ bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, 
                      c->m->info.n_vocab);
             return false;
         }
-    if (!reserve_logits(c, all_logits ? n : 1)) {
+    if (!ctx_reserve_logits(c, all_logits ? n : 1)) {
         snprintf(err, errlen, "out of memory for logits");
         return false;
     }

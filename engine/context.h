@@ -10,6 +10,13 @@
 #define ATTN_MAX_GROUP    64 /* query heads per kv head */
 #define ATTN_MAX_HEAD_DIM 4096
 
+/* One sequence of a paged context: its length and the blocks holding its positions. */
+typedef struct {
+    bool live;
+    int32_t n_past;
+    int32_t *blocks; /* blocks[i] holds positions i*kv_block .. (i+1)*kv_block-1 */
+} kv_seq;
+
 struct engine_ctx {
     const engine_model *m;
     threadpool *pool;
@@ -34,6 +41,20 @@ struct engine_ctx {
     bool causal;   /* false: every token attends to the whole batch (BERT) */
     float *hidden; /* when set: final normalised hidden states, one row per position */
     uint64_t bytes;
+    /* Paged KV cache (engine_ctx_new_paged, batch.c): k/v hold n_kv_blocks blocks of kv_block
+     * rows shared by many sequences; kv_block 0 means one contiguous sequence (the default). */
+    int32_t kv_block, n_kv_blocks, n_free_blocks;
+    int32_t *free_blocks; /* stack of free block indices */
+    kv_seq *seqs;
+    int32_t n_seq_max, max_blocks_per_seq;
+    bool paged_eval;            /* inside engine_eval_seqs: kv_dst and tok_blocks are valid */
+    int32_t *kv_dst;            /* per batch token: the cache row its K/V is written to */
+    const int32_t **tok_blocks; /* per batch token: its sequence's block table */
+    int32_t *logit_tok;         /* token indices of the batch whose logits are wanted */
+    int32_t n_logit_tok;        /* -1: the classic all_logits / last-token behaviour */
+    int32_t *seq_logit_row;     /* engine_eval_seqs: logits row of each token or -1 */
+    int32_t seq_logit_cap, n_last_seq_eval;
+    int32_t *seq_add, *tok_ids; /* engine_eval_seqs scratch: positions added per sequence, ids */
 };
 
 /* The forward pass over n <= n_batch tokens at positions n_past.. (forward.c); advances n_past.
@@ -46,6 +67,14 @@ void forward_positions(engine_ctx *c, int n);
 void forward_bert(engine_ctx *c, const int32_t *ids, int n);
 /* Writes count floats into the KV cache's element type. */
 void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count);
+/* A context; pp non-NULL makes its KV cache paged (context.c). */
+engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
+                       const engine_paged_params *pp, char *err, size_t errlen);
+/* Room for rows of logits in c->logits (context.c). */
+bool ctx_reserve_logits(engine_ctx *c, int32_t rows);
+/* The paged-KV bookkeeping of a context (batch.c): block free list, sequences, per-token maps. */
+bool paged_alloc(engine_ctx *c, const engine_paged_params *pp);
+void paged_free(engine_ctx *c);
 /* Attention of the batch in c->q against the cached K/V of one layer (forward.c). */
 void forward_attention(engine_ctx *c, int layer, int n);
 

@@ -56,6 +56,13 @@ int engine_token_piece(const engine_model *m, int32_t id, bool render_special, c
 bool engine_token_is_eog(const engine_model *m, int32_t id);
 int32_t engine_token_bos(const engine_model *m); /* -1 if none */
 bool engine_adds_bos(const engine_model *m);
+/* Fill-in-the-middle marker tokens: from tokenizer.ggml.fim_{pre,suf,mid,pad,rep,sep}_token_id
+ * (or the older prefix/suffix/middle_token_id keys), else found by their well-known texts
+ * (<|fim_prefix|>, <fim_prefix>, <PRE>, ...); -1 when the vocabulary has none. */
+typedef struct {
+    int32_t pre, suf, mid, pad, rep, sep;
+} engine_fim_tokens;
+void engine_token_fim(const engine_model *m, engine_fim_tokens *out);
 
 /* ---- contexts (one sequence: KV cache + scratch) ---- */
 
@@ -90,6 +97,48 @@ bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, 
 /* Logits (n_vocab floats) of the i-th token of the last engine_eval (i = -1: the last one).
  * NULL if that position's logits were not kept. Valid until the next engine_eval. */
 const float *engine_logits(const engine_ctx *c, int32_t i);
+
+/* ---- many sequences over one paged KV cache (continuous batching) ----
+ * A paged context's KV cache is a pool of fixed-size blocks shared by up to n_seq_max sequences;
+ * each sequence takes blocks from a free list as it grows and returns them all when freed, so
+ * memory follows actual lengths. One engine_eval_seqs call evaluates tokens of many sequences in
+ * one forward pass (each weight read once for all of them), each token attending only to its own
+ * sequence. Decoding a sequence this way gives the same tokens as decoding it alone. A paged
+ * context serves only the engine_seq_* / engine_eval_seqs calls (not engine_eval or embeddings). */
+
+typedef struct {
+    int32_t n_seq_max;   /* sequences alive at once (1..4096) */
+    int32_t n_blocks;    /* KV blocks shared by all sequences */
+    int32_t block_size;  /* positions per block; 0 = 16 */
+    int32_t max_seq_len; /* positions one sequence may hold; 0 = min(training context,
+                            n_blocks * block_size) */
+} engine_paged_params;
+
+typedef struct {
+    int32_t seq; /* sequence id from engine_seq_new */
+    int32_t id;  /* token id; evaluated at the sequence's next position */
+    bool logits; /* keep this token's logits (engine_seq_logits) */
+} engine_seq_token;
+
+/* p may be NULL (defaults; its n_ctx is ignored). */
+engine_ctx *engine_ctx_new_paged(const engine_model *m, const engine_ctx_params *p,
+                                 const engine_paged_params *pp, char *err, size_t errlen);
+/* A new empty sequence: its id (>= 0), or -1 when n_seq_max sequences are alive. */
+int32_t engine_seq_new(engine_ctx *c, char *err, size_t errlen);
+/* Ends a sequence; its blocks are free at once. Unknown ids are ignored. */
+void engine_seq_free(engine_ctx *c, int32_t seq);
+/* Positions a live sequence holds (-1 for an unknown id). */
+int32_t engine_seq_n_past(const engine_ctx *c, int32_t seq);
+/* Blocks on the free list; engine_seq_blocks_needed: blocks n more positions of seq would take. */
+int32_t engine_kv_blocks_free(const engine_ctx *c);
+int32_t engine_seq_blocks_needed(const engine_ctx *c, int32_t seq, int32_t n);
+/* Evaluates n tokens of any live sequences (a sequence's tokens in order), appending each to its
+ * sequence. All or nothing: on an unknown sequence, a bad token, a sequence past max_seq_len or
+ * too few free blocks it fails with a message and changes nothing. */
+bool engine_eval_seqs(engine_ctx *c, const engine_seq_token *toks, int32_t n, char *err,
+                      size_t errlen);
+/* Logits of the i-th token of the last engine_eval_seqs; NULL if it did not ask for them. */
+const float *engine_seq_logits(const engine_ctx *c, int32_t i);
 
 /* ---- embeddings ---- */
 
@@ -230,5 +279,36 @@ bool engine_quantize(const char *in_path, const char *out_path, const char *type
 int engine_physical_cores(void);
 /* The SIMD level in use: "avx512", "avx2" or "scalar". */
 const char *engine_simd_name(void);
+/* Caps the SIMD level of the whole process at "avx512", "avx2" or "scalar" (never above what
+ * the CPU has), e.g. to measure the AVX2 kernels on an AVX-512 machine. Call before any model
+ * work starts; false for an unknown name. */
+bool engine_set_simd_limit(const char *name);
+
+/* ---- draft-model speculative decoding ---- */
+
+typedef struct {
+    const engine_model *model; /* the draft: a smaller model of the target's vocabulary */
+    engine_ctx *ctx;           /* its own context: n_ctx >= the target context's, holding the
+                                  same tokens as the target context on entry (both fresh, or
+                                  both trimmed alike with engine_kv_keep); so again on return */
+    int32_t n_draft;           /* most tokens proposed per step (1..64; at most 6 are used, see
+                                  generate.c); after a miss the draft proposes one more than it
+                                  got right, doubling back */
+} engine_draft;
+
+/* True if `draft` can propose tokens for `target`: every token id both vocabularies have reads
+ * the same, and their sizes differ by at most 128 (padding); else false with the first
+ * difference in err. (Generation stays correct with any draft; a foreign one only wastes work.) */
+bool engine_draft_compatible(const engine_model *target, const engine_model *draft, char *err,
+                             size_t errlen);
+
+/* engine_generate with a draft model. With greedy sampling and no repetition penalty the draft
+ * proposes up to n_draft tokens greedily, the target evaluates them in one batch and keeps the longest
+ * prefix it agrees with plus its own next token: the output is the same as engine_generate's
+ * (stats count n_drafted / n_draft_accepted). Other sampling generates as engine_generate and
+ * only keeps the draft context in step. req->lookup_draft is ignored. */
+bool engine_generate_draft(const engine_model *m, engine_ctx *c, const engine_draft *d,
+                           const engine_gen_request *req, engine_gen_stats *stats, char *err,
+                           size_t errlen);
 
 #endif

@@ -30,13 +30,27 @@ static const float *kv_row_f32(const engine_ctx *c, const uint8_t *src, float *b
     return buf;
 }
 
-/* Token t against the cache rows [lo, hi) for the G query heads that share kv head g (GQA): each
- * K and V row is read and widened once for all of them. softmax(q . K / sqrt(hd)) . V per head. */
-static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi, float *scores,
-                         float *row) {
+/* The cache row of sequence position j: j itself in a contiguous cache, else via the block table
+ * of a paged one. kv_run: how many rows from j on (below hi) are contiguous in the cache. */
+static size_t kv_phys(const engine_ctx *c, const int32_t *blocks, int j) {
+    return blocks
+               ? (size_t)blocks[j / c->kv_block] * (size_t)c->kv_block + (size_t)(j % c->kv_block)
+               : (size_t)j;
+}
+static int kv_run(const engine_ctx *c, const int32_t *blocks, int j, int hi) {
+    int left = blocks ? c->kv_block - j % c->kv_block : hi - j;
+    return hi - j < left ? hi - j : left;
+}
+
+/* Token t against its sequence positions [lo, hi) for the G query heads that share kv head g
+ * (GQA): each K and V row is read and widened once for all of them. softmax(q . K / sqrt(hd)) . V
+ * per head. blocks: the sequence's block table in a paged cache, NULL in a contiguous one. */
+static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
+                         const int32_t *blocks, float *scores, float *row) {
     const engine_model_info *in = &c->m->info;
     int hd = in->head_dim, H = in->n_head, G = H / in->n_head_kv;
     size_t kv_row = (size_t)in->n_head_kv * hd * c->kv_elem, head_off = (size_t)g * hd * c->kv_elem;
+    const uint8_t *K = c->k[layer] + head_off, *V = c->v[layer] + head_off;
     const float *q = c->q + ((size_t)t * H + (size_t)g * G) * hd;
     float *out = c->attn + ((size_t)t * H + (size_t)g * G) * hd, scale = 1.0f / sqrtf((float)hd);
     float max[ATTN_MAX_GROUP], inv[ATTN_MAX_GROUP];
@@ -44,12 +58,15 @@ static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
     /* a lone head (no GQA sharing) converts while it multiplies: widening first would cost more */
     bool fused = G == 1 && c->kv_type == ENGINE_KV_F16;
     if (fused) {
-        c->attn_k->rows_dot_f16(q, c->k[layer] + (size_t)lo * kv_row + head_off, kv_row, hi - lo,
-                                hd, scale, scores + lo);
+        for (int j = lo, len; j < hi; j += len) {
+            len = kv_run(c, blocks, j, hi);
+            c->attn_k->rows_dot_f16(q, K + kv_phys(c, blocks, j) * kv_row, kv_row, len, hd, scale,
+                                    scores + j);
+        }
         for (int j = lo; j < hi; j++) max[0] = scores[j] > max[0] ? scores[j] : max[0];
     }
     for (int j = lo; !fused && j < hi; j++) {
-        const float *k = kv_row_f32(c, c->k[layer] + (size_t)j * kv_row + head_off, row, hd);
+        const float *k = kv_row_f32(c, K + kv_phys(c, blocks, j) * kv_row, row, hd);
         for (int h = 0; h < G; h++) {
             float s = c->attn_k->dot_f32(q + (size_t)h * hd, k, hd) * scale;
             scores[(size_t)h * c->n_ctx + j] = s;
@@ -63,11 +80,15 @@ static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
     memset(out, 0, (size_t)G * hd * sizeof(float));
     if (fused) {
         for (int j = lo; j < hi; j++) scores[j] *= inv[0];
-        c->attn_k->rows_axpy_f16(out, scores + lo, c->v[layer] + (size_t)lo * kv_row + head_off,
-                                 kv_row, hi - lo, hd);
+        /* the axpy loop keeps no state between calls, so splitting it at blocks changes nothing */
+        for (int j = lo, len; j < hi; j += len) {
+            len = kv_run(c, blocks, j, hi);
+            c->attn_k->rows_axpy_f16(out, scores + j, V + kv_phys(c, blocks, j) * kv_row, kv_row,
+                                     len, hd);
+        }
     }
     for (int j = lo; !fused && j < hi; j++) {
-        const float *v = kv_row_f32(c, c->v[layer] + (size_t)j * kv_row + head_off, row, hd);
+        const float *v = kv_row_f32(c, V + kv_phys(c, blocks, j) * kv_row, row, hd);
         for (int h = 0; h < G; h++)
             c->attn_k->axpy_f32(out + (size_t)h * hd, scores[(size_t)h * c->n_ctx + j] * inv[h], v,
                                 hd);
@@ -83,7 +104,9 @@ static void attention_worker(void *arg, int ith, int nth) {
     pool_split((long)j->n * KV, ith, nth, &b, &e);
     for (long w = b; w < e; w++) {
         int t = (int)(w / KV);
-        attend_group(c, j->layer, t, (int)(w % KV), c->attn_lo[t], c->attn_hi[t], scores, row);
+        const int32_t *blocks = c->paged_eval ? c->tok_blocks[t] : NULL;
+        attend_group(c, j->layer, t, (int)(w % KV), c->attn_lo[t], c->attn_hi[t], blocks, scores,
+                     row);
     }
 }
 
@@ -122,9 +145,16 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
                m->arch->rope);
     op_rope_mt(c->pool, c->kc, n, KV, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
                m->arch->rope);
-    size_t kv_row = (size_t)KV * hd;
-    kv_store(c, c->k[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->kc, (size_t)n * kv_row);
-    kv_store(c, c->v[layer] + (size_t)c->n_past * kv_row * c->kv_elem, c->vc, (size_t)n * kv_row);
+    size_t kv_row = (size_t)KV * hd, row_bytes = kv_row * c->kv_elem;
+    if (c->paged_eval) { /* paged: each token's row is wherever its sequence's block put it */
+        for (int t = 0; t < n; t++) {
+            kv_store(c, c->k[layer] + (size_t)c->kv_dst[t] * row_bytes, c->kc + t * kv_row, kv_row);
+            kv_store(c, c->v[layer] + (size_t)c->kv_dst[t] * row_bytes, c->vc + t * kv_row, kv_row);
+        }
+    } else {
+        kv_store(c, c->k[layer] + (size_t)c->n_past * row_bytes, c->kc, (size_t)n * kv_row);
+        kv_store(c, c->v[layer] + (size_t)c->n_past * row_bytes, c->vc, (size_t)n * kv_row);
+    }
     forward_attention(c, layer, n);                       /* attn (n,H*hd) */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
@@ -225,6 +255,14 @@ void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool al
                       in->rms_eps);
     c->n_past += n;
     if (!dst) return;
+    if (c->n_logit_tok >= 0) { /* paged: the listed tokens' rows, compacted into xn */
+        op_rmsnorm_mt(c->pool, c->x, m->output_norm, c->xn, e, n, in->rms_eps);
+        for (int i = 0; i < c->n_logit_tok; i++)
+            if (c->logit_tok[i] != i)
+                memcpy(c->xn + (size_t)i * e, c->xn + (size_t)c->logit_tok[i] * e, (size_t)e * 4);
+        if (c->n_logit_tok > 0) op_matmul(c->pool, &m->output, c->xn, c->n_logit_tok, dst, c->xq);
+        return;
+    }
     /* logits (rows,V) = rmsnorm(x) @ output, for every token or only the last */
     int first = all_logits ? 0 : n - 1, rows = n - first;
     op_rmsnorm_mt(c->pool, c->x + (size_t)first * e, m->output_norm, c->xn, e, rows, in->rms_eps);

@@ -79,11 +79,14 @@ typedef struct {
     engine_gen_stats *st;
     engine_sampler *s;
     text_out o;
-    int32_t *hist; /* prompt + generated tokens, for prompt lookup */
+    int32_t *hist; /* prompt + generated tokens, for prompt lookup and the draft model */
     int64_t n_hist;
     bool done, ok;
     char *err;
     size_t errlen;
+    const engine_draft *draft; /* NULL: no draft model */
+    int32_t base;              /* cache position of hist[0] (in both contexts) */
+    int draft_k;               /* the draft model's next proposal length (adapts) */
 } gen_state;
 
 /* Takes a chosen token: records it, stops at end of generation, emits its text, applies stop
@@ -141,23 +144,70 @@ static int32_t argmax_id(const float *l, int32_t n) {
     return b;
 }
 
+static bool failed(gen_state *g) {
+    g->ok = false;
+    g->done = true;
+    return false;
+}
+
+/* Brings the draft context to hold hist[0..upto) (it always holds a prefix of hist): evaluates
+ * what it lacks, or drops what it has beyond. */
+static bool draft_sync(gen_state *g, int64_t upto) {
+    engine_ctx *dc = g->draft->ctx;
+    const int64_t have = engine_n_past(dc) - g->base;
+    if (have >= upto) {
+        engine_kv_keep(dc, (int32_t)(g->base + upto));
+        return true;
+    }
+    if (!engine_eval(dc, g->hist + have, (int32_t)(upto - have), false, g->err, g->errlen))
+        return failed(g);
+    return true;
+}
+
+/* The draft's greedy continuation of the history (whose last token the target has not yet
+ * evaluated either): up to max tokens into out, stopping at an id the target does not have.
+ * The draft evaluates all of them but the last. Returns the count, -1 on failure. */
+static int draft_propose(gen_state *g, int32_t *out, int max) {
+    engine_ctx *dc = g->draft->ctx;
+    const int32_t nv_draft = engine_model_get_info(g->draft->model)->n_vocab;
+    const int32_t nv_target = engine_model_get_info(g->m)->n_vocab;
+    if (!draft_sync(g, g->n_hist)) return -1;
+    int k = 0;
+    while (k < max) {
+        const int32_t t = argmax_id(engine_logits(dc, -1), nv_draft);
+        if (t >= nv_target) break;
+        out[k++] = t;
+        if (k < max && !engine_eval(dc, &t, 1, false, g->err, g->errlen)) return failed(g), -1;
+    }
+    return k;
+}
+
+/* Verification batches (the accepted token + the drafts) stay below op_matmul's tile-kernel
+ * threshold (GEMM_MIN_TOKENS = 8 in ops.c): there each token's products use the same vec_dot as
+ * one-token decoding, so its logits are bit for bit those of plain decoding. The tile kernels
+ * sum in another order, and a last-bit difference can flip a near-tie argmax (seen on a 1.5B
+ * random-weight model: 13 % of a self-draft's tokens rejected, output changed). */
+#define MAX_VERIFY_DRAFTS 6
+
 /* One step: id was just accepted and is not yet in the cache. Evaluates it, with drafted tokens
  * after it when lookup finds some, keeps the drafts the model agrees with, and returns the next
  * token (greedy) — identical to evaluating one token at a time. */
 static int32_t step(gen_state *g, int32_t id, int max_draft) {
     engine_ctx *c = g->c;
-    int32_t n_vocab = engine_model_get_info(g->m)->n_vocab, batch[65], room;
-    int k = max_draft > 0 ? lookup_draft(g, batch + 1, max_draft < 64 ? max_draft : 64) : 0;
-    room = engine_ctx_n_ctx(c) - engine_n_past(c) - 1;
-    if (k > room) k = room > 0 ? room : 0;
-    if (k > g->req->n_predict - g->st->n_generated) k = g->req->n_predict - g->st->n_generated;
+    int32_t n_vocab = engine_model_get_info(g->m)->n_vocab, batch[65];
+    int max = max_draft < MAX_VERIFY_DRAFTS ? max_draft : MAX_VERIFY_DRAFTS;
+    const int32_t room = engine_ctx_n_ctx(c) - engine_n_past(c) - 1;
+    if (max > room) max = room > 0 ? room : 0;
+    if (max > g->req->n_predict - g->st->n_generated) max = g->req->n_predict - g->st->n_generated;
+    if (g->draft && max > g->draft_k) max = g->draft_k;
+    int k = max <= 0   ? 0
+            : g->draft ? draft_propose(g, batch + 1, max)
+                       : lookup_draft(g, batch + 1, max);
+    if (k < 0) return -1;
+    const int64_t n_hist = g->n_hist; /* id included */
     batch[0] = id;
     int32_t past = engine_n_past(c);
-    if (!engine_eval(c, batch, k + 1, k > 0, g->err, g->errlen)) {
-        g->ok = false;
-        g->done = true;
-        return -1;
-    }
+    if (!engine_eval(c, batch, k + 1, k > 0, g->err, g->errlen)) return failed(g), -1;
     if (k == 0) return engine_sample(g->s, engine_logits(c, -1));
     g->st->n_drafted += k;
     int j = 0;
@@ -167,13 +217,22 @@ static int32_t step(gen_state *g, int32_t id, int max_draft) {
         j++;
     }
     engine_kv_keep(c, past + 1 + j); /* drop the rejected drafts */
+    /* the draft evaluated all its proposals but the last: keep those the target accepted */
+    if (g->draft) draft_sync(g, n_hist + (j < k - 1 ? j : k - 1));
+    /* A draft that keeps missing costs a draft evaluation per proposed token: propose one more
+     * than it got right last time, double after a full hit (up to n_draft). */
+    if (g->draft)
+        g->draft_k = j == k ? (2 * k < g->draft->n_draft ? 2 * k : g->draft->n_draft) : j + 1;
     return argmax_id(engine_logits(c, j), n_vocab);
 }
 
-bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_request *req,
-                     engine_gen_stats *st, char *err, size_t errlen) {
+static bool generate(const engine_model *m, engine_ctx *c, const engine_draft *d,
+                     const engine_gen_request *req, engine_gen_stats *st, char *err,
+                     size_t errlen) {
     memset(st, 0, sizeof *st);
-    gen_state g = {m, c, req, st, NULL, {0}, NULL, 0, false, true, err, errlen};
+    gen_state g = {m, c, req, st, NULL, {0}, NULL, 0, false, true, err, errlen, d, 0, 0};
+    g.base = engine_n_past(c);
+    g.draft_k = d ? d->n_draft : 0;
     g.o.req = req;
     for (int i = 0; i < req->n_stops; i++)
         if (strlen(req->stops[i]) > g.o.max_stop) g.o.max_stop = strlen(req->stops[i]);
@@ -189,12 +248,12 @@ bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_requ
     if (req->n_prompt > 0) memcpy(g.hist, req->prompt, (size_t)req->n_prompt * sizeof(int32_t));
     g.n_hist = req->n_prompt;
     /* speculation keeps greedy output identical only without sampling or penalties */
-    int max_draft = req->sampling.temperature <= 0.0f && req->sampling.repeat_penalty == 1.0f
-                        ? req->lookup_draft
-                        : 0;
+    const bool greedy = req->sampling.temperature <= 0.0f && req->sampling.repeat_penalty == 1.0f;
+    const int max_draft = !greedy ? 0 : d ? d->n_draft : req->lookup_draft;
     double t0 = now_s();
     g.ok = req->n_prompt <= 0 ||
            engine_eval(c, req->prompt, (int32_t)req->n_prompt, false, err, errlen);
+    if (g.ok && d && max_draft > 0) draft_sync(&g, g.n_hist); /* the draft's prefill */
     double t1 = now_s();
     st->prompt_s = t1 - t0;
     st->stop = ENGINE_STOP_LENGTH;
@@ -216,9 +275,62 @@ bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_requ
     }
     if (g.ok && st->stop != ENGINE_STOP_STRING && st->stop != ENGINE_STOP_CALLER)
         flush_ready(&g.o, true);
+    /* As without speculation, the cache ends holding the history but its last token (an
+     * accepted draft that ended generation was evaluated too); so does the draft's. */
+    if (g.ok && st->n_generated > 0 && engine_n_past(c) > g.base + g.n_hist - 1)
+        engine_kv_keep(c, (int32_t)(g.base + g.n_hist - 1));
+    if (g.ok && d) draft_sync(&g, engine_n_past(c) - g.base);
     st->gen_s = now_s() - t1;
     free(g.o.buf);
     free(g.hist);
     engine_sampler_free(g.s);
     return g.ok;
+}
+
+bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_request *req,
+                     engine_gen_stats *st, char *err, size_t errlen) {
+    return generate(m, c, NULL, req, st, err, errlen);
+}
+
+bool engine_generate_draft(const engine_model *m, engine_ctx *c, const engine_draft *d,
+                           const engine_gen_request *req, engine_gen_stats *st, char *err,
+                           size_t errlen) {
+    if (!d || !d->model || !d->ctx || d->n_draft < 1 || d->n_draft > 64) {
+        snprintf(err, errlen, "draft model: needs a model, a context and 1..64 tokens per step");
+        return false;
+    }
+    if (engine_n_past(d->ctx) != engine_n_past(c)) {
+        snprintf(err, errlen,
+                 "draft context holds %d positions, the target's %d: keep them in step",
+                 (int)engine_n_past(d->ctx), (int)engine_n_past(c));
+        return false;
+    }
+    if (engine_ctx_n_ctx(d->ctx) < engine_ctx_n_ctx(c)) {
+        snprintf(err, errlen, "draft context (%d positions) is smaller than the target's (%d)",
+                 (int)engine_ctx_n_ctx(d->ctx), (int)engine_ctx_n_ctx(c));
+        return false;
+    }
+    return generate(m, c, d, req, st, err, errlen);
+}
+
+bool engine_draft_compatible(const engine_model *target, const engine_model *draft, char *err,
+                             size_t errlen) {
+    const int32_t nt = engine_model_get_info(target)->n_vocab;
+    const int32_t nd = engine_model_get_info(draft)->n_vocab;
+    if (nt - nd > 128 || nd - nt > 128) {
+        snprintf(err, errlen, "draft vocabulary has %d tokens, the target's %d", (int)nd, (int)nt);
+        return false;
+    }
+    char a[256], b[256];
+    for (int32_t id = 0; id < (nt < nd ? nt : nd); id++) {
+        const int la = engine_token_piece(target, id, true, a, sizeof a);
+        const int lb = engine_token_piece(draft, id, true, b, sizeof b);
+        if (la != lb || (la > 0 && la <= (int)sizeof a && memcmp(a, b, (size_t)la) != 0) ||
+            engine_token_is_eog(target, id) != engine_token_is_eog(draft, id)) {
+            snprintf(err, errlen, "draft vocabulary differs from the target's at token %d",
+                     (int)id);
+            return false;
+        }
+    }
+    return true;
 }

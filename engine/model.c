@@ -424,3 +424,9 @@ int32_t engine_token_bos(const engine_model *m) {
 bool engine_adds_bos(const engine_model *m) {
     return tokenizer_specials_get(m->tok)->add_bos;
 }
+
+void engine_token_fim(const engine_model *m, engine_fim_tokens *out) {
+    const tokenizer_specials *sp = tokenizer_specials_get(m->tok);
+    *out = (engine_fim_tokens){sp->fim_pre, sp->fim_suf, sp->fim_mid,
+                               sp->fim_pad, sp->fim_rep, sp->fim_sep};
+}

@@ -78,13 +78,15 @@ static void logf_(builder *b, const char *fmt, ...) {
 
 /* Only one build per index at a time; the lock dies with the process (even on SIGKILL). */
 static int take_lock(const char *root, char *err, size_t errlen) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, INDEX_DIR);
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    char path[4096], *dir = index_dir(root);
+    if (!dir) {
+        snprintf(err, errlen, "index: out of memory");
         return -1;
     }
-    snprintf(path, sizeof path, "%s/%s/lock", root, INDEX_DIR);
+    bool ok = index_make_dirs(dir, err, errlen);
+    snprintf(path, sizeof path, "%s/lock", dir);
+    free(dir);
+    if (!ok) return -1;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -180,6 +182,13 @@ static bool group_flush(builder *b) {
     return ok;
 }
 
+/* A stopped run is like a killed one: every file written so far is complete. */
+static bool stop_requested(builder *b) {
+    if (!b->p->cancelled || !b->p->cancelled(b->p->user)) return false;
+    snprintf(b->err, b->errlen, "cancelled");
+    return true;
+}
+
 static bool forget(builder *b, const work_item *w) {
     if (!w->store_id) return true;
     b->st->deleted++;
@@ -251,7 +260,8 @@ static bool sync_files(builder *b, index_file *walk, int64_t n_walk, store_file 
     }
     b->prog.files_total = n_todo;
     report(b, false);
-    for (int64_t k = 0; ok && k < n_todo; k++) ok = process(b, &todo[k], olds[k]);
+    for (int64_t k = 0; ok && k < n_todo; k++)
+        ok = !stop_requested(b) && process(b, &todo[k], olds[k]);
     if (ok && b->n_group) ok = group_flush(b);
     pending_clear(b);
     free(todo);
@@ -293,7 +303,7 @@ static bool embed_missing(builder *b) {
             n += texts[n] != NULL;
         }
         sqlite3_finalize(st);
-        bool ok = n == 0 || put_missing(b, ids, texts, n);
+        bool ok = n == 0 || (!stop_requested(b) && put_missing(b, ids, texts, n));
         for (int i = 0; i < n; i++) free(texts[i]);
         if (!ok || n == 0) return ok;
     }
@@ -380,12 +390,18 @@ char *index_find_root(const char *start, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: %s", start, strerror(errno));
         return NULL;
     }
-    static const char *const marks[] = {INDEX_DIR "/index.sqlite", ".git"};
     for (int m = 0; m < 2; m++) {
         char path[4096];
         size_t n = strlen(dir);
         while (n > 0) {
-            snprintf(path, sizeof path, "%.*s/%s", (int)n, dir, marks[m]);
+            char c = dir[n], *ix = NULL;
+            dir[n] = 0; /* the ancestor dir[0..n) */
+            if (m == 0 && (ix = index_dir(dir)))
+                snprintf(path, sizeof path, "%s/index.sqlite", ix);
+            else
+                snprintf(path, sizeof path, "%s/.git", dir);
+            free(ix);
+            dir[n] = c;
             if (access(path, F_OK) == 0) {
                 dir[n] = 0;
                 return dir;

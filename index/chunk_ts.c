@@ -15,10 +15,20 @@
 #include "internal.h"
 
 #define MAX_NESTING  8
+#define MAX_NAME     12  /* how deep the search for a definition's name may go */
 #define PARSE_BUDGET 2.0 /* seconds: a pathological file falls back to line windows */
 
+const TSLanguage *tree_sitter_bash(void);
 const TSLanguage *tree_sitter_c(void);
+const TSLanguage *tree_sitter_cpp(void);
+const TSLanguage *tree_sitter_go(void);
+const TSLanguage *tree_sitter_java(void);
+const TSLanguage *tree_sitter_javascript(void);
+const TSLanguage *tree_sitter_lua(void);
 const TSLanguage *tree_sitter_python(void);
+const TSLanguage *tree_sitter_rust(void);
+const TSLanguage *tree_sitter_tsx(void);
+const TSLanguage *tree_sitter_typescript(void);
 
 typedef struct {
     const char *name;
@@ -26,20 +36,111 @@ typedef struct {
     const char *const *defs;       /* definition node types */
     const char *const *bodies;     /* definitions whose body may hold definitions (classes) */
     const char *const *containers; /* nodes whose children are chunked as if top-level */
+    const char *const *comments;   /* nodes above a definition that belong to it (docs) */
 } lang_spec;
 
+static const char *const NONE[] = {NULL};
+static const char *const COMMENT[] = {"comment", NULL};
 static const char *const C_DEFS[] = {"function_definition", "struct_specifier", "union_specifier",
                                      "enum_specifier",      "type_definition",  NULL};
 static const char *const C_CONTAINERS[] = {"preproc_if", "preproc_ifdef", "preproc_else",
                                            "preproc_elif", NULL};
+static const char *const CPP_DEFS[] = {"function_definition",
+                                       "struct_specifier",
+                                       "union_specifier",
+                                       "enum_specifier",
+                                       "type_definition",
+                                       "class_specifier",
+                                       "namespace_definition",
+                                       "template_declaration",
+                                       "alias_declaration",
+                                       "concept_definition",
+                                       NULL};
+static const char *const CPP_BODIES[] = {"class_specifier", "struct_specifier",
+                                         "namespace_definition", "template_declaration", NULL};
+static const char *const CPP_CONTAINERS[] = {"preproc_if",
+                                             "preproc_ifdef",
+                                             "preproc_else",
+                                             "preproc_elif",
+                                             "linkage_specification",
+                                             "declaration_list",
+                                             NULL};
 static const char *const PY_DEFS[] = {"function_definition", "class_definition",
                                       "decorated_definition", NULL};
 static const char *const PY_BODIES[] = {"class_definition", "decorated_definition", NULL};
-static const char *const NONE[] = {NULL};
+/* JavaScript and TypeScript: "const f = () => ..." counts when its value is a function (see
+ * value_definition); export_statement when what it exports is a definition. */
+static const char *const JS_DEFS[] = {"function_declaration", "generator_function_declaration",
+                                      "class_declaration",    "method_definition",
+                                      "export_statement",     "lexical_declaration",
+                                      "variable_declaration", NULL};
+static const char *const JS_BODIES[] = {"class_declaration", "export_statement", NULL};
+static const char *const TS_DEFS[] = {"function_declaration",
+                                      "generator_function_declaration",
+                                      "class_declaration",
+                                      "abstract_class_declaration",
+                                      "method_definition",
+                                      "method_signature",
+                                      "abstract_method_signature",
+                                      "function_signature",
+                                      "interface_declaration",
+                                      "type_alias_declaration",
+                                      "enum_declaration",
+                                      "internal_module",
+                                      "module",
+                                      "ambient_declaration",
+                                      "export_statement",
+                                      "lexical_declaration",
+                                      "variable_declaration",
+                                      NULL};
+static const char *const TS_BODIES[] = {"class_declaration",
+                                        "abstract_class_declaration",
+                                        "interface_declaration",
+                                        "internal_module",
+                                        "module",
+                                        "ambient_declaration",
+                                        "export_statement",
+                                        NULL};
+static const char *const GO_DEFS[] = {"function_declaration", "method_declaration",
+                                      "type_declaration", NULL};
+static const char *const RUST_DEFS[] = {"function_item",
+                                        "function_signature_item",
+                                        "struct_item",
+                                        "enum_item",
+                                        "union_item",
+                                        "trait_item",
+                                        "impl_item",
+                                        "mod_item",
+                                        "type_item",
+                                        "macro_definition",
+                                        "const_item",
+                                        "static_item",
+                                        NULL};
+static const char *const RUST_BODIES[] = {"trait_item", "impl_item", "mod_item", NULL};
+static const char *const RUST_DOCS[] = {"line_comment", "block_comment", "attribute_item", NULL};
+static const char *const JAVA_DEFS[] = {
+    "class_declaration",       "interface_declaration",           "enum_declaration",
+    "record_declaration",      "annotation_type_declaration",     "method_declaration",
+    "constructor_declaration", "compact_constructor_declaration", NULL};
+static const char *const JAVA_BODIES[] = {"class_declaration", "interface_declaration",
+                                          "enum_declaration", "record_declaration", NULL};
+static const char *const JAVA_CONTAINERS[] = {"enum_body_declarations", NULL};
+static const char *const JAVA_DOCS[] = {"line_comment", "block_comment", NULL};
+static const char *const LUA_DEFS[] = {"function_declaration", NULL};
+static const char *const BASH_DEFS[] = {"function_definition", NULL};
 
 static const lang_spec LANGS[] = {
-    {"c", tree_sitter_c, C_DEFS, NONE, C_CONTAINERS},
-    {"python", tree_sitter_python, PY_DEFS, PY_BODIES, NONE},
+    {"c", tree_sitter_c, C_DEFS, NONE, C_CONTAINERS, COMMENT},
+    {"cpp", tree_sitter_cpp, CPP_DEFS, CPP_BODIES, CPP_CONTAINERS, COMMENT},
+    {"python", tree_sitter_python, PY_DEFS, PY_BODIES, NONE, COMMENT},
+    {"javascript", tree_sitter_javascript, JS_DEFS, JS_BODIES, NONE, COMMENT},
+    {"typescript", tree_sitter_typescript, TS_DEFS, TS_BODIES, NONE, COMMENT},
+    {"tsx", tree_sitter_tsx, TS_DEFS, TS_BODIES, NONE, COMMENT},
+    {"go", tree_sitter_go, GO_DEFS, NONE, NONE, COMMENT},
+    {"rust", tree_sitter_rust, RUST_DEFS, RUST_BODIES, NONE, RUST_DOCS},
+    {"java", tree_sitter_java, JAVA_DEFS, JAVA_BODIES, JAVA_CONTAINERS, JAVA_DOCS},
+    {"lua", tree_sitter_lua, LUA_DEFS, NONE, NONE, COMMENT},
+    {"bash", tree_sitter_bash, BASH_DEFS, NONE, NONE, COMMENT},
 };
 
 typedef struct {
@@ -55,24 +156,51 @@ static bool is_one_of(const char *type, const char *const *list) {
     return false;
 }
 
-/* The name a definition declares: its "name" field, else down its "declarator" fields (C's
- * function and typedef declarators), else the definition a decorator wraps. */
-static TSNode name_node(TSNode n) {
-    for (int depth = 0; depth < 16 && !ts_node_is_null(n); depth++) {
-        const char *type = ts_node_type(n);
-        if (!strcmp(type, "identifier") || !strcmp(type, "type_identifier") ||
-            !strcmp(type, "field_identifier"))
-            return n;
-        TSNode next = ts_node_child_by_field_name(n, "name", 4);
-        if (ts_node_is_null(next)) next = ts_node_child_by_field_name(n, "declarator", 10);
-        if (ts_node_is_null(next)) next = ts_node_child_by_field_name(n, "definition", 10);
-        n = next;
+static bool ends_with(const char *s, const char *tail) {
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && !strcmp(s + n - m, tail);
+}
+
+static TSNode field(TSNode n, const char *name) {
+    return ts_node_child_by_field_name(n, name, (uint32_t)strlen(name));
+}
+
+/* The name a definition declares: its "name" field, else down the fields that lead to one (C's
+ * declarators, a decorated or exported definition, Rust's impl type, Lua's M.name), else the
+ * first named child that has one (a C++ template's declaration, Go's type_spec). */
+static TSNode name_node(TSNode n, int depth) {
+    static const char *const NAMES[] = {"identifier",
+                                        "type_identifier",
+                                        "field_identifier",
+                                        "property_identifier",
+                                        "word",
+                                        "namespace_identifier",
+                                        "private_property_identifier",
+                                        NULL};
+    static const char *const PATH[] = {"name", "declarator", "definition", "declaration",
+                                       "type", "field",      "method",     NULL};
+    if (ts_node_is_null(n) || depth > MAX_NAME) return (TSNode){0};
+    const char *type = ts_node_type(n);
+    if (is_one_of(type, NAMES)) return n;
+    for (const char *const *f = PATH; *f; f++) {
+        TSNode next = field(n, *f);
+        if (!ts_node_is_null(next)) return name_node(next, depth + 1);
+    }
+    uint32_t count = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < count && i < 8; i++) {
+        TSNode ch = ts_node_named_child(n, i);
+        const char *t = ts_node_type(ch);
+        if (ends_with(t, "parameters") || ends_with(t, "parameter_list") ||
+            ends_with(t, "comment") || !strcmp(t, "modifiers") || !strcmp(t, "decorator"))
+            continue;
+        TSNode got = name_node(ch, depth + 1);
+        if (!ts_node_is_null(got)) return got;
     }
     return (TSNode){0};
 }
 
 static char *symbol_of(const ts_chunker *c, TSNode def) {
-    TSNode n = name_node(def);
+    TSNode n = name_node(def, 0);
     if (ts_node_is_null(n)) return NULL;
     uint32_t a = ts_node_start_byte(n), b = ts_node_end_byte(n);
     if (b <= a || b > c->t->len || b - a > 256) return NULL;
@@ -91,12 +219,20 @@ static int32_t row_of(uint32_t row, const line_table *t) {
 
 static bool chunk_children(ts_chunker *c, TSNode parent, int32_t from, int32_t to, int depth);
 
-/* The body of a class-like definition whose definitions are worth chunking one by one. */
+/* The body of a class-like definition whose definitions are worth chunking one by one (looking
+ * through a decorator, an export or a template to the definition it wraps). */
 static TSNode inner_body(const ts_chunker *c, TSNode def) {
-    if (!is_one_of(ts_node_type(def), c->lang->bodies)) return (TSNode){0};
-    TSNode d = ts_node_child_by_field_name(def, "definition", 10);
-    if (!ts_node_is_null(d)) def = d;
-    return ts_node_child_by_field_name(def, "body", 4);
+    for (int depth = 0; depth < 4 && !ts_node_is_null(def); depth++) {
+        if (!is_one_of(ts_node_type(def), c->lang->bodies)) break;
+        TSNode body = field(def, "body");
+        if (!ts_node_is_null(body)) return body;
+        TSNode next = field(def, "definition");
+        if (ts_node_is_null(next)) next = field(def, "declaration");
+        if (ts_node_is_null(next) && ts_node_named_child_count(def)) /* template, ambient */
+            next = ts_node_named_child(def, ts_node_named_child_count(def) - 1);
+        def = next;
+    }
+    return (TSNode){0};
 }
 
 static bool chunk_definition(ts_chunker *c, TSNode def, int32_t from, int32_t to, int depth) {
@@ -113,11 +249,12 @@ static bool chunk_definition(ts_chunker *c, TSNode def, int32_t from, int32_t to
     return ok;
 }
 
-/* Where a definition's chunk starts: at the comments directly above it. */
-static int32_t doc_start(TSNode parent, uint32_t i, int32_t start, int32_t floor) {
+/* Where a definition's chunk starts: at the comments (and Rust attributes) directly above it. */
+static int32_t doc_start(const ts_chunker *c, TSNode parent, uint32_t i, int32_t start,
+                         int32_t floor) {
     while (i > 0) {
         TSNode prev = ts_node_child(parent, --i);
-        if (strcmp(ts_node_type(prev), "comment")) break;
+        if (!is_one_of(ts_node_type(prev), c->lang->comments)) break;
         int32_t end = (int32_t)ts_node_end_point(prev).row;
         if (end + 1 < start || (int32_t)ts_node_start_point(prev).row < floor) break;
         start = (int32_t)ts_node_start_point(prev).row;
@@ -127,9 +264,30 @@ static int32_t doc_start(TSNode parent, uint32_t i, int32_t start, int32_t floor
 
 /* "struct foo;" declares, it does not define: no chunk of its own. */
 static bool forward_declaration(TSNode n, const char *type) {
-    size_t len = strlen(type);
-    return len > 10 && !strcmp(type + len - 10, "_specifier") &&
-           ts_node_is_null(ts_node_child_by_field_name(n, "body", 4));
+    return ends_with(type, "_specifier") && ts_node_is_null(field(n, "body"));
+}
+
+/* "const f = () => ..." defines f; "const x = 1" is just a statement. */
+static bool value_definition(TSNode n) {
+    static const char *const FUNCS[] = {
+        "arrow_function", "function_expression", "function", "generator_function", "class", NULL};
+    uint32_t count = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < count; i++) {
+        TSNode value = field(ts_node_named_child(n, i), "value");
+        if (!ts_node_is_null(value) && is_one_of(ts_node_type(value), FUNCS)) return true;
+    }
+    return false;
+}
+
+static bool is_definition(const ts_chunker *c, TSNode n, int depth) {
+    if (ts_node_is_null(n)) return false;
+    const char *type = ts_node_type(n);
+    if (!is_one_of(type, c->lang->defs) || forward_declaration(n, type)) return false;
+    if (!strcmp(type, "lexical_declaration") || !strcmp(type, "variable_declaration"))
+        return value_definition(n);
+    if (!strcmp(type, "export_statement")) /* "export { a, b }" is not one */
+        return depth < 2 && is_definition(c, field(n, "declaration"), depth + 1);
+    return true;
 }
 
 /* Lines [from, to) hold parent's children: definitions become chunks, the rest windows. */
@@ -140,11 +298,11 @@ static bool chunk_children(ts_chunker *c, TSNode parent, int32_t from, int32_t t
     for (uint32_t i = 0; ok && i < n; i++) {
         TSNode ch = ts_node_child(parent, i);
         const char *type = ts_node_type(ch);
-        bool def = is_one_of(type, c->lang->defs) && !forward_declaration(ch, type);
+        bool def = is_definition(c, ch, 0);
         if (!def && !(is_one_of(type, c->lang->containers) && depth < MAX_NESTING)) continue;
         int32_t start = row_of(ts_node_start_point(ch).row, c->t);
         int32_t end = row_of(ts_node_end_point(ch).row + 1, c->t);
-        if (def) start = doc_start(parent, i, start, gap);
+        if (def) start = doc_start(c, parent, i, start, gap);
         if (start < gap) start = gap; /* two definitions on one line: the first takes it */
         if (end > to) end = to;
         if (end <= start) continue;

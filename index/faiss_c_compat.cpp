@@ -6,9 +6,14 @@
 #include <exception>
 #include <string>
 
+#include <faiss/AutoTune.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
+#include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+
+#include <faiss/c_api/AutoTune_c.h>
+#include <faiss/c_api/index_factory_c.h>
 
 #include <faiss/c_api/IndexFlat_c.h>
 #include <faiss/c_api/Index_c.h>
@@ -88,6 +93,30 @@ int faiss_Index_search(const FaissIndex *index, idx_t n, const float *x, idx_t k
 
 int faiss_Index_reconstruct(const FaissIndex *index, idx_t key, float *recons) {
     return guarded([&] { cpp(index)->reconstruct(key, recons); });
+}
+
+int faiss_index_factory(FaissIndex **p_index, int d, const char *description,
+                        FaissMetricType metric) {
+    return guarded([&] {
+        *p_index = c(faiss::index_factory(d, description, static_cast<faiss::MetricType>(metric)));
+    });
+}
+
+int faiss_ParameterSpace_new(FaissParameterSpace **space) {
+    return guarded(
+        [&] { *space = reinterpret_cast<FaissParameterSpace *>(new faiss::ParameterSpace()); });
+}
+
+void faiss_ParameterSpace_free(FaissParameterSpace *space) {
+    delete reinterpret_cast<faiss::ParameterSpace *>(space);
+}
+
+int faiss_ParameterSpace_set_index_parameters(const FaissParameterSpace *space, FaissIndex *index,
+                                              const char *params) {
+    return guarded([&] {
+        reinterpret_cast<const faiss::ParameterSpace *>(space)->set_index_parameters(cpp(index),
+                                                                                     params);
+    });
 }
 
 int faiss_write_index_fname(const FaissIndex *idx, const char *fname) {

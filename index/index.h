@@ -1,6 +1,7 @@
 /* index: hearth's repository index. This header is the only door into index/.
  *
- * A repository's index lives in <root>/.hearth/: index.sqlite (WAL; files, chunks, an FTS5 table,
+ * A repository's index lives in <root>/.hearth/ (or the XDG cache dir: index_set_location):
+ * index.sqlite (WAL; files, chunks, an FTS5 table,
  * stored vectors, settings) and vectors.<generation>.faiss (the searchable vector index, always
  * rebuildable from SQLite). index_build walks the tree (honouring .gitignore / .hearthignore),
  * chunks added or changed files, embeds the chunks with an embedding model if one is given and
@@ -17,8 +18,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
+
 #define INDEX_ERR_LEN 512
 #define INDEX_DIR     ".hearth"
+
+/* ---- where the index lives ---- */
+
+/* "repo": <root>/.hearth (the default); "cache": $XDG_CACHE_HOME/hearth/index/<name>-<hash of
+ * the root's path> (~/.cache without XDG_CACHE_HOME), for repositories that must stay clean.
+ * NULL: the HEARTH_INDEX_LOCATION environment variable decides (repo when unset). Process-wide;
+ * false for any other value. */
+bool index_set_location(const char *where);
+/* The index directory of a repository root (malloc'd; NULL if out of memory). */
+char *index_dir(const char *root);
 
 /* ---- ignore rules (gitignore syntax) ---- */
 
@@ -123,7 +136,7 @@ typedef void (*index_progress_fn)(const index_progress *p, void *user);
 typedef void (*index_log_fn)(const char *line, void *user);
 
 typedef struct {
-    const char *root;         /* the repository; the index goes to <root>/.hearth/ */
+    const char *root;         /* the repository; the index goes to index_dir(root) */
     const char *embed_model;  /* GGUF embedding model; NULL = the one the index was built with */
     bool rebuild;             /* delete the index first (schema mismatch, corruption) */
     uint64_t max_file_bytes;  /* 0 = INDEX_MAX_FILE_BYTES */
@@ -131,6 +144,7 @@ typedef struct {
     int32_t n_threads;        /* engine threads; 0 = physical cores */
     index_progress_fn progress;
     index_log_fn log;
+    bool (*cancelled)(void *user); /* polled between files; true stops the run (err "cancelled") */
     void *user;
 } index_build_params;
 
@@ -186,5 +200,29 @@ typedef struct {
 bool index_search(const index_search_params *p, index_hit **hits, int32_t *n_hits, char *err,
                   size_t errlen);
 void index_hits_free(index_hit *hits, int32_t n);
+
+/* ---- asking ---- */
+
+typedef struct {
+    const char *question;
+    const index_hit *hits; /* best first (index_search's order) */
+    int32_t n_hits;
+    bool *used; /* out: n_hits flags, the hits that went into the prompt (the sources) */
+    int32_t n_predict;
+    engine_sampler_params sampling;
+    engine_emit_fn emit; /* receives the answer as it is generated */
+    void *user;
+    /* Earlier turns (user question, assistant answer, ...; oldest first) for a conversation:
+     * the newest that fit in half the excerpt budget go into the prompt, without excerpts. */
+    const engine_chat_message *history;
+    int32_t n_history;
+} index_ask_request;
+
+/* Answers a question from retrieved hits with a chat model: as many hits as the context c leaves
+ * room for (after n_predict answer tokens, the question and the template) go into the prompt,
+ * best first, and the answer streams through emit. Fails with a message naming the budget when
+ * the context cannot hold any excerpt. */
+bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r, char *err,
+               size_t errlen);
 
 #endif

@@ -46,7 +46,7 @@ bool chunk_definitions(chunk_list *l, const line_table *t, const char *language,
 
 /* ---- store.c: the SQLite database ---- */
 
-#define INDEX_SCHEMA_VERSION 1
+#define INDEX_SCHEMA_VERSION 2 /* 2: FTS5 with the porter stemmer */
 
 typedef struct {
     sqlite3 *db;
@@ -57,6 +57,8 @@ typedef struct {
  * corrupt file is an error naming the rebuild path. */
 bool index_store_open(index_store *s, const char *root, bool create, char *err, size_t errlen);
 void index_store_close(index_store *s);
+/* mkdir -p dir. */
+bool index_make_dirs(const char *dir, char *err, size_t errlen);
 /* Deletes the index files of <root>/.hearth (before a rebuild). */
 bool index_store_remove(const char *root, char *err, size_t errlen);
 
@@ -116,6 +118,10 @@ bool index_embedder_run(index_embedder *e, const char *const *texts, int32_t n, 
 /* ---- vectors.c: the FAISS index ---- */
 
 typedef struct index_vectors index_vectors;
+
+#define INDEX_HNSW_THRESHOLD 50000 /* vectors; an exact flat index below, HNSW from here on */
+/* For tests: build HNSW from n vectors on (0 = the default threshold). */
+void index_vectors_set_hnsw_threshold(int64_t n);
 
 /* Builds a searchable index over the stored vectors of the current embedding model. */
 index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, size_t errlen);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -40,6 +41,19 @@ static bool add_score(score_list *l, int64_t id, double score) {
     return true;
 }
 
+/* Question words that say nothing about code ("how does X work"); BM25 would weigh them little
+ * anyway, but OR'ed they let any chunk with "the" into the candidate list. */
+static bool stopword(const char *w, size_t n) {
+    static const char *const WORDS[] = {
+        "a",    "an",    "and",  "are",  "be",    "by",    "do",   "does", "for",    "from",
+        "how",  "i",     "in",   "is",   "it",    "of",    "on",   "or",   "the",    "this",
+        "that", "to",    "what", "when", "where", "which", "who",  "why",  "with",   "we",
+        "can",  "there", "its",  "as",   "at",    "into",  "used", "use",  "should", NULL};
+    for (const char *const *s = WORDS; *s; s++)
+        if (strlen(*s) == n && !strncasecmp(*s, w, n)) return true;
+    return false;
+}
+
 /* Identifier-like words of the query: runs of letters, digits, '_' and non-ASCII bytes. */
 static void query_terms(const char *q, terms *t) {
     t->n = 0;
@@ -47,7 +61,7 @@ static void query_terms(const char *q, terms *t) {
         size_t n = 0;
         while (p[n] && (isalnum((unsigned char)p[n]) || p[n] == '_' || (unsigned char)p[n] >= 0x80))
             n++;
-        if (n && n < TERM_BYTES) {
+        if (n && n < TERM_BYTES && !stopword(p, n)) {
             memcpy(t->term[t->n], p, n);
             t->term[t->n++][n] = 0;
         }

@@ -23,7 +23,7 @@ static const char SCHEMA[] =
     "CREATE INDEX chunks_file ON chunks(file_id);"
     "CREATE INDEX chunks_symbol ON chunks(symbol);"
     "CREATE VIRTUAL TABLE chunks_fts USING fts5(path, symbol, text, content='chunks',"
-    " content_rowid='id');"
+    " content_rowid='id', tokenize='porter unicode61');"
     "CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
     "INSERT INTO meta VALUES('generation', '0');";
 
@@ -111,9 +111,9 @@ static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
 
 bool index_store_open(index_store *s, const char *root, bool create, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
-    size_t n = strlen(root) + sizeof INDEX_DIR + 32;
-    char *path = malloc(n);
-    s->dir = malloc(n);
+    s->dir = index_dir(root);
+    size_t n = s->dir ? strlen(s->dir) + 32 : 0;
+    char *path = s->dir ? malloc(n) : NULL;
     if (!path || !s->dir) {
         free(path);
         free(s->dir);
@@ -121,11 +121,9 @@ bool index_store_open(index_store *s, const char *root, bool create, char *err, 
         snprintf(err, errlen, "index: out of memory");
         return false;
     }
-    snprintf(s->dir, n, "%s/%s", root, INDEX_DIR);
     snprintf(path, n, "%s/index.sqlite", s->dir);
     bool ok = true;
-    if (create && mkdir(s->dir, 0777) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: %s", s->dir, strerror(errno));
+    if (create && !index_make_dirs(s->dir, err, errlen)) {
         ok = false;
     } else if (!create && access(path, F_OK) != 0) {
         snprintf(err, errlen, "no index in %s: run 'hearth index' first", root);
@@ -153,14 +151,17 @@ void index_store_close(index_store *s) {
 
 bool index_store_remove(const char *root, char *err, size_t errlen) {
     static const char *const names[] = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm"};
-    char path[4096];
+    char path[4096], *dir = index_dir(root);
+    if (!dir) return !snprintf(err, errlen, "index: out of memory");
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(path, sizeof path, "%s/%s/%s", root, INDEX_DIR, names[i]);
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (unlink(path) != 0 && errno != ENOENT) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            free(dir);
             return false;
         }
     }
+    free(dir);
     return true; /* stale FAISS files are ignored by generation and cleaned up by the next save */
 }
 
@@ -360,4 +361,55 @@ bool index_store_put_vectors(index_store *s, const int64_t *ids, const float *ve
     sqlite3_finalize(st);
     ok = ok && bump_generation(s);
     return finish(s, ok, "index database", err, errlen);
+}
+
+/* ---- where the index lives ---- */
+
+static int location = -1; /* -1: the environment decides; 0 repo; 1 cache */
+
+bool index_set_location(const char *where) {
+    if (!where)
+        location = -1;
+    else if (!strcmp(where, "repo"))
+        location = 0;
+    else if (!strcmp(where, "cache"))
+        location = 1;
+    else
+        return false;
+    return true;
+}
+
+char *index_dir(const char *root) {
+    int where = location;
+    if (where < 0) {
+        const char *env = getenv("HEARTH_INDEX_LOCATION");
+        where = env && !strcmp(env, "cache");
+    }
+    char *dir = NULL;
+    if (!where) return asprintf(&dir, "%s/%s", root, INDEX_DIR) < 0 ? NULL : dir;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    const char *base = strrchr(root, '/');
+    base = base && base[1] ? base + 1 : "root";
+    unsigned long long h = (unsigned long long)index_hash(root, strlen(root));
+    int n = xdg && *xdg ? asprintf(&dir, "%s/hearth/index/%s-%016llx", xdg, base, h)
+                        : asprintf(&dir, "%s/.cache/hearth/index/%s-%016llx",
+                                   home && *home ? home : "/tmp", base, h);
+    return n < 0 ? NULL : dir;
+}
+
+/* mkdir -p: the cache location may be several levels deep. */
+bool index_make_dirs(const char *dir, char *err, size_t errlen) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p && *p != '/') continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return false;
+        }
+        if (!c) return true;
+        *p = c;
+    }
 }

@@ -4,7 +4,8 @@
  * The FAISS file is a cache of the vectors table: it is named after the store's generation
  * (bumped by every transaction that changes chunks), written to a temporary path, fsync'ed and
  * renamed, so a reader either finds the file of the current generation or rebuilds from SQLite.
- * Past some size an approximate index (HNSW / IVF) would replace the flat one; not yet. */
+ * Exact search (IndexFlatIP) up to hnsw_threshold vectors; past it an HNSW graph (M = 32,
+ * efSearch = 64: approximate, but sub-millisecond where the flat scan grows linearly). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/IndexFlat_c.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/MetaIndexes_c.h>
 #include <faiss/c_api/error_c.h>
+#include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
 
 #include "internal.h"
@@ -33,7 +36,30 @@ static bool faiss_fail(const char *what, char *err, size_t errlen) {
     return false;
 }
 
-static index_vectors *vectors_new(int32_t dim, char *err, size_t errlen) {
+static int64_t hnsw_threshold = INDEX_HNSW_THRESHOLD;
+
+void index_vectors_set_hnsw_threshold(int64_t n) {
+    hnsw_threshold = n > 0 ? n : INDEX_HNSW_THRESHOLD;
+}
+
+/* How far HNSW searches look (recall against speed); not every FAISS version keeps it in the
+ * file, so it is set after every load too. A flat index has no such parameter: ignored. */
+static void set_ef_search(FaissIndex *ix) {
+    FaissParameterSpace *ps = NULL;
+    if (faiss_ParameterSpace_new(&ps) == 0) {
+        faiss_ParameterSpace_set_index_parameters(ps, ix, "efSearch=64");
+        faiss_ParameterSpace_free(ps);
+    }
+}
+
+/* HEARTH_HNSW_THRESHOLD overrides the default (benchmarks compare flat and HNSW with it). */
+static int64_t threshold(void) {
+    const char *env = getenv("HEARTH_HNSW_THRESHOLD");
+    long long n = env ? atoll(env) : 0;
+    return hnsw_threshold != INDEX_HNSW_THRESHOLD || n <= 0 ? hnsw_threshold : (int64_t)n;
+}
+
+static index_vectors *vectors_new(int32_t dim, int64_t n, char *err, size_t errlen) {
     index_vectors *v = calloc(1, sizeof *v);
     FaissIndexFlatIP *flat = NULL;
     if (!v) {
@@ -41,6 +67,15 @@ static index_vectors *vectors_new(int32_t dim, char *err, size_t errlen) {
         return NULL;
     }
     v->dim = dim;
+    if (n >= threshold()) {
+        if (faiss_index_factory(&v->index, dim, "IDMap2,HNSW32", METRIC_INNER_PRODUCT)) {
+            faiss_fail("create HNSW", err, errlen);
+            free(v);
+            return NULL;
+        }
+        set_ef_search(v->index);
+        return v;
+    }
     if (faiss_IndexFlatIP_new_with(&flat, dim) || faiss_IndexIDMap2_new(&v->index, flat)) {
         faiss_fail("create", err, errlen);
         if (flat) faiss_Index_free(flat);
@@ -58,17 +93,31 @@ static bool vectors_flush(index_vectors *v, const float *x, const int64_t *ids, 
     return true;
 }
 
+/* Vectors of dimension dim in the store (inside the caller's read transaction). */
+static int64_t count_vectors(index_store *s, int32_t dim) {
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM vectors WHERE length(vec)=?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, (int64_t)dim * (int64_t)sizeof(float));
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, size_t errlen) {
     enum { BATCH = 1024 };
-    index_vectors *v = vectors_new(dim, err, errlen);
+    /* Read the generation and count in the same read transaction as the vectors. */
+    if (!index_store_exec(s, "BEGIN", err, errlen)) return NULL;
+    int64_t generation = index_store_meta_int(s, "generation", 0);
+    index_vectors *v = vectors_new(dim, count_vectors(s, dim), err, errlen);
     float *x = malloc((size_t)BATCH * (size_t)dim * sizeof *x);
     int64_t *ids = malloc(BATCH * sizeof *ids), n = 0;
     sqlite3_stmt *st = NULL;
     bool ok = v && x && ids;
     if (!ok && v) snprintf(err, errlen, "vector index: out of memory");
-    /* Read the generation in the same read transaction as the vectors. */
-    ok = ok && index_store_exec(s, "BEGIN", err, errlen);
-    if (ok) v->generation = index_store_meta_int(s, "generation", 0);
+    if (ok) v->generation = generation;
     if (ok && sqlite3_prepare_v2(s->db, "SELECT chunk_id, vec FROM vectors", -1, &st, NULL))
         ok = !snprintf(err, errlen, "vector index: %s", sqlite3_errmsg(s->db));
     while (ok && sqlite3_step(st) == SQLITE_ROW) {
@@ -102,6 +151,7 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, char *err, size_t
     FaissIndex *ix = NULL;
     if (access(path, R_OK) == 0 && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
         faiss_Index_d(ix) == dim) {
+        set_ef_search(ix);
         index_vectors *v = calloc(1, sizeof *v);
         if (v) {
             *v = (index_vectors){ix, dim, gen};

@@ -204,6 +204,10 @@ static bool walk_entry(walker *w, char *rel, size_t rel_len, const char *name, i
     return push_file(w, rel, &st) || fail(w, "walk");
 }
 
+static int path_cmp(const void *a, const void *b) {
+    return strcmp(((const index_file *)a)->path, ((const index_file *)b)->path);
+}
+
 static int name_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -293,6 +297,9 @@ bool index_walk(const char *root, uint64_t max_file_bytes, index_file **files, i
         index_files_free(w.files, w.n_files);
         return false;
     }
+    /* Directory order puts "web/x" before "web-old/y" ('-' < '/' only as whole paths): sort by
+     * whole path, the store's order, or the incremental merge sees deletions and additions. */
+    if (w.n_files) qsort(w.files, (size_t)w.n_files, sizeof *w.files, path_cmp);
     *files = w.files;
     *n_files = w.n_files;
     return true;

@@ -13,6 +13,17 @@
 #define PREFIX_BYTES (256 * 1024)
 #define SUFFIX_BYTES (64 * 1024)
 
+/* Cross-file context: regions around the latest edits of the most recently touched other
+ * buffers, then definitions (in other buffers) of identifiers on the lines above the cursor's.
+ * Ordered least-changing first; the current line is left out so typing does not change them. */
+#define RING_DOCS       3
+#define RING_BYTES      1024
+#define DEF_CHUNKS      3
+#define DEF_BYTES       480
+#define DEF_LINES_ABOVE 8
+#define MAX_IDENTS      12
+#define MAX_CHUNKS      (RING_DOCS + DEF_CHUNKS)
+
 struct lsp_worker {
     completion_engine *engine;
     char *path; /* the model engine holds (or failed to load: then engine is NULL) */
@@ -32,9 +43,13 @@ void lsp_worker_free(lsp_worker *w) {
 
 typedef struct {
     char *model_path;
-    int n_threads, n_ctx;
+    completion_params params; /* its model_path is unset: model_path above is the one */
+    double t_received;        /* when the loop received the request (ms, monotonic) */
+    double queue_ms;          /* from then until the worker started it */
     char *prefix, *suffix;
     size_t prefix_len, suffix_len;
+    completion_chunk chunks[MAX_CHUNKS]; /* texts and paths owned (malloc'd) */
+    int n_chunks;
     bool inline_reply; /* inlineCompletion (else completion) */
     int64_t line, character;
     bool ok;
@@ -47,6 +62,10 @@ static void complete_data_free(void *p) {
     free(d->model_path);
     free(d->prefix);
     free(d->suffix);
+    for (int i = 0; i < d->n_chunks; i++) {
+        free((char *)d->chunks[i].text);
+        free((char *)d->chunks[i].path);
+    }
     completion_result_free(&d->res);
     free(d);
 }
@@ -60,11 +79,8 @@ static bool worker_load(lsp_worker *w, const complete_data *d, char *err, size_t
     completion_free(w->engine);
     free(w->path);
     w->path = strdup(d->model_path);
-    completion_params p;
-    completion_params_init(&p);
+    completion_params p = d->params;
     p.model_path = d->model_path;
-    p.n_threads = d->n_threads;
-    p.n_ctx = d->n_ctx;
     w->engine = completion_new(&p, w->err, sizeof w->err);
     if (!w->engine) snprintf(err, errlen, "%s", w->err);
     return w->engine != NULL;
@@ -74,22 +90,48 @@ static bool job_cancelled(void *user) {
     return atomic_load(&((lsp_job *)user)->cancel);
 }
 
+static double now_ms(void) {
+    return (double)uv_hrtime() / 1e6;
+}
+
 static void complete_run(lsp_job *j, void *worker_state) {
     complete_data *d = j->data;
+    d->queue_ms = now_ms() - d->t_received;
     if (!worker_load(worker_state, d, d->err, sizeof d->err)) return;
+    completion_set_params(((lsp_worker *)worker_state)->engine, &d->params);
     if (!d->prefix) { /* a load-only job */
         d->ok = true;
         return;
     }
-    completion_request r = {d->prefix, d->prefix_len, d->suffix, d->suffix_len, job_cancelled, j};
+    completion_request r = {
+        .prefix = d->prefix,
+        .prefix_len = d->prefix_len,
+        .suffix = d->suffix,
+        .suffix_len = d->suffix_len,
+        .cancelled = job_cancelled,
+        .user = j,
+        .path = j->uri && !strncmp(j->uri, "file://", 7) ? j->uri + 7 : j->uri,
+        .chunks = d->chunks,
+        .n_chunks = d->n_chunks,
+    };
     d->ok =
         completion_run(((lsp_worker *)worker_state)->engine, &r, &d->res, d->err, sizeof d->err);
 }
 
-static json_t *stats_json(const completion_result *r) {
-    return json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}", "nPrompt", r->n_prompt, "nReused",
-                     r->n_reused, "nEvaluated", r->n_evaluated, "nGenerated", r->n_generated,
-                     "promptMs", r->prompt_ms, "genMs", r->gen_ms);
+/* firstTokenMs and totalMs count from the request's arrival (queueMs is the wait for the
+ * worker); promptMs and genMs are the engine's own times. */
+static json_t *stats_json(const complete_data *d) {
+    const completion_result *r = &d->res;
+    json_t *o = json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}", "nPrompt", r->n_prompt, "nReused",
+                          r->n_reused, "nEvaluated", r->n_evaluated, "nGenerated", r->n_generated,
+                          "promptMs", r->prompt_ms, "genMs", r->gen_ms);
+    json_t *more = json_pack("{s:f, s:f, s:f, s:i, s:i, s:b, s:b}", "firstTokenMs",
+                             d->queue_ms + r->first_token_ms, "totalMs", d->queue_ms + r->total_ms,
+                             "queueMs", d->queue_ms, "nChunks", r->n_chunks, "shrink", r->shrink,
+                             "cached", r->cached, "kvReuse", d->params.kv_reuse);
+    json_object_update(o, more);
+    json_decref(more);
+    return o;
 }
 
 static json_t *reply_json(const complete_data *d) {
@@ -109,10 +151,8 @@ static json_t *reply_json(const complete_data *d) {
         json_decref(range);
     /* "hearth" is ours (clients ignore unknown fields): what the KV cache saved, for tests and
      * the benchmark. */
-    if (d->inline_reply)
-        return json_pack("{s:o, s:o}", "items", items, "hearth", stats_json(&d->res));
-    return json_pack("{s:b, s:o, s:o}", "isIncomplete", 1, "items", items, "hearth",
-                     stats_json(&d->res));
+    if (d->inline_reply) return json_pack("{s:o, s:o}", "items", items, "hearth", stats_json(d));
+    return json_pack("{s:b, s:o, s:o}", "isIncomplete", 1, "items", items, "hearth", stats_json(d));
 }
 
 static void complete_done(lsp_server *s, lsp_job *j) {
@@ -156,8 +196,15 @@ static lsp_job *complete_job(lsp_server *s) {
         lsp_job_free(j);
         return NULL;
     }
-    d->n_threads = s->opt.n_threads;
-    d->n_ctx = s->opt.n_ctx;
+    completion_params_init(&d->params);
+    d->params.n_threads = s->opt.n_threads;
+    d->params.n_ctx = s->opt.n_ctx;
+    d->params.kv_reuse = !s->opt.no_kv_reuse;
+    d->params.line_in_middle = !s->opt.classic_layout;
+    d->params.max_prompt_ms = s->opt.max_prompt_ms;
+    d->params.max_tokens = s->opt.max_tokens;
+    d->params.context_tokens = s->opt.context_tokens;
+    d->t_received = now_ms();
     j->data = d;
     j->free_data = complete_data_free;
     return j;
@@ -176,6 +223,82 @@ static char *copy(const char *p, size_t n) {
 static size_t char_start(const char *t, size_t len, size_t i) {
     while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80) i++;
     return i;
+}
+
+static const char *uri_path(const char *uri) {
+    return strncmp(uri, "file://", 7) ? uri : uri + 7;
+}
+
+static bool add_chunk(complete_data *d, const lsp_doc *doc, size_t start, size_t end) {
+    if (d->n_chunks == MAX_CHUNKS || end <= start) return false;
+    completion_chunk *c = &d->chunks[d->n_chunks];
+    char *text = copy(doc->text + start, end - start), *path = strdup(uri_path(doc->uri));
+    if (!text || !path) {
+        free(text);
+        free(path);
+        return false;
+    }
+    *c = (completion_chunk){path, text, end - start};
+    d->n_chunks++;
+    return true;
+}
+
+/* The other buffers touched most recently, oldest of them first. */
+static int recent_docs(lsp_server *s, const lsp_doc *self, const lsp_doc **out) {
+    int n = 0;
+    for (const lsp_doc *d = s->docs; d; d = d->next) {
+        if (d == self) continue;
+        int at = n < RING_DOCS ? n++ : RING_DOCS;
+        if (at == RING_DOCS) { /* full: replace the oldest if this one is newer */
+            int old = 0;
+            for (int i = 1; i < n; i++)
+                if (out[i]->touched < out[old]->touched) old = i;
+            if (d->touched <= out[old]->touched) continue;
+            at = old;
+        }
+        out[at] = d;
+    }
+    for (int i = 1; i < n; i++) /* insertion sort by touched, ascending */
+        for (int k = i; k > 0 && out[k]->touched < out[k - 1]->touched; k--) {
+            const lsp_doc *t = out[k];
+            out[k] = out[k - 1], out[k - 1] = t;
+        }
+    return n;
+}
+
+static void gather_context(lsp_server *s, const lsp_doc *doc, size_t cursor, complete_data *d) {
+    if (s->opt.context_tokens < 0) return;
+    const lsp_doc *recent[RING_DOCS];
+    int n = recent_docs(s, doc, recent);
+    for (int i = 0; i < n; i++) {
+        size_t a, b;
+        completion_region(recent[i]->text, recent[i]->len, recent[i]->last_edit, RING_BYTES, &a,
+                          &b);
+        add_chunk(d, recent[i], a, b);
+    }
+    size_t line = cursor; /* the lines above the cursor's line */
+    while (line > 0 && doc->text[line - 1] != '\n') line--;
+    size_t from = line;
+    for (int k = 0; k <= DEF_LINES_ABOVE && from > 0; k++) {
+        from--;
+        while (from > 0 && doc->text[from - 1] != '\n') from--;
+    }
+    char idents[MAX_IDENTS][64];
+    int ni = completion_identifiers(doc->text + from, line - from, idents, MAX_IDENTS);
+    int defs = 0;
+    for (int i = 0; i < ni && defs < DEF_CHUNKS; i++)
+        for (const lsp_doc *o = s->docs; o; o = o->next) {
+            size_t a, b;
+            if (o == doc ||
+                !completion_find_definition(o->text, o->len, idents[i], DEF_BYTES, &a, &b))
+                continue;
+            bool dup = false; /* already shown by a ring chunk */
+            for (int c = 0; c < d->n_chunks && !dup; c++)
+                dup = !strcmp(d->chunks[c].path, uri_path(o->uri)) &&
+                      memmem(d->chunks[c].text, d->chunks[c].len, o->text + a, b - a);
+            if (!dup && add_chunk(d, o, a, b)) defs++;
+            break;
+        }
 }
 
 static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inline_reply) {
@@ -210,6 +333,7 @@ static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inli
     d->prefix_len = off - ps;
     d->suffix = copy(doc->text + off, se - off);
     d->suffix_len = se - off;
+    gather_context(s, doc, off, d);
     lsp_doc_position(doc, off, s->enc, &d->line, &d->character); /* the clamped position */
     d->inline_reply = inline_reply;
     j->uri = strdup(doc->uri);
@@ -247,6 +371,18 @@ static void apply_settings(lsp_server *s, json_t *o) {
     if (json_is_integer(ctx) && json_integer_value(ctx) >= 64 &&
         json_integer_value(ctx) <= (1 << 20))
         s->opt.n_ctx = (int)json_integer_value(ctx);
+    json_t *reuse = json_object_get(o, "kvReuse"), *layout = json_object_get(o, "lineInMiddle");
+    json_t *budget = json_object_get(o, "maxPromptMs"), *maxt = json_object_get(o, "maxTokens");
+    json_t *cx = json_object_get(o, "contextTokens");
+    if (json_is_integer(cx) && json_integer_value(cx) >= 0 && json_integer_value(cx) <= 65536)
+        s->opt.context_tokens = json_integer_value(cx) ? (int)json_integer_value(cx) : -1;
+    if (json_is_boolean(reuse)) s->opt.no_kv_reuse = !json_is_true(reuse);
+    if (json_is_boolean(layout)) s->opt.classic_layout = !json_is_true(layout);
+    if (json_is_integer(budget) && json_integer_value(budget) >= 0 &&
+        json_integer_value(budget) <= 600000)
+        s->opt.max_prompt_ms = (int)json_integer_value(budget);
+    if (json_is_integer(maxt) && json_integer_value(maxt) > 0 && json_integer_value(maxt) <= 4096)
+        s->opt.max_tokens = (int)json_integer_value(maxt);
 }
 
 void lsp_complete_configure(lsp_server *s, json_t *options) {

@@ -30,6 +30,7 @@ lsp_doc *lsp_doc_new(const char *uri, const char *language_id, int64_t version, 
     d->uri = dup_str(uri);
     d->language_id = dup_str(language_id);
     d->version = version;
+    d->touched = uv_hrtime();
     if (!d->uri || !d->language_id || !lsp_doc_set_text(d, text, len)) {
         lsp_doc_free(d);
         return NULL;
@@ -51,6 +52,8 @@ bool lsp_doc_set_text(lsp_doc *d, const char *text, size_t len) {
     memmove(d->text, text, len);
     d->text[len] = '\0';
     d->len = len;
+    if (d->last_edit > len) d->last_edit = len;
+    d->touched = uv_hrtime();
     return true;
 }
 
@@ -61,6 +64,8 @@ bool lsp_doc_replace(lsp_doc *d, const lsp_edit *e, const char *text, size_t len
     memcpy(d->text + start, text, len);
     d->len = start + len + tail;
     d->text[d->len] = '\0';
+    d->last_edit = start;
+    d->touched = uv_hrtime();
     return true;
 }
 

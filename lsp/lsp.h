@@ -17,6 +17,14 @@ typedef struct {
     const char *completion_model; /* GGUF path; NULL = no completion until a client gives one */
     int n_threads;                /* engine threads; 0 = physical cores */
     int n_ctx;                    /* completion context positions; 0 = 4096 */
+    bool no_kv_reuse;             /* evaluate every completion prompt whole (benchmarks) */
+    bool classic_layout;          /* FIM prompt with the cursor line before the suffix */
+    int max_prompt_ms;            /* prompt evaluation budget; 0 = none */
+    int max_tokens;               /* tokens generated at most; 0 = 64 */
+    int context_tokens;           /* cross-file context budget; 0 = 512, -1 = none */
+    const char *chat_model;       /* hearth.ask's GGUF chat model; loaded on the first question */
+    const char *embedding_model;  /* for hearth.index/ask; NULL = the index's own (or lexical) */
+    int chat_idle_s;              /* unload the chat model after this idle time; 0 = 300 s */
 } lsp_options;
 
 void lsp_options_init(lsp_options *o);

@@ -62,6 +62,8 @@ typedef struct lsp_doc {
     char *text; /* always valid UTF-8 (jansson rejects anything else), NUL-terminated */
     size_t len, cap;
     lsp_syntax *syntax; /* NULL when no grammar matches language_id */
+    size_t last_edit;   /* byte offset of the latest edit (cross-file completion context) */
+    uint64_t touched;   /* uv_hrtime() of the latest open or edit */
     struct lsp_doc *next;
 } lsp_doc;
 
@@ -132,12 +134,15 @@ void lsp_sched_submit(lsp_sched *q, lsp_job *j);
 /* Cancels queued jobs, waits for the running one, stops the thread. Loop thread, once. */
 void lsp_sched_stop(lsp_sched *q);
 void lsp_sched_free(lsp_sched *q);
+/* Jobs submitted and not finished yet (any thread: lower-priority work waits while it is > 0). */
+int lsp_sched_pending(lsp_sched *q);
 
 /* ---- server.c: lifecycle, dispatch, replies ---- */
 
 typedef enum { LSP_STATE_NEW, LSP_STATE_RUNNING, LSP_STATE_SHUTDOWN } lsp_state;
 
 typedef struct lsp_worker lsp_worker;     /* complete.c: state owned by the worker thread */
+typedef struct lsp_commands lsp_commands; /* commands.c: hearth.ask / hearth.index */
 typedef struct lsp_progress lsp_progress; /* progress.c */
 
 struct lsp_server {
@@ -156,7 +161,8 @@ struct lsp_server {
     lsp_doc *docs;
     lsp_sched *sched;
     lsp_worker *worker;
-    lsp_job *live; /* jobs submitted and not done yet */
+    lsp_commands *commands; /* a second worker for hearth.ask / hearth.index (NULL detached) */
+    lsp_job *live;          /* jobs submitted and not done yet */
     uv_shutdown_t out_shutdown;
     void (*sink)(void *user, const char *body, size_t len); /* detached servers: sees replies */
     void *sink_user;
@@ -215,5 +221,19 @@ lsp_worker *lsp_worker_new(void);
 void lsp_worker_free(lsp_worker *w); /* after the scheduler stopped */
 /* Applies initializationOptions (model path etc.); true if a model is configured. */
 void lsp_complete_configure(lsp_server *s, json_t *init_options);
+
+/* ---- commands.c, ask.c: hearth.index / hearth.ask (executeCommand), re-index on save ---- */
+
+extern const lsp_method lsp_command_methods[];
+lsp_commands *lsp_commands_new(lsp_server *s, char *err, size_t errlen);
+/* Stops the background worker (answering its requests) and closes the handles. Loop thread. */
+void lsp_commands_stop(lsp_commands *c);
+void lsp_commands_free(lsp_commands *c); /* after the loop closed the handles */
+/* Workspace root and initializationOptions (chatModel, embeddingModel, ...). */
+void lsp_commands_configure(lsp_server *s, json_t *init_params);
+json_t *lsp_commands_capability(void); /* executeCommandProvider */
+/* A response from the client; true if it answered one of our progress token requests. */
+bool lsp_commands_response(lsp_server *s, json_t *id);
+void lsp_commands_did_save(lsp_server *s, const char *uri);
 
 #endif

@@ -34,10 +34,12 @@ void lsp_handle_initialize(lsp_server *s, json_t *id, json_t *params) {
                   s->enc == LSP_ENC_UTF8 ? "utf-8" : "utf-16", "textDocumentSync", "openClose", 1,
                   "change", 2 /* incremental */, "save", "includeText", 0, "completionProvider",
                   "resolveProvider", 0, "triggerCharacters", "inlineCompletionProvider");
+    json_object_set_new(caps, "executeCommandProvider", lsp_commands_capability());
     lsp_reply(s, id,
               json_pack("{s:o, s:{s:s, s:s}}", "capabilities", caps, "serverInfo", "name", "hearth",
                         "version", HEARTH_VERSION));
     lsp_complete_configure(s, json_object_get(params, "initializationOptions"));
+    lsp_commands_configure(s, params);
 }
 
 lsp_doc *lsp_doc_find(lsp_server *s, const char *uri) {
@@ -181,7 +183,10 @@ static void did_initialize(lsp_server *s, json_t *id, json_t *params) {
 }
 
 static void did_save(lsp_server *s, json_t *id, json_t *params) {
-    (void)s, (void)id, (void)params; /* the text is already ours; the index will care later */
+    (void)id; /* the text is already ours; the index re-reads the file from disk */
+    const char *uri;
+    if (!json_unpack(params, "{s:{s:s}}", "textDocument", "uri", &uri))
+        lsp_commands_did_save(s, uri);
 }
 
 static void did_close(lsp_server *s, json_t *id, json_t *params) {

@@ -133,6 +133,14 @@ lsp_frame_status lsp_framer_next(lsp_framer *f, const char **body, size_t *len, 
     size_t hlen = (size_t)(end - p);
     long long length;
     if (!parse_headers(p, hlen, &length, err, errlen)) {
+        /* Junk glued before a real header (the tail of a frame whose Content-Length was short)
+         * hides that header inside this section: skip only the junk, so the frame is served. */
+        const char *next =
+            length < 0 && hlen > 1 ? find_ci(p + 1, hlen - 1, LENGTH_NAME, LENGTH_NAME_LEN) : NULL;
+        if (next) {
+            f->pos += (size_t)(next - p);
+            return LSP_FRAME_BAD;
+        }
         /* The body (if any) is unknown: drop the header and look for the next frame. */
         f->pos += hlen + 4;
         f->resync = true;

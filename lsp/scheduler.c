@@ -16,6 +16,7 @@ struct lsp_sched {
     lsp_job *todo, *todo_tail; /* FIFO, guarded by lock */
     lsp_job *done, *done_tail; /* FIFO, guarded by lock */
     bool quit, running;
+    atomic_int pending; /* submitted, not finished running (read by other workers) */
     void *worker_state;
 };
 
@@ -68,6 +69,7 @@ static void worker_main(void *arg) {
             j->started = true;
             j->run(j, q->worker_state);
         }
+        atomic_fetch_sub(&q->pending, 1);
         uv_mutex_lock(&q->lock);
         push(&q->done, &q->done_tail, j);
         uv_async_send(&q->async);
@@ -120,6 +122,7 @@ lsp_sched *lsp_sched_new(lsp_server *s, uv_loop_t *loop, void *worker_state, cha
 }
 
 void lsp_sched_submit(lsp_sched *q, lsp_job *j) {
+    atomic_fetch_add(&q->pending, 1);
     uv_mutex_lock(&q->lock);
     push(&q->todo, &q->todo_tail, j);
     uv_cond_signal(&q->wake);
@@ -144,4 +147,8 @@ void lsp_sched_free(lsp_sched *q) {
     uv_mutex_destroy(&q->lock);
     uv_cond_destroy(&q->wake);
     free(q);
+}
+
+int lsp_sched_pending(lsp_sched *q) {
+    return q ? atomic_load(&q->pending) : 0;
 }

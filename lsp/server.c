@@ -138,6 +138,7 @@ static void server_stop(lsp_server *s, int exit_code) {
         uv_close((uv_handle_t *)s->in, on_closed);
     }
     lsp_cancel_jobs(s, NULL, NULL);
+    lsp_commands_stop(s->commands);
     lsp_sched_stop(s->sched);
     if (s->out && uv_shutdown(&s->out_shutdown, s->out, on_out_shutdown))
         uv_close((uv_handle_t *)s->out, on_closed);
@@ -151,7 +152,8 @@ static void handle_shutdown(lsp_server *s, json_t *id, json_t *params) {
 }
 
 static const lsp_method *find_method(const char *name) {
-    static const lsp_method *const tables[] = {lsp_doc_methods, lsp_complete_methods};
+    static const lsp_method *const tables[] = {lsp_doc_methods, lsp_complete_methods,
+                                               lsp_command_methods};
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const lsp_method *m = tables[t]; m->method; m++)
             if (!strcmp(m->method, name)) return m;
@@ -223,7 +225,8 @@ static void handle_message(lsp_server *s, const char *body, size_t len) {
     } else if (!method && id && (json_object_get(msg, "result") || json_object_get(msg, "error"))) {
         /* a response to a request of ours: only progress tokens ask for one (an error reply
          * means no progress is shown, which needs no action) */
-        if (!json_object_get(msg, "error")) lsp_progress_response(s, id);
+        if (!json_object_get(msg, "error") && !lsp_progress_response(s, id))
+            lsp_commands_response(s, id);
     } else if (!json_is_string(method) || (json_object_get(msg, "id") && !id)) {
         lsp_reply_error(s, id, LSP_INVALID_REQUEST,
                         "a request needs a string method and an "
@@ -301,6 +304,7 @@ static void server_free(lsp_server *s) {
     }
     lsp_framer_free(&s->framer);
     lsp_sched_free(s->sched);
+    lsp_commands_free(s->commands);
     lsp_worker_free(s->worker);
     lsp_progress_free(s->progress);
     free(s->model_path);
@@ -320,6 +324,8 @@ static bool server_start(lsp_server *s, int in_fd, int out_fd, char *err, size_t
     }
     s->sched = lsp_sched_new(s, &s->loop, s->worker, err, errlen);
     if (!s->sched) return false;
+    s->commands = lsp_commands_new(s, err, errlen);
+    if (!s->commands) return false;
     int rc = uv_read_start(s->in, on_alloc, on_read);
     if (rc) snprintf(err, errlen, "cannot read stdin: %s", uv_strerror(rc));
     return rc == 0;
@@ -338,6 +344,7 @@ int lsp_server_run(const lsp_options *opt, int in_fd, int out_fd, char *err, siz
     if (opt->completion_model) s->model_path = strdup(opt->completion_model);
     bool ok = server_start(s, in_fd, out_fd, err, errlen);
     if (!ok) {
+        lsp_commands_stop(s->commands);
         if (s->sched) lsp_sched_stop(s->sched);
         if (s->in) uv_close((uv_handle_t *)s->in, free_handle);
         if (s->out) uv_close((uv_handle_t *)s->out, free_handle);

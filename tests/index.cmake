@@ -1,6 +1,8 @@
-# index/ (issue 7): unit tests of the private parts (ignore rules, classification, chunking, the
-# FAISS file) and the CLI on a fixture repository built by the test (walk, skips, incremental
-# updates, delete/rename, lexical/vector/hybrid search, crash safety under SIGKILL).
+# index/ (issue 7): unit tests of the private parts (ignore rules, classification, definition
+# chunking in 11 grammars, the FAISS file, HNSW past the threshold) and the CLI on a fixture
+# repository built by the test (walk, skips incl. unreadable paths, incremental updates,
+# delete/rename, lexical/vector/hybrid search, ask and ask --chat, crash safety under SIGKILL,
+# the XDG cache location). The LSP commands (hearth.index/hearth.ask) are tests/lsp/ask.test.mjs.
 hearth_test(test_index_units test_index_units.c)
 target_link_libraries(test_index_units PRIVATE hearth_index)
 target_include_directories(test_index_units PRIVATE ${CMAKE_SOURCE_DIR}/index)

@@ -11,6 +11,7 @@ killed with SIGKILL at random moments leaves an index that a re-run makes consis
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -85,6 +86,10 @@ def make_fixture(root):
     write(root, "src/config.c", C_SRC)
     write(root, "src/widgets.py", PY_SRC)
     write(root, "web/app.js", "export function renderPage(page) { return page.title; }\n")
+    # "web-old/" sorts before "web/" as a path but after it as a directory name: the walk and
+    # the store must agree on the order, or every re-run re-indexes these.
+    write(root, "web-old/legacy.js", "function legacyPage() { return 1; }\n")
+    write(root, "web.js", "var webRoot = 1;\n")
     write(root, "README.md", "# Fixture\nA repository for the index tests.\n")
     write(root, ".gitignore", "*.log\n!keep.log\nbuild/\n/secret.txt\n")
     write(root, "docs/.gitignore", "!notes.log\n*.tmp\n")
@@ -109,18 +114,27 @@ def make_fixture(root):
     os.symlink("selfloop_a", os.path.join(root, "selfloop_b"))
     os.symlink("/usr/include", os.path.join(root, "outside"))
     os.mkfifo(os.path.join(root, "fifo"))
+    write(root, "locked/secret.c", "int locked;\n")
+    os.chmod(os.path.join(root, "locked/secret.c"), 0)  # root reads it anyway (see below)
+    os.chmod(os.path.join(root, "locked"), 0)
 
 
-EXPECTED = {"src/config.c", "src/widgets.py", "web/app.js", "README.md", ".gitignore",
+EXPECTED = {"src/config.c", "src/widgets.py", "web/app.js", "web-old/legacy.js", "web.js",
+            "README.md", ".gitignore",
             "docs/.gitignore", "docs/notes.log", "keep.log", "sub/secret.txt", ".hearthignore",
             "one_bad_byte.c"}
 
 
 def test_walk_and_skips(root):
     p = run("index", root)
+    if os.geteuid() == 0:
+        EXPECTED.add("locked/secret.c")
     check(indexed(root) == EXPECTED, f"indexed {sorted(indexed(root) ^ EXPECTED)} differ")
-    for kind in ["ignored", "vendored", "generated", "minified", "binary", "size limit",
-                 "symlink", "not a regular file"]:
+    kinds = ["ignored", "vendored", "generated", "minified", "binary", "size limit", "symlink",
+             "not a regular file"]
+    if os.geteuid() != 0:  # permissions do not stop root: only others can see this skip
+        kinds.append("unreadable")
+    for kind in kinds:
         lines = [l for l in p.stderr.splitlines() if "skipped" in l and kind in l]
         check(len(lines) == 1, f"one log line for skip kind '{kind}': {lines}")
     check(counts(p.stderr) == (len(EXPECTED), 0, 0, 0), "first run adds every file")
@@ -213,6 +227,16 @@ def test_ask(root):
     check(n_small < len(sources), f"a smaller context fits fewer excerpts ({n_small})")
     p = run("ask", "x", "-m", chat, "--root", root, "-n", "100", "-c", "128", ok=False)
     check("no room for excerpts" in p.stderr, f"budget error: {p.stderr!r}")
+    # --chat: one question a line, history kept (the second answer is not the fresh one).
+    common = ["-m", chat, "--root", root, "--mode", "lexical", "-n", "8", "-c", "1024", "-t", "1"]
+    p = subprocess.run([HEARTH, "ask", "--chat", *common], input="what is parse_config?\n"
+                       "and frobnicate_widgets?\n", capture_output=True, text=True,
+                       errors="replace")
+    turns = p.stdout.split("\n\nSources:\n")
+    check(p.returncode == 0 and len(turns) == 3, f"two answered turns: {p.stderr!r}")
+    fresh = run("ask", "and frobnicate_widgets?", *common[:-2]).stdout.split("\n\nSources:\n")[0]
+    second = turns[1].split("\n\n", 1)[-1] if len(turns) == 3 else ""
+    check(second and second != fresh, f"the history changes the answer: {second!r} {fresh!r}")
 
 
 def test_schema_mismatch(root):
@@ -269,6 +293,49 @@ def test_sigkill(root):
     check(consistent(root, files), "consistent and complete after 10 kills and a re-run")
 
 
+def test_cache_location(tmp):
+    """HEARTH_INDEX_LOCATION=cache: the index goes to $XDG_CACHE_HOME/hearth/index/, the
+    repository stays clean, and search finds it there."""
+    root, cache = os.path.join(tmp, "clean"), os.path.join(tmp, "xdg")
+    write(root, "lib/util.c", C_SRC)
+    env = {**os.environ, "HEARTH_INDEX_LOCATION": "cache", "XDG_CACHE_HOME": cache}
+    p = subprocess.run([HEARTH, "index", root, "-q", "-t", "1"], capture_output=True, text=True,
+                       env=env)
+    check(p.returncode == 0, f"index into the cache: {p.stderr}")
+    check(not os.path.exists(os.path.join(root, ".hearth")), "nothing written into the repo")
+    dirs = os.listdir(os.path.join(cache, "hearth", "index"))
+    check(len(dirs) == 1 and dirs[0].startswith("clean-"), f"cache dir named after it: {dirs}")
+    p = subprocess.run([HEARTH, "search", "parse_config", "--root", root, "--json"],
+                       capture_output=True, text=True, env=env)
+    hits = [json.loads(l) for l in p.stdout.splitlines()]
+    check(hits and hits[0]["path"] == "lib/util.c", f"search in the cache index: {p.stderr}")
+
+
+def test_unreadable(tmp):
+    """Files and directories the indexer may not read are skipped with one log line. Root reads
+    everything, so as root the indexer runs as nobody (setpriv), in a world-writable repo."""
+    root = os.path.join(tmp, "perm")
+    write(root, "ok.c", C_SRC)
+    write(root, "no_read.c", "int hidden;\n")
+    write(root, "closed/inner.c", "int inner;\n")
+    os.chmod(os.path.join(root, "no_read.c"), 0)
+    os.chmod(os.path.join(root, "closed"), 0)
+    cmd = [HEARTH, "index", root, "-t", "1"]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            print("test_unreadable: skipped (root without setpriv)")
+            return
+        os.chmod(tmp, 0o755)
+        os.chmod(root, 0o777)
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    check(p.returncode == 0, f"index with unreadable paths: {p.stderr}")
+    lines = [l for l in p.stderr.splitlines() if "skipped" in l and "unreadable" in l]
+    check(len(lines) == 1 and "2 paths" in lines[0], f"one log line for both: {lines}")
+    check(indexed(root) == {"ok.c"}, f"only the readable file: {indexed(root)}")
+    os.chmod(os.path.join(root, "closed"), 0o755)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="hearth-index-") as tmp:
         root = os.path.join(tmp, "repo")
@@ -283,6 +350,9 @@ def main():
         crash = os.path.join(tmp, "crash")
         os.makedirs(crash)
         test_sigkill(crash)
+        test_cache_location(tmp)
+        test_unreadable(tmp)
+        os.chmod(os.path.join(root, "locked"), 0o755)  # so the temporary directory can go
     print(f"test_index: {checks} checks, {failures} failed")
     return 1 if failures else 0
 

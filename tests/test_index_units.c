@@ -1,4 +1,5 @@
 /* index/: ignore rules, content classification, chunking, and the FAISS file round trip. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,6 +137,87 @@ static void test_chunk_definitions_c_and_python(void) {
     index_chunks_free(c, n);
 }
 
+/* Each grammar cuts at its own definitions, names them, and takes the doc comment along. */
+static void test_chunk_definitions_other_languages(void) {
+    static const struct {
+        const char *lang, *src, *sym;
+        int32_t start, end;
+    } cases[] = {
+        {"cpp", "#include <x>\n// A box.\ntemplate <typename T> class Box {\n  T v;\n};\n", "Box",
+         2, 5},
+        {"cpp", "namespace ns {\nint Foo::bar(int a) {\n  return a;\n}\n}\n", "ns", 1, 5},
+        {"cpp", "extern \"C\" {\nint plain(void) { return 0; }\n}\n", "plain", 2, 2},
+        {"javascript",
+         "import x from 'y';\n/** Renders. */\nexport function renderPage(p) {\n"
+         "  return p;\n}\nconst n = 1;\n",
+         "renderPage", 2, 5},
+        {"javascript", "const n = 1;\nconst handler = async (req) => {\n  return req;\n};\n",
+         "handler", 2, 4},
+        {"typescript",
+         "/** A shape. */\ninterface Shape {\n  area(): number;\n}\ntype Id = string;\n", "Shape",
+         1, 4},
+        {"typescript", "export class Circle {\n  radius = 1;\n}\n", "Circle", 1, 3},
+        {"typescript", "declare function lookup(key: string): number;\n", "lookup", 1, 1},
+        {"tsx", "export const App = () => {\n  return <div>hi</div>;\n};\n", "App", 1, 3},
+        {"go",
+         "package p\n\n// Area computes.\nfunc (s *Square) Area() int {\n  return 1\n}\n"
+         "type Square struct {\n  side int\n}\n",
+         "Area", 3, 6},
+        {"go", "package p\ntype Square struct {\n  side int\n}\n", "Square", 2, 4},
+        {"rust", "use x;\n/// A point.\n#[derive(Debug)]\npub struct Point {\n  x: i32,\n}\n",
+         "Point", 2, 6},
+        {"rust", "impl<T> Shape for Point<T> {\n  fn area(&self) -> i32 { 0 }\n}\n", "Point", 1, 3},
+        {"java", "package p;\n/** Doc. */\npublic class Widget {\n  void spin() {}\n}\n", "Widget",
+         2, 5},
+        {"lua", "local M = {}\n-- Greets.\nfunction M.greet(name)\n  return name\nend\n", "greet",
+         2, 5},
+        {"bash", "set -e\n# Builds.\nbuild_all() {\n  make\n}\n", "build_all", 2, 5},
+    };
+    char err[INDEX_ERR_LEN];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        index_chunk *c;
+        int32_t n;
+        CHECK(index_chunk_text(cases[i].lang, cases[i].src, strlen(cases[i].src), NULL, &c, &n, err,
+                               sizeof err));
+        bool found = has_chunk(c, n, cases[i].sym, cases[i].start, cases[i].end);
+        if (!found) {
+            fprintf(stderr, "case %zu (%s): no chunk %s %d-%d; got:", i, cases[i].lang,
+                    cases[i].sym, cases[i].start, cases[i].end);
+            for (int32_t k = 0; k < n; k++)
+                fprintf(stderr, " [%s %d-%d]", c[k].symbol ? c[k].symbol : "-", c[k].start_line,
+                        c[k].end_line);
+            fprintf(stderr, "\n");
+        }
+        CHECK(found);
+        index_chunks_free(c, n);
+    }
+    /* A class over the budget is chunked by its methods in Java, TypeScript and Rust too. */
+    static const struct {
+        const char *lang, *head, *method, *tail, *sym;
+    } big[] = {
+        {"java", "class Big {\n", "  int method_%d() { return %d + 1 + 2 + 3; }\n", "}\n",
+         "method_7"},
+        {"typescript", "export class Big {\n", "  method_%d() { return %d + 1 + 2 + 3; }\n", "}\n",
+         "method_7"},
+        {"rust", "impl Big {\n", "  fn method_%d() -> i32 { %d + 1 + 2 + 3 }\n", "}\n", "method_7"},
+        {"cpp", "struct Big {\n", "  int method_%d() { return %d + 1 + 2 + 3; }\n", "};\n",
+         "method_7"},
+    };
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        char src[4096];
+        int len = snprintf(src, sizeof src, "%s", big[i].head);
+        for (int m = 0; m < 20; m++)
+            len += snprintf(src + len, sizeof src - (size_t)len, big[i].method, m, m);
+        snprintf(src + len, sizeof src - (size_t)len, "%s", big[i].tail);
+        index_chunk_params p = {.max_tokens = 60};
+        index_chunk *c;
+        int32_t n;
+        CHECK(index_chunk_text(big[i].lang, src, strlen(src), &p, &c, &n, err, sizeof err));
+        CHECK(has_chunk(c, n, big[i].sym, 9, 9));
+        index_chunks_free(c, n);
+    }
+}
+
 static void test_faiss_file_round_trip(const char *dir) {
     char err[INDEX_ERR_LEN];
     index_store s;
@@ -158,15 +240,72 @@ static void test_faiss_file_round_trip(const char *dir) {
     index_store_close(&s);
 }
 
+/* Past the threshold the vector index is an HNSW graph: still finds each stored vector first,
+ * survives the file round trip, and reconstructs vectors by chunk id. */
+static void test_hnsw_past_threshold(const char *dir) {
+    enum { N = 400, DIM = 16 };
+    char err[INDEX_ERR_LEN];
+    index_store s;
+    CHECK(index_store_open(&s, dir, true, err, sizeof err));
+    static index_chunk chunks[N];
+    static char texts[N][32];
+    static float vecs[N * DIM];
+    uint64_t rng = 12345;
+    for (int i = 0; i < N; i++) {
+        snprintf(texts[i], sizeof texts[i], "int v%d;", i);
+        chunks[i] = (index_chunk){i + 1, i + 1, NULL, texts[i]};
+        float norm = 0;
+        for (int d = 0; d < DIM; d++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            vecs[i * DIM + d] = (float)((rng >> 33) % 2001) / 1000.0f - 1.0f;
+            norm += vecs[i * DIM + d] * vecs[i * DIM + d];
+        }
+        for (int d = 0; d < DIM; d++) vecs[i * DIM + d] /= sqrtf(norm);
+    }
+    CHECK(index_store_put_file(&s, "h.c", 9, 9, 9, "c", chunks, N, vecs, DIM, err, sizeof err));
+    index_vectors_set_hnsw_threshold(100);
+    index_vectors *v = index_vectors_from_store(&s, DIM, err, sizeof err);
+    index_vectors_set_hnsw_threshold(0);
+    CHECK(v && index_vectors_count(v) == N);
+    CHECK(v && index_vectors_save(v, &s, err, sizeof err));
+    index_vectors_free(v);
+    v = index_vectors_load(&s, DIM, err, sizeof err);
+    CHECK(v && index_vectors_count(v) == N);
+    sqlite3_stmt *st;
+    int64_t first_id = 0;
+    if (sqlite3_prepare_v2(s.db,
+                           "SELECT min(id) FROM chunks WHERE file_id=(SELECT id FROM files "
+                           "WHERE path='h.c')",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        first_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    int found = 0;
+    for (int i = 0; v && i < N; i += 7) {
+        int64_t ids[5];
+        float scores[5], got[DIM];
+        found += index_vectors_search(v, vecs + i * DIM, 5, ids, scores, err, sizeof err) == 5 &&
+                 ids[0] == first_id + i && scores[0] > 0.99f;
+        if (i == 14)
+            CHECK(index_vectors_get(v, first_id + i, got, err, sizeof err) &&
+                  fabsf(got[3] - vecs[i * DIM + 3]) < 1e-6f);
+    }
+    CHECK(found == (N + 6) / 7);
+    index_vectors_free(v);
+    index_store_close(&s);
+}
+
 int main(int argc, char **argv) {
     test_ignore_gitignore_subset();
     test_ignore_hostile_patterns_are_fast();
     test_classify_content();
     test_chunk_windows_overlap_within_budget();
     test_chunk_definitions_c_and_python();
+    test_chunk_definitions_other_languages();
     char dir[] = "/tmp/hearth-index-units-XXXXXX";
     if (mkdtemp(dir)) {
         test_faiss_file_round_trip(dir);
+        test_hnsw_past_threshold(dir);
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -15,3 +15,17 @@ if ! command -v npm >/dev/null; then
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 (cd "$(dirname "$0")/../third_party/tree-sitter" && npm ci --no-audit --no-fund >/dev/null)
+# LSP tests and bench/fim: Microsoft's JSON-RPC/LSP client libraries (tests/lsp), and Debian's
+# Neovim, whose built-in LSP client is a second real client (tests/lsp/nvim_completion.lua).
+(cd "$(dirname "$0")/../tests/lsp" && npm ci --no-audit --no-fund >/dev/null)
+command -v nvim >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends neovim >/dev/null
+# Editor integrations: the VS Code extension's pinned build tools (typescript, esbuild, @vscode/vsce)
+# and vscode-languageclient. --ignore-scripts: nothing there needs an install script (esbuild's
+# binary comes as an optional package), and vsce's optional keytar would try to compile.
+(cd "$(dirname "$0")/../editors/vscode" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
+# serve/ (hearth serve): Debian's HTTP/1.1 parser; its tests drive the server with curl and the
+# official OpenAI client package pinned in tests/serve.
+$SUDO apt-get install -y -qq --no-install-recommends libhttp-parser-dev curl >/dev/null
+(cd "$(dirname "$0")/../tests/serve" && npm ci --no-audit --no-fund >/dev/null)
+# models/ (hearth pull and remote backends): libcurl for HTTP(S) downloads and the OpenAI client.
+$SUDO apt-get install -y -qq --no-install-recommends libcurl4-openssl-dev >/dev/null

@@ -25,6 +25,15 @@
                              const void *a, size_t a_stride, float *y, size_t ldy);
 
 GEMM_DECLARE(avx2, q8_0)
+GEMM_DECLARE(avx2, q4_0) /* gemm_lowbit_avx2.c */
+GEMM_DECLARE(avx2, q4_1)
+GEMM_DECLARE(avx2, q5_0)
+GEMM_DECLARE(avx2, q5_1)
+GEMM_DECLARE(avx2, q2_K)
+GEMM_DECLARE(avx2, q3_K)
+GEMM_DECLARE(avx2, q4_K)
+GEMM_DECLARE(avx2, q5_K)
+GEMM_DECLARE(avx2, q6_K)
 
 GEMM_DECLARE(avx512, q8_0)
 GEMM_DECLARE(avx512, q4_0)

@@ -50,7 +50,8 @@ test('inline completion is deterministic and reuses the KV cache after a keystro
 
   const again = await inline(c, at(PREFIX));
   assert.equal(again.items[0].insertText, item.insertText);
-  assert.equal(again.hearth.nEvaluated, 1); // the whole prompt was cached
+  assert.equal(again.hearth.nEvaluated, 0); // the same context: the completion cache answers
+  assert.equal(again.hearth.cached, true);
 
   // Type one character at the cursor: only the tokens after the edit are evaluated again.
   const pos = at(PREFIX);
@@ -123,4 +124,115 @@ test('without a model, completion fails with RequestFailed; a bad model path is 
   r = await c.request('textDocument/inlineCompletion', { textDocument: { uri: URI }, position: { line: -1, character: 1 } });
   assert.equal(r.error.code, -32602);
   assert.equal(await c.close(), 0);
+});
+
+test('stats carry time to first token; kvReuse false (and --no-kv-reuse) evaluates every prompt whole', { skip, timeout: 120000 }, async () => {
+  for (const c of [new Client(['--no-kv-reuse']), new Client()]) {
+    const opts = c.proc.spawnargs.includes('--no-kv-reuse') ? {} : { kvReuse: false };
+    await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1, ...opts } });
+    await loaded(c);
+    c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text: PREFIX + SUFFIX } });
+    for (let i = 0; i < 2; i++) {
+      const r = await inline(c, at(PREFIX));
+      const h = r.hearth;
+      assert.equal(h.kvReuse, false);
+      assert.equal(h.nReused, 0, JSON.stringify(h));
+      assert.equal(h.nEvaluated, h.nPrompt);
+      for (const k of ['firstTokenMs', 'totalMs', 'promptMs', 'genMs', 'queueMs'])
+        assert.equal(typeof h[k], 'number', k);
+      assert.ok(h.firstTokenMs <= h.totalMs && h.firstTokenMs >= h.promptMs, JSON.stringify(h));
+    }
+    assert.equal(await c.close(), 0);
+  }
+});
+
+test('typing inside a line re-evaluates that line only; a newline re-evaluates the suffix once', { skip, timeout: 120000 }, async () => {
+  const c = new Client();
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1 } });
+  await loaded(c);
+  let text = PREFIX + SUFFIX;
+  c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text } });
+  let pos = at(PREFIX);
+  const first = await inline(c, pos);
+  assert.equal(first.hearth.kvReuse, true);
+  let version = 1;
+  const type = async (s) => {
+    c.notify('textDocument/didChange', { textDocument: { uri: URI, version: ++version }, contentChanges: [
+      { range: { start: pos, end: pos }, text: s }] });
+    pos = s === '\n' ? { line: pos.line + 1, character: 0 } : { line: pos.line, character: pos.character + s.length };
+    return (await inline(c, pos)).hearth;
+  };
+  // "return fib(n - 1)" typed a character at a time: each request evaluates a handful of tokens.
+  for (const ch of 'return fib') {
+    const h = await type(ch);
+    assert.ok(h.nEvaluated <= 6, `${ch}: ${JSON.stringify(h)}`);
+    assert.ok(h.nReused >= h.nPrompt - 6);
+  }
+  const nl = await type('\n');
+  assert.ok(nl.nEvaluated > 6, 'the suffix follows the grown prefix'); // one re-evaluation
+  const after = await type('x');
+  assert.ok(after.nEvaluated <= 6, JSON.stringify(after));
+  assert.equal(await c.close(), 0);
+});
+
+test('backspace-and-retype is served from the cache; typing the suggestion serves the rest', { skip, timeout: 120000 }, async () => {
+  const c = new Client();
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1 } });
+  await loaded(c);
+  c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text: PREFIX + SUFFIX } });
+  const pos = at(PREFIX);
+  const first = await inline(c, pos);
+  const shown = first.items[0].insertText;
+  assert.equal(first.hearth.cached, false);
+  assert.ok(shown.length > 1 && shown[0] !== '\n', JSON.stringify(shown));
+  let version = 1;
+  const edit = (range, text) => c.notify('textDocument/didChange', { textDocument: { uri: URI, version: ++version },
+    contentChanges: [{ range, text }] });
+  const next = { line: pos.line, character: pos.character + 1 };
+  const other = shown[0] === 'Q' ? 'Z' : 'Q';
+  edit({ start: pos, end: pos }, other); // a character the suggestion does not start with
+  const typed = await inline(c, next);
+  assert.equal(typed.hearth.cached, false);
+  assert.ok(typed.hearth.nEvaluated > 0);
+  edit({ start: pos, end: next }, ''); // backspace
+  const back = await inline(c, pos);
+  assert.equal(back.hearth.cached, true);
+  assert.equal(back.hearth.nEvaluated, 0);
+  assert.equal(back.items[0].insertText, shown);
+  edit({ start: pos, end: pos }, shown[0]); // type-through: the rest, without the model
+  const through = await inline(c, next);
+  assert.equal(through.hearth.cached, true, JSON.stringify(through.hearth));
+  assert.equal(through.hearth.nEvaluated, 0);
+  assert.equal(through.items[0].insertText, shown.slice(1));
+  assert.equal(await c.close(), 0);
+});
+
+test('cross-file context: another buffer\'s definition enters the prompt, which stays stable while typing', { skip, timeout: 120000 }, async () => {
+  const c = new Client();
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1 } });
+  await loaded(c);
+  const other = 'file:///tmp/hearth-test/geometry.py';
+  c.notify('textDocument/didOpen', { textDocument: { uri: other, languageId: 'python', version: 1,
+    text: 'import math\n\n' + Array.from({ length: 40 }, (_, i) => `# a comment line about the configuration, number ${i}\n`).join('') +
+      '\n\ndef circle_area(r):\n    return math.pi * r * r\n\n\ndef unrelated():\n    pass\n' } });
+  const text = 'def main():\n    a = circle_area(2)\n    b = ';
+  c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text: text + '\n' } });
+  let pos = at(text);
+  const first = await inline(c, pos);
+  assert.ok(first.hearth.nChunks >= 2, JSON.stringify(first.hearth)); // the ring chunk + the definition
+  for (const [i, ch] of [...'circ'].entries()) {
+    c.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 + i }, contentChanges: [
+      { range: { start: pos, end: pos }, text: ch }] });
+    pos = { line: pos.line, character: pos.character + 1 };
+    const h = (await inline(c, pos)).hearth;
+    assert.equal(h.nChunks, first.hearth.nChunks);
+    assert.ok(h.nEvaluated <= 6, JSON.stringify(h));
+  }
+  assert.equal(await c.close(), 0);
+  const off = new Client(['--context-tokens', '0']);
+  await off.initialize({ initializationOptions: { completionModel: MODEL, threads: 1 } });
+  off.notify('textDocument/didOpen', { textDocument: { uri: other, languageId: 'python', version: 1, text: 'def circle_area(r):\n    return r\n' } });
+  off.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text: text + '\n' } });
+  assert.equal((await inline(off, at(text))).hearth.nChunks, 0);
+  assert.equal(await off.close(), 0);
 });

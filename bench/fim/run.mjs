@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// bench/fim: replays a realistic editing session (session.mjs) through a real `hearth lsp` with
+// Microsoft's LSP client libraries (tests/lsp/connection.mjs) and reports, per completion request,
+// the prompt tokens reused from the KV cache vs computed, the time to the first token and to the
+// full suggestion, with p50/p95 — for each mode (KV reuse on, off, the classic prompt layout).
+// See README.md for how to run it and how the session is built.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Server } from '../../tests/lsp/connection.mjs';
+import { makeSession } from './session.mjs';
+
+const MODES = {
+  reuse: { kvReuse: true, lineInMiddle: true },
+  classic: { kvReuse: true, lineInMiddle: false },
+  noreuse: { kvReuse: false, lineInMiddle: true },
+};
+
+function parseArgs(argv) {
+  const o = { bin: 'build/hearth', git: 'f8be31f:lsp/server.c', lines: 6, debounce: 150,
+    threads: 2, maxTokens: 16, modes: 'reuse,noreuse', cap: 30, seed: 1 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i], v = () => argv[++i];
+    if (a === '--model' || a === '-m') o.model = v();
+    else if (a === '--bin') o.bin = v();
+    else if (a === '--file') { o.file = v(); o.git = null; }
+    else if (a === '--git') o.git = v();
+    else if (a === '--lines') o.lines = Number(v());
+    else if (a === '--debounce') o.debounce = Number(v());
+    else if (a === '--threads') o.threads = Number(v());
+    else if (a === '--max-tokens') o.maxTokens = Number(v());
+    else if (a === '--modes') o.modes = v();
+    else if (a === '--cap') o.cap = Number(v());
+    else if (a === '--seed') o.seed = Number(v());
+    else if (a === '--json') o.json = v();
+    else if (a === '--verbose' || a === '-v') o.verbose = true;
+    else throw new Error(`unknown argument ${a} (see bench/fim/README.md)`);
+  }
+  if (!o.model) throw new Error('usage: node bench/fim/run.mjs --model MODEL.gguf [options] (see README.md)');
+  for (const m of o.modes.split(',')) if (!MODES[m]) throw new Error(`unknown mode ${m}`);
+  return o;
+}
+
+function source(o) {
+  if (o.file) return readFileSync(o.file, 'utf8');
+  const [rev, path] = o.git.split(':');
+  return execFileSync('git', ['show', `${rev}:${path}`], { encoding: 'utf8' });
+}
+
+const pct = (xs, p) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+// Replays the session on a fresh server in one mode; returns one record per request.
+async function replay(o, session, mode, cap) {
+  const s = new Server(['--completion-model', o.model, '--threads', String(o.threads)], o.bin);
+  await s.initialize({ maxTokens: o.maxTokens, ...MODES[mode] });
+  await s.modelLoaded();
+  const uri = 'file:///bench/fim/' + (o.file || o.git.split(':')[1]).split('/').pop();
+  const lang = /\.py$/.test(uri) ? 'python' : /\.(js|mjs)$/.test(uri) ? 'javascript' : 'c';
+  s.open(uri, lang, session.initial);
+  const out = [];
+  for (const e of session.events) {
+    if (e.kind === 'edit') { // one incremental didChange, positions in the text before it
+      await s.edit(uri, e.start, e.end, e.text);
+      continue;
+    }
+    if (out.length > cap) break;
+    const t0 = performance.now();
+    const r = await s.inline(uri, e.cursor);
+    const wall = performance.now() - t0;
+    const h = r.hearth;
+    if (!h || !(h.nPrompt > 0 || h.cached)) throw new Error(`a reply without prompt statistics: ${JSON.stringify(r)}`);
+    out.push({ why: e.why, t: e.t, wallMs: wall, nPrompt: h.nPrompt, nReused: h.nReused,
+      nEvaluated: h.nEvaluated, nGenerated: h.nGenerated, firstTokenMs: h.firstTokenMs,
+      totalMs: h.totalMs, promptMs: h.promptMs, cached: h.cached, text: r.items[0]?.insertText ?? '' });
+    const x = out[out.length - 1];
+    if (o.verbose)
+      process.stderr.write(`${mode} #${out.length} ${x.why}: prompt ${x.nPrompt} (reused ${x.nReused}, computed ` +
+        `${x.nEvaluated})${x.cached ? ' cached' : ''}, first token ${x.firstTokenMs?.toFixed(0)} ms, full ${wall.toFixed(0)} ms\n`);
+  }
+  await s.close();
+  return out;
+}
+
+function summary(mode, recs) {
+  const cold = recs.find((r) => r.why === 'cold');
+  const keys = recs.filter((r) => r.why !== 'cold');
+  const ran = keys.filter((r) => !r.cached); // served by the model, not the completion cache
+  const f = (xs) => xs.map((x) => x.toFixed(0));
+  const ttft = keys.map((r) => r.firstTokenMs ?? r.promptMs);
+  const full = keys.map((r) => r.wallMs);
+  return {
+    mode, n: keys.length,
+    prompt: Math.round(mean(ran.map((r) => r.nPrompt))),
+    reused: Math.round(mean(ran.map((r) => r.nReused))),
+    computed: Math.round(mean(ran.map((r) => r.nEvaluated))),
+    computedP50: pct(ran.map((r) => r.nEvaluated), 50),
+    cached: keys.filter((r) => r.cached).length,
+    coldMs: cold ? cold.wallMs.toFixed(0) : '-',
+    coldPrompt: cold?.nPrompt,
+    ttft: f([pct(ttft, 50), pct(ttft, 95)]),
+    full: f([pct(full, 50), pct(full, 95)]),
+    gen: Math.round(mean(ran.map((r) => r.nGenerated))),
+  };
+}
+
+const o = parseArgs(process.argv.slice(2));
+const src = source(o);
+const session = makeSession(src, { typedLines: o.lines, debounceMs: o.debounce, seed: o.seed });
+const nReq = session.events.filter((e) => e.kind === 'request').length;
+console.log(`file ${o.file || o.git} (${src.split('\n').length - 1} lines); typing ${o.lines} lines from line ` +
+  `${session.firstLine + 1}: ${session.typed} keystrokes over ${session.seconds.toFixed(0)} s of session ` +
+  `time, ${nReq} requests (debounce ${o.debounce} ms); model ${o.model}; ${o.threads} threads; ` +
+  `maxTokens ${o.maxTokens}`);
+const all = {};
+const rows = [];
+for (const mode of o.modes.split(',')) {
+  const cap = mode === 'reuse' ? Infinity : o.cap; // the slow modes: their first requests
+  all[mode] = await replay(o, session, mode, cap);
+  rows.push(summary(mode, all[mode]));
+  if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));
+}
+console.log('\n| mode | requests | prompt tokens (mean) | reused (mean) | computed (mean / p50) | served from cache | ' +
+  'first token p50 / p95 (ms) | full suggestion p50 / p95 (ms) | tokens generated (mean) | cold request (ms, prompt tokens) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows)
+  console.log(`| ${r.mode} | ${r.n} | ${r.prompt} | ${r.reused} | ${r.computed} / ${r.computedP50} | ${r.cached} | ` +
+    `${r.ttft.join(' / ')} | ${r.full.join(' / ')} | ${r.gen} | ${r.coldMs} (${r.coldPrompt}) |`);
+if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));

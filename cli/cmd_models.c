@@ -1,0 +1,221 @@
+/* hearth pull / list / rm: the models in $XDG_DATA_HOME/hearth/models (see models/models.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "models.h"
+
+static void human_bytes(double b, char *out, size_t cap) {
+    static const char *const UNITS[] = {"B", "KB", "MB", "GB", "TB"};
+    int u = 0;
+    while (b >= 1000 && u < 4) b /= 1000, u++;
+    snprintf(out, cap, u ? "%.2f %s" : "%.0f %s", b, UNITS[u]);
+}
+
+static void human_time(double s, char *out, size_t cap) {
+    if (!(s >= 0) || s > 360000)
+        snprintf(out, cap, "?");
+    else if (s >= 3600)
+        snprintf(out, cap, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+    else
+        snprintf(out, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+}
+
+typedef struct {
+    bool tty;
+    double last_line; /* when a plain progress line was last printed */
+    int last_tenth;   /* the last 10% step printed */
+    bool drew;        /* a \r bar is on screen */
+} pull_view;
+
+/* A bar redrawn in place on a terminal; otherwise a plain line every 10% or 10 s. */
+static void on_progress(const models_progress *p, void *user) {
+    pull_view *v = user;
+    char done[32], total[32], rate[32], eta[32], line[160];
+    human_bytes((double)p->done, done, sizeof done);
+    human_bytes((double)p->total, total, sizeof total);
+    human_bytes(p->rate, rate, sizeof rate);
+    double left = p->total > p->done && p->rate > 0 ? (double)(p->total - p->done) / p->rate : -1;
+    human_time(left, eta, sizeof eta);
+    int pct = p->total ? (int)(100.0 * (double)p->done / (double)p->total) : -1;
+    if (p->final) {
+        human_time(p->elapsed_s, eta, sizeof eta);
+        snprintf(line, sizeof line, "%s  %s/s  done in %s", done, rate, eta);
+    } else if (p->total)
+        snprintf(line, sizeof line, "%s / %s  %3d%%  %s/s  ETA %s", done, total, pct, rate, eta);
+    else
+        snprintf(line, sizeof line, "%s  %s/s", done, rate);
+    if (v->tty) {
+        int width = 24, fill = pct > 0 ? pct * width / 100 : 0;
+        fprintf(stderr, "\r[%.*s%*s] %s\033[K", fill, "########################", width - fill, "",
+                line);
+        v->drew = true;
+        if (p->final) fputc('\n', stderr), v->drew = false;
+        return;
+    }
+    double now = cli_now_s();
+    int tenth = pct >= 0 ? pct / 10 : -1;
+    if (!p->final && tenth == v->last_tenth && now - v->last_line < 10) return;
+    v->last_tenth = tenth;
+    v->last_line = now;
+    fprintf(stderr, "hearth: pull: %s\n", line);
+}
+
+static void on_log(const char *line, void *user) {
+    pull_view *v = user;
+    if (v->drew) fputc('\n', stderr), v->drew = false;
+    fprintf(stderr, "hearth: pull: %s\n", line);
+}
+
+static int print_catalogue(void) {
+    size_t n;
+    const models_entry *c = models_catalogue(&n);
+    for (size_t i = 0; i < n; i++) printf("%-28s %-10s %s\n", c[i].name, c[i].use, c[i].url);
+    return 0;
+}
+
+static int pull_usage(FILE *f, int code) {
+    fprintf(f,
+            "usage: hearth pull NAME|URL [--sha256 HEX] [--retries N] [--dir DIR]\n"
+            "       hearth pull --list      (the catalogue's names)\n"
+            "  Downloads a GGUF into $XDG_DATA_HOME/hearth/models (resuming a partial download),\n"
+            "  checks its sha256 and installs it atomically. HF_ENDPOINT names a mirror.\n");
+    return code;
+}
+
+int cmd_pull(int argc, char **argv) {
+    models_pull_params p = {.retries = -1};
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v;
+        long n;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return pull_usage(stdout, 0);
+        if (!strcmp(o, "--list")) return print_catalogue();
+        if (o[0] != '-' && !p.what) {
+            p.what = o;
+            continue;
+        }
+        if (o[0] != '-') return cli_error(o, "one model at a time"), 2;
+        if (!(v = cli_value(argc, argv, &i))) return 2;
+        if (!strcmp(o, "--sha256")) {
+            if (strlen(v) != 64 || strspn(v, "0123456789abcdefABCDEF") != 64)
+                return cli_error(o, "'%s' is not 64 hex digits", v), 2;
+            p.expect_sha256 = v;
+        } else if (!strcmp(o, "--retries")) {
+            if (!cli_int(o, v, 0, 100, &n)) return 2;
+            p.retries = (int)n;
+        } else if (!strcmp(o, "--dir")) {
+            p.dir = v;
+        } else {
+            return cli_error(o, "unknown option (try 'hearth pull --help')"), 2;
+        }
+    }
+    if (!p.what) return pull_usage(stderr, 2);
+    pull_view view = {.tty = isatty(2), .last_tenth = -2};
+    p.progress = on_progress;
+    p.log = on_log;
+    p.user = &view;
+    models_pull_result r;
+    char err[MODELS_ERR_LEN + MODELS_PATH_LEN];
+    bool ok = models_pull(&p, &r, err, sizeof err);
+    if (view.drew) fputc('\n', stderr);
+    if (!ok) return cli_error("pull", "%s", err);
+    char size[32];
+    human_bytes((double)r.bytes, size, sizeof size);
+    printf("installed %s (%s)\n", r.path, size);
+    if (r.sha256_verified)
+        printf("sha256 %s (verified)\n", r.sha256);
+    else
+        printf("sha256 %s (no published checksum to verify against; recorded in %s.json)\n",
+               r.sha256, r.path);
+    return 0;
+}
+
+/* ---- list ---- */
+
+static int list_usage(FILE *f, int code) {
+    fprintf(f, "usage: hearth list [--dir DIR] [--verify]\n"
+               "  Installed models: catalogue name, file, size, sha256 state. --verify re-hashes\n"
+               "  each file and compares it with the checksum recorded at download.\n");
+    return code;
+}
+
+static const char *sha_state(const models_installed *m, const char *dir, bool verify, char *buf,
+                             size_t cap) {
+    if (m->partial) return "partial download (run 'hearth pull' again to resume)";
+    if (!m->sha256_known) return "no checksum recorded";
+    if (verify) {
+        char path[MODELS_PATH_LEN + 512], hex[65], err[MODELS_ERR_LEN + 512];
+        snprintf(path, sizeof path, "%s/%s", dir, m->file);
+        if (!models_sha256_file(path, hex, err, sizeof err))
+            snprintf(buf, cap, "cannot read: %s", err);
+        else
+            snprintf(buf, cap, "%s",
+                     strcmp(hex, m->sha256) ? "CORRUPT (sha256 differs from the "
+                                              "recorded one)"
+                                            : "sha256 ok");
+        return buf;
+    }
+    return m->sha256_verified ? "sha256 verified at download" : "sha256 recorded (unverified)";
+}
+
+int cmd_list(int argc, char **argv) {
+    const char *dir_opt = NULL;
+    bool verify = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return list_usage(stdout, 0);
+        if (!strcmp(argv[i], "--verify"))
+            verify = true;
+        else if (!strcmp(argv[i], "--dir") && (dir_opt = cli_value(argc, argv, &i)))
+            continue;
+        else
+            return strcmp(argv[i], "--dir") ? list_usage(stderr, 2) : 2;
+    }
+    char dir[MODELS_PATH_LEN], err[MODELS_ERR_LEN];
+    if (dir_opt)
+        snprintf(dir, sizeof dir, "%s", dir_opt);
+    else if (!models_dir(dir, sizeof dir, err, sizeof err))
+        return cli_error("list", "%s", err);
+    models_installed *m;
+    int32_t n;
+    if (!models_list(dir, &m, &n, err, sizeof err)) return cli_error("list", "%s", err);
+    printf("models in %s:%s\n", dir, n ? "" : " none (see 'hearth pull --list')");
+    int rc = 0;
+    for (int32_t i = 0; i < n; i++) {
+        char size[32], state[2 * MODELS_ERR_LEN + 1024];
+        human_bytes((double)m[i].size, size, sizeof size);
+        const char *s = sha_state(&m[i], dir, verify, state, sizeof state);
+        rc |= verify && strncmp(s, "sha256 ok", 9) && !m[i].partial && m[i].sha256_known;
+        printf("%-28s %-40s %10s  %s\n", m[i].name ? m[i].name : "-", m[i].file, size, s);
+    }
+    models_installed_free(m, n);
+    return rc;
+}
+
+/* ---- rm ---- */
+
+int cmd_rm(int argc, char **argv) {
+    const char *dir = NULL, *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: hearth rm NAME [--dir DIR]\n"
+                   "  Removes an installed model (catalogue or file name), its manifest and any\n"
+                   "  partial download.\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--dir")) {
+            if (!(dir = cli_value(argc, argv, &i))) return 2;
+        } else if (argv[i][0] == '-' || name) {
+            return cli_error(argv[i], "unexpected argument (try 'hearth rm --help')"), 2;
+        } else {
+            name = argv[i];
+        }
+    }
+    if (!name) return cli_error("rm", "missing NAME (see 'hearth list')"), 2;
+    char removed[MODELS_PATH_LEN], err[MODELS_ERR_LEN + MODELS_PATH_LEN];
+    if (!models_remove(dir, name, removed, sizeof removed, err, sizeof err))
+        return cli_error("rm", "%s", err);
+    printf("removed %s\n", removed);
+    return 0;
+}

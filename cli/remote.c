@@ -1,0 +1,153 @@
+/* The CLI side of remote backends: which backend a role uses (the configuration file), and the
+ * remote versions of `hearth embed` and `hearth ask`. The HTTP client is models/remote.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_remote.h"
+
+int cli_role_backend(models_role role, models_config *cfg) {
+    char err[MODELS_ERR_LEN + MODELS_PATH_LEN];
+    if (!models_config_load(NULL, cfg, err, sizeof err)) return -cli_error("config", "%s", err);
+    if (cfg->role[role].kind == MODELS_BACKEND_OPENAI) return 1;
+    models_config_free(cfg);
+    return 0;
+}
+
+/* Says why the remote call failed; true when the configuration asks for the local model. */
+static bool remote_failed(const models_backend *b, models_role role, const models_remote_stats *st,
+                          const char *err) {
+    bool fallback = b->fallback_local && b->local_model && st->emitted == 0 &&
+                    (st->backend_down || st->attempts == 0);
+    if (fallback)
+        fprintf(stderr, "hearth: %s backend: %s; falling back to the local model %s\n",
+                models_role_name(role), err, b->local_model);
+    else
+        cli_error(models_role_name(role), "%s", err);
+    return fallback;
+}
+
+int cli_embed_remote(const models_backend *b, char *const *texts, int32_t n, bool json) {
+    char err[MODELS_ERR_LEN + 512];
+    float *v = NULL;
+    int32_t dim = 0;
+    models_remote_stats st;
+    if (!models_remote_embed(b, (const char *const *)texts, n, &v, &dim, &st, err, sizeof err))
+        return remote_failed(b, MODELS_ROLE_EMBEDDING, &st, err) ? CLI_FALLBACK : 1;
+    for (int32_t i = 0; i < n; i++) {
+        const float *e = v + (size_t)i * dim;
+        if (json) printf("{\"index\": %d, \"embedding\": [", i);
+        for (int32_t k = 0; k < dim; k++) printf(k ? (json ? ", %.9g" : " %.9g") : "%.9g", e[k]);
+        printf(json ? "]}\n" : "\n");
+    }
+    free(v);
+    return 0;
+}
+
+/* ---- hearth ask over a remote chat backend ---- */
+
+#define ASK_SYSTEM                                                                                 \
+    "You answer questions about a code repository using only the excerpts below. Name the files "  \
+    "you rely on as path:start-end. If the excerpts do not answer the question, say so."
+
+/* Appends s; "<|" becomes "< |" so repository text cannot smuggle a template's control tokens
+ * into a server that parses them in message content. */
+static bool append(char **buf, size_t *len, const char *s) {
+    size_t n = strlen(s);
+    char *b = realloc(*buf, *len + 2 * n + 1);
+    if (!b) return false;
+    for (size_t i = 0; i < n; i++) {
+        b[(*len)++] = s[i];
+        if (s[i] == '<' && s[i + 1] == '|') b[(*len)++] = ' ';
+    }
+    b[*len] = 0;
+    *buf = b;
+    return true;
+}
+
+static int64_t estimate(const char *s) {
+    return index_count_estimate(s, strlen(s), NULL);
+}
+
+/* The user message: excerpts best first while the server's context (estimated tokens) allows. */
+static char *ask_message(const char *question, const index_hit *h, int32_t n, int64_t budget,
+                         bool *used) {
+    char *msg = NULL, head[600];
+    size_t len = 0;
+    bool ok = append(&msg, &len, "Excerpts from the repository:\n\n");
+    for (int32_t i = 0; ok && i < n; i++) {
+        snprintf(head, sizeof head, "--- %s:%d-%d\n", h[i].path, h[i].start_line, h[i].end_line);
+        int64_t cost = estimate(head) + estimate(h[i].text) + 2;
+        if (cost > budget) continue;
+        budget -= cost;
+        used[i] = true;
+        ok =
+            append(&msg, &len, head) && append(&msg, &len, h[i].text) && append(&msg, &len, "\n\n");
+    }
+    ok = ok && append(&msg, &len, "Question: ") && append(&msg, &len, question);
+    if (!ok) free(msg);
+    return ok ? msg : NULL;
+}
+
+static bool print_text(const char *s, size_t n, void *user) {
+    (void)user;
+    fwrite(s, 1, n, stdout);
+    fflush(stdout);
+    return true;
+}
+
+int cli_ask_remote(const models_backend *b, const char *question, const index_hit *hits,
+                   int32_t n_hits, int32_t n_predict, double temperature, int64_t seed) {
+    int64_t ctx = b->context_size > 0 ? b->context_size : 8192;
+    int64_t budget = ctx - n_predict - estimate(ASK_SYSTEM) - estimate(question) - 64;
+    if (budget <= 0)
+        return cli_error("ask",
+                         "the backend's context (%lld tokens) leaves no room for excerpts: "
+                         "lower -n or set context_size in the config",
+                         (long long)ctx);
+    bool *used = calloc((size_t)n_hits + 1, sizeof *used);
+    char *user = used ? ask_message(question, hits, n_hits, budget, used) : NULL;
+    if (!user) {
+        free(used);
+        return cli_error("ask", "out of memory");
+    }
+    models_chat_message msgs[2] = {{"system", ASK_SYSTEM}, {"user", user}};
+    models_gen_params g = models_gen_default_params();
+    g.max_tokens = n_predict;
+    g.temperature = (float)temperature;
+    g.seed = seed;
+    models_remote_stats st;
+    char err[MODELS_ERR_LEN + 512];
+    int rc = 0;
+    if (models_remote_chat(b, msgs, 2, &g, print_text, NULL, &st, err, sizeof err)) {
+        printf("\n\nSources:\n");
+        for (int32_t i = 0; i < n_hits; i++)
+            if (used[i]) printf("  %s:%d-%d\n", hits[i].path, hits[i].start_line, hits[i].end_line);
+    } else {
+        if (st.emitted) putchar('\n');
+        rc = remote_failed(b, MODELS_ROLE_CHAT, &st, err) ? CLI_FALLBACK : 1;
+    }
+    free(user);
+    free(used);
+    return rc;
+}
+
+/* ---- model names for long-running servers ---- */
+
+char *cli_model_for_role(const char *given, models_role role) {
+    char err[MODELS_ERR_LEN + MODELS_PATH_LEN];
+    if (given) return models_resolve(given, err, sizeof err);
+    models_config cfg;
+    const char *want = role == MODELS_ROLE_COMPLETION ? MODELS_DEFAULT_COMPLETION : NULL;
+    char *path = NULL;
+    if (models_config_load(NULL, &cfg, err, sizeof err)) {
+        const models_backend *b = &cfg.role[role];
+        if (b->kind == MODELS_BACKEND_LOCAL && b->model) want = b->model;
+        path = want ? models_resolve(want, err, sizeof err) : NULL;
+        models_config_free(&cfg);
+    } else {
+        fprintf(stderr, "hearth: config: %s\n", err);
+    }
+    return path;
+}

@@ -1,0 +1,206 @@
+// Hearth for VS Code: starts `hearth lsp` over stdio with vscode-languageclient, bridges the
+// server's textDocument/inlineCompletion into an InlineCompletionItemProvider (the client library
+// has it only as a proposed feature), and adds the status bar item, the commands and the chat view.
+import * as vscode from 'vscode';
+import { LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind, WorkDoneProgress } from 'vscode-languageclient/node';
+import { Answers } from './answer';
+import { debounce, inlineParams, Latest, toItems } from './bridge';
+import { ChatPanel } from './chat';
+import { HearthSettings, needsRestart, readSettings, serverCommand, serverOptions } from './settings';
+import { indexProgress, StatusState, statusText } from './status';
+
+let client: LanguageClient | undefined;
+let settings: HearthSettings;
+let statusItem: vscode.StatusBarItem;
+const status: StatusState = { running: false, enabled: true, model: '', loading: false };
+const answers = new Answers();
+let chat: ChatPanel;
+let seq = 0;
+
+function loadSettings(): HearthSettings {
+  const cfg = vscode.workspace.getConfiguration('hearth');
+  return readSettings((k) => cfg.get(k));
+}
+
+function updateStatus(): void {
+  status.enabled = settings.completionsEnabled;
+  status.model = settings.completionModel;
+  const { text, tooltip } = statusText(status);
+  statusItem.text = text;
+  statusItem.tooltip = tooltip;
+}
+
+async function startClient(ctx: vscode.ExtensionContext): Promise<void> {
+  const { command, args } = serverCommand(settings);
+  const serverOpts: ServerOptions = { command, args, transport: TransportKind.stdio };
+  const clientOpts: LanguageClientOptions = {
+    documentSelector: settings.languages.flatMap((language) => [{ scheme: 'file', language }, { scheme: 'untitled', language }]),
+    initializationOptions: serverOptions(settings),
+    outputChannelName: 'Hearth',
+  };
+  const c = new LanguageClient('hearth', 'Hearth', serverOpts, clientOpts);
+  c.onDidChangeState((e) => {
+    status.running = e.newState === State.Running;
+    updateStatus();
+  });
+  client = c;
+  try {
+    await c.start();
+  } catch (e) {
+    status.error = `cannot start ${command}: ${String(e)}`;
+    updateStatus();
+    return;
+  }
+  status.error = undefined;
+  ctx.subscriptions.push(c.onNotification('hearth/answer', (params: unknown) => {
+    const a = answers.route(params);
+    if (a) chat.post(a);
+  }));
+  updateStatus();
+}
+
+async function stopClient(): Promise<void> {
+  const c = client;
+  client = undefined;
+  if (c) await c.stop().catch(() => undefined);
+}
+
+class InlineProvider implements vscode.InlineCompletionItemProvider {
+  private latest = new Latest();
+
+  async provideInlineCompletionItems(doc: vscode.TextDocument, pos: vscode.Position,
+    context: vscode.InlineCompletionContext, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const c = client;
+    if (!settings.completionsEnabled || !c || c.state !== State.Running) return undefined;
+    if (!settings.languages.includes(doc.languageId)) return undefined;
+    const automatic = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic;
+    let abortWait = (): void => undefined;
+    const sub = token.onCancellationRequested(() => abortWait());
+    try {
+      if (automatic && !(await debounce(settings.debounceMs, (a) => { abortWait = a; }))) return undefined;
+      if (token.isCancellationRequested) return undefined;
+      const cts = new vscode.CancellationTokenSource();
+      const forward = token.onCancellationRequested(() => cts.cancel());
+      const isLatest = this.latest.begin(() => cts.cancel());
+      const t0 = Date.now();
+      try {
+        const uri = c.code2ProtocolConverter.asUri(doc.uri);
+        const result = await c.sendRequest('textDocument/inlineCompletion',
+          inlineParams(uri, { line: pos.line, character: pos.character }, automatic), cts.token);
+        if (!isLatest() || token.isCancellationRequested) return undefined;
+        status.lastLatencyMs = Date.now() - t0;
+        status.error = undefined;
+        updateStatus();
+        return toItems(result, { line: pos.line, character: pos.character }).map((it) =>
+          new vscode.InlineCompletionItem(it.insertText, new vscode.Range(it.range.start.line, it.range.start.character,
+            it.range.end.line, it.range.end.character)));
+      } catch (e) {
+        if (!cts.token.isCancellationRequested) {
+          status.error = e instanceof Error ? e.message : String(e);
+          updateStatus();
+        }
+        return undefined;
+      } finally {
+        this.latest.end(isLatest);
+        forward.dispose();
+        cts.dispose();
+      }
+    } finally {
+      sub.dispose();
+    }
+  }
+}
+
+function ask(question: string): void {
+  chat.show();
+  const c = client;
+  const token = `hearth-ask-${++seq}`;
+  const a = answers.start(token, question);
+  chat.post(a);
+  if (!c || c.state !== State.Running) {
+    a.onError('the hearth server is not running');
+    chat.post(a);
+    return;
+  }
+  const progress = c.onProgress(WorkDoneProgress.type, token, (v) => {
+    const text = (v as { text?: unknown }).text;
+    if (typeof text === 'string' && answers.route({ token, text })) chat.post(a);
+  });
+  c.sendRequest('workspace/executeCommand', { command: 'hearth.ask', arguments: [{ question }], workDoneToken: token })
+    .then((r) => a.onResponse(r), (e: unknown) => a.onError(e instanceof Error ? e.message : String(e)))
+    .finally(() => { progress.dispose(); chat.post(a); });
+}
+
+async function index(): Promise<void> {
+  const c = client;
+  if (!c || c.state !== State.Running) {
+    void vscode.window.showErrorMessage('Hearth: the server is not running');
+    return;
+  }
+  const token = `hearth-index-${++seq}`;
+  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  status.indexing = { message: 'starting' };
+  updateStatus();
+  const progress = c.onProgress(WorkDoneProgress.type, token, (v) => {
+    if (v.kind === 'end') return; // the response ends it
+    status.indexing = indexProgress(v, status.indexing);
+    updateStatus();
+  });
+  try {
+    const r = await c.sendRequest('workspace/executeCommand', { command: 'hearth.index', arguments: [root ? { root } : {}], workDoneToken: token });
+    const o = (r ?? {}) as Record<string, unknown>;
+    const facts = ['files', 'chunks', 'changed', 'deleted'].filter((k) => typeof o[k] === 'number').map((k) => `${k} ${String(o[k])}`);
+    void vscode.window.showInformationMessage(`Hearth: index done${facts.length ? ` (${facts.join(', ')})` : ''}`);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Hearth: index failed: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    progress.dispose();
+    status.indexing = undefined;
+    updateStatus();
+  }
+}
+
+export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
+  settings = loadSettings();
+  statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  statusItem.command = 'hearth.toggleCompletions';
+  statusItem.show();
+  chat = new ChatPanel(ask);
+  ctx.subscriptions.push(statusItem,
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, new InlineProvider()),
+    vscode.commands.registerCommand('hearth.ask', async (q?: unknown) => {
+      const question = typeof q === 'string' && q.trim() ? q.trim()
+        : await vscode.window.showInputBox({ prompt: 'Ask about the codebase', placeHolder: 'Where is the allocator set up?' });
+      if (question && question.trim()) ask(question.trim());
+      else chat.show();
+    }),
+    vscode.commands.registerCommand('hearth.index', index),
+    vscode.commands.registerCommand('hearth.toggleCompletions', async () => {
+      await vscode.workspace.getConfiguration('hearth').update('completions.enabled', !settings.completionsEnabled,
+        vscode.ConfigurationTarget.Global);
+    }),
+    vscode.commands.registerCommand('hearth.restart', async () => {
+      await stopClient();
+      await startClient(ctx);
+    }),
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (!e.affectsConfiguration('hearth')) return;
+      const next = loadSettings();
+      const restart = needsRestart(settings, next);
+      settings = next;
+      updateStatus();
+      if (restart) {
+        await stopClient();
+        await startClient(ctx);
+      } else if (client && client.state === State.Running) {
+        void client.sendNotification('workspace/didChangeConfiguration', { settings: { hearth: serverOptions(settings) } });
+      }
+    }),
+    { dispose: () => { void stopClient(); } });
+  updateStatus();
+  await startClient(ctx);
+}
+
+export async function deactivate(): Promise<void> {
+  await stopClient();
+}

@@ -1,0 +1,117 @@
+// The plain modules against the real `hearth lsp` (HEARTH_BIN, HEARTH_MODEL; skipped without
+// them): the inline-completion bridge turns the server's reply into an item at the cursor, and
+// Answers rebuilds a hearth.ask answer from its hearth/answer notifications and response.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inlineParams, toItems } from '../src/bridge';
+import { Answers } from '../src/answer';
+
+const BIN = process.env.HEARTH_BIN || '';
+const MODEL = process.env.HEARTH_MODEL || '';
+const skip = BIN && MODEL && existsSync(BIN) && existsSync(MODEL) ? false : 'HEARTH_BIN / HEARTH_MODEL not given';
+
+type Msg = { id?: number | string; method?: string; params?: any; result?: any; error?: any };
+
+class Server {
+  proc: ChildProcessWithoutNullStreams;
+  buf = Buffer.alloc(0);
+  next = 1;
+  pending = new Map<number, (m: Msg) => void>();
+  notes: Msg[] = [];
+
+  constructor() {
+    this.proc = spawn(BIN, ['lsp', '--threads', '2'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc.stdout.on('data', (d: Buffer) => this.onData(d));
+  }
+
+  onData(d: Buffer): void {
+    this.buf = Buffer.concat([this.buf, d]);
+    for (;;) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const len = Number(/Content-Length: (\d+)/i.exec(this.buf.subarray(0, end).toString())?.[1]);
+      if (this.buf.length < end + 4 + len) return;
+      const m: Msg = JSON.parse(this.buf.subarray(end + 4, end + 4 + len).toString('utf8'));
+      this.buf = this.buf.subarray(end + 4 + len);
+      if (m.method && m.id !== undefined) this.send({ id: m.id, result: null }); // agree to requests
+      else if (m.method) this.notes.push(m);
+      else if (typeof m.id === 'number' && this.pending.has(m.id)) this.pending.get(m.id)!(m);
+    }
+  }
+
+  send(m: Msg): void {
+    const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...m }), 'utf8');
+    this.proc.stdin.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]));
+  }
+
+  request(method: string, params: unknown, ms = 60000): Promise<Msg> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no reply to ${method}`)), ms);
+      this.pending.set(id, (m) => { clearTimeout(t); resolve(m); });
+      this.send({ id, method, params });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.request('shutdown', null);
+    this.send({ method: 'exit' });
+    await new Promise((r) => this.proc.on('exit', r));
+  }
+}
+
+test('the bridge turns the real server reply into an item at the cursor', { skip, timeout: 120000 }, async () => {
+  const s = new Server();
+  try {
+    await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: MODEL } });
+    s.send({ method: 'initialized', params: {} });
+    const uri = 'file:///tmp/hearth-vscode-test/a.py';
+    const text = 'def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    ';
+    s.send({ method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'python', version: 1, text } } });
+    const cursor = { line: 4, character: 4 };
+    const r = await s.request('textDocument/inlineCompletion', inlineParams(uri, cursor, true));
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    const items = toItems(r.result, cursor);
+    assert.equal(items.length, 1);
+    assert.equal(items[0].insertText, r.result.items[0].insertText);
+    assert.ok(items[0].insertText.length > 0);
+    assert.deepEqual(items[0].range, { start: cursor, end: cursor });
+  } finally {
+    await s.close();
+  }
+});
+
+test('Answers rebuilds a real hearth.ask answer and its sources', { skip, timeout: 120000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'hearth-vscode-ask-'));
+  const s = new Server();
+  try {
+    mkdirSync(join(root, 'src'));
+    writeFileSync(join(root, 'src', 'config.c'), '/* Parses the configuration file. */\nint parse_config(const char *path) {\n  return path != 0;\n}\n');
+    await s.request('initialize', { processId: null, rootUri: `file://${root}`, capabilities: {},
+      initializationOptions: { chatModel: MODEL, chatContextSize: 4096 } });
+    s.send({ method: 'initialized', params: {} });
+    const idx = await s.request('workspace/executeCommand', { command: 'hearth.index', arguments: [{}], workDoneToken: 'ix' });
+    assert.equal(idx.error, undefined, JSON.stringify(idx.error));
+    const answers = new Answers();
+    const a = answers.start('q1', 'what does parse_config do?');
+    const r = await s.request('workspace/executeCommand', { command: 'hearth.ask',
+      arguments: [{ question: 'what does parse_config do?', maxTokens: 16 }], workDoneToken: 'q1' });
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    const notes = s.notes.filter((m) => m.method === 'hearth/answer');
+    assert.ok(notes.length >= 2, 'streamed pieces and the final notification');
+    for (const n of notes) answers.route(n.params);
+    assert.equal(a.state.done, true, 'the done notification ends it');
+    assert.equal(a.state.text, r.result.answer, 'the streamed pieces make the answer');
+    a.onResponse(r.result);
+    assert.equal(a.state.text, r.result.answer);
+    assert.ok(a.state.sources.some((src) => src.label.startsWith('config.c:1-') && src.uri === `file://${root}/src/config.c`),
+      JSON.stringify(a.state.sources));
+  } finally {
+    await s.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

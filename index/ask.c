@@ -1,0 +1,135 @@
+/* index_ask: a question answered by a chat model from retrieved chunks. The excerpts go into the
+ * user message best first, as many as the context leaves room for after the answer, the
+ * question, the system prompt and the template; repository text is defused so it cannot close
+ * the message with a control token. Shared by `hearth ask` and the LSP's hearth.ask. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SYSTEM_PROMPT                                                                              \
+    "You answer questions about a code repository using only the excerpts below. Name the files "  \
+    "you rely on as path:start-end. If the excerpts do not answer the question, say so."
+#define TEMPLATE_TOKENS 64 /* a generous bound on what the chat template adds */
+
+/* "<|" loses its meaning as "< |" (prompts are tokenized with special tokens parsed). */
+static bool append_defused(char **buf, size_t *len, const char *s) {
+    size_t n = strlen(s), extra = 0;
+    for (size_t i = 0; i + 1 < n; i++) extra += s[i] == '<' && s[i + 1] == '|';
+    char *b = realloc(*buf, *len + n + extra + 1);
+    if (!b) return false;
+    for (size_t i = 0; i < n; i++) {
+        b[(*len)++] = s[i];
+        if (s[i] == '<' && s[i + 1] == '|') b[(*len)++] = ' ';
+    }
+    b[*len] = 0;
+    *buf = b;
+    return true;
+}
+
+/* Tokens of a text (special tokens parsed as the final prompt will be); NULL if out of memory. */
+static int32_t *tokenize(const engine_model *m, const char *s, bool special, int64_t *n) {
+    char err[ENGINE_ERR_LEN];
+    size_t len = strlen(s);
+    int64_t cap = (int64_t)len + 16;
+    int32_t *ids = malloc((size_t)cap * sizeof *ids);
+    *n = ids ? engine_tokenize(m, s, len, special, special, ids, cap, err, sizeof err) : -1;
+    if (*n > cap) { /* more tokens than bytes: not for our tokenizers, but stay correct */
+        free(ids);
+        cap = *n;
+        ids = malloc((size_t)cap * sizeof *ids);
+        *n = ids ? engine_tokenize(m, s, len, special, special, ids, cap, err, sizeof err) : -1;
+    }
+    if (*n < 0 || *n > cap) {
+        free(ids);
+        return NULL;
+    }
+    return ids;
+}
+
+static int64_t count_tokens(const engine_model *m, const char *s) {
+    int64_t n;
+    free(tokenize(m, s, false, &n));
+    return n;
+}
+
+/* The user message: as many excerpts as fit in budget tokens, best first; used[i] marks them. */
+static char *fit_excerpts(const engine_model *m, const index_ask_request *r, int64_t budget) {
+    char *msg = NULL, head[600];
+    size_t len = 0;
+    bool ok = append_defused(&msg, &len, "Excerpts from the repository:\n\n");
+    for (int32_t i = 0; ok && i < r->n_hits; i++) {
+        const index_hit *h = &r->hits[i];
+        snprintf(head, sizeof head, "--- %s:%d-%d\n", h->path, h->start_line, h->end_line);
+        int64_t cost = count_tokens(m, head) + count_tokens(m, h->text) + 2;
+        if (cost < 0 || cost > budget) continue; /* a smaller one further down may still fit */
+        budget -= cost;
+        r->used[i] = true;
+        ok = append_defused(&msg, &len, head) && append_defused(&msg, &len, h->text) &&
+             append_defused(&msg, &len, "\n\n");
+    }
+    ok = ok && append_defused(&msg, &len, "Question: ") && append_defused(&msg, &len, r->question);
+    if (!ok) free(msg);
+    return ok ? msg : NULL;
+}
+
+/* The newest whole turns (question + answer pairs) of the history within budget tokens: the
+ * index of the first one kept; *cost receives their tokens. */
+static int32_t history_start(const engine_model *m, const index_ask_request *r, int64_t budget,
+                             int64_t *cost) {
+    int32_t start = r->n_history - (r->n_history % 2); /* whole turns only */
+    *cost = 0;
+    while (start >= 2) {
+        int64_t turn = count_tokens(m, r->history[start - 2].content) +
+                       count_tokens(m, r->history[start - 1].content) + 16;
+        if (turn < 0 || *cost + turn > budget) break;
+        *cost += turn;
+        start -= 2;
+    }
+    return start;
+}
+
+bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r, char *err,
+               size_t errlen) {
+    int32_t n_ctx = engine_ctx_n_ctx(c);
+    memset(r->used, 0, (size_t)r->n_hits * sizeof *r->used);
+    int64_t budget = n_ctx - (int64_t)r->n_predict - count_tokens(m, SYSTEM_PROMPT) -
+                     count_tokens(m, r->question) - TEMPLATE_TOKENS;
+    int64_t history_cost = 0;
+    int32_t first = budget > 0 ? history_start(m, r, budget / 2, &history_cost) : r->n_history;
+    budget -= history_cost;
+    if (budget <= 0) {
+        snprintf(err, errlen,
+                 "the context (%d tokens) leaves no room for excerpts: raise the context size or "
+                 "lower the answer length",
+                 n_ctx);
+        return false;
+    }
+    char *user = fit_excerpts(m, r, budget), why[ENGINE_ERR_LEN] = "out of memory";
+    int32_t n_msgs = 2 + r->n_history - first;
+    engine_chat_message *msgs = malloc((size_t)n_msgs * sizeof *msgs);
+    if (msgs) {
+        msgs[0] = (engine_chat_message){"system", SYSTEM_PROMPT};
+        for (int32_t i = first; i < r->n_history; i++) msgs[1 + i - first] = r->history[i];
+        msgs[n_msgs - 1] = (engine_chat_message){"user", user};
+    }
+    char *prompt =
+        user && msgs ? engine_chat_prompt(m, NULL, msgs, n_msgs, false, why, sizeof why) : NULL;
+    free(msgs);
+    int64_t n = 0;
+    int32_t *ids = prompt ? tokenize(m, prompt, true, &n) : NULL;
+    engine_gen_request req = {.prompt = ids,
+                              .n_prompt = n,
+                              .n_predict = r->n_predict,
+                              .sampling = r->sampling,
+                              .emit = r->emit,
+                              .user = r->user};
+    engine_gen_stats st;
+    bool ok = ids && engine_generate(m, c, &req, &st, why, sizeof why);
+    if (!ok) snprintf(err, errlen, "ask: %s", why);
+    free(ids);
+    free(prompt);
+    free(user);
+    return ok;
+}

@@ -1,0 +1,69 @@
+/* Private to lsp/commands.c and lsp/ask.c: the state behind hearth.index and hearth.ask. */
+#ifndef HEARTH_LSP_COMMANDS_H
+#define HEARTH_LSP_COMMANDS_H
+
+#include "index.h"
+#include "lsp_internal.h"
+
+#define CHAT_IDLE_S    300 /* unload the chat model after this long without a question */
+#define CHAT_CTX       8192
+#define ANSWER_TOKENS  1024
+#define PROGRESS_EVERY 0.25 /* seconds between $/progress reports */
+
+typedef enum { MSG_ANSWER, MSG_PROGRESS } msg_kind;
+
+/* Worker -> loop: a piece of answer or an index progress report. */
+typedef struct stream_msg {
+    msg_kind kind;
+    char *token; /* JSON text of the answer's token */
+    char *text;
+    int64_t files_done, files_total, chunks;
+    unsigned serial; /* progress: the index build it belongs to */
+    struct stream_msg *next;
+} stream_msg;
+
+typedef struct {
+    engine_model *chat;
+    char *chat_path;
+} bg_worker;
+
+/* The progress of the one index build being reported (a newer build takes it over). */
+typedef struct {
+    char token[128]; /* JSON text */
+    unsigned serial; /* the build it reports (a superseded build must not end it) */
+    bool active, acked, ended, created_by_us;
+    char *end_message; /* ended before the client agreed to our token */
+    stream_msg *last;  /* the latest report held until the client agrees */
+} index_progress_state;
+
+struct lsp_commands {
+    lsp_server *s;
+    lsp_sched *bg;
+    bg_worker worker;
+    uv_async_t async;
+    uv_mutex_t lock;
+    stream_msg *head, *tail; /* guarded by lock */
+    uv_timer_t idle;
+    bool handles_open;
+    char *root, *chat_model, *embed_model;
+    int chat_idle_s, chat_ctx;
+    index_progress_state prog;
+};
+
+char *path_to_uri(const char *root, const char *rel);
+/* Background thread: waits while completion jobs are queued or running (or until cancelled). */
+void yield_to_foreground(lsp_commands *c, lsp_job *j);
+/* Worker -> loop: queues m (taken) for the loop thread. */
+void stream_push(lsp_commands *c, stream_msg *m);
+/* Loop thread: delivers what the workers queued (before a job's final reply). */
+void drain(lsp_commands *c);
+void submit_bg(lsp_server *s, lsp_job *j);
+const char *root_for(lsp_server *s, json_t *id, json_t *arg);
+
+/* ask.c */
+void command_ask(lsp_server *s, json_t *id, json_t *params, json_t *arg);
+/* Loop thread: the chat model has been idle for chat_idle_s; unload it on the worker. */
+void ask_unload_idle(lsp_server *s);
+void bg_worker_free(bg_worker *w);
+
+#endif

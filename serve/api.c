@@ -1,0 +1,507 @@
+/* Routes on the loop thread: authentication, method and path, the JSON body of each endpoint
+ * checked field by field (hostile input gets a 4xx in OpenAI's error shape), prompts tokenized,
+ * and a job handed to the scheduler. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+char *api_error_body(int status, const char *message, const char *code) {
+    const char *type = status == 401   ? "authentication_error"
+                       : status == 404 ? "not_found_error"
+                       : status == 429 ? "rate_limit_error"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request_error";
+    json_t *e = json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", message, "type", type,
+                          "param", "code", code);
+    if (code == NULL && e) json_object_set_new(json_object_get(e, "error"), "code", json_null());
+    char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    return body;
+}
+
+void api_error(conn *c, int status, const char *message, const char *code) {
+    if (!conn_server(c)->p.quiet) fprintf(stderr, "hearth serve: %d %s\n", status, message);
+    http_reply_json(c, status, api_error_body(status, message, code));
+}
+
+/* ---- field checks: each fills msg and returns false on a bad value ---- */
+
+typedef struct {
+    char msg[640];
+} why;
+
+static bool get_int(json_t *o, const char *key, long lo, long hi, long *out, why *w) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        snprintf(w->msg, sizeof w->msg, "'%s' must be an integer in [%ld, %ld]", key, lo, hi);
+        return false;
+    }
+    *out = (long)json_integer_value(v);
+    return true;
+}
+
+static bool get_num(json_t *o, const char *key, double lo, double hi, double *out, why *w) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi)) {
+        snprintf(w->msg, sizeof w->msg, "'%s' must be a number in [%g, %g]", key, lo, hi);
+        return false;
+    }
+    *out = json_number_value(v);
+    return true;
+}
+
+static bool get_bool(json_t *o, const char *key, bool *out, why *w) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_boolean(v)) {
+        snprintf(w->msg, sizeof w->msg, "'%s' must be a boolean", key);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+static bool get_stops(json_t *o, serve_job *j, why *w) {
+    json_t *v = json_object_get(o, "stop");
+    if (!v || json_is_null(v)) return true;
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    if ((!json_is_string(v) && !json_is_array(v)) || n > SERVE_MAX_STOPS) {
+        snprintf(w->msg, sizeof w->msg, "'stop' must be a string or at most %d strings",
+                 SERVE_MAX_STOPS);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_is_array(v) ? json_array_get(v, i) : v;
+        size_t len = json_is_string(s) ? json_string_length(s) : 0;
+        if (!json_is_string(s) || len == 0 || len > SERVE_MAX_STOP_LEN ||
+            strlen(json_string_value(s)) != len) {
+            snprintf(w->msg, sizeof w->msg, "'stop' strings must be 1..%d bytes",
+                     SERVE_MAX_STOP_LEN);
+            return false;
+        }
+        j->stops[j->n_stops++] = strdup(json_string_value(s));
+    }
+    return true;
+}
+
+/* Sampling, limits and streaming fields shared by completions and chat. */
+static bool get_gen_params(serve_server *s, json_t *o, serve_job *j, long def_max, why *w) {
+    long max_tokens = def_max, seed = -1, n = 1, top_k = 40;
+    double temp = 1.0, top_p = 1.0;
+    bool stream = false;
+    if (!get_int(o, "max_tokens", 1, 1 << 30, &max_tokens, w) ||
+        !get_int(o, "max_completion_tokens", 1, 1 << 30, &max_tokens, w) ||
+        !get_num(o, "temperature", 0.0, 2.0, &temp, w) ||
+        !get_num(o, "top_p", 0.0, 1.0, &top_p, w) ||
+        !get_int(o, "seed", -(1L << 62), 1L << 62, &seed, w) || !get_int(o, "n", 1, 1, &n, w) ||
+        !get_int(o, "top_k", 0, 1 << 20, &top_k, w) || !get_bool(o, "stream", &stream, w) ||
+        !get_stops(o, j, w))
+        return false;
+    json_t *so = json_object_get(o, "stream_options");
+    if (so && !json_is_null(so) &&
+        (!json_is_object(so) || !get_bool(so, "include_usage", &j->include_usage, w))) {
+        if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "'stream_options' must be an object");
+        return false;
+    }
+    j->stream = stream;
+    j->max_tokens = (int32_t)max_tokens;
+    j->sampling.temperature = (float)temp;
+    j->sampling.top_p = top_p > 0.0 ? (float)top_p : 1e-6f; /* 0: only the most likely token */
+    /* top_k (an extension, as in llama.cpp's server; 0 = off) bounds the work of sampling a
+     * large vocabulary; 40 by default like the common local servers */
+    j->sampling.top_k = (int32_t)top_k;
+    j->sampling.seed = seed >= 0 ? (uint64_t)seed : (uint64_t)time(NULL) ^ (uint64_t)j->id << 20;
+    (void)s;
+    return true;
+}
+
+/* Tokenizes text into a fresh array; -1 on error, -2 when longer than max. */
+static int32_t tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
+                        bool parse_special, int32_t max, int32_t **out, why *w) {
+    int32_t *ids = malloc(((size_t)max + 1) * sizeof(int32_t));
+    char err[ENGINE_ERR_LEN];
+    int64_t n = ids ? engine_tokenize(m, text, len, add_special, parse_special, ids, max + 1, err,
+                                      sizeof err)
+                    : -1;
+    if (n < 0 || n > max) {
+        if (n < 0) snprintf(w->msg, sizeof w->msg, "cannot tokenize: %s", ids ? err : "no memory");
+        free(ids);
+        return n < 0 ? -1 : -2;
+    }
+    *out = ids;
+    return (int32_t)n;
+}
+
+static bool set_prompt(serve_server *s, serve_job *j, int32_t *ids, int32_t n, why *w) {
+    if (n <= 0) {
+        if (n == 0) free(ids);
+        if (n == -2)
+            snprintf(w->msg, sizeof w->msg, "the prompt is longer than %d tokens", s->p.max_prompt);
+        if (n == 0) snprintf(w->msg, sizeof w->msg, "the prompt is empty");
+        return false;
+    }
+    j->prompt = ids;
+    j->n_prompt = n;
+    int32_t room = s->n_ctx - n; /* a sequence never outgrows its context */
+    if (j->max_tokens > room) j->max_tokens = room;
+    return true;
+}
+
+/* The text of a prompt field: a string or an array holding one string. */
+static const char *one_string(json_t *v, size_t *len) {
+    if (json_is_array(v) && json_array_size(v) == 1) v = json_array_get(v, 0);
+    if (!json_is_string(v)) return NULL;
+    *len = json_string_length(v);
+    return json_string_value(v);
+}
+
+/* <|fim_prefix|>prefix<|fim_suffix|>suffix<|fim_middle|> (the Qwen2.5-Coder layout); the texts
+ * are tokenized without special tokens, so they cannot forge the markers. */
+static int32_t fim_prompt(serve_server *s, const char *pre, size_t npre, const char *suf,
+                          size_t nsuf, int32_t **out, why *w) {
+    if (s->fim_prefix < 0) {
+        snprintf(w->msg, sizeof w->msg, "the model has no fill-in-the-middle tokens");
+        return -1;
+    }
+    int32_t *a = NULL, *b = NULL, max = s->p.max_prompt;
+    int32_t na = tokenize(s->model, pre, npre, false, false, max, &a, w);
+    int32_t nb = na < 0 ? -1 : tokenize(s->model, suf, nsuf, false, false, max, &b, w);
+    int32_t n = na < 0 ? na : nb < 0 ? nb : na + nb + 3;
+    if (n > max) n = -2;
+    int32_t *ids = n > 0 ? malloc((size_t)n * sizeof(int32_t)) : NULL;
+    if (ids) {
+        ids[0] = s->fim_prefix;
+        memcpy(ids + 1, a, (size_t)na * sizeof(int32_t));
+        ids[1 + na] = s->fim_suffix;
+        memcpy(ids + 2 + na, b, (size_t)nb * sizeof(int32_t));
+        ids[n - 1] = s->fim_middle;
+    }
+    free(a);
+    free(b);
+    if (n > 0 && !ids) {
+        snprintf(w->msg, sizeof w->msg, "out of memory");
+        n = -1;
+    }
+    *out = ids;
+    return n;
+}
+
+static serve_job *parse_completion(serve_server *s, json_t *o, bool fim, why *w) {
+    serve_job *j = job_new(JOB_COMPLETION);
+    if (!j) return NULL;
+    j->id = s->next_id++;
+    size_t np = 0, ns = 0;
+    const char *prompt = one_string(json_object_get(o, "prompt"), &np);
+    json_t *sv = json_object_get(o, "suffix");
+    const char *suffix = json_is_string(sv) ? json_string_value(sv) : NULL;
+    if (suffix) ns = json_string_length(sv);
+    int32_t *ids = NULL, n = -1;
+    if (!prompt)
+        snprintf(w->msg, sizeof w->msg, "'prompt' must be a string (or an array of one string)");
+    else if (sv && !json_is_null(sv) && !suffix)
+        snprintf(w->msg, sizeof w->msg, "'suffix' must be a string");
+    else if (!get_gen_params(s, o, j, fim ? 64 : 16, w))
+        ;
+    else if (fim || suffix)
+        n = fim_prompt(s, prompt, np, suffix ? suffix : "", ns, &ids, w);
+    else
+        n = tokenize(s->model, prompt, np, true, true, s->p.max_prompt, &ids, w);
+    if (!w->msg[0] && set_prompt(s, j, ids, n, w)) return j;
+    if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "invalid request");
+    pthread_mutex_lock(&s->mu);
+    job_unref_locked(j);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* /v1/fim: the text before and after the cursor for completion/ (the LSP's FIM path). */
+static serve_job *parse_fim(serve_server *s, json_t *o, why *w) {
+    serve_job *j = job_new(JOB_FIM);
+    if (!j) return NULL;
+    j->id = s->next_id++;
+    size_t np = 0;
+    const char *prompt = one_string(json_object_get(o, "prompt"), &np);
+    json_t *sv = json_object_get(o, "suffix");
+    long max_tokens = 64;
+    bool stream = false;
+    if (!prompt)
+        snprintf(w->msg, sizeof w->msg, "'prompt' must be a string (or an array of one string)");
+    else if (sv && !json_is_null(sv) && !json_is_string(sv))
+        snprintf(w->msg, sizeof w->msg, "'suffix' must be a string");
+    else if (get_int(o, "max_tokens", 1, 4096, &max_tokens, w) &&
+             get_bool(o, "stream", &stream, w)) {
+        j->max_tokens = (int32_t)max_tokens;
+        j->stream = stream;
+        j->prefix = malloc(np + 1);
+        j->prefix_len = np;
+        j->suffix_len = json_is_string(sv) ? json_string_length(sv) : 0;
+        j->suffix = malloc(j->suffix_len + 1);
+        if (j->prefix && j->suffix) {
+            memcpy(j->prefix, prompt, np + 1);
+            memcpy(j->suffix, j->suffix_len ? json_string_value(sv) : "", j->suffix_len + 1);
+            return j;
+        }
+        snprintf(w->msg, sizeof w->msg, "out of memory");
+    }
+    pthread_mutex_lock(&s->mu);
+    job_unref_locked(j);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* A message's content: a string, or an array of {"type": "text", "text": ...} parts (joined). */
+static char *message_text(json_t *content) {
+    if (json_is_string(content)) return strdup(json_string_value(content));
+    if (!json_is_array(content)) return NULL;
+    size_t len = 0, i;
+    json_t *part;
+    json_array_foreach(content, i, part) {
+        json_t *t = json_object_get(part, "text");
+        if (!json_is_string(t)) return NULL;
+        len += json_string_length(t);
+    }
+    char *out = malloc(len + 1), *p = out;
+    if (!out) return NULL;
+    json_array_foreach(content, i, part) {
+        json_t *t = json_object_get(part, "text");
+        memcpy(p, json_string_value(t), json_string_length(t));
+        p += json_string_length(t);
+    }
+    *p = 0;
+    return out;
+}
+
+static bool chat_prompt(serve_server *s, json_t *msgs, serve_job *j, why *w) {
+    size_t n = json_is_array(msgs) ? json_array_size(msgs) : 0;
+    if (n == 0 || n > 4096) {
+        snprintf(w->msg, sizeof w->msg, "'messages' must be a non-empty array");
+        return false;
+    }
+    engine_chat_message *m = calloc(n, sizeof *m);
+    char **texts = calloc(n, sizeof *texts);
+    bool ok = m && texts;
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *msg = json_array_get(msgs, i), *role = json_object_get(msg, "role");
+        const char *r = json_is_string(role) ? json_string_value(role) : "";
+        if (!strcmp(r, "developer")) r = "system";
+        texts[i] = message_text(json_object_get(msg, "content"));
+        ok = texts[i] && (!strcmp(r, "system") || !strcmp(r, "user") || !strcmp(r, "assistant"));
+        if (!ok)
+            snprintf(w->msg, sizeof w->msg,
+                     "messages[%zu] needs a role (system, user, assistant) and text content", i);
+        m[i] = (engine_chat_message){r, texts[i]};
+    }
+    char err[ENGINE_ERR_LEN];
+    char *prompt =
+        ok ? engine_chat_prompt(s->model, s->p.chat_template, m, (int)n, false, err, sizeof err)
+           : NULL;
+    if (ok && !prompt) snprintf(w->msg, sizeof w->msg, "%s", err);
+    int32_t *ids = NULL, k = -1;
+    if (prompt)
+        k = tokenize(s->model, prompt, strlen(prompt), true, true, s->p.max_prompt, &ids, w);
+    free(prompt);
+    for (size_t i = 0; texts && i < n; i++) free(texts[i]);
+    free(texts);
+    free(m);
+    return prompt && set_prompt(s, j, ids, k, w);
+}
+
+static serve_job *parse_chat(serve_server *s, json_t *o, why *w) {
+    serve_job *j = job_new(JOB_CHAT);
+    if (!j) return NULL;
+    j->id = s->next_id++;
+    const char *tmpl = s->p.chat_template ? s->p.chat_template : engine_chat_template(s->model);
+    j->hide_think = tmpl && !strcmp(tmpl, "qwen3");
+    if (get_gen_params(s, o, j, 1 << 30, w) && chat_prompt(s, json_object_get(o, "messages"), j, w))
+        return j;
+    if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "invalid request");
+    pthread_mutex_lock(&s->mu);
+    job_unref_locked(j);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static serve_job *parse_embeddings(serve_server *s, json_t *o, why *w) {
+    json_t *in = json_object_get(o, "input"), *fmt = json_object_get(o, "encoding_format");
+    size_t n = json_is_array(in) ? json_array_size(in) : 1;
+    if ((!json_is_string(in) && !json_is_array(in)) || n == 0 || n > SERVE_MAX_INPUTS) {
+        snprintf(w->msg, sizeof w->msg, "'input' must be a string or 1..%d strings",
+                 SERVE_MAX_INPUTS);
+        return NULL;
+    }
+    const char *f = json_is_string(fmt) ? json_string_value(fmt) : fmt ? "" : "float";
+    if (strcmp(f, "float") && strcmp(f, "base64")) {
+        snprintf(w->msg, sizeof w->msg, "'encoding_format' must be \"float\" or \"base64\"");
+        return NULL;
+    }
+    serve_job *j = job_new(JOB_EMBED);
+    if (!j) return NULL;
+    j->id = s->next_id++;
+    j->base64 = !strcmp(f, "base64");
+    j->inputs = calloc(n, sizeof *j->inputs);
+    j->n_inputs = calloc(n, sizeof *j->n_inputs);
+    bool ok = j->inputs && j->n_inputs;
+    for (size_t i = 0; ok && i < n; i++, j->n_in++) {
+        json_t *t = json_is_array(in) ? json_array_get(in, i) : in;
+        int32_t k = json_is_string(t)
+                        ? tokenize(s->embed_model, json_string_value(t), json_string_length(t),
+                                   true, false, s->n_batch_embed, &j->inputs[i], w)
+                        : -3;
+        if (k <= 0 && !w->msg[0])
+            snprintf(w->msg, sizeof w->msg,
+                     k == -3  ? "input[%zu] is not a string"
+                     : k == 0 ? "input[%zu] is empty"
+                              : "input[%zu] is longer than "
+                                "the embedding model's batch",
+                     i);
+        ok = k > 0;
+        j->n_inputs[i] = k > 0 ? k : 0;
+        j->n_prompt_total += k > 0 ? k : 0;
+    }
+    if (ok) return j;
+    pthread_mutex_lock(&s->mu);
+    job_unref_locked(j);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- routing ---- */
+
+/* Compares the Bearer token in constant time (for its length). */
+static bool authorized(const serve_server *s, const char *header) {
+    if (!s->p.api_key) return true;
+    if (strncmp(header, "Bearer ", 7)) return false;
+    const char *got = header + 7, *want = s->p.api_key;
+    size_t ng = strlen(got), nw = strlen(want);
+    unsigned diff = (unsigned)(ng != nw);
+    for (size_t i = 0; i < ng; i++) diff |= (unsigned)(got[i] ^ want[i % (nw ? nw : 1)]);
+    return diff == 0;
+}
+
+static void reply_health(serve_server *s, conn *c) {
+    pthread_mutex_lock(&s->mu);
+    json_t *o =
+        json_pack("{s:s, s:i, s:i, s:I, s:I}", "status", "ok", "requests_active", s->n_active,
+                  "requests_queued", s->n_queued, "requests_served", (json_int_t)s->n_served,
+                  "requests_cancelled", (json_int_t)s->n_cancelled);
+    pthread_mutex_unlock(&s->mu);
+    http_reply_json(c, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
+    json_decref(o);
+}
+
+static void reply_models(serve_server *s, conn *c) {
+    json_t *data = json_array();
+    const char *names[2] = {s->model ? s->model_name : NULL, s->embed_model ? s->embed_name : NULL};
+    for (int i = 0; i < 2; i++)
+        if (names[i])
+            json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", names[i], "object",
+                                                  "model", "created", (json_int_t)s->created,
+                                                  "owned_by", "hearth"));
+    json_t *o = json_pack("{s:s, s:o}", "object", "list", "data", data);
+    http_reply_json(c, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
+    json_decref(o);
+}
+
+typedef enum { R_NONE, R_HEALTH, R_MODELS, R_COMPLETIONS, R_FIM, R_CHAT, R_EMBEDDINGS } route;
+
+static route find_route(const char *path, bool *post) {
+    static const struct {
+        const char *path;
+        route r;
+        bool post;
+    } ROUTES[] = {{"/health", R_HEALTH, false},
+                  {"/v1/models", R_MODELS, false},
+                  {"/v1/completions", R_COMPLETIONS, true},
+                  {"/v1/fim", R_FIM, true},
+                  {"/v1/chat/completions", R_CHAT, true},
+                  {"/v1/embeddings", R_EMBEDDINGS, true}};
+    for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++)
+        if (!strcmp(path, ROUTES[i].path)) {
+            *post = ROUTES[i].post;
+            return ROUTES[i].r;
+        }
+    return R_NONE;
+}
+
+static void submit(serve_server *s, conn *c, serve_job *j, const char *path) {
+    if (!sched_submit(s, j)) {
+        pthread_mutex_lock(&s->mu);
+        job_unref_locked(j);
+        pthread_mutex_unlock(&s->mu);
+        api_error(c, 429, "too many requests are queued; retry later", "queue_full");
+        return;
+    }
+    conn_set_job(c, j);
+    if (!s->p.quiet)
+        fprintf(stderr, "hearth serve: %s #%lld: %d prompt tokens%s\n", path, (long long)j->id,
+                j->kind == JOB_EMBED ? j->n_prompt_total : j->n_prompt,
+                j->stream ? ", streamed" : "");
+}
+
+static void handle_post(serve_server *s, conn *c, route rt, const http_request *r) {
+    json_error_t jerr;
+    json_t *o = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(o)) {
+        char msg[256];
+        if (o)
+            snprintf(msg, sizeof msg, "the request body must be a JSON object");
+        else
+            snprintf(msg, sizeof msg, "invalid JSON at line %d column %d: %s", jerr.line,
+                     jerr.column, jerr.text);
+        json_decref(o);
+        api_error(c, 400, msg, "invalid_json");
+        return;
+    }
+    why w = {""};
+    serve_job *j = NULL;
+    bool embed = rt == R_EMBEDDINGS;
+    if (embed ? !s->embed_model : !s->model)
+        snprintf(w.msg, sizeof w.msg, "no %s model is loaded (see hearth serve --help)",
+                 embed ? "embedding" : "completion");
+    else if (rt == R_CHAT)
+        j = parse_chat(s, o, &w);
+    else if (embed)
+        j = parse_embeddings(s, o, &w);
+    else if (rt == R_FIM && s->fim)
+        j = parse_fim(s, o, &w);
+    else
+        j = parse_completion(s, o, rt == R_FIM, &w);
+    json_decref(o);
+    if (!j) {
+        bool too_long = strstr(w.msg, "longer than") != NULL;
+        api_error(c, 400, w.msg[0] ? w.msg : "out of memory",
+                  too_long ? "context_length_exceeded" : NULL);
+        return;
+    }
+    submit(s, c, j, r->path);
+}
+
+void api_handle(serve_server *s, conn *c, const http_request *r) {
+    if (!authorized(s, r->authorization)) {
+        api_error(c, 401, "invalid or missing API key (Authorization: Bearer <key>)",
+                  "invalid_api_key");
+        return;
+    }
+    bool post = false;
+    route rt = find_route(r->path, &post);
+    if (rt == R_NONE) {
+        api_error(c, 404, "no such endpoint", NULL);
+        return;
+    }
+    if (strcmp(r->method, post ? "POST" : "GET")) {
+        api_error(c, 405, post ? "use POST" : "use GET", NULL);
+        return;
+    }
+    if (rt == R_HEALTH)
+        reply_health(s, c);
+    else if (rt == R_MODELS)
+        reply_models(s, c);
+    else
+        handle_post(s, c, rt, r);
+}

@@ -1,0 +1,138 @@
+/* Private pieces of serve/: the server, its connections, jobs and the scheduler.
+ *
+ * Ownership: a job is created by the loop thread for one request and shared with the scheduler;
+ * `refs` counts its holders (the connection, the scheduler, the ready list) under srv->mu and
+ * the last one frees it. Fields marked [loop] are touched only by the loop thread, [sched] only
+ * by the scheduler, [mu] only under srv->mu; the request part is written before the job is
+ * queued and read-only after. */
+#ifndef HEARTH_SERVE_INTERNAL_H
+#define HEARTH_SERVE_INTERNAL_H
+
+#include <http_parser.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <uv.h>
+
+#include "completion.h"
+#include "engine.h"
+#include "serve.h"
+
+#define SERVE_MAX_STOPS    8
+#define SERVE_MAX_STOP_LEN 256
+#define SERVE_MAX_INPUTS   2048 /* embedding inputs per request */
+#define SERVE_MAX_CONNS    1024
+#define SERVE_KV_BLOCK     16 /* positions per KV block */
+
+/* JOB_FIM: /v1/fim through completion/ (the LSP's path: KV reuse across requests, windows,
+ * trimming), one at a time on the scheduler thread before each batched step. */
+typedef enum { JOB_COMPLETION, JOB_CHAT, JOB_EMBED, JOB_FIM } job_kind;
+
+typedef struct conn conn;
+typedef struct serve_server serve_server;
+
+typedef struct serve_job {
+    /* request (read-only once queued) */
+    job_kind kind;
+    bool stream, include_usage, base64;
+    bool hide_think; /* chat with a Qwen3 template: <think> blocks are not part of the answer */
+    int64_t id;
+    int32_t *prompt, n_prompt;
+    int32_t max_tokens;
+    engine_sampler_params sampling;
+    char *stops[SERVE_MAX_STOPS];
+    int n_stops;
+    int32_t **inputs, *n_inputs, n_in; /* embeddings */
+    char *prefix, *suffix;             /* FIM */
+    size_t prefix_len, suffix_len;
+    int32_t n_cached; /* FIM: prompt tokens kept in the KV cache from the previous request */
+    /* results [mu] */
+    char *out;
+    size_t out_len, out_cap;
+    bool done, cancel, in_ready;
+    const char *finish; /* "stop" or "length" */
+    int err_status;     /* != 0: failed with err_msg */
+    char err_msg[640];
+    int32_t n_generated, n_embd, n_prompt_total;
+    float *embeddings;
+    int refs;
+    struct serve_job *next_ready, *next_queued;
+    /* [loop] */
+    conn *c;
+    /* [sched] */
+    void *slot;
+} serve_job;
+
+struct serve_server {
+    serve_params p;
+    engine_model *model, *embed_model;
+    engine_ctx *ctx, *embed_ctx; /* [sched] paged context; plain context for embeddings */
+    completion_engine *fim;      /* [sched] /v1/fim; NULL when the model has no FIM tokens */
+    char model_name[256], embed_name[256];
+    int32_t n_ctx, n_batch_embed;
+    int32_t fim_prefix, fim_suffix, fim_middle; /* -1 when the model has no FIM tokens */
+    long created;
+    /* loop */
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wake;
+    uv_signal_t sig_int, sig_term;
+    int n_conns;
+    int64_t next_id;
+    /* shared [mu] */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool thread_started, stopping;
+    serve_job *queue_head, *queue_tail, *ready_head;
+    int n_queued, n_active;
+    int64_t n_cancelled, n_served;
+    void *sched; /* [sched] the scheduler's private state (sched.c) */
+};
+
+/* ---- jobs (job.c) ---- */
+serve_job *job_new(job_kind kind);
+/* Drops one reference [mu held]; frees the job at zero. */
+void job_unref_locked(serve_job *j);
+/* Appends generated text and puts the job on the ready list [mu held]. */
+void job_push_text_locked(serve_server *s, serve_job *j, const char *text, size_t n);
+void job_mark_ready_locked(serve_server *s, serve_job *j);
+
+/* ---- scheduler thread (sched.c) ---- */
+bool sched_start(serve_server *s, char *err, size_t errlen);
+/* Asks the scheduler to finish every job and stop, and joins it. */
+void sched_stop(serve_server *s);
+/* Queues a job (the caller keeps its own reference); false when the queue is full. */
+bool sched_submit(serve_server *s, serve_job *j);
+void sched_cancel(serve_server *s, serve_job *j);
+
+/* ---- HTTP connections (http.c) ---- */
+bool http_listen(serve_server *s, char *err, size_t errlen);
+/* Closes the listener, the loop's other handles and every connection (their jobs cancelled). */
+void http_close_all(serve_server *s);
+/* The request of a connection, as the router sees it. */
+typedef struct {
+    const char *method, *path;
+    const char *body;
+    size_t body_len;
+    const char *authorization; /* "" when absent */
+} http_request;
+/* A whole response with a JSON body (takes the body). Then the connection closes. */
+void http_reply_json(conn *c, int status, char *body);
+/* Starts a server-sent-events response (once), then sends one `data: ...` event. */
+void http_sse_event(conn *c, const char *data, size_t n);
+/* Ends a streamed response: the connection closes once everything is written. */
+void http_end(conn *c);
+void conn_set_job(conn *c, serve_job *j);
+/* True once a response (or the start of a stream) was sent. */
+bool http_replied(const conn *c);
+serve_server *conn_server(conn *c);
+
+/* ---- routes and replies (api.c, reply.c) ---- */
+void api_handle(serve_server *s, conn *c, const http_request *r);
+/* An OpenAI-shaped error body: {"error": {"message", "type", "param", "code"}}. */
+char *api_error_body(int status, const char *message, const char *code);
+void api_error(conn *c, int status, const char *message, const char *code);
+/* Called on the loop thread when a job has new output or finished. */
+void reply_job_update(serve_server *s, serve_job *j);
+
+#endif

@@ -1,0 +1,39 @@
+# editors/: the Neovim plugin in headless Neovim (Debian's nvim) against the real `hearth lsp` on a
+# tiny FIM model (ghost text; :HearthIndex + :HearthAsk), the ghost-text mechanics without a
+# server, :HearthAsk against a stand-in server whose pace the test sets (streaming seen mid-answer),
+# and the VS Code extension's unit tests (node --test; the bridge and answer logic also against the
+# real server) and packaging (tsc --strict, esbuild, vsce) into a .vsix.
+find_program(HEARTH_NVIM nvim REQUIRED)
+find_program(HEARTH_NODE node REQUIRED)
+set(HEARTH_EDITORS_DIR ${CMAKE_SOURCE_DIR}/editors)
+set(HEARTH_EDITORS_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/editors)
+set(HEARTH_NVIM_ENV "HEARTH_PLUGIN=${HEARTH_EDITORS_DIR}/nvim;HEARTH_HARNESS=${HEARTH_EDITORS_TESTS}")
+set(HEARTH_NVIM_ARGS --headless -u NONE -i NONE -n -c)
+
+add_test(NAME editors_nvim_ghost COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
+  "luafile ${HEARTH_EDITORS_TESTS}/nvim_ghost_test.lua")
+set_tests_properties(editors_nvim_ghost PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77
+  ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_MODEL=${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf")
+
+add_test(NAME editors_nvim_ghost_units COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
+  "luafile ${HEARTH_EDITORS_TESTS}/nvim_ghost_units_test.lua")
+set_tests_properties(editors_nvim_ghost_units PROPERTIES TIMEOUT 60 ENVIRONMENT "${HEARTH_NVIM_ENV}")
+
+add_test(NAME editors_nvim_ask COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
+  "luafile ${HEARTH_EDITORS_TESTS}/nvim_ask_test.lua")
+set_tests_properties(editors_nvim_ask PROPERTIES TIMEOUT 120
+  ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_ASK_CMD=[\"${HEARTH_NODE}\",\"${HEARTH_EDITORS_TESTS}/fake_ask_server.mjs\"]")
+
+add_test(NAME editors_nvim_ask_real COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
+  "luafile ${HEARTH_EDITORS_TESTS}/nvim_ask_real_test.lua")
+set_tests_properties(editors_nvim_ask_real PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77
+  ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_MODEL=${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf")
+
+add_test(NAME editors_vscode_unit
+  COMMAND bash ${HEARTH_EDITORS_DIR}/vscode/test/run.sh ${CMAKE_CURRENT_BINARY_DIR}/editors-vscode-out)
+set_tests_properties(editors_vscode_unit PROPERTIES TIMEOUT 300
+  ENVIRONMENT "HEARTH_VSCODE_DIR=${HEARTH_EDITORS_DIR}/vscode;HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_MODEL=${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf")
+
+add_test(NAME editors_vscode_package
+  COMMAND bash ${HEARTH_EDITORS_DIR}/vscode/package.sh ${CMAKE_BINARY_DIR}/hearth-vscode.vsix)
+set_tests_properties(editors_vscode_package PROPERTIES TIMEOUT 300)

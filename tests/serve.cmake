@@ -1,0 +1,7 @@
+# serve/ (issue 9): `hearth serve` driven by curl and the official `openai` npm client
+# (tests/serve/package.json, installed by tools/install-deps.sh): endpoints, streaming,
+# concurrency (continuous batching), cancellation, limits, time-outs, API keys.
+find_program(HEARTH_NODE node REQUIRED)
+add_test(NAME serve_api COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/serve.test.mjs)
+set_tests_properties(serve_api PROPERTIES TIMEOUT 600 ENVIRONMENT
+  "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR};HEARTH_TEST_DATA=${HEARTH_TEST_DATA}")
