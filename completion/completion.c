@@ -126,7 +126,7 @@ static bool remember(completion_engine *e, const int32_t *ids, int64_t n) {
         e->cached = c;
         e->cap_cached = n;
     }
-    memcpy(e->cached, ids, (size_t)n * sizeof *ids);
+    if (n > 0) memcpy(e->cached, ids, (size_t)n * sizeof *ids); /* cached may still be NULL */
     e->n_cached = n;
     return true;
 }

@@ -119,7 +119,11 @@ bool index_embedder_run(index_embedder *e, const char *const *texts, int32_t n, 
 
 typedef struct index_vectors index_vectors;
 
-#define INDEX_HNSW_THRESHOLD 50000 /* vectors; an exact flat index below, HNSW from here on */
+/* Vectors from which the FAISS index is an HNSW graph instead of an exact flat scan. The graph is
+ * rebuilt from SQLite after every change (FAISS's HNSW cannot delete), which took minutes of CPU
+ * at 100k x 384 (bench/RESULTS.md) while a flat scan of 100k stays in the tens of milliseconds:
+ * so only very large indexes switch. */
+#define INDEX_HNSW_THRESHOLD 500000
 /* For tests: build HNSW from n vectors on (0 = the default threshold). */
 void index_vectors_set_hnsw_threshold(int64_t n);
 

@@ -4,7 +4,7 @@
  * The FAISS file is a cache of the vectors table: it is named after the store's generation
  * (bumped by every transaction that changes chunks), written to a temporary path, fsync'ed and
  * renamed, so a reader either finds the file of the current generation or rebuilds from SQLite.
- * Exact search (IndexFlatIP) up to hnsw_threshold vectors; past it an HNSW graph (M = 32,
+ * Exact search (IndexFlatIP) up to INDEX_HNSW_THRESHOLD vectors; past it an HNSW graph (M = 32,
  * efSearch = 64: approximate, but sub-millisecond where the flat scan grows linearly). */
 #include <dirent.h>
 #include <errno.h>

@@ -123,7 +123,7 @@ for (const mode of o.modes.split(',')) {
   rows.push(summary(mode, all[mode]));
   if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));
 }
-console.log('\n| mode | requests | prompt tokens (mean) | reused (mean) | computed (mean / p50) | served from cache | ' +
+console.log('\n| mode | requests | prompt tokens (mean) | reused (mean) | computed (mean / p50) | served from the completion cache | ' +
   'first token p50 / p95 (ms) | full suggestion p50 / p95 (ms) | tokens generated (mean) | cold request (ms, prompt tokens) |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows)

@@ -10,8 +10,8 @@ model is not what is measured here; search cost does not depend on the vectors' 
 FAISS file is written by a no-op `hearth index` run. Then every question of questions.jsonl is
 searched in each mode, each as its own process (so the time includes opening the index, loading
 the embedding model and the FAISS file, as every `hearth search` and every hearth.ask pays).
-Run once with the default threshold (HNSW at 100k) and once with HEARTH_HNSW_THRESHOLD=1000000000
-(exact flat index) to compare.
+HEARTH_HNSW_THRESHOLD chooses the vector index: 1000000000 keeps the exact flat index, 1 forces
+HNSW (whose build takes minutes of CPU at this size).
 """
 import argparse
 import json
