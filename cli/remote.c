@@ -47,47 +47,8 @@ int cli_embed_remote(const models_backend *b, char *const *texts, int32_t n, boo
 
 /* ---- hearth ask over a remote chat backend ---- */
 
-#define ASK_SYSTEM                                                                                 \
-    "You answer questions about a code repository using only the excerpts below. Name the files "  \
-    "you rely on as path:start-end. If the excerpts do not answer the question, say so."
-
-/* Appends s; "<|" becomes "< |" so repository text cannot smuggle a template's control tokens
- * into a server that parses them in message content. */
-static bool append(char **buf, size_t *len, const char *s) {
-    size_t n = strlen(s);
-    char *b = realloc(*buf, *len + 2 * n + 1);
-    if (!b) return false;
-    for (size_t i = 0; i < n; i++) {
-        b[(*len)++] = s[i];
-        if (s[i] == '<' && s[i + 1] == '|') b[(*len)++] = ' ';
-    }
-    b[*len] = 0;
-    *buf = b;
-    return true;
-}
-
 static int64_t estimate(const char *s) {
     return index_count_estimate(s, strlen(s), NULL);
-}
-
-/* The user message: excerpts best first while the server's context (estimated tokens) allows. */
-static char *ask_message(const char *question, const index_hit *h, int32_t n, int64_t budget,
-                         bool *used) {
-    char *msg = NULL, head[600];
-    size_t len = 0;
-    bool ok = append(&msg, &len, "Excerpts from the repository:\n\n");
-    for (int32_t i = 0; ok && i < n; i++) {
-        snprintf(head, sizeof head, "--- %s:%d-%d\n", h[i].path, h[i].start_line, h[i].end_line);
-        int64_t cost = estimate(head) + estimate(h[i].text) + 2;
-        if (cost > budget) continue;
-        budget -= cost;
-        used[i] = true;
-        ok =
-            append(&msg, &len, head) && append(&msg, &len, h[i].text) && append(&msg, &len, "\n\n");
-    }
-    ok = ok && append(&msg, &len, "Question: ") && append(&msg, &len, question);
-    if (!ok) free(msg);
-    return ok ? msg : NULL;
 }
 
 static bool print_text(const char *s, size_t n, void *user) {
@@ -100,19 +61,19 @@ static bool print_text(const char *s, size_t n, void *user) {
 int cli_ask_remote(const models_backend *b, const char *question, const index_hit *hits,
                    int32_t n_hits, int32_t n_predict, double temperature, int64_t seed) {
     int64_t ctx = b->context_size > 0 ? b->context_size : 8192;
-    int64_t budget = ctx - n_predict - estimate(ASK_SYSTEM) - estimate(question) - 64;
+    int64_t budget = ctx - n_predict - estimate(INDEX_ASK_SYSTEM) - estimate(question) - 64;
     if (budget <= 0)
         return cli_error("ask",
                          "the backend's context (%lld tokens) leaves no room for excerpts: "
                          "lower -n or set context_size in the config",
                          (long long)ctx);
     bool *used = calloc((size_t)n_hits + 1, sizeof *used);
-    char *user = used ? ask_message(question, hits, n_hits, budget, used) : NULL;
+    char *user = used ? index_ask_message(NULL, question, hits, n_hits, budget, used) : NULL;
     if (!user) {
         free(used);
         return cli_error("ask", "out of memory");
     }
-    models_chat_message msgs[2] = {{"system", ASK_SYSTEM}, {"user", user}};
+    models_chat_message msgs[2] = {{"system", INDEX_ASK_SYSTEM}, {"user", user}};
     models_gen_params g = models_gen_default_params();
     g.max_tokens = n_predict;
     g.temperature = (float)temperature;

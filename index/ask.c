@@ -8,9 +8,6 @@
 
 #include "internal.h"
 
-#define SYSTEM_PROMPT                                                                              \
-    "You answer questions about a code repository using only the excerpts below. Name the files "  \
-    "you rely on as path:start-end. If the excerpts do not answer the question, say so."
 #define TEMPLATE_TOKENS 64 /* a generous bound on what the chat template adds */
 
 /* "<|" loses its meaning as "< |" (prompts are tokenized with special tokens parsed). */
@@ -48,28 +45,30 @@ static int32_t *tokenize(const engine_model *m, const char *s, bool special, int
     return ids;
 }
 
+/* Exact with a model; without one (a remote model) the index's estimate. */
 static int64_t count_tokens(const engine_model *m, const char *s) {
+    if (!m) return index_count_estimate(s, strlen(s), NULL);
     int64_t n;
     free(tokenize(m, s, false, &n));
     return n;
 }
 
-/* The user message: as many excerpts as fit in budget tokens, best first; used[i] marks them. */
-static char *fit_excerpts(const engine_model *m, const index_ask_request *r, int64_t budget) {
+char *index_ask_message(const engine_model *m, const char *question, const index_hit *hits,
+                        int32_t n_hits, int64_t budget, bool *used) {
     char *msg = NULL, head[600];
     size_t len = 0;
     bool ok = append_defused(&msg, &len, "Excerpts from the repository:\n\n");
-    for (int32_t i = 0; ok && i < r->n_hits; i++) {
-        const index_hit *h = &r->hits[i];
+    for (int32_t i = 0; ok && i < n_hits; i++) {
+        const index_hit *h = &hits[i];
         snprintf(head, sizeof head, "--- %s:%d-%d\n", h->path, h->start_line, h->end_line);
         int64_t cost = count_tokens(m, head) + count_tokens(m, h->text) + 2;
         if (cost < 0 || cost > budget) continue; /* a smaller one further down may still fit */
         budget -= cost;
-        r->used[i] = true;
+        used[i] = true;
         ok = append_defused(&msg, &len, head) && append_defused(&msg, &len, h->text) &&
              append_defused(&msg, &len, "\n\n");
     }
-    ok = ok && append_defused(&msg, &len, "Question: ") && append_defused(&msg, &len, r->question);
+    ok = ok && append_defused(&msg, &len, "Question: ") && append_defused(&msg, &len, question);
     if (!ok) free(msg);
     return ok ? msg : NULL;
 }
@@ -94,7 +93,7 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
                size_t errlen) {
     int32_t n_ctx = engine_ctx_n_ctx(c);
     memset(r->used, 0, (size_t)r->n_hits * sizeof *r->used);
-    int64_t budget = n_ctx - (int64_t)r->n_predict - count_tokens(m, SYSTEM_PROMPT) -
+    int64_t budget = n_ctx - (int64_t)r->n_predict - count_tokens(m, INDEX_ASK_SYSTEM) -
                      count_tokens(m, r->question) - TEMPLATE_TOKENS;
     int64_t history_cost = 0;
     int32_t first = budget > 0 ? history_start(m, r, budget / 2, &history_cost) : r->n_history;
@@ -106,11 +105,12 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
                  n_ctx);
         return false;
     }
-    char *user = fit_excerpts(m, r, budget), why[ENGINE_ERR_LEN] = "out of memory";
+    char *user = index_ask_message(m, r->question, r->hits, r->n_hits, budget, r->used),
+         why[ENGINE_ERR_LEN] = "out of memory";
     int32_t n_msgs = 2 + r->n_history - first;
     engine_chat_message *msgs = malloc((size_t)n_msgs * sizeof *msgs);
     if (msgs) {
-        msgs[0] = (engine_chat_message){"system", SYSTEM_PROMPT};
+        msgs[0] = (engine_chat_message){"system", INDEX_ASK_SYSTEM};
         for (int32_t i = first; i < r->n_history; i++) msgs[1 + i - first] = r->history[i];
         msgs[n_msgs - 1] = (engine_chat_message){"user", user};
     }

@@ -218,6 +218,17 @@ typedef struct {
     int32_t n_history;
 } index_ask_request;
 
+/* The system prompt of an ask (local or remote chat model). */
+#define INDEX_ASK_SYSTEM                                                                           \
+    "You answer questions about a code repository using only the excerpts below. Name the files "  \
+    "you rely on as path:start-end. If the excerpts do not answer the question, say so."
+
+/* The user message of an ask (malloc'd; NULL when out of memory): as many excerpts as fit in
+ * budget tokens, best first (used[i] marks them), then the question; special-token text in the
+ * excerpts is defused. m counts tokens exactly; NULL estimates them (a remote chat model). */
+char *index_ask_message(const engine_model *m, const char *question, const index_hit *hits,
+                        int32_t n_hits, int64_t budget, bool *used);
+
 /* Answers a question from retrieved hits with a chat model: as many hits as the context c leaves
  * room for (after n_predict answer tokens, the question and the template) go into the prompt,
  * best first, and the answer streams through emit. Fails with a message naming the budget when

@@ -7,32 +7,13 @@
  * pairs of |w| * (+-a) in int16 (|w| <= 128, |a| <= 127: at most 32512, no saturation) and madd
  * widens to int32. Activations are used as the quantizer wrote them (no gemm_prep). */
 #include "gemm_kernels.h"
+#include "gemm_avx2_common.h"
 
 #include "legacy_kernels.h"
 
 #include <immintrin.h>
 #include <stdbool.h>
 #include <string.h>
-
-#define PR 8 /* weight rows per panel (ymm lanes) */
-#define TC 4 /* tokens per register tile */
-
-static inline __m256i bcast32(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
-static inline float f16_load(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-/* Lanes [0, rows) set: which rows of a panel exist. */
-static inline __m256i row_mask(int rows) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 /* ------------------------------------------------------------------------------------- Q8_0 */
 

@@ -15,6 +15,7 @@
  * by the sub-block scale instead of 1, so a whole super-block sums in int32 and is scaled by
  * floats once. Every integer sum is the exact one of the scalar reference. */
 #include "gemm_kernels.h"
+#include "gemm_avx2_common.h"
 
 #include "kquants_kernels.h"
 #include "legacy_kernels.h"
@@ -22,32 +23,6 @@
 #include <immintrin.h>
 #include <stdbool.h>
 #include <string.h>
-
-#define PR 8 /* weight rows per panel (ymm lanes) */
-#define TC 4 /* tokens per register tile */
-
-static inline __m256i bcast32(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
-static inline float f16_load(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-static inline float f32_load(const uint8_t *p) {
-    float f;
-    memcpy(&f, p, 4);
-    return f;
-}
-
-/* Lanes [0, rows) set. */
-static inline __m256i row_mask(int rows) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 /* Lane r: byte offset r * stride (only lanes in the mask are ever used). */
 static inline __m256i row_offsets(size_t stride) {
