@@ -93,7 +93,11 @@ void lsp_syntax_free(lsp_syntax *s);
 /* Tells the tree about an edit; called before the text changes (old_text is the text before). */
 void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const lsp_edit *e, const char *inserted,
                      size_t inserted_len);
-/* (Re)parses the text, reusing the edited tree; false if tree-sitter gave up. */
+/* Parsing runs on the event loop: a document larger than this (generated code, data dumps) would
+ * stall it for seconds, so it goes without a tree. */
+#define LSP_SYNTAX_MAX_BYTES ((size_t)4 << 20)
+/* (Re)parses the text, reusing the edited tree; false (and no tree) if tree-sitter gave up or the
+ * text is over LSP_SYNTAX_MAX_BYTES. */
 bool lsp_syntax_parse(lsp_syntax *s, const char *text, size_t len);
 /* The tree as an s-expression (malloc'd), NULL when there is no tree. */
 char *lsp_syntax_sexp(const lsp_syntax *s);

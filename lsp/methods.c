@@ -72,7 +72,9 @@ lsp_doc *lsp_params_doc(lsp_server *s, json_t *id, json_t *params) {
 
 static void reparse(lsp_server *s, lsp_doc *d) {
     if (d->syntax && !lsp_syntax_parse(d->syntax, d->text, d->len))
-        lsp_log(s, LSP_LOG_WARNING, "tree-sitter could not parse %s", d->uri);
+        lsp_log(s, LSP_LOG_WARNING, "%s: no syntax tree (%s)", d->uri,
+                d->len > LSP_SYNTAX_MAX_BYTES ? "over the 4 MiB parse limit"
+                                              : "tree-sitter gave up");
 }
 
 static void did_open(lsp_server *s, json_t *id, json_t *params) {

@@ -125,8 +125,14 @@ void lsp_syntax_edit(lsp_syntax *s, const char *old_text, const lsp_edit *e, con
 }
 
 bool lsp_syntax_parse(lsp_syntax *s, const char *text, size_t len) {
-    TSTree *t = ts_parser_parse_string(s->parser, s->tree, text, (uint32_t)len);
-    if (!t) return false;
+    TSTree *t = len <= LSP_SYNTAX_MAX_BYTES
+                    ? ts_parser_parse_string(s->parser, s->tree, text, (uint32_t)len)
+                    : NULL;
+    if (!t) {
+        if (s->tree) ts_tree_delete(s->tree); /* a stale tree would mislead its readers */
+        s->tree = NULL;
+        return false;
+    }
     if (s->tree) ts_tree_delete(s->tree);
     s->tree = t;
     s->parses++;

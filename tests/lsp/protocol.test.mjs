@@ -231,6 +231,8 @@ test('hostile frames and JSON get JSON-RPC errors and the server keeps serving',
   const big = 'int a;\n'.repeat(3 * 1024 * 1024);
   c.notify('textDocument/didOpen', { textDocument: { uri: URI + 'big', languageId: 'json', version: 1, text: big } });
   assert.equal((await doc(c, URI + 'big')).text.length, big.length);
+  // Over the parse limit: kept, but without a tree (parsing it would stall the loop), and said so.
+  assert.ok(c.messages.some((m) => m.method === 'window/logMessage' && /over the 4 MiB parse limit/.test(m.params.message)));
   assert.equal(await c.close(), 0);
 });
 
