@@ -16,7 +16,9 @@ static int usage(FILE *f, int code) {
                "  contextSize, maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle)\n"
                "  override these flags. --context-tokens 0 turns cross-file context off;\n"
                "  --no-kv-reuse evaluates every prompt whole (and skips the completion cache);\n"
-               "  --classic-layout puts the cursor line before the suffix (for comparisons).\n");
+               "  --classic-layout puts the cursor line before the suffix (for comparisons).\n"
+               "  A completion role with \"backend\": \"openai\" in the configuration file sends\n"
+               "  completions to that server instead (README: Team setup).\n");
     return code;
 }
 

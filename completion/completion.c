@@ -174,11 +174,17 @@ static bool eval_chunks(completion_engine *e, const completion_request *r, int64
 typedef struct {
     const completion_request *req;
     trim_context trim;
+    completion_syntax *syntax; /* the trim oracle (NULL without a grammar) */
     char *text;
     size_t len, cap;
     double first_ms; /* when the first piece arrived; 0 = none yet */
     bool cancelled, oom;
 } collector;
+
+static trim_result trim_collected(collector *c, const char *text, bool final) {
+    return completion_trim_syntax(&c->trim, completion_syntax_oracle(c->syntax), text, c->len,
+                                  final);
+}
 
 /* Gathers generated text; asks to stop on cancel or once the suggestion's end is known. */
 static bool collect(const char *text, size_t len, void *user) {
@@ -201,7 +207,7 @@ static bool collect(const char *text, size_t len, void *user) {
     memcpy(c->text + c->len, text, len);
     c->len += len;
     c->text[c->len] = '\0';
-    return !completion_trim(&c->trim, c->text, c->len, false).done;
+    return !trim_collected(c, c->text, false).done;
 }
 
 static void init_collector(collector *c, const completion_request *r, int max_lines) {
@@ -209,6 +215,8 @@ static void init_collector(collector *c, const completion_request *r, int max_li
     c->req = r;
     size_t ls = r->prefix_len;
     while (ls > 0 && r->prefix[ls - 1] != '\n') ls--;
+    c->syntax =
+        completion_syntax_new(r->language_id, r->prefix, r->prefix_len, r->suffix, r->suffix_len);
     c->trim =
         (trim_context){r->prefix + ls, r->prefix_len - ls, r->suffix, r->suffix_len, max_lines};
 }
@@ -287,6 +295,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     if (!remember(e, ids, held)) e->n_cached = 0;
     if (ok && c.oom) ok = (snprintf(err, errlen, "out of memory"), false);
     if (!ok) {
+        completion_syntax_free(c.syntax);
         free(c.text);
         return false;
     }
@@ -294,7 +303,8 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     if (out->text && c.cancelled)
         out->text[0] = '\0';
     else if (out->text)
-        out->text[completion_trim(&c.trim, out->text, c.len, true).keep] = '\0';
+        out->text[trim_collected(&c, out->text, true).keep] = '\0';
+    completion_syntax_free(c.syntax);
     double t_end = now_ms();
     out->n_prompt = (int32_t)n;
     out->n_reused = keep;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models.h"
+
 typedef struct completion_engine completion_engine;
 
 typedef struct {
@@ -30,6 +32,8 @@ typedef struct {
     bool line_in_middle;
     int max_prompt_ms;  /* prompt evaluation budget: windows shrink to meet it; 0 = none */
     int context_tokens; /* budget for cross-file context; 0 = 512, < 0 = none */
+    /* An OpenAI-compatible server for completion_run_remote (the caller owns it); NULL = local. */
+    const models_backend *remote;
 } completion_params;
 
 /* Called between prompt chunks and generated pieces; true stops the request (it then reports
@@ -53,6 +57,8 @@ typedef struct {
     const char *path;               /* the document's path (for the prompt); may be NULL */
     const completion_chunk *chunks; /* cross-file context, least-changing first; may be NULL */
     int n_chunks;
+    const char
+        *language_id; /* LSP languageId: tree-sitter finds where suggestions end; may be NULL */
 } completion_request;
 
 typedef struct {
@@ -68,6 +74,8 @@ typedef struct {
     int32_t shrink;        /* windows halved this many times to meet max_prompt_ms */
     bool cached;           /* served from the completion cache (no model call) */
     bool cancelled;
+    bool remote;       /* answered by completion_run_remote (no KV cache figures) */
+    bool backend_down; /* remote: failed because the server gave no answer (or 5xx each time) */
 } completion_result;
 
 /* Defaults: every number 0 (= its default), kv_reuse and line_in_middle on. */
@@ -83,7 +91,16 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
                     char *err, size_t errlen);
 void completion_result_free(completion_result *r);
 
-/* ---- cross-file context by text (pure functions; callers own the buffers) ---- */
+/* Completes through p->remote with the same prompt layout as the local path, sent as text to
+ * {base_url}/completions (greedy, max_tokens, stop at the FIM markers), the streamed text trimmed
+ * like local suggestions. No model is needed. On failure the message names the URL and
+ * out->backend_down says whether the server was unreachable (the caller may then fall back to a
+ * local engine). */
+bool completion_run_remote(const completion_params *p, const completion_request *r,
+                           completion_result *out, char *err, size_t errlen);
+
+/* ---- cross-file context by text and tree-sitter trees (pure functions; callers own the
+ * buffers) ---- */
 
 /* Whole lines around byte `at` of text (about a third of the room before it), at most max_bytes:
  * [*start, *end). */
@@ -97,5 +114,19 @@ int completion_identifiers(const char *text, size_t len, char out[][64], int max
  * up to a blank line, at most max_bytes: [*start, *end). False when there is none. */
 bool completion_find_definition(const char *text, size_t len, const char *ident, size_t max_bytes,
                                 size_t *start, size_t *end);
+/* The same found in text's tree-sitter tree (any of the grammars of lsp/syntax.c): a function,
+ * method, class, struct, enum, trait or type named ident, outside function bodies — its
+ * signature (through the line where its body begins) for callables, the whole definition for
+ * types when it fits, with the comments just above it — at most max_bytes. False when there is
+ * none (or the tree is NULL or not of text). */
+typedef struct TSTree TSTree;
+bool completion_find_definition_tree(const TSTree *tree, const char *text, size_t len,
+                                     const char *ident, size_t max_bytes, size_t *start,
+                                     size_t *end);
+/* The signatures (as above, without comments) of the functions and classes around byte at of
+ * text, outermost first, at most max, each at most max_bytes: [starts[i], ends[i]). Returns how
+ * many; 0 without a tree. */
+int completion_enclosing_signatures(const TSTree *tree, const char *text, size_t len, size_t at,
+                                    size_t max_bytes, size_t starts[], size_t ends[], int max);
 
 #endif

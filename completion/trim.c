@@ -159,14 +159,60 @@ static trim_result by_lines(const trim_context *c, const char *text, size_t len,
     return r;
 }
 
+/* The document does not parse without a suggestion: it ends at the first line end where it
+ * does. False when none does within the line limit (indentation decides then). */
+static bool until_parses(const trim_context *c, trim_oracle *o, const char *text, size_t len,
+                         bool final, trim_result *out) {
+    int lines = 0;
+    for (size_t e = 0;; e++) {
+        e = line_end(text, len, e);
+        if (e == len && !final) break; /* an incomplete line */
+        lines++;
+        if (!all_blank(text, e) && o->parses(o, text, e)) {
+            *out = (trim_result){e, true};
+            return true;
+        }
+        if (e == len || (c->max_lines > 0 && lines >= c->max_lines)) return false;
+    }
+    *out = (trim_result){len, false}; /* the block may close further on */
+    return true;
+}
+
+/* The document parses without a suggestion: a multi-line one that breaks it is cut back to its
+ * last line end that still parses (the first line stays: the user may be typing a statement). */
+static size_t keep_parsing(trim_oracle *o, const char *text, size_t keep) {
+    size_t first = line_end(text, keep, 0);
+    if (first == keep || o->parses(o, text, keep)) return keep;
+    for (size_t e = keep; e > first;) {
+        while (e > first && text[e - 1] != '\n') e--;
+        if (e <= first) break;
+        e--; /* the line end before */
+        if (!all_blank(text, e) && o->parses(o, text, e)) return e;
+    }
+    return keep;
+}
+
 trim_result completion_trim(const trim_context *c, const char *text, size_t len, bool final) {
+    return completion_trim_syntax(c, NULL, text, len, final);
+}
+
+trim_result completion_trim_syntax(const trim_context *c, trim_oracle *syntax, const char *text,
+                                   size_t len, bool final) {
     size_t rest = line_end(c->suffix, c->suffix_len, 0); /* the rest of the cursor line */
     size_t rest_start = 0;
     while (rest_start < rest && is_blank(c->suffix[rest_start])) rest_start++;
     bool rest_text = rest_start < rtrim(c->suffix, rest);
     bool single = rest_text || (!opens_block(c->line_before, c->line_before_len) &&
                                 !all_blank(c->line_before, c->line_before_len));
-    trim_result r = by_lines(c, text, len, single);
+    bool oracle = syntax && !rest_text;
+    bool parsed = oracle && syntax->parses(syntax, "", 0);
+    trim_result r;
+    if (oracle && !parsed && until_parses(c, syntax, text, len, final, &r)) {
+        if (final || r.done) r.keep = rtrim(text, r.keep);
+        if (all_blank(text, r.keep)) r.keep = 0;
+        return r; /* brackets: the parse checked them with the whole construct */
+    }
+    r = by_lines(c, text, len, single);
     /* Brackets: closers may close what the line before the cursor opened, unless the rest of the
      * line closes it already (an editor's auto-inserted bracket). */
     brackets before = {0}, mine = {0};
@@ -199,6 +245,7 @@ trim_result completion_trim(const trim_context *c, const char *text, size_t len,
     size_t rn = rtrim(c->suffix + rest_start, rest - rest_start);
     if (single && rn > 0 && r.keep >= rn && !memcmp(text + r.keep - rn, c->suffix + rest_start, rn))
         r.keep -= rn;
+    if (parsed && (final || r.done)) r.keep = keep_parsing(syntax, text, r.keep);
     if (final || r.done) r.keep = rtrim(text, r.keep);
     if (all_blank(text, r.keep)) r.keep = 0;
     return r;

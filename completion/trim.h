@@ -5,6 +5,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* An optional syntax oracle: does the document parse without a syntax error with text inserted at
+ * the cursor? (completion/syntax.c answers with tree-sitter; tests may answer from a table.) */
+typedef struct trim_oracle {
+    bool (*parses)(struct trim_oracle *o, const char *text, size_t len);
+} trim_oracle;
+
 typedef struct {
     const char *line_before; /* the cursor line before the cursor */
     size_t line_before_len;
@@ -28,7 +34,27 @@ typedef struct {
  * - a closing bracket that closes nothing opened on the line or in the suggestion ends it, and
  *   a single-line suggestion does not leave brackets open that the line does not close;
  * - trailing blanks are dropped; whitespace alone is nothing.
+ * With a syntax oracle and nothing after the cursor on its line:
+ * - when the document does not parse as it is (the cursor is inside an unfinished construct: an
+ *   `if` without its body, an open object literal or call), the suggestion ends at the first line
+ *   end where it parses — the block begun at the cursor is closed — whatever the indentation says;
+ * - when it parses, a multi-line suggestion that would break it is cut back to its last line end
+ *   that still parses.
  * final: text is the whole generation (else more may follow). */
 trim_result completion_trim(const trim_context *c, const char *text, size_t len, bool final);
+/* The same with a syntax oracle (syntax may be NULL: then it is completion_trim). */
+trim_result completion_trim_syntax(const trim_context *c, trim_oracle *syntax, const char *text,
+                                   size_t len, bool final);
+
+/* ---- syntax.c: the tree-sitter oracle ---- */
+
+typedef struct completion_syntax completion_syntax;
+/* An oracle for the document around the cursor (prefix + suffix, as given to the request) in the
+ * language of an LSP languageId; NULL when no grammar matches (or out of memory). Only the
+ * top-level construct around the cursor is parsed, so a check costs about its size. */
+completion_syntax *completion_syntax_new(const char *language_id, const char *prefix,
+                                         size_t prefix_len, const char *suffix, size_t suffix_len);
+trim_oracle *completion_syntax_oracle(completion_syntax *s);
+void completion_syntax_free(completion_syntax *s);
 
 #endif

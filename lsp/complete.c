@@ -14,30 +14,59 @@
 #define SUFFIX_BYTES (64 * 1024)
 
 /* Cross-file context: regions around the latest edits of the most recently touched other
- * buffers, then definitions (in other buffers) of identifiers on the lines above the cursor's.
- * Ordered least-changing first; the current line is left out so typing does not change them. */
-#define RING_DOCS       3
-#define RING_BYTES      1024
-#define DEF_CHUNKS      3
-#define DEF_BYTES       480
-#define DEF_LINES_ABOVE 8
-#define MAX_IDENTS      12
-#define MAX_CHUNKS      (RING_DOCS + DEF_CHUNKS)
+ * buffers, the signatures of the functions/classes around the cursor when they lie too far above
+ * for the prefix window, then definitions (in other buffers, found in their tree-sitter trees) of
+ * identifiers on the lines above the cursor's. Ordered least-changing first; the current line is
+ * left out so typing does not change them. */
+#define RING_DOCS        3
+#define RING_BYTES       1024
+#define DEF_CHUNKS       3
+#define DEF_BYTES        480
+#define DEF_LINES_ABOVE  8
+#define MAX_IDENTS       12
+#define ENCLOSING_CHUNKS 2
+#define ENCLOSING_FAR    4096 /* bytes above the cursor: beyond what the prefix window shows */
+#define MAX_CHUNKS       (RING_DOCS + ENCLOSING_CHUNKS + DEF_CHUNKS)
 
 struct lsp_worker {
     completion_engine *engine;
     char *path; /* the model engine holds (or failed to load: then engine is NULL) */
     char err[LSP_ERR_LEN];
+    /* Read once at start, then only read (both threads): the configuration file's completion
+     * backend. With an openai one, completions go to that server (completion_run_remote). */
+    models_config cfg;
+    const models_backend *remote;      /* NULL = the local engine */
+    char *fallback_path;               /* its resolved "local_model", or NULL (then model_path) */
+    char cfg_err[MODELS_ERR_LEN + 64]; /* why the configuration was not used; "" = fine */
+    bool down_shown;                   /* loop thread only: the backend-down message was shown */
 };
 
+static void load_config(lsp_worker *w) {
+    char err[MODELS_ERR_LEN];
+    if (!models_config_load(NULL, &w->cfg, err, sizeof err)) {
+        snprintf(w->cfg_err, sizeof w->cfg_err, "configuration: %s", err);
+        return;
+    }
+    const models_backend *b = &w->cfg.role[MODELS_ROLE_COMPLETION];
+    if (b->kind != MODELS_BACKEND_OPENAI) return;
+    w->remote = b;
+    if (b->fallback_local && b->local_model &&
+        !(w->fallback_path = models_resolve(b->local_model, err, sizeof err)))
+        snprintf(w->cfg_err, sizeof w->cfg_err, "completion.local_model: %s", err);
+}
+
 lsp_worker *lsp_worker_new(void) {
-    return calloc(1, sizeof(lsp_worker));
+    lsp_worker *w = calloc(1, sizeof(lsp_worker));
+    if (w) load_config(w);
+    return w;
 }
 
 void lsp_worker_free(lsp_worker *w) {
     if (!w) return;
     completion_free(w->engine);
     free(w->path);
+    free(w->fallback_path);
+    models_config_free(&w->cfg);
     free(w);
 }
 
@@ -48,9 +77,11 @@ typedef struct {
     double queue_ms;          /* from then until the worker started it */
     char *prefix, *suffix;
     size_t prefix_len, suffix_len;
+    char *language_id; /* the document's (trimming parses with its grammar); may be NULL */
     completion_chunk chunks[MAX_CHUNKS]; /* texts and paths owned (malloc'd) */
     int n_chunks;
     bool inline_reply; /* inlineCompletion (else completion) */
+    bool fell_back;    /* the remote backend was down: the local model answered */
     int64_t line, character;
     bool ok;
     completion_result res;
@@ -62,6 +93,7 @@ static void complete_data_free(void *p) {
     free(d->model_path);
     free(d->prefix);
     free(d->suffix);
+    free(d->language_id);
     for (int i = 0; i < d->n_chunks; i++) {
         free((char *)d->chunks[i].text);
         free((char *)d->chunks[i].path);
@@ -71,16 +103,23 @@ static void complete_data_free(void *p) {
 }
 
 /* Worker: (re)loads the model when the setting changed; remembers a failure for that path. */
-static bool worker_load(lsp_worker *w, const complete_data *d, char *err, size_t errlen) {
-    if (w->path && !strcmp(w->path, d->model_path)) {
+static bool worker_load(lsp_worker *w, const complete_data *d, const char *path, char *err,
+                        size_t errlen) {
+    if (!path) {
+        snprintf(err, errlen,
+                 "the completion backend is down and there is no local model to "
+                 "fall back to (set completion.local_model in the configuration)");
+        return false;
+    }
+    if (w->path && !strcmp(w->path, path)) {
         if (!w->engine) snprintf(err, errlen, "%s", w->err);
         return w->engine != NULL;
     }
     completion_free(w->engine);
     free(w->path);
-    w->path = strdup(d->model_path);
+    w->path = strdup(path);
     completion_params p = d->params;
-    p.model_path = d->model_path;
+    p.model_path = path;
     w->engine = completion_new(&p, w->err, sizeof w->err);
     if (!w->engine) snprintf(err, errlen, "%s", w->err);
     return w->engine != NULL;
@@ -95,14 +134,9 @@ static double now_ms(void) {
 }
 
 static void complete_run(lsp_job *j, void *worker_state) {
+    lsp_worker *w = worker_state;
     complete_data *d = j->data;
     d->queue_ms = now_ms() - d->t_received;
-    if (!worker_load(worker_state, d, d->err, sizeof d->err)) return;
-    completion_set_params(((lsp_worker *)worker_state)->engine, &d->params);
-    if (!d->prefix) { /* a load-only job */
-        d->ok = true;
-        return;
-    }
     completion_request r = {
         .prefix = d->prefix,
         .prefix_len = d->prefix_len,
@@ -113,15 +147,36 @@ static void complete_run(lsp_job *j, void *worker_state) {
         .path = j->uri && !strncmp(j->uri, "file://", 7) ? j->uri + 7 : j->uri,
         .chunks = d->chunks,
         .n_chunks = d->n_chunks,
+        .language_id = d->language_id,
     };
-    d->ok =
-        completion_run(((lsp_worker *)worker_state)->engine, &r, &d->res, d->err, sizeof d->err);
+    const char *path = d->model_path;
+    if (d->params.remote && d->prefix) {
+        d->ok = completion_run_remote(&d->params, &r, &d->res, d->err, sizeof d->err);
+        if (d->ok || !d->res.backend_down || !d->params.remote->fallback_local) return;
+        d->fell_back = true; /* the local model, loaded now if it is not yet */
+        completion_result_free(&d->res);
+        memset(&d->res, 0, sizeof d->res);
+        d->params.remote = NULL;
+        if (w->fallback_path) path = w->fallback_path;
+    }
+    if (!worker_load(w, d, path, d->err, sizeof d->err)) return;
+    completion_set_params(w->engine, &d->params);
+    if (!d->prefix) { /* a load-only job */
+        d->ok = true;
+        return;
+    }
+    d->ok = completion_run(w->engine, &r, &d->res, d->err, sizeof d->err);
 }
 
 /* firstTokenMs and totalMs count from the request's arrival (queueMs is the wait for the
  * worker); promptMs and genMs are the engine's own times. */
 static json_t *stats_json(const complete_data *d) {
     const completion_result *r = &d->res;
+    if (r->remote) /* no KV cache here: the server's token counts and the times */
+        return json_pack("{s:b, s:i, s:i, s:f, s:f, s:f, s:i}", "remote", 1, "nPrompt", r->n_prompt,
+                         "nGenerated", r->n_generated, "firstTokenMs",
+                         d->queue_ms + r->first_token_ms, "totalMs", d->queue_ms + r->total_ms,
+                         "queueMs", d->queue_ms, "nChunks", r->n_chunks);
     json_t *o = json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}", "nPrompt", r->n_prompt, "nReused",
                           r->n_reused, "nEvaluated", r->n_evaluated, "nGenerated", r->n_generated,
                           "promptMs", r->prompt_ms, "genMs", r->gen_ms);
@@ -129,6 +184,8 @@ static json_t *stats_json(const complete_data *d) {
                              d->queue_ms + r->first_token_ms, "totalMs", d->queue_ms + r->total_ms,
                              "queueMs", d->queue_ms, "nChunks", r->n_chunks, "shrink", r->shrink,
                              "cached", r->cached, "kvReuse", d->params.kv_reuse);
+    json_object_set_new(more, "remote", json_false());
+    json_object_set_new(more, "fallback", json_boolean(d->fell_back));
     json_object_update(o, more);
     json_decref(more);
     return o;
@@ -155,6 +212,22 @@ static json_t *reply_json(const complete_data *d) {
     return json_pack("{s:b, s:o, s:o}", "isIncomplete", 1, "items", items, "hearth", stats_json(d));
 }
 
+/* The remote backend did not answer (and there is no fallback): an error on the request naming
+ * the server, and a message the user sees once per outage. */
+static void remote_down(lsp_server *s, lsp_job *j, const complete_data *d) {
+    /* d->err names the URL and says the backend is down */
+    lsp_reply_error(s, j->id, LSP_REQUEST_FAILED, "completion: %s", d->err);
+    lsp_log(s, LSP_LOG_ERROR, "completion: %s", d->err);
+    if (s->worker->down_shown) return;
+    s->worker->down_shown = true;
+    char msg[LSP_ERR_LEN * 2];
+    snprintf(msg, sizeof msg,
+             "hearth: completion server not answering: %s. Completions are off until it is "
+             "back (configure \"fallback\": \"local\" to use a local model meanwhile).",
+             d->err);
+    lsp_notify(s, "window/showMessage", json_pack("{s:i, s:s}", "type", 1, "message", msg));
+}
+
 static void complete_done(lsp_server *s, lsp_job *j) {
     complete_data *d = j->data;
     if (!j->id) {                      /* model loading */
@@ -175,6 +248,14 @@ static void complete_done(lsp_server *s, lsp_job *j) {
         lsp_reply_error(s, j->id, LSP_REQUEST_CANCELLED, "cancelled");
         return;
     }
+    if (!d->ok && d->res.backend_down) {
+        remote_down(s, j, d);
+        return;
+    }
+    if (d->params.remote && d->ok) s->worker->down_shown = false; /* it answers again */
+    if (d->fell_back && d->ok)
+        lsp_log(s, LSP_LOG_INFO, "completion: the backend %s is down: answered by the local model",
+                s->worker->remote->base_url);
     if (!d->ok) {
         lsp_reply_error(s, j->id, LSP_REQUEST_FAILED, "completion: %s", d->err);
         lsp_log(s, LSP_LOG_ERROR, "completion: %s", d->err);
@@ -191,7 +272,7 @@ static void complete_done(lsp_server *s, lsp_job *j) {
 static lsp_job *complete_job(lsp_server *s) {
     lsp_job *j = lsp_job_new("complete", complete_run, complete_done);
     complete_data *d = calloc(1, sizeof *d);
-    if (!j || !d || !(d->model_path = strdup(s->model_path))) {
+    if (!j || !d || (s->model_path && !(d->model_path = strdup(s->model_path)))) {
         free(d);
         lsp_job_free(j);
         return NULL;
@@ -204,6 +285,7 @@ static lsp_job *complete_job(lsp_server *s) {
     d->params.max_prompt_ms = s->opt.max_prompt_ms;
     d->params.max_tokens = s->opt.max_tokens;
     d->params.context_tokens = s->opt.context_tokens;
+    d->params.remote = s->worker ? s->worker->remote : NULL;
     d->t_received = now_ms();
     j->data = d;
     j->free_data = complete_data_free;
@@ -276,6 +358,11 @@ static void gather_context(lsp_server *s, const lsp_doc *doc, size_t cursor, com
                           &b);
         add_chunk(d, recent[i], a, b);
     }
+    size_t es[ENCLOSING_CHUNKS], ee[ENCLOSING_CHUNKS];
+    int ne = completion_enclosing_signatures(lsp_syntax_tree(doc->syntax), doc->text, doc->len,
+                                             cursor, DEF_BYTES, es, ee, ENCLOSING_CHUNKS);
+    for (int i = 0; i < ne; i++)
+        if (es[i] + ENCLOSING_FAR < cursor) add_chunk(d, doc, es[i], ee[i]);
     size_t line = cursor; /* the lines above the cursor's line */
     while (line > 0 && doc->text[line - 1] != '\n') line--;
     size_t from = line;
@@ -289,8 +376,11 @@ static void gather_context(lsp_server *s, const lsp_doc *doc, size_t cursor, com
     for (int i = 0; i < ni && defs < DEF_CHUNKS; i++)
         for (const lsp_doc *o = s->docs; o; o = o->next) {
             size_t a, b;
+            const TSTree *tree = lsp_syntax_tree(o->syntax);
             if (o == doc ||
-                !completion_find_definition(o->text, o->len, idents[i], DEF_BYTES, &a, &b))
+                !(tree ? completion_find_definition_tree(tree, o->text, o->len, idents[i],
+                                                         DEF_BYTES, &a, &b)
+                       : completion_find_definition(o->text, o->len, idents[i], DEF_BYTES, &a, &b)))
                 continue;
             bool dup = false; /* already shown by a ring chunk */
             for (int c = 0; c < d->n_chunks && !dup; c++)
@@ -313,7 +403,7 @@ static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inli
                         line < 0 || ch < 0 ? "negative" : je.text);
         return;
     }
-    if (!s->model_path) {
+    if (!s->model_path && !(s->worker && s->worker->remote)) {
         lsp_reply_error(s, id, LSP_REQUEST_FAILED,
                         "no completion model: set initializationOptions"
                         ".completionModel or --completion-model");
@@ -333,6 +423,7 @@ static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inli
     d->prefix_len = off - ps;
     d->suffix = copy(doc->text + off, se - off);
     d->suffix_len = se - off;
+    d->language_id = doc->language_id ? strdup(doc->language_id) : NULL;
     gather_context(s, doc, off, d);
     lsp_doc_position(doc, off, s->enc, &d->line, &d->character); /* the clamped position */
     d->inline_reply = inline_reply;
@@ -387,6 +478,13 @@ static void apply_settings(lsp_server *s, json_t *o) {
 
 void lsp_complete_configure(lsp_server *s, json_t *options) {
     if (json_is_object(options)) apply_settings(s, options);
+    if (s->worker && s->worker->cfg_err[0]) lsp_log(s, LSP_LOG_ERROR, "%s", s->worker->cfg_err);
+    if (s->worker && s->worker->remote) { /* a local model loads only if the server is down */
+        lsp_log(s, LSP_LOG_INFO, "completion: remote backend %s (model %s)",
+                s->worker->remote->base_url,
+                s->worker->remote->model ? s->worker->remote->model : "-");
+        return;
+    }
     if (!s->model_path) return;
     lsp_job *j = complete_job(s); /* load now, so the first keystroke does not wait for it */
     if (!j) return;

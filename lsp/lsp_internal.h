@@ -102,6 +102,9 @@ bool lsp_syntax_parse(lsp_syntax *s, const char *text, size_t len);
 /* The tree as an s-expression (malloc'd), NULL when there is no tree. */
 char *lsp_syntax_sexp(const lsp_syntax *s);
 const char *lsp_syntax_language(const lsp_syntax *s);
+/* The tree of the text as last parsed (NULL when there is none); valid until the next edit. */
+typedef struct TSTree TSTree;
+const TSTree *lsp_syntax_tree(const lsp_syntax *s);
 int lsp_syntax_parses(const lsp_syntax *s); /* parses so far; the first is the full one */
 
 /* ---- scheduler.c: one worker thread, results back through uv_async ---- */

@@ -144,6 +144,10 @@ char *lsp_syntax_sexp(const lsp_syntax *s) {
     return ts_node_string(ts_tree_root_node(s->tree));
 }
 
+const TSTree *lsp_syntax_tree(const lsp_syntax *s) {
+    return s ? s->tree : NULL;
+}
+
 const char *lsp_syntax_language(const lsp_syntax *s) {
     return s ? s->grammar : NULL;
 }

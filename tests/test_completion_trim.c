@@ -55,7 +55,78 @@ static const trim_case cases[] = {
      "\n    if a:\n        b()\n    c()", 1},
 };
 
+/* With tree-sitter: the document before the cursor (its last line is the cursor's), the suffix,
+ * the suggestion; cases where indentation alone ends it in the wrong place. */
+typedef struct {
+    const char *what, *language;
+    const char *prefix, *suffix, *text;
+    const char *expect;
+} syntax_case;
+
+static const syntax_case syntax_cases[] = {
+    {"C: an if without braces takes one statement", "c", "int f(int x) {\n    if (x < 0)\n        ",
+     "\n}\n", "return -1;\n        x++;\n        return x;", "return -1;"},
+    {"C: a block after a brace ends at its closing line", "c", "int f(int x) {\n    if (x) {",
+     "\n    return 0;\n}\n", "\n        x++;\n    }\n    y++;", "\n        x++;\n    }"},
+    {"JS: an object literal continues after a comma", "javascript", "const o = {\n  a: 1,", "\n",
+     "\n  b: 2,\n};\nfoo(o);", "\n  b: 2,\n};"},
+    {"TS: an interface continues after a member", "typescript", "interface P {\n  x: number;", "\n",
+     "\n  y: number;\n}\nconst p = 1;", "\n  y: number;\n}"},
+    {"Python: a multi-line call ends at its parenthesis", "python", "def g():\n    x = foo(a,",
+     "\n    return x\n", "\n            b,\n            c)\n    y = x",
+     "\n            b,\n            c)"},
+    {"Python: a suggestion that breaks the file is cut back", "python", "def g():\n    ",
+     "\n    return x\n", "x = 1\n    y = (2,\n", "x = 1"},
+    {"Go: a composite literal continues after a comma", "go",
+     "package m\n\nfunc f() P {\n\treturn P{\n\t\tX: 1,", "\n}\n", "\n\t\tY: 2,\n\t}\n\tz := 3",
+     "\n\t\tY: 2,\n\t}"},
+    {"Rust: a match continues after an arm", "rust",
+     "fn f(x: i32) -> i32 {\n    match x {\n        1 => 10,", "\n}\n",
+     "\n        _ => 0,\n    }\n    let y = 2;", "\n        _ => 0,\n    }"},
+    {"an unknown language: indentation alone", "cobol", "x = foo(a,", "\n", "\n  b)", ""},
+    {"text after the cursor: one line as before", "python", "def g():\n    x = foo(", "a)\n",
+     "b, \nc", "b,"},
+};
+
+static void test_syntax(void) {
+    for (size_t i = 0; i < sizeof syntax_cases / sizeof syntax_cases[0]; i++) {
+        const syntax_case *k = &syntax_cases[i];
+        size_t pn = strlen(k->prefix), ls = pn;
+        while (ls > 0 && k->prefix[ls - 1] != '\n') ls--;
+        completion_syntax *s =
+            completion_syntax_new(k->language, k->prefix, pn, k->suffix, strlen(k->suffix));
+        trim_context c = {k->prefix + ls, pn - ls, k->suffix, strlen(k->suffix), 8};
+        trim_oracle *o = completion_syntax_oracle(s);
+        trim_result r = completion_trim_syntax(&c, o, k->text, strlen(k->text), true);
+        bool ok = r.keep == strlen(k->expect) && !memcmp(k->text, k->expect, r.keep);
+        CHECKF(ok, "%s: kept \"%.*s\", expected \"%s\"", k->what, (int)r.keep, k->text, k->expect);
+        /* streaming: the end of an unfinished construct is known, and generation stops, once its
+         * line is complete (a cut-back one is known only when generation ends) */
+        size_t more = strlen(k->expect) < strlen(k->text) ? strlen(k->expect) + 1 : 0;
+        if (more && s && !o->parses(o, "", 0) && k->text[more - 1] == '\n') {
+            r = completion_trim_syntax(&c, o, k->text, strlen(k->text), false);
+            CHECKF(r.done, "%s: streaming does not stop", k->what);
+        }
+        completion_syntax_free(s);
+    }
+}
+
+/* A construct longer than the window searched for its start: no oracle (a window starting inside
+ * it would never parse), indentation decides. */
+static void test_syntax_window(void) {
+    static char big[24 * 1024];
+    size_t n = (size_t)snprintf(big, sizeof big, "class A:\n");
+    while (n + 64 < sizeof big) n += (size_t)snprintf(big + n, sizeof big - n, "    x = 1\n");
+    CHECK(!completion_syntax_new("python", big, n, "\n", 1));
+    CHECK(!completion_syntax_new("python", "x = 1", 5, big, n)); /* the same after the cursor */
+    completion_syntax *s = completion_syntax_new("python", big + n - 200, 200, "\n", 1);
+    CHECK(s != NULL); /* the whole text given starts inside it: parsed as it is */
+    completion_syntax_free(s);
+}
+
 int main(void) {
+    test_syntax();
+    test_syntax_window();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const trim_case *k = &cases[i];
         trim_context c = {k->before, strlen(k->before), k->suffix, strlen(k->suffix), k->max_lines};
