@@ -16,6 +16,8 @@ const char *cli_value(int argc, char **argv, int *i);
 /* Parses an integer/float option value; false (after printing an error) if malformed/out of range.
  */
 bool cli_int(const char *opt, const char *s, long lo, long hi, long *out);
+/* --kv-type f16|f32|q8_0: the KV-cache element type; false (with a message) on anything else. */
+bool cli_kv_type(const char *opt, const char *s, engine_kv_type *out);
 bool cli_float(const char *opt, const char *s, double lo, double hi, double *out);
 /* Reads a whole file (NUL-terminated; *len excludes the NUL). NULL + error printed on failure. */
 char *cli_read_file(const char *path, size_t *len);

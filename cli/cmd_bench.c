@@ -19,10 +19,12 @@ static double median_of(const double *samples, int n) {
     return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
-/* Tokens/s of one repeat: prefill evaluates n tokens in batches; decode n tokens one by one. */
+/* Tokens/s of one repeat: prefill evaluates n tokens in batches; decode n tokens one by one.
+ * Both start after the first bench_depth cached positions (-d, filled once beforehand). */
+static int32_t bench_depth;
 static double run_once(engine_ctx *c, const int32_t *ids, int n, bool prefill, char *err,
                        size_t errlen) {
-    engine_kv_keep(c, 0);
+    engine_kv_keep(c, bench_depth);
     double t0 = cli_now_s();
     bool ok = true;
     if (prefill) ok = engine_eval(c, ids, n, false, err, errlen);
@@ -97,7 +99,8 @@ static bool bench_embed(engine_ctx *c, const engine_model_info *in, const char *
 
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL;
-    long p = 512, n = 128, threads = 0, reps = 3;
+    long p = 512, n = 128, threads = 0, reps = 3, depth = 0;
+    engine_kv_type kv = ENGINE_KV_F16;
     bool json = false;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v;
@@ -105,10 +108,12 @@ int cmd_bench(int argc, char **argv) {
             fprintf(
                 stderr,
                 "usage: hearth bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]\n"
-                "                    [--simd avx512|avx2|scalar]\n"
+                "                    [--simd avx512|avx2|scalar] [-d DEPTH] [--kv-type "
+                "f16|f32|q8_0]\n"
                 "  -p 0 or -n 0 skips that test; embedding models are measured on batches of\n"
                 "  32 texts of min(p, 256) tokens (texts/s, tokens/s); --simd caps the kernels'\n"
-                "  instruction set (to compare paths on one machine)\n");
+                "  instruction set (to compare paths on one machine); -d: both tests run after\n"
+                "  DEPTH positions already in the KV cache (attention over a long context)\n");
             return 2;
         }
         if (!strcmp(o, "--json")) {
@@ -124,6 +129,10 @@ int cmd_bench(int argc, char **argv) {
             if (!cli_int(o, v, 0, 1 << 16, &n)) return 2;
         } else if (!strcmp(o, "-t")) {
             if (!cli_int(o, v, 1, 256, &threads)) return 2;
+        } else if (!strcmp(o, "-d")) {
+            if (!cli_int(o, v, 0, 1 << 20, &depth)) return 2;
+        } else if (!strcmp(o, "--kv-type")) {
+            if (!cli_kv_type(o, v, &kv)) return 2;
         } else if (!strcmp(o, "-r")) {
             if (!cli_int(o, v, 1, 64, &reps)) return 2;
         } else if (!strcmp(o, "--simd")) {
@@ -138,13 +147,18 @@ int cmd_bench(int argc, char **argv) {
     char err[ENGINE_ERR_LEN];
     engine_ctx_params cp = engine_ctx_default_params();
     cp.n_threads = (int32_t)(threads ? threads : engine_physical_cores());
-    cp.n_ctx = (int32_t)(p > n ? p : n) + 16;
+    cp.n_ctx = (int32_t)(depth + (p > n ? p : n) + 16);
+    cp.kv_type = kv;
     engine_ctx *c = engine_ctx_new(m, &cp, err, sizeof err);
-    int32_t *ids = malloc((size_t)(p > n ? p : n) * sizeof(int32_t) + 64);
+    long n_ids = depth > (p > n ? p : n) ? depth : (p > n ? p : n);
+    int32_t *ids = malloc((size_t)n_ids * sizeof(int32_t) + 64);
     int rc =
         c && ids ? 0 : (c ? cli_error("bench", "out of memory") : cli_error("context", "%s", err));
     int32_t nv = engine_model_get_info(m)->n_vocab;
-    for (long i = 0; ids && i < (p > n ? p : n); i++) ids[i] = (int32_t)((i * 7919 + 13) % nv);
+    for (long i = 0; ids && i < n_ids; i++) ids[i] = (int32_t)((i * 7919 + 13) % nv);
+    if (rc == 0 && depth > 0 && !engine_eval(c, ids, (int32_t)depth, false, err, sizeof err))
+        rc = cli_error("bench", "%s", err);
+    bench_depth = (int32_t)depth;
     const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
     const engine_model_info *in = engine_model_get_info(m);
     if (rc == 0 && !json) {

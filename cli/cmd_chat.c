@@ -11,6 +11,7 @@ typedef struct {
     const char *model, *prompt, *system, *template_name, *draft_model;
     bool think;
     long n_predict, threads, n_ctx, n_draft;
+    engine_kv_type kv;
     engine_sampler_params sp;
 } chat_args;
 
@@ -40,7 +41,7 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
                 "usage: hearth chat -m MODEL [-p PROMPT] [--system S] [--template "
                 "chatml|qwen3|llama3]\n"
                 "                   [--think] [-n N] [--temp T] [--seed S] [-t THREADS] [-c CTX]\n"
-                "                   [--draft-model PATH [--draft N]]\n"
+                "                   [--draft-model PATH [--draft N]] [--kv-type f16|f32|q8_0]\n"
                 "  without -p: interactive, one user message per line, history kept (Ctrl-D "
                 "ends)\n"
                 "  --draft-model (with --temp 0): a smaller model of the same vocabulary proposes\n"
@@ -71,6 +72,8 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
             if (!cli_int(o, v, 1, 256, &a->threads)) return false;
         } else if (!strcmp(o, "-c")) {
             if (!cli_int(o, v, 16, 1 << 20, &a->n_ctx)) return false;
+        } else if (!strcmp(o, "--kv-type")) {
+            if (!cli_kv_type(o, v, &a->kv)) return false;
         } else if (!strcmp(o, "--temp")) {
             if (!cli_float(o, v, 0, 100, &d)) return false;
             a->sp.temperature = (float)d;
@@ -212,6 +215,7 @@ int cmd_chat(int argc, char **argv) {
     engine_ctx_params cp = engine_ctx_default_params();
     cp.n_threads = (int32_t)a.threads;
     cp.n_ctx = (int32_t)a.n_ctx;
+    cp.kv_type = a.kv;
     engine_ctx *c = engine_ctx_new(m, &cp, err, sizeof err);
     cli_draft draft = {0};
     if (c && a.draft_model &&

@@ -40,6 +40,14 @@ bool cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
     return true;
 }
 
+bool cli_kv_type(const char *opt, const char *s, engine_kv_type *out) {
+    static const char *names[] = {"f16", "f32", "q8_0"}; /* by engine_kv_type */
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(s, names[k])) return *out = (engine_kv_type)k, true;
+    cli_error(opt, "'%s': expected f16, f32 or q8_0", s);
+    return false;
+}
+
 bool cli_float(const char *opt, const char *s, double lo, double hi, double *out) {
     char *end;
     errno = 0;

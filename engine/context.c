@@ -14,7 +14,7 @@ engine_ctx_params engine_ctx_default_params(void) {
 
 uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv_type) {
     const engine_model_info *in = &m->info;
-    uint64_t per_pos = (uint64_t)in->n_head_kv * in->head_dim * (kv_type == ENGINE_KV_F32 ? 4 : 2);
+    uint64_t per_pos = kv_bytes_of(kv_type, (size_t)in->n_head_kv * (size_t)in->head_dim);
     return 2 * per_pos * (uint64_t)n_ctx * (uint64_t)in->n_layer;
 }
 
@@ -37,8 +37,8 @@ static bool alloc_buffers(engine_ctx *c) {
     /* a paged cache holds its blocks; a contiguous one n_ctx positions */
     size_t rows = c->kv_block ? (size_t)c->n_kv_blocks * (size_t)c->kv_block : (size_t)c->n_ctx;
     for (int l = 0; l < in->n_layer; l++) {
-        c->k[l] = track(c, rows * kv * c->kv_elem);
-        c->v[l] = track(c, rows * kv * c->kv_elem);
+        c->k[l] = track(c, rows * kv_bytes_of(c->kv_type, kv));
+        c->v[l] = track(c, rows * kv_bytes_of(c->kv_type, kv));
         if (!c->k[l] || !c->v[l]) return false;
     }
     c->x = track(c, nb * e * 4);
@@ -110,6 +110,15 @@ engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
         snprintf(err, errlen, "invalid context parameters");
         return NULL;
     }
+    if (d.kv_type != ENGINE_KV_F16 && d.kv_type != ENGINE_KV_F32 && d.kv_type != ENGINE_KV_Q8_0) {
+        snprintf(err, errlen, "unknown KV-cache type %d", (int)d.kv_type);
+        return NULL;
+    }
+    if (d.kv_type == ENGINE_KV_Q8_0 && m->info.head_dim % KV_Q8_BLOCK) {
+        snprintf(err, errlen, "a Q8_0 KV cache needs head_dim a multiple of %d; this model's is %d",
+                 KV_Q8_BLOCK, m->info.head_dim);
+        return NULL;
+    }
     engine_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
@@ -128,7 +137,6 @@ engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
     c->kv_type = d.kv_type;
     c->causal = m->arch->family != FAMILY_BERT;
     c->attn_k = attn_kernels_for(quant_active_isa(), m->info.head_dim);
-    c->kv_elem = d.kv_type == ENGINE_KV_F32 ? 4 : 2;
     c->pool = threadpool_new(d.n_threads ? d.n_threads : engine_physical_cores());
     if (!c->pool || !alloc_buffers(c) || (pp && !paged_alloc(c, pp))) {
         engine_ctx_free(c);

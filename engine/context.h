@@ -23,7 +23,6 @@ struct engine_ctx {
     int32_t n_ctx, n_batch, n_past;
     engine_kv_type kv_type;
     const attn_kernels *attn_k; /* attention loops for this CPU and head size */
-    size_t kv_elem;             /* bytes per cached element */
     uint8_t **k, **v;           /* per layer: n_ctx rows of n_head_kv*head_dim elements */
     /* scratch, sized for n_batch tokens */
     float *x, *xn, *q, *kc, *vc, *attn, *gate, *up, *scores;
@@ -65,6 +64,12 @@ void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool al
 void forward_positions(engine_ctx *c, int n);
 /* BERT's encoder over n tokens (forward_bert.c); appends their states to c->hidden. */
 void forward_bert(engine_ctx *c, const int32_t *ids, int n);
+/* Bytes of count cached elements (count a multiple of 32 for a Q8_0 cache). */
+static inline size_t kv_bytes_of(engine_kv_type t, size_t count) {
+    return t == ENGINE_KV_F32    ? count * 4
+           : t == ENGINE_KV_Q8_0 ? count / KV_Q8_BLOCK * sizeof(kv_block_q8)
+                                 : count * 2;
+}
 /* Writes count floats into the KV cache's element type. */
 void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count);
 /* A context; pp non-NULL makes its KV cache paged (context.c). */

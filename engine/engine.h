@@ -66,7 +66,10 @@ void engine_token_fim(const engine_model *m, engine_fim_tokens *out);
 
 /* ---- contexts (one sequence: KV cache + scratch) ---- */
 
-typedef enum { ENGINE_KV_F16 = 0, ENGINE_KV_F32 = 1 } engine_kv_type;
+/* KV-cache element type. Q8_0: each run of 32 values of a K/V row is one block of an f16 scale
+ * and 32 int8 (the GGUF Q8_0 layout, 34 bytes): about half F16's memory; needs head_dim % 32 == 0.
+ */
+typedef enum { ENGINE_KV_F16 = 0, ENGINE_KV_F32 = 1, ENGINE_KV_Q8_0 = 2 } engine_kv_type;
 
 typedef struct {
     int32_t n_ctx;     /* positions the KV cache holds; 0 = min(model's training context, 4096) */
@@ -303,10 +306,10 @@ bool engine_draft_compatible(const engine_model *target, const engine_model *dra
                              size_t errlen);
 
 /* engine_generate with a draft model. With greedy sampling and no repetition penalty the draft
- * proposes up to n_draft tokens greedily, the target evaluates them in one batch and keeps the longest
- * prefix it agrees with plus its own next token: the output is the same as engine_generate's
- * (stats count n_drafted / n_draft_accepted). Other sampling generates as engine_generate and
- * only keeps the draft context in step. req->lookup_draft is ignored. */
+ * proposes up to n_draft tokens greedily, the target evaluates them in one batch and keeps the
+ * longest prefix it agrees with plus its own next token: the output is the same as
+ * engine_generate's (stats count n_drafted / n_draft_accepted). Other sampling generates as
+ * engine_generate and only keeps the draft context in step. req->lookup_draft is ignored. */
 bool engine_generate_draft(const engine_model *m, engine_ctx *c, const engine_draft *d,
                            const engine_gen_request *req, engine_gen_stats *stats, char *err,
                            size_t errlen);

@@ -14,6 +14,10 @@ void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count)
         memcpy(dst, src, count * sizeof(float));
         return;
     }
+    if (c->kv_type == ENGINE_KV_Q8_0) {
+        attn_quantize_q8_0(dst, src, count);
+        return;
+    }
     uint16_t *h = (uint16_t *)(void *)dst;
     for (size_t i = 0; i < count; i++) h[i] = fp32_to_fp16(src[i]);
 }
@@ -23,10 +27,14 @@ typedef struct {
     int layer, n;
 } attn_job;
 
-/* A cached K or V row of one kv head as f32: the cache itself (F32) or widened into buf (F16). */
+/* A cached K or V row of one kv head as f32: the cache itself (F32) or widened into buf (F16,
+ * Q8_0). */
 static const float *kv_row_f32(const engine_ctx *c, const uint8_t *src, float *buf, int hd) {
     if (c->kv_type == ENGINE_KV_F32) return (const float *)(const void *)src;
-    c->attn_k->widen_f16(buf, src, hd);
+    if (c->kv_type == ENGINE_KV_Q8_0)
+        c->attn_k->widen_q8_0(buf, src, hd);
+    else
+        c->attn_k->widen_f16(buf, src, hd);
     return buf;
 }
 
@@ -49,7 +57,8 @@ static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
                          const int32_t *blocks, float *scores, float *row) {
     const engine_model_info *in = &c->m->info;
     int hd = in->head_dim, H = in->n_head, G = H / in->n_head_kv;
-    size_t kv_row = (size_t)in->n_head_kv * hd * c->kv_elem, head_off = (size_t)g * hd * c->kv_elem;
+    size_t kv_row = kv_bytes_of(c->kv_type, (size_t)in->n_head_kv * hd);
+    size_t head_off = kv_bytes_of(c->kv_type, (size_t)g * hd);
     const uint8_t *K = c->k[layer] + head_off, *V = c->v[layer] + head_off;
     const float *q = c->q + ((size_t)t * H + (size_t)g * G) * hd;
     float *out = c->attn + ((size_t)t * H + (size_t)g * G) * hd, scale = 1.0f / sqrtf((float)hd);
@@ -145,7 +154,7 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
                m->arch->rope);
     op_rope_mt(c->pool, c->kc, n, KV, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
                m->arch->rope);
-    size_t kv_row = (size_t)KV * hd, row_bytes = kv_row * c->kv_elem;
+    size_t kv_row = (size_t)KV * hd, row_bytes = kv_bytes_of(c->kv_type, kv_row);
     if (c->paged_eval) { /* paged: each token's row is wherever its sequence's block put it */
         for (int t = 0; t < n; t++) {
             kv_store(c, c->k[layer] + (size_t)c->kv_dst[t] * row_bytes, c->kc + t * kv_row, kv_row);

@@ -56,9 +56,11 @@ static void gemm_rows(void *arg, int ith, int nth) {
             j->xq_row, j->y + b, (size_t)w->rows);
 }
 
-/* Below this many tokens one vec_dot per (row, token) is faster: the tile kernels repack every
- * weight panel once per call, which a handful of tokens does not amortize (measured with
- * `test_gemm bench`: break-even at 4 tokens for Q8_0/Q4_K on AVX-512, ~6 for Q6_K and AVX2). */
+/* Below this many tokens one vec_dot per (row, token): the tile kernels repack every weight
+ * panel once per call, which a handful of tokens does not amortize (`test_gemm bench-small`:
+ * break-even at 2-4 tokens on AVX-512, ~6-8 on AVX2). Kept at 8 rather than lowered because
+ * speculative decoding keeps its verification batches below it, so that they sum each product
+ * in the same order as 1-token decoding (engine/generate.c). */
 #define GEMM_MIN_TOKENS 8
 
 /* The tile kernel of the best ISA <= the active one, for batches of GEMM_MIN_TOKENS or more

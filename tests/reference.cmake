@@ -18,3 +18,11 @@ endforeach()
 foreach(m stories260K tiny-llama-spm-F32 tiny-qwen3-F32)
   add_test(NAME reference_${m}_kvf32 COMMAND test_reference ${HEARTH_REF_DIR} ${m} 2 --kv f32)
 endforeach()
+# Q8_0 KV cache (classic and paged contexts) within the widened bounds documented in
+# test_reference.c; the peaked models' head_dim 16 must be refused with a clear error.
+foreach(m tiny-llama-spm-F32 tiny-llama-spm-Q8_0 tiny-qwen3-F32 tiny-qwen3-Q8_0 tiny-qwen3moe-F16
+          tiny-qwen2-k-Q4_K_M tiny-qwen2-peaked-F16)
+  add_test(NAME reference_${m}_kvq8 COMMAND test_reference ${HEARTH_REF_DIR} ${m} 2 --kv q8_0)
+endforeach()
+add_test(NAME reference_tiny-llama-spm-F16_kvq8_t3
+         COMMAND test_reference ${HEARTH_REF_DIR} tiny-llama-spm-F16 3 --kv q8_0)

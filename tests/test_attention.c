@@ -58,6 +58,31 @@ static void test_attention_simd_matches_scalar(void) {
     }
 }
 
+/* Q8_0 KV rows: quantize -> widen is within half a step (d / 2) of the input per element, and
+ * the SIMD widen equals the scalar one exactly (both compute d * q in one f32 multiply). */
+static void test_kv_q8_0_roundtrip_and_simd(void) {
+    const attn_kernels *ref = attn_kernels_for(ISA_SCALAR, 64);
+    const attn_kernels *simd = attn_kernels_for(quant_cpu_isa(), 64);
+    unsigned seed = 11;
+    enum { N = 256 };
+    float x[N], a[N], b[N];
+    kv_block_q8 blk[N / KV_Q8_BLOCK];
+    CHECK(sizeof(kv_block_q8) == 34); /* the GGUF Q8_0 block */
+    for (int i = 0; i < N; i++) x[i] = rnd(&seed) * (i < 32 ? 0.0f : i < 64 ? 1e-3f : 20.0f);
+    attn_quantize_q8_0(blk, x, N);
+    ref->widen_q8_0(a, blk, N);
+    simd->widen_q8_0(b, blk, N);
+    for (int i = 0; i < N; i++) {
+        float amax = 0.0f;
+        for (int k = i / 32 * 32; k < i / 32 * 32 + 32; k++) amax = fmaxf(amax, fabsf(x[k]));
+        /* half a step, plus the f16 rounding of the scale (2^-11 relative, or 2^-24 absolute
+         * where a tiny scale is subnormal in f16) times up to 127 steps */
+        float tol = amax / 127.0f * 0.5f + amax * 1.0e-3f + 127.0f * 0x1p-24f;
+        CHECKF(fabsf(a[i] - x[i]) <= tol, "q8_0 roundtrip %d: %g vs %g", i, a[i], x[i]);
+        CHECKF(a[i] == b[i], "widen_q8_0 %d: %g vs %g", i, a[i], b[i]);
+    }
+}
+
 /* The vectorised SwiGLU and GELU equal the scalar references (expf / tanhf) within 1e-5
  * relative, over the whole range activations take, including the exp clamps. */
 static void test_activations_simd_match_scalar(void) {
@@ -97,6 +122,7 @@ static void test_exp_shift_matches_scalar(void) {
 int main(void) {
     test_exp_shift_matches_scalar();
     test_attention_simd_matches_scalar();
+    test_kv_q8_0_roundtrip_and_simd();
     test_activations_simd_match_scalar();
     return test_summary("test_attention");
 }

@@ -4,7 +4,8 @@
  *   - unit scales (every block scale 1, offsets small integers): every result is an exact integer,
  * so the kernel must equal the reference bit for bit (while the sums stay below 2^24);
  *   - real scales: within 1e-5 of the sum of |w_i * a_i| (only the float order differs).
- * `test_gemm bench` instead prints single-thread GMAC/s per kernel (n = 512 tokens). */
+ * `test_gemm bench` instead prints single-thread GMAC/s per kernel (n = 512 tokens);
+ * `test_gemm bench-small` only the small-batch comparison with vec_dot. */
 #include "test.h"
 
 #include "engine.h"
@@ -369,8 +370,8 @@ int main(int argc, char **argv) {
         check_models(argc - 2, argv + 2);
         return test_summary("test_gemm model");
     }
-    if (argc > 1 && strcmp(argv[1], "bench") == 0) {
-        bench();
+    if (argc > 1 && (strcmp(argv[1], "bench") == 0 || strcmp(argv[1], "bench-small") == 0)) {
+        if (strcmp(argv[1], "bench") == 0) bench();
         bench_small();
         quant_set_isa_cap(ISA_AVX2);
         bench_small();

@@ -63,6 +63,20 @@ void attn_widen_f16_avx2(float *dst, const void *src, int n) {
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
 }
 
+/* Each block's 32 int8 widen 8 at a time to f32 and scale by d: d * q exactly as the scalar. */
+void attn_widen_q8_0_avx2(float *dst, const void *src, int n) {
+    const kv_block_q8 *b = src;
+    for (int i = 0; i < n; i += KV_Q8_BLOCK, b++) {
+        __m256 d = _mm256_cvtph_ps(_mm_set1_epi16((short)b->d));
+        __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)b->qs);
+        __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(b->qs + 16));
+        __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+        for (int k = 0; k < 4; k++)
+            _mm256_storeu_ps(dst + i + 8 * k,
+                             _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k]))));
+    }
+}
+
 void attn_rows_dot_f16_avx2(const float *q, const void *k, size_t stride, int n, int hd,
                             float scale, float *out) {
     const uint8_t *row = k;

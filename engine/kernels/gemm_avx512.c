@@ -10,8 +10,10 @@
  * sum (a + 128) * w, and the panel carries -128 * sum(w) per row and (sub-)block as the initial
  * value of the integer accumulator, so every integer block sum is the exact signed dot.
  *
- * Packing gathers the same 4 bytes of 16 rows into one zmm (rows past the end are masked off
- * and pack as zero scales, so they add nothing and are never stored). */
+ * Packing puts the same 4 bytes of 16 rows into one zmm by loading each row's 32 bytes and
+ * transposing in registers (load_rows_t; vpgatherdd made packing cost as much as ~10 tokens of
+ * tile work, which small batches do not amortize). Rows past the end are masked off and pack as
+ * zero scales, so they add nothing and are never stored. */
 #include "gemm_kernels.h"
 
 #include "kquants_kernels.h"
@@ -57,6 +59,42 @@ static inline __m512i row_offsets(size_t stride) {
 /* 4 bytes at p + r * stride for each row r set in m, 0 elsewhere. */
 static inline __m512i gather(const uint8_t *p, __m512i idx, __mmask16 m) {
     return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, p, 1);
+}
+
+/* The same as gather(p + 4j, ...) for j < 8, without gathers: the first `bytes` (<= 32) bytes at
+ * p + r * stride of each row r in m, transposed so that v[j] lane r = bytes 4j..4j+3 of row r
+ * (0 past `bytes` and for rows not in m). Row loads plus an 8x8 dword transpose done on both
+ * 256-bit halves at once (rows 0-7 low, 8-15 high): far cheaper than vpgatherdd, whose cost
+ * dominated packing and so every small batch. Masked loads read nothing past `bytes`. */
+static inline __attribute__((always_inline)) void
+load_rows_t(const uint8_t *p, size_t stride, __mmask16 m, int bytes, __m512i v[8]) {
+    const __mmask32 bm = bytes >= 32 ? 0xffffffffu : (__mmask32)((1u << bytes) - 1);
+    __m512i z[8], t[8];
+    for (int i = 0; i < 8; i++) { /* a row not in m loads nothing (all-zero byte mask) */
+        const __mmask32 lm = (__mmask32)(-(m >> i & 1u)) & bm;
+        const __mmask32 hm = (__mmask32)(-(m >> (i + 8) & 1u)) & bm;
+        const __m256i lo = _mm256_maskz_loadu_epi8(lm, p + (size_t)i * stride);
+        const __m256i hi = _mm256_maskz_loadu_epi8(hm, p + (size_t)(i + 8) * stride);
+        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    for (int i = 0; i < 8; i += 2) { /* dwords of row pairs interleaved, per 128-bit lane */
+        t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) { /* then qword pairs: each 128-bit lane = one dword, 4 rows */
+        z[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        z[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        z[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        z[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    /* z[k] (k < 4) holds dwords k (lane 0) and k + 4 (lane 1) of rows 0-3 and of rows 8-11 (lanes
+     * 2, 3); z[k + 4] the same for rows 4-7 and 12-15. Join rows 0-3 with 4-7 per dword. */
+    const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i second = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm512_permutex2var_epi64(z[k], first, z[k + 4]);
+        v[k + 4] = _mm512_permutex2var_epi64(z[k], second, z[k + 4]);
+    }
 }
 
 /* The f16 in the low half of each lane, as float. */
@@ -204,13 +242,14 @@ pack_legacy(leg_panel *p, const uint8_t *w, size_t stride, __mmask16 m, int kb, 
         const uint8_t *blk = w + (size_t)b * bsz;
         __m512i v[8];
         if (T == TT_Q8_0) {
-            for (int j = 0; j < 8; j++) v[j] = gather(blk + qs + 4 * j, idx, m);
+            load_rows_t(blk + qs, stride, m, 32, v);
         } else {
             /* byte l of qs: element l (low nibble) and l + 16 (high nibble) */
+            __m512i q[8];
+            load_rows_t(blk + qs, stride, m, 16, q);
             for (int k = 0; k < 4; k++) {
-                const __m512i q = gather(blk + qs + 4 * k, idx, m);
-                v[k] = _mm512_and_si512(q, m4);
-                v[k + 4] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                v[k] = _mm512_and_si512(q[k], m4);
+                v[k + 4] = _mm512_and_si512(_mm512_srli_epi16(q[k], 4), m4);
             }
             if (five) {
                 const __m512i h = gather(blk + qh, idx, m); /* bit j: fifth bit of element j */
@@ -297,20 +336,22 @@ static inline __attribute__((always_inline)) void
 pack_q45k(q45k_panel *p, const uint8_t *w, size_t stride, __mmask16 m, int kb, const bool five) {
     const size_t bsz = five ? sizeof(block_q5_K) : sizeof(block_q4_K);
     const size_t qs = five ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs);
-    const __m512i idx = row_offsets(stride), m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i one = _mm512_set1_epi8(1);
     for (int b = 0; b < kb; b++) {
         const uint8_t *blk = w + (size_t)b * bsz;
         /* chunk c (64 elements): qs[32c + l] low nibble = element 64c + l, high = 64c + 32 + l;
          * Q5_K's fifth bits: bit 2c / 2c + 1 of qh[l] */
+        __m512i qh[8];
+        if (five) load_rows_t(blk + offsetof(block_q5_K, qh), stride, m, 32, qh);
         for (int c = 0; c < 4; c++) {
-            __m512i lo[8], hi[8];
+            __m512i lo[8], hi[8], q[8];
+            load_rows_t(blk + qs + 32 * c, stride, m, 32, q);
             for (int g = 0; g < 8; g++) {
-                const __m512i q = gather(blk + qs + 32 * c + 4 * g, idx, m);
-                lo[g] = _mm512_and_si512(q, m4);
-                hi[g] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                lo[g] = _mm512_and_si512(q[g], m4);
+                hi[g] = _mm512_and_si512(_mm512_srli_epi16(q[g], 4), m4);
                 if (five) {
-                    const __m512i h = gather(blk + offsetof(block_q5_K, qh) + 4 * g, idx, m);
+                    const __m512i h = qh[g];
                     const __m512i h0 = _mm512_and_si512(_mm512_srli_epi16(h, 2 * c), one);
                     const __m512i h1 = _mm512_and_si512(_mm512_srli_epi16(h, 2 * c + 1), one);
                     lo[g] = _mm512_or_si512(lo[g], _mm512_slli_epi16(h0, 4));
@@ -404,17 +445,21 @@ typedef struct {
 } q6k_panel;
 
 static void pack_q6_K(q6k_panel *p, const uint8_t *w, size_t stride, __mmask16 m, int kb) {
-    const __m512i idx = row_offsets(stride), m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i m3 = _mm512_set1_epi8(3), b32 = _mm512_set1_epi8(32);
     for (int b = 0; b < kb; b++) {
         const uint8_t *blk = w + (size_t)b * sizeof(block_q6_K);
         /* element 128h + 32k + l: nibble k/2 of ql[64h + 32(k&1) + l], bits 2k..2k+1 of
          * qh[32h + l] above it, minus 32 */
-        for (int h = 0; h < 2; h++)
+        for (int h = 0; h < 2; h++) {
+            __m512i qhv[8], qlv[2][8];
+            load_rows_t(blk + offsetof(block_q6_K, qh) + 32 * h, stride, m, 32, qhv);
+            for (int k1 = 0; k1 < 2; k1++)
+                load_rows_t(blk + 64 * h + 32 * k1, stride, m, 32, qlv[k1]);
             for (int g = 0; g < 8; g++) {
-                const __m512i qh = gather(blk + offsetof(block_q6_K, qh) + 32 * h + 4 * g, idx, m);
+                const __m512i qh = qhv[g];
                 for (int k1 = 0; k1 < 2; k1++) {
-                    const __m512i ql = gather(blk + 64 * h + 32 * k1 + 4 * g, idx, m);
+                    const __m512i ql = qlv[k1][g];
                     for (int k2 = 0; k2 < 2; k2++) {
                         const int k = 2 * k2 + k1;
                         const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4 * k2), m4);
@@ -425,6 +470,7 @@ static void pack_q6_K(q6k_panel *p, const uint8_t *w, size_t stride, __mmask16 m
                     }
                 }
             }
+        }
         for (int s = 0; s < 16; s++) {
             __m512i v[4];
             for (int j = 0; j < 4; j++) v[j] = _mm512_load_si512(p->qs[b][4 * s + j]);
