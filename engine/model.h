@@ -33,7 +33,7 @@ typedef struct {
 
 /* A stack of n_expert matrices of the same shape (GGUF ne = {cols, rows, n_expert}). */
 typedef struct {
-    weight first;        /* expert 0; expert e starts e * stride bytes later */
+    weight first; /* expert 0; expert e starts e * stride bytes later */
     int32_t n_expert;
     size_t stride;
 } expert_weights;
@@ -58,8 +58,8 @@ struct engine_model {
     const arch_desc *arch;
     engine_model_info info;
     char arch_name[32], model_name[128];
-    int32_t n_rot;         /* rotated dims per head */
-    float rope_freq_scale; /* 1 / linear scaling factor */
+    int32_t n_rot;            /* rotated dims per head */
+    float rope_freq_scale;    /* 1 / linear scaling factor */
     bool expert_weights_norm; /* MoE: renormalise the chosen experts' weights to sum to 1 */
     weight tok_embd, output;
     const float *output_norm;
