@@ -68,4 +68,11 @@ bool fim_template_find(const engine_model *m, fim_template *t, char *err, size_t
 bool fim_prompt_build(const engine_model *m, const fim_template *t, const fim_budget *b,
                       const fim_input *in, fim_prompt *out, char *err, size_t errlen);
 
+/* The text windows, shared with the remote (text) prompt: where the head window of the last
+ * max_bytes of p starts (an anchor line if one fits, else a line start, else a character
+ * boundary), and where the suffix window of its first max_bytes ends (a line end if any). */
+size_t fim_head_start(const char *p, size_t n, size_t max_bytes);
+size_t fim_suffix_end(const char *p, size_t n, size_t max_bytes);
+bool fim_is_cont(unsigned char c); /* a UTF-8 continuation byte */
+
 #endif

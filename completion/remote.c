@@ -75,38 +75,6 @@ static void put_user(text_buf *b, const char *s, size_t n) {
     put(b, s + from, n - from);
 }
 
-static bool is_cont(unsigned char c) {
-    return (c & 0xC0) == 0x80;
-}
-
-/* Start of the head window within its last max bytes: an anchor line if one fits, else the first
- * line start, else a character boundary. */
-static size_t head_start(const char *p, size_t n, size_t max) {
-    if (n <= max) return 0;
-    size_t min = n - max, at = 0;
-    for (long line = 0; at < n; line++) {
-        if (at >= min && line % FIM_ANCHOR_LINES == 0) return at;
-        const char *nl = memchr(p + at, '\n', n - at);
-        if (!nl) break;
-        at = (size_t)(nl - p) + 1;
-    }
-    const char *nl = memchr(p + min, '\n', n - min);
-    if (nl) return (size_t)(nl - p) + 1;
-    while (min < n && is_cont((unsigned char)p[min])) min++;
-    return min;
-}
-
-/* End of the suffix window: the last line end within max bytes. */
-static size_t suffix_end(const char *p, size_t n, size_t max) {
-    if (n <= max) return n;
-    size_t e = max;
-    while (e > 0 && p[e - 1] != '\n') e--;
-    if (e > 0) return e;
-    e = max;
-    while (e > 0 && is_cont((unsigned char)p[e])) e--;
-    return e;
-}
-
 /* Cross-file chunks in the repo-level form; returns how many fitted. */
 static int put_context(text_buf *b, const completion_request *r, size_t budget) {
     if (r->n_chunks <= 0 || budget == 0) return 0;
@@ -146,17 +114,17 @@ static char *remote_prompt(const completion_params *p, const completion_request 
     if (p->line_in_middle)
         while (head_len > 0 && r->prefix[head_len - 1] != '\n') head_len--;
     size_t line_bytes = pre / 4, head_bytes = pre - line_bytes;
-    size_t hs = head_start(r->prefix, head_len, head_bytes);
+    size_t hs = fim_head_start(r->prefix, head_len, head_bytes);
     size_t line_from = head_len;
     if (r->prefix_len - line_from > line_bytes) {
         line_from = r->prefix_len - line_bytes;
-        while (line_from < r->prefix_len && is_cont((unsigned char)r->prefix[line_from]))
+        while (line_from < r->prefix_len && fim_is_cont((unsigned char)r->prefix[line_from]))
             line_from++;
     }
     put_str(&b, "<|fim_prefix|>");
     put_user(&b, r->prefix + hs, head_len - hs);
     put_str(&b, "<|fim_suffix|>");
-    put_user(&b, r->suffix, suffix_end(r->suffix, r->suffix_len, suf));
+    put_user(&b, r->suffix, fim_suffix_end(r->suffix, r->suffix_len, suf));
     put_str(&b, "<|fim_middle|>");
     put_user(&b, r->prefix + line_from, r->prefix_len - line_from);
     if (b.oom || !b.p) {
