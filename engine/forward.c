@@ -141,10 +141,9 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
     int e = in->n_embd, H = in->n_head, KV = in->n_head_kv, hd = in->head_dim;
-    op_rmsnorm_mt(c->pool, c->x, L->attn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
-    op_matmul(c->pool, &L->wq, c->xn, n, c->q, c->xq);                    /* q (n,H*hd) */
-    op_matmul(c->pool, &L->wk, c->xn, n, c->kc, c->xq);                   /* k (n,KV*hd) */
-    op_matmul(c->pool, &L->wv, c->xn, n, c->vc, c->xq);                   /* v (n,KV*hd) */
+    op_rmsnorm_mt(c->pool, c->x, L->attn_norm, c->xn, e, n, in->rms_eps);   /* xn (n,e) */
+    matmul_out qkv[3] = {{&L->wq, c->q}, {&L->wk, c->kc}, {&L->wv, c->vc}}; /* (n,H*hd|KV*hd) */
+    op_matmul_group(c->pool, qkv, 3, c->xn, n, c->xq);
     if (L->bq) op_add_bias(c->q, L->bq, (int64_t)H * hd, n);
     if (L->bk) op_add_bias(c->kc, L->bk, (int64_t)KV * hd, n);
     if (L->bv) op_add_bias(c->vc, L->bv, (int64_t)KV * hd, n);
@@ -173,8 +172,8 @@ static void ffn_block(engine_ctx *c, const layer_weights *L, int n) {
     const engine_model_info *in = &c->m->info;
     int e = in->n_embd, ff = in->n_ff;
     op_rmsnorm_mt(c->pool, c->x, L->ffn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
-    op_matmul(c->pool, &L->w_gate, c->xn, n, c->gate, c->xq);            /* gate (n,ff) */
-    op_matmul(c->pool, &L->w_up, c->xn, n, c->up, c->xq);                /* up (n,ff) */
+    matmul_out gate_up[2] = {{&L->w_gate, c->gate}, {&L->w_up, c->up}};  /* (n,ff) each */
+    op_matmul_group(c->pool, gate_up, 2, c->xn, n, c->xq);
     op_swiglu_mt(c->pool, c->gate, c->up, (int64_t)n * ff);
     op_matmul(c->pool, &L->w_down, c->gate, n, c->xn, c->xq); /* xn (n,e) */
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];

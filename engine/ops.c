@@ -3,6 +3,7 @@
 #include "kernels/act_kernels.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 typedef struct {
@@ -77,7 +78,94 @@ static void pick_gemm(matmul_job *j) {
         }
 }
 
+/* ---- small batches (decode, speculative verification): one pool round per group ----
+ * The caller quantizes the few activation rows itself (microseconds: cheaper than a barrier),
+ * then the threads take chunks of weight rows from a shared counter until none are left, over
+ * all weights of the group at once. Taking chunks rather than fixed shares keeps both cores busy
+ * to the end when one of them is slowed (memory contention, a neighbour), and one round for
+ * q/k/v or gate/up halves the barriers per layer. Each (row, token) is still one vec_dot, so
+ * the result does not depend on which thread computed it. */
+enum { CHUNKS_PER_THREAD = 2, MIN_CHUNK_BYTES = 16 << 10 };
+
+typedef struct {
+    const matmul_out *outs;
+    int n_outs, n;
+    long chunk_rows[MATMUL_GROUP_MAX];
+    long first_chunk[MATMUL_GROUP_MAX + 1]; /* chunks of outs[o]: [first_chunk[o], [o + 1]) */
+    const uint8_t *xq[MATMUL_GROUP_MAX];
+    size_t xq_row[MATMUL_GROUP_MAX];
+    atomic_long next_chunk;
+} small_batch_job;
+
+static void dot_chunks(void *arg, int ith, int nth) {
+    small_batch_job *j = arg;
+    (void)ith, (void)nth;
+    for (;;) {
+        long c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
+        if (c >= j->first_chunk[j->n_outs]) return;
+        int o = 0;
+        while (c >= j->first_chunk[o + 1]) o++;
+        const weight *w = j->outs[o].w;
+        vec_dot_fn dot = quant_vec_dot(w->type);
+        long r = (c - j->first_chunk[o]) * j->chunk_rows[o];
+        long end = r + j->chunk_rows[o] < w->rows ? r + j->chunk_rows[o] : w->rows;
+        for (; r < end; r++) {
+            const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+            for (int t = 0; t < j->n; t++)
+                dot(w->cols, &j->outs[o].y[(size_t)t * w->rows + r], row,
+                    j->xq[o] + t * j->xq_row[o]);
+        }
+    }
+}
+
+/* Quantizes x once per distinct vec_dot_type of the group (into consecutive parts of xq) and
+ * cuts every weight into chunks of about the same number of bytes. */
+static void plan_small_batch(small_batch_job *j, threadpool *pool, const float *x, uint8_t *xq) {
+    size_t total = 0;
+    for (int o = 0; o < j->n_outs; o++)
+        total += (size_t)j->outs[o].w->rows * j->outs[o].w->row_bytes;
+    size_t target = total / ((size_t)threadpool_size(pool) * CHUNKS_PER_THREAD);
+    target = target > MIN_CHUNK_BYTES ? target : MIN_CHUNK_BYTES;
+    j->first_chunk[0] = 0;
+    for (int o = 0; o < j->n_outs; o++) {
+        const weight *w = j->outs[o].w;
+        tensor_type vt = quant_traits(w->type)->vec_dot_type;
+        j->xq_row[o] = quant_row_size(vt, w->cols);
+        j->xq[o] = NULL;
+        for (int p = 0; p < o && !j->xq[o]; p++)
+            if (quant_traits(j->outs[p].w->type)->vec_dot_type == vt) j->xq[o] = j->xq[p];
+        if (!j->xq[o]) { /* a new activation type: quantize into the next free part of xq */
+            j->xq[o] = xq;
+            from_float_fn q = quant_from_float(vt);
+            for (int t = 0; t < j->n; t++)
+                q(x + (size_t)t * w->cols, xq + t * j->xq_row[o], w->cols);
+            xq += (size_t)j->n * j->xq_row[o];
+        }
+        long rows = (long)(target / w->row_bytes);
+        j->chunk_rows[o] = rows > 0 ? rows : 1;
+        j->first_chunk[o + 1] =
+            j->first_chunk[o] + (w->rows + j->chunk_rows[o] - 1) / j->chunk_rows[o];
+    }
+    atomic_init(&j->next_chunk, 0);
+}
+
+void op_matmul_group(threadpool *pool, const matmul_out *outs, int n_outs, const float *x, int n,
+                     void *xq) {
+    if (n >= GEMM_MIN_TOKENS || n_outs > MATMUL_GROUP_MAX) { /* prefill: the tile kernels */
+        for (int o = 0; o < n_outs; o++) op_matmul(pool, outs[o].w, x, n, outs[o].y, xq);
+        return;
+    }
+    small_batch_job j = {.outs = outs, .n_outs = n_outs, .n = n};
+    plan_small_batch(&j, pool, x, xq);
+    threadpool_run(pool, dot_chunks, &j);
+}
+
 void op_matmul(threadpool *pool, const weight *w, const float *x, int n, float *y, void *xq) {
+    if (n < GEMM_MIN_TOKENS) {
+        matmul_out one = {w, y};
+        op_matmul_group(pool, &one, 1, x, n, xq);
+        return;
+    }
     tensor_type vt = quant_traits(w->type)->vec_dot_type;
     matmul_job j = {w, x, y, xq, quant_row_size(vt, w->cols), n, NULL, NULL, 1};
     pick_gemm(&j);

@@ -8,6 +8,16 @@
 /* y[t][r] = dot(W row r, x[t]) for t < n tokens: x is n x w->cols, y is n x w->rows.
  * xq: scratch for the activations quantized to W's vec_dot_type (n rows). */
 void op_matmul(threadpool *pool, const weight *w, const float *x, int n, float *y, void *xq);
+/* Several products of the same input x (q/k/v, gate/up): y_o = W_o x for each of n_outs
+ * (<= MATMUL_GROUP_MAX) outputs. For a few tokens this is one pool round instead of one per
+ * weight; xq must hold n rows per distinct activation type (op_matmul_scratch covers it). */
+enum { MATMUL_GROUP_MAX = 4 };
+typedef struct {
+    const weight *w;
+    float *y;
+} matmul_out;
+void op_matmul_group(threadpool *pool, const matmul_out *outs, int n_outs, const float *x, int n,
+                     void *xq);
 /* Bytes op_matmul needs in xq for n rows of `cols` elements, whatever the weight type. */
 size_t op_matmul_scratch(int64_t cols, int n);
 

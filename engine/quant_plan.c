@@ -1,5 +1,6 @@
 /* Type choices of the quantizer: single types, and the *_K_M mixes that spend more bits where the
- * error hurts most (the output projection; attn_v and ffn_down of some layers). */
+ * error hurts most (the output projection — token_embd when the model ties them; attn_v and
+ * ffn_down of some layers), as the common GGUF tools choose them. */
 #include "quant_plan.h"
 
 #include <string.h>
@@ -35,12 +36,14 @@ static tensor_type fit_type(tensor_type t, int64_t cols) {
 }
 
 tensor_type quant_plan_type(const quant_plan *p, const char *name, int layer, int n_layer,
-                            int64_t cols) {
+                            int64_t cols, bool token_embd_is_output) {
     tensor_type t = p->base;
     if (p->mix) {
         bool more = layer >= 0 && (layer < n_layer / 8 || layer >= 7 * n_layer / 8 ||
                                    (layer - n_layer / 8) % 3 == 2);
-        if (!strcmp(name, "output.weight")) t = TT_Q6_K;
+        bool output = !strcmp(name, "output.weight") ||
+                      (token_embd_is_output && !strcmp(name, "token_embd.weight"));
+        if (output) t = TT_Q6_K;
         if ((strstr(name, "attn_v.") || strstr(name, "ffn_down")) && more) t = TT_Q6_K;
     }
     return fit_type(t, cols);

@@ -14,9 +14,11 @@ typedef struct {
 
 /* The plan of a type name, or NULL. */
 const quant_plan *quant_plan_find(const char *name);
-/* The type of the 2-D+ weight `name` (of layer `layer`, -1 if none) with rows of `cols`. */
+/* The type of the 2-D+ weight `name` (of layer `layer`, -1 if none) with rows of `cols`.
+ * token_embd_is_output: the model has no output.weight and computes its logits through
+ * token_embd (tied embeddings), so token_embd gets the output projection's type. */
 tensor_type quant_plan_type(const quant_plan *p, const char *name, int layer, int n_layer,
-                            int64_t cols);
+                            int64_t cols, bool token_embd_is_output);
 /* Tensors that stay F32 whatever the plan: 1-D tensors, the MoE router, position and
  * token-type embeddings. */
 bool quant_plan_keeps_f32(const char *name, uint32_t n_dims);

@@ -35,13 +35,13 @@ static void copy_metadata(const gguf_file *in, gguf_writer *w, const quant_plan 
 
 /* Converts (or copies) one tensor into the writer. */
 static bool convert_tensor(const gguf_tensor *t, gguf_writer *w, const quant_plan *plan,
-                           int n_layer, char *err, size_t errlen) {
+                           int n_layer, bool tied, char *err, size_t errlen) {
     char name[256];
     snprintf(name, sizeof name, "%.*s", (int)(t->name.len < 255 ? t->name.len : 255), t->name.ptr);
     int64_t cols = (int64_t)t->ne[0], rows = (int64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
     bool keep = quant_plan_keeps_f32(name, t->n_dims) || !is_float(t->type);
-    tensor_type to =
-        keep ? (tensor_type)t->type : quant_plan_type(plan, name, layer_of(name), n_layer, cols);
+    tensor_type to = keep ? (tensor_type)t->type
+                          : quant_plan_type(plan, name, layer_of(name), n_layer, cols, tied);
     if (to == t->type)
         return gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data, err, errlen);
     size_t in_row = quant_row_size((tensor_type)t->type, cols), out_row = quant_row_size(to, cols);
@@ -79,7 +79,7 @@ bool engine_quantize(const char *in_path, const char *out_path, const char *type
             ok = false;
         }
     }
-    gguf_str arch;
+    gguf_str arch = {0};
     int64_t n_layer = 0;
     if (ok && gguf_get_str(in, "general.architecture", &arch)) {
         char key[96];
@@ -87,10 +87,14 @@ bool engine_quantize(const char *in_path, const char *out_path, const char *type
                  arch.ptr);
         gguf_get_i64(in, key, &n_layer);
     }
+    /* decoders without output.weight read their logits through token_embd (encoders have no
+     * logits at all: their token_embd is only an embedding table) */
+    bool encoder = arch.ptr && (gguf_str_eq(arch, "bert") || gguf_str_eq(arch, "nomic-bert"));
+    bool tied = ok && !encoder && !gguf_find_tensor(in, "output.weight");
     gguf_writer *w = ok ? gguf_writer_new() : NULL;
     if (w) copy_metadata(in, w, plan);
     for (uint64_t i = 0; w && ok && i < in->n_tensors; i++)
-        ok = convert_tensor(&in->tensors[i], w, plan, (int)n_layer, err, errlen);
+        ok = convert_tensor(&in->tensors[i], w, plan, (int)n_layer, tied, err, errlen);
     if (w && ok) ok = gguf_writer_save(w, out_path, err, errlen);
     gguf_writer_free(w);
     gguf_close(in);

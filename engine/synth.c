@@ -78,6 +78,7 @@ typedef struct {
     rng r;
     const quant_plan *plan;
     int n_layer;
+    bool tied; /* a decoder whose logits go through token_embd */
     char *err;
     size_t errlen;
 } synth_state;
@@ -94,7 +95,7 @@ static bool add_stack(synth_state *s, const char *name, int layer, int64_t cols,
     fill_normal(&s->r, x, n, mean, std);
     tensor_type t = quant_plan_keeps_f32(name, rows == 1 ? 1 : 2)
                         ? TT_F32
-                        : quant_plan_type(s->plan, name, layer, s->n_layer, cols);
+                        : quant_plan_type(s->plan, name, layer, s->n_layer, cols, s->tied);
     size_t row_bytes = quant_row_size(t, cols);
     int64_t all_rows = rows * n_mat;
     void *q = t == TT_F32 ? (void *)x : malloc(row_bytes * (size_t)all_rows);
@@ -324,13 +325,14 @@ bool engine_synth(const engine_synth_params *p, const char *out_path, char *err,
     int n_layer = p->n_layers > 0 && p->n_layers < sh->n_layer ? p->n_layers : sh->n_layer;
     quant_init();
     synth_state s = {
-        gguf_writer_new(), {p->seed * 0x2545f4914f6cdd1dull + 1}, tc, n_layer, err, errlen};
+        gguf_writer_new(), {p->seed * 0x2545f4914f6cdd1dull + 1}, tc, n_layer, false, err, errlen};
     if (!s.w) return snprintf(err, errlen, "out of memory"), false;
     model_shape shape = *sh;
     sh = &shape;
     add_hparams(&s, sh, n_layer);
     bool ok = add_vocab(&s, p->vocab_path, &shape.n_vocab);
     bool encoder = !strcmp(sh->arch, "bert") || !strcmp(sh->arch, "nomic-bert");
+    s.tied = !encoder && sh->tied;
     ok = ok && (encoder ? add_bert(&s, sh, n_layer) : add_decoder(&s, sh, n_layer));
     ok = ok && gguf_writer_save(s.w, out_path, err, errlen);
     gguf_writer_free(s.w);

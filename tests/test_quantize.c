@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "gguf.h"
+#include "quant_plan.h"
 #include "test.h"
 
 static const char *ref;
@@ -116,6 +117,20 @@ static void test_refuses_bad_requests(void) {
     CHECK(!engine_quantize(in, tmp_path, "Q9", err, sizeof err) && strstr(err, "unknown type"));
 }
 
+/* The *_K_M mixes give the output projection Q6_K — token_embd when the model ties them — and
+ * fall back to a legacy type where 256-element super-blocks do not divide the rows. */
+static void test_mix_gives_tied_output_more_bits(void) {
+    quant_init();
+    const quant_plan *m = quant_plan_find("Q5_K_M"), *q8 = quant_plan_find("Q8_0");
+    CHECK(quant_plan_type(m, "output.weight", -1, 24, 1536, false) == TT_Q6_K);
+    CHECK(quant_plan_type(m, "token_embd.weight", -1, 24, 1536, true) == TT_Q6_K);
+    CHECK(quant_plan_type(m, "token_embd.weight", -1, 24, 1536, false) == TT_Q5_K);
+    CHECK(quant_plan_type(m, "token_embd.weight", -1, 24, 896, true) == TT_Q8_0);
+    CHECK(quant_plan_type(m, "token_embd.weight", -1, 24, 896, false) == TT_Q5_1);
+    CHECK(quant_plan_type(m, "blk.3.attn_q.weight", 3, 24, 896, true) == TT_Q5_1);
+    CHECK(quant_plan_type(q8, "token_embd.weight", -1, 24, 896, true) == TT_Q8_0);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     ref = argv[1];
@@ -123,6 +138,7 @@ int main(int argc, char **argv) {
     test_exact_types_match_reference_bytes();
     test_kquants_as_close_as_reference();
     test_refuses_bad_requests();
+    test_mix_gives_tied_output_more_bits();
     unlink(tmp_path);
     return test_summary("test_quantize");
 }
