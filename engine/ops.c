@@ -13,9 +13,10 @@ typedef struct {
     uint8_t *xq;
     size_t xq_row;
     int n;
-    gemm_fn gemm;      /* prefill tile kernel, or NULL: one vec_dot per (row, token) */
-    gemm_prep_fn prep; /* the tile kernel's activation conversion, or NULL */
-    int panel;         /* the tile kernel's panel height: threads get whole panels */
+    gemm_fn gemm;         /* prefill tile kernel, or NULL: one vec_dot per (row, token) */
+    gemm_prep_fn prep;    /* the tile kernel's activation conversion, or NULL */
+    int panel;            /* the tile kernel's panel height: threads get whole panels */
+    atomic_long next_run; /* gemm_rows: the next run of panels to take */
 } matmul_job;
 
 static void quantize_rows(void *arg, int ith, int nth) {
@@ -43,18 +44,27 @@ static void dot_rows(void *arg, int ith, int nth) {
     }
 }
 
-/* Each thread takes an equal share of whole panels and all tokens: the tile kernel then reads
- * every weight byte once per call and the (shared, read-only) activations from cache. */
+/* Threads take runs of whole panels (all tokens each) from a shared counter: the tile kernel
+ * reads every weight byte once per call and the (shared, read-only) activations from cache, and
+ * when a thread is descheduled (an editor, a compiler on the same cores) the others take over
+ * its share instead of waiting for it. */
+enum { GEMM_RUNS_PER_THREAD = 4 };
+
 static void gemm_rows(void *arg, int ith, int nth) {
     matmul_job *j = arg;
     const weight *w = j->w;
-    long panels = (w->rows + j->panel - 1) / j->panel, b, e;
-    pool_split(panels, ith, nth, &b, &e);
-    b *= j->panel;
-    e = e * j->panel < w->rows ? e * j->panel : w->rows;
-    if (b >= e) return;
-    j->gemm(w->cols, (int)(e - b), j->n, w->data + (size_t)b * w->row_bytes, w->row_bytes, j->xq,
-            j->xq_row, j->y + b, (size_t)w->rows);
+    (void)ith;
+    long panels = (w->rows + j->panel - 1) / j->panel;
+    long run = (panels + (long)nth * GEMM_RUNS_PER_THREAD - 1) / ((long)nth * GEMM_RUNS_PER_THREAD);
+    for (;;) {
+        long b = atomic_fetch_add_explicit(&j->next_run, 1, memory_order_relaxed) * run;
+        if (b >= panels) return;
+        long e = b + run < panels ? b + run : panels;
+        b *= j->panel;
+        e = e * j->panel < w->rows ? e * j->panel : w->rows;
+        j->gemm(w->cols, (int)(e - b), j->n, w->data + (size_t)b * w->row_bytes, w->row_bytes,
+                j->xq, j->xq_row, j->y + b, (size_t)w->rows);
+    }
 }
 
 /* Below this many tokens one vec_dot per (row, token): the tile kernels repack every weight
@@ -167,7 +177,7 @@ void op_matmul(threadpool *pool, const weight *w, const float *x, int n, float *
         return;
     }
     tensor_type vt = quant_traits(w->type)->vec_dot_type;
-    matmul_job j = {w, x, y, xq, quant_row_size(vt, w->cols), n, NULL, NULL, 1};
+    matmul_job j = {w, x, y, xq, quant_row_size(vt, w->cols), n, NULL, NULL, 1, 0};
     pick_gemm(&j);
     threadpool_run(pool, quantize_rows, &j);
     threadpool_run(pool, j.gemm ? gemm_rows : dot_rows, &j);

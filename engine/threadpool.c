@@ -1,5 +1,11 @@
 /* Workers spin briefly on a generation counter (an op is usually microseconds away), then sleep on
- * a condition variable so an idle engine costs no CPU. */
+ * a condition variable so an idle engine costs no CPU.
+ *
+ * A round's nth shares (fn(arg, ith, nth) for every ith) are claimed from a counter rather than
+ * bound to threads: whichever thread is running takes the next unclaimed share. When the cores
+ * are shared with other programs (an editor, a compiler) and a worker is descheduled, the caller
+ * runs that worker's share itself instead of waiting a whole time slice for it; the round ends
+ * when every share has finished, whoever ran it. */
 #include "threadpool.h"
 
 #include <pthread.h>
@@ -18,16 +24,12 @@ struct threadpool {
     pthread_mutex_t mu;
     pthread_cond_t wake;
     atomic_uint generation;
-    atomic_int pending;
+    atomic_int next_share; /* the next ith to claim; >= n when all are claimed */
+    atomic_int finished;   /* shares of the current round that have returned */
     atomic_bool stop;
     pool_fn fn;
     void *arg;
 };
-
-typedef struct {
-    threadpool *pool;
-    int ith;
-} worker_arg;
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,17 +54,24 @@ static unsigned wait_for_work(threadpool *p, unsigned seen) {
     return g;
 }
 
+/* Runs unclaimed shares of the current round until none is left. fn and arg are read only after
+ * a successful claim: the caller publishes them before it opens the round's counter. */
+static void run_shares(threadpool *p) {
+    for (;;) {
+        int ith = atomic_fetch_add_explicit(&p->next_share, 1, memory_order_acq_rel);
+        if (ith >= p->n) return;
+        p->fn(p->arg, ith, p->n);
+        atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
+    }
+}
+
 static void *worker_main(void *argp) {
-    worker_arg *wa = argp;
-    threadpool *p = wa->pool;
-    int ith = wa->ith;
-    free(wa);
+    threadpool *p = argp;
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_work(p, seen);
         if (atomic_load(&p->stop)) break;
-        p->fn(p->arg, ith, p->n);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        run_shares(p);
     }
     return NULL;
 }
@@ -80,17 +89,9 @@ threadpool *threadpool_new(int n_threads) {
         threadpool_free(p);
         return NULL;
     }
+    atomic_init(&p->next_share, p->n); /* no round open */
     for (int i = 1; i < p->n; i++) {
-        worker_arg *wa = malloc(sizeof *wa);
-        if (!wa) {
-            p->n = i;
-            threadpool_free(p);
-            return NULL;
-        }
-        wa->pool = p;
-        wa->ith = i;
-        if (pthread_create(&p->threads[i], NULL, worker_main, wa) != 0) {
-            free(wa);
+        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) {
             p->n = i;
             threadpool_free(p);
             return NULL;
@@ -124,15 +125,16 @@ void threadpool_run(threadpool *p, pool_fn fn, void *arg) {
     }
     p->fn = fn;
     p->arg = arg;
-    atomic_store(&p->pending, p->n - 1);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->next_share, 0, memory_order_release); /* opens the round */
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    fn(arg, 0, p->n);
-    /* spin briefly, then yield: with more runnable threads than cores (an editor, a build), a
-     * worker we wait for may be descheduled and pure spinning would burn its time slice */
-    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
+    run_shares(p);
+    /* shares still running elsewhere: spin briefly, then yield (with more runnable threads than
+     * cores, pure spinning would burn the time slice of the thread we wait for) */
+    for (int i = 0; atomic_load_explicit(&p->finished, memory_order_acquire) < p->n; i++) {
         if (i < p->spin)
             cpu_relax();
         else
