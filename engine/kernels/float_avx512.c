@@ -1,6 +1,6 @@
-/* F32 / F16 / BF16 dot products and conversions for AVX-512 (F, BW, VL; no BF16 extension, so
- * bf16 is widened to f32 with integer shifts). Tails use masked loads, so there is no scalar
- * remainder loop. */
+/* F32 / BF16 dot products and F16 / BF16 conversions for AVX-512 (F, BW, VL; no BF16 extension,
+ * so bf16 is widened to f32 with integer shifts; the F16 dot stays on the faster AVX2 loop, see
+ * quant_float.c). Tails use masked loads, so there is no scalar remainder loop. */
 #include "float_kernels.h"
 
 #include <immintrin.h>
@@ -11,10 +11,6 @@ static inline __mmask16 tail_mask(int64_t left) {
 
 static inline __m512 load_f32(const float *p, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, p);
-}
-
-static inline __m512 load_f16(const uint16_t *p, __mmask16 m) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
 }
 
 static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
@@ -41,10 +37,6 @@ static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
 
 void float_avx512_f32_dot(int64_t n, float *s, const void *w, const void *a) {
     DOT_BODY(float, load_f32)
-}
-
-void float_avx512_f16_dot(int64_t n, float *s, const void *w, const void *a) {
-    DOT_BODY(uint16_t, load_f16)
 }
 
 void float_avx512_bf16_dot(int64_t n, float *s, const void *w, const void *a) {

@@ -12,7 +12,6 @@ void float_avx2_f16_from_float(const float *x, void *y, int64_t n);
 void float_avx2_bf16_from_float(const float *x, void *y, int64_t n);
 
 void float_avx512_f32_dot(int64_t n, float *s, const void *w, const void *a);
-void float_avx512_f16_dot(int64_t n, float *s, const void *w, const void *a);
 void float_avx512_bf16_dot(int64_t n, float *s, const void *w, const void *a);
 void float_avx512_f16_from_float(const float *x, void *y, int64_t n);
 void float_avx512_bf16_from_float(const float *x, void *y, int64_t n);

@@ -38,11 +38,16 @@ static inline __m256i unpack_nibbles(const uint8_t *qs) {
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
 }
 
-/* d_w * d_a in all lanes (exact: a product of two f16 values fits in a float). A broadcast
- * 16-bit load plus vcvtph2ps is far cheaper than scalar f16 conversions. */
-static inline __m256 scale2(uint16_t dw, uint16_t da) {
-    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi16((short)dw)),
-                         _mm256_cvtph_ps(_mm_set1_epi16((short)da)));
+/* d_w * d_a in all lanes (exact: a product of two f16 values fits in a float). Each block starts
+ * with its f16 d: a 32-bit load takes it (and two bytes of codes, whose lane is ignored) into a
+ * vector, one narrow vcvtph2ps per side widens it, and one broadcast spreads the product —
+ * cheaper than broadcasting each f16 across a whole register first. */
+static inline __m256 scale2(const void *w, const void *a) {
+    uint32_t hw, ha;
+    memcpy(&hw, w, sizeof hw);
+    memcpy(&ha, a, sizeof ha);
+    return _mm256_broadcastss_ps(_mm_mul_ss(_mm_cvtph_ps(_mm_cvtsi32_si128((int)hw)),
+                                            _mm_cvtph_ps(_mm_cvtsi32_si128((int)ha))));
 }
 
 /* 0x10 in byte j when bit j of qh is set: the fifth bit of each Q5 code. */
@@ -79,26 +84,26 @@ static inline __m256 scale_add(__m256i sumi, __m256 d, __m256 acc) {
 
 static inline __m256 q4_0_block(const block_q4_0 *w, const block_q8_0 *a, __m256 acc) {
     const __m256i q = _mm256_sub_epi8(unpack_nibbles(w->qs), _mm256_set1_epi8(8));
-    return scale_add(dot_s8(q, load32(a->qs)), scale2(w->d, a->d), acc);
+    return scale_add(dot_s8(q, load32(a->qs)), scale2(w, a), acc);
 }
 
-static inline __m256 q4_1_block(const block_q4_1 *w, const block_q8_1 *a, __m256 acc) {
-    return scale_add(dot_u8(unpack_nibbles(w->qs), load32(a->qs)), scale2(w->d, a->d), acc);
+static inline __m256i q4_1_sums(const block_q4_1 *w, const block_q8_1 *a) {
+    return dot_u8(unpack_nibbles(w->qs), load32(a->qs));
 }
 
 static inline __m256 q5_0_block(const block_q5_0 *w, const block_q8_0 *a, __m256 acc) {
     const __m256i q = _mm256_or_si256(unpack_nibbles(w->qs), unpack_high_bits(w->qh));
-    return scale_add(dot_s8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), load32(a->qs)),
-                     scale2(w->d, a->d), acc);
+    return scale_add(dot_s8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), load32(a->qs)), scale2(w, a),
+                     acc);
 }
 
-static inline __m256 q5_1_block(const block_q5_1 *w, const block_q8_1 *a, __m256 acc) {
+static inline __m256i q5_1_sums(const block_q5_1 *w, const block_q8_1 *a) {
     const __m256i q = _mm256_or_si256(unpack_nibbles(w->qs), unpack_high_bits(w->qh));
-    return scale_add(dot_u8(q, load32(a->qs)), scale2(w->d, a->d), acc);
+    return dot_u8(q, load32(a->qs));
 }
 
 static inline __m256 q8_0_block(const block_q8_0 *w, const block_q8_0 *a, __m256 acc) {
-    return scale_add(dot_s8(load32(w->qs), load32(a->qs)), scale2(w->d, a->d), acc);
+    return scale_add(dot_s8(load32(w->qs), load32(a->qs)), scale2(w, a), acc);
 }
 
 /* Whole-row loops. The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1),
@@ -118,32 +123,50 @@ static inline __m256 q8_0_block(const block_q8_0 *w, const block_q8_0 *a, __m256
         *s = hsum_ps(_mm256_add_ps(acc0, acc1));                                                   \
     }
 
-#define DEFINE_DOT_1(NAME, WT, BLOCK)                                                              \
+/* [d_w * d_a, m_w * s_a] of a _1 block: each side's two leading f16 (d, m / d, s) widened by
+ * one vcvtph2ps, multiplied in one go. */
+static inline __m128 pair_products(const void *w, const void *a) {
+    uint32_t pw, pa;
+    memcpy(&pw, w, sizeof pw);
+    memcpy(&pa, a, sizeof pa);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)pw)),
+                      _mm_cvtph_ps(_mm_cvtsi32_si128((int)pa)));
+}
+
+static inline __m256 scale_sums(__m256i sumi, __m128 p, __m256 acc) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_broadcastss_ps(p), acc);
+}
+
+/* The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1): lane 1 of the pair
+ * products, summed in a vector beside the two block accumulators (lane 0 there is unused). */
+#define DEFINE_DOT_1(NAME, WT, SUMS)                                                               \
     void NAME(int64_t n, float *s, const void *vw, const void *va) {                               \
         const WT *w = vw;                                                                          \
         const block_q8_1 *a = va;                                                                  \
         const int64_t nb = n / QK_LEGACY;                                                          \
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
-        float m0 = 0.0f, m1 = 0.0f;                                                                \
+        __m128 offs = _mm_setzero_ps();                                                            \
         int64_t ib = 0;                                                                            \
         for (; ib + 2 <= nb; ib += 2) {                                                            \
-            acc0 = BLOCK(&w[ib], &a[ib], acc0);                                                    \
-            acc1 = BLOCK(&w[ib + 1], &a[ib + 1], acc1);                                            \
-            m0 += f16(w[ib].m) * f16(a[ib].s);                                                     \
-            m1 += f16(w[ib + 1].m) * f16(a[ib + 1].s);                                             \
+            const __m128 p0 = pair_products(&w[ib], &a[ib]);                                       \
+            const __m128 p1 = pair_products(&w[ib + 1], &a[ib + 1]);                               \
+            acc0 = scale_sums(SUMS(&w[ib], &a[ib]), p0, acc0);                                     \
+            acc1 = scale_sums(SUMS(&w[ib + 1], &a[ib + 1]), p1, acc1);                             \
+            offs = _mm_add_ps(offs, _mm_add_ps(p0, p1));                                           \
         }                                                                                          \
         if (ib < nb) {                                                                             \
-            acc0 = BLOCK(&w[ib], &a[ib], acc0);                                                    \
-            m0 += f16(w[ib].m) * f16(a[ib].s);                                                     \
+            const __m128 p0 = pair_products(&w[ib], &a[ib]);                                       \
+            acc0 = scale_sums(SUMS(&w[ib], &a[ib]), p0, acc0);                                     \
+            offs = _mm_add_ps(offs, p0);                                                           \
         }                                                                                          \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + (m0 + m1);                                       \
+        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(offs));            \
     }
 
 DEFINE_DOT_0(legacy_avx2_q4_0_dot, block_q4_0, block_q8_0, q4_0_block)
 DEFINE_DOT_0(legacy_avx2_q5_0_dot, block_q5_0, block_q8_0, q5_0_block)
 DEFINE_DOT_0(legacy_avx2_q8_0_dot, block_q8_0, block_q8_0, q8_0_block)
-DEFINE_DOT_1(legacy_avx2_q4_1_dot, block_q4_1, q4_1_block)
-DEFINE_DOT_1(legacy_avx2_q5_1_dot, block_q5_1, q5_1_block)
+DEFINE_DOT_1(legacy_avx2_q4_1_dot, block_q4_1, q4_1_sums)
+DEFINE_DOT_1(legacy_avx2_q5_1_dot, block_q5_1, q5_1_sums)
 
 /* ---- activation quantizers: byte-identical to the scalar reference ----
  * Same operations in the same precision: amax (order-free), d = amax / 127 and id = 1 / d in
