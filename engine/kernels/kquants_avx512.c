@@ -84,24 +84,31 @@ static inline void dot_q45(int64_t n, float *s, const uint8_t *base, size_t stri
         const __m128i bs = _mm_hadd_epi16(loadu128(a[b].bsums), loadu128(a[b].bsums + 8));
         const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scmn, 1), bs);
         const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
-        /* fifth bits: bit 2c / 2c+1 of qh; shifting right by 2 per chunk keeps them at 0..1 */
-        __m256i hb = five ? loadu256(base + offsetof(block_q5_K, qh)) : _mm256_setzero_si256();
+        /* fifth bits: bit 2c / 2c+1 of qh byte j belongs to weight j of sub-block 2c / 2c+1; a
+         * byte-mask test picks them and a masked OR sets bit 4 where they are set */
+        const __m256i hb =
+            five ? loadu256(base + offsetof(block_q5_K, qh)) : _mm256_setzero_si256();
         const int8_t *q8 = a[b].qs;
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi = _mm256_setzero_si256(), sumi_hi = sumi; /* two chains: dpwssd latency */
         for (int c = 0; c < 4; c++) {
             const __m256i q4 = loadu256(qs + 32 * c);
             __m256i lo = _mm256_and_si256(q4, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
             if (five) {
-                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
-                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
-                hb = _mm256_srli_epi16(hb, 2);
+                const __mmask32 lo5 =
+                    _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << 2 * c)));
+                const __mmask32 hi5 =
+                    _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(2 << 2 * c)));
+                lo = _mm256_mask_add_epi8(lo, lo5, lo, bit4);
+                hi = _mm256_mask_add_epi8(hi, hi5, hi, bit4);
             }
             sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(lo, loadu256(q8 + 64 * c)),
                                        _mm256_shuffle_epi8(sc, word_sel(2 * c)));
-            sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(hi, loadu256(q8 + 64 * c + 32)),
-                                       _mm256_shuffle_epi8(sc, word_sel(2 * c + 1)));
+            sumi_hi =
+                _mm256_dpwssd_epi32(sumi_hi, _mm256_maddubs_epi16(hi, loadu256(q8 + 64 * c + 32)),
+                                    _mm256_shuffle_epi8(sc, word_sel(2 * c + 1)));
         }
+        sumi = _mm256_add_epi32(sumi, sumi_hi);
         const float da = a[b].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(da * f16(dh)), _mm256_cvtepi32_ps(sumi), acc);
         accm = _mm_fmadd_ps(_mm_set1_ps(da * f16(dminh)), _mm_cvtepi32_ps(msum), accm);
@@ -132,7 +139,7 @@ void vec_dot_q6_K_avx512(int64_t n, float *s, const void *vw, const void *va) {
         const __m256i negsc = _mm256_slli_epi16(_mm256_sub_epi16(_mm256_setzero_si256(), sc16), 5);
         const __m512i sc = _mm512_castsi256_si512(sc16);
         const int8_t *q8 = a[b].qs;
-        __m512i sumi = _mm512_setzero_si512();
+        __m512i sumi = _mm512_setzero_si512(), sumi1 = sumi; /* two chains: dpwssd latency */
         for (int h = 0; h < 2; h++) {
             const __m512i ql = loadu512(w[b].ql + 64 * h);
             const __m512i qh = bcast256(w[b].qh + 32 * h);
@@ -143,10 +150,11 @@ void vec_dot_q6_K_avx512(int64_t n, float *s, const void *vw, const void *va) {
             const int s0 = 8 * h;
             sumi = dot64(sumi, u0, q8 + 128 * h,
                          _mm512_permutexvar_epi16(lane_words(s0, s0 + 1, s0 + 2, s0 + 3), sc));
-            sumi = dot64(sumi, u1, q8 + 128 * h + 64,
-                         _mm512_permutexvar_epi16(lane_words(s0 + 4, s0 + 5, s0 + 6, s0 + 7), sc));
+            sumi1 = dot64(sumi1, u1, q8 + 128 * h + 64,
+                          _mm512_permutexvar_epi16(lane_words(s0 + 4, s0 + 5, s0 + 6, s0 + 7), sc));
         }
-        const __m256i tot = _mm256_dpwssd_epi32(fold512(sumi), loadu256(a[b].bsums), negsc);
+        const __m256i tot = _mm256_dpwssd_epi32(fold512(_mm512_add_epi32(sumi, sumi1)),
+                                                loadu256(a[b].bsums), negsc);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(a[b].d * f16(w[b].d)), _mm256_cvtepi32_ps(tot), acc);
     }
     *s = hsum256(acc);
@@ -174,7 +182,7 @@ void vec_dot_q3_K_avx512(int64_t n, float *s, const void *vw, const void *va) {
         const __m512i sc = _mm512_castsi256_si512(sc16);
         const __m512i hm = bcast256(w[b].hmask);
         const int8_t *q8 = a[b].qs;
-        __m512i sumi = _mm512_setzero_si512();
+        __m512i sumi = _mm512_setzero_si512(), sumi1 = sumi; /* two chains: dpwssd latency */
         for (int h = 0; h < 2; h++) {
             const __m512i q = bcast256(w[b].qs + 32 * h);
             __m512i u01 = _mm512_and_si512(_mm512_srlv_epi64(q, sh01), m3);
@@ -185,9 +193,10 @@ void vec_dot_q3_K_avx512(int64_t n, float *s, const void *vw, const void *va) {
             u01 = _mm512_mask_add_epi8(u01, k01, u01, four);
             u23 = _mm512_mask_add_epi8(u23, k23, u23, four);
             sumi = dot64(sumi, u01, q8 + 128 * h, sc16_lanes(sc, h, 0));
-            sumi = dot64(sumi, u23, q8 + 128 * h + 64, sc16_lanes(sc, h, 1));
+            sumi1 = dot64(sumi1, u23, q8 + 128 * h + 64, sc16_lanes(sc, h, 1));
         }
-        const __m256i tot = _mm256_dpwssd_epi32(fold512(sumi), loadu256(a[b].bsums), negsc);
+        const __m256i tot = _mm256_dpwssd_epi32(fold512(_mm512_add_epi32(sumi, sumi1)),
+                                                loadu256(a[b].bsums), negsc);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(a[b].d * f16(w[b].d)), _mm256_cvtepi32_ps(tot), acc);
     }
     *s = hsum256(acc);
