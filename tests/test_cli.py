@@ -6,6 +6,7 @@ usage: test_cli.py HEARTH REF_DIR DATA_DIR"""
 import json
 import math
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -173,6 +174,20 @@ def test_perplexity_and_kl():
         ppl = float(o.split()[1]) if rc == 0 else 1e9
         # the trained model on its own greedy continuations: low perplexity; vs itself: KL 0
         check("perplexity", rc == 0 and 1.0 < ppl < 20.0 and "mean KL 0.000000" in o and "100.00 %" in o, o + err)
+        # --logits-out writes the documented layout; a saved run serves as --kl-base
+        saved = os.path.join(d, "base.logits")
+        rc, out, err = hearth("perplexity", "-m", model, "-f", text, "--ctx", "64", "--logits-out", saved)
+        raw = open(saved, "rb").read() if rc == 0 else b""
+        magic, version, n_vocab, n_pos, ctx, _ = struct.unpack("<4s5I", raw[:24]) if len(raw) >= 24 else (b"", 0, 0, 0, 0, 0)
+        check("logits-out layout", rc == 0 and magic == b"HLGT" and version == 1 and n_vocab == 512 and ctx == 64
+              and len(raw) == 24 + 4 * n_pos + 4 * n_vocab * n_pos and out.decode().split()[1] == o.split()[1], err)
+        rc, out2, err = hearth("perplexity", "-m", model, "-f", text, "--ctx", "64", "--kl-base", saved)
+        check("kl-base from a logits file", rc == 0 and "mean KL 0.000000, p99 KL 0.000000" in out2.decode() and "100.00 %" in out2.decode(), err)
+        rc, _, err = hearth("perplexity", "-m", model, "-f", text, "--ctx", "32", "--kl-base", saved)
+        check("kl-base refuses another ctx", rc == 1 and "another --ctx" in err, err)
+        open(saved, "wb").write(raw[:100])
+        rc, _, err = hearth("perplexity", "-m", model, "-f", text, "--ctx", "64", "--kl-base", saved)
+        check("kl-base refuses a truncated file", rc == 1 and "truncated" in err, err)
 
 
 def test_nomic_bert_batch_equals_single():
