@@ -47,6 +47,8 @@ static void apply_defaults(completion_params *p) {
     if (p->context_tokens < 0) p->context_tokens = 0;
     if (p->max_tokens <= 0) p->max_tokens = 64;
     if (p->max_lines <= 0) p->max_lines = 8;
+    if (p->lookup_draft == 0) p->lookup_draft = 6;
+    if (p->lookup_draft < 0) p->lookup_draft = 0;
     if (p->max_prompt_ms < 0) p->max_prompt_ms = 0;
     /* Prompt + generation must fit the context: shrink the windows, never fail on settings. */
     int room = p->n_ctx - p->max_tokens - 16;
@@ -285,6 +287,9 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
             .sampling = engine_sampler_default_params(),
             .emit = collect,
             .user = &c,
+            .lookup_draft = e->p.lookup_draft,
+            .lookup_source = ids, /* in the cache already: lookup may copy from all of it */
+            .n_lookup_source = n - 1,
         };
         g.sampling.temperature = 0; /* greedy: the same context gives the same suggestion */
         g.sampling.repeat_penalty = 1;
@@ -310,6 +315,8 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     out->n_reused = keep;
     out->n_evaluated = (int32_t)(held - keep);
     out->n_generated = st.n_generated;
+    out->n_drafted = st.n_drafted;
+    out->n_draft_accepted = st.n_draft_accepted;
     out->prompt_ms = t_chunks - t0 + st.prompt_s * 1e3;
     out->gen_ms = st.gen_s * 1e3;
     out->first_token_ms = (c.first_ms > 0 ? c.first_ms : t_end) - t0;

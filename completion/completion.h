@@ -23,6 +23,10 @@ typedef struct {
     int suffix_tokens;      /* budget for the text after it; 0 = 256 */
     int max_tokens;         /* tokens generated at most; 0 = 64 */
     int max_lines;          /* lines offered at most; 0 = 8 */
+    /* Prompt-lookup speculation: per step, up to this many tokens that followed an earlier
+     * occurrence (in the prompt or the suggestion so far) of the last few tokens are verified in
+     * one batch — the same suggestion, sooner when code repeats itself. 0 = 6, < 0 = off. */
+    int lookup_draft;
     /* The settings below can change between requests (completion_set_params). */
     bool kv_reuse; /* keep the cache's common prefix (default); false = evaluate every prompt whole
                     */
@@ -67,6 +71,7 @@ typedef struct {
     int32_t n_reused;    /* of them, kept in the KV cache from the previous request */
     int32_t n_evaluated; /* of them, evaluated by this request */
     int32_t n_generated;
+    int32_t n_drafted, n_draft_accepted; /* prompt-lookup tokens verified / kept */
     double prompt_ms, gen_ms;
     double first_token_ms; /* from the call to the first generated token (or the end) */
     double total_ms;       /* the whole call */

@@ -208,6 +208,10 @@ typedef struct {
      * followed an earlier occurrence of the last few tokens are verified in one batch. The output
      * is the same as without it. 0 = off. */
     int32_t lookup_draft;
+    /* Optional tokens prompt lookup may also copy from: what the context already holds before
+     * `prompt` (a FIM prompt evaluated in chunks beforehand, say). Not evaluated. */
+    const int32_t *lookup_source;
+    int64_t n_lookup_source;
 } engine_gen_request;
 
 typedef enum {

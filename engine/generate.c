@@ -81,6 +81,7 @@ typedef struct {
     text_out o;
     int32_t *hist; /* prompt + generated tokens, for prompt lookup and the draft model */
     int64_t n_hist;
+    int64_t n_source; /* req->lookup_source, copied just before hist (lookup searches both) */
     bool done, ok;
     char *err;
     size_t errlen;
@@ -123,8 +124,8 @@ static void accept_token(gen_state *g, int32_t id) {
 /* Prompt lookup: the tokens that followed the most recent earlier occurrence of the history's
  * last n tokens (n from 4 down to 2). Code completions often repeat what the prompt holds. */
 static int lookup_draft(const gen_state *g, int32_t *draft, int max) {
-    const int32_t *h = g->hist;
-    int64_t len = g->n_hist;
+    const int32_t *h = g->hist - g->n_source;
+    int64_t len = g->n_source + g->n_hist;
     for (int n = 4; n >= 2; n--) {
         if (len <= n) continue;
         for (int64_t p = len - n - 1; p >= 0; p--) {
@@ -230,20 +231,24 @@ static bool generate(const engine_model *m, engine_ctx *c, const engine_draft *d
                      const engine_gen_request *req, engine_gen_stats *st, char *err,
                      size_t errlen) {
     memset(st, 0, sizeof *st);
-    gen_state g = {m, c, req, st, NULL, {0}, NULL, 0, false, true, err, errlen, d, 0, 0};
+    gen_state g = {m, c, req, st, NULL, {0}, NULL, 0, 0, false, true, err, errlen, d, 0, 0};
     g.base = engine_n_past(c);
     g.draft_k = d ? d->n_draft : 0;
     g.o.req = req;
     for (int i = 0; i < req->n_stops; i++)
         if (strlen(req->stops[i]) > g.o.max_stop) g.o.max_stop = strlen(req->stops[i]);
     g.s = engine_sampler_new(&req->sampling, engine_model_get_info(m)->n_vocab);
-    g.hist = malloc((size_t)(req->n_prompt + req->n_predict + 1) * sizeof(int32_t));
-    if (!g.s || !g.hist) {
+    g.n_source = req->lookup_source && req->lookup_draft > 0 ? req->n_lookup_source : 0;
+    int32_t *hist_all =
+        malloc((size_t)(g.n_source + req->n_prompt + req->n_predict + 1) * sizeof(int32_t));
+    if (!g.s || !hist_all) {
         engine_sampler_free(g.s);
-        free(g.hist);
+        free(hist_all);
         snprintf(err, errlen, "out of memory");
         return false;
     }
+    if (g.n_source > 0) memcpy(hist_all, req->lookup_source, (size_t)g.n_source * sizeof(int32_t));
+    g.hist = hist_all + g.n_source;
     for (int64_t i = 0; i < req->n_prompt; i++) engine_sampler_accept(g.s, req->prompt[i]);
     if (req->n_prompt > 0) memcpy(g.hist, req->prompt, (size_t)req->n_prompt * sizeof(int32_t));
     g.n_hist = req->n_prompt;
@@ -282,7 +287,7 @@ static bool generate(const engine_model *m, engine_ctx *c, const engine_draft *d
     if (g.ok && d) draft_sync(&g, engine_n_past(c) - g.base);
     st->gen_s = now_s() - t1;
     free(g.o.buf);
-    free(g.hist);
+    free(hist_all);
     engine_sampler_free(g.s);
     return g.ok;
 }

@@ -124,7 +124,10 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
                               .n_predict = r->n_predict,
                               .sampling = r->sampling,
                               .emit = r->emit,
-                              .user = r->user};
+                              .user = r->user,
+                              /* answers quote the retrieved code: prompt lookup (greedy only,
+                               * same answer) verifies those runs several tokens at a time */
+                              .lookup_draft = 6};
     engine_gen_stats st;
     bool ok = ids && engine_generate(m, c, &req, &st, why, sizeof why);
     if (!ok) snprintf(err, errlen, "ask: %s", why);

@@ -185,6 +185,8 @@ static json_t *stats_json(const complete_data *d) {
                              "queueMs", d->queue_ms, "nChunks", r->n_chunks, "shrink", r->shrink,
                              "cached", r->cached, "kvReuse", d->params.kv_reuse);
     json_object_set_new(more, "remote", json_false());
+    json_object_set_new(more, "nDrafted", json_integer(r->n_drafted));
+    json_object_set_new(more, "nDraftAccepted", json_integer(r->n_draft_accepted));
     json_object_set_new(more, "fallback", json_boolean(d->fell_back));
     json_object_update(o, more);
     json_decref(more);

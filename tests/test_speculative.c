@@ -138,6 +138,49 @@ static void check_batch_equals_single(const engine_model *m) {
     engine_ctx_free(one), engine_ctx_free(batch);
 }
 
+/* Prompt lookup from tokens already in the cache (engine_gen_request.lookup_source, as FIM
+ * completion uses it): the source holds prompt P, P's greedy continuation G, then P again, so
+ * lookup proposes G's tokens at once; the output must be that of plain decoding. */
+static void check_lookup_source(const engine_model *m) {
+    engine_ctx *a = new_ctx(m, 512), *b = new_ctx(m, 512), *g = new_ctx(m, 512);
+    int32_t src[400];
+    run cont, plain, spec;
+    int64_t n = a && b && g ? engine_tokenize(m, turn1, strlen(turn1), true, false, src, 100, err,
+                                              sizeof err)
+                            : 0;
+    CHECKF(n > 4, "tokenize: %s", err);
+    if (n <= 4) goto out;
+    gen(m, g, NULL, turn1, 48, NULL, &cont); /* G */
+    int64_t len = n;
+    memcpy(src + len, cont.ids, sizeof(int32_t) * (size_t)cont.st.n_generated);
+    len += cont.st.n_generated;
+    memcpy(src + len, src + 1, sizeof(int32_t) * (size_t)(n - 1)); /* P again, without BOS */
+    len += n - 1;
+    engine_gen_request req = {.prompt = src + len - 1,
+                              .n_prompt = 1,
+                              .n_predict = 40,
+                              .sampling = engine_sampler_default_params()};
+    req.sampling.temperature = 0.0f;
+    req.emit = collect;
+    run *runs[2] = {&plain, &spec};
+    engine_ctx *ctxs[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        memset(runs[k], 0, sizeof *runs[k]);
+        req.user = &runs[k]->out, req.out_ids = runs[k]->ids, req.out_cap = 256;
+        req.lookup_draft = k ? 6 : 0;
+        req.lookup_source = k ? src : NULL, req.n_lookup_source = k ? len - 1 : 0;
+        runs[k]->ok = engine_eval(ctxs[k], src, (int32_t)(len - 1), false, err, sizeof err) &&
+                      engine_generate(m, ctxs[k], &req, &runs[k]->st, err, sizeof err);
+        CHECKF(runs[k]->ok, "lookup source run %d: %s", k, err);
+    }
+    same_output(&plain, &spec, "lookup source");
+    CHECKF(spec.st.n_drafted > 0, "lookup found nothing to draft in its source");
+    printf("lookup source    : %d of %d drafted tokens accepted\n", spec.st.n_draft_accepted,
+           spec.st.n_drafted);
+out:
+    engine_ctx_free(a), engine_ctx_free(b), engine_ctx_free(g);
+}
+
 static void check_refusals(const engine_model *t, const engine_model *foreign) {
     CHECK(engine_draft_compatible(t, t, err, sizeof err));
     CHECKF(!engine_draft_compatible(t, foreign, err, sizeof err), "foreign vocabulary accepted");
@@ -198,6 +241,7 @@ int main(int argc, char **argv) {
     CHECKF(kq != NULL, "%s: %s", kq_path, err);
     if (kq) check_draft(kq, kq, 8, 512, 48, NULL, "K-quant self", 1.0);
     if (kq) check_batch_equals_single(kq);
+    check_lookup_source(t);
     check_batch_equals_single(q8);
     engine_model_free(kq);
     /* limits: one token, a context that fills up mid-draft, a stop string */
