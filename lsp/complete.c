@@ -286,6 +286,7 @@ static lsp_job *complete_job(lsp_server *s) {
     d->params.line_in_middle = !s->opt.classic_layout;
     d->params.max_prompt_ms = s->opt.max_prompt_ms;
     d->params.max_tokens = s->opt.max_tokens;
+    d->params.lookup_draft = s->opt.lookup_draft;
     d->params.context_tokens = s->opt.context_tokens;
     d->params.remote = s->worker ? s->worker->remote : NULL;
     d->t_received = now_ms();
@@ -466,7 +467,10 @@ static void apply_settings(lsp_server *s, json_t *o) {
         s->opt.n_ctx = (int)json_integer_value(ctx);
     json_t *reuse = json_object_get(o, "kvReuse"), *layout = json_object_get(o, "lineInMiddle");
     json_t *budget = json_object_get(o, "maxPromptMs"), *maxt = json_object_get(o, "maxTokens");
-    json_t *cx = json_object_get(o, "contextTokens");
+    json_t *cx = json_object_get(o, "contextTokens"), *lookup = json_object_get(o, "lookupDraft");
+    if (json_is_integer(lookup) && json_integer_value(lookup) >= 0 &&
+        json_integer_value(lookup) <= 64)
+        s->opt.lookup_draft = json_integer_value(lookup) ? (int)json_integer_value(lookup) : -1;
     if (json_is_integer(cx) && json_integer_value(cx) >= 0 && json_integer_value(cx) <= 65536)
         s->opt.context_tokens = json_integer_value(cx) ? (int)json_integer_value(cx) : -1;
     if (json_is_boolean(reuse)) s->opt.no_kv_reuse = !json_is_true(reuse);

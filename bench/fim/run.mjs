@@ -13,6 +13,7 @@ const MODES = {
   reuse: { kvReuse: true, lineInMiddle: true },
   classic: { kvReuse: true, lineInMiddle: false },
   noreuse: { kvReuse: false, lineInMiddle: true },
+  nolookup: { kvReuse: true, lineInMiddle: true, lookupDraft: 0 },
 };
 
 function parseArgs(argv) {
@@ -75,7 +76,8 @@ async function replay(o, session, mode, cap) {
     if (!h || !(h.nPrompt > 0 || h.cached)) throw new Error(`a reply without prompt statistics: ${JSON.stringify(r)}`);
     out.push({ why: e.why, t: e.t, wallMs: wall, nPrompt: h.nPrompt, nReused: h.nReused,
       nEvaluated: h.nEvaluated, nGenerated: h.nGenerated, firstTokenMs: h.firstTokenMs,
-      totalMs: h.totalMs, promptMs: h.promptMs, cached: h.cached, text: r.items[0]?.insertText ?? '' });
+      totalMs: h.totalMs, promptMs: h.promptMs, cached: h.cached, nDrafted: h.nDrafted ?? 0,
+      nDraftAccepted: h.nDraftAccepted ?? 0, text: r.items[0]?.insertText ?? '' });
     const x = out[out.length - 1];
     if (o.verbose)
       process.stderr.write(`${mode} #${out.length} ${x.why}: prompt ${x.nPrompt} (reused ${x.nReused}, computed ` +
@@ -104,6 +106,8 @@ function summary(mode, recs) {
     ttft: f([pct(ttft, 50), pct(ttft, 95)]),
     full: f([pct(full, 50), pct(full, 95)]),
     gen: Math.round(mean(ran.map((r) => r.nGenerated))),
+    drafted: ran.reduce((a, r) => a + r.nDrafted, 0),
+    accepted: ran.reduce((a, r) => a + r.nDraftAccepted, 0),
   };
 }
 
@@ -118,15 +122,15 @@ console.log(`file ${o.file || o.git} (${src.split('\n').length - 1} lines); typi
 const all = {};
 const rows = [];
 for (const mode of o.modes.split(',')) {
-  const cap = mode === 'reuse' ? Infinity : o.cap; // the slow modes: their first requests
+  const cap = ['reuse', 'nolookup'].includes(mode) ? Infinity : o.cap; // the slow modes: their first requests
   all[mode] = await replay(o, session, mode, cap);
   rows.push(summary(mode, all[mode]));
   if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));
 }
 console.log('\n| mode | requests | prompt tokens (mean) | reused (mean) | computed (mean / p50) | served from the completion cache | ' +
-  'first token p50 / p95 (ms) | full suggestion p50 / p95 (ms) | tokens generated (mean) | cold request (ms, prompt tokens) |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+  'first token p50 / p95 (ms) | full suggestion p50 / p95 (ms) | tokens generated (mean) | lookup drafts accepted | cold request (ms, prompt tokens) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows)
   console.log(`| ${r.mode} | ${r.n} | ${r.prompt} | ${r.reused} | ${r.computed} / ${r.computedP50} | ${r.cached} | ` +
-    `${r.ttft.join(' / ')} | ${r.full.join(' / ')} | ${r.gen} | ${r.coldMs} (${r.coldPrompt}) |`);
+    `${r.ttft.join(' / ')} | ${r.full.join(' / ')} | ${r.gen} | ${r.accepted} / ${r.drafted} | ${r.coldMs} (${r.coldPrompt}) |`);
 if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));
