@@ -73,6 +73,7 @@ static void gemm_rows(void *arg, int ith, int nth) {
  * speculative decoding keeps its verification batches below it, so that they sum each product
  * in the same order as 1-token decoding (engine/generate.c). */
 #define GEMM_MIN_TOKENS 8
+_Static_assert(GEMM_MIN_TOKENS - 1 <= VEC_DOT_MULTI_MAX, "small batches fit the multi-row dots");
 
 /* The tile kernel of the best ISA <= the active one, for batches of GEMM_MIN_TOKENS or more
  * (decode keeps vec_dot, which streams the weights once either way). */
@@ -117,13 +118,18 @@ static void dot_chunks(void *arg, int ith, int nth) {
         while (c >= j->first_chunk[o + 1]) o++;
         const weight *w = j->outs[o].w;
         vec_dot_fn dot = quant_vec_dot(w->type);
+        vec_dot_multi_fn multi = j->n > 1 ? quant_vec_dot_multi(w->type) : NULL;
         long r = (c - j->first_chunk[o]) * j->chunk_rows[o];
         long end = r + j->chunk_rows[o] < w->rows ? r + j->chunk_rows[o] : w->rows;
         for (; r < end; r++) {
             const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+            float *y = &j->outs[o].y[r];
+            if (multi) { /* the same sums as one vec_dot per token, the row unpacked once */
+                multi(w->cols, j->n, y, (size_t)w->rows, row, j->xq[o], j->xq_row[o]);
+                continue;
+            }
             for (int t = 0; t < j->n; t++)
-                dot(w->cols, &j->outs[o].y[(size_t)t * w->rows + r], row,
-                    j->xq[o] + t * j->xq_row[o]);
+                dot(w->cols, &y[(size_t)t * w->rows], row, j->xq[o] + t * j->xq_row[o]);
         }
     }
 }

@@ -77,6 +77,14 @@ vec_dot_fn quant_vec_dot(tensor_type t) {
     return tr->vec_dot[ISA_SCALAR];
 }
 
+vec_dot_multi_fn quant_vec_dot_multi(tensor_type t) {
+    quant_init();
+    const type_traits *tr = &registry.t[t];
+    for (int isa = effective_isa(); isa > ISA_SCALAR; isa--)
+        if (tr->vec_dot[isa]) return tr->vec_dot_multi[isa];
+    return tr->vec_dot_multi[ISA_SCALAR];
+}
+
 from_float_fn quant_from_float(tensor_type t) {
     quant_init();
     const type_traits *tr = &registry.t[t];

@@ -40,6 +40,12 @@ typedef void (*to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*from_float_fn)(const float *x, void *y, int64_t n);
 /* *s = dot(w, a) over n elements; w is a row of the weight type, a a row of its vec_dot_type. */
 typedef void (*vec_dot_fn)(int64_t n, float *s, const void *w, const void *a);
+/* One weight row against nt <= VEC_DOT_MULTI_MAX activation rows (a_stride bytes apart):
+ * s[t * s_stride] = vec_dot(n, w, a + t * a_stride), bit for bit, with the weight row unpacked
+ * once for all of them (small batches: speculative verification, a few sequences). */
+#define VEC_DOT_MULTI_MAX 8
+typedef void (*vec_dot_multi_fn)(int64_t n, int nt, float *s, size_t s_stride, const void *w,
+                                 const void *a, size_t a_stride);
 /* Prefill tile kernel (matrix x matrix, n > 1 tokens): for r < nr and t < nc,
  *   y[t * ldy + r] = dot(w row r, a row t) over n elements,
  * w rows w_stride bytes apart, a rows (vec_dot_type, passed through gemm_prep) a_stride bytes
@@ -52,13 +58,14 @@ typedef void (*gemm_prep_fn)(void *a, int64_t n);
 
 typedef struct {
     const char *name;
-    int64_t block_size;                      /* elements per block */
-    size_t type_size;                        /* bytes per block */
-    tensor_type vec_dot_type;                /* what activations are quantized to for vec_dot */
-    to_float_fn to_float;                    /* scalar reference */
-    from_float_fn from_float;                /* scalar reference quantizer */
-    vec_dot_fn vec_dot[ISA_COUNT];           /* [ISA_SCALAR] always set when the type is usable */
-    from_float_fn from_float_isa[ISA_COUNT]; /* optional SIMD quantizers (activations) */
+    int64_t block_size;                        /* elements per block */
+    size_t type_size;                          /* bytes per block */
+    tensor_type vec_dot_type;                  /* what activations are quantized to for vec_dot */
+    to_float_fn to_float;                      /* scalar reference */
+    from_float_fn from_float;                  /* scalar reference quantizer */
+    vec_dot_fn vec_dot[ISA_COUNT];             /* [ISA_SCALAR] always set when the type is usable */
+    vec_dot_multi_fn vec_dot_multi[ISA_COUNT]; /* optional, equal to that ISA's vec_dot */
+    from_float_fn from_float_isa[ISA_COUNT];   /* optional SIMD quantizers (activations) */
     /* Optional prefill kernels (engine/gemm.c registers them). gemm_prep may be NULL (rows used
      * as quantized); gemm_rows: the kernel's panel height, so threads get whole panels. */
     gemm_fn gemm[ISA_COUNT];
@@ -91,6 +98,8 @@ const type_traits *quant_traits(int type);
 /* The kernel used at run time for type t: the best registered ISA <= the CPU's (and <= the cap). */
 vec_dot_fn quant_vec_dot(tensor_type t);
 from_float_fn quant_from_float(tensor_type t);
+/* The multi-row form of exactly the kernel quant_vec_dot(t) returns, or NULL if it has none. */
+vec_dot_multi_fn quant_vec_dot_multi(tensor_type t);
 /* Caps the ISA used by quant_vec_dot (for tests and `--isa`); returns the ISA in effect. */
 kernel_isa quant_set_isa_cap(kernel_isa cap);
 const char *quant_isa_name(kernel_isa isa);

@@ -246,7 +246,9 @@ static void complete_done(lsp_server *s, lsp_job *j) {
         if (latest) lsp_progress_end(s, d->ok ? "loaded" : d->err);
         return;
     }
-    if (atomic_load(&j->cancel) && (!d->ok || d->res.cancelled || !j->started)) {
+    /* cancelled or superseded: even a suggestion finished in the meantime is for a state of the
+     * document the editor has left (it stays in the completion cache) */
+    if (atomic_load(&j->cancel)) {
         lsp_reply_error(s, j->id, LSP_REQUEST_CANCELLED, "cancelled");
         return;
     }

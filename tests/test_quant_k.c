@@ -432,6 +432,35 @@ static void test_q6_K_dot_matches_scalar(void) {
     check_dot_matches_scalar(TT_Q6_K);
 }
 
+/* Every multi-row dot gives each activation row exactly (bit for bit) what its ISA's one-row
+ * dot gives: speculative verification batches rely on it to keep greedy output unchanged. */
+static void test_multi_row_dots_equal_single(void) {
+    const tensor_type types[] = {TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K};
+    const int64_t n = 1024;
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        const type_traits *tr = quant_traits(types[k]);
+        size_t arow = quant_row_size(TT_Q8_K, n);
+        uint8_t *w = malloc(quant_row_size(types[k], n)), *a = malloc(arow * VEC_DOT_MULTI_MAX);
+        for (int isa = ISA_AVX2; isa <= (int)quant_cpu_isa(); isa++) {
+            if (!tr->vec_dot_multi[isa]) continue;
+            random_weights(types[k], w, n);
+            for (int t = 0; t < VEC_DOT_MULTI_MAX; t++) random_q8k(a + t * arow, n, -128, 127, 0);
+            for (int nt = 1; nt <= VEC_DOT_MULTI_MAX; nt++) {
+                float got[2 * VEC_DOT_MULTI_MAX], want;
+                tr->vec_dot_multi[isa](n, nt, got, 2, w, a, arow);
+                for (int t = 0; t < nt; t++) {
+                    tr->vec_dot[isa](n, &want, w, a + t * arow);
+                    CHECKF(memcmp(&got[2 * t], &want, sizeof want) == 0,
+                           "%s %s multi nt=%d row %d: %.9g vs %.9g", tr->name, quant_isa_name(isa),
+                           nt, t, got[2 * t], want);
+                }
+            }
+        }
+        free(w);
+        free(a);
+    }
+}
+
 /* The scalar dot itself equals the float dot of the two dequantized rows. */
 static void test_scalar_dot_matches_dequantized(void) {
     for (int k = 0; k < NKW; k++) {
@@ -569,6 +598,7 @@ int main(void) {
     test_q4_K_dot_matches_scalar();
     test_q5_K_dot_matches_scalar();
     test_q6_K_dot_matches_scalar();
+    test_multi_row_dots_equal_single();
     test_q8_K_simd_quantizer_matches_scalar();
     test_dot_with_quantized_activations();
     return test_summary("test_quant_k");

@@ -66,30 +66,34 @@ static inline __m256i word_sel(int w) {
     return _mm256_set1_epi16((short)(((2 * w + 1) << 8) | (2 * w)));
 }
 
-/* Q4_K (five = 0) and Q5_K. Chunk c's 32 bytes hold sub-block 2c (low nibbles) and 2c+1 (high
- * nibbles); 256-bit vectors measured faster here than zmm (the widening costs more shuffles),
- * VNNI dpwssd folds the scale multiply and the accumulation into one instruction. */
-static inline void dot_q45(int64_t n, float *s, const uint8_t *base, size_t stride,
-                           const block_q8_K *a, int five) {
+/* Q4_K (five = 0) and Q5_K against nt activation rows (a_stride bytes apart; nt <= 8): each
+ * weight chunk is unpacked once and used for every row, and every row's sums are formed by the
+ * same operations in the same order whatever nt is, so s[t * s_stride] is bit for bit what the
+ * one-row call gives (speculative verification relies on it). Chunk c's 32 bytes hold sub-block
+ * 2c (low nibbles) and 2c+1 (high nibbles); 256-bit vectors measured faster here than zmm (the
+ * widening costs more shuffles), VNNI dpwssd folds the scale multiply and the accumulation into
+ * one instruction, and two chains (low / high sub-blocks) hide its latency. */
+static inline void dot_q45(int64_t n, int nt, float *s, size_t s_stride, const uint8_t *base,
+                           size_t stride, const void *va, size_t a_stride, int five) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
+    __m256 acc[VEC_DOT_MULTI_MAX];
+    __m128 accm[VEC_DOT_MULTI_MAX];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps(), accm[t] = _mm_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++, base += stride) {
         uint16_t dh, dminh;
         memcpy(&dh, base + offsetof(block_q4_K, d), 2);
         memcpy(&dminh, base + offsetof(block_q4_K, dmin), 2);
+        const float dw = f16(dh), dmin = f16(dminh);
         const uint8_t *qs = base + (five ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs));
         const __m256i scmn =
             _mm256_cvtepu8_epi16(kq_unpack_q4k_scales_sse(base + offsetof(block_q4_K, scales)));
-        const __m128i bs = _mm_hadd_epi16(loadu128(a[b].bsums), loadu128(a[b].bsums + 8));
-        const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scmn, 1), bs);
         const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
         /* fifth bits: bit 2c / 2c+1 of qh byte j belongs to weight j of sub-block 2c / 2c+1; a
-         * byte-mask test picks them and a masked OR sets bit 4 where they are set */
+         * byte-mask test picks them and a masked add sets bit 4 where they are set */
         const __m256i hb =
             five ? loadu256(base + offsetof(block_q5_K, qh)) : _mm256_setzero_si256();
-        const int8_t *q8 = a[b].qs;
-        __m256i sumi = _mm256_setzero_si256(), sumi_hi = sumi; /* two chains: dpwssd latency */
+        __m256i sumi[VEC_DOT_MULTI_MAX], sumi_hi[VEC_DOT_MULTI_MAX];
+        for (int t = 0; t < nt; t++) sumi[t] = sumi_hi[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             const __m256i q4 = loadu256(qs + 32 * c);
             __m256i lo = _mm256_and_si256(q4, m4);
@@ -102,26 +106,46 @@ static inline void dot_q45(int64_t n, float *s, const uint8_t *base, size_t stri
                 lo = _mm256_mask_add_epi8(lo, lo5, lo, bit4);
                 hi = _mm256_mask_add_epi8(hi, hi5, hi, bit4);
             }
-            sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(lo, loadu256(q8 + 64 * c)),
-                                       _mm256_shuffle_epi8(sc, word_sel(2 * c)));
-            sumi_hi =
-                _mm256_dpwssd_epi32(sumi_hi, _mm256_maddubs_epi16(hi, loadu256(q8 + 64 * c + 32)),
-                                    _mm256_shuffle_epi8(sc, word_sel(2 * c + 1)));
+            const __m256i sc_lo = _mm256_shuffle_epi8(sc, word_sel(2 * c));
+            const __m256i sc_hi = _mm256_shuffle_epi8(sc, word_sel(2 * c + 1));
+            for (int t = 0; t < nt; t++) {
+                const int8_t *q8 = ((const block_q8_K *)((const uint8_t *)va + t * a_stride))[b].qs;
+                sumi[t] = _mm256_dpwssd_epi32(
+                    sumi[t], _mm256_maddubs_epi16(lo, loadu256(q8 + 64 * c)), sc_lo);
+                sumi_hi[t] = _mm256_dpwssd_epi32(
+                    sumi_hi[t], _mm256_maddubs_epi16(hi, loadu256(q8 + 64 * c + 32)), sc_hi);
+            }
         }
-        sumi = _mm256_add_epi32(sumi, sumi_hi);
-        const float da = a[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(da * f16(dh)), _mm256_cvtepi32_ps(sumi), acc);
-        accm = _mm_fmadd_ps(_mm_set1_ps(da * f16(dminh)), _mm_cvtepi32_ps(msum), accm);
+        const __m128i mins = _mm256_extracti128_si256(scmn, 1);
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *at = (const block_q8_K *)((const uint8_t *)va + t * a_stride) + b;
+            const __m128i bs = _mm_hadd_epi16(loadu128(at->bsums), loadu128(at->bsums + 8));
+            const __m128i msum = _mm_madd_epi16(mins, bs);
+            const __m256i tot = _mm256_add_epi32(sumi[t], sumi_hi[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(at->d * dw), _mm256_cvtepi32_ps(tot), acc[t]);
+            accm[t] = _mm_fmadd_ps(_mm_set1_ps(at->d * dmin), _mm_cvtepi32_ps(msum), accm[t]);
+        }
     }
-    *s = hsum256(acc) - hsum256(_mm256_castps128_ps256(accm));
+    for (int t = 0; t < nt; t++)
+        s[t * s_stride] = hsum256(acc[t]) - hsum256(_mm256_castps128_ps256(accm[t]));
 }
 
 void vec_dot_q4_K_avx512(int64_t n, float *s, const void *w, const void *a) {
-    dot_q45(n, s, w, sizeof(block_q4_K), a, 0);
+    dot_q45(n, 1, s, 0, w, sizeof(block_q4_K), a, 0, 0);
 }
 
 void vec_dot_q5_K_avx512(int64_t n, float *s, const void *w, const void *a) {
-    dot_q45(n, s, w, sizeof(block_q5_K), a, 1);
+    dot_q45(n, 1, s, 0, w, sizeof(block_q5_K), a, 0, 1);
+}
+
+void vec_dot_multi_q4_K_avx512(int64_t n, int nt, float *s, size_t s_stride, const void *w,
+                               const void *a, size_t a_stride) {
+    dot_q45(n, nt, s, s_stride, w, sizeof(block_q4_K), a, a_stride, 0);
+}
+
+void vec_dot_multi_q5_K_avx512(int64_t n, int nt, float *s, size_t s_stride, const void *w,
+                               const void *a, size_t a_stride) {
+    dot_q45(n, nt, s, s_stride, w, sizeof(block_q5_K), a, a_stride, 1);
 }
 
 /* ---------------------------------------------------------------- Q6_K */
