@@ -500,6 +500,36 @@ static void test_q8_0_dot_matches_scalar(void) {
 
 /* Extreme codes everywhere (all weights at their most negative/positive code, activations at
  * +-127): the largest block sums the integer paths must hold without saturating. */
+/* Multi-row dots give each activation row bit for bit what their ISA's one-row dot gives
+ * (speculative verification batches rely on it). */
+static void test_multi_row_dots_equal_single(void) {
+    const tensor_type types[] = {TT_Q4_0, TT_Q4_1, TT_Q5_0, TT_Q5_1, TT_Q8_0};
+    const int64_t n = 896 + 32; /* an odd block count: the one-block tail */
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        const type_traits *w = tr(types[k]);
+        size_t arow = quant_row_size(w->vec_dot_type, n);
+        void *wr = xalloc(quant_row_size(types[k], n));
+        uint8_t *a = xalloc(arow * VEC_DOT_MULTI_MAX);
+        for (int isa = ISA_AVX2; isa <= cpu_isa(); isa++) {
+            if (!w->vec_dot_multi[isa]) continue;
+            fill_random(types[k], wr, n, 0, 0);
+            for (int t = 0; t < VEC_DOT_MULTI_MAX; t++)
+                fill_random(w->vec_dot_type, a + t * arow, n, 0, 1);
+            for (int nt = 1; nt <= VEC_DOT_MULTI_MAX; nt++) {
+                float got[VEC_DOT_MULTI_MAX * 3], want;
+                w->vec_dot_multi[isa](n, nt, got, 3, wr, a, arow);
+                for (int t = 0; t < nt; t++) {
+                    w->vec_dot[isa](n, &want, wr, a + t * arow);
+                    CHECKF(memcmp(&got[3 * t], &want, sizeof want) == 0,
+                           "%s %s multi nt=%d row %d: %.9g vs %.9g", w->name, quant_isa_name(isa),
+                           nt, t, got[3 * t], want);
+                }
+            }
+        }
+        free(wr), free(a);
+    }
+}
+
 static void test_dot_extreme_codes_bit_exact(void) {
     const int64_t n = 256;
     for (int i = 3; i < N_WEIGHT; i++) {
@@ -687,6 +717,7 @@ int main(void) {
     test_q5_0_dot_matches_scalar();
     test_q5_1_dot_matches_scalar();
     test_q8_0_dot_matches_scalar();
+    test_multi_row_dots_equal_single();
     test_dot_extreme_codes_bit_exact();
     test_q8_0_simd_quantize_matches_scalar();
     test_q8_1_simd_quantize_matches_scalar();

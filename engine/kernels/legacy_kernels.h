@@ -6,6 +6,7 @@
 #define HEARTH_LEGACY_KERNELS_H
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define QK_LEGACY 32
@@ -70,6 +71,8 @@ void legacy_avx512_q4_1_dot(int64_t n, float *s, const void *w, const void *a);
 void legacy_avx512_q5_0_dot(int64_t n, float *s, const void *w, const void *a);
 void legacy_avx512_q5_1_dot(int64_t n, float *s, const void *w, const void *a);
 void legacy_avx512_q8_0_dot(int64_t n, float *s, const void *w, const void *a);
+void legacy_avx512_q8_0_dot_multi(int64_t n, int nt, float *s, size_t s_stride, const void *w,
+                                  const void *a, size_t a_stride);
 void legacy_avx512_q8_0_quantize(const float *x, void *y, int64_t n);
 void legacy_avx512_q8_1_quantize(const float *x, void *y, int64_t n);
 
