@@ -6,48 +6,18 @@
  * onto the activation (|w| * sign(a, w)), which is exact because |w| <= 128 and |a| <= 127 keep
  * every pair sum below 32767. madd then widens to eight int32 partial sums per block, so the
  * integer part equals the scalar one exactly; only the float scaling and the order of the float
- * accumulation differ. Two blocks per iteration with separate accumulators hide FMA latency. */
-#include "legacy_kernels.h"
+ * accumulation differ. The row loops (two blocks per iteration, separate accumulators hiding FMA
+ * latency) are shared with the AVX-512 file: legacy_loops.h. */
+#include "legacy_loops.h"
 
 #include <immintrin.h>
 #include <string.h>
-
-static inline float f16(uint16_t h) {
-    return _cvtsh_ss(h);
-}
-
-static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline int hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
     return _mm_cvtsi128_si32(s);
-}
-
-/* 16 bytes of nibbles -> 32 codes 0..15 in element order (low nibbles are elements 0..15):
- * the bytes in both 128-bit lanes, the upper lane shifted right by 4. */
-static inline __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
-    const __m256i v = _mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4));
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-}
-
-/* d_w * d_a in all lanes (exact: a product of two f16 values fits in a float). Each block starts
- * with its f16 d: a 32-bit load takes it (and two bytes of codes, whose lane is ignored) into a
- * vector, one narrow vcvtph2ps per side widens it, and one broadcast spreads the product —
- * cheaper than broadcasting each f16 across a whole register first. */
-static inline __m256 scale2(const void *w, const void *a) {
-    uint32_t hw, ha;
-    memcpy(&hw, w, sizeof hw);
-    memcpy(&ha, a, sizeof ha);
-    return _mm256_broadcastss_ps(_mm_mul_ss(_mm_cvtph_ps(_mm_cvtsi32_si128((int)hw)),
-                                            _mm_cvtph_ps(_mm_cvtsi32_si128((int)ha))));
 }
 
 /* 0x10 in byte j when bit j of qh is set: the fifth bit of each Q5 code. */
@@ -63,10 +33,6 @@ static inline __m256i unpack_high_bits(const uint8_t *qh) {
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-static inline __m256i load32(const int8_t *p) {
-    return _mm256_loadu_si256((const __m256i *)p);
-}
-
 /* Eight int32 partial sums of w[j] * a[j]: w signed in [-128, 127], a in [-127, 127]. */
 static inline __m256i dot_s8(__m256i w, __m256i a) {
     const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
@@ -76,10 +42,6 @@ static inline __m256i dot_s8(__m256i w, __m256i a) {
 /* The same for unsigned codes w in [0, 31]. */
 static inline __m256i dot_u8(__m256i w, __m256i a) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
-}
-
-static inline __m256 scale_add(__m256i sumi, __m256 d, __m256 acc) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), d, acc);
 }
 
 static inline __m256 q4_0_block(const block_q4_0 *w, const block_q8_0 *a, __m256 acc) {
@@ -105,62 +67,6 @@ static inline __m256i q5_1_sums(const block_q5_1 *w, const block_q8_1 *a) {
 static inline __m256 q8_0_block(const block_q8_0 *w, const block_q8_0 *a, __m256 acc) {
     return scale_add(dot_s8(load32(w->qs), load32(a->qs)), scale2(w, a), acc);
 }
-
-/* Whole-row loops. The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1),
- * kept in two scalar chains beside the vector accumulators. */
-#define DEFINE_DOT_0(NAME, WT, AT, BLOCK)                                                          \
-    void NAME(int64_t n, float *s, const void *vw, const void *va) {                               \
-        const WT *w = vw;                                                                          \
-        const AT *a = va;                                                                          \
-        const int64_t nb = n / QK_LEGACY;                                                          \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
-        int64_t ib = 0;                                                                            \
-        for (; ib + 2 <= nb; ib += 2) {                                                            \
-            acc0 = BLOCK(&w[ib], &a[ib], acc0);                                                    \
-            acc1 = BLOCK(&w[ib + 1], &a[ib + 1], acc1);                                            \
-        }                                                                                          \
-        if (ib < nb) acc0 = BLOCK(&w[ib], &a[ib], acc0);                                           \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1));                                                   \
-    }
-
-/* [d_w * d_a, m_w * s_a] of a _1 block: each side's two leading f16 (d, m / d, s) widened by
- * one vcvtph2ps, multiplied in one go. */
-static inline __m128 pair_products(const void *w, const void *a) {
-    uint32_t pw, pa;
-    memcpy(&pw, w, sizeof pw);
-    memcpy(&pa, a, sizeof pa);
-    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)pw)),
-                      _mm_cvtph_ps(_mm_cvtsi32_si128((int)pa)));
-}
-
-static inline __m256 scale_sums(__m256i sumi, __m128 p, __m256 acc) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_broadcastss_ps(p), acc);
-}
-
-/* The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1): lane 1 of the pair
- * products, summed in a vector beside the two block accumulators (lane 0 there is unused). */
-#define DEFINE_DOT_1(NAME, WT, SUMS)                                                               \
-    void NAME(int64_t n, float *s, const void *vw, const void *va) {                               \
-        const WT *w = vw;                                                                          \
-        const block_q8_1 *a = va;                                                                  \
-        const int64_t nb = n / QK_LEGACY;                                                          \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
-        __m128 offs = _mm_setzero_ps();                                                            \
-        int64_t ib = 0;                                                                            \
-        for (; ib + 2 <= nb; ib += 2) {                                                            \
-            const __m128 p0 = pair_products(&w[ib], &a[ib]);                                       \
-            const __m128 p1 = pair_products(&w[ib + 1], &a[ib + 1]);                               \
-            acc0 = scale_sums(SUMS(&w[ib], &a[ib]), p0, acc0);                                     \
-            acc1 = scale_sums(SUMS(&w[ib + 1], &a[ib + 1]), p1, acc1);                             \
-            offs = _mm_add_ps(offs, _mm_add_ps(p0, p1));                                           \
-        }                                                                                          \
-        if (ib < nb) {                                                                             \
-            const __m128 p0 = pair_products(&w[ib], &a[ib]);                                       \
-            acc0 = scale_sums(SUMS(&w[ib], &a[ib]), p0, acc0);                                     \
-            offs = _mm_add_ps(offs, p0);                                                           \
-        }                                                                                          \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(offs));            \
-    }
 
 DEFINE_DOT_0(legacy_avx2_q4_0_dot, block_q4_0, block_q8_0, q4_0_block)
 DEFINE_DOT_0(legacy_avx2_q5_0_dot, block_q5_0, block_q8_0, q5_0_block)

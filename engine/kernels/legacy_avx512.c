@@ -5,50 +5,15 @@
  * int32 partial sums scaled in float), but VNNI's dpbusd does the u8 x s8 multiply and the
  * four-way int32 sum in one instruction with no int16 saturation, and AVX-512BW masks expand the
  * Q5 high bits directly. */
-#include "legacy_kernels.h"
+#include "legacy_loops.h"
 
 #include <immintrin.h>
 #include <string.h>
-
-static inline float f16(uint16_t h) {
-    return _cvtsh_ss(h);
-}
-
-static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* 16 bytes of nibbles -> 32 codes 0..15 in element order (low nibbles are elements 0..15):
- * the bytes in both 128-bit lanes, the upper lane shifted right by 4. */
-static inline __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
-    const __m256i v = _mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4));
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-}
-
-/* d_w * d_a in all lanes (exact: a product of two f16 values fits in a float). Each block starts
- * with its f16 d: a 32-bit load takes it (and two bytes of codes, whose lane is ignored) into a
- * vector, one narrow vcvtph2ps per side widens it, and one broadcast spreads the product —
- * cheaper than broadcasting each f16 across a whole register first. */
-static inline __m256 scale2(const void *w, const void *a) {
-    uint32_t hw, ha;
-    memcpy(&hw, w, sizeof hw);
-    memcpy(&ha, a, sizeof ha);
-    return _mm256_broadcastss_ps(_mm_mul_ss(_mm_cvtph_ps(_mm_cvtsi32_si128((int)hw)),
-                                            _mm_cvtph_ps(_mm_cvtsi32_si128((int)ha))));
-}
 
 static inline __mmask32 load_high_bits(const uint8_t *qh) {
     uint32_t bits;
     memcpy(&bits, qh, sizeof bits);
     return (__mmask32)bits;
-}
-
-static inline __m256i load32(const int8_t *p) {
-    return _mm256_loadu_si256((const __m256i *)p);
 }
 
 /* Eight int32 partial sums of w[j] * a[j]: w signed in [-128, 127], a in [-127, 127]. */
@@ -59,10 +24,6 @@ static inline __m256i dot_s8(__m256i w, __m256i a) {
 /* The same for unsigned codes w in [0, 31]. */
 static inline __m256i dot_u8(__m256i w, __m256i a) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a);
-}
-
-static inline __m256 scale_add(__m256i sumi, __m256 d, __m256 acc) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), d, acc);
 }
 
 static inline __m256 q4_0_block(const block_q4_0 *w, const block_q8_0 *a, __m256 acc) {
@@ -90,62 +51,6 @@ static inline __m256i q5_1_sums(const block_q5_1 *w, const block_q8_1 *a) {
 static inline __m256 q8_0_block(const block_q8_0 *w, const block_q8_0 *a, __m256 acc) {
     return scale_add(dot_s8(load32(w->qs), load32(a->qs)), scale2(w, a), acc);
 }
-
-/* Whole-row loops. The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1),
- * kept in two scalar chains beside the vector accumulators. */
-#define DEFINE_DOT_0(NAME, WT, AT, BLOCK)                                                          \
-    void NAME(int64_t n, float *s, const void *vw, const void *va) {                               \
-        const WT *w = vw;                                                                          \
-        const AT *a = va;                                                                          \
-        const int64_t nb = n / QK_LEGACY;                                                          \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
-        int64_t ib = 0;                                                                            \
-        for (; ib + 2 <= nb; ib += 2) {                                                            \
-            acc0 = BLOCK(&w[ib], &a[ib], acc0);                                                    \
-            acc1 = BLOCK(&w[ib + 1], &a[ib + 1], acc1);                                            \
-        }                                                                                          \
-        if (ib < nb) acc0 = BLOCK(&w[ib], &a[ib], acc0);                                           \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1));                                                   \
-    }
-
-/* [d_w * d_a, m_w * s_a] of a _1 block: each side's two leading f16 (d, m / d, s) widened by
- * one vcvtph2ps, multiplied in one go. */
-static inline __m128 pair_products(const void *w, const void *a) {
-    uint32_t pw, pa;
-    memcpy(&pw, w, sizeof pw);
-    memcpy(&pa, a, sizeof pa);
-    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)pw)),
-                      _mm_cvtph_ps(_mm_cvtsi32_si128((int)pa)));
-}
-
-static inline __m256 scale_sums(__m256i sumi, __m128 p, __m256 acc) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_broadcastss_ps(p), acc);
-}
-
-/* The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1): lane 1 of the pair
- * products, summed in a vector beside the two block accumulators (lane 0 there is unused). */
-#define DEFINE_DOT_1(NAME, WT, SUMS)                                                               \
-    void NAME(int64_t n, float *s, const void *vw, const void *va) {                               \
-        const WT *w = vw;                                                                          \
-        const block_q8_1 *a = va;                                                                  \
-        const int64_t nb = n / QK_LEGACY;                                                          \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
-        __m128 offs = _mm_setzero_ps();                                                            \
-        int64_t ib = 0;                                                                            \
-        for (; ib + 2 <= nb; ib += 2) {                                                            \
-            const __m128 p0 = pair_products(&w[ib], &a[ib]);                                       \
-            const __m128 p1 = pair_products(&w[ib + 1], &a[ib + 1]);                               \
-            acc0 = scale_sums(SUMS(&w[ib], &a[ib]), p0, acc0);                                     \
-            acc1 = scale_sums(SUMS(&w[ib + 1], &a[ib + 1]), p1, acc1);                             \
-            offs = _mm_add_ps(offs, _mm_add_ps(p0, p1));                                           \
-        }                                                                                          \
-        if (ib < nb) {                                                                             \
-            const __m128 p0 = pair_products(&w[ib], &a[ib]);                                       \
-            acc0 = scale_sums(SUMS(&w[ib], &a[ib]), p0, acc0);                                     \
-            offs = _mm_add_ps(offs, p0);                                                           \
-        }                                                                                          \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(offs));            \
-    }
 
 DEFINE_DOT_0(legacy_avx512_q4_0_dot, block_q4_0, block_q8_0, q4_0_block)
 DEFINE_DOT_0(legacy_avx512_q5_0_dot, block_q5_0, block_q8_0, q5_0_block)
