@@ -336,6 +336,11 @@ void quant_register_legacy(quant_registry *r) {
     r->t[TT_Q5_0].vec_dot[ISA_AVX2] = legacy_avx2_q5_0_dot;
     r->t[TT_Q5_1].vec_dot[ISA_AVX2] = legacy_avx2_q5_1_dot;
     r->t[TT_Q8_0].vec_dot[ISA_AVX2] = legacy_avx2_q8_0_dot;
+    r->t[TT_Q4_0].vec_dot_multi[ISA_AVX2] = legacy_avx2_q4_0_dot_multi;
+    r->t[TT_Q4_1].vec_dot_multi[ISA_AVX2] = legacy_avx2_q4_1_dot_multi;
+    r->t[TT_Q5_0].vec_dot_multi[ISA_AVX2] = legacy_avx2_q5_0_dot_multi;
+    r->t[TT_Q5_1].vec_dot_multi[ISA_AVX2] = legacy_avx2_q5_1_dot_multi;
+    r->t[TT_Q8_0].vec_dot_multi[ISA_AVX2] = legacy_avx2_q8_0_dot_multi;
     r->t[TT_Q8_0].from_float_isa[ISA_AVX2] = legacy_avx2_q8_0_quantize;
     r->t[TT_Q8_1].from_float_isa[ISA_AVX2] = legacy_avx2_q8_1_quantize;
 
@@ -344,6 +349,10 @@ void quant_register_legacy(quant_registry *r) {
     r->t[TT_Q5_0].vec_dot[ISA_AVX512] = legacy_avx512_q5_0_dot;
     r->t[TT_Q5_1].vec_dot[ISA_AVX512] = legacy_avx512_q5_1_dot;
     r->t[TT_Q8_0].vec_dot[ISA_AVX512] = legacy_avx512_q8_0_dot;
+    r->t[TT_Q4_0].vec_dot_multi[ISA_AVX512] = legacy_avx512_q4_0_dot_multi;
+    r->t[TT_Q4_1].vec_dot_multi[ISA_AVX512] = legacy_avx512_q4_1_dot_multi;
+    r->t[TT_Q5_0].vec_dot_multi[ISA_AVX512] = legacy_avx512_q5_0_dot_multi;
+    r->t[TT_Q5_1].vec_dot_multi[ISA_AVX512] = legacy_avx512_q5_1_dot_multi;
     r->t[TT_Q8_0].vec_dot_multi[ISA_AVX512] = legacy_avx512_q8_0_dot_multi;
     r->t[TT_Q8_0].from_float_isa[ISA_AVX512] = legacy_avx512_q8_0_quantize;
     r->t[TT_Q8_1].from_float_isa[ISA_AVX512] = legacy_avx512_q8_1_quantize;

@@ -44,35 +44,34 @@ static inline __m256i dot_u8(__m256i w, __m256i a) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
 }
 
-static inline __m256 q4_0_block(const block_q4_0 *w, const block_q8_0 *a, __m256 acc) {
-    const __m256i q = _mm256_sub_epi8(unpack_nibbles(w->qs), _mm256_set1_epi8(8));
-    return scale_add(dot_s8(q, load32(a->qs)), scale2(w, a), acc);
+/* Each type's codes of one weight block: signed for the _0 types, unsigned for the _1 types
+ * (offsets come from m). */
+static inline __m256i q4_0_codes(const block_q4_0 *w) {
+    return _mm256_sub_epi8(unpack_nibbles(w->qs), _mm256_set1_epi8(8));
 }
 
-static inline __m256i q4_1_sums(const block_q4_1 *w, const block_q8_1 *a) {
-    return dot_u8(unpack_nibbles(w->qs), load32(a->qs));
-}
-
-static inline __m256 q5_0_block(const block_q5_0 *w, const block_q8_0 *a, __m256 acc) {
+static inline __m256i q5_0_codes(const block_q5_0 *w) {
     const __m256i q = _mm256_or_si256(unpack_nibbles(w->qs), unpack_high_bits(w->qh));
-    return scale_add(dot_s8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), load32(a->qs)), scale2(w, a),
-                     acc);
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
 }
 
-static inline __m256i q5_1_sums(const block_q5_1 *w, const block_q8_1 *a) {
-    const __m256i q = _mm256_or_si256(unpack_nibbles(w->qs), unpack_high_bits(w->qh));
-    return dot_u8(q, load32(a->qs));
+static inline __m256i q8_0_codes(const block_q8_0 *w) {
+    return load32(w->qs);
 }
 
-static inline __m256 q8_0_block(const block_q8_0 *w, const block_q8_0 *a, __m256 acc) {
-    return scale_add(dot_s8(load32(w->qs), load32(a->qs)), scale2(w, a), acc);
+static inline __m256i q4_1_codes(const block_q4_1 *w) {
+    return unpack_nibbles(w->qs);
 }
 
-DEFINE_DOT_0(legacy_avx2_q4_0_dot, block_q4_0, block_q8_0, q4_0_block)
-DEFINE_DOT_0(legacy_avx2_q5_0_dot, block_q5_0, block_q8_0, q5_0_block)
-DEFINE_DOT_0(legacy_avx2_q8_0_dot, block_q8_0, block_q8_0, q8_0_block)
-DEFINE_DOT_1(legacy_avx2_q4_1_dot, block_q4_1, q4_1_sums)
-DEFINE_DOT_1(legacy_avx2_q5_1_dot, block_q5_1, q5_1_sums)
+static inline __m256i q5_1_codes(const block_q5_1 *w) {
+    return _mm256_or_si256(unpack_nibbles(w->qs), unpack_high_bits(w->qh));
+}
+
+DEFINE_ROWS_0(legacy_avx2_q4_0_dot, block_q4_0, q4_0_codes)
+DEFINE_ROWS_0(legacy_avx2_q5_0_dot, block_q5_0, q5_0_codes)
+DEFINE_ROWS_0(legacy_avx2_q8_0_dot, block_q8_0, q8_0_codes)
+DEFINE_ROWS_1(legacy_avx2_q4_1_dot, block_q4_1, q4_1_codes)
+DEFINE_ROWS_1(legacy_avx2_q5_1_dot, block_q5_1, q5_1_codes)
 
 /* ---- activation quantizers: byte-identical to the scalar reference ----
  * Same operations in the same precision: amax (order-free), d = amax / 127 and id = 1 / d in

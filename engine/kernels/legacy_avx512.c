@@ -26,68 +26,35 @@ static inline __m256i dot_u8(__m256i w, __m256i a) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a);
 }
 
-static inline __m256 q4_0_block(const block_q4_0 *w, const block_q8_0 *a, __m256 acc) {
-    const __m256i q = _mm256_sub_epi8(unpack_nibbles(w->qs), _mm256_set1_epi8(8));
-    return scale_add(dot_s8(q, load32(a->qs)), scale2(w, a), acc);
+/* Each type's codes of one weight block: signed for the _0 types, unsigned for the _1 types
+ * (offsets come from m). Q5_0: the nibble where the high bit is set, nibble - 16 where clear. */
+static inline __m256i q4_0_codes(const block_q4_0 *w) {
+    return _mm256_sub_epi8(unpack_nibbles(w->qs), _mm256_set1_epi8(8));
 }
 
-static inline __m256i q4_1_sums(const block_q4_1 *w, const block_q8_1 *a) {
-    return dot_u8(unpack_nibbles(w->qs), load32(a->qs));
-}
-
-/* Q5_0 code - 16: the nibble where the high bit is set, nibble - 16 where it is clear. */
-static inline __m256 q5_0_block(const block_q5_0 *w, const block_q8_0 *a, __m256 acc) {
+static inline __m256i q5_0_codes(const block_q5_0 *w) {
     const __m256i nib = unpack_nibbles(w->qs);
-    const __m256i q = _mm256_mask_sub_epi8(nib, ~load_high_bits(w->qh), nib, _mm256_set1_epi8(16));
-    return scale_add(dot_s8(q, load32(a->qs)), scale2(w, a), acc);
+    return _mm256_mask_sub_epi8(nib, ~load_high_bits(w->qh), nib, _mm256_set1_epi8(16));
 }
 
-static inline __m256i q5_1_sums(const block_q5_1 *w, const block_q8_1 *a) {
+static inline __m256i q8_0_codes(const block_q8_0 *w) {
+    return load32(w->qs);
+}
+
+static inline __m256i q4_1_codes(const block_q4_1 *w) {
+    return unpack_nibbles(w->qs);
+}
+
+static inline __m256i q5_1_codes(const block_q5_1 *w) {
     const __m256i nib = unpack_nibbles(w->qs);
-    return dot_u8(_mm256_mask_add_epi8(nib, load_high_bits(w->qh), nib, _mm256_set1_epi8(16)),
-                  load32(a->qs));
+    return _mm256_mask_add_epi8(nib, load_high_bits(w->qh), nib, _mm256_set1_epi8(16));
 }
 
-static inline __m256 q8_0_block(const block_q8_0 *w, const block_q8_0 *a, __m256 acc) {
-    return scale_add(dot_s8(load32(w->qs), load32(a->qs)), scale2(w, a), acc);
-}
-
-DEFINE_DOT_0(legacy_avx512_q4_0_dot, block_q4_0, block_q8_0, q4_0_block)
-DEFINE_DOT_0(legacy_avx512_q5_0_dot, block_q5_0, block_q8_0, q5_0_block)
-DEFINE_DOT_0(legacy_avx512_q8_0_dot, block_q8_0, block_q8_0, q8_0_block)
-
-/* legacy_avx512_q8_0_dot against nt <= 8 activation rows at once: every row goes through the
- * same operations in the same order as in the one-row loop above (bit-identical results), while
- * each weight block is loaded and made absolute once for all rows. */
-void legacy_avx512_q8_0_dot_multi(int64_t n, int nt, float *s, size_t s_stride, const void *vw,
-                                  const void *va, size_t a_stride) {
-    const block_q8_0 *w = vw;
-    const int64_t nb = n / QK_LEGACY;
-    __m256 acc0[8], acc1[8];
-    for (int t = 0; t < nt; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();
-#define ROW(t) ((const block_q8_0 *)((const uint8_t *)va + (size_t)(t)*a_stride))
-    int64_t ib = 0;
-    for (; ib + 2 <= nb; ib += 2) {
-        const __m256i w0 = load32(w[ib].qs), w1 = load32(w[ib + 1].qs);
-        const __m256i u0 = _mm256_abs_epi8(w0), u1 = _mm256_abs_epi8(w1);
-        for (int t = 0; t < nt; t++) {
-            const block_q8_0 *a = ROW(t);
-            const __m256i p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u0,
-                                                   _mm256_sign_epi8(load32(a[ib].qs), w0));
-            const __m256i p1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u1,
-                                                   _mm256_sign_epi8(load32(a[ib + 1].qs), w1));
-            acc0[t] = scale_add(p0, scale2(&w[ib], &a[ib]), acc0[t]);
-            acc1[t] = scale_add(p1, scale2(&w[ib + 1], &a[ib + 1]), acc1[t]);
-        }
-    }
-    for (int t = 0; t < nt; t++) {
-        if (ib < nb) acc0[t] = q8_0_block(&w[ib], &ROW(t)[ib], acc0[t]);
-        s[(size_t)t * s_stride] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t]));
-    }
-#undef ROW
-}
-DEFINE_DOT_1(legacy_avx512_q4_1_dot, block_q4_1, q4_1_sums)
-DEFINE_DOT_1(legacy_avx512_q5_1_dot, block_q5_1, q5_1_sums)
+DEFINE_ROWS_0(legacy_avx512_q4_0_dot, block_q4_0, q4_0_codes)
+DEFINE_ROWS_0(legacy_avx512_q5_0_dot, block_q5_0, q5_0_codes)
+DEFINE_ROWS_0(legacy_avx512_q8_0_dot, block_q8_0, q8_0_codes)
+DEFINE_ROWS_1(legacy_avx512_q4_1_dot, block_q4_1, q4_1_codes)
+DEFINE_ROWS_1(legacy_avx512_q5_1_dot, block_q5_1, q5_1_codes)
 
 /* ---- activation quantizers: byte-identical to the scalar reference ----
  * Same operations in the same precision as the scalar code (see legacy_avx2.c): amax, scalar

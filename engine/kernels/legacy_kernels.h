@@ -71,9 +71,23 @@ void legacy_avx512_q4_1_dot(int64_t n, float *s, const void *w, const void *a);
 void legacy_avx512_q5_0_dot(int64_t n, float *s, const void *w, const void *a);
 void legacy_avx512_q5_1_dot(int64_t n, float *s, const void *w, const void *a);
 void legacy_avx512_q8_0_dot(int64_t n, float *s, const void *w, const void *a);
-void legacy_avx512_q8_0_dot_multi(int64_t n, int nt, float *s, size_t s_stride, const void *w,
-                                  const void *a, size_t a_stride);
 void legacy_avx512_q8_0_quantize(const float *x, void *y, int64_t n);
 void legacy_avx512_q8_1_quantize(const float *x, void *y, int64_t n);
+
+/* Multi-row forms (vec_dot_multi_fn in quant.h), bit-identical to the one-row dots above. */
+#define LEGACY_MULTI(isa, type)                                                                    \
+    void legacy_##isa##_##type##_dot_multi(int64_t n, int nt, float *s, size_t s_stride,           \
+                                           const void *w, const void *a, size_t a_stride);
+LEGACY_MULTI(avx2, q4_0)
+LEGACY_MULTI(avx2, q4_1)
+LEGACY_MULTI(avx2, q5_0)
+LEGACY_MULTI(avx2, q5_1)
+LEGACY_MULTI(avx2, q8_0)
+LEGACY_MULTI(avx512, q4_0)
+LEGACY_MULTI(avx512, q4_1)
+LEGACY_MULTI(avx512, q5_0)
+LEGACY_MULTI(avx512, q5_1)
+LEGACY_MULTI(avx512, q8_0)
+#undef LEGACY_MULTI
 
 #endif

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "../quant.h"
 #include "legacy_kernels.h"
 
 static inline float hsum_ps(__m256 v) {
@@ -44,23 +45,6 @@ static inline __m256 scale_add(__m256i sumi, __m256 d, __m256 acc) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), d, acc);
 }
 
-/* Whole-row loops. The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1),
- * kept in two scalar chains beside the vector accumulators. */
-#define DEFINE_DOT_0(NAME, WT, AT, BLOCK)                                                          \
-    void NAME(int64_t n, float *s, const void *vw, const void *va) {                               \
-        const WT *w = vw;                                                                          \
-        const AT *a = va;                                                                          \
-        const int64_t nb = n / QK_LEGACY;                                                          \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
-        int64_t ib = 0;                                                                            \
-        for (; ib + 2 <= nb; ib += 2) {                                                            \
-            acc0 = BLOCK(&w[ib], &a[ib], acc0);                                                    \
-            acc1 = BLOCK(&w[ib + 1], &a[ib + 1], acc1);                                            \
-        }                                                                                          \
-        if (ib < nb) acc0 = BLOCK(&w[ib], &a[ib], acc0);                                           \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1));                                                   \
-    }
-
 /* [d_w * d_a, m_w * s_a] of a _1 block: each side's two leading f16 (d, m / d, s) widened by
  * one vcvtph2ps, multiplied in one go. */
 static inline __m128 pair_products(const void *w, const void *a) {
@@ -75,29 +59,92 @@ static inline __m256 scale_sums(__m256i sumi, __m128 p, __m256 acc) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_broadcastss_ps(p), acc);
 }
 
-/* The _1 types also add m * s per block (s = d_a * sum(a), stored in Q8_1): lane 1 of the pair
- * products, summed in a vector beside the two block accumulators (lane 0 there is unused). */
-#define DEFINE_DOT_1(NAME, WT, SUMS)                                                               \
-    void NAME(int64_t n, float *s, const void *vw, const void *va) {                               \
+/* Row loops, each against nt <= VEC_DOT_MULTI_MAX activation rows a_stride bytes apart: a
+ * weight block's codes are formed once (CODES: the file's per-type unpacking) for all rows, and
+ * every row goes through the same operations in the same order whatever nt is, so the one-row
+ * vec_dot (nt = 1, which the compiler specialises) and the multi-row form agree bit for bit.
+ * Two blocks per iteration with separate accumulators hide FMA latency. */
+#define LEGACY_ROW(t) ((const void *)((const uint8_t *)va + (size_t)(t)*a_stride))
+
+/* Types without an offset (Q4_0, Q5_0, Q8_0; Q8_0 activations, signed codes). */
+#define DEFINE_ROWS_0(NAME, WT, CODES)                                                             \
+    static inline void NAME##_rows(int64_t n, int nt, float *s, size_t s_stride, const void *vw,   \
+                                   const void *va, size_t a_stride) {                              \
         const WT *w = vw;                                                                          \
-        const block_q8_1 *a = va;                                                                  \
         const int64_t nb = n / QK_LEGACY;                                                          \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
-        __m128 offs = _mm_setzero_ps();                                                            \
+        __m256 acc0[VEC_DOT_MULTI_MAX], acc1[VEC_DOT_MULTI_MAX];                                   \
+        for (int t = 0; t < nt; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();                      \
         int64_t ib = 0;                                                                            \
         for (; ib + 2 <= nb; ib += 2) {                                                            \
-            const __m128 p0 = pair_products(&w[ib], &a[ib]);                                       \
-            const __m128 p1 = pair_products(&w[ib + 1], &a[ib + 1]);                               \
-            acc0 = scale_sums(SUMS(&w[ib], &a[ib]), p0, acc0);                                     \
-            acc1 = scale_sums(SUMS(&w[ib + 1], &a[ib + 1]), p1, acc1);                             \
-            offs = _mm_add_ps(offs, _mm_add_ps(p0, p1));                                           \
+            const __m256i c0 = CODES(&w[ib]), c1 = CODES(&w[ib + 1]);                              \
+            for (int t = 0; t < nt; t++) {                                                         \
+                const block_q8_0 *a = LEGACY_ROW(t);                                               \
+                acc0[t] =                                                                          \
+                    scale_add(dot_s8(c0, load32(a[ib].qs)), scale2(&w[ib], &a[ib]), acc0[t]);      \
+                acc1[t] = scale_add(dot_s8(c1, load32(a[ib + 1].qs)),                              \
+                                    scale2(&w[ib + 1], &a[ib + 1]), acc1[t]);                      \
+            }                                                                                      \
         }                                                                                          \
         if (ib < nb) {                                                                             \
-            const __m128 p0 = pair_products(&w[ib], &a[ib]);                                       \
-            acc0 = scale_sums(SUMS(&w[ib], &a[ib]), p0, acc0);                                     \
-            offs = _mm_add_ps(offs, p0);                                                           \
+            const __m256i c0 = CODES(&w[ib]);                                                      \
+            for (int t = 0; t < nt; t++) {                                                         \
+                const block_q8_0 *a = LEGACY_ROW(t);                                               \
+                acc0[t] =                                                                          \
+                    scale_add(dot_s8(c0, load32(a[ib].qs)), scale2(&w[ib], &a[ib]), acc0[t]);      \
+            }                                                                                      \
         }                                                                                          \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(offs));            \
+        for (int t = 0; t < nt; t++)                                                               \
+            s[(size_t)t * s_stride] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t]));                    \
+    }                                                                                              \
+    DEFINE_ROW_ENTRIES(NAME)
+
+/* Types with an offset m (Q4_1, Q5_1 against Q8_1 activations, s_a = d_a * sum(a), unsigned
+ * codes): each block also adds m_w * s_a, lane 1 of the pair products, summed in a vector beside
+ * the two block accumulators (lane 0 there is unused). */
+#define DEFINE_ROWS_1(NAME, WT, CODES)                                                             \
+    static inline void NAME##_rows(int64_t n, int nt, float *s, size_t s_stride, const void *vw,   \
+                                   const void *va, size_t a_stride) {                              \
+        const WT *w = vw;                                                                          \
+        const int64_t nb = n / QK_LEGACY;                                                          \
+        __m256 acc0[VEC_DOT_MULTI_MAX], acc1[VEC_DOT_MULTI_MAX];                                   \
+        __m128 offs[VEC_DOT_MULTI_MAX];                                                            \
+        for (int t = 0; t < nt; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();                      \
+        for (int t = 0; t < nt; t++) offs[t] = _mm_setzero_ps();                                   \
+        int64_t ib = 0;                                                                            \
+        for (; ib + 2 <= nb; ib += 2) {                                                            \
+            const __m256i c0 = CODES(&w[ib]), c1 = CODES(&w[ib + 1]);                              \
+            for (int t = 0; t < nt; t++) {                                                         \
+                const block_q8_1 *a = LEGACY_ROW(t);                                               \
+                const __m128 p0 = pair_products(&w[ib], &a[ib]);                                   \
+                const __m128 p1 = pair_products(&w[ib + 1], &a[ib + 1]);                           \
+                acc0[t] = scale_sums(dot_u8(c0, load32(a[ib].qs)), p0, acc0[t]);                   \
+                acc1[t] = scale_sums(dot_u8(c1, load32(a[ib + 1].qs)), p1, acc1[t]);               \
+                offs[t] = _mm_add_ps(offs[t], _mm_add_ps(p0, p1));                                 \
+            }                                                                                      \
+        }                                                                                          \
+        if (ib < nb) {                                                                             \
+            const __m256i c0 = CODES(&w[ib]);                                                      \
+            for (int t = 0; t < nt; t++) {                                                         \
+                const block_q8_1 *a = LEGACY_ROW(t);                                               \
+                const __m128 p0 = pair_products(&w[ib], &a[ib]);                                   \
+                acc0[t] = scale_sums(dot_u8(c0, load32(a[ib].qs)), p0, acc0[t]);                   \
+                offs[t] = _mm_add_ps(offs[t], p0);                                                 \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < nt; t++)                                                               \
+            s[(size_t)t * s_stride] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t])) +                   \
+                                      _mm_cvtss_f32(_mm_movehdup_ps(offs[t]));                     \
+    }                                                                                              \
+    DEFINE_ROW_ENTRIES(NAME)
+
+/* The one-row vec_dot and the multi-row form of a _rows loop. */
+#define DEFINE_ROW_ENTRIES(NAME)                                                                   \
+    void NAME(int64_t n, float *s, const void *w, const void *a) {                                 \
+        NAME##_rows(n, 1, s, 0, w, a, 0);                                                          \
+    }                                                                                              \
+    void NAME##_multi(int64_t n, int nt, float *s, size_t s_stride, const void *w, const void *a,  \
+                      size_t a_stride) {                                                           \
+        NAME##_rows(n, nt, s, s_stride, w, a, a_stride);                                           \
     }
 
 #endif
