@@ -547,6 +547,8 @@ void quant_register_kquants(quant_registry *r) {
     r->t[TT_Q3_K].vec_dot[ISA_AVX2] = vec_dot_q3_K_avx2;
     r->t[TT_Q4_K].vec_dot[ISA_AVX2] = vec_dot_q4_K_avx2;
     r->t[TT_Q5_K].vec_dot[ISA_AVX2] = vec_dot_q5_K_avx2;
+    r->t[TT_Q4_K].vec_dot_multi[ISA_AVX2] = vec_dot_multi_q4_K_avx2;
+    r->t[TT_Q5_K].vec_dot_multi[ISA_AVX2] = vec_dot_multi_q5_K_avx2;
     r->t[TT_Q6_K].vec_dot[ISA_AVX2] = vec_dot_q6_K_avx2;
     r->t[TT_Q8_K].from_float_isa[ISA_AVX2] = quantize_q8_K_avx2;
     r->t[TT_Q2_K].vec_dot[ISA_AVX512] = vec_dot_q2_K_avx512;

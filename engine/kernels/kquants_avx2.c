@@ -5,6 +5,8 @@
  * with madd (-> int32), and summed per super-block in int32: the integer result equals the
  * scalar reference exactly. Only the per-block scaling is float. */
 #include <immintrin.h>
+#include <stddef.h>
+#include <string.h>
 
 #include "kquants_kernels.h"
 
@@ -45,71 +47,79 @@ static inline __m256i group_dot(__m256i u, const int8_t *q8, __m256i scale16) {
 
 /* ---------------------------------------------------------------- Q4_K / Q5_K */
 
-void vec_dot_q4_K_avx2(int64_t n, float *s, const void *vw, const void *va) {
-    const block_q4_K *w = vw;
-    const block_q8_K *a = va;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        const __m128i scmn8 = kq_unpack_q4k_scales_sse(w[b].scales);
-        const __m256i scmn = _mm256_cvtepu8_epi16(scmn8);
+/* Q4_K (five = 0) and Q5_K against nt <= VEC_DOT_MULTI_MAX activation rows (a_stride bytes
+ * apart): each chunk's codes are unpacked once for all rows, and every row's sums are formed by
+ * the same operations in the same order whatever nt is, so the one-row vec_dot (nt = 1) and the
+ * multi-row form agree bit for bit. For Q5_K, qh bit 2c / 2c+1 of each byte is the fifth bit of
+ * chunk c's low / high nibbles; shifting right by 2 per chunk keeps the wanted pair at bits 0..1.
+ */
+static inline void dot_q45(int64_t n, int nt, float *s, size_t s_stride, const uint8_t *base,
+                           size_t stride, const void *va, size_t a_stride, int five) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc[VEC_DOT_MULTI_MAX];
+    __m128 accm[VEC_DOT_MULTI_MAX];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps(), accm[t] = _mm_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++, base += stride) {
+        uint16_t dh, dminh;
+        memcpy(&dh, base + offsetof(block_q4_K, d), 2);
+        memcpy(&dminh, base + offsetof(block_q4_K, dmin), 2);
+        const float dw = f16(dh), dmin = f16(dminh);
+        const uint8_t *qs = base + (five ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs));
+        const __m256i scmn =
+            _mm256_cvtepu8_epi16(kq_unpack_q4k_scales_sse(base + offsetof(block_q4_K, scales)));
         const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
-        /* mins: sum_j m_j * (bsums[2j] + bsums[2j+1]) */
-        const __m128i bs = _mm_hadd_epi16(loadu128(a[b].bsums), loadu128(a[b].bsums + 8));
-        const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scmn, 1), bs);
-        const int8_t *q8 = a[b].qs;
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i hb = five ? loadu256(base + offsetof(block_q5_K, qh)) : _mm256_setzero_si256();
+        __m256i sumi[VEC_DOT_MULTI_MAX];
+        for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
-            const __m256i q4 = loadu256(w[b].qs + 32 * c);
-            const __m256i lo = _mm256_and_si256(q4, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
-            const __m256i p0 = group_dot(lo, q8 + 64 * c, _mm256_shuffle_epi8(sc, word_sel(2 * c)));
-            const __m256i p1 =
-                group_dot(hi, q8 + 64 * c + 32, _mm256_shuffle_epi8(sc, word_sel(2 * c + 1)));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+            const __m256i q4 = loadu256(qs + 32 * c);
+            __m256i lo = _mm256_and_si256(q4, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
+                hb = _mm256_srli_epi16(hb, 2);
+            }
+            const __m256i sc_lo = _mm256_shuffle_epi8(sc, word_sel(2 * c));
+            const __m256i sc_hi = _mm256_shuffle_epi8(sc, word_sel(2 * c + 1));
+            for (int t = 0; t < nt; t++) {
+                const int8_t *q8 = ((const block_q8_K *)((const uint8_t *)va + t * a_stride))[b].qs;
+                const __m256i p0 = group_dot(lo, q8 + 64 * c, sc_lo);
+                const __m256i p1 = group_dot(hi, q8 + 64 * c + 32, sc_hi);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(p0, p1));
+            }
         }
-        const float da = a[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(da * f16(w[b].d)), _mm256_cvtepi32_ps(sumi), acc);
-        accm = _mm_fmadd_ps(_mm_set1_ps(da * f16(w[b].dmin)), _mm_cvtepi32_ps(msum), accm);
+        const __m128i mins = _mm256_extracti128_si256(scmn, 1);
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *at = (const block_q8_K *)((const uint8_t *)va + t * a_stride) + b;
+            /* mins: sum_j m_j * (bsums[2j] + bsums[2j+1]) */
+            const __m128i bs = _mm_hadd_epi16(loadu128(at->bsums), loadu128(at->bsums + 8));
+            const __m128i msum = _mm_madd_epi16(mins, bs);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(at->d * dw), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            accm[t] = _mm_fmadd_ps(_mm_set1_ps(at->d * dmin), _mm_cvtepi32_ps(msum), accm[t]);
+        }
     }
-    *s = hsum256(acc) - hsum256(_mm256_castps128_ps256(accm));
+    for (int t = 0; t < nt; t++)
+        s[t * s_stride] = hsum256(acc[t]) - hsum256(_mm256_castps128_ps256(accm[t]));
 }
 
-void vec_dot_q5_K_avx2(int64_t n, float *s, const void *vw, const void *va) {
-    const block_q5_K *w = vw;
-    const block_q8_K *a = va;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        const __m128i scmn8 = kq_unpack_q4k_scales_sse(w[b].scales);
-        const __m256i scmn = _mm256_cvtepu8_epi16(scmn8);
-        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
-        const __m128i bs = _mm_hadd_epi16(loadu128(a[b].bsums), loadu128(a[b].bsums + 8));
-        const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scmn, 1), bs);
-        const int8_t *q8 = a[b].qs;
-        /* qh bit 2c / 2c+1 of each byte is the fifth bit of chunk c's low / high nibbles;
-         * shifting right by 2 per chunk keeps the wanted pair at bits 0..1 */
-        __m256i hb = loadu256(w[b].qh);
-        __m256i sumi = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            const __m256i q4 = loadu256(w[b].qs + 32 * c);
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(q4, m4),
-                                               _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4),
-                                               _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
-            hb = _mm256_srli_epi16(hb, 2);
-            const __m256i p0 = group_dot(lo, q8 + 64 * c, _mm256_shuffle_epi8(sc, word_sel(2 * c)));
-            const __m256i p1 =
-                group_dot(hi, q8 + 64 * c + 32, _mm256_shuffle_epi8(sc, word_sel(2 * c + 1)));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
-        }
-        const float da = a[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(da * f16(w[b].d)), _mm256_cvtepi32_ps(sumi), acc);
-        accm = _mm_fmadd_ps(_mm_set1_ps(da * f16(w[b].dmin)), _mm_cvtepi32_ps(msum), accm);
-    }
-    *s = hsum256(acc) - hsum256(_mm256_castps128_ps256(accm));
+void vec_dot_q4_K_avx2(int64_t n, float *s, const void *w, const void *a) {
+    dot_q45(n, 1, s, 0, w, sizeof(block_q4_K), a, 0, 0);
+}
+
+void vec_dot_q5_K_avx2(int64_t n, float *s, const void *w, const void *a) {
+    dot_q45(n, 1, s, 0, w, sizeof(block_q5_K), a, 0, 1);
+}
+
+void vec_dot_multi_q4_K_avx2(int64_t n, int nt, float *s, size_t s_stride, const void *w,
+                             const void *a, size_t a_stride) {
+    dot_q45(n, nt, s, s_stride, w, sizeof(block_q4_K), a, a_stride, 0);
+}
+
+void vec_dot_multi_q5_K_avx2(int64_t n, int nt, float *s, size_t s_stride, const void *w,
+                             const void *a, size_t a_stride) {
+    dot_q45(n, nt, s, s_stride, w, sizeof(block_q5_K), a, a_stride, 1);
 }
 
 /* ---------------------------------------------------------------- Q6_K */

@@ -156,6 +156,10 @@ KQ_DECLARE(avx512)
 #undef KQ_DECLARE
 
 /* Multi-row forms (vec_dot_multi_fn, quant.h) */
+void vec_dot_multi_q4_K_avx2(int64_t n, int nt, float *s, size_t s_stride, const void *w,
+                             const void *a, size_t a_stride);
+void vec_dot_multi_q5_K_avx2(int64_t n, int nt, float *s, size_t s_stride, const void *w,
+                             const void *a, size_t a_stride);
 void vec_dot_multi_q4_K_avx512(int64_t n, int nt, float *s, size_t s_stride, const void *w,
                                const void *a, size_t a_stride);
 void vec_dot_multi_q5_K_avx512(int64_t n, int nt, float *s, size_t s_stride, const void *w,
