@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attend.h"
 #include "context.h"
 #include "ops.h"
 
@@ -50,11 +51,17 @@ static bool alloc_buffers(engine_ctx *c) {
     c->gate = track(c, nb * ff * 4);
     c->up = track(c, nb * ff * 4);
     size_t group = (size_t)(in->n_head / in->n_head_kv); /* query heads sharing a kv head */
-    c->scores = track(c, (size_t)threadpool_size(c->pool) * group * (size_t)c->n_ctx * 4);
+    /* a full row of scores per head only where attention goes row by row (attend.h) */
+    if (attn_by_rows((int)group, c->causal))
+        c->scores = track(c, (size_t)threadpool_size(c->pool) * group * (size_t)c->n_ctx * 4);
     c->xq = track(c, op_matmul_scratch((int64_t)widest, c->n_batch));
     c->pos = track(c, nb * sizeof(int32_t));
     c->attn_lo = track(c, nb * sizeof(int32_t));
     c->attn_hi = track(c, nb * sizeof(int32_t));
+    if (!attn_by_rows((int)group, c->causal)) /* the tiled way's per-thread scratch */
+        c->attn_scratch_floats = attn_tile_scratch_floats((int)group, in->head_dim);
+    c->attn_scratch = track(c, (size_t)threadpool_size(c->pool) * c->attn_scratch_floats * 4);
+    c->attn_tiles = track(c, (nb + 1) * sizeof(int32_t));
     if (in->n_expert > 0) {
         size_t X = (size_t)in->n_expert, k = (size_t)in->n_expert_used;
         c->router = track(c, nb * X * 4);
@@ -66,8 +73,9 @@ static bool alloc_buffers(engine_ctx *c) {
         if (!c->router || !c->sel_w || !c->sel_id || !c->routed || !c->moe_in || !c->moe_out)
             return false;
     }
-    return c->x && c->xn && c->q && c->kc && c->vc && c->attn && c->gate && c->up && c->scores &&
-           c->xq && c->pos && c->attn_lo && c->attn_hi;
+    return c->x && c->xn && c->q && c->kc && c->vc && c->attn && c->gate && c->up &&
+           (c->scores || !attn_by_rows((int)group, c->causal)) && c->xq && c->pos && c->attn_lo &&
+           c->attn_hi && c->attn_scratch && c->attn_tiles;
 }
 
 int engine_physical_cores(void) {
@@ -167,6 +175,8 @@ void engine_ctx_free(engine_ctx *c) {
     free(c->pos);
     free(c->attn_lo);
     free(c->attn_hi);
+    free(c->attn_scratch);
+    free(c->attn_tiles);
     free(c->router);
     free(c->sel_w);
     free(c->sel_id);

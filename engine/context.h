@@ -29,6 +29,10 @@ struct engine_ctx {
     void *xq;
     int32_t *pos;               /* position of each batch token (RoPE, BERT position rows) */
     int32_t *attn_lo, *attn_hi; /* each batch token attends to cache rows [lo, hi) */
+    /* tiled attention (attend.c): per-thread tile scratch, and the batch's query tiles */
+    float *attn_scratch;
+    size_t attn_scratch_floats; /* per thread */
+    int32_t *attn_tiles;        /* n_batch + 1 tile starts */
     bool packed;                /* caller filled pos/attn_lo/attn_hi (packed sequences) */
     /* MoE scratch: router logits (n x n_expert), chosen experts and weights (n x k), the tokens
      * routed to one expert, their gathered inputs and the summed expert outputs (n x e) */

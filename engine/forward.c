@@ -2,8 +2,10 @@
  * Shapes: n tokens, e = n_embd, H heads and KV kv-heads of hd dims, ff = n_ff, V = n_vocab.
  * Activations are row-major, one row per token. */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "attend.h"
 #include "context.h"
 #include "fp16.h"
 #include "kernels/attn_kernels.h"
@@ -22,100 +24,33 @@ void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count)
     for (size_t i = 0; i < count; i++) h[i] = fp32_to_fp16(src[i]);
 }
 
+/* The batch's attention jobs: (query tile, kv head) pairs taken from a shared counter, most
+ * expensive first (later tiles see more keys), so threads finish together. */
 typedef struct {
     engine_ctx *c;
-    int layer, n;
+    attn_batch b;
+    int n_tiles;
+    atomic_int next;
 } attn_job;
 
-/* A cached K or V row of one kv head as f32: the cache itself (F32) or widened into buf (F16,
- * Q8_0). */
-static const float *kv_row_f32(const engine_ctx *c, const uint8_t *src, float *buf, int hd) {
-    if (c->kv_type == ENGINE_KV_F32) return (const float *)(const void *)src;
-    if (c->kv_type == ENGINE_KV_Q8_0)
-        c->attn_k->widen_q8_0(buf, src, hd);
-    else
-        c->attn_k->widen_f16(buf, src, hd);
-    return buf;
-}
-
-/* The cache row of sequence position j: j itself in a contiguous cache, else via the block table
- * of a paged one. kv_run: how many rows from j on (below hi) are contiguous in the cache. */
-static size_t kv_phys(const engine_ctx *c, const int32_t *blocks, int j) {
-    return blocks
-               ? (size_t)blocks[j / c->kv_block] * (size_t)c->kv_block + (size_t)(j % c->kv_block)
-               : (size_t)j;
-}
-static int kv_run(const engine_ctx *c, const int32_t *blocks, int j, int hi) {
-    int left = blocks ? c->kv_block - j % c->kv_block : hi - j;
-    return hi - j < left ? hi - j : left;
-}
-
-/* Token t against its sequence positions [lo, hi) for the G query heads that share kv head g
- * (GQA): each K and V row is read and widened once for all of them. softmax(q . K / sqrt(hd)) . V
- * per head. blocks: the sequence's block table in a paged cache, NULL in a contiguous one. */
-static void attend_group(engine_ctx *c, int layer, int t, int g, int lo, int hi,
-                         const int32_t *blocks, float *scores, float *row) {
-    const engine_model_info *in = &c->m->info;
-    int hd = in->head_dim, H = in->n_head, G = H / in->n_head_kv;
-    size_t kv_row = kv_bytes_of(c->kv_type, (size_t)in->n_head_kv * hd);
-    size_t head_off = kv_bytes_of(c->kv_type, (size_t)g * hd);
-    const uint8_t *K = c->k[layer] + head_off, *V = c->v[layer] + head_off;
-    const float *q = c->q + ((size_t)t * H + (size_t)g * G) * hd;
-    float *out = c->attn + ((size_t)t * H + (size_t)g * G) * hd, scale = 1.0f / sqrtf((float)hd);
-    float max[ATTN_MAX_GROUP], inv[ATTN_MAX_GROUP];
-    for (int h = 0; h < G; h++) max[h] = -INFINITY;
-    /* a lone head (no GQA sharing) converts while it multiplies: widening first would cost more */
-    bool fused = G == 1 && c->kv_type == ENGINE_KV_F16;
-    if (fused) {
-        for (int j = lo, len; j < hi; j += len) {
-            len = kv_run(c, blocks, j, hi);
-            c->attn_k->rows_dot_f16(q, K + kv_phys(c, blocks, j) * kv_row, kv_row, len, hd, scale,
-                                    scores + j);
-        }
-        for (int j = lo; j < hi; j++) max[0] = scores[j] > max[0] ? scores[j] : max[0];
-    }
-    for (int j = lo; !fused && j < hi; j++) {
-        const float *k = kv_row_f32(c, K + kv_phys(c, blocks, j) * kv_row, row, hd);
-        for (int h = 0; h < G; h++) {
-            float s = c->attn_k->dot_f32(q + (size_t)h * hd, k, hd) * scale;
-            scores[(size_t)h * c->n_ctx + j] = s;
-            max[h] = s > max[h] ? s : max[h];
-        }
-    }
-    for (int h = 0; h < G; h++) {
-        float *sc = scores + (size_t)h * c->n_ctx;
-        inv[h] = 1.0f / op_exp_shift(sc + lo, hi - lo, max[h]);
-    }
-    memset(out, 0, (size_t)G * hd * sizeof(float));
-    if (fused) {
-        for (int j = lo; j < hi; j++) scores[j] *= inv[0];
-        /* the axpy loop keeps no state between calls, so splitting it at blocks changes nothing */
-        for (int j = lo, len; j < hi; j += len) {
-            len = kv_run(c, blocks, j, hi);
-            c->attn_k->rows_axpy_f16(out, scores + j, V + kv_phys(c, blocks, j) * kv_row, kv_row,
-                                     len, hd);
-        }
-    }
-    for (int j = lo; !fused && j < hi; j++) {
-        const float *v = kv_row_f32(c, V + kv_phys(c, blocks, j) * kv_row, row, hd);
-        for (int h = 0; h < G; h++)
-            c->attn_k->axpy_f32(out + (size_t)h * hd, scores[(size_t)h * c->n_ctx + j] * inv[h], v,
-                                hd);
-    }
-}
-
 static void attention_worker(void *arg, int ith, int nth) {
+    (void)nth;
     attn_job *j = arg;
     engine_ctx *c = j->c;
     int KV = c->m->info.n_head_kv, G = c->m->info.n_head / KV;
-    float *scores = c->scores + (size_t)ith * G * c->n_ctx, row[ATTN_MAX_HEAD_DIM];
-    long b, e;
-    pool_split((long)j->n * KV, ith, nth, &b, &e);
-    for (long w = b; w < e; w++) {
-        int t = (int)(w / KV);
-        const int32_t *blocks = c->paged_eval ? c->tok_blocks[t] : NULL;
-        attend_group(c, j->layer, t, (int)(w % KV), c->attn_lo[t], c->attn_hi[t], blocks, scores,
-                     row);
+    bool by_rows = attn_by_rows(G, c->causal);
+    float *scratch = c->attn_scratch + (size_t)ith * c->attn_scratch_floats;
+    float *scores = by_rows ? c->scores + (size_t)ith * G * c->n_ctx : NULL;
+    float row[ATTN_MAX_HEAD_DIM];
+    for (int w; (w = atomic_fetch_add(&j->next, 1)) < j->n_tiles * KV;) {
+        int tile = j->n_tiles - 1 - w / KV, t0 = c->attn_tiles[tile];
+        int nt = c->attn_tiles[tile + 1] - t0;
+        if (!by_rows) {
+            attend_tile(&j->b, t0, nt, w % KV, scratch);
+            continue;
+        }
+        for (int t = t0; t < t0 + nt; t++)
+            attend_rows(&j->b, t, w % KV, scores, (size_t)c->n_ctx, row);
     }
 }
 
@@ -128,7 +63,25 @@ void forward_positions(engine_ctx *c, int n) {
 }
 
 void forward_attention(engine_ctx *c, int layer, int n) {
-    attn_job job = {c, layer, n};
+    const engine_model_info *in = &c->m->info;
+    attn_job job = {.c = c};
+    job.b = (attn_batch){.n_head = in->n_head,
+                         .n_head_kv = in->n_head_kv,
+                         .head_dim = in->head_dim,
+                         .kv_type = c->kv_type,
+                         .k = c->k[layer],
+                         .v = c->v[layer],
+                         .kv_block = c->kv_block,
+                         .tok_blocks = c->paged_eval ? c->tok_blocks : NULL,
+                         .lo = c->attn_lo,
+                         .hi = c->attn_hi,
+                         .q = c->q,
+                         .out = c->attn,
+                         .kern = c->attn_k,
+                         .causal = c->causal};
+    atomic_init(&job.next, 0);
+    job.n_tiles = attn_tiles(&job.b, n, attn_tile_tokens(in->n_head / in->n_head_kv, in->head_dim),
+                             c->attn_tiles);
     threadpool_run(c->pool, attention_worker, &job);
 }
 

@@ -1,7 +1,11 @@
-/* The SIMD attention loops and activations equal their scalar references. */
+/* The SIMD attention loops and activations equal their scalar references; the tiled attention
+ * equals the row-at-a-time one over cache types, group sizes, masks, paging and tile boundaries. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "attend.h"
+#include "context.h"
 #include "fp16.h"
 #include "kernels/act_kernels.h"
 #include "kernels/attn_kernels.h"
@@ -119,10 +123,235 @@ static void test_exp_shift_matches_scalar(void) {
     for (int i = 0; i < N; i++) CHECKF(fabsf(a[i] - b[i]) <= 1e-6f * a[i] + 1e-30f, "exp %d", i);
 }
 
+/* ---- tiled attention vs row attention ---- */
+
+/* One random attention problem: n query tokens; sequence s holds positions [0, len[s]) of which
+ * its last tokens are the batch's; a contiguous cache packs the sequences back to back (lo = the
+ * sequence's first row, as embed.c does), a paged one gives each its own shuffled block table. */
+typedef struct {
+    int hd, H, KV, n_seq, len[2], n_query[2];
+    engine_kv_type kv_type;
+    int kv_block; /* 0: contiguous */
+    bool causal;
+    float q_scale;
+} attn_case;
+
+typedef struct {
+    attn_batch b;
+    uint8_t *k, *v;
+    float *q;
+    int32_t *lo, *hi, *blocks[2];
+    const int32_t *tok_blocks[512];
+    int n;
+} attn_problem;
+
+static void store_row(engine_kv_type t, uint8_t *dst, const float *src, int count) {
+    if (t == ENGINE_KV_F32)
+        memcpy(dst, src, (size_t)count * sizeof(float));
+    else if (t == ENGINE_KV_Q8_0)
+        attn_quantize_q8_0(dst, src, (size_t)count);
+    else
+        for (int i = 0; i < count; i++) ((uint16_t *)(void *)dst)[i] = fp32_to_fp16(src[i]);
+}
+
+static void problem_make(attn_problem *p, const attn_case *tc, unsigned seed) {
+    memset(p, 0, sizeof *p);
+    int kvw = tc->KV * tc->hd, qw = tc->H * tc->hd, rows = 0, n = 0;
+    size_t row_bytes = kv_bytes_of(tc->kv_type, (size_t)kvw);
+    int per_seq_blocks[2] = {0, 0};
+    for (int s = 0; s < tc->n_seq; s++) {
+        n += tc->n_query[s];
+        per_seq_blocks[s] = tc->kv_block ? (tc->len[s] + tc->kv_block - 1) / tc->kv_block : 0;
+        rows += tc->kv_block ? per_seq_blocks[s] * tc->kv_block : tc->len[s];
+    }
+    p->n = n;
+    p->k = calloc((size_t)rows, row_bytes);
+    p->v = calloc((size_t)rows, row_bytes);
+    p->q = malloc((size_t)n * qw * sizeof(float));
+    p->lo = malloc((size_t)n * sizeof(int32_t));
+    p->hi = malloc((size_t)n * sizeof(int32_t));
+    float *row = malloc((size_t)kvw * sizeof(float));
+    int n_blocks = per_seq_blocks[0] + per_seq_blocks[1], taken = 0, t = 0, base = 0;
+    for (int s = 0; s < tc->n_seq && tc->kv_block; s++)
+        p->blocks[s] = malloc((size_t)per_seq_blocks[s] * sizeof(int32_t));
+    for (int i = 0; i < n_blocks && tc->kv_block; i++) /* the sequences' blocks interleaved, */
+        for (int s = 0; s < tc->n_seq; s++)            /* taken from the top of the cache down */
+            if (i < per_seq_blocks[s]) p->blocks[s][i] = n_blocks - 1 - taken++;
+    for (int s = 0; s < tc->n_seq; s++) {
+        for (int j = 0; j < tc->len[s]; j++) {
+            size_t phys = tc->kv_block ? (size_t)p->blocks[s][j / tc->kv_block] * tc->kv_block +
+                                             (size_t)(j % tc->kv_block)
+                                       : (size_t)(base + j);
+            for (int i = 0; i < kvw; i++) row[i] = rnd(&seed) * 2.0f;
+            store_row(tc->kv_type, p->k + phys * row_bytes, row, kvw);
+            for (int i = 0; i < kvw; i++) row[i] = rnd(&seed);
+            store_row(tc->kv_type, p->v + phys * row_bytes, row, kvw);
+        }
+        int first = tc->len[s] - tc->n_query[s], off = tc->kv_block ? 0 : base;
+        for (int i = 0; i < tc->n_query[s]; i++, t++) {
+            p->lo[t] = off;
+            p->hi[t] = off + (tc->causal ? first + i + 1 : tc->len[s]);
+            p->tok_blocks[t] = p->blocks[s];
+            for (int d = 0; d < qw; d++) p->q[(size_t)t * qw + d] = rnd(&seed) * tc->q_scale;
+        }
+        base += tc->len[s];
+    }
+    free(row);
+    p->b = (attn_batch){.n_head = tc->H,
+                        .n_head_kv = tc->KV,
+                        .head_dim = tc->hd,
+                        .kv_type = tc->kv_type,
+                        .k = p->k,
+                        .v = p->v,
+                        .kv_block = tc->kv_block,
+                        .tok_blocks = tc->kv_block ? p->tok_blocks : NULL,
+                        .lo = p->lo,
+                        .hi = p->hi,
+                        .q = p->q,
+                        .causal = tc->causal};
+}
+
+static void problem_free(attn_problem *p) {
+    free(p->k);
+    free(p->v);
+    free(p->q);
+    free(p->lo);
+    free(p->hi);
+    free(p->blocks[0]);
+    free(p->blocks[1]);
+}
+
+/* out = the batch's attention: rows (tq 0) or tiles of at most tq tokens, with kernels k */
+static void run_attention(attn_problem *p, const attn_kernels *k, int tq, float *out) {
+    attn_batch b = p->b;
+    b.out = out;
+    b.kern = k;
+    int G = b.n_head / b.n_head_kv, stride = 0;
+    for (int t = 0; t < p->n; t++) stride = p->hi[t] > stride ? p->hi[t] : stride;
+    if (tq == 0) {
+        float *scores = malloc((size_t)G * stride * sizeof(float)), row[ATTN_MAX_HEAD_DIM];
+        for (int t = 0; t < p->n; t++)
+            for (int g = 0; g < b.n_head_kv; g++)
+                attend_rows(&b, t, g, scores, (size_t)stride, row);
+        free(scores);
+        return;
+    }
+    int32_t starts[513];
+    float *scratch = malloc(attn_tile_scratch_floats(G, b.head_dim) * sizeof(float));
+    int count = attn_tiles(&b, p->n, tq, starts);
+    for (int i = 0; i < count; i++) {
+        CHECK(starts[i + 1] - starts[i] <= tq);
+        for (int g = 0; g < b.n_head_kv; g++)
+            attend_tile(&b, starts[i], starts[i + 1] - starts[i], g, scratch);
+    }
+    free(scratch);
+}
+
+static const char *KV_NAMES[] = {"f16", "f32", "q8_0"};
+
+static void check_case(const attn_case *tc, unsigned seed) {
+    attn_problem p;
+    problem_make(&p, tc, seed);
+    size_t count = (size_t)p.n * tc->H * tc->hd;
+    float *rows = malloc(count * 4), *tiled = malloc(count * 4), *ref = malloc(count * 4),
+          *single = malloc(count * 4), *avx2 = malloc(count * 4);
+    const attn_kernels *scalar = attn_kernels_for(ISA_SCALAR, tc->hd);
+    const attn_kernels *simd = attn_kernels_for(quant_cpu_isa(), tc->hd);
+    int tq = attn_tile_tokens(tc->H / tc->KV, tc->hd);
+    run_attention(&p, simd, 0, rows);
+    run_attention(&p, simd, tq, tiled);
+    run_attention(&p, scalar, tq, ref);
+    run_attention(&p, simd, 1, single);
+    run_attention(&p, attn_kernels_for(quant_cpu_isa() < ISA_AVX2 ? ISA_SCALAR : ISA_AVX2, tc->hd),
+                  tq, avx2);
+    float worst_rows = 0.0f, worst_ref = 0.0f, worst_avx2 = 0.0f;
+    bool alone = true;
+    for (size_t i = 0; i < count; i++) {
+        worst_rows = fmaxf(worst_rows, fabsf(tiled[i] - rows[i]));
+        worst_ref = fmaxf(worst_ref, fabsf(tiled[i] - ref[i]));
+        worst_avx2 = fmaxf(worst_avx2, fabsf(tiled[i] - avx2[i]));
+        alone = alone && tiled[i] == single[i]; /* a row's result ignores its tile neighbours */
+    }
+    /* outputs are convex mixtures of V rows in [-1, 1]: an absolute bound fits. The transposed
+     * score loops are the same FMA chains on every ISA, so AVX-512 and AVX2 agree exactly there. */
+    bool same_isa =
+        attn_tile_dots(tc->H / tc->KV, tc->causal) ? worst_avx2 <= 2e-5f : worst_avx2 == 0.0f;
+    CHECKF(worst_rows <= 2e-5f && worst_ref <= 2e-5f && alone && same_isa,
+           "hd %d G %d kv %s block %d %s len %d+%d queries %d+%d: tiled vs rows %g, vs scalar %g, "
+           "vs AVX2 %g, one token per tile %s",
+           tc->hd, tc->H / tc->KV, KV_NAMES[tc->kv_type], tc->kv_block,
+           tc->causal ? "causal" : "full", tc->len[0], tc->len[1], tc->n_query[0], tc->n_query[1],
+           worst_rows, worst_ref, worst_avx2, alone ? "same" : "differs");
+    free(rows);
+    free(tiled);
+    free(ref);
+    free(single);
+    free(avx2);
+    problem_free(&p);
+}
+
+/* One sequence: its last (up to 150) positions are the batch, over key counts around the key-tile
+ * size and several tiles long, G = 1 and 7, head sizes 64, 128 and 40 (AVX2's 8-lane remainder,
+ * no Q8_0 there: it needs multiples of 32), every cache type, contiguous and paged (16-row blocks),
+ * causal and not; the longest with sharper scores so the running max keeps moving. */
+static void test_tiled_attention_matches_rows(void) {
+    const int lens[] = {1, ATTN_TILE_KEYS - 1, ATTN_TILE_KEYS, ATTN_TILE_KEYS + 1, 333};
+    const int groups[][2] = {{2, 2}, {14, 2}}; /* G = 1 and G = 7 */
+    const int head_dims[] = {64, 128, 40};
+    unsigned seed = 21;
+    for (int hdi = 0; hdi < 3; hdi++)
+        for (int gi = 0; gi < 2; gi++)
+            for (int kv = 0; kv < 3; kv++)
+                for (int paged = 0; paged < 2; paged++)
+                    for (int causal = 0; causal < 2; causal++)
+                        for (int li = 0; li < 5; li++) {
+                            if (kv == ENGINE_KV_Q8_0 && head_dims[hdi] % KV_Q8_BLOCK) continue;
+                            attn_case tc = {.hd = head_dims[hdi],
+                                            .H = groups[gi][0],
+                                            .KV = groups[gi][1],
+                                            .n_seq = 1,
+                                            .len = {lens[li], 0},
+                                            .n_query = {lens[li] < 150 ? lens[li] : 150, 0},
+                                            .kv_type = (engine_kv_type)kv,
+                                            .kv_block = paged ? 16 : 0,
+                                            .causal = causal != 0,
+                                            .q_scale = li == 4 ? 6.0f : 2.0f};
+                            check_case(&tc, seed++);
+                        }
+}
+
+/* Packed batches: two sequences in one batch, each token only its own sequence's rows (embed.c's
+ * packing in a contiguous cache; engine_eval_seqs' block tables in a paged one, small blocks). */
+static void test_tiled_attention_packed_sequences(void) {
+    unsigned seed = 5;
+    for (int G = 1; G <= 7; G += 6)
+        for (int kv = 0; kv < 3; kv++)
+            for (int paged = 0; paged < 2; paged++)
+                for (int causal = 0; causal < 2; causal++) {
+                    attn_case tc = {.hd = 64,
+                                    .H = 2 * G,
+                                    .KV = 2,
+                                    .n_seq = 2,
+                                    .len = {70, 150},
+                                    .n_query = {23, 41},
+                                    .kv_type = (engine_kv_type)kv,
+                                    .kv_block = paged ? 16 : 0,
+                                    .causal = causal != 0,
+                                    .q_scale = 3.0f};
+                    check_case(&tc, seed++);
+                    tc.kv_block = paged ? 8 : 0;
+                    /* a whole short sequence, then the other's tail */
+                    tc.len[0] = tc.n_query[0] = 9;
+                    check_case(&tc, seed++);
+                }
+}
+
 int main(void) {
     test_exp_shift_matches_scalar();
     test_attention_simd_matches_scalar();
     test_kv_q8_0_roundtrip_and_simd();
     test_activations_simd_match_scalar();
+    test_tiled_attention_matches_rows();
+    test_tiled_attention_packed_sequences();
     return test_summary("test_attention");
 }
