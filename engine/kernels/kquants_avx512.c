@@ -130,23 +130,7 @@ static inline void dot_q45(int64_t n, int nt, float *s, size_t s_stride, const u
         s[t * s_stride] = hsum256(acc[t]) - hsum256(_mm256_castps128_ps256(accm[t]));
 }
 
-void vec_dot_q4_K_avx512(int64_t n, float *s, const void *w, const void *a) {
-    dot_q45(n, 1, s, 0, w, sizeof(block_q4_K), a, 0, 0);
-}
-
-void vec_dot_q5_K_avx512(int64_t n, float *s, const void *w, const void *a) {
-    dot_q45(n, 1, s, 0, w, sizeof(block_q5_K), a, 0, 1);
-}
-
-void vec_dot_multi_q4_K_avx512(int64_t n, int nt, float *s, size_t s_stride, const void *w,
-                               const void *a, size_t a_stride) {
-    dot_q45(n, nt, s, s_stride, w, sizeof(block_q4_K), a, a_stride, 0);
-}
-
-void vec_dot_multi_q5_K_avx512(int64_t n, int nt, float *s, size_t s_stride, const void *w,
-                               const void *a, size_t a_stride) {
-    dot_q45(n, nt, s, s_stride, w, sizeof(block_q5_K), a, a_stride, 1);
-}
+KQ_Q45_ENTRIES(avx512)
 
 /* ---------------------------------------------------------------- Q6_K */
 

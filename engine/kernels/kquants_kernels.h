@@ -155,6 +155,24 @@ KQ_DECLARE(avx2)
 KQ_DECLARE(avx512)
 #undef KQ_DECLARE
 
+/* The one-row and multi-row entry points of a kernel file's static dot_q45(n, nt, s, s_stride,
+ * w, w_stride, a, a_stride, five) for Q4_K (five = 0) and Q5_K (five = 1). */
+#define KQ_Q45_ENTRIES(isa)                                                                        \
+    void vec_dot_q4_K_##isa(int64_t n, float *s, const void *w, const void *a) {                   \
+        dot_q45(n, 1, s, 0, w, sizeof(block_q4_K), a, 0, 0);                                       \
+    }                                                                                              \
+    void vec_dot_q5_K_##isa(int64_t n, float *s, const void *w, const void *a) {                   \
+        dot_q45(n, 1, s, 0, w, sizeof(block_q5_K), a, 0, 1);                                       \
+    }                                                                                              \
+    void vec_dot_multi_q4_K_##isa(int64_t n, int nt, float *s, size_t s_stride, const void *w,     \
+                                  const void *a, size_t a_stride) {                                \
+        dot_q45(n, nt, s, s_stride, w, sizeof(block_q4_K), a, a_stride, 0);                        \
+    }                                                                                              \
+    void vec_dot_multi_q5_K_##isa(int64_t n, int nt, float *s, size_t s_stride, const void *w,     \
+                                  const void *a, size_t a_stride) {                                \
+        dot_q45(n, nt, s, s_stride, w, sizeof(block_q5_K), a, a_stride, 1);                        \
+    }
+
 /* Multi-row forms (vec_dot_multi_fn, quant.h) */
 void vec_dot_multi_q4_K_avx2(int64_t n, int nt, float *s, size_t s_stride, const void *w,
                              const void *a, size_t a_stride);
