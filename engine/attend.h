@@ -25,11 +25,10 @@
  * alone). Decode's one-token tiles have only G rows: with fewer than ATTN_TRANSPOSE_MIN_GROUP,
  * transposing each key tile costs more than it saves, so scores are dot products with row-major
  * keys; with G = 1 even widening the key tile does, so such decoders go row by row.
- * ATTN_TILES_FOR_SMALL_GROUPS 0 keeps every decoder with G < ATTN_TRANSPOSE_MIN_GROUP row by row
- * (the dot-product tiles are tested but off: enabling them moves tests/serve's packed-vs-alone
- * Q8_0 embedding check past its 1e-6 bound, as any change of rounding there can). */
+ * ATTN_TILES_FOR_SMALL_GROUPS 0 would keep every decoder with G < ATTN_TRANSPOSE_MIN_GROUP row by
+ * row (G = 2: Qwen3-0.6B/1.7B and Qwen3-Embedding-0.6B); 1 gives them the dot-product tiles. */
 #define ATTN_TRANSPOSE_MIN_GROUP    3
-#define ATTN_TILES_FOR_SMALL_GROUPS 0
+#define ATTN_TILES_FOR_SMALL_GROUPS 1
 #define ATTN_TILE_MAX_TOKENS        64 /* query tokens per tile (fewer when G is large) */
 
 /* One layer's attention problem: n query tokens, each against its own cache positions. */

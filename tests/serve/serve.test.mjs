@@ -188,7 +188,13 @@ test('embeddings: string and array input, float and base64 agree', async () => {
   const many = await qclient.embeddings.create({ model: 'x', input: ['hello world', 'fn main() {}'] });
   assert.equal(many.data.length, 2);
   assert.equal(many.data[1].index, 1);
-  many.data[0].embedding.forEach((x, i) => assert.ok(Math.abs(x - v[i]) < 1e-6));
+  // the same text alone and packed with another: different batch sizes take different matmul
+  // kernels (tile vs one-row), whose last-bit differences the int8 activation rounding can
+  // amplify to ~1e-3 in a component; a packing or masking error would change the whole vector
+  const w = many.data[0].embedding;
+  const cos = w.reduce((s, x, i) => s + x * v[i], 0);
+  assert.ok(cos > 0.9999, `cosine ${cos}`);
+  w.forEach((x, i) => assert.ok(Math.abs(x - v[i]) < 1e-2));
   assert.ok(many.usage.prompt_tokens > 0);
 });
 
