@@ -105,6 +105,8 @@ typedef struct {
     long first_chunk[MATMUL_GROUP_MAX + 1]; /* chunks of outs[o]: [first_chunk[o], [o + 1]) */
     const uint8_t *xq[MATMUL_GROUP_MAX];
     size_t xq_row[MATMUL_GROUP_MAX];
+    vec_dot_fn dot[MATMUL_GROUP_MAX];
+    vec_dot_multi_fn multi[MATMUL_GROUP_MAX]; /* NULL: one dot per token */
     atomic_long next_chunk;
 } small_batch_job;
 
@@ -117,8 +119,8 @@ static void dot_chunks(void *arg, int ith, int nth) {
         int o = 0;
         while (c >= j->first_chunk[o + 1]) o++;
         const weight *w = j->outs[o].w;
-        vec_dot_fn dot = quant_vec_dot(w->type);
-        vec_dot_multi_fn multi = j->n > 1 ? quant_vec_dot_multi(w->type) : NULL;
+        vec_dot_fn dot = j->dot[o];
+        vec_dot_multi_fn multi = j->multi[o];
         long r = (c - j->first_chunk[o]) * j->chunk_rows[o];
         long end = r + j->chunk_rows[o] < w->rows ? r + j->chunk_rows[o] : w->rows;
         for (; r < end; r++) {
@@ -147,6 +149,8 @@ static void plan_small_batch(small_batch_job *j, threadpool *pool, const float *
         const weight *w = j->outs[o].w;
         tensor_type vt = quant_traits(w->type)->vec_dot_type;
         j->xq_row[o] = quant_row_size(vt, w->cols);
+        j->dot[o] = quant_vec_dot(w->type);
+        j->multi[o] = j->n > 1 ? quant_vec_dot_multi(w->type) : NULL;
         j->xq[o] = NULL;
         for (int p = 0; p < o && !j->xq[o]; p++)
             if (quant_traits(j->outs[p].w->type)->vec_dot_type == vt) j->xq[o] = j->xq[p];

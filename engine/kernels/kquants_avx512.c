@@ -80,14 +80,7 @@ static inline void dot_q45(int64_t n, int nt, float *s, size_t s_stride, const u
     __m128 accm[VEC_DOT_MULTI_MAX];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps(), accm[t] = _mm_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++, base += stride) {
-        uint16_t dh, dminh;
-        memcpy(&dh, base + offsetof(block_q4_K, d), 2);
-        memcpy(&dminh, base + offsetof(block_q4_K, dmin), 2);
-        const float dw = f16(dh), dmin = f16(dminh);
-        const uint8_t *qs = base + (five ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs));
-        const __m256i scmn =
-            _mm256_cvtepu8_epi16(kq_unpack_q4k_scales_sse(base + offsetof(block_q4_K, scales)));
-        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn));
+        const kq_q45_head h = kq_q45_head_of(base, five);
         /* fifth bits: bit 2c / 2c+1 of qh byte j belongs to weight j of sub-block 2c / 2c+1; a
          * byte-mask test picks them and a masked add sets bit 4 where they are set */
         const __m256i hb =
@@ -95,7 +88,7 @@ static inline void dot_q45(int64_t n, int nt, float *s, size_t s_stride, const u
         __m256i sumi[VEC_DOT_MULTI_MAX], sumi_hi[VEC_DOT_MULTI_MAX];
         for (int t = 0; t < nt; t++) sumi[t] = sumi_hi[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
-            const __m256i q4 = loadu256(qs + 32 * c);
+            const __m256i q4 = loadu256(h.qs + 32 * c);
             __m256i lo = _mm256_and_si256(q4, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
             if (five) {
@@ -106,8 +99,8 @@ static inline void dot_q45(int64_t n, int nt, float *s, size_t s_stride, const u
                 lo = _mm256_mask_add_epi8(lo, lo5, lo, bit4);
                 hi = _mm256_mask_add_epi8(hi, hi5, hi, bit4);
             }
-            const __m256i sc_lo = _mm256_shuffle_epi8(sc, word_sel(2 * c));
-            const __m256i sc_hi = _mm256_shuffle_epi8(sc, word_sel(2 * c + 1));
+            const __m256i sc_lo = _mm256_shuffle_epi8(h.sc, word_sel(2 * c));
+            const __m256i sc_hi = _mm256_shuffle_epi8(h.sc, word_sel(2 * c + 1));
             for (int t = 0; t < nt; t++) {
                 const int8_t *q8 = ((const block_q8_K *)((const uint8_t *)va + t * a_stride))[b].qs;
                 sumi[t] = _mm256_dpwssd_epi32(
@@ -116,15 +109,9 @@ static inline void dot_q45(int64_t n, int nt, float *s, size_t s_stride, const u
                     sumi_hi[t], _mm256_maddubs_epi16(hi, loadu256(q8 + 64 * c + 32)), sc_hi);
             }
         }
-        const __m128i mins = _mm256_extracti128_si256(scmn, 1);
-        for (int t = 0; t < nt; t++) {
-            const block_q8_K *at = (const block_q8_K *)((const uint8_t *)va + t * a_stride) + b;
-            const __m128i bs = _mm_hadd_epi16(loadu128(at->bsums), loadu128(at->bsums + 8));
-            const __m128i msum = _mm_madd_epi16(mins, bs);
-            const __m256i tot = _mm256_add_epi32(sumi[t], sumi_hi[t]);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(at->d * dw), _mm256_cvtepi32_ps(tot), acc[t]);
-            accm[t] = _mm_fmadd_ps(_mm_set1_ps(at->d * dmin), _mm_cvtepi32_ps(msum), accm[t]);
-        }
+        for (int t = 0; t < nt; t++)
+            kq_q45_accumulate(&h, (const block_q8_K *)((const uint8_t *)va + t * a_stride) + b,
+                              _mm256_add_epi32(sumi[t], sumi_hi[t]), &acc[t], &accm[t]);
     }
     for (int t = 0; t < nt; t++)
         s[t * s_stride] = hsum256(acc[t]) - hsum256(_mm256_castps128_ps256(accm[t]));

@@ -139,6 +139,37 @@ static inline __m128i kq_unpack_q3k_scales_sse(const uint8_t *s12) {
     const __m128i h = _mm_srlv_epi32(_mm_set1_epi32((int)a2), _mm_setr_epi32(0, 2, 4, 6));
     return _mm_or_si128(low, _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi8(3)), 4));
 }
+
+/* What a Q4_K / Q5_K super-block's dot needs besides its codes, the same on every ISA. */
+typedef struct {
+    float d, dmin;
+    const uint8_t *qs; /* the 128 bytes of nibbles */
+    __m256i sc;        /* the 8 sub-block scales as int16, in both 128-bit lanes */
+    __m128i mins;      /* the 8 sub-block mins as int16 */
+} kq_q45_head;
+
+static inline kq_q45_head kq_q45_head_of(const uint8_t *blk, int five) {
+    uint16_t dh, dminh;
+    memcpy(&dh, blk + offsetof(block_q4_K, d), 2);
+    memcpy(&dminh, blk + offsetof(block_q4_K, dmin), 2);
+    const __m256i scmn =
+        _mm256_cvtepu8_epi16(kq_unpack_q4k_scales_sse(blk + offsetof(block_q4_K, scales)));
+    return (kq_q45_head){_cvtsh_ss(dh), _cvtsh_ss(dminh),
+                         blk + (five ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs)),
+                         _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scmn)),
+                         _mm256_extracti128_si256(scmn, 1)};
+}
+
+/* One activation row's float part of a super-block: acc += d_a d sumi, and accm += d_a dmin
+ * (mins . bsum pairs), which the caller subtracts at the end. */
+static inline void kq_q45_accumulate(const kq_q45_head *h, const block_q8_K *a, __m256i sumi,
+                                     __m256 *acc, __m128 *accm) {
+    const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)a->bsums),
+                                      _mm_loadu_si128((const __m128i *)(a->bsums + 8)));
+    const __m128i msum = _mm_madd_epi16(h->mins, bs);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(a->d * h->d), _mm256_cvtepi32_ps(sumi), *acc);
+    *accm = _mm_fmadd_ps(_mm_set1_ps(a->d * h->dmin), _mm_cvtepi32_ps(msum), *accm);
+}
 #endif
 
 /* SIMD kernels (kquants_avx2.c / kquants_avx512.c); called only on CPUs with the ISA. */
