@@ -3,9 +3,7 @@
 # repository built by the test (walk, skips incl. unreadable paths, incremental updates,
 # delete/rename, lexical/vector/hybrid search, ask and ask --chat, crash safety under SIGKILL,
 # the XDG cache location). The LSP commands (hearth.index/hearth.ask) are tests/lsp/ask.test.mjs.
-hearth_test(test_index_units test_index_units.c)
-target_link_libraries(test_index_units PRIVATE hearth_index)
-target_include_directories(test_index_units PRIVATE ${CMAKE_SOURCE_DIR}/index)
+hearth_test(test_index_units WHITEBOX index test_index_units.c)
 
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 add_test(NAME test_index_cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_index.py

@@ -1,8 +1,6 @@
 # lsp/: unit tests of the framer and positions, and the real `hearth lsp` driven over pipes by a
 # Node client (node's built-in test runner; no npm packages).
-hearth_test(test_lsp_units test_lsp_units.c)
-target_link_libraries(test_lsp_units PRIVATE hearth_lsp)
-target_include_directories(test_lsp_units PRIVATE ${CMAKE_SOURCE_DIR}/lsp)
+hearth_test(test_lsp_units WHITEBOX lsp test_lsp_units.c)
 
 find_program(HEARTH_NODE node REQUIRED)
 foreach(t protocol completion ask remote)

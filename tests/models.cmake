@@ -2,12 +2,9 @@
 # the CLI + HTTP client against local HTTP servers (tests/models/http_server.py: downloads with
 # dropped connections, wrong bytes, HTTP errors; an OpenAI-compatible stub), and end to end
 # against a second `hearth serve` process when that command exists.
-hearth_test(test_models_units models/test_models_units.c)
-target_link_libraries(test_models_units PRIVATE hearth_models)
+hearth_test(test_models_units WHITEBOX models models/test_models_units.c)
 
-add_executable(test_models_remote models/test_models_remote.c)
-target_link_libraries(test_models_remote PRIVATE hearth_models)
-target_include_directories(test_models_remote PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+hearth_test_exe(test_models_remote WHITEBOX models models/test_models_remote.c)
 
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 add_test(NAME test_models_cli COMMAND ${Python3_EXECUTABLE}
