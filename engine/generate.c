@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base.h"
 #include "engine.h"
 
 static double now_s(void) {
@@ -14,60 +15,29 @@ static double now_s(void) {
 }
 
 typedef struct {
-    char *buf; /* generated text not yet emitted */
-    size_t len, cap;
-    size_t max_stop; /* longest stop string */
+    base_buf buf; /* generated text not yet emitted */
     const engine_gen_request *req;
     bool stopped_by_caller;
 } text_out;
 
-static bool append(text_out *o, const char *s, size_t n) {
-    if (o->len + n > o->cap) {
-        size_t cap = (o->len + n) * 2 + 64;
-        char *b = realloc(o->buf, cap);
-        if (!b) return false;
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    return true;
-}
-
-/* Bytes at the end of buf[0..n) that form an incomplete UTF-8 sequence. */
-static size_t incomplete_tail(const char *buf, size_t n) {
-    for (size_t back = 1; back <= 3 && back <= n; back++) {
-        unsigned char c = (unsigned char)buf[n - back];
-        if ((c & 0xC0) == 0x80) continue; /* continuation byte: look further back */
-        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-        return need > back ? back : 0;
-    }
-    return 0;
-}
-
 static void emit(text_out *o, size_t n) {
     if (n == 0) return;
-    if (!o->req->emit(o->buf, n, o->req->user)) o->stopped_by_caller = true;
-    memmove(o->buf, o->buf + n, o->len - n);
-    o->len -= n;
+    if (!o->req->emit(o->buf.data, n, o->req->user)) o->stopped_by_caller = true;
+    base_buf_consume(&o->buf, n);
 }
 
-/* Emits what can no longer be part of a stop string; true if a stop string was found. */
+/* Emits what can no longer be part of a stop string or a UTF-8 sequence; true if a stop string
+ * was found (the text from it on is dropped). */
 static bool flush_ready(text_out *o, bool final) {
     const engine_gen_request *r = o->req;
-    for (int i = 0; i < r->n_stops; i++) {
-        size_t sl = strlen(r->stops[i]);
-        for (size_t at = 0; sl && at + sl <= o->len; at++)
-            if (memcmp(o->buf + at, r->stops[i], sl) == 0) {
-                emit(o, at);
-                o->len = 0;
-                return true;
-            }
+    long at = base_stop_find(o->buf.data, o->buf.len, 0, r->stops, r->n_stops);
+    if (at >= 0) {
+        emit(o, (size_t)at);
+        base_buf_consume(&o->buf, o->buf.len);
+        return true;
     }
-    size_t keep = final ? 0 : (o->max_stop > 0 ? o->max_stop - 1 : 0);
-    size_t ready = o->len > keep ? o->len - keep : 0;
-    if (!final) ready -= incomplete_tail(o->buf, ready);
-    emit(o, ready);
+    size_t keep = final ? 0 : base_stop_holdback(o->buf.data, o->buf.len, r->stops, r->n_stops);
+    emit(o, o->buf.len - keep);
     return false;
 }
 
@@ -107,7 +77,7 @@ static void accept_token(gen_state *g, int32_t id) {
     char piece[256];
     int n = engine_token_piece(g->m, id, false, piece, sizeof piece);
     if (n > (int)sizeof piece) n = 0; /* no real token is that long */
-    if (n > 0 && !append(&g->o, piece, (size_t)n)) {
+    if (n > 0 && !base_buf_append(&g->o.buf, piece, (size_t)n)) {
         snprintf(g->err, g->errlen, "out of memory");
         g->ok = false;
         g->done = true;
@@ -231,12 +201,11 @@ static bool generate(const engine_model *m, engine_ctx *c, const engine_draft *d
                      const engine_gen_request *req, engine_gen_stats *st, char *err,
                      size_t errlen) {
     memset(st, 0, sizeof *st);
-    gen_state g = {m, c, req, st, NULL, {0}, NULL, 0, 0, false, true, err, errlen, d, 0, 0};
+    gen_state g = {
+        .m = m, .c = c, .req = req, .st = st, .ok = true, .err = err, .errlen = errlen, .draft = d};
     g.base = engine_n_past(c);
     g.draft_k = d ? d->n_draft : 0;
     g.o.req = req;
-    for (int i = 0; i < req->n_stops; i++)
-        if (strlen(req->stops[i]) > g.o.max_stop) g.o.max_stop = strlen(req->stops[i]);
     g.s = engine_sampler_new(&req->sampling, engine_model_get_info(m)->n_vocab);
     g.n_source = req->lookup_source && req->lookup_draft > 0 ? req->n_lookup_source : 0;
     int32_t *hist_all =
@@ -286,7 +255,7 @@ static bool generate(const engine_model *m, engine_ctx *c, const engine_draft *d
         engine_kv_keep(c, (int32_t)(g.base + g.n_hist - 1));
     if (g.ok && d) draft_sync(&g, engine_n_past(c) - g.base);
     st->gen_s = now_s() - t1;
-    free(g.o.buf);
+    base_buf_free(&g.o.buf);
     free(hist_all);
     engine_sampler_free(g.s);
     return g.ok;

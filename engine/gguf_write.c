@@ -6,13 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base.h"
 #include "gguf.h"
 #include "quant.h"
-
-typedef struct {
-    uint8_t *data;
-    size_t len, cap;
-} bytes;
 
 typedef struct {
     char *name;
@@ -22,7 +18,7 @@ typedef struct {
 } pending_tensor;
 
 struct gguf_writer {
-    bytes kv;
+    base_buf kv; /* the metadata key/values, serialised */
     uint64_t n_kv;
     pending_tensor *tensors;
     uint64_t n_tensors, cap_tensors;
@@ -35,20 +31,7 @@ struct gguf_writer {
 };
 
 static void put(gguf_writer *w, const void *p, size_t n) {
-    bytes *b = &w->kv;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n) cap *= 2;
-        uint8_t *d = realloc(b->data, cap);
-        if (!d) {
-            w->oom = true;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
+    if (!base_buf_append(&w->kv, p, n)) w->oom = true;
 }
 
 static void put_u32(gguf_writer *w, uint32_t v) {
@@ -79,7 +62,7 @@ void gguf_writer_free(gguf_writer *w) {
     for (uint64_t i = 0; i < w->n_tensors; i++) free(w->tensors[i].name);
     if (w->data) fclose(w->data);
     free(w->tensors);
-    free(w->kv.data);
+    base_buf_free(&w->kv);
     free(w);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base.h"
 #include "internal.h"
 
 #define MAX_BODY (64u << 20) /* a non-streamed response (embeddings of a batch) */
@@ -17,24 +18,9 @@
 
 typedef enum { CALL_COMPLETE, CALL_CHAT, CALL_EMBED } call_kind;
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static bool buf_add(buf *b, const char *s, size_t n, size_t max) {
-    if (b->len + n + 1 > max) return false;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return false;
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return true;
+/* Appends to a buffer holding at most max bytes: a hostile server cannot grow it without bound. */
+static bool buf_add(base_buf *b, const char *s, size_t n, size_t max) {
+    return b->len + n + 1 <= max && base_buf_append(b, s, n);
 }
 
 typedef struct {
@@ -46,7 +32,7 @@ typedef struct {
     /* the response being received */
     long status;
     bool started, sse, done;
-    buf body, line, data;
+    base_buf body, line, data;
     char fail[256]; /* why the stream was abandoned (error event, malformed, too long) */
 } call;
 
@@ -98,10 +84,10 @@ static bool deliver(call *c, json_t *o) {
 static bool dispatch_event(call *c) {
     if (!c->data.len) return true;
     bool ok = true;
-    if (!strcmp(c->data.p, "[DONE]")) {
+    if (!strcmp(c->data.data, "[DONE]")) {
         c->done = true;
     } else {
-        json_t *o = json_loadb(c->data.p, c->data.len, 0, NULL);
+        json_t *o = json_loadb(c->data.data, c->data.len, 0, NULL);
         ok = deliver(c, o);
         json_decref(o);
     }
@@ -130,7 +116,7 @@ static bool sse_feed(call *c, const char *p, size_t n) {
         }
         p += take + (nl != NULL), n -= take + (nl != NULL);
         if (!nl) break;
-        bool ok = sse_line(c, c->line.p, c->line.len);
+        bool ok = sse_line(c, c->line.data, c->line.len);
         c->line.len = 0;
         if (!ok) return false;
     }
@@ -201,7 +187,7 @@ static CURLcode perform(const models_backend *b, const char *url, const char *bo
     CURLcode rc = curl_easy_perform(h);
     if (!c->started) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status); /* no body */
     if (rc == CURLE_OK && c->sse && c->line.len) { /* a last line without its newline */
-        if (!sse_line(c, c->line.p, c->line.len)) rc = CURLE_WRITE_ERROR;
+        if (!sse_line(c, c->line.data, c->line.len)) rc = CURLE_WRITE_ERROR;
         c->line.len = 0;
     }
     if (rc == CURLE_OK && c->sse && !dispatch_event(c)) rc = CURLE_WRITE_ERROR;
@@ -213,7 +199,7 @@ static CURLcode perform(const models_backend *b, const char *url, const char *bo
 
 static call_result judge_http(const models_backend *b, const char *url, call *c, char *err,
                               size_t errlen) {
-    json_t *o = c->body.len ? json_loadb(c->body.p, c->body.len, 0, NULL) : NULL;
+    json_t *o = c->body.len ? json_loadb(c->body.data, c->body.len, 0, NULL) : NULL;
     const char *m = error_message(o);
     char hint[160] = "";
     if ((c->status == 401 || c->status == 403) && !b->api_key && b->api_key_env)
@@ -253,7 +239,7 @@ static call_result judge(const models_backend *b, const char *url, CURLcode rc, 
         return RESULT_RETRY; /* retried only when no text had arrived */
     }
     if (c->kind != CALL_EMBED && !c->sse) { /* the server answered without streaming */
-        json_t *o = json_loadb(c->body.p ? c->body.p : "", c->body.len, 0, NULL);
+        json_t *o = json_loadb(c->body.data ? c->body.data : "", c->body.len, 0, NULL);
         bool ok = deliver(c, o);
         json_decref(o);
         if (!ok && !c->st->cancelled) {
@@ -299,8 +285,7 @@ static bool run_call(const models_backend *b, const char *path, json_t *req, cal
 }
 
 static void call_free(call *c) {
-    free(c->body.p), free(c->line.p), free(c->data.p);
-    c->body = c->line = c->data = (buf){0};
+    base_buf_free(&c->body), base_buf_free(&c->line), base_buf_free(&c->data);
 }
 
 /* ---- generation ---- */
@@ -433,7 +418,7 @@ bool models_remote_embed(const models_backend *b, const char *const *texts, int3
         call c = {.kind = CALL_EMBED, .st = st};
         ok = json_array_size(in) == (size_t)m && run_call(b, "/embeddings", req, &c, err, errlen);
         if (!ok && json_array_size(in) != (size_t)m) snprintf(err, errlen, "a text is not UTF-8");
-        json_t *o = ok ? json_loadb(c.body.p ? c.body.p : "", c.body.len, 0, NULL) : NULL;
+        json_t *o = ok ? json_loadb(c.body.data ? c.body.data : "", c.body.len, 0, NULL) : NULL;
         char why[200];
         if (ok && !parse_embeddings(o, first, m, n, out, dim, why, sizeof why)) {
             snprintf(err, errlen, "%s/embeddings: %s", b->base_url, why);

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <uv.h>
 
+#include "base.h"
 #include "completion.h"
 #include "engine.h"
 #include "serve.h"

@@ -17,8 +17,8 @@ typedef struct {
     int32_t last;    /* the sampled token to evaluate next (when decoding) */
     int32_t reserve; /* KV blocks set aside for prompt + max_tokens */
     int32_t n_gen;
-    char *text; /* everything generated (visible part) */
-    size_t len, cap, sent;
+    base_buf text; /* everything generated (visible part) */
+    size_t sent;   /* bytes of text published to the job */
     engine_think_filter think;
 } slot;
 
@@ -31,65 +31,12 @@ typedef struct {
     int32_t cap;
 } sched_state;
 
-/* ---- text: stop strings and UTF-8 ---- */
-
-static bool text_append(slot *sl, const char *p, size_t n) {
-    if (sl->len + n + 1 > sl->cap) {
-        size_t cap = sl->cap ? sl->cap * 2 : 256;
-        while (cap < sl->len + n + 1) cap *= 2;
-        char *t = realloc(sl->text, cap);
-        if (!t) return false;
-        sl->text = t;
-        sl->cap = cap;
-    }
-    memcpy(sl->text + sl->len, p, n);
-    sl->len += n;
-    sl->text[sl->len] = 0;
-    return true;
-}
-
-/* Where the earliest stop string starts in text[from..len), or -1. */
-static long find_stop(const serve_job *j, const char *text, size_t len, size_t from) {
-    long best = -1;
-    for (int i = 0; i < j->n_stops; i++) {
-        size_t sl = strlen(j->stops[i]);
-        for (size_t at = from; at + sl <= len; at++)
-            if (!memcmp(text + at, j->stops[i], sl)) {
-                if (best < 0 || (long)at < best) best = (long)at;
-                break;
-            }
-    }
-    return best;
-}
-
-/* Bytes at the end that may still become a stop string or complete a UTF-8 sequence. */
-static size_t holdback(const serve_job *j, const char *text, size_t len) {
-    size_t hold = 0;
-    for (int i = 0; i < j->n_stops; i++) {
-        size_t sl = strlen(j->stops[i]);
-        for (size_t k = sl - 1; k > hold; k--)
-            if (k <= len && !memcmp(text + len - k, j->stops[i], k)) {
-                hold = k;
-                break;
-            }
-    }
-    /* an incomplete UTF-8 sequence at the end */
-    for (size_t back = 1; back <= 4 && back <= len; back++) {
-        unsigned char b = (unsigned char)text[len - back];
-        if ((b & 0xC0) == 0x80) continue; /* continuation byte */
-        size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-        if (need > back && back > hold) hold = back;
-        break;
-    }
-    return hold;
-}
-
 /* ---- slots ---- */
 
 static void publish(serve_server *s, slot *sl, size_t upto) {
     if (upto <= sl->sent) return;
     pthread_mutex_lock(&s->mu);
-    job_push_text_locked(s, sl->job, sl->text + sl->sent, upto - sl->sent);
+    job_push_text_locked(s, sl->job, sl->text.data + sl->sent, upto - sl->sent);
     pthread_mutex_unlock(&s->mu);
     sl->sent = upto;
 }
@@ -113,13 +60,13 @@ static void finish_job(serve_server *s, serve_job *j, const char *reason, int st
 
 static void slot_end(serve_server *s, sched_state *st, slot *sl, const char *reason, int status,
                      const char *msg) {
-    if (!status) publish(s, sl, sl->len);
+    if (!status) publish(s, sl, sl->text.len);
     serve_job *j = sl->job;
     j->n_generated = sl->n_gen;
     finish_job(s, j, reason, status, msg);
     engine_seq_free(s->ctx, sl->seq);
     engine_sampler_free(sl->sampler);
-    free(sl->text);
+    base_buf_free(&sl->text);
     st->reserved -= sl->reserve;
     memset(sl, 0, sizeof *sl);
     pthread_mutex_lock(&s->mu);
@@ -185,7 +132,7 @@ static void unqueue_locked(serve_server *s, serve_job *j) {
 static void flush_think(slot *sl) {
     char tail[32];
     size_t k = sl->job->hide_think ? engine_think_filter_flush(&sl->think, tail) : 0;
-    if (k) text_append(sl, tail, k);
+    if (k) base_buf_append(&sl->text, tail, k);
 }
 
 /* Samples the next token of a slot from its logits; ends the slot when it is done. */
@@ -205,15 +152,18 @@ static void advance(serve_server *s, sched_state *st, slot *sl, const float *log
         n = (int)engine_think_filter_push(&sl->think, piece, (size_t)n, visible);
         text = visible;
     }
-    size_t before = sl->len;
-    if (n > 0 && !text_append(sl, text, (size_t)n)) {
+    size_t before = sl->text.len;
+    if (n > 0 && !base_buf_append(&sl->text, text, (size_t)n)) {
         slot_end(s, st, sl, NULL, 500, "out of memory");
         return;
     }
     size_t from = before > SERVE_MAX_STOP_LEN ? before - SERVE_MAX_STOP_LEN : 0;
-    long at = find_stop(sl->job, sl->text, sl->len, from < sl->sent ? sl->sent : from);
+    const serve_job *j = sl->job;
+    long at = base_stop_find(sl->text.data, sl->text.len, from < sl->sent ? sl->sent : from,
+                             (const char *const *)j->stops, j->n_stops);
     if (at >= 0) {
-        sl->len = (size_t)at; /* the stop string itself is not returned */
+        sl->text.len = (size_t)at; /* the stop string itself is not returned */
+        sl->text.data[at] = '\0';
         slot_end(s, st, sl, "stop", 0, NULL);
         return;
     }
@@ -222,7 +172,9 @@ static void advance(serve_server *s, sched_state *st, slot *sl, const float *log
         slot_end(s, st, sl, "length", 0, NULL);
         return;
     }
-    publish(s, sl, sl->len - holdback(sl->job, sl->text, sl->len));
+    publish(s, sl,
+            sl->text.len - base_stop_holdback(sl->text.data, sl->text.len,
+                                              (const char *const *)j->stops, j->n_stops));
     sl->last = id;
 }
 
