@@ -37,6 +37,7 @@ void completion_params_init(completion_params *p) {
     memset(p, 0, sizeof *p);
     p->kv_reuse = true;
     p->line_in_middle = true;
+    p->lookup_draft = 6;
 }
 
 static void apply_defaults(completion_params *p) {
@@ -47,7 +48,6 @@ static void apply_defaults(completion_params *p) {
     if (p->context_tokens < 0) p->context_tokens = 0;
     if (p->max_tokens <= 0) p->max_tokens = 64;
     if (p->max_lines <= 0) p->max_lines = 8;
-    if (p->lookup_draft == 0) p->lookup_draft = 6;
     if (p->lookup_draft < 0) p->lookup_draft = 0;
     if (p->max_prompt_ms < 0) p->max_prompt_ms = 0;
     /* Prompt + generation must fit the context: shrink the windows, never fail on settings. */

@@ -25,7 +25,8 @@ typedef struct {
     int max_lines;          /* lines offered at most; 0 = 8 */
     /* Prompt-lookup speculation: per step, up to this many tokens that followed an earlier
      * occurrence (in the prompt or the suggestion so far) of the last few tokens are verified in
-     * one batch — the same suggestion, sooner when code repeats itself. 0 = 6, < 0 = off. */
+     * one batch — the same suggestion, sooner when code repeats itself. 0 = off (the engine's
+     * meaning too); completion_params_init sets 6. */
     int lookup_draft;
     /* The settings below can change between requests (completion_set_params). */
     bool kv_reuse; /* keep the cache's common prefix (default); false = evaluate every prompt whole

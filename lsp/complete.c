@@ -472,7 +472,7 @@ static void apply_settings(lsp_server *s, json_t *o) {
     json_t *cx = json_object_get(o, "contextTokens"), *lookup = json_object_get(o, "lookupDraft");
     if (json_is_integer(lookup) && json_integer_value(lookup) >= 0 &&
         json_integer_value(lookup) <= 64)
-        s->opt.lookup_draft = json_integer_value(lookup) ? (int)json_integer_value(lookup) : -1;
+        s->opt.lookup_draft = (int)json_integer_value(lookup); /* 0 = off, as everywhere */
     if (json_is_integer(cx) && json_integer_value(cx) >= 0 && json_integer_value(cx) <= 65536)
         s->opt.context_tokens = json_integer_value(cx) ? (int)json_integer_value(cx) : -1;
     if (json_is_boolean(reuse)) s->opt.no_kv_reuse = !json_is_true(reuse);

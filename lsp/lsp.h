@@ -21,7 +21,7 @@ typedef struct {
     bool classic_layout;          /* FIM prompt with the cursor line before the suffix */
     int max_prompt_ms;            /* prompt evaluation budget; 0 = none */
     int max_tokens;               /* tokens generated at most; 0 = 64 */
-    int lookup_draft;             /* prompt-lookup tokens verified per step; 0 = 6, -1 = off */
+    int lookup_draft;             /* prompt-lookup tokens verified per step; 0 = off (init: 6) */
     int context_tokens;           /* cross-file context budget; 0 = 512, -1 = none */
     const char *chat_model;       /* hearth.ask's GGUF chat model; loaded on the first question */
     const char *embedding_model;  /* for hearth.index/ask; NULL = the index's own (or lexical) */

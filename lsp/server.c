@@ -10,6 +10,7 @@
 
 void lsp_options_init(lsp_options *o) {
     memset(o, 0, sizeof *o);
+    o->lookup_draft = 6;
 }
 
 /* ---- writing ---- */
