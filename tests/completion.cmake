@@ -13,3 +13,6 @@ target_include_directories(test_completion_trim PRIVATE ${CMAKE_SOURCE_DIR}/comp
 
 hearth_test(test_completion_context test_completion_context.c)
 target_link_libraries(test_completion_context PRIVATE hearth_completion)
+
+hearth_test(test_completion_gather test_completion_gather.c)
+target_link_libraries(test_completion_gather PRIVATE hearth_completion)
