@@ -151,6 +151,35 @@ static bool build_prompt(completion_engine *e, const completion_request *r, int3
     }
 }
 
+bool completion_fim_supported(const engine_model *m, char *err, size_t errlen) {
+    fim_template t;
+    return fim_template_find(m, &t, err, errlen);
+}
+
+bool completion_prompt_tokens(const engine_model *m, const completion_params *p,
+                              const completion_request *r, int32_t **ids, int64_t *n_ids, char *err,
+                              size_t errlen) {
+    fim_template t;
+    fim_input in = {r->prefix,     r->prefix_len, r->suffix,
+                    r->suffix_len, r->path,       (const fim_chunk *)r->chunks,
+                    r->n_chunks};
+    fim_budget b = {p->prefix_tokens > 0 ? p->prefix_tokens : 1024,
+                    p->suffix_tokens > 0 ? p->suffix_tokens : 256,
+                    p->context_tokens == 0  ? 512
+                    : p->context_tokens < 0 ? 0
+                                            : p->context_tokens,
+                    p->line_in_middle};
+    fim_prompt out = {0};
+    if (!fim_template_find(m, &t, err, errlen) ||
+        !fim_prompt_build(m, &t, &b, &in, &out, err, errlen)) {
+        free(out.ids);
+        return false;
+    }
+    *ids = out.ids;
+    *n_ids = out.n;
+    return true;
+}
+
 static void measure(completion_engine *e, int64_t n, double ms) {
     if (n < 16 || ms <= 0) return; /* small batches say little about prefill speed */
     double rate = n / ms;

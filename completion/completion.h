@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
 #include "models.h"
 
 typedef struct completion_engine completion_engine;
@@ -134,5 +135,69 @@ bool completion_find_definition_tree(const TSTree *tree, const char *text, size_
  * many; 0 without a tree. */
 int completion_enclosing_signatures(const TSTree *tree, const char *text, size_t len, size_t at,
                                     size_t max_bytes, size_t starts[], size_t ends[], int max);
+
+/* ---- the cross-file context policy (one for the LSP's buffers and the HTTP API's files) ---- */
+
+/* A document the caller has besides the one being completed (or that one itself). */
+typedef struct {
+    const char
+        *path; /* a file path, shown to the model with the chunks taken from it; may be NULL */
+    const char *text;
+    size_t len;
+    const TSTree *tree;      /* its tree-sitter tree, or NULL (definitions then found by text) */
+    const char *language_id; /* LSP languageId (completion_gather_parsed); NULL = by path */
+    uint64_t touched;        /* when it was last opened or edited, on any increasing clock */
+    size_t last_edit;        /* byte offset of its latest edit (0 when never edited) */
+} completion_doc;
+
+/* Chunks completion_gather returns at most. */
+#define COMPLETION_CONTEXT_CHUNKS 8
+
+/* The cross-file context for a cursor at byte `cursor` of self, from the other documents
+ * docs[0..n_docs) (self not among them), least-changing first, into out[0..max):
+ * 1. the region (1 KiB of whole lines) around the latest edit of each of the 3 most recently
+ *    touched documents, oldest first;
+ * 2. the signatures of up to 2 functions/classes enclosing the cursor (self's tree) that start
+ *    more than 4 KiB above it, outermost first;
+ * 3. up to 3 definitions (480 bytes at most each; by tree, else by text) of the identifiers on
+ *    the 8 lines above the cursor's line, each taken from the first document in docs' order that
+ *    defines it, unless a ring region already shows it.
+ * Chunks point into the documents' paths and texts (valid while those are). Returns how many. */
+int completion_gather(const completion_doc *self, size_t cursor, const completion_doc *docs,
+                      int n_docs, completion_chunk *out, int max);
+/* The same for callers without syntax trees: self and each document whose tree is NULL are
+ * parsed first with the grammar of their language_id (else of their path's extension), so the
+ * chunks are those of an editor that has the same files open. */
+int completion_gather_parsed(const completion_doc *self, size_t cursor, const completion_doc *docs,
+                             int n_docs, completion_chunk *out, int max);
+
+/* ---- tree-sitter grammars (one table for lsp/ and completion/) ---- */
+
+typedef struct TSLanguage TSLanguage;
+/* The grammar of an LSP languageId (c, cpp, python, javascript[react], typescript[react], go,
+ * rust, java, lua, shellscript/sh/bash, json/jsonc) and its name in *grammar (may be NULL);
+ * NULL when none. */
+const TSLanguage *completion_language(const char *language_id, const char **grammar);
+/* The languageId editors give a file, by its path's extension; NULL when unknown. */
+const char *completion_language_for_path(const char *path);
+/* False (with a message) when a grammar's ABI is not one the tree-sitter runtime reads. */
+bool completion_languages_check(char *err, size_t errlen);
+/* A new tree of text in language_id's grammar (ts_tree_delete it); NULL when there is no grammar
+ * or text is over COMPLETION_PARSE_MAX_BYTES. */
+#define COMPLETION_PARSE_MAX_BYTES ((size_t)4 << 20)
+TSTree *completion_parse(const char *language_id, const char *text, size_t len);
+
+/* ---- the FIM prompt for callers that evaluate it themselves ---- */
+
+/* Whether m has the FIM tokens of a family completion/ knows (else false with a message). */
+bool completion_fim_supported(const engine_model *m, char *err, size_t errlen);
+
+/* The token prompt completion_run would build for r with m's FIM family (markers, order, BOS,
+ * repo-level form with r->chunks), with p's windows (prefix_tokens, suffix_tokens,
+ * context_tokens: 0 = their defaults) and layout (line_in_middle), not fitted to a context size.
+ * *ids is malloc'd (the caller frees it). False with a message when m has no FIM tokens. */
+bool completion_prompt_tokens(const engine_model *m, const completion_params *p,
+                              const completion_request *r, int32_t **ids, int64_t *n_ids, char *err,
+                              size_t errlen);
 
 #endif

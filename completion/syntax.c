@@ -8,35 +8,6 @@
 
 #include "trim.h"
 
-const TSLanguage *tree_sitter_c(void);
-const TSLanguage *tree_sitter_cpp(void);
-const TSLanguage *tree_sitter_go(void);
-const TSLanguage *tree_sitter_java(void);
-const TSLanguage *tree_sitter_javascript(void);
-const TSLanguage *tree_sitter_lua(void);
-const TSLanguage *tree_sitter_python(void);
-const TSLanguage *tree_sitter_rust(void);
-const TSLanguage *tree_sitter_tsx(void);
-const TSLanguage *tree_sitter_typescript(void);
-
-/* LSP languageId -> grammar (the code languages of lsp/syntax.c's table). */
-static const struct {
-    const char *id;
-    const TSLanguage *(*language)(void);
-} LANGUAGES[] = {
-    {"c", tree_sitter_c},
-    {"cpp", tree_sitter_cpp},
-    {"go", tree_sitter_go},
-    {"java", tree_sitter_java},
-    {"javascript", tree_sitter_javascript},
-    {"javascriptreact", tree_sitter_javascript},
-    {"lua", tree_sitter_lua},
-    {"python", tree_sitter_python},
-    {"rust", tree_sitter_rust},
-    {"typescript", tree_sitter_typescript},
-    {"typescriptreact", tree_sitter_tsx},
-};
-
 #define WINDOW_BEFORE (16 * 1024) /* bytes of prefix searched for the construct's start */
 #define WINDOW_AFTER  (4 * 1024)  /* bytes of suffix searched for its end */
 #define MEMO          32          /* answers remembered (the suggestion grows by pieces) */
@@ -156,9 +127,7 @@ static bool parses(trim_oracle *o, const char *text, size_t len) {
 completion_syntax *completion_syntax_new(const char *language_id, const char *prefix,
                                          size_t prefix_len, const char *suffix, size_t suffix_len) {
     if (!language_id) return NULL;
-    const TSLanguage *lang = NULL;
-    for (size_t i = 0; i < sizeof LANGUAGES / sizeof LANGUAGES[0] && !lang; i++)
-        if (!strcmp(LANGUAGES[i].id, language_id)) lang = LANGUAGES[i].language();
+    const TSLanguage *lang = completion_code_language(language_id);
     size_t from = window_start(prefix, prefix_len), to = window_end(suffix, suffix_len);
     if (!lang || from == NONE || to == NONE) return NULL;
     completion_syntax *s = calloc(1, sizeof *s);

@@ -13,20 +13,8 @@
 #define PREFIX_BYTES (256 * 1024)
 #define SUFFIX_BYTES (64 * 1024)
 
-/* Cross-file context: regions around the latest edits of the most recently touched other
- * buffers, the signatures of the functions/classes around the cursor when they lie too far above
- * for the prefix window, then definitions (in other buffers, found in their tree-sitter trees) of
- * identifiers on the lines above the cursor's. Ordered least-changing first; the current line is
- * left out so typing does not change them. */
-#define RING_DOCS        3
-#define RING_BYTES       1024
-#define DEF_CHUNKS       3
-#define DEF_BYTES        480
-#define DEF_LINES_ABOVE  8
-#define MAX_IDENTS       12
-#define ENCLOSING_CHUNKS 2
-#define ENCLOSING_FAR    4096 /* bytes above the cursor: beyond what the prefix window shows */
-#define MAX_CHUNKS       (RING_DOCS + ENCLOSING_CHUNKS + DEF_CHUNKS)
+/* Cross-file context (completion_gather decides what; the job owns copies). */
+#define MAX_CHUNKS COMPLETION_CONTEXT_CHUNKS
 
 struct lsp_worker {
     completion_engine *engine;
@@ -316,84 +304,46 @@ static const char *uri_path(const char *uri) {
     return strncmp(uri, "file://", 7) ? uri : uri + 7;
 }
 
-static bool add_chunk(complete_data *d, const lsp_doc *doc, size_t start, size_t end) {
-    if (d->n_chunks == MAX_CHUNKS || end <= start) return false;
+static bool add_chunk(complete_data *d, const completion_chunk *from) {
     completion_chunk *c = &d->chunks[d->n_chunks];
-    char *text = copy(doc->text + start, end - start), *path = strdup(uri_path(doc->uri));
+    char *text = copy(from->text, from->len), *path = strdup(from->path);
     if (!text || !path) {
         free(text);
         free(path);
         return false;
     }
-    *c = (completion_chunk){path, text, end - start};
+    *c = (completion_chunk){path, text, from->len};
     d->n_chunks++;
     return true;
 }
 
-/* The other buffers touched most recently, oldest of them first. */
-static int recent_docs(lsp_server *s, const lsp_doc *self, const lsp_doc **out) {
-    int n = 0;
-    for (const lsp_doc *d = s->docs; d; d = d->next) {
-        if (d == self) continue;
-        int at = n < RING_DOCS ? n++ : RING_DOCS;
-        if (at == RING_DOCS) { /* full: replace the oldest if this one is newer */
-            int old = 0;
-            for (int i = 1; i < n; i++)
-                if (out[i]->touched < out[old]->touched) old = i;
-            if (d->touched <= out[old]->touched) continue;
-            at = old;
-        }
-        out[at] = d;
-    }
-    for (int i = 1; i < n; i++) /* insertion sort by touched, ascending */
-        for (int k = i; k > 0 && out[k]->touched < out[k - 1]->touched; k--) {
-            const lsp_doc *t = out[k];
-            out[k] = out[k - 1], out[k - 1] = t;
-        }
-    return n;
+static completion_doc doc_of(const lsp_doc *d) {
+    return (completion_doc){.path = uri_path(d->uri),
+                            .text = d->text,
+                            .len = d->len,
+                            .tree = lsp_syntax_tree(d->syntax),
+                            .language_id = d->language_id,
+                            .touched = d->touched,
+                            .last_edit = d->last_edit};
 }
 
+/* Hands the open documents (the list's order: the most recently opened first) to completion/'s
+ * context policy and copies the chunks it picks into the job. */
 static void gather_context(lsp_server *s, const lsp_doc *doc, size_t cursor, complete_data *d) {
     if (s->opt.context_tokens < 0) return;
-    const lsp_doc *recent[RING_DOCS];
-    int n = recent_docs(s, doc, recent);
-    for (int i = 0; i < n; i++) {
-        size_t a, b;
-        completion_region(recent[i]->text, recent[i]->len, recent[i]->last_edit, RING_BYTES, &a,
-                          &b);
-        add_chunk(d, recent[i], a, b);
-    }
-    size_t es[ENCLOSING_CHUNKS], ee[ENCLOSING_CHUNKS];
-    int ne = completion_enclosing_signatures(lsp_syntax_tree(doc->syntax), doc->text, doc->len,
-                                             cursor, DEF_BYTES, es, ee, ENCLOSING_CHUNKS);
-    for (int i = 0; i < ne; i++)
-        if (es[i] + ENCLOSING_FAR < cursor) add_chunk(d, doc, es[i], ee[i]);
-    size_t line = cursor; /* the lines above the cursor's line */
-    while (line > 0 && doc->text[line - 1] != '\n') line--;
-    size_t from = line;
-    for (int k = 0; k <= DEF_LINES_ABOVE && from > 0; k++) {
-        from--;
-        while (from > 0 && doc->text[from - 1] != '\n') from--;
-    }
-    char idents[MAX_IDENTS][64];
-    int ni = completion_identifiers(doc->text + from, line - from, idents, MAX_IDENTS);
-    int defs = 0;
-    for (int i = 0; i < ni && defs < DEF_CHUNKS; i++)
-        for (const lsp_doc *o = s->docs; o; o = o->next) {
-            size_t a, b;
-            const TSTree *tree = lsp_syntax_tree(o->syntax);
-            if (o == doc ||
-                !(tree ? completion_find_definition_tree(tree, o->text, o->len, idents[i],
-                                                         DEF_BYTES, &a, &b)
-                       : completion_find_definition(o->text, o->len, idents[i], DEF_BYTES, &a, &b)))
-                continue;
-            bool dup = false; /* already shown by a ring chunk */
-            for (int c = 0; c < d->n_chunks && !dup; c++)
-                dup = !strcmp(d->chunks[c].path, uri_path(o->uri)) &&
-                      memmem(d->chunks[c].text, d->chunks[c].len, o->text + a, b - a);
-            if (!dup && add_chunk(d, o, a, b)) defs++;
-            break;
-        }
+    int n = 0;
+    for (const lsp_doc *o = s->docs; o; o = o->next) n += o != doc;
+    completion_doc *docs = n ? malloc((size_t)n * sizeof *docs) : NULL;
+    if (n && !docs) return;
+    int k = 0;
+    for (const lsp_doc *o = s->docs; o; o = o->next)
+        if (o != doc) docs[k++] = doc_of(o);
+    completion_doc self = doc_of(doc);
+    completion_chunk found[MAX_CHUNKS];
+    int nc = completion_gather(&self, cursor, docs, n, found, MAX_CHUNKS);
+    for (int i = 0; i < nc; i++)
+        if (!add_chunk(d, &found[i])) break;
+    free(docs);
 }
 
 static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inline_reply) {

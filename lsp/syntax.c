@@ -8,42 +8,8 @@
 
 #include "lsp_internal.h"
 
-const TSLanguage *tree_sitter_bash(void);
-const TSLanguage *tree_sitter_c(void);
-const TSLanguage *tree_sitter_cpp(void);
-const TSLanguage *tree_sitter_go(void);
-const TSLanguage *tree_sitter_java(void);
-const TSLanguage *tree_sitter_javascript(void);
-const TSLanguage *tree_sitter_json(void);
-const TSLanguage *tree_sitter_lua(void);
-const TSLanguage *tree_sitter_python(void);
-const TSLanguage *tree_sitter_rust(void);
-const TSLanguage *tree_sitter_tsx(void);
-const TSLanguage *tree_sitter_typescript(void);
-
-/* LSP languageId (as editors send it) -> grammar. */
-static const struct {
-    const char *id, *grammar;
-    const TSLanguage *(*language)(void);
-} GRAMMARS[] = {
-    {"c", "c", tree_sitter_c},
-    {"cpp", "cpp", tree_sitter_cpp},
-    {"python", "python", tree_sitter_python},
-    {"javascript", "javascript", tree_sitter_javascript},
-    {"javascriptreact", "javascript", tree_sitter_javascript}, /* the grammar includes JSX */
-    {"typescript", "typescript", tree_sitter_typescript},
-    {"typescriptreact", "tsx", tree_sitter_tsx},
-    {"go", "go", tree_sitter_go},
-    {"rust", "rust", tree_sitter_rust},
-    {"java", "java", tree_sitter_java},
-    {"lua", "lua", tree_sitter_lua},
-    {"shellscript", "bash", tree_sitter_bash},
-    {"sh", "bash", tree_sitter_bash}, /* Neovim's filetype */
-    {"bash", "bash", tree_sitter_bash},
-    {"json", "json", tree_sitter_json},
-    {"jsonc", "json", tree_sitter_json},
-};
-#define N_GRAMMARS (sizeof GRAMMARS / sizeof GRAMMARS[0])
+/* The grammars by languageId: completion/'s table (completion_language). */
+#include "completion.h"
 
 struct lsp_syntax {
     TSParser *parser;
@@ -53,32 +19,22 @@ struct lsp_syntax {
 };
 
 bool lsp_syntax_check(char *err, size_t errlen) {
-    for (size_t i = 0; i < N_GRAMMARS; i++) {
-        uint32_t v = ts_language_abi_version(GRAMMARS[i].language());
-        if (v < TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION || v > TREE_SITTER_LANGUAGE_VERSION) {
-            snprintf(err, errlen, "tree-sitter grammar %s has ABI %u, the runtime reads %d..%d",
-                     GRAMMARS[i].grammar, v, TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION,
-                     TREE_SITTER_LANGUAGE_VERSION);
-            return false;
-        }
-    }
-    return true;
+    return completion_languages_check(err, errlen);
 }
 
 lsp_syntax *lsp_syntax_new(const char *language_id) {
-    for (size_t i = 0; i < N_GRAMMARS; i++) {
-        if (strcmp(GRAMMARS[i].id, language_id)) continue;
-        lsp_syntax *s = calloc(1, sizeof *s);
-        if (!s) return NULL;
-        s->parser = ts_parser_new();
-        if (!s->parser || !ts_parser_set_language(s->parser, GRAMMARS[i].language())) {
-            lsp_syntax_free(s);
-            return NULL;
-        }
-        s->grammar = GRAMMARS[i].grammar;
-        return s;
+    const char *grammar = NULL;
+    const TSLanguage *lang = completion_language(language_id, &grammar);
+    if (!lang) return NULL;
+    lsp_syntax *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->parser = ts_parser_new();
+    if (!s->parser || !ts_parser_set_language(s->parser, lang)) {
+        lsp_syntax_free(s);
+        return NULL;
     }
-    return NULL;
+    s->grammar = grammar;
+    return s;
 }
 
 void lsp_syntax_free(lsp_syntax *s) {

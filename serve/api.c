@@ -161,38 +161,28 @@ static const char *one_string(json_t *v, size_t *len) {
     return json_string_value(v);
 }
 
-/* <|fim_prefix|>prefix<|fim_suffix|>suffix<|fim_middle|> (the Qwen2.5-Coder layout); the texts
- * are tokenized without special tokens, so they cannot forge the markers. */
+/* prompt + suffix as a FIM prompt in the model's family (completion/'s builder: markers, order,
+ * BOS), the classic layout with windows as large as the prompt limit so nothing is cut that fits;
+ * the texts are tokenized without special tokens, so they cannot forge the markers. */
 static int32_t fim_prompt(serve_server *s, const char *pre, size_t npre, const char *suf,
                           size_t nsuf, int32_t **out, why *w) {
-    if (s->fim_prefix < 0) {
-        snprintf(w->msg, sizeof w->msg, "the model has no fill-in-the-middle tokens");
-        return -1;
+    completion_params p;
+    completion_params_init(&p);
+    p.prefix_tokens = p.suffix_tokens = s->p.max_prompt;
+    p.context_tokens = -1;
+    p.line_in_middle = false;
+    completion_request r = {.prefix = pre, .prefix_len = npre, .suffix = suf, .suffix_len = nsuf};
+    int64_t n = 0;
+    if (!completion_prompt_tokens(s->model, &p, &r, out, &n, w->msg, sizeof w->msg)) return -1;
+    if (n > s->p.max_prompt) {
+        free(*out);
+        *out = NULL;
+        return -2;
     }
-    int32_t *a = NULL, *b = NULL, max = s->p.max_prompt;
-    int32_t na = tokenize(s->model, pre, npre, false, false, max, &a, w);
-    int32_t nb = na < 0 ? -1 : tokenize(s->model, suf, nsuf, false, false, max, &b, w);
-    int32_t n = na < 0 ? na : nb < 0 ? nb : na + nb + 3;
-    if (n > max) n = -2;
-    int32_t *ids = n > 0 ? malloc((size_t)n * sizeof(int32_t)) : NULL;
-    if (ids) {
-        ids[0] = s->fim_prefix;
-        memcpy(ids + 1, a, (size_t)na * sizeof(int32_t));
-        ids[1 + na] = s->fim_suffix;
-        memcpy(ids + 2 + na, b, (size_t)nb * sizeof(int32_t));
-        ids[n - 1] = s->fim_middle;
-    }
-    free(a);
-    free(b);
-    if (n > 0 && !ids) {
-        snprintf(w->msg, sizeof w->msg, "out of memory");
-        n = -1;
-    }
-    *out = ids;
-    return n;
+    return (int32_t)n;
 }
 
-static serve_job *parse_completion(serve_server *s, json_t *o, bool fim, why *w) {
+static serve_job *parse_completion(serve_server *s, json_t *o, why *w) {
     serve_job *j = job_new(JOB_COMPLETION);
     if (!j) return NULL;
     j->id = s->next_id++;
@@ -206,10 +196,10 @@ static serve_job *parse_completion(serve_server *s, json_t *o, bool fim, why *w)
         snprintf(w->msg, sizeof w->msg, "'prompt' must be a string (or an array of one string)");
     else if (sv && !json_is_null(sv) && !suffix)
         snprintf(w->msg, sizeof w->msg, "'suffix' must be a string");
-    else if (!get_gen_params(s, o, j, fim ? 64 : 16, w))
+    else if (!get_gen_params(s, o, j, 16, w))
         ;
-    else if (fim || suffix)
-        n = fim_prompt(s, prompt, np, suffix ? suffix : "", ns, &ids, w);
+    else if (suffix)
+        n = fim_prompt(s, prompt, np, suffix, ns, &ids, w);
     else
         n = tokenize(s->model, prompt, np, true, true, s->p.max_prompt, &ids, w);
     if (!w->msg[0] && set_prompt(s, j, ids, n, w)) return j;
@@ -220,7 +210,62 @@ static serve_job *parse_completion(serve_server *s, json_t *o, bool fim, why *w)
     return NULL;
 }
 
-/* /v1/fim: the text before and after the cursor for completion/ (the LSP's FIM path). */
+/* An optional string field of at most max bytes (no NUL inside), copied into *out. */
+static bool get_str(json_t *o, const char *key, size_t max, char **out, why *w) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_string(v) || json_string_length(v) > max ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        snprintf(w->msg, sizeof w->msg, "'%s' must be a string of at most %zu bytes", key, max);
+        return false;
+    }
+    free(*out);
+    *out = strdup(json_string_value(v));
+    if (!*out) snprintf(w->msg, sizeof w->msg, "out of memory");
+    return *out != NULL;
+}
+
+/* input_extra (llama.cpp's /infill shape): [{"filename": ..., "text": ...}], at most
+ * SERVE_MAX_EXTRA files and SERVE_MAX_EXTRA_BYTES of text. */
+static bool get_extras(json_t *o, serve_job *j, why *w) {
+    json_t *v = json_object_get(o, "input_extra");
+    if (!v || json_is_null(v)) return true;
+    size_t n = json_is_array(v) ? json_array_size(v) : 0, total = 0;
+    if (!json_is_array(v) || n > SERVE_MAX_EXTRA) {
+        snprintf(w->msg, sizeof w->msg, "'input_extra' must be an array of at most %d objects",
+                 SERVE_MAX_EXTRA);
+        return false;
+    }
+    if (n && !(j->extras = calloc(n, sizeof *j->extras))) {
+        snprintf(w->msg, sizeof w->msg, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++, j->n_extras++) {
+        json_t *e = json_array_get(v, i), *t = json_object_get(e, "text");
+        serve_extra *x = &j->extras[i];
+        if (!json_is_object(e) || !json_is_string(t) ||
+            (total += json_string_length(t)) > SERVE_MAX_EXTRA_BYTES) {
+            snprintf(w->msg, sizeof w->msg,
+                     "input_extra[%zu] must be an object with a string 'text' (%d bytes in all "
+                     "at most)",
+                     i, SERVE_MAX_EXTRA_BYTES);
+            return false;
+        }
+        if (!get_str(e, "filename", SERVE_MAX_NAME, &x->path, w) ||
+            !get_str(e, "language", SERVE_MAX_NAME, &x->language, w))
+            return false;
+        x->len = json_string_length(t);
+        if (!(x->text = malloc(x->len + 1))) {
+            snprintf(w->msg, sizeof w->msg, "out of memory");
+            return false;
+        }
+        memcpy(x->text, json_string_value(t), x->len + 1);
+    }
+    return true;
+}
+
+/* /v1/fim: the document around the cursor (prompt | suffix), its path and language, other files
+ * as context, for completion/ (the LSP's FIM path and context policy). */
 static serve_job *parse_fim(serve_server *s, json_t *o, why *w) {
     serve_job *j = job_new(JOB_FIM);
     if (!j) return NULL;
@@ -228,23 +273,28 @@ static serve_job *parse_fim(serve_server *s, json_t *o, why *w) {
     size_t np = 0;
     const char *prompt = one_string(json_object_get(o, "prompt"), &np);
     json_t *sv = json_object_get(o, "suffix");
-    long max_tokens = 64;
+    long max_tokens = 64, max_lines = 0;
     bool stream = false;
     if (!prompt)
         snprintf(w->msg, sizeof w->msg, "'prompt' must be a string (or an array of one string)");
     else if (sv && !json_is_null(sv) && !json_is_string(sv))
         snprintf(w->msg, sizeof w->msg, "'suffix' must be a string");
+    else if (json_object_get(o, "path") && json_object_get(o, "filename"))
+        snprintf(w->msg, sizeof w->msg, "give 'path' or 'filename', not both");
     else if (get_int(o, "max_tokens", 1, 4096, &max_tokens, w) &&
-             get_bool(o, "stream", &stream, w)) {
+             get_int(o, "max_lines", 1, 1 << 20, &max_lines, w) &&
+             get_bool(o, "stream", &stream, w) && get_str(o, "path", SERVE_MAX_NAME, &j->path, w) &&
+             get_str(o, "filename", SERVE_MAX_NAME, &j->path, w) &&
+             get_str(o, "language", SERVE_MAX_NAME, &j->language, w) && get_extras(o, j, w)) {
         j->max_tokens = (int32_t)max_tokens;
+        j->max_lines = (int32_t)max_lines;
         j->stream = stream;
-        j->prefix = malloc(np + 1);
         j->prefix_len = np;
         j->suffix_len = json_is_string(sv) ? json_string_length(sv) : 0;
-        j->suffix = malloc(j->suffix_len + 1);
-        if (j->prefix && j->suffix) {
-            memcpy(j->prefix, prompt, np + 1);
-            memcpy(j->suffix, j->suffix_len ? json_string_value(sv) : "", j->suffix_len + 1);
+        j->prefix = malloc(np + j->suffix_len + 1);
+        if (j->prefix) {
+            memcpy(j->prefix, prompt, np);
+            memcpy(j->prefix + np, j->suffix_len ? json_string_value(sv) : "", j->suffix_len + 1);
             return j;
         }
         snprintf(w->msg, sizeof w->msg, "out of memory");
@@ -468,10 +518,12 @@ static void handle_post(serve_server *s, conn *c, route rt, const http_request *
         j = parse_chat(s, o, &w);
     else if (embed)
         j = parse_embeddings(s, o, &w);
-    else if (rt == R_FIM && s->fim)
+    else if (rt == R_FIM && !s->fim)
+        snprintf(w.msg, sizeof w.msg, "no /v1/fim: %s", s->fim_why);
+    else if (rt == R_FIM)
         j = parse_fim(s, o, &w);
     else
-        j = parse_completion(s, o, rt == R_FIM, &w);
+        j = parse_completion(s, o, &w);
     json_decref(o);
     if (!j) {
         bool too_long = strstr(w.msg, "longer than") != NULL;

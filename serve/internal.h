@@ -23,6 +23,17 @@
 #define SERVE_MAX_INPUTS   2048 /* embedding inputs per request */
 #define SERVE_MAX_CONNS    1024
 #define SERVE_KV_BLOCK     16 /* positions per KV block */
+/* /v1/fim's cross-file context (input_extra): files per request, their text bytes in all, and
+ * the bytes of a file name or language id */
+#define SERVE_MAX_EXTRA       32
+#define SERVE_MAX_EXTRA_BYTES (2 << 20)
+#define SERVE_MAX_NAME        1024
+
+/* A file sent with a /v1/fim request as cross-file context (all owned by the job). */
+typedef struct {
+    char *path, *text, *language; /* language may be NULL (then by the path's extension) */
+    size_t len;
+} serve_extra;
 
 /* JOB_FIM: /v1/fim through completion/ (the LSP's path: KV reuse across requests, windows,
  * trimming), one at a time on the scheduler thread before each batched step. */
@@ -43,9 +54,15 @@ typedef struct serve_job {
     char *stops[SERVE_MAX_STOPS];
     int n_stops;
     int32_t **inputs, *n_inputs, n_in; /* embeddings */
-    char *prefix, *suffix;             /* FIM */
+    /* FIM: prefix holds the whole document, the cursor at prefix_len, suffix_len bytes after it
+     * (suffix is NULL: the suffix is prefix + prefix_len) */
+    char *prefix, *suffix;
     size_t prefix_len, suffix_len;
-    int32_t n_cached; /* FIM: prompt tokens kept in the KV cache from the previous request */
+    char *path, *language; /* /v1/fim: the document's path and LSP languageId; may be NULL */
+    serve_extra *extras;   /* /v1/fim: cross-file context, in the request's order */
+    int n_extras;
+    int32_t max_lines; /* /v1/fim: lines offered at most; 0 = the LSP's default */
+    int32_t n_cached;  /* FIM: prompt tokens kept in the KV cache from the previous request */
     /* results [mu] */
     char *out;
     size_t out_len, out_cap;
@@ -68,9 +85,9 @@ struct serve_server {
     engine_model *model, *embed_model;
     engine_ctx *ctx, *embed_ctx; /* [sched] paged context; plain context for embeddings */
     completion_engine *fim;      /* [sched] /v1/fim; NULL when the model has no FIM tokens */
+    char fim_why[256];           /* why fim is NULL */
     char model_name[256], embed_name[256];
     int32_t n_ctx, n_batch_embed;
-    int32_t fim_prefix, fim_suffix, fim_middle; /* -1 when the model has no FIM tokens */
     long created;
     /* loop */
     uv_loop_t loop;

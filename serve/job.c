@@ -18,6 +18,14 @@ void job_unref_locked(serve_job *j) {
     free(j->prompt);
     free(j->prefix);
     free(j->suffix);
+    free(j->path);
+    free(j->language);
+    for (int i = 0; i < j->n_extras; i++) {
+        free(j->extras[i].path);
+        free(j->extras[i].text);
+        free(j->extras[i].language);
+    }
+    free(j->extras);
     for (int i = 0; i < j->n_stops; i++) free(j->stops[i]);
     for (int32_t i = 0; j->inputs && i < j->n_in; i++) free(j->inputs[i]);
     free(j->inputs);

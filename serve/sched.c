@@ -297,20 +297,50 @@ static serve_job *take_fim(serve_server *s) {
     return j;
 }
 
-/* One FIM request through completion/, as the LSP runs it (completion first: before the step). */
+/* The request's extra files as the documents an editor would have open: the last one the most
+ * recently touched, and searched first for definitions (an editor lists the latest opened first).
+ * Then completion/'s context policy picks the chunks, parsing the files as the LSP has them
+ * parsed. Returns how many chunks (pointing into the job's texts). */
+static int fim_context(const serve_job *j, const char *language, completion_chunk *out) {
+    completion_doc docs[SERVE_MAX_EXTRA];
+    for (int i = 0; i < j->n_extras; i++) {
+        const serve_extra *x = &j->extras[j->n_extras - 1 - i];
+        docs[i] = (completion_doc){.path = x->path,
+                                   .text = x->text,
+                                   .len = x->len,
+                                   .language_id = x->language,
+                                   .touched = (uint64_t)(j->n_extras - i)};
+    }
+    completion_doc self = {.path = j->path,
+                           .text = j->prefix,
+                           .len = j->prefix_len + j->suffix_len,
+                           .language_id = language};
+    return completion_gather_parsed(&self, j->prefix_len, docs, j->n_extras, out,
+                                    COMPLETION_CONTEXT_CHUNKS);
+}
+
+/* One FIM request through completion/, as the LSP runs it (completion first: before the step).
+ * The same settings as the LSP's defaults, max_tokens and max_lines from the request, so the same
+ * document, cursor and files give the same suggestion as in the editor. */
 static void run_fim(serve_server *s, serve_job *j) {
     completion_params p;
     completion_params_init(&p);
     p.max_tokens = j->max_tokens;
-    p.max_lines = 1 << 20; /* an API caller asked for tokens, not for an editor's line limit */
+    p.max_lines = j->max_lines; /* 0: the LSP's default */
     completion_set_params(s->fim, &p);
     j->slot = s;
+    const char *language = j->language ? j->language : completion_language_for_path(j->path);
+    completion_chunk chunks[COMPLETION_CONTEXT_CHUNKS];
     completion_request r = {.prefix = j->prefix,
                             .prefix_len = j->prefix_len,
-                            .suffix = j->suffix,
+                            .suffix = j->prefix + j->prefix_len,
                             .suffix_len = j->suffix_len,
                             .cancelled = fim_cancelled,
-                            .user = j};
+                            .user = j,
+                            .path = j->path,
+                            .chunks = chunks,
+                            .n_chunks = fim_context(j, language, chunks),
+                            .language_id = language};
     completion_result out = {0};
     char err[512];
     if (!completion_run(s->fim, &r, &out, err, sizeof err)) {

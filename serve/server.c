@@ -46,14 +46,6 @@ static void name_of(const char *path, const char *given, char *out, size_t n) {
     if (!given && len > 5 && !strcmp(out + len - 5, ".gguf")) out[len - 5] = 0;
 }
 
-/* The id of a special token spelled text, or -1. */
-static int32_t special_id(const engine_model *m, const char *text) {
-    int32_t ids[4];
-    char err[ENGINE_ERR_LEN];
-    int64_t n = engine_tokenize(m, text, strlen(text), false, true, ids, 4, err, sizeof err);
-    return n == 1 ? ids[0] : -1;
-}
-
 static bool load_main(serve_server *s, char *err, size_t errlen) {
     serve_params *p = &s->p;
     s->model = engine_model_load(p->model_path, err, errlen);
@@ -77,20 +69,16 @@ static bool load_main(serve_server *s, char *err, size_t errlen) {
         return false;
     }
     name_of(p->model_path, p->model_name, s->model_name, sizeof s->model_name);
-    s->fim_prefix = special_id(s->model, "<|fim_prefix|>");
-    s->fim_suffix = special_id(s->model, "<|fim_suffix|>");
-    s->fim_middle = special_id(s->model, "<|fim_middle|>");
-    if (s->fim_suffix < 0 || s->fim_middle < 0) s->fim_prefix = -1;
-    if (s->fim_prefix >= 0) { /* /v1/fim: the LSP's completion engine over the same file */
+    /* /v1/fim: the LSP's completion engine over the same file, for every FIM family */
+    if (completion_fim_supported(s->model, s->fim_why, sizeof s->fim_why)) {
         completion_params fp;
         completion_params_init(&fp);
         fp.model_path = p->model_path;
         fp.n_threads = p->n_threads;
         fp.n_ctx = n_ctx;
-        char why[256];
-        s->fim = completion_new(&fp, why, sizeof why);
-        if (!s->fim && !p->quiet) fprintf(stderr, "hearth serve: no /v1/fim: %s\n", why);
+        s->fim = completion_new(&fp, s->fim_why, sizeof s->fim_why);
     }
+    if (!s->fim && !p->quiet) fprintf(stderr, "hearth serve: no /v1/fim: %s\n", s->fim_why);
     return true;
 }
 

@@ -7,3 +7,5 @@ add_test(NAME test_completion_fim COMMAND test_completion_fim ${HEARTH_REF_DIR}/
 hearth_test(test_completion_trim WHITEBOX completion test_completion_trim.c)
 
 hearth_test(test_completion_context WHITEBOX completion test_completion_context.c)
+
+hearth_test(test_completion_gather WHITEBOX completion test_completion_gather.c)

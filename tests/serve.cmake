@@ -5,3 +5,7 @@ find_program(HEARTH_NODE node REQUIRED)
 add_test(NAME serve_api COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/serve.test.mjs)
 set_tests_properties(serve_api PROPERTIES TIMEOUT 600 ENVIRONMENT
   "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR};HEARTH_TEST_DATA=${HEARTH_TEST_DATA}")
+# /v1/fim and `hearth lsp` give the same suggestion for every FIM family (one completion/ policy).
+add_test(NAME serve_fim_lsp COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/fim_lsp.test.mjs)
+set_tests_properties(serve_fim_lsp PROPERTIES TIMEOUT 600 ENVIRONMENT
+  "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "completion.h"
 #include "engine.h"
 #include "fim.h"
 #include "gguf.h"
@@ -95,6 +96,50 @@ static void check_psm(const char *vocab, fim_family family, const char *name) {
             CHECKF(same(&p, &s), "%s layout %d", vocab, lim);
     }
     free(p.ids);
+    engine_model_free(m);
+}
+
+/* completion_prompt_tokens (what serve/'s /v1/completions with a suffix sends): the family's own
+ * markers in the classic layout, [BOS] PRE prefix SUF suffix MID. */
+static void check_prompt_tokens(const char *vocab, const char *pre_text) {
+    engine_model *m = load(vocab);
+    if (!m) return;
+    fim_template t;
+    char err[512];
+    CHECK(fim_template_find(m, &t, err, sizeof err));
+    completion_params p;
+    completion_params_init(&p);
+    p.prefix_tokens = p.suffix_tokens = 4096;
+    p.context_tokens = -1;
+    p.line_in_middle = false;
+    completion_request r = {
+        .prefix = P, .prefix_len = strlen(P), .suffix = S, .suffix_len = strlen(S)};
+    int32_t *ids = NULL;
+    int64_t n = 0;
+    CHECKF(completion_prompt_tokens(m, &p, &r, &ids, &n, err, sizeof err), "%s: %s", vocab, err);
+    seq s = {.n = 0};
+    if (t.bos) push(&s, engine_token_bos(m));
+    push(&s, t.prefix);
+    push_str(m, &s, P);
+    push(&s, t.suffix);
+    push_str(m, &s, S);
+    push(&s, t.middle);
+    fim_prompt got = {ids, n, n, 0};
+    CHECKF(same(&got, &s), "%s", vocab);
+    /* the marker is the family's: its text is what the model card spells */
+    char piece[64];
+    int k =
+        ids ? engine_token_piece(m, ids[t.bos ? 1 : 0], true, piece, (int)sizeof piece - 1) : -1;
+    if (k >= 0) piece[k] = '\0';
+    CHECKF(k > 0 && strstr(piece, pre_text), "%s: the prefix marker is \"%s\"", vocab,
+           k > 0 ? piece : "");
+    free(ids);
+    engine_model_free(m);
+    /* a model without FIM tokens: a message, no prompt */
+    m = load("llama-spm.gguf");
+    ids = NULL;
+    CHECK(m && !completion_prompt_tokens(m, &p, &r, &ids, &n, err, sizeof err) && !ids &&
+          !completion_fim_supported(m, err, sizeof err));
     engine_model_free(m);
 }
 
@@ -304,6 +349,10 @@ int main(int argc, char **argv) {
     check_psm("qwen2.5-coder.gguf", FIM_QWEN, "Qwen2.5-Coder");
     check_psm("starcoder.gguf", FIM_STARCODER, "StarCoder2");
     check_psm("deepseek-coder.gguf", FIM_DEEPSEEK, "DeepSeek-Coder");
+    check_prompt_tokens("starcoder.gguf", "<fim_prefix>");
+    check_prompt_tokens("deepseek-coder.gguf", "fim\xe2\x96\x81"
+                                               "begin");
+    check_prompt_tokens("qwen2.5-coder.gguf", "<|fim_prefix|>");
     check_keystrokes();
     check_qwen_repo();
     check_spm_vocabs();
