@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "completion.h"
+#include "embed.h"
 #include "engine.h"
 #include "serve.h"
 
@@ -41,8 +42,9 @@ typedef struct serve_job {
     engine_sampler_params sampling;
     char *stops[SERVE_MAX_STOPS];
     int n_stops;
-    int32_t **inputs, *n_inputs, n_in; /* embeddings */
-    char *prefix, *suffix;             /* FIM */
+    embed_item *inputs; /* embeddings: prepared by embed/ (prompt, tokens, truncation) */
+    int32_t n_in;
+    char *prefix, *suffix; /* FIM */
     size_t prefix_len, suffix_len;
     int32_t n_cached; /* FIM: prompt tokens kept in the KV cache from the previous request */
     /* results [mu] */
@@ -65,10 +67,11 @@ typedef struct serve_job {
 struct serve_server {
     serve_params p;
     engine_model *model, *embed_model;
-    engine_ctx *ctx, *embed_ctx; /* [sched] paged context; plain context for embeddings */
-    completion_engine *fim;      /* [sched] /v1/fim; NULL when the model has no FIM tokens */
+    engine_ctx *ctx;        /* [sched] paged context */
+    embed_service *embed;   /* /v1/embeddings (thread-safe; run on the scheduler thread) */
+    completion_engine *fim; /* [sched] /v1/fim; NULL when the model has no FIM tokens */
     char model_name[256], embed_name[256];
-    int32_t n_ctx, n_batch_embed;
+    int32_t n_ctx;
     int32_t fim_prefix, fim_suffix, fim_middle; /* -1 when the model has no FIM tokens */
     long created;
     /* loop */

@@ -4,3 +4,10 @@ target_link_libraries(test_embed PRIVATE PkgConfig::JANSSON)
 foreach(m tiny-bert-F16 tiny-bert-Q8_0 tiny-qwen3-embed-F32 tiny-qwen3-embed-Q8_0)
   add_test(NAME embed_${m} COMMAND test_embed ${HEARTH_REF_DIR} ${m} 2)
 endforeach()
+
+# embed/ (issue 14): the embedding service's prompts per family at the token level, overrides,
+# special-token text, truncation, cache and batching (tiny-qwen3-embed, tiny-bert and synthesised
+# nomic-bert / bge-small-en-v1.5 with their real general.name).
+hearth_test_exe(test_embed_service test_embed_service.c)
+target_link_libraries(test_embed_service PRIVATE hearth_embed)
+add_test(NAME embed_service COMMAND test_embed_service ${HEARTH_REF_DIR})
