@@ -11,3 +11,10 @@ endforeach()
 hearth_test_exe(test_embed_service test_embed_service.c)
 target_link_libraries(test_embed_service PRIVATE hearth_embed)
 add_test(NAME embed_service COMMAND test_embed_service ${HEARTH_REF_DIR})
+
+# One text -> one vector through hearth embed, /v1/embeddings and the index; queries vs documents;
+# over-long input through every entry point.
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+add_test(NAME embed_entry_points COMMAND ${Python3_EXECUTABLE}
+  ${CMAKE_CURRENT_SOURCE_DIR}/test_embed_entry.py $<TARGET_FILE:hearth> ${HEARTH_REF_DIR})
+set_tests_properties(embed_entry_points PROPERTIES TIMEOUT 300)
