@@ -35,6 +35,7 @@ int32_t *embed_tokenize_text(const embed_service *e, const char *text, size_t le
 }
 
 int32_t embed_count_tokens(const embed_service *e, const char *text, size_t len) {
+    if (len == 0) return 0;
     if (e->remote) return (int32_t)(len / 4 + 1); /* no tokenizer at hand: about 4 bytes each */
     char why[8];
     int32_t n = 0;
