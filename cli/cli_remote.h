@@ -3,6 +3,7 @@
 #ifndef HEARTH_CLI_REMOTE_H
 #define HEARTH_CLI_REMOTE_H
 
+#include "embed.h"
 #include "index.h"
 #include "models.h"
 
@@ -13,8 +14,10 @@
 /* Loads the configuration: 1 when role uses an openai backend (cfg filled; the caller frees it
  * with models_config_free), 0 when it is local (nothing to free), -1 after printing an error. */
 int cli_role_backend(models_role role, models_config *cfg);
-/* Prints embeddings of texts like `hearth embed` (0, 1 after printing an error, CLI_FALLBACK). */
-int cli_embed_remote(const models_backend *b, char *const *texts, int32_t n, bool json);
+/* Prints embeddings of texts (queries or documents) like `hearth embed`, through embed/'s remote
+ * door (0, 1 after printing an error, CLI_FALLBACK). */
+int cli_embed_remote(const models_backend *b, char *const *texts, const size_t *lens, int32_t n,
+                     bool query, bool json);
 /* Streams the answer to a question from the hits like `hearth ask`, then the sources. */
 int cli_ask_remote(const models_backend *b, const char *question, const index_hit *hits,
                    int32_t n_hits, int32_t n_predict, double temperature, int64_t seed);

@@ -64,43 +64,60 @@ static bool read_texts(const char *path, bool jsonl, text_list *l) {
     return ok;
 }
 
-static void print_embedding(int32_t index, const float *v, int e, bool json) {
+/* --json: one object a line; a truncated document says so (and how many tokens it had). */
+static void print_embedding(int32_t index, const float *v, int e, const embed_info *info,
+                            bool json) {
     if (json) printf("{\"index\": %d, \"embedding\": [", index);
     for (int k = 0; k < e; k++) printf(k ? (json ? ", %.9g" : " %.9g") : "%.9g", v[k]);
-    printf(json ? "]}\n" : "\n");
+    if (json && info && info->truncated)
+        printf("], \"truncated\": true, \"tokens\": %d, \"original_tokens\": %d}\n", info->n_tokens,
+               info->n_original);
+    else if (json && info)
+        printf("], \"tokens\": %d}\n", info->n_tokens);
+    else
+        printf(json ? "]}\n" : "\n");
 }
 
-static int embed_all(engine_model *m, text_list *l, engine_pooling pool, long threads, bool json) {
-    char err[ENGINE_ERR_LEN];
-    engine_ctx_params cp = engine_ctx_default_params();
-    cp.n_threads = (int32_t)threads;
-    engine_ctx *c = engine_ctx_new(m, &cp, err, sizeof err);
-    if (!c) return cli_error("context", "%s", err);
-    int e = engine_model_get_info(m)->n_embd, rc = 0;
-    int32_t **ids = calloc((size_t)l->n, sizeof *ids), *lens = calloc((size_t)l->n, sizeof *lens);
-    float *out = malloc((size_t)l->n * e * sizeof(float));
-    for (int32_t i = 0; ids && lens && out && i < l->n && rc == 0; i++) {
-        int64_t n = 0;
-        ids[i] = cli_tokenize(m, l->text[i], l->len[i], true, true, &n);
-        lens[i] = (int32_t)n;
-        if (!ids[i]) rc = 1;
+static void print_all(const text_list *l, const float *out, int32_t dim, const embed_info *info,
+                      bool json) {
+    for (int32_t i = 0; i < l->n; i++) {
+        if (info && info[i].truncated)
+            fprintf(stderr, "hearth: embed: text %d truncated to %d of its %d tokens\n", i,
+                    info[i].n_tokens, info[i].n_original);
+        print_embedding(i, out + (size_t)i * dim, dim, info ? &info[i] : NULL, json);
     }
-    if (!ids || !lens || !out) rc = cli_error("embed", "out of memory");
-    if (rc == 0 &&
-        !engine_embed_batch(c, (const int32_t *const *)ids, lens, l->n, pool, out, err, sizeof err))
-        rc = cli_error("embed", "%s", err);
-    for (int32_t i = 0; rc == 0 && i < l->n; i++) print_embedding(i, out + (size_t)i * e, e, json);
-    for (int32_t i = 0; ids && i < l->n; i++) free(ids[i]);
-    free(ids);
-    free(lens);
+}
+
+/* Queries or documents through one embedding service (embed/: prompts, truncation). */
+static int embed_with(embed_service *e, const text_list *l, bool query, bool with_info, bool json) {
+    char err[EMBED_ERR_LEN];
+    float *out = NULL;
+    embed_info *info = with_info ? calloc((size_t)l->n, sizeof *info) : NULL;
+    if (with_info && !info) return cli_error("embed", "out of memory");
+    bool ok = (query ? embed_queries : embed_documents)(e, (const char *const *)l->text, l->len,
+                                                        l->n, &out, info, err, sizeof err);
+    if (ok) print_all(l, out, embed_dim(e), info, json);
     free(out);
-    engine_ctx_free(c);
+    free(info);
+    return ok ? 0 : cli_error("embed", "%s", err);
+}
+
+static int embed_local(engine_model *m, const text_list *l, engine_pooling pool, long threads,
+                       bool query, bool json) {
+    char err[EMBED_ERR_LEN];
+    embed_params p = embed_default_params();
+    p.n_threads = (int32_t)threads;
+    p.pooling = pool;
+    embed_service *e = embed_new_local(m, &p, err, sizeof err);
+    if (!e) return cli_error("embed", "%s", err);
+    int rc = embed_with(e, l, query, true, json);
+    embed_free(e);
     return rc;
 }
 
 int cmd_embed(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
-    bool json = false, jsonl = false;
+    bool json = false, jsonl = false, query = false;
     long threads = 0;
     engine_pooling pool = ENGINE_POOL_DEFAULT;
     text_list l = {0};
@@ -110,14 +127,19 @@ int cmd_embed(int argc, char **argv) {
         const char *o = argv[i], *v;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             fprintf(stderr,
-                    "usage: hearth embed -m MODEL [--json] [--pooling mean|cls|last] [-t N]\n"
-                    "                    (TEXT... | -f FILE | --jsonl FILE)\n"
+                    "usage: hearth embed -m MODEL [--query] [--json] [--pooling mean|cls|last]\n"
+                    "                    [-t N] (TEXT... | -f FILE | --jsonl FILE)\n"
+                    "  Texts are embedded as documents (the model's document prompt; too long:\n"
+                    "  truncated, said on stderr and in --json), or with --query as queries (the\n"
+                    "  model's query prompt; too long: an error).\n"
                     "  -f: one text per line; --jsonl: one JSON string per line. Without -m, the\n"
                     "  embedding backend of the config file (an OpenAI-compatible server).\n");
             goto out;
         }
         if (!strcmp(o, "--json"))
             json = true;
+        else if (!strcmp(o, "--query"))
+            query = true;
         else if (o[0] != '-') {
             if (!push(&l, o, strlen(o))) goto out;
         } else if (!(v = cli_value(argc, argv, &i)))
@@ -157,12 +179,13 @@ int cmd_embed(int argc, char **argv) {
     }
     rc = 1;
     if (file && !read_texts(file, jsonl, &l)) goto out;
-    if (remote && (rc = l.n ? cli_embed_remote(&cfg.role[MODELS_ROLE_EMBEDDING], l.text, l.n, json)
+    if (remote && (rc = l.n ? cli_embed_remote(&cfg.role[MODELS_ROLE_EMBEDDING], l.text, l.len, l.n,
+                                               query, json)
                             : 0) != CLI_FALLBACK)
         goto out;
     if (remote) model = cfg.role[MODELS_ROLE_EMBEDDING].local_model;
     engine_model *m = cli_load_model(model);
-    if (m) rc = l.n ? embed_all(m, &l, pool, threads, json) : 0;
+    if (m) rc = l.n ? embed_local(m, &l, pool, threads, query, json) : 0;
     engine_model_free(m);
 out:
     if (remote > 0) models_config_free(&cfg);

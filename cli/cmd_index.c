@@ -104,10 +104,12 @@ int cmd_index(int argc, char **argv) {
     if (ok && !ps.quiet)
         fprintf(stderr,
                 "index: %s: %lld files (%lld added, %lld changed, %lld deleted, %lld unchanged), "
-                "%lld chunks and %lld vectors written in %.1f s\n",
+                "%lld chunks and %lld vectors written (%lld reused, %lld tokens embedded) in "
+                "%.1f s\n",
                 root, (long long)st.files_indexed, (long long)st.added, (long long)st.changed,
                 (long long)st.deleted, (long long)st.unchanged, (long long)st.chunks_written,
-                (long long)st.vectors_written, st.seconds);
+                (long long)st.vectors_written, (long long)st.vectors_reused,
+                (long long)st.tokens_embedded, st.seconds);
     index_build_stats_free(&st);
     free(root);
     return ok ? 0 : cli_error("index", "%s", err);

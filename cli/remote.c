@@ -28,21 +28,27 @@ static bool remote_failed(const models_backend *b, models_role role, const model
     return fallback;
 }
 
-int cli_embed_remote(const models_backend *b, char *const *texts, int32_t n, bool json) {
+int cli_embed_remote(const models_backend *b, char *const *texts, const size_t *lens, int32_t n,
+                     bool query, bool json) {
     char err[MODELS_ERR_LEN + 512];
+    embed_service *e = embed_new_remote(b, NULL, err, sizeof err);
+    if (!e) return cli_error("embed", "%s", err);
     float *v = NULL;
-    int32_t dim = 0;
-    models_remote_stats st;
-    if (!models_remote_embed(b, (const char *const *)texts, n, &v, &dim, &st, err, sizeof err))
-        return remote_failed(b, MODELS_ROLE_EMBEDDING, &st, err) ? CLI_FALLBACK : 1;
-    for (int32_t i = 0; i < n; i++) {
-        const float *e = v + (size_t)i * dim;
+    bool ok = (query ? embed_queries : embed_documents)(e, (const char *const *)texts, lens, n, &v,
+                                                        NULL, err, sizeof err);
+    int rc = 0;
+    if (!ok)
+        rc = remote_failed(b, MODELS_ROLE_EMBEDDING, embed_remote_stats(e), err) ? CLI_FALLBACK : 1;
+    for (int32_t i = 0; ok && i < n; i++) {
+        const float *x = v + (size_t)i * embed_dim(e);
         if (json) printf("{\"index\": %d, \"embedding\": [", i);
-        for (int32_t k = 0; k < dim; k++) printf(k ? (json ? ", %.9g" : " %.9g") : "%.9g", e[k]);
+        for (int32_t k = 0; k < embed_dim(e); k++)
+            printf(k ? (json ? ", %.9g" : " %.9g") : "%.9g", x[k]);
         printf(json ? "]}\n" : "\n");
     }
     free(v);
-    return 0;
+    embed_free(e);
+    return rc;
 }
 
 /* ---- hearth ask over a remote chat backend ---- */

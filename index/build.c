@@ -34,6 +34,7 @@ typedef struct {
     uint64_t hash;
     const char *language;
     index_chunk *chunks;
+    uint64_t *chunk_hashes;
     int32_t n_chunks;
 } pending;
 
@@ -41,8 +42,9 @@ typedef struct {
     const index_build_params *p;
     index_build_stats *st;
     index_store store;
-    index_embedder emb;
-    bool have_emb;
+    engine_model *emb_model;
+    embed_service *emb; /* NULL: no embedding model */
+    int32_t dim;
     index_chunk_params chunk;
     index_progress prog;
     struct timespec t0;
@@ -100,75 +102,127 @@ static int take_lock(const char *root, char *err, size_t errlen) {
     return fd;
 }
 
-/* The embedding model: the one asked for, else the one the index was built with. A different
- * model than before makes every stored vector useless: they are dropped and recomputed. */
+static int32_t count_tokens(const char *text, size_t len, void *user) {
+    return embed_count_tokens(user, text, len);
+}
+
+/* Records the model in the store; a different model id than before makes every stored vector
+ * useless: they are dropped and recomputed. */
+static bool record_model(builder *b, const char *path) {
+    const char *id = embed_model_id(b->emb);
+    char *old = index_store_meta_get(&b->store, "embed_id");
+    bool same = old && !strcmp(old, id);
+    free(old);
+    if (same) return true;
+    char dim[32];
+    snprintf(dim, sizeof dim, "%d", b->dim);
+    bool ok = index_store_exec(&b->store, "BEGIN IMMEDIATE", b->err, b->errlen);
+    ok = ok && index_store_exec(&b->store, "DELETE FROM vectors", b->err, b->errlen) &&
+         index_store_meta_set(&b->store, "embed_model", path, b->err, b->errlen) &&
+         index_store_meta_set(&b->store, "embed_id", id, b->err, b->errlen) &&
+         index_store_meta_set(&b->store, "embed_dim", dim, b->err, b->errlen);
+    if (ok) return index_store_exec(&b->store, "COMMIT", b->err, b->errlen);
+    sqlite3_exec(b->store.db, "ROLLBACK", NULL, NULL, NULL);
+    return false;
+}
+
+/* The embedding model: the one asked for, else the one the index was built with. Chunks are
+ * sized by its tokenizer to fit with the document prompt and special tokens. */
 static bool setup_embedder(builder *b) {
     char *recorded = index_store_meta_get(&b->store, "embed_model");
     const char *path = b->p->embed_model ? b->p->embed_model : recorded;
     bool ok = true;
     if (path) {
-        ok = index_embedder_open(&b->emb, path, b->p->n_threads, b->err, b->errlen);
-        b->have_emb = ok;
+        b->emb = index_embed_open(path, b->p->n_threads, &b->emb_model, b->err, b->errlen);
+        ok = b->emb != NULL;
+        b->dim = ok ? embed_dim(b->emb) : 0;
+        ok = ok && record_model(b, path);
     }
-    char *id = ok && path ? index_store_meta_get(&b->store, "embed_id") : NULL;
-    if (ok && path && (!id || strcmp(id, b->emb.id))) {
-        char dim[32];
-        snprintf(dim, sizeof dim, "%d", b->emb.dim);
-        ok = index_store_exec(&b->store, "BEGIN IMMEDIATE", b->err, b->errlen);
-        ok = ok && index_store_exec(&b->store, "DELETE FROM vectors", b->err, b->errlen) &&
-             index_store_meta_set(&b->store, "embed_model", path, b->err, b->errlen) &&
-             index_store_meta_set(&b->store, "embed_id", b->emb.id, b->err, b->errlen) &&
-             index_store_meta_set(&b->store, "embed_dim", dim, b->err, b->errlen);
-        if (ok)
-            ok = index_store_exec(&b->store, "COMMIT", b->err, b->errlen);
-        else
-            sqlite3_exec(b->store.db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    free(id);
     free(recorded);
-    if (ok && b->have_emb) {
-        int32_t cap = b->emb.max_tokens - 8; /* room for the model's special tokens */
-        if (b->chunk.max_tokens > cap) b->chunk.max_tokens = cap;
+    if (ok && b->emb) {
+        int32_t cap = embed_max_tokens(b->emb) - embed_overhead_tokens(b->emb, EMBED_DOCUMENT) - 4;
+        if (b->chunk.max_tokens > cap) b->chunk.max_tokens = cap > 16 ? cap : 16;
         if (b->chunk.overlap_tokens >= b->chunk.max_tokens)
             b->chunk.overlap_tokens = b->chunk.max_tokens / 4;
-        b->chunk.count = index_embedder_count;
-        b->chunk.count_user = &b->emb;
+        b->chunk.count = count_tokens;
+        b->chunk.count_user = b->emb;
     }
     return ok;
 }
 
 static void pending_clear(builder *b) {
-    for (int i = 0; i < b->n_group; i++)
+    for (int i = 0; i < b->n_group; i++) {
         index_chunks_free(b->group[i].chunks, b->group[i].n_chunks);
+        free(b->group[i].chunk_hashes);
+    }
     b->n_group = b->group_chunks = 0;
 }
 
-/* Embeds the group's chunks in one engine call and writes each file in its own transaction. */
+/* Embeds documents through the service (prepared one by one, run as one batch) into
+ * vecs[dim * at[i]]; counts the tokens. */
+static bool embed_texts(builder *b, const char *const *texts, const int32_t *at, int32_t n,
+                        float *vecs) {
+    embed_item *items = calloc((size_t)n + 1, sizeof *items);
+    float *out = NULL;
+    bool ok = items != NULL;
+    if (!ok) snprintf(b->err, b->errlen, "embedding: out of memory");
+    for (int32_t i = 0; ok && i < n; i++) {
+        const char *t = texts[i];
+        ok = embed_prepare(b->emb, EMBED_DOCUMENT, t, strlen(t), &items[i], b->err, b->errlen);
+        b->st->tokens_embedded += items[i].n_ids;
+        b->prog.tokens += items[i].n_ids;
+    }
+    ok = ok && embed_run(b->emb, items, n, &out, NULL, b->err, b->errlen);
+    for (int32_t i = 0; ok && i < n; i++)
+        memcpy(vecs + (size_t)at[i] * (size_t)b->dim, out + (size_t)i * (size_t)b->dim,
+               (size_t)b->dim * sizeof *out);
+    for (int32_t i = 0; items && i < n; i++) embed_item_clear(&items[i]);
+    free(items);
+    free(out);
+    return ok;
+}
+
+/* Vectors of the group's chunks: a chunk whose text the store already holds (same hash, same
+ * text, and every stored vector is of the current model id) keeps that vector; the others are
+ * embedded in one batch. */
+static bool group_vectors(builder *b, float *vecs) {
+    const char **texts = malloc((size_t)b->group_chunks * sizeof *texts);
+    int32_t *at = malloc((size_t)b->group_chunks * sizeof *at), n = 0, k = 0;
+    bool ok = texts && at;
+    if (!ok) snprintf(b->err, b->errlen, "embedding: out of memory");
+    for (int i = 0; ok && i < b->n_group; i++)
+        for (int32_t j = 0; j < b->group[i].n_chunks; j++, k++) {
+            const pending *g = &b->group[i];
+            if (index_store_find_vector(&b->store, g->chunk_hashes[j], g->chunks[j].text, b->dim,
+                                        vecs + (size_t)k * (size_t)b->dim)) {
+                b->st->vectors_reused++;
+                continue;
+            }
+            texts[n] = g->chunks[j].text;
+            at[n++] = k;
+        }
+    ok = ok && (n == 0 || embed_texts(b, texts, at, n, vecs));
+    free(texts);
+    free(at);
+    return ok;
+}
+
+/* Embeds the group's chunks and writes each file in its own transaction. */
 static bool group_flush(builder *b) {
     float *vecs = NULL;
-    const char **texts = NULL;
     bool ok = true;
-    if (b->have_emb && b->group_chunks) {
-        vecs = malloc((size_t)b->group_chunks * (size_t)b->emb.dim * sizeof *vecs);
-        texts = malloc((size_t)b->group_chunks * sizeof *texts);
-        ok = vecs && texts;
-        if (!ok) snprintf(b->err, b->errlen, "embedding: out of memory");
-        for (int i = 0, k = 0; ok && i < b->n_group; i++)
-            for (int32_t j = 0; j < b->group[i].n_chunks; j++)
-                texts[k++] = b->group[i].chunks[j].text;
-        int64_t tokens = 0;
-        ok = ok &&
-             index_embedder_run(&b->emb, texts, b->group_chunks, vecs, &tokens, b->err, b->errlen);
-        b->st->tokens_embedded += tokens;
-        b->prog.tokens += tokens;
+    if (b->emb && b->group_chunks) {
+        vecs = malloc((size_t)b->group_chunks * (size_t)b->dim * sizeof *vecs);
+        ok = vecs != NULL || !snprintf(b->err, b->errlen, "embedding: out of memory");
+        ok = ok && group_vectors(b, vecs);
     }
     size_t off = 0;
     for (int i = 0; ok && i < b->n_group; i++) {
         const pending *g = &b->group[i];
         ok = index_store_put_file(&b->store, g->item->path, g->hash, g->item->size,
-                                  g->item->mtime_ns, g->language, g->chunks, g->n_chunks,
-                                  vecs ? vecs + off * (size_t)b->emb.dim : NULL, b->emb.dim, b->err,
-                                  b->errlen);
+                                  g->item->mtime_ns, g->language, g->chunks, g->chunk_hashes,
+                                  g->n_chunks, vecs ? vecs + off * (size_t)b->dim : NULL, b->dim,
+                                  b->err, b->errlen);
         off += (size_t)g->n_chunks;
         b->st->chunks_written += g->n_chunks;
         b->st->vectors_written += vecs ? g->n_chunks : 0;
@@ -176,7 +230,6 @@ static bool group_flush(builder *b) {
         *(g->item->store_id ? &b->st->changed : &b->st->added) += 1;
     }
     free(vecs);
-    free(texts);
     pending_clear(b);
     report(b, false);
     return ok;
@@ -222,11 +275,19 @@ static bool process(builder *b, const work_item *w, const store_file *old) {
     }
     index_utf8_sanitize(text, len);
     pending *g = &b->group[b->n_group];
-    *g = (pending){w, hash, index_language(w->path), NULL, 0};
+    *g = (pending){w, hash, index_language(w->path), NULL, NULL, 0};
     bool ok = index_chunk_text(g->language, text, len, &b->chunk, &g->chunks, &g->n_chunks, b->err,
                                b->errlen);
     free(text);
-    if (!ok) return false;
+    if (ok) g->chunk_hashes = malloc(((size_t)g->n_chunks + 1) * sizeof *g->chunk_hashes);
+    if (ok && !g->chunk_hashes) ok = !snprintf(b->err, b->errlen, "index: out of memory");
+    for (int32_t j = 0; ok && j < g->n_chunks; j++)
+        g->chunk_hashes[j] = index_hash(g->chunks[j].text, strlen(g->chunks[j].text));
+    if (!ok) {
+        index_chunks_free(g->chunks, g->n_chunks);
+        free(g->chunk_hashes);
+        return false;
+    }
     b->n_group++;
     b->group_chunks += g->n_chunks;
     if (b->n_group == GROUP_FILES || b->group_chunks >= GROUP_CHUNKS) return group_flush(b);
@@ -270,14 +331,13 @@ static bool sync_files(builder *b, index_file *walk, int64_t n_walk, store_file 
 }
 
 static bool put_missing(builder *b, const int64_t *ids, char **texts, int n) {
-    float *vecs = malloc((size_t)n * (size_t)b->emb.dim * sizeof *vecs);
-    int64_t tokens = 0;
-    bool ok = vecs != NULL;
+    float *vecs = malloc((size_t)n * (size_t)b->dim * sizeof *vecs);
+    int32_t at[64];
+    for (int i = 0; i < n && i < 64; i++) at[i] = i;
+    bool ok = vecs != NULL && n <= 64;
     if (!ok) snprintf(b->err, b->errlen, "embedding: out of memory");
-    ok = ok && index_embedder_run(&b->emb, (const char *const *)texts, n, vecs, &tokens, b->err,
-                                  b->errlen);
-    ok = ok && index_store_put_vectors(&b->store, ids, vecs, n, b->emb.dim, b->err, b->errlen);
-    b->st->tokens_embedded += tokens;
+    ok = ok && embed_texts(b, (const char *const *)texts, at, n, vecs);
+    ok = ok && index_store_put_vectors(&b->store, ids, vecs, n, b->dim, b->err, b->errlen);
     b->st->vectors_written += ok ? n : 0;
     free(vecs);
     return ok;
@@ -315,7 +375,7 @@ static bool refresh_vectors(builder *b) {
     int64_t gen = index_store_meta_int(&b->store, "generation", 0);
     snprintf(path, sizeof path, "%s/vectors.%lld.faiss", b->store.dir, (long long)gen);
     if (access(path, F_OK) == 0) return true;
-    index_vectors *v = index_vectors_from_store(&b->store, b->emb.dim, b->err, b->errlen);
+    index_vectors *v = index_vectors_from_store(&b->store, b->dim, b->err, b->errlen);
     bool ok = v && index_vectors_save(v, &b->store, b->err, b->errlen);
     index_vectors_free(v);
     return ok;
@@ -338,7 +398,7 @@ static bool run(builder *b) {
                          b->errlen) &&
               index_store_files(&b->store, &old, &n_old, b->err, b->errlen);
     ok = ok && sync_files(b, walk, n_walk, old, n_old);
-    if (ok && b->have_emb) ok = embed_missing(b) && refresh_vectors(b);
+    if (ok && b->emb) ok = embed_missing(b) && refresh_vectors(b);
     index_files_free(walk, n_walk);
     index_store_files_free(old, n_old);
     return ok;
@@ -373,7 +433,8 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
     if (ok) report(b, true);
     stats->seconds = seconds_since(&b->t0);
     pending_clear(b);
-    if (b->have_emb) index_embedder_close(&b->emb);
+    embed_free(b->emb);
+    engine_model_free(b->emb_model);
     index_store_close(&b->store);
     if (lock >= 0) close(lock);
     free(b);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "embed.h"
 #include "engine.h"
 
 #define INDEX_ERR_LEN 512
@@ -153,6 +154,7 @@ typedef struct {
     int64_t added, changed, deleted; /* files (re)processed */
     int64_t unchanged;               /* files left alone */
     int64_t chunks_written, vectors_written;
+    int64_t vectors_reused; /* of vectors_written: unchanged chunk text, the stored vector kept */
     int64_t tokens_embedded;
     index_skips skips; /* freed by index_build_stats_free */
     double seconds;
@@ -186,6 +188,10 @@ typedef struct {
     int32_t max_per_file;    /* 0 = 3 */
     const char *embed_model; /* NULL = the index's own */
     int32_t n_threads;
+    /* An open embedding service to embed the query with (borrowed; long-lived callers keep one
+     * instead of loading the model per query, see index_embed_open). NULL = open embed_model (or
+     * the index's own) for this call. Its model id must be the one the index was built with. */
+    embed_service *embed;
 } index_search_params;
 
 typedef struct {
@@ -200,6 +206,17 @@ typedef struct {
 bool index_search(const index_search_params *p, index_hit **hits, int32_t *n_hits, char *err,
                   size_t errlen);
 void index_hits_free(index_hit *hits, int32_t n);
+
+/* ---- the embedding model ---- */
+
+/* Loads an embedding model and opens the service the index embeds with (the model id names the
+ * file by its base name, so every opener of one file gets the same id). *model receives the
+ * loaded model: free it with engine_model_free after embed_free. */
+embed_service *index_embed_open(const char *model_path, int32_t n_threads, engine_model **model,
+                                char *err, size_t errlen);
+/* The embedding model a repository's index was built with (malloc'd), or NULL when it has none
+ * (or no index). */
+char *index_embed_model(const char *root);
 
 /* ---- asking ---- */
 

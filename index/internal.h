@@ -46,7 +46,8 @@ bool chunk_definitions(chunk_list *l, const line_table *t, const char *language,
 
 /* ---- store.c: the SQLite database ---- */
 
-#define INDEX_SCHEMA_VERSION 2 /* 2: FTS5 with the porter stemmer */
+/* 2: FTS5 with the porter stemmer; 3: chunks.hash (a version-2 index is migrated on open) */
+#define INDEX_SCHEMA_VERSION 3
 
 typedef struct {
     sqlite3 *db;
@@ -80,12 +81,16 @@ typedef struct {
 bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err, size_t errlen);
 void index_store_files_free(store_file *files, int64_t n);
 
-/* Replaces a file's chunks (and vectors, if vecs is not NULL: dim floats per chunk) in one
- * transaction. */
+/* Replaces a file's chunks (with their content hashes, index_hash of the text) and vectors, if
+ * vecs is not NULL: dim floats per chunk, in one transaction. */
 bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
                           int64_t mtime_ns, const char *language, const index_chunk *chunks,
-                          int32_t n_chunks, const float *vecs, int32_t dim, char *err,
-                          size_t errlen);
+                          const uint64_t *chunk_hashes, int32_t n_chunks, const float *vecs,
+                          int32_t dim, char *err, size_t errlen);
+/* The stored vector of any chunk with this hash and exactly this text (out: dim floats): the
+ * vector cache of the index, valid because every stored vector is of the current model id. */
+bool index_store_find_vector(index_store *s, uint64_t hash, const char *text, int32_t dim,
+                             float *out);
 /* Updates only the stat data of an unchanged file (a touch). */
 bool index_store_touch_file(index_store *s, int64_t id, int64_t mtime_ns, char *err, size_t errlen);
 /* Stores vectors of existing chunks (dim floats each) in one transaction. */
@@ -96,24 +101,6 @@ bool index_store_delete_file(index_store *s, int64_t id, char *err, size_t errle
 
 /* ---- hashing ---- */
 uint64_t index_hash(const char *data, size_t len);
-
-/* ---- embedder.c: texts to vectors through the engine ---- */
-
-typedef struct {
-    engine_model *model;
-    engine_ctx *ctx;
-    int32_t dim, max_tokens;
-    char *id; /* what identifies the model's vectors: file name, architecture, dimension */
-} index_embedder;
-
-bool index_embedder_open(index_embedder *e, const char *path, int32_t n_threads, char *err,
-                         size_t errlen);
-void index_embedder_close(index_embedder *e);
-/* Token count of a text under the model's tokenizer (an index_count_fn; user = embedder). */
-int32_t index_embedder_count(const char *text, size_t len, void *user);
-/* Embeds n texts into out[n * dim]; *tokens receives the tokens evaluated. */
-bool index_embedder_run(index_embedder *e, const char *const *texts, int32_t n, float *out,
-                        int64_t *tokens, char *err, size_t errlen);
 
 /* ---- vectors.c: the FAISS index ---- */
 

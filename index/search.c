@@ -119,28 +119,40 @@ static bool symbol_boost(index_store *s, const terms *t, score_list *out, char *
     return ok || !snprintf(err, errlen, "search: out of memory");
 }
 
-static bool vector(index_store *s, const char *model, const char *query, int32_t n_threads,
-                   int32_t limit, score_list *out, char *err, size_t errlen) {
-    index_embedder e;
-    if (!index_embedder_open(&e, model, n_threads, err, errlen)) return false;
+/* The query embedded by the caller's service, or one opened for this call. */
+static bool embed_query(index_store *s, const index_search_params *p, const char *model, float **q,
+                        int32_t *dim, char *err, size_t errlen) {
+    engine_model *m = NULL;
+    embed_service *e = p->embed ? p->embed : index_embed_open(model, p->n_threads, &m, err, errlen);
+    if (!e) return false;
     char *id = index_store_meta_get(s, "embed_id");
-    bool ok = id && !strcmp(id, e.id);
+    bool ok = id && !strcmp(id, embed_model_id(e));
     if (!ok)
         snprintf(err, errlen,
                  "the index holds vectors of another model (%s): search with that "
                  "model or re-index with --embedding-model",
                  id ? id : "none");
-    float *q = malloc((size_t)e.dim * sizeof *q), *scores = malloc((size_t)limit * sizeof *scores);
-    int64_t *ids = malloc((size_t)limit * sizeof *ids), tokens;
-    ok = ok && q && scores && ids;
-    ok = ok && index_embedder_run(&e, &query, 1, q, &tokens, err, errlen);
-    index_vectors *v = ok ? index_vectors_load(s, e.dim, err, errlen) : NULL;
+    ok = ok && embed_queries(e, &p->query, NULL, 1, q, NULL, err, errlen);
+    *dim = embed_dim(e);
+    free(id);
+    if (e != p->embed) embed_free(e);
+    engine_model_free(m);
+    return ok;
+}
+
+static bool vector(index_store *s, const index_search_params *p, const char *model, int32_t limit,
+                   score_list *out, char *err, size_t errlen) {
+    float *q = NULL, *scores = malloc((size_t)limit * sizeof *scores);
+    int64_t *ids = malloc((size_t)limit * sizeof *ids);
+    int32_t dim = 0;
+    bool ok = scores && ids;
+    if (!ok) snprintf(err, errlen, "search: out of memory");
+    ok = ok && embed_query(s, p, model, &q, &dim, err, errlen);
+    index_vectors *v = ok ? index_vectors_load(s, dim, err, errlen) : NULL;
     int32_t n = v ? index_vectors_search(v, q, limit, ids, scores, err, errlen) : -1;
     ok = n >= 0;
     for (int32_t i = 0; ok && i < n; i++) ok = add_score(out, ids[i], 1.0 / (RRF_K + i + 1));
     index_vectors_free(v);
-    index_embedder_close(&e);
-    free(id);
     free(q);
     free(scores);
     free(ids);
@@ -218,7 +230,7 @@ static bool pick_mode(index_store *s, const index_search_params *p, index_mode *
     *model = p->embed_model ? strdup(p->embed_model) : index_store_meta_get(s, "embed_model");
     *mode = p->mode;
     if (*mode == INDEX_MODE_AUTO) *mode = *model ? INDEX_MODE_HYBRID : INDEX_MODE_LEXICAL;
-    if (*mode == INDEX_MODE_LEXICAL || *model) return true;
+    if (*mode == INDEX_MODE_LEXICAL || *model || p->embed) return true;
     snprintf(err, errlen,
              "%s search needs an embedding model: index with 'hearth index "
              "--embedding-model PATH', or use --mode lexical",
@@ -236,8 +248,7 @@ static bool search_store(index_store *s, const index_search_params *p, index_hit
     bool ok = t && pick_mode(s, p, &mode, &model, err, errlen);
     if (ok) query_terms(p->query, t);
     if (ok && mode != INDEX_MODE_VECTOR) ok = lexical(s, t, limit, &l, err, errlen);
-    if (ok && mode != INDEX_MODE_LEXICAL)
-        ok = vector(s, model, p->query, p->n_threads, limit, &l, err, errlen);
+    if (ok && mode != INDEX_MODE_LEXICAL) ok = vector(s, p, model, limit, &l, err, errlen);
     if (ok) ok = symbol_boost(s, t, &l, err, errlen);
     if (ok) fuse(&l);
     if (ok && !collect(s, &l, p, k, hits, n_hits))

@@ -19,8 +19,9 @@ static const char SCHEMA[] =
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, language TEXT NOT NULL);"
     "CREATE TABLE chunks(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, path TEXT NOT NULL,"
     " start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, language TEXT NOT NULL,"
-    " symbol TEXT, text TEXT NOT NULL);"
+    " symbol TEXT, text TEXT NOT NULL, hash INTEGER);"
     "CREATE INDEX chunks_file ON chunks(file_id);"
+    "CREATE INDEX chunks_hash ON chunks(hash);"
     "CREATE INDEX chunks_symbol ON chunks(symbol);"
     "CREATE VIRTUAL TABLE chunks_fts USING fts5(path, symbol, text, content='chunks',"
     " content_rowid='id', tokenize='porter unicode61');"
@@ -88,6 +89,18 @@ static bool store_create(index_store *s, char *err, size_t errlen) {
     return index_store_exec(s, ok ? "COMMIT" : "ROLLBACK", err, errlen) && ok;
 }
 
+/* Version 2 -> 3: chunks gain their content hash (NULL for the old rows, which are then simply
+ * not found by index_store_find_vector until their file changes). */
+static bool store_migrate_2(index_store *s, char *err, size_t errlen) {
+    if (!index_store_exec(s, "BEGIN IMMEDIATE", err, errlen)) return false;
+    bool ok = index_store_exec(s,
+                               "ALTER TABLE chunks ADD COLUMN hash INTEGER;"
+                               "CREATE INDEX chunks_hash ON chunks(hash);"
+                               "UPDATE meta SET value='3' WHERE key='schema_version'",
+                               err, errlen);
+    return index_store_exec(s, ok ? "COMMIT" : "ROLLBACK", err, errlen) && ok;
+}
+
 /* Creates the schema in a new database, or checks the version of an existing one. */
 static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
     sqlite3_stmt *st;
@@ -102,6 +115,7 @@ static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
     if (!exists && create) return store_create(s, err, errlen);
     int64_t version = exists ? index_store_meta_int(s, "schema_version", -1) : -1;
     if (version == INDEX_SCHEMA_VERSION) return true;
+    if (version == 2) return store_migrate_2(s, err, errlen);
     snprintf(err, errlen,
              "index %s has schema version %lld, this hearth reads version %d: "
              "run 'hearth index --rebuild'",
@@ -264,7 +278,8 @@ typedef struct {
 } put_stmts;
 
 static bool put_chunk(index_store *s, put_stmts *ps, int64_t file_id, const char *path,
-                      const char *language, const index_chunk *c, const float *vec, int32_t dim) {
+                      const char *language, const index_chunk *c, uint64_t hash, const float *vec,
+                      int32_t dim) {
     sqlite3_stmt *st = ps->chunk;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, file_id);
@@ -274,6 +289,7 @@ static bool put_chunk(index_store *s, put_stmts *ps, int64_t file_id, const char
     sqlite3_bind_text(st, 5, language, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, c->symbol, -1, SQLITE_STATIC); /* NULL binds NULL */
     sqlite3_bind_text(st, 7, c->text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (int64_t)hash);
     if (sqlite3_step(st) != SQLITE_DONE) return false;
     int64_t id = sqlite3_last_insert_rowid(s->db);
     st = ps->fts;
@@ -293,8 +309,8 @@ static bool put_chunk(index_store *s, put_stmts *ps, int64_t file_id, const char
 
 bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
                           int64_t mtime_ns, const char *language, const index_chunk *chunks,
-                          int32_t n_chunks, const float *vecs, int32_t dim, char *err,
-                          size_t errlen) {
+                          const uint64_t *chunk_hashes, int32_t n_chunks, const float *vecs,
+                          int32_t dim, char *err, size_t errlen) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(s, path, err, errlen);
     put_stmts ps = {0};
@@ -303,7 +319,7 @@ bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint6
     ok = ok &&
          sqlite3_prepare_v2(s->db,
                             "INSERT INTO chunks(file_id, path, start_line, end_line, language,"
-                            " symbol, text) VALUES(?,?,?,?,?,?,?)",
+                            " symbol, text, hash) VALUES(?,?,?,?,?,?,?,?)",
                             -1, &ps.chunk, NULL) == SQLITE_OK &&
          sqlite3_prepare_v2(s->db,
                             "INSERT INTO chunks_fts(rowid, path, symbol, text) "
@@ -312,13 +328,30 @@ bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint6
          sqlite3_prepare_v2(s->db, "INSERT INTO vectors(chunk_id, vec) VALUES(?,?)", -1, &ps.vec,
                             NULL) == SQLITE_OK;
     for (int32_t i = 0; ok && i < n_chunks; i++)
-        ok = put_chunk(s, &ps, id, path, language, &chunks[i],
+        ok = put_chunk(s, &ps, id, path, language, &chunks[i], chunk_hashes[i],
                        vecs ? vecs + (size_t)i * (size_t)dim : NULL, dim);
     ok = ok && bump_generation(s);
     sqlite3_finalize(ps.chunk);
     sqlite3_finalize(ps.fts);
     sqlite3_finalize(ps.vec);
     return finish(s, ok, path, err, errlen);
+}
+
+bool index_store_find_vector(index_store *s, uint64_t hash, const char *text, int32_t dim,
+                             float *out) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT v.vec FROM chunks c JOIN vectors v ON v.chunk_id = c.id "
+                           "WHERE c.hash = ? AND c.text = ? LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, (int64_t)hash);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(st) == SQLITE_ROW &&
+                 sqlite3_column_bytes(st, 0) == (int)((size_t)dim * sizeof *out);
+    if (found) memcpy(out, sqlite3_column_blob(st, 0), (size_t)dim * sizeof *out);
+    sqlite3_finalize(st);
+    return found;
 }
 
 bool index_store_touch_file(index_store *s, int64_t id, int64_t mtime_ns, char *err,

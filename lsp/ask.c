@@ -36,16 +36,47 @@ static void ask_data_free(void *p) {
     free(d);
 }
 
+static void embedder_free(bg_worker *w) {
+    embed_free(w->embed);
+    engine_model_free(w->embed_model);
+    free(w->embed_path);
+    w->embed = NULL;
+    w->embed_model = NULL;
+    w->embed_path = NULL;
+}
+
 void bg_worker_free(bg_worker *w) {
     engine_model_free(w->chat);
     free(w->chat_path);
+    embedder_free(w);
     memset(w, 0, sizeof *w);
+}
+
+/* Worker: the embedding service for a question (the configured model, else the index's own),
+ * kept across questions; NULL when the search needs none (lexical, or an index without vectors:
+ * index_search then says what is missing). */
+static embed_service *embedder(bg_worker *w, const ask_data *d, char *err, size_t errlen) {
+    if (d->mode == INDEX_MODE_LEXICAL) return NULL;
+    char *path = d->embed_model ? strdup(d->embed_model) : index_embed_model(d->root);
+    if (!path) return NULL;
+    if (!w->embed || strcmp(w->embed_path, path)) {
+        embedder_free(w);
+        w->embed = index_embed_open(path, d->n_threads, &w->embed_model, err, errlen);
+        w->embed_path = w->embed ? path : NULL;
+        if (!w->embed) free(path);
+        return w->embed;
+    }
+    free(path);
+    return w->embed;
 }
 
 /* Worker: the chat model, loaded on first use (a different path replaces it). */
 static engine_model *chat_model(bg_worker *w, const char *path, char *err, size_t errlen) {
     if (w->chat && !strcmp(w->chat_path, path)) return w->chat;
-    bg_worker_free(w);
+    engine_model_free(w->chat); /* only the chat model: the embedding model stays */
+    free(w->chat_path);
+    w->chat = NULL;
+    w->chat_path = NULL;
     char why[ENGINE_ERR_LEN];
     w->chat = engine_model_load(path, why, sizeof why);
     if (!w->chat) {
@@ -53,7 +84,10 @@ static engine_model *chat_model(bg_worker *w, const char *path, char *err, size_
         return NULL;
     }
     w->chat_path = strdup(path);
-    if (!w->chat_path) bg_worker_free(w);
+    if (!w->chat_path) {
+        engine_model_free(w->chat);
+        w->chat = NULL;
+    }
     return w->chat;
 }
 
@@ -87,6 +121,8 @@ static void ask_run(lsp_job *j, void *worker_state) {
                               .mode = d->mode,
                               .embed_model = d->embed_model,
                               .n_threads = d->n_threads};
+    sp.embed = embedder(worker_state, d, d->err, sizeof d->err);
+    if (!sp.embed && d->err[0]) return;
     if (!index_search(&sp, &d->hits, &d->n_hits, d->err, sizeof d->err)) return;
     engine_model *m = chat_model(worker_state, d->chat_model, d->err, sizeof d->err);
     d->used = calloc((size_t)d->n_hits + 1, sizeof *d->used);

@@ -22,9 +22,15 @@ typedef struct stream_msg {
     struct stream_msg *next;
 } stream_msg;
 
+/* The background worker's models, loaded on first use and unloaded together when idle: the chat
+ * model, and the embedding model with its embed/ service (so hearth.ask embeds each question
+ * without reloading the model). */
 typedef struct {
     engine_model *chat;
     char *chat_path;
+    engine_model *embed_model;
+    embed_service *embed;
+    char *embed_path;
 } bg_worker;
 
 /* The progress of the one index build being reported (a newer build takes it over). */

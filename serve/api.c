@@ -377,6 +377,39 @@ static serve_job *parse_chat(serve_server *s, json_t *o, why *w) {
     return NULL;
 }
 
+/* input_type (not OpenAI's): "document" (the default) or "query", as embed/ prompts them. */
+static bool input_type(json_t *o, embed_kind *kind, why *w) {
+    json_t *t = json_object_get(o, "input_type");
+    const char *v = json_is_string(t) ? json_string_value(t) : t ? "" : "document";
+    *kind = !strcmp(v, "query") ? EMBED_QUERY : EMBED_DOCUMENT;
+    if (!strcmp(v, "query") || !strcmp(v, "document")) return true;
+    snprintf(w->msg, sizeof w->msg, "'input_type' must be \"query\" or \"document\"");
+    return false;
+}
+
+/* Each input through embed_prepare: prompt, tokens, truncation of documents; an over-long
+ * query or an empty input fails the request naming the input. */
+static bool prepare_inputs(serve_server *s, serve_job *j, json_t *in, size_t n, embed_kind kind,
+                           why *w) {
+    j->inputs = calloc(n, sizeof *j->inputs);
+    if (!j->inputs) return false;
+    char err[EMBED_ERR_LEN];
+    for (size_t i = 0; i < n; i++, j->n_in++) {
+        json_t *t = json_is_array(in) ? json_array_get(in, i) : in;
+        if (!json_is_string(t)) {
+            snprintf(w->msg, sizeof w->msg, "input[%zu] is not a string", i);
+            return false;
+        }
+        if (!embed_prepare(s->embed, kind, json_string_value(t), json_string_length(t),
+                           &j->inputs[i], err, sizeof err)) {
+            snprintf(w->msg, sizeof w->msg, "input[%zu]: %s", i, err);
+            return false;
+        }
+        j->n_prompt_total += j->inputs[i].n_ids;
+    }
+    return true;
+}
+
 static serve_job *parse_embeddings(serve_server *s, json_t *o, why *w) {
     json_t *in = json_object_get(o, "input"), *fmt = json_object_get(o, "encoding_format");
     size_t n = json_is_array(in) ? json_array_size(in) : 1;
@@ -390,31 +423,13 @@ static serve_job *parse_embeddings(serve_server *s, json_t *o, why *w) {
         snprintf(w->msg, sizeof w->msg, "'encoding_format' must be \"float\" or \"base64\"");
         return NULL;
     }
+    embed_kind kind;
+    if (!input_type(o, &kind, w)) return NULL;
     serve_job *j = job_new(JOB_EMBED);
     if (!j) return NULL;
     j->id = s->next_id++;
     j->base64 = !strcmp(f, "base64");
-    j->inputs = calloc(n, sizeof *j->inputs);
-    j->n_inputs = calloc(n, sizeof *j->n_inputs);
-    bool ok = j->inputs && j->n_inputs;
-    for (size_t i = 0; ok && i < n; i++, j->n_in++) {
-        json_t *t = json_is_array(in) ? json_array_get(in, i) : in;
-        int32_t k = json_is_string(t)
-                        ? tokenize(s->embed_model, json_string_value(t), json_string_length(t),
-                                   true, false, s->n_batch_embed, &j->inputs[i], w)
-                        : -3;
-        if (k <= 0 && !w->msg[0])
-            snprintf(w->msg, sizeof w->msg,
-                     k == -3  ? "input[%zu] is not a string"
-                     : k == 0 ? "input[%zu] is empty"
-                              : "input[%zu] is longer than "
-                                "the embedding model's batch",
-                     i);
-        ok = k > 0;
-        j->n_inputs[i] = k > 0 ? k : 0;
-        j->n_prompt_total += k > 0 ? k : 0;
-    }
-    if (ok) return j;
+    if (prepare_inputs(s, j, in, n, kind, w)) return j;
     pthread_mutex_lock(&s->mu);
     job_unref_locked(j);
     pthread_mutex_unlock(&s->mu);

@@ -15,6 +15,7 @@
 
 #include "base.h"
 #include "completion.h"
+#include "embed.h"
 #include "engine.h"
 #include "serve.h"
 
@@ -53,7 +54,8 @@ typedef struct serve_job {
     engine_sampler_params sampling;
     char *stops[SERVE_MAX_STOPS];
     int n_stops;
-    int32_t **inputs, *n_inputs, n_in; /* embeddings */
+    embed_item *inputs; /* embeddings: prepared by embed/ (prompt, tokens, truncation) */
+    int32_t n_in;
     /* FIM: prefix holds the whole document, the cursor at prefix_len, suffix_len bytes after it
      * (suffix is NULL: the suffix is prefix + prefix_len) */
     char *prefix, *suffix;
@@ -83,11 +85,12 @@ typedef struct serve_job {
 struct serve_server {
     serve_params p;
     engine_model *model, *embed_model;
-    engine_ctx *ctx, *embed_ctx; /* [sched] paged context; plain context for embeddings */
-    completion_engine *fim;      /* [sched] /v1/fim; NULL when the model has no FIM tokens */
-    char fim_why[256];           /* why fim is NULL */
+    engine_ctx *ctx;        /* [sched] paged context */
+    embed_service *embed;   /* /v1/embeddings (thread-safe; run on the scheduler thread) */
+    completion_engine *fim; /* [sched] /v1/fim; NULL when the model has no FIM tokens */
+    char fim_why[256];      /* why fim is NULL */
     char model_name[256], embed_name[256];
-    int32_t n_ctx, n_batch_embed;
+    int32_t n_ctx;
     long created;
     /* loop */
     uv_loop_t loop;

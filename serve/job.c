@@ -27,9 +27,8 @@ void job_unref_locked(serve_job *j) {
     }
     free(j->extras);
     for (int i = 0; i < j->n_stops; i++) free(j->stops[i]);
-    for (int32_t i = 0; j->inputs && i < j->n_in; i++) free(j->inputs[i]);
+    for (int32_t i = 0; j->inputs && i < j->n_in; i++) embed_item_clear(&j->inputs[i]);
     free(j->inputs);
-    free(j->n_inputs);
     free(j->out);
     free(j->embeddings);
     free(j);

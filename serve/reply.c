@@ -223,6 +223,15 @@ static void sb_base64(strbuf *b, const unsigned char *d, size_t n) {
     }
 }
 
+/* Not OpenAI's: a document embed/ cut to the model's limit says so, with both token counts. */
+static void sb_truncation(strbuf *b, const embed_item *it) {
+    if (!it->truncated) return;
+    char t[128];
+    snprintf(t, sizeof t, ",\"truncated\":true,\"tokens\":%d,\"original_tokens\":%d", it->n_ids,
+             it->n_original);
+    sb_str(b, t);
+}
+
 static void embed_reply(serve_server *s, conn *c, serve_job *j, update *u) {
     if (u->err_status) {
         api_error(c, u->err_status, u->err_msg, NULL);
@@ -239,14 +248,16 @@ static void embed_reply(serve_server *s, conn *c, serve_job *j, update *u) {
         if (j->base64) { /* float32 little-endian bytes (x86 is little-endian) */
             sb_str(&b, "\"");
             sb_base64(&b, (const unsigned char *)e, (size_t)j->n_embd * sizeof(float));
-            sb_str(&b, "\"}");
-            continue;
+            sb_str(&b, "\"");
+        } else {
+            for (int32_t k = 0; k < j->n_embd; k++) {
+                int n = snprintf(num, sizeof num, "%s%.9g", k ? "," : "[", (double)e[k]);
+                sb_add(&b, num, (size_t)n);
+            }
+            sb_str(&b, "]");
         }
-        for (int32_t k = 0; k < j->n_embd; k++) {
-            int n = snprintf(num, sizeof num, "%s%.9g", k ? "," : "[", (double)e[k]);
-            sb_add(&b, num, (size_t)n);
-        }
-        sb_str(&b, "]}");
+        sb_truncation(&b, &j->inputs[i]);
+        sb_str(&b, "}");
     }
     json_t *name = json_string(s->embed_name);
     char *qname = json_dumps(name, JSON_ENCODE_ANY);

@@ -242,23 +242,19 @@ static int take_embeds(serve_server *s, serve_job **out) {
     return n;
 }
 
-/* All texts of several requests in one engine_embed_batch call (packed into shared forward
- * passes), then each request's vectors handed back. */
+/* All texts of several requests in one embed_run (packed into shared forward passes by
+ * embed/), then each request's vectors handed back. */
 static void run_embeddings(serve_server *s, serve_job **jobs, int n_jobs) {
-    char err[ENGINE_ERR_LEN] = "out of memory";
-    int32_t e = engine_model_get_info(s->embed_model)->n_embd, total = 0;
+    char err[EMBED_ERR_LEN] = "out of memory";
+    int32_t total = 0;
     for (int k = 0; k < n_jobs; k++) total += jobs[k]->n_in;
-    const int32_t **ids = malloc((size_t)total * sizeof *ids);
-    int32_t *lens = malloc((size_t)total * sizeof *lens);
-    float *out = malloc((size_t)total * (size_t)e * sizeof(float));
-    bool ok = ids && lens && out;
+    embed_item *items = malloc((size_t)total * sizeof *items);
+    float *out = NULL;
+    bool ok = items != NULL;
     for (int k = 0, at = 0; ok && k < n_jobs; k++)
-        for (int32_t i = 0; i < jobs[k]->n_in; i++, at++) {
-            ids[at] = jobs[k]->inputs[i];
-            lens[at] = jobs[k]->n_inputs[i];
-        }
-    ok = ok && engine_embed_batch(s->embed_ctx, ids, lens, total, ENGINE_POOL_DEFAULT, out, err,
-                                  sizeof err);
+        for (int32_t i = 0; i < jobs[k]->n_in; i++) items[at++] = jobs[k]->inputs[i]; /* views */
+    ok = ok && embed_run(s->embed, items, total, &out, NULL, err, sizeof err);
+    int32_t e = embed_dim(s->embed);
     for (int k = 0, at = 0; k < n_jobs; at += jobs[k++]->n_in) {
         serve_job *j = jobs[k];
         float *mine = ok ? malloc((size_t)j->n_in * (size_t)e * sizeof(float)) : NULL;
@@ -273,8 +269,7 @@ static void run_embeddings(serve_server *s, serve_job **jobs, int n_jobs) {
         pthread_mutex_unlock(&s->mu);
         finish_job(s, j, "stop", 0, NULL);
     }
-    free(ids);
-    free(lens);
+    free(items);
     free(out);
 }
 

@@ -82,17 +82,17 @@ static bool load_main(serve_server *s, char *err, size_t errlen) {
     return true;
 }
 
+/* The embedding model stays loaded here as before; embed/ owns everything above it (its
+ * context, prompts, truncation, batching). */
 static bool load_embedder(serve_server *s, char *err, size_t errlen) {
     s->embed_model = engine_model_load(s->p.embed_model_path, err, errlen);
     if (!s->embed_model) return false;
-    int32_t train = engine_model_get_info(s->embed_model)->n_ctx_train;
-    engine_ctx_params cp = engine_ctx_default_params();
-    cp.n_threads = s->p.n_threads;
-    cp.n_ctx = cp.n_batch = train > 0 && train < 2048 ? train : 2048;
-    s->embed_ctx = engine_ctx_new(s->embed_model, &cp, err, errlen);
-    s->n_batch_embed = cp.n_batch;
     name_of(s->p.embed_model_path, NULL, s->embed_name, sizeof s->embed_name);
-    return s->embed_ctx != NULL;
+    embed_params ep = embed_default_params();
+    ep.n_threads = s->p.n_threads;
+    ep.name = s->embed_name;
+    s->embed = embed_new_local(s->embed_model, &ep, err, errlen);
+    return s->embed != NULL;
 }
 
 /* The scheduler has news: hand every ready job's output to its connection. */
@@ -124,7 +124,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
 static void free_server(serve_server *s) {
     completion_free(s->fim);
     engine_ctx_free(s->ctx);
-    engine_ctx_free(s->embed_ctx);
+    embed_free(s->embed);
     engine_model_free(s->model);
     engine_model_free(s->embed_model);
     pthread_mutex_destroy(&s->mu);

@@ -11,6 +11,7 @@ killed with SIGKILL at random moments leaves an index that a re-run makes consis
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -311,6 +312,78 @@ def test_cache_location(tmp):
     check(hits and hits[0]["path"] == "lib/util.c", f"search in the cache index: {p.stderr}")
 
 
+FUNCS = """/* Three functions: editing one must embed only that one again. */
+int alpha_one(int x) {
+    int y = x * 3;
+    return y + 1;
+}
+
+int beta_two(int x) {
+    int y = x - 7;
+    return y * y;
+}
+
+int gamma_three(const char *s) {
+    int n = 0;
+    while (*s++) n++;
+    return n;
+}
+"""
+
+
+def written(stderr):
+    """(vectors written, of them reused, tokens embedded) from the summary line."""
+    m = re.search(r"(\d+) vectors written \((\d+) reused, (\d+) tokens embedded\)", stderr)
+    return tuple(int(g) for g in m.groups()) if m else None
+
+
+def vectors_by_symbol(root):
+    with db(root) as c:
+        return dict(c.execute("SELECT c.symbol, v.vec FROM chunks c JOIN vectors v "
+                              "ON v.chunk_id = c.id WHERE c.symbol IS NOT NULL"))
+
+
+def test_reuse(tmp):
+    """Re-indexing after editing one function of a three-function file embeds that one chunk; the
+    others keep their stored vectors (chunk content hash + model id). A copy of the file elsewhere
+    embeds nothing."""
+    root = os.path.join(tmp, "reuse")
+    write(root, "funcs.c", FUNCS)
+    first = written(run("index", root, "--embedding-model", MODEL).stderr)
+    before = vectors_by_symbol(root)
+    check(set(before) >= {"alpha_one", "beta_two", "gamma_three"}, f"one chunk each: {set(before)}")
+    write(root, "funcs.c", FUNCS.replace("x - 7", "x - 8"))
+    second = written(run("index", root).stderr)
+    after = vectors_by_symbol(root)
+    n = len(after)
+    check(second is not None and second[0] == n and second[0] - second[1] == 1,
+          f"one chunk embedded of {n}: {second}")
+    check(first and second and 0 < second[2] < first[2], f"fewer tokens: {first} {second}")
+    check(after.get("alpha_one") == before.get("alpha_one") and
+          after.get("gamma_three") == before.get("gamma_three"), "unchanged vectors kept")
+    check(after.get("beta_two") != before.get("beta_two"), "the edited function re-embedded")
+    write(root, "copy/funcs.c", FUNCS.replace("x - 7", "x - 8"))
+    third = written(run("index", root).stderr)
+    check(third is not None and third[0] == third[1] and third[2] == 0, f"a copy: {third}")
+
+
+def test_migrate_v2(tmp):
+    """A version-2 index (no chunk hashes) is migrated in place, not rebuilt."""
+    root = os.path.join(tmp, "v2")
+    write(root, "lib.c", C_SRC)
+    run("index", root, "-q")
+    with db(root) as c:
+        c.execute("DROP INDEX chunks_hash")
+        c.execute("ALTER TABLE chunks DROP COLUMN hash")
+        c.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    hits = search(root, "parse_config", "--mode", "lexical")
+    check(hits and hits[0]["path"] == "lib.c", "a version-2 index still searches")
+    with db(root) as c:
+        v = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        cols = [r[1] for r in c.execute("PRAGMA table_info(chunks)")]
+    check(v == "3" and "hash" in cols, f"migrated to 3: {v} {cols}")
+
+
 def test_unreadable(tmp):
     """Files and directories the indexer may not read are skipped with one log line. Root reads
     everything, so as root the indexer runs as nobody (setpriv), in a world-writable repo."""
@@ -351,6 +424,8 @@ def main():
         os.makedirs(crash)
         test_sigkill(crash)
         test_cache_location(tmp)
+        test_reuse(tmp)
+        test_migrate_v2(tmp)
         test_unreadable(tmp)
         os.chmod(os.path.join(root, "locked"), 0o755)  # so the temporary directory can go
     print(f"test_index: {checks} checks, {failures} failed")

@@ -223,8 +223,15 @@ static void test_faiss_file_round_trip(const char *dir) {
     index_store s;
     CHECK(index_store_open(&s, dir, true, err, sizeof err));
     index_chunk chunks[3] = {{1, 1, "f", "int f;"}, {2, 2, NULL, "int g;"}, {3, 3, "h", "int h;"}};
-    float vecs[3 * 4] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0.6f, 0.8f};
-    CHECK(index_store_put_file(&s, "a.c", 1, 2, 3, "c", chunks, 3, vecs, 4, err, sizeof err));
+    float vecs[3 * 4] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0.6f, 0.8f}, found[4] = {0};
+    uint64_t hashes[3] = {11, 22, 33};
+    CHECK(
+        index_store_put_file(&s, "a.c", 1, 2, 3, "c", chunks, hashes, 3, vecs, 4, err, sizeof err));
+    /* The store as a vector cache: found by hash and exact text, never by hash alone. */
+    CHECK(index_store_find_vector(&s, 22, "int g;", 4, found) && found[1] == 1 && found[0] == 0);
+    CHECK(!index_store_find_vector(&s, 22, "int G;", 4, found));
+    CHECK(!index_store_find_vector(&s, 23, "int g;", 4, found));
+    CHECK(!index_store_find_vector(&s, 22, "int g;", 8, found)); /* another dimension */
     index_vectors *v = index_vectors_from_store(&s, 4, err, sizeof err);
     CHECK(v && index_vectors_count(v) == 3);
     CHECK(v && index_vectors_save(v, &s, err, sizeof err));
@@ -262,7 +269,9 @@ static void test_hnsw_past_threshold(const char *dir) {
         }
         for (int d = 0; d < DIM; d++) vecs[i * DIM + d] /= sqrtf(norm);
     }
-    CHECK(index_store_put_file(&s, "h.c", 9, 9, 9, "c", chunks, N, vecs, DIM, err, sizeof err));
+    static uint64_t hashes[N];
+    CHECK(index_store_put_file(&s, "h.c", 9, 9, 9, "c", chunks, hashes, N, vecs, DIM, err,
+                               sizeof err));
     index_vectors_set_hnsw_threshold(100);
     index_vectors *v = index_vectors_from_store(&s, DIM, err, sizeof err);
     index_vectors_set_hnsw_threshold(0);

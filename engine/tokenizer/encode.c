@@ -194,7 +194,7 @@ int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool 
         if (err && errlen) snprintf(err, errlen, "out of memory while tokenizing");
         return -1;
     }
-    if (ids && max > 0)
+    if (ids && max > 0 && out.n > 0) /* no tokens: out.v is NULL, which memcpy may not get */
         memcpy(ids, out.v, (size_t)((int64_t)out.n < max ? (int64_t)out.n : max) * sizeof(int32_t));
     free(out.v);
     return (int64_t)out.n;

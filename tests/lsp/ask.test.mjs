@@ -6,7 +6,7 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, Client, killAll } from './client.mjs';
@@ -101,6 +101,30 @@ test('hearth.ask streams hearth/answer and returns sources as Locations', { skip
     assert.ok(iDone < iReply);
     const bad = await c.request('workspace/executeCommand', { command: 'hearth.ask', arguments: [{ k: 3 }] });
     assert.equal(bad.error.code, -32602);
+    await c.close();
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+// Vector search for hearth.ask keeps one embedding model loaded on the worker (issue 14): the
+// model file stays mapped between questions, and an over-long question is refused as a query.
+test('hearth.ask keeps its embedding model between questions', { skip, timeout: 60000 }, async () => {
+  const root = fixture();
+  const EMBED = `${REF}/models/tiny-bert-F16.gguf`;
+  const mapped = (c) => readFileSync(`/proc/${c.proc.pid}/maps`, 'utf8').includes('tiny-bert-F16.gguf');
+  try {
+    const c = await start(root, { embeddingModel: EMBED });
+    const ix = await c.request('workspace/executeCommand', { command: 'hearth.index', arguments: [] });
+    assert.ok(ix.result && ix.result.vectors > 0, JSON.stringify(ix));
+    assert.ok(!mapped(c), 'the index build does not keep the model');
+    for (const question of ['what does parse_config do?', 'where are widgets frobnicated?']) {
+      const r = await c.request('workspace/executeCommand', { command: 'hearth.ask',
+        arguments: [{ question, mode: 'vector', maxTokens: 4 }] });
+      assert.ok(r.result && r.result.sources.length > 0, JSON.stringify(r.error));
+      assert.ok(mapped(c), 'the embedding model stays loaded after a question');
+    }
+    const long = await c.request('workspace/executeCommand', { command: 'hearth.ask',
+      arguments: [{ question: 'word. '.repeat(2000), mode: 'vector', maxTokens: 4 }] });
+    assert.match(long.error.message, /query is \d+ tokens.*at most 512/);
     await c.close();
   } finally { rmSync(root, { recursive: true, force: true }); }
 });

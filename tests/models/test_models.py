@@ -492,7 +492,12 @@ def test_remote_against_hearth_serve(tmp, ref):
         env, models = fresh_env(tmp, "serve-e2e")
         write_config(env, cfg)
         rc, out, err = hearth(env, "embed", *texts)
-        check("serve e2e: hearth embed without -m goes to the server", rc == 0 and out == out2, err)
+        # the server answers these texts from its vector cache (filled by the batches of 2 above):
+        # vectors computed in another packing differ from the local ones by kernel rounding only
+        c = [[float(x) for x in l.split()] for l in out.splitlines()]
+        same = len(c) == len(b) == 3 and all(len(x) == len(y) and max(abs(p - q) for p, q in zip(x, y)) < 1e-5
+                                             for x, y in zip(c, b))
+        check("serve e2e: hearth embed without -m goes to the server", rc == 0 and same, err)
         rc, out, err = hearth(env, "ask", "boil_water kettle", "--root", os.path.join(tmp, "repo"), "-n", "16")
         check("serve e2e: hearth ask through the server", rc == 0 and "Sources:" in out and "kettle.py:1-" in out, out + err)
     finally:
