@@ -37,24 +37,36 @@ static void ask_data_free(void *p) {
 }
 
 void bg_worker_free(bg_worker *w) {
-    engine_model_free(w->chat);
+    runtime_model_release(w->rt, w->chat);
+    if (w->chat) runtime_sweep(w->rt);
     free(w->chat_path);
-    memset(w, 0, sizeof *w);
+    w->chat = NULL;
+    w->chat_path = NULL;
 }
 
-/* Worker: the chat model, loaded on first use (a different path replaces it). */
-static engine_model *chat_model(bg_worker *w, const char *path, char *err, size_t errlen) {
-    if (w->chat && !strcmp(w->chat_path, path)) return w->chat;
+/* Worker: the chat model (a path, a file in the models dir or a catalogue name), loaded on
+ * first use through the registry (a different name replaces it). */
+static engine_model *chat_model(bg_worker *w, const char *name, char *err, size_t errlen) {
+    if (w->chat && !strcmp(w->chat_path, name)) return w->chat;
     bg_worker_free(w);
-    char why[ENGINE_ERR_LEN];
-    w->chat = engine_model_load(path, why, sizeof why);
+    char why[RUNTIME_ERR_LEN];
+    w->chat = runtime_model_acquire(w->rt, name, MODELS_ROLE_CHAT, why, sizeof why);
     if (!w->chat) {
-        snprintf(err, errlen, "chat model %.200s: %.280s", path, why);
+        snprintf(err, errlen, "%.500s", why);
         return NULL;
     }
-    w->chat_path = strdup(path);
+    w->chat_path = strdup(name);
     if (!w->chat_path) bg_worker_free(w);
     return w->chat;
+}
+
+bool bg_embed_path(const char *name, char **path, char *err, size_t errlen) {
+    *path = NULL;
+    if (!name) return true;
+    char why[RUNTIME_ERR_LEN];
+    *path = runtime_resolve(name, MODELS_ROLE_EMBEDDING, why, sizeof why);
+    if (!*path) snprintf(err, errlen, "%.500s", why);
+    return *path != NULL;
 }
 
 static bool ask_emit(const char *text, size_t len, void *user) {
@@ -81,13 +93,17 @@ static bool ask_emit(const char *text, size_t len, void *user) {
 static void ask_run(lsp_job *j, void *worker_state) {
     ask_data *d = j->data;
     d->job = j;
+    char *embed = NULL;
+    if (!bg_embed_path(d->embed_model, &embed, d->err, sizeof d->err)) return;
     index_search_params sp = {.root = d->root,
                               .query = d->question,
                               .k = d->k,
                               .mode = d->mode,
-                              .embed_model = d->embed_model,
+                              .embed_model = embed,
                               .n_threads = d->n_threads};
-    if (!index_search(&sp, &d->hits, &d->n_hits, d->err, sizeof d->err)) return;
+    bool found = index_search(&sp, &d->hits, &d->n_hits, d->err, sizeof d->err);
+    free(embed);
+    if (!found) return;
     engine_model *m = chat_model(worker_state, d->chat_model, d->err, sizeof d->err);
     d->used = calloc((size_t)d->n_hits + 1, sizeof *d->used);
     d->answer = calloc(1, 1);

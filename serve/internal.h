@@ -15,6 +15,7 @@
 
 #include "completion.h"
 #include "engine.h"
+#include "runtime.h"
 #include "serve.h"
 
 #define SERVE_MAX_STOPS    8
@@ -64,9 +65,10 @@ typedef struct serve_job {
 
 struct serve_server {
     serve_params p;
-    engine_model *model, *embed_model;
-    engine_ctx *ctx, *embed_ctx; /* [sched] paged context; plain context for embeddings */
-    completion_engine *fim;      /* [sched] /v1/fim; NULL when the model has no FIM tokens */
+    runtime_registry *rt;              /* where model and embed_model come from (shared) */
+    engine_model *model, *embed_model; /* borrowed from rt for the server's life */
+    engine_ctx *ctx, *embed_ctx;       /* [sched] paged context; plain context for embeddings */
+    completion_engine *fim;            /* [sched] /v1/fim; NULL when the model has no FIM tokens */
     char model_name[256], embed_name[256];
     int32_t n_ctx, n_batch_embed;
     int32_t fim_prefix, fim_suffix, fim_middle; /* -1 when the model has no FIM tokens */
@@ -96,6 +98,10 @@ void job_unref_locked(serve_job *j);
 /* Appends generated text and puts the job on the ready list [mu held]. */
 void job_push_text_locked(serve_server *s, serve_job *j, const char *text, size_t n);
 void job_mark_ready_locked(serve_server *s, serve_job *j);
+
+/* ---- server.c ---- */
+/* For /health: each model file the registry loaded, with its load count (any thread). */
+json_t *serve_models_health(serve_server *s);
 
 /* ---- scheduler thread (sched.c) ---- */
 bool sched_start(serve_server *s, char *err, size_t errlen);

@@ -56,7 +56,7 @@ static int32_t special_id(const engine_model *m, const char *text) {
 
 static bool load_main(serve_server *s, char *err, size_t errlen) {
     serve_params *p = &s->p;
-    s->model = engine_model_load(p->model_path, err, errlen);
+    s->model = runtime_model_acquire(s->rt, p->model_path, MODELS_ROLE_COMPLETION, err, errlen);
     if (!s->model) return false;
     const engine_model_info *in = engine_model_get_info(s->model);
     int32_t n_ctx = p->n_ctx ? p->n_ctx : (in->n_ctx_train < 4096 ? in->n_ctx_train : 4096);
@@ -81,21 +81,21 @@ static bool load_main(serve_server *s, char *err, size_t errlen) {
     s->fim_suffix = special_id(s->model, "<|fim_suffix|>");
     s->fim_middle = special_id(s->model, "<|fim_middle|>");
     if (s->fim_suffix < 0 || s->fim_middle < 0) s->fim_prefix = -1;
-    if (s->fim_prefix >= 0) { /* /v1/fim: the LSP's completion engine over the same file */
+    if (s->fim_prefix >= 0) { /* /v1/fim: the LSP's completion engine over the same model */
         completion_params fp;
         completion_params_init(&fp);
-        fp.model_path = p->model_path;
         fp.n_threads = p->n_threads;
         fp.n_ctx = n_ctx;
         char why[256];
-        s->fim = completion_new(&fp, why, sizeof why);
+        s->fim = completion_new(s->model, &fp, why, sizeof why);
         if (!s->fim && !p->quiet) fprintf(stderr, "hearth serve: no /v1/fim: %s\n", why);
     }
     return true;
 }
 
 static bool load_embedder(serve_server *s, char *err, size_t errlen) {
-    s->embed_model = engine_model_load(s->p.embed_model_path, err, errlen);
+    s->embed_model =
+        runtime_model_acquire(s->rt, s->p.embed_model_path, MODELS_ROLE_EMBEDDING, err, errlen);
     if (!s->embed_model) return false;
     int32_t train = engine_model_get_info(s->embed_model)->n_ctx_train;
     engine_ctx_params cp = engine_ctx_default_params();
@@ -105,6 +105,17 @@ static bool load_embedder(serve_server *s, char *err, size_t errlen) {
     s->n_batch_embed = cp.n_batch;
     name_of(s->p.embed_model_path, NULL, s->embed_name, sizeof s->embed_name);
     return s->embed_ctx != NULL;
+}
+
+json_t *serve_models_health(serve_server *s) {
+    runtime_model_stat st[8];
+    int n = runtime_registry_stats(s->rt, st, 8);
+    json_t *a = json_array();
+    for (int i = 0; i < n && i < 8 && a; i++)
+        json_array_append_new(a, json_pack("{s:s, s:I, s:i, s:b}", "path", st[i].path, "loads",
+                                           (json_int_t)st[i].loads, "users", st[i].users, "loaded",
+                                           st[i].loaded));
+    return a;
 }
 
 /* The scheduler has news: hand every ready job's output to its connection. */
@@ -137,8 +148,11 @@ static void free_server(serve_server *s) {
     completion_free(s->fim);
     engine_ctx_free(s->ctx);
     engine_ctx_free(s->embed_ctx);
-    engine_model_free(s->model);
-    engine_model_free(s->embed_model);
+    if (s->rt) {
+        runtime_model_release(s->rt, s->model);
+        runtime_model_release(s->rt, s->embed_model);
+    }
+    runtime_registry_free(s->rt);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -165,6 +179,12 @@ bool serve_run(const serve_params *params, char *err, size_t errlen) {
         return false;
     }
     s->p = *params;
+    s->rt = runtime_registry_new(0); /* models stay for the server's life */
+    if (!s->rt) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return false;
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->created = (long)time(NULL);
