@@ -5,3 +5,7 @@ find_program(HEARTH_NODE node REQUIRED)
 add_test(NAME serve_api COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/serve.test.mjs)
 set_tests_properties(serve_api PROPERTIES TIMEOUT 600 ENVIRONMENT
   "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR};HEARTH_TEST_DATA=${HEARTH_TEST_DATA}")
+# runtime/ under hearth serve: each GGUF opened once (the registry's load counts on /health).
+add_test(NAME serve_runtime COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/runtime.test.mjs)
+set_tests_properties(serve_runtime PROPERTIES TIMEOUT 300 ENVIRONMENT
+  "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")
