@@ -60,7 +60,7 @@ static engine_model *chat_model(bg_worker *w, const char *name, char *err, size_
     return w->chat;
 }
 
-bool bg_embed_path(const char *name, char **path, char *err, size_t errlen) {
+bool lsp_embed_path(const char *name, char **path, char *err, size_t errlen) {
     *path = NULL;
     if (!name) return true;
     char why[RUNTIME_ERR_LEN];
@@ -94,7 +94,7 @@ static void ask_run(lsp_job *j, void *worker_state) {
     ask_data *d = j->data;
     d->job = j;
     char *embed = NULL;
-    if (!bg_embed_path(d->embed_model, &embed, d->err, sizeof d->err)) return;
+    if (!lsp_embed_path(d->embed_model, &embed, d->err, sizeof d->err)) return;
     index_search_params sp = {.root = d->root,
                               .query = d->question,
                               .k = d->k,

@@ -285,7 +285,7 @@ static void index_run(lsp_job *j, void *worker_state) {
     index_data *d = j->data;
     d->job = j;
     char *embed = NULL;
-    if (!bg_embed_path(d->embed_model, &embed, d->err, sizeof d->err)) return;
+    if (!lsp_embed_path(d->embed_model, &embed, d->err, sizeof d->err)) return;
     index_build_params p = {.root = d->root,
                             .embed_model = embed,
                             .n_threads = d->n_threads,

@@ -69,6 +69,6 @@ void ask_unload_idle(lsp_server *s);
 void bg_worker_free(bg_worker *w);
 /* Worker: the path of the embedding model name stands for (NULL name: NULL, the index's own);
  * false with a message naming it and how to install it. *path is malloc'd. */
-bool bg_embed_path(const char *name, char **path, char *err, size_t errlen);
+bool lsp_embed_path(const char *name, char **path, char *err, size_t errlen);
 
 #endif
