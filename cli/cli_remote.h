@@ -23,8 +23,9 @@ int cli_ask_remote(const models_backend *b, const char *question, const index_hi
                    int32_t n_hits, int32_t n_predict, double temperature, int64_t seed);
 
 /* The model path a server should load for role: given (a path, catalogue name or file in the
- * models dir) resolved; or, when given is NULL, the role's local "model" in the configuration,
- * else for completion MODELS_DEFAULT_COMPLETION, if installed. NULL when there is none (or given
+ * models dir) resolved; or, when given is NULL, what runtime_backend_choose picks: the role's
+ * local "model" in the configuration (a server's local fallback model), else for completion
+ * MODELS_DEFAULT_COMPLETION, if installed. NULL when there is none (or given
  * does not resolve: the caller keeps given and reports the load failure as before). malloc'd. */
 char *cli_model_for_role(const char *given, models_role role);
 

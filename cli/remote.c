@@ -6,11 +6,14 @@
 
 #include "cli.h"
 #include "cli_remote.h"
+#include "runtime.h"
 
 int cli_role_backend(models_role role, models_config *cfg) {
     char err[MODELS_ERR_LEN + MODELS_PATH_LEN];
-    if (!models_config_load(NULL, cfg, err, sizeof err)) return -cli_error("config", "%s", err);
-    if (cfg->role[role].kind == MODELS_BACKEND_OPENAI) return 1;
+    runtime_backend be; /* no model given: the configuration decides (runtime/backend.c) */
+    if (!runtime_backend_load(cfg, role, NULL, true, &be, err, sizeof err))
+        return -cli_error("config", "%s", err);
+    if (be.remote) return 1;
     models_config_free(cfg);
     return 0;
 }
@@ -18,8 +21,9 @@ int cli_role_backend(models_role role, models_config *cfg) {
 /* Says why the remote call failed; true when the configuration asks for the local model. */
 static bool remote_failed(const models_backend *b, models_role role, const models_remote_stats *st,
                           const char *err) {
-    bool fallback = b->fallback_local && b->local_model && st->emitted == 0 &&
-                    (st->backend_down || st->attempts == 0);
+    runtime_backend be = {.remote = b, .local = b->local_model};
+    bool fallback =
+        runtime_backend_falls_back(&be, st->backend_down || st->attempts == 0, st->emitted > 0);
     if (fallback)
         fprintf(stderr, "hearth: %s backend: %s; falling back to the local model %s\n",
                 models_role_name(role), err, b->local_model);
@@ -104,17 +108,13 @@ int cli_ask_remote(const models_backend *b, const char *question, const index_hi
 
 char *cli_model_for_role(const char *given, models_role role) {
     char err[MODELS_ERR_LEN + MODELS_PATH_LEN];
-    if (given) return models_resolve(given, err, sizeof err);
+    if (given) return runtime_resolve(given, role, err, sizeof err);
     models_config cfg;
-    const char *want = role == MODELS_ROLE_COMPLETION ? MODELS_DEFAULT_COMPLETION : NULL;
-    char *path = NULL;
-    if (models_config_load(NULL, &cfg, err, sizeof err)) {
-        const models_backend *b = &cfg.role[role];
-        if (b->kind == MODELS_BACKEND_LOCAL && b->model) want = b->model;
-        path = want ? models_resolve(want, err, sizeof err) : NULL;
-        models_config_free(&cfg);
-    } else {
+    runtime_backend be;
+    if (!runtime_backend_load(&cfg, role, NULL, false, &be, err, sizeof err))
         fprintf(stderr, "hearth: config: %s\n", err);
-    }
+    /* a local role's model, or a server's local fallback; quietly none when not installed */
+    char *path = be.local ? runtime_resolve(be.local, role, err, sizeof err) : NULL;
+    models_config_free(&cfg);
     return path;
 }

@@ -1,7 +1,7 @@
-/* The completion engine: one model + one KV cache, reused across requests by keeping the longest
- * common token prefix of the previous prompt and the new one. The prompt is evaluated in chunks
- * (a superseded request stops between them); generation is greedy and stops at end-of-generation
- * tokens, the token limit, the line limit or the caller's cancel. */
+/* The completion engine: one (borrowed) model + one KV cache, reused across requests by keeping the
+ * longest common token prefix of the previous prompt and the new one. The prompt is evaluated in
+ * chunks (a superseded request stops between them); generation is greedy and stops at
+ * end-of-generation tokens, the token limit, the line limit or the caller's cancel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,17 +61,17 @@ static void apply_defaults(completion_params *p) {
     }
 }
 
-completion_engine *completion_new(const completion_params *params, char *err, size_t errlen) {
+completion_engine *completion_new(engine_model *model, const completion_params *params, char *err,
+                                  size_t errlen) {
     completion_engine *e = calloc(1, sizeof *e);
     if (!e) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     e->p = *params;
-    e->p.model_path = NULL; /* not kept: the caller owns the string */
     apply_defaults(&e->p);
-    e->model = engine_model_load(params->model_path, err, errlen);
-    if (!e->model || !fim_template_find(e->model, &e->fim, err, errlen)) {
+    e->model = model; /* borrowed */
+    if (!fim_template_find(e->model, &e->fim, err, errlen)) {
         completion_free(e);
         return NULL;
     }
@@ -88,7 +88,6 @@ completion_engine *completion_new(const completion_params *params, char *err, si
 
 void completion_set_params(completion_engine *e, const completion_params *p) {
     completion_params q = *p;
-    q.model_path = NULL;
     q.n_threads = e->p.n_threads;
     q.n_ctx = e->p.n_ctx;
     apply_defaults(&q);
@@ -97,8 +96,7 @@ void completion_set_params(completion_engine *e, const completion_params *p) {
 
 void completion_free(completion_engine *e) {
     if (!e) return;
-    engine_ctx_free(e->ctx);
-    engine_model_free(e->model);
+    engine_ctx_free(e->ctx); /* the model is the caller's */
     free(e->prompt.ids);
     free(e->cached);
     cache_free(&e->cache);

@@ -1,7 +1,8 @@
 /* completion: fill-in-the-middle code completion over engine/. This header is the only door.
  *
- * A completion_engine owns one model and one context (KV cache) and is used by one thread at a
- * time (the LSP worker). It remembers the tokens of its previous prompt so the next request
+ * A completion_engine borrows one loaded model (runtime/'s registry shares it with other users)
+ * and owns one context (KV cache); it is used by one thread at a time (the LSP worker, hearth
+ * serve's scheduler). It remembers the tokens of its previous prompt so the next request
  * evaluates only what changed after their longest common prefix. It knows nothing of LSP or JSON:
  * callers hand it the text before and after the cursor. */
 #ifndef HEARTH_COMPLETION_H
@@ -17,13 +18,12 @@
 typedef struct completion_engine completion_engine;
 
 typedef struct {
-    const char *model_path; /* GGUF of a code model with FIM tokens */
-    int n_threads;          /* 0 = physical cores */
-    int n_ctx;              /* KV positions; 0 = 4096 */
-    int prefix_tokens;      /* budget for the text before the cursor; 0 = 1024 */
-    int suffix_tokens;      /* budget for the text after it; 0 = 256 */
-    int max_tokens;         /* tokens generated at most; 0 = 64 */
-    int max_lines;          /* lines offered at most; 0 = 8 */
+    int n_threads;     /* pool shares per round (engine.h "Threads"); 0 = physical cores */
+    int n_ctx;         /* KV positions; 0 = 4096 */
+    int prefix_tokens; /* budget for the text before the cursor; 0 = 1024 */
+    int suffix_tokens; /* budget for the text after it; 0 = 256 */
+    int max_tokens;    /* tokens generated at most; 0 = 64 */
+    int max_lines;     /* lines offered at most; 0 = 8 */
     /* Prompt-lookup speculation: per step, up to this many tokens that followed an earlier
      * occurrence (in the prompt or the suggestion so far) of the last few tokens are verified in
      * one batch — the same suggestion, sooner when code repeats itself. 0 = off (the engine's
@@ -87,8 +87,11 @@ typedef struct {
 
 /* Defaults: every number 0 (= its default), kv_reuse and line_in_middle on. */
 void completion_params_init(completion_params *p);
-/* Loads the model (seconds for big ones: call it off the event loop) and checks its FIM tokens. */
-completion_engine *completion_new(const completion_params *p, char *err, size_t errlen);
+/* An engine over model (a code model with FIM tokens; borrowed: it must outlive the engine):
+ * checks its FIM tokens and allocates the KV cache. */
+completion_engine *completion_new(engine_model *model, const completion_params *p, char *err,
+                                  size_t errlen);
+/* Frees the context and caches; the model stays the caller's. */
 void completion_free(completion_engine *e);
 /* Applies the per-request settings of p (windows, limits, kv_reuse, layout, budget); model,
  * threads and context size stay as loaded. */

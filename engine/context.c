@@ -258,6 +258,10 @@ const float *engine_logits(const engine_ctx *c, int32_t i) {
     return c->logits + (size_t)(i - c->logits_first) * (size_t)c->m->info.n_vocab;
 }
 
+int engine_pool_workers(void) {
+    return threadpool_workers();
+}
+
 const char *engine_simd_name(void) {
     return quant_isa_name(quant_active_isa());
 }

@@ -74,9 +74,16 @@ typedef enum { ENGINE_KV_F16 = 0, ENGINE_KV_F32 = 1, ENGINE_KV_Q8_0 = 2 } engine
 typedef struct {
     int32_t n_ctx;     /* positions the KV cache holds; 0 = min(model's training context, 4096) */
     int32_t n_batch;   /* max tokens per forward pass; longer inputs are split. 0 = 512 */
-    int32_t n_threads; /* 0 = physical cores */
+    int32_t n_threads; /* shares each pool round is split into; 0 = physical cores */
     engine_kv_type kv_type;
 } engine_ctx_params;
+
+/* Threads: the process runs one engine thread pool, shared by every context. It grows to the
+ * largest n_threads any context asked for (n_threads - 1 workers plus the calling thread) and
+ * never shrinks; a context asking fewer runs its rounds with fewer shares (the extra workers find
+ * nothing to claim). Contexts may be used from different threads at once (the LSP's completion
+ * and hearth.ask workers, hearth serve's scheduler): their pool rounds take turns under one mutex
+ * taken once per round. A context with n_threads 1 never touches the pool. */
 
 engine_ctx_params engine_ctx_default_params(void);
 engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
@@ -284,6 +291,8 @@ bool engine_quantize(const char *in_path, const char *out_path, const char *type
 
 /* Physical cores of this machine (>= 1). */
 int engine_physical_cores(void);
+/* Worker threads of the process's engine thread pool (0 before a multi-threaded context). */
+int engine_pool_workers(void);
 /* The SIMD level in use: "avx512", "avx2" or "scalar". */
 const char *engine_simd_name(void);
 /* Caps the SIMD level of the whole process at "avx512", "avx2" or "scalar" (never above what

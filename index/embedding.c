@@ -7,6 +7,18 @@
 
 #include "internal.h"
 
+embed_service *index_embed_new(engine_model *model, const char *model_path, int32_t n_threads,
+                               char *err, size_t errlen) {
+    const char *base = strrchr(model_path, '/');
+    embed_params p = embed_default_params();
+    p.n_threads = n_threads;
+    p.name = base ? base + 1 : model_path; /* max_tokens: embed/'s default, as everywhere */
+    char why[ENGINE_ERR_LEN];
+    embed_service *e = embed_new_local(model, &p, why, sizeof why);
+    if (!e) snprintf(err, errlen, "embedding model %s: %s", model_path, why);
+    return e;
+}
+
 embed_service *index_embed_open(const char *model_path, int32_t n_threads, engine_model **model,
                                 char *err, size_t errlen) {
     char why[ENGINE_ERR_LEN];
@@ -15,13 +27,8 @@ embed_service *index_embed_open(const char *model_path, int32_t n_threads, engin
         snprintf(err, errlen, "embedding model %s: %s", model_path, why);
         return NULL;
     }
-    const char *base = strrchr(model_path, '/');
-    embed_params p = embed_default_params();
-    p.n_threads = n_threads;
-    p.name = base ? base + 1 : model_path; /* max_tokens: embed/'s default, as everywhere */
-    embed_service *e = embed_new_local(*model, &p, why, sizeof why);
+    embed_service *e = index_embed_new(*model, model_path, n_threads, err, errlen);
     if (!e) {
-        snprintf(err, errlen, "embedding model %s: %s", model_path, why);
         engine_model_free(*model);
         *model = NULL;
     }

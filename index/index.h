@@ -212,6 +212,11 @@ void index_hits_free(index_hit *hits, int32_t n);
 /* Loads an embedding model and opens the service the index embeds with (the model id names the
  * file by its base name, so every opener of one file gets the same id). *model receives the
  * loaded model: free it with engine_model_free after embed_free. */
+/* The service the index embeds with over an already-loaded model (borrowed: it must outlive the
+ * service), named after model_path's file as index_embed_open names it, so both give the same
+ * model id. */
+embed_service *index_embed_new(engine_model *model, const char *model_path, int32_t n_threads,
+                               char *err, size_t errlen);
 embed_service *index_embed_open(const char *model_path, int32_t n_threads, engine_model **model,
                                 char *err, size_t errlen);
 /* The embedding model a repository's index was built with (malloc'd), or NULL when it has none

@@ -38,57 +38,80 @@ static void ask_data_free(void *p) {
 
 static void embedder_free(bg_worker *w) {
     embed_free(w->embed);
-    engine_model_free(w->embed_model);
+    runtime_model_release(w->rt, w->embed_model);
+    if (w->embed_model) runtime_sweep(w->rt);
     free(w->embed_path);
     w->embed = NULL;
     w->embed_model = NULL;
     w->embed_path = NULL;
 }
 
-void bg_worker_free(bg_worker *w) {
-    engine_model_free(w->chat);
-    free(w->chat_path);
-    embedder_free(w);
-    memset(w, 0, sizeof *w);
-}
-
-/* Worker: the embedding service for a question (the configured model, else the index's own),
- * kept across questions; NULL when the search needs none (lexical, or an index without vectors:
- * index_search then says what is missing). */
-static embed_service *embedder(bg_worker *w, const ask_data *d, char *err, size_t errlen) {
-    if (d->mode == INDEX_MODE_LEXICAL) return NULL;
-    char *path = d->embed_model ? strdup(d->embed_model) : index_embed_model(d->root);
-    if (!path) return NULL;
-    if (!w->embed || strcmp(w->embed_path, path)) {
-        embedder_free(w);
-        w->embed = index_embed_open(path, d->n_threads, &w->embed_model, err, errlen);
-        w->embed_path = w->embed ? path : NULL;
-        if (!w->embed) free(path);
-        return w->embed;
-    }
-    free(path);
-    return w->embed;
-}
-
-/* Worker: the chat model, loaded on first use (a different path replaces it). */
-static engine_model *chat_model(bg_worker *w, const char *path, char *err, size_t errlen) {
-    if (w->chat && !strcmp(w->chat_path, path)) return w->chat;
-    engine_model_free(w->chat); /* only the chat model: the embedding model stays */
+static void chat_free(bg_worker *w) {
+    runtime_model_release(w->rt, w->chat);
+    if (w->chat) runtime_sweep(w->rt);
     free(w->chat_path);
     w->chat = NULL;
     w->chat_path = NULL;
-    char why[ENGINE_ERR_LEN];
-    w->chat = engine_model_load(path, why, sizeof why);
-    if (!w->chat) {
-        snprintf(err, errlen, "chat model %.200s: %.280s", path, why);
+}
+
+void bg_worker_free(bg_worker *w) { /* the registry (w->rt) is the server's: it stays */
+    chat_free(w);
+    embedder_free(w);
+}
+
+/* Worker: the embedding service for a question (the configured model, else the index's own),
+ * its model acquired through the registry and kept across questions; NULL when the search needs
+ * none (lexical, or an index without vectors: index_search then says what is missing). */
+static embed_service *embedder(bg_worker *w, const ask_data *d, char *err, size_t errlen) {
+    if (d->mode == INDEX_MODE_LEXICAL) return NULL;
+    char *name = d->embed_model ? strdup(d->embed_model) : index_embed_model(d->root);
+    if (!name) return NULL;
+    if (w->embed && !strcmp(w->embed_path, name)) {
+        free(name);
+        return w->embed;
+    }
+    embedder_free(w);
+    char *path = NULL, why[RUNTIME_ERR_LEN];
+    if (lsp_embed_path(name, &path, err, errlen)) {
+        w->embed_model = runtime_model_acquire(w->rt, path, MODELS_ROLE_EMBEDDING, why, sizeof why);
+        if (w->embed_model)
+            w->embed = index_embed_new(w->embed_model, path, d->n_threads, err, errlen);
+        else
+            snprintf(err, errlen, "%.500s", why);
+    }
+    free(path);
+    if (!w->embed) {
+        embedder_free(w);
+        free(name);
         return NULL;
     }
-    w->chat_path = strdup(path);
-    if (!w->chat_path) {
-        engine_model_free(w->chat);
-        w->chat = NULL;
+    w->embed_path = name;
+    return w->embed;
+}
+
+/* Worker: the chat model (a path, a file in the models dir or a catalogue name), loaded on
+ * first use through the registry (a different name replaces it; the embedding model stays). */
+static engine_model *chat_model(bg_worker *w, const char *name, char *err, size_t errlen) {
+    if (w->chat && !strcmp(w->chat_path, name)) return w->chat;
+    chat_free(w);
+    char why[RUNTIME_ERR_LEN];
+    w->chat = runtime_model_acquire(w->rt, name, MODELS_ROLE_CHAT, why, sizeof why);
+    if (!w->chat) {
+        snprintf(err, errlen, "%.500s", why);
+        return NULL;
     }
+    w->chat_path = strdup(name);
+    if (!w->chat_path) chat_free(w);
     return w->chat;
+}
+
+bool lsp_embed_path(const char *name, char **path, char *err, size_t errlen) {
+    *path = NULL;
+    if (!name) return true;
+    char why[RUNTIME_ERR_LEN];
+    *path = runtime_resolve(name, MODELS_ROLE_EMBEDDING, why, sizeof why);
+    if (!*path) snprintf(err, errlen, "%.500s", why);
+    return *path != NULL;
 }
 
 static bool ask_emit(const char *text, size_t len, void *user) {
@@ -119,7 +142,6 @@ static void ask_run(lsp_job *j, void *worker_state) {
                               .query = d->question,
                               .k = d->k,
                               .mode = d->mode,
-                              .embed_model = d->embed_model,
                               .n_threads = d->n_threads};
     sp.embed = embedder(worker_state, d, d->err, sizeof d->err);
     if (!sp.embed && d->err[0]) return;

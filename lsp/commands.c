@@ -284,13 +284,16 @@ static void index_run(lsp_job *j, void *worker_state) {
     (void)worker_state;
     index_data *d = j->data;
     d->job = j;
+    char *embed = NULL;
+    if (!lsp_embed_path(d->embed_model, &embed, d->err, sizeof d->err)) return;
     index_build_params p = {.root = d->root,
-                            .embed_model = d->embed_model,
+                            .embed_model = embed,
                             .n_threads = d->n_threads,
                             .progress = on_index_progress,
                             .cancelled = index_cancelled,
                             .user = d};
     d->ok = index_build(&p, &d->st, d->err, sizeof d->err);
+    free(embed);
 }
 
 static void index_done(lsp_server *s, lsp_job *j) {
@@ -418,6 +421,25 @@ json_t *lsp_commands_capability(void) {
     return json_pack("{s:[s, s]}", "commands", "hearth.ask", "hearth.index");
 }
 
+/* Says at once when a model name does not resolve (a few stat calls; the load is on use). */
+static void check_model(lsp_server *s, const char *name, models_role role) {
+    char err[RUNTIME_ERR_LEN];
+    char *path = name ? runtime_resolve(name, role, err, sizeof err) : NULL;
+    if (name && !path) lsp_show_error(s, "hearth: %s", err);
+    free(path);
+}
+
+void lsp_commands_settings(lsp_server *s, json_t *o) {
+    lsp_commands *c = s->commands;
+    if (!c) return;
+    const char *chat = json_string_value(json_object_get(o, "chatModel"));
+    const char *embed = json_string_value(json_object_get(o, "embeddingModel"));
+    if (chat) replace(&c->chat_model, chat);
+    if (embed) replace(&c->embed_model, embed);
+    if (chat) check_model(s, c->chat_model, MODELS_ROLE_CHAT);
+    if (embed) check_model(s, c->embed_model, MODELS_ROLE_EMBEDDING);
+}
+
 /* The workspace root (rootUri, else the first workspace folder, else rootPath) and the
  * settings of initializationOptions: chatModel, embeddingModel, chatIdleSeconds,
  * chatContextSize, indexRoot (wins over the workspace), indexLocation ("repo" or "cache"). */
@@ -439,10 +461,7 @@ void lsp_commands_configure(lsp_server *s, json_t *params) {
     const char *where = json_string_value(json_object_get(o, "indexLocation"));
     if (where && !index_set_location(where))
         lsp_log(s, LSP_LOG_ERROR, "indexLocation must be \"repo\" or \"cache\", not %s", where);
-    const char *chat = json_string_value(json_object_get(o, "chatModel"));
-    const char *embed = json_string_value(json_object_get(o, "embeddingModel"));
-    if (chat) replace(&c->chat_model, chat);
-    if (embed) replace(&c->embed_model, embed);
+    lsp_commands_settings(s, o);
     json_t *idle = json_object_get(o, "chatIdleSeconds"),
            *ctx = json_object_get(o, "chatContextSize");
     if (json_is_integer(idle) && json_integer_value(idle) >= 0 &&
@@ -466,6 +485,7 @@ lsp_commands *lsp_commands_new(lsp_server *s, char *err, size_t errlen) {
     c->chat_ctx = CHAT_CTX;
     c->chat_model = dup_or_null(s->opt.chat_model);
     c->embed_model = dup_or_null(s->opt.embedding_model);
+    c->worker.rt = s->rt;
     uv_mutex_init(&c->lock);
     uv_async_init(&s->loop, &c->async, on_stream);
     uv_timer_init(&s->loop, &c->idle);

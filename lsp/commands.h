@@ -26,11 +26,12 @@ typedef struct stream_msg {
  * model, and the embedding model with its embed/ service (so hearth.ask embeds each question
  * without reloading the model). */
 typedef struct {
-    engine_model *chat;
-    char *chat_path;
-    engine_model *embed_model;
-    embed_service *embed;
-    char *embed_path;
+    runtime_registry *rt;      /* the server's */
+    engine_model *chat;        /* acquired from rt, or NULL */
+    char *chat_path;           /* the name it was acquired by */
+    engine_model *embed_model; /* acquired from rt for hearth.ask's queries, or NULL */
+    embed_service *embed;      /* over embed_model, kept across questions */
+    char *embed_path;          /* the name it was acquired by */
 } bg_worker;
 
 /* The progress of the one index build being reported (a newer build takes it over). */
@@ -70,6 +71,10 @@ const char *root_for(lsp_server *s, json_t *id, json_t *arg);
 void command_ask(lsp_server *s, json_t *id, json_t *params, json_t *arg);
 /* Loop thread: the chat model has been idle for chat_idle_s; unload it on the worker. */
 void ask_unload_idle(lsp_server *s);
+/* Worker: releases the chat model (unloaded unless completion uses the same file). */
 void bg_worker_free(bg_worker *w);
+/* Worker: the path of the embedding model name stands for (NULL name: NULL, the index's own);
+ * false with a message naming it and how to install it. *path is malloc'd. */
+bool lsp_embed_path(const char *name, char **path, char *err, size_t errlen);
 
 #endif

@@ -17,43 +17,50 @@
 #define MAX_CHUNKS COMPLETION_CONTEXT_CHUNKS
 
 struct lsp_worker {
+    runtime_registry *rt; /* the server's (outlives the worker) */
+    engine_model *model;  /* acquired from rt for engine; NULL when none is loaded */
     completion_engine *engine;
-    char *path; /* the model engine holds (or failed to load: then engine is NULL) */
+    char *path; /* the model name engine holds (or failed to load: then engine is NULL) */
     char err[LSP_ERR_LEN];
     /* Read once at start, then only read (both threads): the configuration file's completion
-     * backend. With an openai one, completions go to that server (completion_run_remote). */
+     * backend (runtime_backend_load). With an openai one, completions go to that server
+     * (completion_run_remote). */
     models_config cfg;
     const models_backend *remote;      /* NULL = the local engine */
-    char *fallback_path;               /* its resolved "local_model", or NULL (then model_path) */
     char cfg_err[MODELS_ERR_LEN + 64]; /* why the configuration was not used; "" = fine */
     bool down_shown;                   /* loop thread only: the backend-down message was shown */
 };
 
 static void load_config(lsp_worker *w) {
     char err[MODELS_ERR_LEN];
-    if (!models_config_load(NULL, &w->cfg, err, sizeof err)) {
+    runtime_backend be;
+    if (!runtime_backend_load(&w->cfg, MODELS_ROLE_COMPLETION, NULL, false, &be, err, sizeof err))
         snprintf(w->cfg_err, sizeof w->cfg_err, "configuration: %s", err);
-        return;
-    }
-    const models_backend *b = &w->cfg.role[MODELS_ROLE_COMPLETION];
-    if (b->kind != MODELS_BACKEND_OPENAI) return;
-    w->remote = b;
-    if (b->fallback_local && b->local_model &&
-        !(w->fallback_path = models_resolve(b->local_model, err, sizeof err)))
-        snprintf(w->cfg_err, sizeof w->cfg_err, "completion.local_model: %s", err);
+    w->remote = be.remote;
 }
 
-lsp_worker *lsp_worker_new(void) {
+lsp_worker *lsp_worker_new(runtime_registry *rt) {
     lsp_worker *w = calloc(1, sizeof(lsp_worker));
-    if (w) load_config(w);
+    if (w) {
+        w->rt = rt;
+        load_config(w);
+    }
     return w;
+}
+
+/* Worker: drops the engine and its model (unloaded unless another worker uses it). */
+static void worker_unload(lsp_worker *w) {
+    completion_free(w->engine);
+    w->engine = NULL;
+    runtime_model_release(w->rt, w->model);
+    w->model = NULL;
+    runtime_sweep(w->rt);
 }
 
 void lsp_worker_free(lsp_worker *w) {
     if (!w) return;
-    completion_free(w->engine);
+    worker_unload(w);
     free(w->path);
-    free(w->fallback_path);
     models_config_free(&w->cfg);
     free(w);
 }
@@ -90,26 +97,29 @@ static void complete_data_free(void *p) {
     free(d);
 }
 
-/* Worker: (re)loads the model when the setting changed; remembers a failure for that path. */
-static bool worker_load(lsp_worker *w, const complete_data *d, const char *path, char *err,
+/* Worker: (re)loads the model when the setting changed (through the registry: a path, a file
+ * in the models dir or a catalogue name); remembers a failure for that name. */
+static bool worker_load(lsp_worker *w, const complete_data *d, const char *name, char *err,
                         size_t errlen) {
-    if (!path) {
+    if (!name) {
         snprintf(err, errlen,
                  "the completion backend is down and there is no local model to "
                  "fall back to (set completion.local_model in the configuration)");
         return false;
     }
-    if (w->path && !strcmp(w->path, path)) {
+    if (w->path && !strcmp(w->path, name)) {
         if (!w->engine) snprintf(err, errlen, "%s", w->err);
         return w->engine != NULL;
     }
-    completion_free(w->engine);
+    worker_unload(w);
     free(w->path);
-    w->path = strdup(path);
-    completion_params p = d->params;
-    p.model_path = path;
-    w->engine = completion_new(&p, w->err, sizeof w->err);
-    if (!w->engine) snprintf(err, errlen, "%s", w->err);
+    w->path = strdup(name);
+    w->model = runtime_model_acquire(w->rt, name, MODELS_ROLE_COMPLETION, w->err, sizeof w->err);
+    if (w->model) w->engine = completion_new(w->model, &d->params, w->err, sizeof w->err);
+    if (!w->engine) {
+        worker_unload(w);
+        snprintf(err, errlen, "%s", w->err);
+    }
     return w->engine != NULL;
 }
 
@@ -139,13 +149,15 @@ static void complete_run(lsp_job *j, void *worker_state) {
     };
     const char *path = d->model_path;
     if (d->params.remote && d->prefix) {
+        runtime_backend be; /* the remote server, with the given model as its fallback */
+        runtime_backend_choose(&w->cfg, MODELS_ROLE_COMPLETION, d->model_path, false, &be);
         d->ok = completion_run_remote(&d->params, &r, &d->res, d->err, sizeof d->err);
-        if (d->ok || !d->res.backend_down || !d->params.remote->fallback_local) return;
+        if (d->ok || !runtime_backend_falls_back(&be, d->res.backend_down, false)) return;
         d->fell_back = true; /* the local model, loaded now if it is not yet */
         completion_result_free(&d->res);
         memset(&d->res, 0, sizeof d->res);
         d->params.remote = NULL;
-        if (w->fallback_path) path = w->fallback_path;
+        path = be.local;
     }
     if (!worker_load(w, d, path, d->err, sizeof d->err)) return;
     completion_set_params(w->engine, &d->params);
@@ -230,7 +242,7 @@ static void complete_done(lsp_server *s, lsp_job *j) {
         if (d->ok)
             lsp_log(s, LSP_LOG_INFO, "completion model loaded: %s", d->model_path);
         else
-            lsp_log(s, LSP_LOG_ERROR, "completion model: %s", d->err);
+            lsp_show_error(s, "hearth: %s", d->err);
         if (latest) lsp_progress_end(s, d->ok ? "loaded" : d->err);
         return;
     }
@@ -455,6 +467,7 @@ static void did_change_configuration(lsp_server *s, json_t *id, json_t *params) 
     (void)id;
     json_t *hearth = json_object_get(json_object_get(params, "settings"), "hearth");
     if (json_is_object(hearth)) lsp_complete_configure(s, hearth);
+    if (json_is_object(hearth)) lsp_commands_settings(s, hearth);
 }
 
 const lsp_method lsp_complete_methods[] = {

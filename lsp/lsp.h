@@ -14,7 +14,8 @@
 
 /* Settings that can also arrive in initializationOptions (which then win). */
 typedef struct {
-    const char *completion_model; /* GGUF path; NULL = no completion until a client gives one */
+    /* Models: a path, a file in the models dir or a catalogue name (runtime_resolve). */
+    const char *completion_model; /* NULL = no completion until a client gives one */
     int n_threads;                /* engine threads; 0 = physical cores */
     int n_ctx;                    /* completion context positions; 0 = 4096 */
     bool no_kv_reuse;             /* evaluate every completion prompt whole (benchmarks) */
@@ -23,7 +24,7 @@ typedef struct {
     int max_tokens;               /* tokens generated at most; 0 = 64 */
     int lookup_draft;             /* prompt-lookup tokens verified per step; 0 = off (init: 6) */
     int context_tokens;           /* cross-file context budget; 0 = 512, -1 = none */
-    const char *chat_model;       /* hearth.ask's GGUF chat model; loaded on the first question */
+    const char *chat_model;       /* hearth.ask's chat model; loaded on the first question */
     const char *embedding_model;  /* for hearth.index/ask; NULL = the index's own (or lexical) */
     int chat_idle_s;              /* unload the chat model after this idle time; 0 = 300 s */
 } lsp_options;

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "lsp.h"
+#include "runtime.h"
 
 /* JSON-RPC and LSP error codes. */
 enum {
@@ -157,7 +158,8 @@ struct lsp_server {
     uv_stream_t *in, *out;
     lsp_framer framer;
     lsp_options opt;
-    char *model_path; /* owned copy of the completion model setting */
+    char *model_path;     /* owned copy of the completion model setting (a name or a path) */
+    runtime_registry *rt; /* the models the workers load (shared, any thread) */
     lsp_encoding enc;
     lsp_state state;
     bool stopping;
@@ -182,6 +184,8 @@ void lsp_reply_error(lsp_server *s, json_t *id, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void lsp_notify(lsp_server *s, const char *method, json_t *params); /* steals params */
 void lsp_log(lsp_server *s, int type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* window/showMessage (an error the user should see) and the same line in the log. */
+void lsp_show_error(lsp_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Submits a job, after cancelling older live jobs of the same kind and uri. */
 void lsp_submit(lsp_server *s, lsp_job *j);
 /* Cancels live jobs: those of a uri (kind NULL = any kind), or all (uri NULL). */
@@ -224,7 +228,7 @@ lsp_doc *lsp_doc_find(lsp_server *s, const char *uri);
 /* The document named by params.textDocument.uri, or NULL after answering id with an error. */
 lsp_doc *lsp_params_doc(lsp_server *s, json_t *id, json_t *params);
 
-lsp_worker *lsp_worker_new(void);
+lsp_worker *lsp_worker_new(runtime_registry *rt);
 void lsp_worker_free(lsp_worker *w); /* after the scheduler stopped */
 /* Applies initializationOptions (model path etc.); true if a model is configured. */
 void lsp_complete_configure(lsp_server *s, json_t *init_options);
@@ -239,6 +243,9 @@ void lsp_commands_free(lsp_commands *c); /* after the loop closed the handles */
 /* Workspace root and initializationOptions (chatModel, embeddingModel, ...). */
 void lsp_commands_configure(lsp_server *s, json_t *init_params);
 json_t *lsp_commands_capability(void); /* executeCommandProvider */
+/* chatModel / embeddingModel of initializationOptions or settings.hearth (names or paths; an
+ * unresolvable one is shown to the user at once). Loop thread. */
+void lsp_commands_settings(lsp_server *s, json_t *options);
 /* A response from the client; true if it answered one of our progress token requests. */
 bool lsp_commands_response(lsp_server *s, json_t *id);
 void lsp_commands_did_save(lsp_server *s, const char *uri);

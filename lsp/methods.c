@@ -229,12 +229,26 @@ static void work_run(lsp_job *j, void *worker_state) {
     for (; w->done_ms < w->ms && !atomic_load(&j->cancel); w->done_ms += 2) nanosleep(&step, NULL);
 }
 
+/* The reply also shows the runtime: the engine's threads (its one pool's workers + the caller)
+ * and every model file the registry loaded, with its load count. */
+static json_t *work_reply(lsp_server *s, const work_data *w) {
+    runtime_model_stat st[8];
+    int n = s->rt ? runtime_registry_stats(s->rt, st, 8) : 0;
+    json_t *models = json_array();
+    for (int i = 0; i < n && i < 8; i++)
+        json_array_append_new(models, json_pack("{s:s, s:I, s:i, s:b}", "path", st[i].path, "loads",
+                                                (json_int_t)st[i].loads, "users", st[i].users,
+                                                "loaded", st[i].loaded));
+    return json_pack("{s:i, s:i, s:o}", "ms", w->done_ms, "engineThreads",
+                     engine_pool_workers() + 1, "models", models);
+}
+
 static void work_done(lsp_server *s, lsp_job *j) {
     work_data *w = j->data;
     if (atomic_load(&j->cancel) && w->done_ms < w->ms)
         lsp_reply_error(s, j->id, LSP_REQUEST_CANCELLED, "cancelled after %d ms", w->done_ms);
     else
-        lsp_reply(s, j->id, json_pack("{s:i}", "ms", w->done_ms));
+        lsp_reply(s, j->id, work_reply(s, w));
 }
 
 static void debug_work(lsp_server *s, json_t *id, json_t *params) {

@@ -86,6 +86,16 @@ void lsp_log(lsp_server *s, int type, const char *fmt, ...) {
     lsp_notify(s, "window/logMessage", json_pack("{s:i, s:s}", "type", type, "message", text));
 }
 
+void lsp_show_error(lsp_server *s, const char *fmt, ...) {
+    char text[2 * LSP_ERR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    lsp_notify(s, "window/showMessage", json_pack("{s:i, s:s}", "type", 1, "message", text));
+    lsp_notify(s, "window/logMessage", json_pack("{s:i, s:s}", "type", 1, "message", text));
+}
+
 /* ---- jobs ---- */
 
 void lsp_submit(lsp_server *s, lsp_job *j) {
@@ -307,6 +317,7 @@ static void server_free(lsp_server *s) {
     lsp_sched_free(s->sched);
     lsp_commands_free(s->commands);
     lsp_worker_free(s->worker);
+    runtime_registry_free(s->rt); /* after the workers released their models */
     lsp_progress_free(s->progress);
     free(s->model_path);
     free(s);
@@ -318,7 +329,8 @@ static bool server_start(lsp_server *s, int in_fd, int out_fd, char *err, size_t
     s->out = open_stream(&s->loop, out_fd, false, err, errlen);
     if (!s->out) return false;
     s->in->data = s->out->data = s;
-    s->worker = lsp_worker_new();
+    s->rt = runtime_registry_new(0); /* idle models: the chat idle timer, then a sweep */
+    s->worker = s->rt ? lsp_worker_new(s->rt) : NULL;
     if (!s->worker) {
         snprintf(err, errlen, "out of memory");
         return false;
@@ -370,7 +382,8 @@ lsp_server *lsp_server_new_detached(char *err, size_t errlen) {
         snprintf(err, errlen, "cannot create the event loop");
         return NULL;
     }
-    s->worker = lsp_worker_new();
+    s->rt = runtime_registry_new(0);
+    s->worker = s->rt ? lsp_worker_new(s->rt) : NULL;
     s->sched = s->worker ? lsp_sched_new(s, &s->loop, s->worker, err, errlen) : NULL;
     if (!s->sched) {
         uv_run(&s->loop, UV_RUN_DEFAULT);

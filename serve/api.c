@@ -456,6 +456,8 @@ static void reply_health(serve_server *s, conn *c) {
                   "requests_queued", s->n_queued, "requests_served", (json_int_t)s->n_served,
                   "requests_cancelled", (json_int_t)s->n_cancelled);
     pthread_mutex_unlock(&s->mu);
+    json_object_set_new(o, "models", serve_models_health(s)); /* runtime/ registry: loads */
+    json_object_set_new(o, "engine_threads", json_integer(engine_pool_workers() + 1));
     http_reply_json(c, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
 }

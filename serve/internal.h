@@ -17,6 +17,7 @@
 #include "completion.h"
 #include "embed.h"
 #include "engine.h"
+#include "runtime.h"
 #include "serve.h"
 
 #define SERVE_MAX_STOPS    8
@@ -84,8 +85,9 @@ typedef struct serve_job {
 
 struct serve_server {
     serve_params p;
-    engine_model *model, *embed_model;
-    engine_ctx *ctx;        /* [sched] paged context */
+    runtime_registry *rt;              /* where model and embed_model come from (shared) */
+    engine_model *model, *embed_model; /* borrowed from rt for the server's life */
+    engine_ctx *ctx;                   /* [sched] paged context */
     embed_service *embed;   /* /v1/embeddings (thread-safe; run on the scheduler thread) */
     completion_engine *fim; /* [sched] /v1/fim; NULL when the model has no FIM tokens */
     char fim_why[256];      /* why fim is NULL */
@@ -117,6 +119,10 @@ void job_unref_locked(serve_job *j);
 /* Appends generated text and puts the job on the ready list [mu held]. */
 void job_push_text_locked(serve_server *s, serve_job *j, const char *text, size_t n);
 void job_mark_ready_locked(serve_server *s, serve_job *j);
+
+/* ---- server.c ---- */
+/* For /health: each model file the registry loaded, with its load count (any thread). */
+json_t *serve_models_health(serve_server *s);
 
 /* ---- scheduler thread (sched.c) ---- */
 bool sched_start(serve_server *s, char *err, size_t errlen);

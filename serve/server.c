@@ -48,7 +48,7 @@ static void name_of(const char *path, const char *given, char *out, size_t n) {
 
 static bool load_main(serve_server *s, char *err, size_t errlen) {
     serve_params *p = &s->p;
-    s->model = engine_model_load(p->model_path, err, errlen);
+    s->model = runtime_model_acquire(s->rt, p->model_path, MODELS_ROLE_COMPLETION, err, errlen);
     if (!s->model) return false;
     const engine_model_info *in = engine_model_get_info(s->model);
     int32_t n_ctx = p->n_ctx ? p->n_ctx : (in->n_ctx_train < 4096 ? in->n_ctx_train : 4096);
@@ -69,14 +69,13 @@ static bool load_main(serve_server *s, char *err, size_t errlen) {
         return false;
     }
     name_of(p->model_path, p->model_name, s->model_name, sizeof s->model_name);
-    /* /v1/fim: the LSP's completion engine over the same file, for every FIM family */
+    /* /v1/fim: the LSP's completion engine over the same model, for every FIM family */
     if (completion_fim_supported(s->model, s->fim_why, sizeof s->fim_why)) {
         completion_params fp;
         completion_params_init(&fp);
-        fp.model_path = p->model_path;
         fp.n_threads = p->n_threads;
         fp.n_ctx = n_ctx;
-        s->fim = completion_new(&fp, s->fim_why, sizeof s->fim_why);
+        s->fim = completion_new(s->model, &fp, s->fim_why, sizeof s->fim_why);
     }
     if (!s->fim && !p->quiet) fprintf(stderr, "hearth serve: no /v1/fim: %s\n", s->fim_why);
     return true;
@@ -85,7 +84,8 @@ static bool load_main(serve_server *s, char *err, size_t errlen) {
 /* The embedding model stays loaded here as before; embed/ owns everything above it (its
  * context, prompts, truncation, batching). */
 static bool load_embedder(serve_server *s, char *err, size_t errlen) {
-    s->embed_model = engine_model_load(s->p.embed_model_path, err, errlen);
+    s->embed_model =
+        runtime_model_acquire(s->rt, s->p.embed_model_path, MODELS_ROLE_EMBEDDING, err, errlen);
     if (!s->embed_model) return false;
     name_of(s->p.embed_model_path, NULL, s->embed_name, sizeof s->embed_name);
     embed_params ep = embed_default_params();
@@ -93,6 +93,17 @@ static bool load_embedder(serve_server *s, char *err, size_t errlen) {
     ep.name = s->embed_name;
     s->embed = embed_new_local(s->embed_model, &ep, err, errlen);
     return s->embed != NULL;
+}
+
+json_t *serve_models_health(serve_server *s) {
+    runtime_model_stat st[8];
+    int n = runtime_registry_stats(s->rt, st, 8);
+    json_t *a = json_array();
+    for (int i = 0; i < n && i < 8 && a; i++)
+        json_array_append_new(a, json_pack("{s:s, s:I, s:i, s:b}", "path", st[i].path, "loads",
+                                           (json_int_t)st[i].loads, "users", st[i].users, "loaded",
+                                           st[i].loaded));
+    return a;
 }
 
 /* The scheduler has news: hand every ready job's output to its connection. */
@@ -125,8 +136,11 @@ static void free_server(serve_server *s) {
     completion_free(s->fim);
     engine_ctx_free(s->ctx);
     embed_free(s->embed);
-    engine_model_free(s->model);
-    engine_model_free(s->embed_model);
+    if (s->rt) {
+        runtime_model_release(s->rt, s->model);
+        runtime_model_release(s->rt, s->embed_model);
+    }
+    runtime_registry_free(s->rt);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -153,6 +167,12 @@ bool serve_run(const serve_params *params, char *err, size_t errlen) {
         return false;
     }
     s->p = *params;
+    s->rt = runtime_registry_new(0); /* models stay for the server's life */
+    if (!s->rt) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return false;
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->created = (long)time(NULL);

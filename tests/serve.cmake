@@ -9,3 +9,7 @@ set_tests_properties(serve_api PROPERTIES TIMEOUT 600 ENVIRONMENT
 add_test(NAME serve_fim_lsp COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/fim_lsp.test.mjs)
 set_tests_properties(serve_fim_lsp PROPERTIES TIMEOUT 600 ENVIRONMENT
   "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")
+# runtime/ under hearth serve: each GGUF opened once (the registry's load counts on /health).
+add_test(NAME serve_runtime COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/runtime.test.mjs)
+set_tests_properties(serve_runtime PROPERTIES TIMEOUT 300 ENVIRONMENT
+  "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")
