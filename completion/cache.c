@@ -5,13 +5,13 @@
 
 #include "cache.h"
 
-uint64_t cache_hash(uint64_t h, const void *data, size_t n) {
+uint64_t completion_cache_hash(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
     for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
     return h;
 }
 
-const char *cache_get(completion_cache *c, uint64_t key) {
+const char *completion_cache_get(completion_cache *c, uint64_t key) {
     for (int i = 0; i < CACHE_ENTRIES; i++)
         if (c->e[i].text && c->e[i].key == key) {
             c->e[i].stamp = ++c->clock;
@@ -20,7 +20,7 @@ const char *cache_get(completion_cache *c, uint64_t key) {
     return NULL;
 }
 
-void cache_put(completion_cache *c, uint64_t key, const char *text) {
+void completion_cache_put(completion_cache *c, uint64_t key, const char *text) {
     int slot = -1;
     for (int i = 0; i < CACHE_ENTRIES && slot < 0; i++)
         if (c->e[i].text && c->e[i].key == key) slot = i;
@@ -37,8 +37,8 @@ void cache_put(completion_cache *c, uint64_t key, const char *text) {
     c->e[slot] = (cache_entry){key, ++c->clock, copy};
 }
 
-void cache_shown(completion_cache *c, const char *prefix, size_t prefix_len, uint64_t suffix_key,
-                 const char *text) {
+void completion_cache_shown(completion_cache *c, const char *prefix, size_t prefix_len,
+                            uint64_t suffix_key, const char *text) {
     free(c->shown);
     c->shown = text[0] ? strdup(text) : NULL;
     c->tail_len = prefix_len < CACHE_TAIL ? prefix_len : CACHE_TAIL;
@@ -46,8 +46,8 @@ void cache_shown(completion_cache *c, const char *prefix, size_t prefix_len, uin
     c->suffix_key = suffix_key;
 }
 
-char *cache_type_through(const completion_cache *c, const char *prefix, size_t prefix_len,
-                         uint64_t suffix_key) {
+char *completion_cache_type_through(const completion_cache *c, const char *prefix,
+                                    size_t prefix_len, uint64_t suffix_key) {
     if (!c->shown || suffix_key != c->suffix_key) return NULL;
     size_t n = strlen(c->shown);
     for (size_t k = 1; k < n && k + c->tail_len <= prefix_len; k++) {
@@ -59,7 +59,7 @@ char *cache_type_through(const completion_cache *c, const char *prefix, size_t p
     return NULL;
 }
 
-void cache_free(completion_cache *c) {
+void completion_cache_free(completion_cache *c) {
     for (int i = 0; i < CACHE_ENTRIES; i++) free(c->e[i].text);
     free(c->shown);
     memset(c, 0, sizeof *c);

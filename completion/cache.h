@@ -27,18 +27,18 @@ typedef struct {
 
 /* 64-bit FNV-1a of bytes, chained from h (start with cache_hash_init). */
 #define cache_hash_init 1469598103934665603ull
-uint64_t cache_hash(uint64_t h, const void *data, size_t n);
+uint64_t completion_cache_hash(uint64_t h, const void *data, size_t n);
 /* The suggestion stored under key, or NULL. */
-const char *cache_get(completion_cache *c, uint64_t key);
+const char *completion_cache_get(completion_cache *c, uint64_t key);
 /* Stores a copy of text under key (the least recently used entry makes room). */
-void cache_put(completion_cache *c, uint64_t key, const char *text);
+void completion_cache_put(completion_cache *c, uint64_t key, const char *text);
 /* Records the suggestion shown at a cursor (prefix = text before it). */
-void cache_shown(completion_cache *c, const char *prefix, size_t prefix_len, uint64_t suffix_key,
-                 const char *text);
+void completion_cache_shown(completion_cache *c, const char *prefix, size_t prefix_len,
+                            uint64_t suffix_key, const char *text);
 /* When the text before the cursor is the last shown cursor's text plus the first k (>= 1) bytes of
  * its suggestion, and the suffix is the same, the rest of the suggestion (malloc'd); else NULL. */
-char *cache_type_through(const completion_cache *c, const char *prefix, size_t prefix_len,
-                         uint64_t suffix_key);
-void cache_free(completion_cache *c);
+char *completion_cache_type_through(const completion_cache *c, const char *prefix,
+                                    size_t prefix_len, uint64_t suffix_key);
+void completion_cache_free(completion_cache *c);
 
 #endif

@@ -71,7 +71,7 @@ completion_engine *completion_new(engine_model *model, const completion_params *
     e->p = *params;
     apply_defaults(&e->p);
     e->model = model; /* borrowed */
-    if (!fim_template_find(e->model, &e->fim, err, errlen)) {
+    if (!completion_fim_template_find(e->model, &e->fim, err, errlen)) {
         completion_free(e);
         return NULL;
     }
@@ -99,7 +99,7 @@ void completion_free(completion_engine *e) {
     engine_ctx_free(e->ctx); /* the model is the caller's */
     free(e->prompt.ids);
     free(e->cached);
-    cache_free(&e->cache);
+    completion_cache_free(&e->cache);
     free(e);
 }
 
@@ -141,7 +141,8 @@ static bool build_prompt(completion_engine *e, const completion_request *r, int3
     for (int s = 0;; s++) {
         fim_budget b = {e->p.prefix_tokens >> s, e->p.suffix_tokens >> s, e->p.context_tokens >> s,
                         e->p.line_in_middle};
-        if (!fim_prompt_build(e->model, &e->fim, &b, &in, &e->prompt, err, errlen)) return false;
+        if (!completion_fim_prompt_build(e->model, &e->fim, &b, &in, &e->prompt, err, errlen))
+            return false;
         *keep = reusable(e, e->prompt.ids, e->prompt.n);
         *shrink = s;
         double est = e->tokens_per_ms > 0 ? (e->prompt.n - *keep) / e->tokens_per_ms : 0;
@@ -151,7 +152,7 @@ static bool build_prompt(completion_engine *e, const completion_request *r, int3
 
 bool completion_fim_supported(const engine_model *m, char *err, size_t errlen) {
     fim_template t;
-    return fim_template_find(m, &t, err, errlen);
+    return completion_fim_template_find(m, &t, err, errlen);
 }
 
 bool completion_prompt_tokens(const engine_model *m, const completion_params *p,
@@ -168,8 +169,8 @@ bool completion_prompt_tokens(const engine_model *m, const completion_params *p,
                                             : p->context_tokens,
                     p->line_in_middle};
     fim_prompt out = {0};
-    if (!fim_template_find(m, &t, err, errlen) ||
-        !fim_prompt_build(m, &t, &b, &in, &out, err, errlen)) {
+    if (!completion_fim_template_find(m, &t, err, errlen) ||
+        !completion_fim_prompt_build(m, &t, &b, &in, &out, err, errlen)) {
         free(out.ids);
         return false;
     }
@@ -258,34 +259,35 @@ static void context_keys(const completion_engine *e, const completion_request *r
     size_t sn = (size_t)e->p.suffix_tokens * 8, pn = (size_t)e->p.prefix_tokens * 8;
     if (sn > r->suffix_len) sn = r->suffix_len;
     if (pn > r->prefix_len) pn = r->prefix_len;
-    uint64_t h = cache_hash(cache_hash_init, r->suffix, sn);
+    uint64_t h = completion_cache_hash(cache_hash_init, r->suffix, sn);
     for (int i = 0; i < r->n_chunks; i++) {
-        h = cache_hash(h, r->chunks[i].text, r->chunks[i].len);
-        if (r->chunks[i].path) h = cache_hash(h, r->chunks[i].path, strlen(r->chunks[i].path));
+        h = completion_cache_hash(h, r->chunks[i].text, r->chunks[i].len);
+        if (r->chunks[i].path)
+            h = completion_cache_hash(h, r->chunks[i].path, strlen(r->chunks[i].path));
     }
     *suffix_key = h;
     int settings[] = {e->p.max_tokens,    e->p.max_lines,     e->p.line_in_middle,
                       e->p.prefix_tokens, e->p.suffix_tokens, e->p.context_tokens};
-    h = cache_hash(h, settings, sizeof settings);
-    *key = cache_hash(h, r->prefix + r->prefix_len - pn, pn);
+    h = completion_cache_hash(h, settings, sizeof settings);
+    *key = completion_cache_hash(h, r->prefix + r->prefix_len - pn, pn);
 }
 
 /* A suggestion without a model call: type-through of the one shown, or the cache. */
 static bool serve_cached(completion_engine *e, const completion_request *r, uint64_t suffix_key,
                          uint64_t key, completion_result *out, double t0) {
-    char *text = cache_type_through(&e->cache, r->prefix, r->prefix_len, suffix_key);
+    char *text = completion_cache_type_through(&e->cache, r->prefix, r->prefix_len, suffix_key);
     if (text && !text[0]) {
         free(text);
         text = NULL;
     }
     if (!text) {
-        const char *hit = cache_get(&e->cache, key);
+        const char *hit = completion_cache_get(&e->cache, key);
         if (!hit || !(text = strdup(hit))) return false;
     }
     out->text = text;
     out->cached = true;
     out->first_token_ms = out->total_ms = now_ms() - t0;
-    cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, text);
+    completion_cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, text);
     return true;
 }
 
@@ -352,8 +354,8 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     out->shrink = shrink;
     out->cancelled = c.cancelled;
     if (out->text && !c.cancelled) {
-        cache_put(&e->cache, key, out->text);
-        cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, out->text);
+        completion_cache_put(&e->cache, key, out->text);
+        completion_cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, out->text);
     }
     return out->text != NULL;
 }

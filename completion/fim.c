@@ -30,7 +30,8 @@ static void set_markers(fim_template *t, fim_family f, const char *name, int32_t
     t->prefix = pre, t->suffix = suf, t->middle = mid;
 }
 
-bool fim_template_find(const engine_model *m, fim_template *t, char *err, size_t errlen) {
+bool completion_fim_template_find(const engine_model *m, fim_template *t, char *err,
+                                  size_t errlen) {
     engine_fim_tokens k;
     engine_token_fim(m, &k);
     memset(t, 0, sizeof *t);
@@ -70,13 +71,13 @@ bool fim_template_find(const engine_model *m, fim_template *t, char *err, size_t
     return true;
 }
 
-bool fim_is_cont(unsigned char c) {
+bool completion_fim_is_cont(unsigned char c) {
     return (c & 0xC0) == 0x80;
 }
 
 /* Start of the head window: the first anchor line (index a multiple of FIM_ANCHOR_LINES) within
  * the last max_bytes bytes; if none fits, the first line start within them. */
-size_t fim_head_start(const char *p, size_t n, size_t max_bytes) {
+size_t completion_fim_head_start(const char *p, size_t n, size_t max_bytes) {
     if (n <= max_bytes) return 0;
     size_t min = n - max_bytes, at = 0;
     for (long line = 0; at < n; line++) {
@@ -87,18 +88,18 @@ size_t fim_head_start(const char *p, size_t n, size_t max_bytes) {
     }
     const char *nl = memchr(p + min, '\n', n - min);
     if (nl) return (size_t)(nl - p) + 1;
-    while (min < n && fim_is_cont((unsigned char)p[min])) min++; /* one long line */
+    while (min < n && completion_fim_is_cont((unsigned char)p[min])) min++; /* one long line */
     return min;
 }
 
 /* End of the suffix window: the last line end within the first max_bytes bytes. */
-size_t fim_suffix_end(const char *p, size_t n, size_t max_bytes) {
+size_t completion_fim_suffix_end(const char *p, size_t n, size_t max_bytes) {
     if (n <= max_bytes) return n;
     size_t e = max_bytes;
     while (e > 0 && p[e - 1] != '\n') e--;
     if (e > 0) return e;
     e = max_bytes;
-    while (e > 0 && fim_is_cont((unsigned char)p[e])) e--;
+    while (e > 0 && completion_fim_is_cont((unsigned char)p[e])) e--;
     return e;
 }
 
@@ -221,7 +222,7 @@ static bool append_prefix(const engine_model *m, const fim_template *t, const fi
     int64_t at = out->n;
     size_t budget = (size_t)head_tokens * 3;
     for (int tries = 0;; tries++) {
-        size_t hs = fim_head_start(in->prefix, head_len, budget);
+        size_t hs = completion_fim_head_start(in->prefix, head_len, budget);
         out->n = at;
         TRY(append_text(m, out, in->prefix + hs, head_len - hs, err, errlen));
         if (out->n - at <= head_tokens) break;
@@ -238,7 +239,8 @@ static bool append_prefix(const engine_model *m, const fim_template *t, const fi
     size_t line_from = head_len;
     if (in->prefix_len - line_from > (size_t)room * 3) {
         line_from = in->prefix_len - (size_t)room * 3;
-        while (line_from < in->prefix_len && fim_is_cont((unsigned char)in->prefix[line_from]))
+        while (line_from < in->prefix_len &&
+               completion_fim_is_cont((unsigned char)in->prefix[line_from]))
             line_from++;
     }
     *line_at = out->n;
@@ -256,15 +258,15 @@ fail:
 
 static bool append_suffix(const engine_model *m, const fim_budget *b, const fim_input *in,
                           fim_prompt *out, char *err, size_t errlen) {
-    size_t se = fim_suffix_end(in->suffix, in->suffix_len, (size_t)b->suffix_tokens * 3);
+    size_t se = completion_fim_suffix_end(in->suffix, in->suffix_len, (size_t)b->suffix_tokens * 3);
     int64_t at = out->n;
     if (!append_text(m, out, in->suffix, se, err, errlen)) return false;
     if (out->n - at > b->suffix_tokens) out->n = at + b->suffix_tokens;
     return true;
 }
 
-bool fim_prompt_build(const engine_model *m, const fim_template *t, const fim_budget *b,
-                      const fim_input *in, fim_prompt *out, char *err, size_t errlen) {
+bool completion_fim_prompt_build(const engine_model *m, const fim_template *t, const fim_budget *b,
+                                 const fim_input *in, fim_prompt *out, char *err, size_t errlen) {
     out->n = 0;
     out->n_chunks = 0;
     err[0] = '\0';

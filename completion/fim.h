@@ -56,7 +56,7 @@ typedef struct {
 
 /* Picks the model's FIM family from its marker tokens (GGUF ids, else token texts); fails with a
  * message naming the model when none matches. */
-bool fim_template_find(const engine_model *m, fim_template *t, char *err, size_t errlen);
+bool completion_fim_template_find(const engine_model *m, fim_template *t, char *err, size_t errlen);
 /* Builds the token prompt into out (reusing its buffer). Layout (PSM families):
  *   [BOS] [context] PRE head SUF suffix MID line
  * where head is the prefix window up to the start of the cursor's line and line the text of that
@@ -65,14 +65,14 @@ bool fim_template_find(const engine_model *m, fim_template *t, char *err, size_t
  * whose index (from the start of prefix) is a multiple of FIM_ANCHOR_LINES, so it stays put while
  * the user types. */
 #define FIM_ANCHOR_LINES 16
-bool fim_prompt_build(const engine_model *m, const fim_template *t, const fim_budget *b,
-                      const fim_input *in, fim_prompt *out, char *err, size_t errlen);
+bool completion_fim_prompt_build(const engine_model *m, const fim_template *t, const fim_budget *b,
+                                 const fim_input *in, fim_prompt *out, char *err, size_t errlen);
 
 /* The text windows, shared with the remote (text) prompt: where the head window of the last
  * max_bytes of p starts (an anchor line if one fits, else a line start, else a character
  * boundary), and where the suffix window of its first max_bytes ends (a line end if any). */
-size_t fim_head_start(const char *p, size_t n, size_t max_bytes);
-size_t fim_suffix_end(const char *p, size_t n, size_t max_bytes);
-bool fim_is_cont(unsigned char c); /* a UTF-8 continuation byte */
+size_t completion_fim_head_start(const char *p, size_t n, size_t max_bytes);
+size_t completion_fim_suffix_end(const char *p, size_t n, size_t max_bytes);
+bool completion_fim_is_cont(unsigned char c); /* a UTF-8 continuation byte */
 
 #endif

@@ -114,17 +114,18 @@ static char *remote_prompt(const completion_params *p, const completion_request 
     if (p->line_in_middle)
         while (head_len > 0 && r->prefix[head_len - 1] != '\n') head_len--;
     size_t line_bytes = pre / 4, head_bytes = pre - line_bytes;
-    size_t hs = fim_head_start(r->prefix, head_len, head_bytes);
+    size_t hs = completion_fim_head_start(r->prefix, head_len, head_bytes);
     size_t line_from = head_len;
     if (r->prefix_len - line_from > line_bytes) {
         line_from = r->prefix_len - line_bytes;
-        while (line_from < r->prefix_len && fim_is_cont((unsigned char)r->prefix[line_from]))
+        while (line_from < r->prefix_len &&
+               completion_fim_is_cont((unsigned char)r->prefix[line_from]))
             line_from++;
     }
     put_str(&b, "<|fim_prefix|>");
     put_user(&b, r->prefix + hs, head_len - hs);
     put_str(&b, "<|fim_suffix|>");
-    put_user(&b, r->suffix, fim_suffix_end(r->suffix, r->suffix_len, suf));
+    put_user(&b, r->suffix, completion_fim_suffix_end(r->suffix, r->suffix_len, suf));
     put_str(&b, "<|fim_middle|>");
     put_user(&b, r->prefix + line_from, r->prefix_len - line_from);
     if (b.oom || !b.p) {

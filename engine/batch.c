@@ -11,7 +11,7 @@
 #define PAGED_MAX_BLOCK     4096
 #define PAGED_MAX_POSITIONS (1 << 24) /* blocks x block size, all sequences together */
 
-bool paged_alloc(engine_ctx *c, const engine_paged_params *pp) {
+bool batch_paged_alloc(engine_ctx *c, const engine_paged_params *pp) {
     int32_t nb = c->n_batch;
     c->n_seq_max = pp->n_seq_max;
     c->max_blocks_per_seq = (c->n_ctx + c->kv_block - 1) / c->kv_block;
@@ -35,7 +35,7 @@ bool paged_alloc(engine_ctx *c, const engine_paged_params *pp) {
     return true;
 }
 
-void paged_free(engine_ctx *c) {
+void batch_paged_free(engine_ctx *c) {
     for (int32_t s = 0; c->seqs && s < c->n_seq_max; s++) free(c->seqs[s].blocks);
     free(c->seqs);
     free(c->free_blocks);

@@ -146,7 +146,7 @@ engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
     c->causal = m->arch->family != FAMILY_BERT;
     c->attn_k = attn_kernels_for(quant_active_isa(), m->info.head_dim);
     c->pool = threadpool_new(d.n_threads ? d.n_threads : engine_physical_cores());
-    if (!c->pool || !alloc_buffers(c) || (pp && !paged_alloc(c, pp))) {
+    if (!c->pool || !alloc_buffers(c) || (pp && !batch_paged_alloc(c, pp))) {
         engine_ctx_free(c);
         snprintf(err, errlen, "out of memory allocating a %d-position context", c->n_ctx);
         return NULL;
@@ -184,7 +184,7 @@ void engine_ctx_free(engine_ctx *c) {
     free(c->moe_in);
     free(c->moe_out);
     free(c->logits);
-    paged_free(c);
+    batch_paged_free(c);
     if (c->pool) threadpool_free(c->pool);
     free(c);
 }

@@ -75,15 +75,15 @@ static inline size_t kv_bytes_of(engine_kv_type t, size_t count) {
                                  : count * 2;
 }
 /* Writes count floats into the KV cache's element type. */
-void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count);
+void ctx_kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count);
 /* A context; pp non-NULL makes its KV cache paged (context.c). */
 engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
                        const engine_paged_params *pp, char *err, size_t errlen);
 /* Room for rows of logits in c->logits (context.c). */
 bool ctx_reserve_logits(engine_ctx *c, int32_t rows);
 /* The paged-KV bookkeeping of a context (batch.c): block free list, sequences, per-token maps. */
-bool paged_alloc(engine_ctx *c, const engine_paged_params *pp);
-void paged_free(engine_ctx *c);
+bool batch_paged_alloc(engine_ctx *c, const engine_paged_params *pp);
+void batch_paged_free(engine_ctx *c);
 /* Attention of the batch in c->q against the cached K/V of one layer (forward.c). */
 void forward_attention(engine_ctx *c, int layer, int n);
 

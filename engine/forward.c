@@ -11,7 +11,7 @@
 #include "kernels/attn_kernels.h"
 #include "ops.h"
 
-void kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count) {
+void ctx_kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count) {
     if (c->kv_type == ENGINE_KV_F32) {
         memcpy(dst, src, count * sizeof(float));
         return;
@@ -109,12 +109,14 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
     size_t kv_row = (size_t)KV * hd, row_bytes = kv_bytes_of(c->kv_type, kv_row);
     if (c->paged_eval) { /* paged: each token's row is wherever its sequence's block put it */
         for (int t = 0; t < n; t++) {
-            kv_store(c, c->k[layer] + (size_t)c->kv_dst[t] * row_bytes, c->kc + t * kv_row, kv_row);
-            kv_store(c, c->v[layer] + (size_t)c->kv_dst[t] * row_bytes, c->vc + t * kv_row, kv_row);
+            ctx_kv_store(c, c->k[layer] + (size_t)c->kv_dst[t] * row_bytes, c->kc + t * kv_row,
+                         kv_row);
+            ctx_kv_store(c, c->v[layer] + (size_t)c->kv_dst[t] * row_bytes, c->vc + t * kv_row,
+                         kv_row);
         }
     } else {
-        kv_store(c, c->k[layer] + (size_t)c->n_past * row_bytes, c->kc, (size_t)n * kv_row);
-        kv_store(c, c->v[layer] + (size_t)c->n_past * row_bytes, c->vc, (size_t)n * kv_row);
+        ctx_kv_store(c, c->k[layer] + (size_t)c->n_past * row_bytes, c->kc, (size_t)n * kv_row);
+        ctx_kv_store(c, c->v[layer] + (size_t)c->n_past * row_bytes, c->vc, (size_t)n * kv_row);
     }
     forward_attention(c, layer, n);                       /* attn (n,H*hd) */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */

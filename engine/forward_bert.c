@@ -26,8 +26,8 @@ static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) 
         op_rope_mt(c->pool, c->kc, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base,
                    m->rope_freq_scale, m->arch->rope);
     }
-    kv_store(c, c->k[layer], c->kc, (size_t)n * e);
-    kv_store(c, c->v[layer], c->vc, (size_t)n * e);
+    ctx_kv_store(c, c->k[layer], c->kc, (size_t)n * e);
+    ctx_kv_store(c, c->v[layer], c->vc, (size_t)n * e);
     forward_attention(c, layer, n);                       /* attn (n,e), every token sees all */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
     if (L->bo) op_add_bias(c->xn, L->bo, e, n);

@@ -11,14 +11,15 @@ typedef struct {
 } loader;
 
 /* Writes the message into the loader's error buffer; returns false. */
-bool fail(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool model_fail(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The tensor `name`; NULL (and, if required, an error) when absent. */
-const gguf_tensor *find_tensor(loader *l, const char *name, bool required);
+const gguf_tensor *model_find_tensor(loader *l, const char *name, bool required);
 /* A matrix of `rows` rows of `cols` elements (GGUF ne = {cols, rows}), type usable in matmul. */
-bool get_weight(loader *l, weight *w, const char *name, int64_t cols, int64_t rows, bool required);
+bool model_get_weight(loader *l, weight *w, const char *name, int64_t cols, int64_t rows,
+                      bool required);
 /* A 1-D tensor of n floats, converted to f32 (owned by the model) if stored in another type. */
-bool get_vector(loader *l, const float **out, const char *name, int64_t n, bool required);
+bool model_get_vector(loader *l, const float **out, const char *name, int64_t n, bool required);
 /* The BERT-family tensors (bert, nomic-bert) of every layer (model_bert.c). */
-bool load_bert_tensors(loader *l);
+bool model_load_bert_tensors(loader *l);
 
 #endif

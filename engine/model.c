@@ -17,7 +17,7 @@ static const arch_desc ARCHS[] = {
     {"nomic-bert", FAMILY_BERT, ROPE_NEOX, false, false, false},
 };
 
-bool fail(loader *l, const char *fmt, ...) {
+bool model_fail(loader *l, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(l->err, l->errlen, fmt, ap);
@@ -32,12 +32,13 @@ static bool hparam_i32(loader *l, const char *key, int32_t *out, bool required, 
     snprintf(full, sizeof full, "%s.%s", l->m->arch_name, key);
     int64_t v;
     if (!gguf_get_i64(l->m->file, full, &v)) {
-        if (gguf_find(l->m->file, full)) return fail(l, "metadata %s has a non-integer type", full);
-        if (required) return fail(l, "missing required metadata key %s", full);
+        if (gguf_find(l->m->file, full))
+            return model_fail(l, "metadata %s has a non-integer type", full);
+        if (required) return model_fail(l, "missing required metadata key %s", full);
         return true;
     }
     if (v < lo || v > hi)
-        return fail(l, "metadata %s = %" PRId64 " is out of range [%d, %d]", full, v, lo, hi);
+        return model_fail(l, "metadata %s = %" PRId64 " is out of range [%d, %d]", full, v, lo, hi);
     *out = (int32_t)v;
     return true;
 }
@@ -47,10 +48,11 @@ static bool hparam_f32(loader *l, const char *key, float *out, float lo, float h
     snprintf(full, sizeof full, "%s.%s", l->m->arch_name, key);
     double v;
     if (!gguf_get_f64(l->m->file, full, &v)) {
-        if (gguf_find(l->m->file, full)) return fail(l, "metadata %s has a non-float type", full);
+        if (gguf_find(l->m->file, full))
+            return model_fail(l, "metadata %s has a non-float type", full);
         return true;
     }
-    if (!(v >= lo && v <= hi)) return fail(l, "metadata %s = %g is out of range", full, v);
+    if (!(v >= lo && v <= hi)) return model_fail(l, "metadata %s = %g is out of range", full, v);
     *out = (float)v;
     return true;
 }
@@ -59,15 +61,16 @@ static bool read_arch(loader *l) {
     engine_model *m = l->m;
     gguf_str s;
     if (!gguf_get_str(m->file, "general.architecture", &s))
-        return fail(l, "missing required metadata key general.architecture");
+        return model_fail(l, "missing required metadata key general.architecture");
     snprintf(m->arch_name, sizeof m->arch_name, "%.*s", (int)(s.len < 31 ? s.len : 31), s.ptr);
     for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
         if (gguf_str_eq(s, ARCHS[i].name)) m->arch = &ARCHS[i];
     if (!m->arch)
-        return fail(l,
-                    "unsupported architecture '%s' (supported: llama, qwen2, qwen3, qwen3moe, "
-                    "bert, nomic-bert)",
-                    m->arch_name);
+        return model_fail(
+            l,
+            "unsupported architecture '%s' (supported: llama, qwen2, qwen3, qwen3moe, "
+            "bert, nomic-bert)",
+            m->arch_name);
     if (gguf_get_str(m->file, "general.name", &s))
         snprintf(m->model_name, sizeof m->model_name, "%.*s", (int)(s.len < 127 ? s.len : 127),
                  s.ptr);
@@ -85,8 +88,8 @@ static bool read_rope_scaling(loader *l) {
     snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch_name);
     bool has_type = gguf_get_str(m->file, key, &s);
     if (has_type && !gguf_str_eq(s, "none") && !gguf_str_eq(s, "linear"))
-        return fail(l, "rope scaling type '%.*s' is not supported (none, linear)", (int)s.len,
-                    s.ptr);
+        return model_fail(l, "rope scaling type '%.*s' is not supported (none, linear)", (int)s.len,
+                          s.ptr);
     float factor = 1.0f;
     if (!hparam_f32(l, "rope.scaling.factor", &factor, 0.0f, 1e6f)) return false;
     if (has_type && gguf_str_eq(s, "linear") && factor > 0.0f) m->rope_freq_scale = 1.0f / factor;
@@ -101,7 +104,8 @@ static bool read_moe(loader *l) {
         !hparam_i32(l, "expert_used_count", &in->n_expert_used, true, 1, in->n_expert) ||
         !hparam_i32(l, "expert_feed_forward_length", &in->n_ff_exp, true, 1, 1 << 20))
         return false;
-    if (in->n_expert_used > 64) return fail(l, "expert_used_count %d > 64", in->n_expert_used);
+    if (in->n_expert_used > 64)
+        return model_fail(l, "expert_used_count %d > 64", in->n_expert_used);
     char key[96];
     snprintf(key, sizeof key, "%s.expert_weights_norm", m->arch_name);
     m->expert_weights_norm = true; /* qwen3moe normalises the top-k weights by definition */
@@ -128,21 +132,21 @@ static bool read_hparams(loader *l) {
     int32_t vlen = in->head_dim;
     if (!hparam_i32(l, "attention.value_length", &vlen, false, 1, 1 << 12)) return false;
     if (vlen != in->head_dim)
-        return fail(l, "attention.value_length %d differs from key_length %d (unsupported)", vlen,
-                    in->head_dim);
+        return model_fail(l, "attention.value_length %d differs from key_length %d (unsupported)",
+                          vlen, in->head_dim);
     if (in->n_head / in->n_head_kv > 64)
-        return fail(l, "%d query heads per kv head (at most 64 are supported)",
-                    in->n_head / in->n_head_kv);
+        return model_fail(l, "%d query heads per kv head (at most 64 are supported)",
+                          in->n_head / in->n_head_kv);
     if (in->n_head % in->n_head_kv != 0)
-        return fail(l, "head_count %d is not a multiple of head_count_kv %d", in->n_head,
-                    in->n_head_kv);
-    if (in->head_dim % 2 != 0) return fail(l, "head dimension %d is odd", in->head_dim);
+        return model_fail(l, "head_count %d is not a multiple of head_count_kv %d", in->n_head,
+                          in->n_head_kv);
+    if (in->head_dim % 2 != 0) return model_fail(l, "head dimension %d is odd", in->head_dim);
     l->m->n_rot = in->head_dim;
     if (!hparam_i32(l, "rope.dimension_count", &l->m->n_rot, false, 2, in->head_dim) ||
         !hparam_f32(l, "rope.freq_base", &in->rope_freq_base, 1.0f, 1e12f) ||
         !hparam_f32(l, "attention.layer_norm_rms_epsilon", &in->rms_eps, 0.0f, 1.0f))
         return false;
-    if (l->m->n_rot % 2 != 0) return fail(l, "rope.dimension_count %d is odd", l->m->n_rot);
+    if (l->m->n_rot % 2 != 0) return model_fail(l, "rope.dimension_count %d is odd", l->m->n_rot);
     l->m->pooling = l->m->arch->family == FAMILY_BERT ? ENGINE_POOL_CLS : ENGINE_POOL_NONE;
     l->m->norm_eps = 1e-12f;
     if (!hparam_i32(l, "pooling_type", &l->m->pooling, false, 0, 4) ||
@@ -152,26 +156,28 @@ static bool read_hparams(loader *l) {
     return read_rope_scaling(l) && read_moe(l);
 }
 
-const gguf_tensor *find_tensor(loader *l, const char *name, bool required) {
+const gguf_tensor *model_find_tensor(loader *l, const char *name, bool required) {
     const gguf_tensor *t = gguf_find_tensor(l->m->file, name);
-    if (!t && required) fail(l, "missing required tensor %s", name);
+    if (!t && required) model_fail(l, "missing required tensor %s", name);
     return t;
 }
 
 /* A matrix of `rows` rows of `cols` elements (GGUF ne = {cols, rows}). */
-bool get_weight(loader *l, weight *w, const char *name, int64_t cols, int64_t rows, bool required) {
+bool model_get_weight(loader *l, weight *w, const char *name, int64_t cols, int64_t rows,
+                      bool required) {
     memset(w, 0, sizeof *w);
-    const gguf_tensor *t = find_tensor(l, name, required);
+    const gguf_tensor *t = model_find_tensor(l, name, required);
     if (!t) return !required;
     if (t->n_dims != 2 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows)
-        return fail(l,
-                    "tensor %s has shape [%" PRIu64 ", %" PRIu64 ", %" PRIu64
-                    "], expected [%" PRId64 ", %" PRId64 "]",
-                    name, t->ne[0], t->ne[1], t->ne[2], cols, rows);
+        return model_fail(l,
+                          "tensor %s has shape [%" PRIu64 ", %" PRIu64 ", %" PRIu64
+                          "], expected [%" PRId64 ", %" PRId64 "]",
+                          name, t->ne[0], t->ne[1], t->ne[2], cols, rows);
     const type_traits *tr = quant_traits((int)t->type);
     /* Q8_1 and Q8_K exist only as quantized activations; no model stores weights in them */
     if (!tr->vec_dot[ISA_SCALAR] || t->type == TT_Q8_1 || t->type == TT_Q8_K)
-        return fail(l, "tensor %s: type %s cannot be used for matrix products", name, tr->name);
+        return model_fail(l, "tensor %s: type %s cannot be used for matrix products", name,
+                          tr->name);
     w->data = t->data;
     w->type = (tensor_type)t->type;
     w->cols = cols;
@@ -184,17 +190,18 @@ bool get_weight(loader *l, weight *w, const char *name, int64_t cols, int64_t ro
 static bool get_experts(loader *l, expert_weights *x, const char *name, int64_t cols, int64_t rows,
                         int32_t n_expert) {
     memset(x, 0, sizeof *x);
-    const gguf_tensor *t = find_tensor(l, name, true);
+    const gguf_tensor *t = model_find_tensor(l, name, true);
     if (!t) return false;
     if (t->n_dims != 3 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows ||
         t->ne[2] != (uint64_t)n_expert)
-        return fail(l,
-                    "tensor %s has shape [%" PRIu64 ", %" PRIu64 ", %" PRIu64
-                    "], expected [%" PRId64 ", %" PRId64 ", %d]",
-                    name, t->ne[0], t->ne[1], t->ne[2], cols, rows, n_expert);
+        return model_fail(l,
+                          "tensor %s has shape [%" PRIu64 ", %" PRIu64 ", %" PRIu64
+                          "], expected [%" PRId64 ", %" PRId64 ", %d]",
+                          name, t->ne[0], t->ne[1], t->ne[2], cols, rows, n_expert);
     const type_traits *tr = quant_traits((int)t->type);
     if (!tr->vec_dot[ISA_SCALAR] || t->type == TT_Q8_1 || t->type == TT_Q8_K)
-        return fail(l, "tensor %s: type %s cannot be used for matrix products", name, tr->name);
+        return model_fail(l, "tensor %s: type %s cannot be used for matrix products", name,
+                          tr->name);
     x->first = (weight){t->data, (tensor_type)t->type, cols, rows,
                         quant_row_size((tensor_type)t->type, cols)};
     x->n_expert = n_expert;
@@ -203,13 +210,14 @@ static bool get_experts(loader *l, expert_weights *x, const char *name, int64_t 
 }
 
 /* A 1-D tensor of n floats; converted to f32 (and owned) if stored in another type. */
-bool get_vector(loader *l, const float **out, const char *name, int64_t n, bool required) {
+bool model_get_vector(loader *l, const float **out, const char *name, int64_t n, bool required) {
     *out = NULL;
-    const gguf_tensor *t = find_tensor(l, name, required);
+    const gguf_tensor *t = model_find_tensor(l, name, required);
     if (!t) return !required;
     if (t->n_dims != 1 || t->ne[0] != (uint64_t)n)
-        return fail(l, "tensor %s has shape [%" PRIu64 ", %" PRIu64 "], expected [%" PRId64 "]",
-                    name, t->ne[0], t->ne[1], n);
+        return model_fail(l,
+                          "tensor %s has shape [%" PRIu64 ", %" PRIu64 "], expected [%" PRId64 "]",
+                          name, t->ne[0], t->ne[1], n);
     if (t->type == TT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
         *out = t->data;
         return true;
@@ -220,7 +228,7 @@ bool get_vector(loader *l, const float **out, const char *name, int64_t n, bool 
     if (!buf || !owned) {
         free(buf);
         if (owned) m->owned = owned;
-        return fail(l, "out of memory converting %s", name);
+        return model_fail(l, "out of memory converting %s", name);
     }
     m->owned = owned;
     m->owned[m->n_owned++] = buf;
@@ -237,7 +245,7 @@ static bool load_experts(loader *l, layer_weights *L, int i) {
     snprintf(n[1], sizeof n[1], "blk.%d.ffn_gate_exps.weight", i);
     snprintf(n[2], sizeof n[2], "blk.%d.ffn_up_exps.weight", i);
     snprintf(n[3], sizeof n[3], "blk.%d.ffn_down_exps.weight", i);
-    return get_weight(l, &L->router, n[0], e, in->n_expert, true) &&
+    return model_get_weight(l, &L->router, n[0], e, in->n_expert, true) &&
            get_experts(l, &L->gate_exps, n[1], e, ff, in->n_expert) &&
            get_experts(l, &L->up_exps, n[2], e, ff, in->n_expert) &&
            get_experts(l, &L->down_exps, n[3], ff, e, in->n_expert);
@@ -256,34 +264,38 @@ static bool load_layer(loader *l, int i) {
         "attn_q_norm.weight", "attn_k_norm.weight", "ffn_norm.weight", "ffn_gate.weight",
         "ffn_up.weight",      "ffn_down.weight"};
     for (int k = 0; k < 14; k++) snprintf(n[k], sizeof n[k], "blk.%d.%s", i, names[k]);
-    return get_vector(l, &L->attn_norm, n[0], e, true) && get_weight(l, &L->wq, n[1], e, q, true) &&
-           get_weight(l, &L->wk, n[2], e, kv, true) && get_weight(l, &L->wv, n[3], e, kv, true) &&
-           get_weight(l, &L->wo, n[4], q, e, true) && get_vector(l, &L->bq, n[5], q, bias) &&
-           get_vector(l, &L->bk, n[6], kv, bias) && get_vector(l, &L->bv, n[7], kv, bias) &&
-           get_vector(l, &L->q_norm, n[8], in->head_dim, qkn) &&
-           get_vector(l, &L->k_norm, n[9], in->head_dim, qkn) &&
-           get_vector(l, &L->ffn_norm, n[10], e, true) &&
+    return model_get_vector(l, &L->attn_norm, n[0], e, true) &&
+           model_get_weight(l, &L->wq, n[1], e, q, true) &&
+           model_get_weight(l, &L->wk, n[2], e, kv, true) &&
+           model_get_weight(l, &L->wv, n[3], e, kv, true) &&
+           model_get_weight(l, &L->wo, n[4], q, e, true) &&
+           model_get_vector(l, &L->bq, n[5], q, bias) &&
+           model_get_vector(l, &L->bk, n[6], kv, bias) &&
+           model_get_vector(l, &L->bv, n[7], kv, bias) &&
+           model_get_vector(l, &L->q_norm, n[8], in->head_dim, qkn) &&
+           model_get_vector(l, &L->k_norm, n[9], in->head_dim, qkn) &&
+           model_get_vector(l, &L->ffn_norm, n[10], e, true) &&
            (l->m->arch->moe ? load_experts(l, L, i)
-                            : get_weight(l, &L->w_gate, n[11], e, ff, true) &&
-                                  get_weight(l, &L->w_up, n[12], e, ff, true) &&
-                                  get_weight(l, &L->w_down, n[13], ff, e, true));
+                            : model_get_weight(l, &L->w_gate, n[11], e, ff, true) &&
+                                  model_get_weight(l, &L->w_up, n[12], e, ff, true) &&
+                                  model_get_weight(l, &L->w_down, n[13], ff, e, true));
 }
 
 /* n_ff may be absent from old files: take it from the first layer's gate. */
 static bool infer_sizes(loader *l) {
     engine_model_info *in = &l->m->info;
-    const gguf_tensor *emb = find_tensor(l, "token_embd.weight", true);
+    const gguf_tensor *emb = model_find_tensor(l, "token_embd.weight", true);
     if (!emb) return false;
     if (emb->n_dims != 2 || emb->ne[0] != (uint64_t)in->n_embd || emb->ne[1] > (1u << 24))
-        return fail(l,
-                    "tensor token_embd.weight has shape [%" PRIu64 ", %" PRIu64
-                    "], expected [%d, n_vocab]",
-                    emb->ne[0], emb->ne[1], in->n_embd);
+        return model_fail(l,
+                          "tensor token_embd.weight has shape [%" PRIu64 ", %" PRIu64
+                          "], expected [%d, n_vocab]",
+                          emb->ne[0], emb->ne[1], in->n_embd);
     in->n_vocab = (int32_t)emb->ne[1];
     if (in->n_ff == 0 && !l->m->arch->moe && l->m->arch->family == FAMILY_DECODER) {
-        const gguf_tensor *g = find_tensor(l, "blk.0.ffn_gate.weight", true);
+        const gguf_tensor *g = model_find_tensor(l, "blk.0.ffn_gate.weight", true);
         if (!g) return false;
-        if (g->ne[1] > (1u << 20)) return fail(l, "blk.0.ffn_gate.weight is absurdly large");
+        if (g->ne[1] > (1u << 20)) return model_fail(l, "blk.0.ffn_gate.weight is absurdly large");
         in->n_ff = (int32_t)g->ne[1];
     }
     return true;
@@ -295,18 +307,18 @@ static bool load_tensors(loader *l) {
     bool bert = m->arch->family == FAMILY_BERT;
     if (!infer_sizes(l)) return false;
     if (bert) {
-        return load_bert_tensors(l);
+        return model_load_bert_tensors(l);
     }
-    if (!get_weight(l, &m->tok_embd, "token_embd.weight", in->n_embd, in->n_vocab, true) ||
-        !get_vector(l, &m->output_norm, "output_norm.weight", in->n_embd, true) ||
-        !get_weight(l, &m->output, "output.weight", in->n_embd, in->n_vocab, false))
+    if (!model_get_weight(l, &m->tok_embd, "token_embd.weight", in->n_embd, in->n_vocab, true) ||
+        !model_get_vector(l, &m->output_norm, "output_norm.weight", in->n_embd, true) ||
+        !model_get_weight(l, &m->output, "output.weight", in->n_embd, in->n_vocab, false))
         return false;
     if (!m->output.data) {
         m->output = m->tok_embd;
         in->tied_output = true;
     }
     m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
-    if (!m->layers) return fail(l, "out of memory");
+    if (!m->layers) return model_fail(l, "out of memory");
     for (int i = 0; i < in->n_layer; i++)
         if (!load_layer(l, i)) return false;
     return true;
@@ -359,8 +371,8 @@ static engine_model *load(const char *path, bool vocab_only, char *err, size_t e
     if (ok && vocab_only) m->info.n_vocab = tokenizer_n_vocab(m->tok);
     /* some files pad the embedding matrix beyond the vocabulary; fewer rows is an error */
     if (ok && tokenizer_n_vocab(m->tok) > m->info.n_vocab)
-        ok = fail(&l, "vocabulary has %d tokens but token_embd.weight only %d rows",
-                  tokenizer_n_vocab(m->tok), m->info.n_vocab);
+        ok = model_fail(&l, "vocabulary has %d tokens but token_embd.weight only %d rows",
+                        tokenizer_n_vocab(m->tok), m->info.n_vocab);
     if (!ok) {
         engine_model_free(m);
         return NULL;

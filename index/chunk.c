@@ -39,7 +39,8 @@ void index_chunk_params_fill(const index_chunk_params *in, index_chunk_params *o
     if (!out->count) out->count = index_count_estimate;
 }
 
-bool line_table_init(line_table *t, const char *text, size_t len, const index_chunk_params *p) {
+bool index_line_table_init(line_table *t, const char *text, size_t len,
+                           const index_chunk_params *p) {
     memset(t, 0, sizeof *t);
     t->text = text;
     t->len = len;
@@ -51,7 +52,7 @@ bool line_table_init(line_table *t, const char *text, size_t len, const index_ch
     t->off = malloc(((size_t)n + 1) * sizeof *t->off);
     t->tok = malloc(((size_t)n + 1) * sizeof *t->tok);
     if (!t->off || !t->tok) {
-        line_table_free(t);
+        index_line_table_free(t);
         return false;
     }
     size_t pos = 0;
@@ -68,7 +69,7 @@ bool line_table_init(line_table *t, const char *text, size_t len, const index_ch
     return true;
 }
 
-void line_table_free(line_table *t) {
+void index_line_table_free(line_table *t) {
     free(t->off);
     free(t->tok);
     memset(t, 0, sizeof *t);
@@ -83,8 +84,8 @@ static bool blank_lines(const line_table *t, int32_t from, int32_t to) {
     return true;
 }
 
-bool chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int32_t to,
-                     const char *symbol) {
+bool index_chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                           const char *symbol) {
     if (from >= to || blank_lines(t, from, to)) return true;
     if (l->n == l->cap) {
         int32_t cap = l->cap ? l->cap * 2 : 32;
@@ -107,8 +108,8 @@ bool chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int32_t t
     return true;
 }
 
-bool chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
-                   const index_chunk_params *p, const char *symbol) {
+bool index_chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                         const index_chunk_params *p, const char *symbol) {
     for (int32_t start = from; start < to;) {
         int32_t end = start;
         int64_t tok = 0;
@@ -117,7 +118,7 @@ bool chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
             tok += t->tok[end];
             end++;
         }
-        if (!chunk_list_push(l, t, start, end, symbol)) return false;
+        if (!index_chunk_list_push(l, t, start, end, symbol)) return false;
         if (end >= to) break;
         /* The next window repeats the last lines of this one, up to overlap_tokens. */
         int32_t next = end;
@@ -146,9 +147,9 @@ bool index_chunk_lines(const char *text, size_t len, const index_chunk_params *p
     index_chunk_params_fill(params, &p);
     line_table t;
     chunk_list l = {0};
-    bool ok = line_table_init(&t, text, len, &p);
-    if (ok) ok = chunk_windows(&l, &t, 0, t.n, &p, NULL);
-    line_table_free(&t);
+    bool ok = index_line_table_init(&t, text, len, &p);
+    if (ok) ok = index_chunk_windows(&l, &t, 0, t.n, &p, NULL);
+    index_line_table_free(&t);
     return chunk_done(&l, ok, chunks, n_chunks, err, errlen);
 }
 
@@ -159,10 +160,10 @@ bool index_chunk_text(const char *language, const char *text, size_t len,
     index_chunk_params_fill(params, &p);
     line_table t;
     chunk_list l = {0};
-    bool ok = line_table_init(&t, text, len, &p), handled = false;
-    if (ok) ok = chunk_definitions(&l, &t, language, &p, &handled);
-    if (ok && !handled) ok = chunk_windows(&l, &t, 0, t.n, &p, NULL);
-    line_table_free(&t);
+    bool ok = index_line_table_init(&t, text, len, &p), handled = false;
+    if (ok) ok = index_chunk_definitions(&l, &t, language, &p, &handled);
+    if (ok && !handled) ok = index_chunk_windows(&l, &t, 0, t.n, &p, NULL);
+    index_line_table_free(&t);
     return chunk_done(&l, ok, chunks, n_chunks, err, errlen);
 }
 

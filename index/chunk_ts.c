@@ -240,11 +240,11 @@ static bool chunk_definition(ts_chunker *c, TSNode def, int32_t from, int32_t to
     bool ok;
     TSNode body = inner_body(c, def);
     if (range_tokens(c->t, from, to) <= c->p->max_tokens && to - from <= c->p->max_lines)
-        ok = chunk_list_push(c->l, c->t, from, to, sym);
+        ok = index_chunk_list_push(c->l, c->t, from, to, sym);
     else if (!ts_node_is_null(body) && depth < MAX_NESTING)
         ok = chunk_children(c, body, from, to, depth + 1);
     else
-        ok = chunk_windows(c->l, c->t, from, to, c->p, sym);
+        ok = index_chunk_windows(c->l, c->t, from, to, c->p, sym);
     free(sym);
     return ok;
 }
@@ -306,13 +306,13 @@ static bool chunk_children(ts_chunker *c, TSNode parent, int32_t from, int32_t t
         if (start < gap) start = gap; /* two definitions on one line: the first takes it */
         if (end > to) end = to;
         if (end <= start) continue;
-        ok = chunk_windows(c->l, c->t, gap, start, c->p, NULL);
+        ok = index_chunk_windows(c->l, c->t, gap, start, c->p, NULL);
         if (ok)
             ok = def ? chunk_definition(c, ch, start, end, depth)
                      : chunk_children(c, ch, start, end, depth + 1);
         gap = end;
     }
-    return ok && chunk_windows(c->l, c->t, gap, to, c->p, NULL);
+    return ok && index_chunk_windows(c->l, c->t, gap, to, c->p, NULL);
 }
 
 static bool over_budget(TSParseState *state) {
@@ -351,8 +351,8 @@ static TSTree *parse(const lang_spec *lang, const line_table *t) {
     return tree;
 }
 
-bool chunk_definitions(chunk_list *l, const line_table *t, const char *language,
-                       const index_chunk_params *p, bool *handled) {
+bool index_chunk_definitions(chunk_list *l, const line_table *t, const char *language,
+                             const index_chunk_params *p, bool *handled) {
     *handled = false;
     const lang_spec *lang = NULL;
     for (size_t i = 0; i < sizeof LANGS / sizeof *LANGS; i++)

@@ -28,21 +28,22 @@ typedef struct {
 } chunk_list;
 
 void index_chunk_params_fill(const index_chunk_params *in, index_chunk_params *out);
-bool line_table_init(line_table *t, const char *text, size_t len, const index_chunk_params *p);
-void line_table_free(line_table *t);
+bool index_line_table_init(line_table *t, const char *text, size_t len,
+                           const index_chunk_params *p);
+void index_line_table_free(line_table *t);
 /* Appends lines [from, to) (0-based) as one chunk unless they are blank. */
-bool chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int32_t to,
-                     const char *symbol);
+bool index_chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                           const char *symbol);
 /* Appends lines [from, to) as windows within the budget, overlapping by <= overlap_tokens. */
-bool chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
-                   const index_chunk_params *p, const char *symbol);
+bool index_chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                         const index_chunk_params *p, const char *symbol);
 
 /* ---- chunk_ts.c ---- */
 
 /* Chunks at definition boundaries when a grammar exists for the language (*handled true);
  * leaves l alone and *handled false otherwise. False only when out of memory. */
-bool chunk_definitions(chunk_list *l, const line_table *t, const char *language,
-                       const index_chunk_params *p, bool *handled);
+bool index_chunk_definitions(chunk_list *l, const line_table *t, const char *language,
+                             const index_chunk_params *p, bool *handled);
 
 /* ---- store.c: the SQLite database ---- */
 

@@ -54,7 +54,7 @@ static void chat_free(bg_worker *w) {
     w->chat_path = NULL;
 }
 
-void bg_worker_free(bg_worker *w) { /* the registry (w->rt) is the server's: it stays */
+void lsp_bg_worker_free(bg_worker *w) { /* the registry (w->rt) is the server's: it stays */
     chat_free(w);
     embedder_free(w);
 }
@@ -130,8 +130,8 @@ static bool ask_emit(const char *text, size_t len, void *user) {
     index_utf8_sanitize(piece, len);
     d->answer_len += strlen(piece); /* an emitted NUL ends the piece */
     *m = (stream_msg){MSG_ANSWER, strdup(d->token), strdup(piece), 0, 0, 0, 0, NULL};
-    stream_push(d->c, m);
-    yield_to_foreground(d->c, d->job); /* completion first, then the next token */
+    lsp_commands_stream_push(d->c, m);
+    lsp_commands_yield(d->c, d->job); /* completion first, then the next token */
     return !atomic_load(&d->job->cancel);
 }
 
@@ -181,7 +181,7 @@ static void ask_run(lsp_job *j, void *worker_state) {
 static void unload_run(lsp_job *j, void *worker_state) {
     bg_worker *w = worker_state;
     j->data = w->chat ? w : NULL; /* tells done whether there was a model */
-    bg_worker_free(w);
+    lsp_bg_worker_free(w);
 }
 
 static void unload_done(lsp_server *s, lsp_job *j) {
@@ -191,7 +191,7 @@ static void unload_done(lsp_server *s, lsp_job *j) {
 static void on_idle(uv_timer_t *t) {
     lsp_commands *c = t->data;
     lsp_job *j = lsp_job_new("unload", unload_run, unload_done);
-    if (j) submit_bg(c->s, j);
+    if (j) lsp_commands_submit_bg(c->s, j);
 }
 
 static void restart_idle(lsp_commands *c) {
@@ -204,7 +204,7 @@ static json_t *sources_json(const ask_data *d) {
     for (int32_t i = 0; d->used && i < d->n_hits; i++) {
         if (!d->used[i]) continue;
         const index_hit *h = &d->hits[i];
-        char *uri = path_to_uri(d->root, h->path);
+        char *uri = lsp_path_to_uri(d->root, h->path);
         /* Whole lines: from the start of the first to the start of the line after the last. */
         if (uri)
             json_array_append_new(a, json_pack("{s:s, s:{s:{s:i, s:i}, s:{s:i, s:i}}}", "uri", uri,
@@ -218,7 +218,8 @@ static json_t *sources_json(const ask_data *d) {
 
 static void ask_done(lsp_server *s, lsp_job *j) {
     ask_data *d = j->data;
-    drain(s->commands); /* every piece of the answer goes out before the final message */
+    lsp_commands_drain(
+        s->commands); /* every piece of the answer goes out before the final message */
     json_t *token = json_loads(d->token, JSON_DECODE_ANY, NULL);
     bool ok = j->started && d->ok;
     if (!j->started) snprintf(d->err, sizeof d->err, "cancelled");
@@ -267,10 +268,10 @@ static bool parse_ask(json_t *arg, ask_data *d, char *err, size_t errlen) {
     return d->question != NULL;
 }
 
-void command_ask(lsp_server *s, json_t *id, json_t *params, json_t *arg) {
+void lsp_command_ask(lsp_server *s, json_t *id, json_t *params, json_t *arg) {
     lsp_commands *c = s->commands;
     char err[LSP_ERR_LEN] = "out of memory";
-    const char *root = root_for(s, id, arg);
+    const char *root = lsp_commands_root_for(s, id, arg);
     if (!root) return;
     if (!c->chat_model) {
         lsp_reply_error(s, id, LSP_INVALID_PARAMS,
@@ -302,5 +303,5 @@ void command_ask(lsp_server *s, json_t *id, json_t *params, json_t *arg) {
     j->free_data = ask_data_free;
     j->id = json_incref(id);
     uv_timer_stop(&c->idle);
-    submit_bg(s, j);
+    lsp_commands_submit_bg(s, j);
 }

@@ -62,7 +62,7 @@ static char *uri_to_path(const char *uri) {
     return out;
 }
 
-char *path_to_uri(const char *root, const char *rel) {
+char *lsp_path_to_uri(const char *root, const char *rel) {
     size_t n = strlen(root) + strlen(rel) + 2;
     char *out = malloc(7 + 3 * n + 1), *o = out;
     if (!out) return NULL;
@@ -97,14 +97,14 @@ static double now_s(void) {
 }
 
 /* Background thread: completion goes first. Waits while foreground jobs are queued or running. */
-void yield_to_foreground(lsp_commands *c, lsp_job *j) {
+void lsp_commands_yield(lsp_commands *c, lsp_job *j) {
     struct timespec step = {0, 1000 * 1000};
     while (lsp_sched_pending(c->s->sched) > 0 && !atomic_load(&j->cancel)) nanosleep(&step, NULL);
 }
 
 /* ---- the worker -> loop stream ---- */
 
-void stream_push(lsp_commands *c, stream_msg *m) {
+void lsp_commands_stream_push(lsp_commands *c, stream_msg *m) {
     uv_mutex_lock(&c->lock);
     m->next = NULL;
     if (c->tail)
@@ -163,7 +163,7 @@ static void deliver(lsp_commands *c, stream_msg *m) {
 }
 
 /* Loop thread: everything the workers queued, in order. */
-void drain(lsp_commands *c) {
+void lsp_commands_drain(lsp_commands *c) {
     for (;;) {
         uv_mutex_lock(&c->lock);
         stream_msg *m = c->head;
@@ -176,7 +176,7 @@ void drain(lsp_commands *c) {
 }
 
 static void on_stream(uv_async_t *a) {
-    drain(a->data);
+    lsp_commands_drain(a->data);
 }
 
 /* ---- index progress tokens ---- */
@@ -265,7 +265,7 @@ static void index_data_free(void *p) {
 
 static void on_index_progress(const index_progress *p, void *user) {
     index_data *d = user;
-    yield_to_foreground(d->c, d->job); /* between batches: completion first */
+    lsp_commands_yield(d->c, d->job); /* between batches: completion first */
     double t = now_s();
     if (!d->reply || (!p->final && t - d->last_report < PROGRESS_EVERY)) return;
     d->last_report = t;
@@ -273,7 +273,7 @@ static void on_index_progress(const index_progress *p, void *user) {
     if (!m) return;
     *m = (stream_msg){MSG_PROGRESS,   NULL,      NULL,      p->files_done,
                       p->files_total, p->chunks, d->serial, NULL};
-    stream_push(d->c, m);
+    lsp_commands_stream_push(d->c, m);
 }
 
 static bool index_cancelled(void *user) {
@@ -299,7 +299,7 @@ static void index_run(lsp_job *j, void *worker_state) {
 static void index_done(lsp_server *s, lsp_job *j) {
     index_data *d = j->data;
     lsp_commands *c = s->commands;
-    drain(c); /* the last reports go out before the end */
+    lsp_commands_drain(c); /* the last reports go out before the end */
     if (!j->started) snprintf(d->err, sizeof d->err, "cancelled");
     bool ok = j->started && d->ok;
     char summary[256];
@@ -331,7 +331,7 @@ static void index_done(lsp_server *s, lsp_job *j) {
                         (json_int_t)d->st.vectors_written, "seconds", d->st.seconds));
 }
 
-void submit_bg(lsp_server *s, lsp_job *j) {
+void lsp_commands_submit_bg(lsp_server *s, lsp_job *j) {
     if (j->uri && j->kind) lsp_cancel_jobs(s, j->uri, j->kind);
     j->live_next = s->live;
     s->live = j;
@@ -339,7 +339,7 @@ void submit_bg(lsp_server *s, lsp_job *j) {
 }
 
 /* root: the argument's, else the workspace's; NULL after answering id with an error. */
-const char *root_for(lsp_server *s, json_t *id, json_t *arg) {
+const char *lsp_commands_root_for(lsp_server *s, json_t *id, json_t *arg) {
     const char *root = json_string_value(json_object_get(arg, "root"));
     if (!root) root = s->commands->root;
     if (!root)
@@ -366,12 +366,12 @@ static bool submit_index(lsp_server *s, json_t *id, const char *root) {
     j->data = d;
     j->free_data = index_data_free;
     j->id = id ? json_incref(id) : NULL;
-    submit_bg(s, j);
+    lsp_commands_submit_bg(s, j);
     return true;
 }
 
 static void command_index(lsp_server *s, json_t *id, json_t *params, json_t *arg) {
-    const char *root = root_for(s, id, arg);
+    const char *root = lsp_commands_root_for(s, id, arg);
     if (!root) return;
     progress_open(s->commands, json_object_get(params, "workDoneToken"));
     if (!submit_index(s, id, root)) {
@@ -406,7 +406,7 @@ static void execute_command(lsp_server *s, json_t *id, json_t *params) {
     } else if (!strcmp(cmd, "hearth.index")) {
         command_index(s, id, params, arg);
     } else if (!strcmp(cmd, "hearth.ask")) {
-        command_ask(s, id, params, arg);
+        lsp_command_ask(s, id, params, arg);
     } else {
         lsp_reply_error(s, id, LSP_INVALID_PARAMS, "unknown command %s", cmd);
     }
@@ -503,7 +503,7 @@ void lsp_commands_stop(lsp_commands *c) {
     if (!c) return;
     if (c->bg) lsp_sched_stop(c->bg);
     if (!c->handles_open) return;
-    drain(c);
+    lsp_commands_drain(c);
     c->handles_open = false;
     uv_close((uv_handle_t *)&c->async, NULL);
     uv_close((uv_handle_t *)&c->idle, NULL);
@@ -512,7 +512,7 @@ void lsp_commands_stop(lsp_commands *c) {
 void lsp_commands_free(lsp_commands *c) {
     if (!c) return;
     lsp_sched_free(c->bg);
-    bg_worker_free(&c->worker);
+    lsp_bg_worker_free(&c->worker);
     for (stream_msg *m = c->head, *next; m; m = next) {
         next = m->next;
         msg_free(m);

@@ -57,22 +57,22 @@ struct lsp_commands {
     index_progress_state prog;
 };
 
-char *path_to_uri(const char *root, const char *rel);
+char *lsp_path_to_uri(const char *root, const char *rel);
 /* Background thread: waits while completion jobs are queued or running (or until cancelled). */
-void yield_to_foreground(lsp_commands *c, lsp_job *j);
+void lsp_commands_yield(lsp_commands *c, lsp_job *j);
 /* Worker -> loop: queues m (taken) for the loop thread. */
-void stream_push(lsp_commands *c, stream_msg *m);
+void lsp_commands_stream_push(lsp_commands *c, stream_msg *m);
 /* Loop thread: delivers what the workers queued (before a job's final reply). */
-void drain(lsp_commands *c);
-void submit_bg(lsp_server *s, lsp_job *j);
-const char *root_for(lsp_server *s, json_t *id, json_t *arg);
+void lsp_commands_drain(lsp_commands *c);
+void lsp_commands_submit_bg(lsp_server *s, lsp_job *j);
+const char *lsp_commands_root_for(lsp_server *s, json_t *id, json_t *arg);
 
 /* ask.c */
-void command_ask(lsp_server *s, json_t *id, json_t *params, json_t *arg);
+void lsp_command_ask(lsp_server *s, json_t *id, json_t *params, json_t *arg);
 /* Loop thread: the chat model has been idle for chat_idle_s; unload it on the worker. */
 void ask_unload_idle(lsp_server *s);
 /* Worker: releases the chat model (unloaded unless completion uses the same file). */
-void bg_worker_free(bg_worker *w);
+void lsp_bg_worker_free(bg_worker *w);
 /* Worker: the path of the embedding model name stands for (NULL name: NULL, the index's own);
  * false with a message naming it and how to install it. *path is malloc'd. */
 bool lsp_embed_path(const char *name, char **path, char *err, size_t errlen);

@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-char *api_error_body(int status, const char *message, const char *code) {
+char *serve_api_error_body(int status, const char *message, const char *code) {
     const char *type = status == 401   ? "authentication_error"
                        : status == 404 ? "not_found_error"
                        : status == 429 ? "rate_limit_error"
@@ -23,9 +23,9 @@ char *api_error_body(int status, const char *message, const char *code) {
     return body;
 }
 
-void api_error(conn *c, int status, const char *message, const char *code) {
-    if (!conn_server(c)->p.quiet) fprintf(stderr, "hearth serve: %d %s\n", status, message);
-    http_reply_json(c, status, api_error_body(status, message, code));
+void serve_api_error(conn *c, int status, const char *message, const char *code) {
+    if (!serve_conn_server(c)->p.quiet) fprintf(stderr, "hearth serve: %d %s\n", status, message);
+    serve_http_reply_json(c, status, serve_api_error_body(status, message, code));
 }
 
 /* ---- field checks: each fills msg and returns false on a bad value ---- */
@@ -183,7 +183,7 @@ static int32_t fim_prompt(serve_server *s, const char *pre, size_t npre, const c
 }
 
 static serve_job *parse_completion(serve_server *s, json_t *o, why *w) {
-    serve_job *j = job_new(JOB_COMPLETION);
+    serve_job *j = serve_job_new(JOB_COMPLETION);
     if (!j) return NULL;
     j->id = s->next_id++;
     size_t np = 0, ns = 0;
@@ -205,7 +205,7 @@ static serve_job *parse_completion(serve_server *s, json_t *o, why *w) {
     if (!w->msg[0] && set_prompt(s, j, ids, n, w)) return j;
     if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "invalid request");
     pthread_mutex_lock(&s->mu);
-    job_unref_locked(j);
+    serve_job_unref_locked(j);
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -267,7 +267,7 @@ static bool get_extras(json_t *o, serve_job *j, why *w) {
 /* /v1/fim: the document around the cursor (prompt | suffix), its path and language, other files
  * as context, for completion/ (the LSP's FIM path and context policy). */
 static serve_job *parse_fim(serve_server *s, json_t *o, why *w) {
-    serve_job *j = job_new(JOB_FIM);
+    serve_job *j = serve_job_new(JOB_FIM);
     if (!j) return NULL;
     j->id = s->next_id++;
     size_t np = 0;
@@ -300,7 +300,7 @@ static serve_job *parse_fim(serve_server *s, json_t *o, why *w) {
         snprintf(w->msg, sizeof w->msg, "out of memory");
     }
     pthread_mutex_lock(&s->mu);
-    job_unref_locked(j);
+    serve_job_unref_locked(j);
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -363,7 +363,7 @@ static bool chat_prompt(serve_server *s, json_t *msgs, serve_job *j, why *w) {
 }
 
 static serve_job *parse_chat(serve_server *s, json_t *o, why *w) {
-    serve_job *j = job_new(JOB_CHAT);
+    serve_job *j = serve_job_new(JOB_CHAT);
     if (!j) return NULL;
     j->id = s->next_id++;
     const char *tmpl = s->p.chat_template ? s->p.chat_template : engine_chat_template(s->model);
@@ -372,7 +372,7 @@ static serve_job *parse_chat(serve_server *s, json_t *o, why *w) {
         return j;
     if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "invalid request");
     pthread_mutex_lock(&s->mu);
-    job_unref_locked(j);
+    serve_job_unref_locked(j);
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -425,13 +425,13 @@ static serve_job *parse_embeddings(serve_server *s, json_t *o, why *w) {
     }
     embed_kind kind;
     if (!input_type(o, &kind, w)) return NULL;
-    serve_job *j = job_new(JOB_EMBED);
+    serve_job *j = serve_job_new(JOB_EMBED);
     if (!j) return NULL;
     j->id = s->next_id++;
     j->base64 = !strcmp(f, "base64");
     if (prepare_inputs(s, j, in, n, kind, w)) return j;
     pthread_mutex_lock(&s->mu);
-    job_unref_locked(j);
+    serve_job_unref_locked(j);
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -458,7 +458,7 @@ static void reply_health(serve_server *s, conn *c) {
     pthread_mutex_unlock(&s->mu);
     json_object_set_new(o, "models", serve_models_health(s)); /* runtime/ registry: loads */
     json_object_set_new(o, "engine_threads", json_integer(engine_pool_workers() + 1));
-    http_reply_json(c, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
+    serve_http_reply_json(c, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
 }
 
@@ -471,7 +471,7 @@ static void reply_models(serve_server *s, conn *c) {
                                                   "model", "created", (json_int_t)s->created,
                                                   "owned_by", "hearth"));
     json_t *o = json_pack("{s:s, s:o}", "object", "list", "data", data);
-    http_reply_json(c, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
+    serve_http_reply_json(c, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
 }
 
@@ -497,14 +497,14 @@ static route find_route(const char *path, bool *post) {
 }
 
 static void submit(serve_server *s, conn *c, serve_job *j, const char *path) {
-    if (!sched_submit(s, j)) {
+    if (!serve_sched_submit(s, j)) {
         pthread_mutex_lock(&s->mu);
-        job_unref_locked(j);
+        serve_job_unref_locked(j);
         pthread_mutex_unlock(&s->mu);
-        api_error(c, 429, "too many requests are queued; retry later", "queue_full");
+        serve_api_error(c, 429, "too many requests are queued; retry later", "queue_full");
         return;
     }
-    conn_set_job(c, j);
+    serve_conn_set_job(c, j);
     if (!s->p.quiet)
         fprintf(stderr, "hearth serve: %s #%lld: %d prompt tokens%s\n", path, (long long)j->id,
                 j->kind == JOB_EMBED ? j->n_prompt_total : j->n_prompt,
@@ -522,7 +522,7 @@ static void handle_post(serve_server *s, conn *c, route rt, const http_request *
             snprintf(msg, sizeof msg, "invalid JSON at line %d column %d: %s", jerr.line,
                      jerr.column, jerr.text);
         json_decref(o);
-        api_error(c, 400, msg, "invalid_json");
+        serve_api_error(c, 400, msg, "invalid_json");
         return;
     }
     why w = {""};
@@ -544,27 +544,27 @@ static void handle_post(serve_server *s, conn *c, route rt, const http_request *
     json_decref(o);
     if (!j) {
         bool too_long = strstr(w.msg, "longer than") != NULL;
-        api_error(c, 400, w.msg[0] ? w.msg : "out of memory",
-                  too_long ? "context_length_exceeded" : NULL);
+        serve_api_error(c, 400, w.msg[0] ? w.msg : "out of memory",
+                        too_long ? "context_length_exceeded" : NULL);
         return;
     }
     submit(s, c, j, r->path);
 }
 
-void api_handle(serve_server *s, conn *c, const http_request *r) {
+void serve_api_handle(serve_server *s, conn *c, const http_request *r) {
     if (!authorized(s, r->authorization)) {
-        api_error(c, 401, "invalid or missing API key (Authorization: Bearer <key>)",
-                  "invalid_api_key");
+        serve_api_error(c, 401, "invalid or missing API key (Authorization: Bearer <key>)",
+                        "invalid_api_key");
         return;
     }
     bool post = false;
     route rt = find_route(r->path, &post);
     if (rt == R_NONE) {
-        api_error(c, 404, "no such endpoint", NULL);
+        serve_api_error(c, 404, "no such endpoint", NULL);
         return;
     }
     if (strcmp(r->method, post ? "POST" : "GET")) {
-        api_error(c, 405, post ? "use POST" : "use GET", NULL);
+        serve_api_error(c, 405, post ? "use POST" : "use GET", NULL);
         return;
     }
     if (rt == R_HEALTH)

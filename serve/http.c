@@ -31,15 +31,15 @@ struct conn {
     serve_job *job;
 };
 
-serve_server *conn_server(conn *c) {
+serve_server *serve_conn_server(conn *c) {
     return c->s;
 }
 
-bool http_replied(const conn *c) {
+bool serve_http_replied(const conn *c) {
     return c->replied;
 }
 
-void conn_set_job(conn *c, serve_job *j) {
+void serve_conn_set_job(conn *c, serve_job *j) {
     c->job = j;
     j->c = c;
 }
@@ -61,9 +61,9 @@ static void conn_close(conn *c) {
         serve_job *j = c->job;
         c->job = NULL;
         j->c = NULL;
-        sched_cancel(c->s, j);
+        serve_sched_cancel(c->s, j);
         pthread_mutex_lock(&c->s->mu);
-        job_unref_locked(j);
+        serve_job_unref_locked(j);
         pthread_mutex_unlock(&c->s->mu);
     }
     uv_timer_stop(&c->timer);
@@ -88,7 +88,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 }
 
 /* Closes once every queued write went out. */
-void http_end(conn *c) {
+void serve_http_end(conn *c) {
     if (c->closing) return;
     uv_shutdown_t *req = calloc(1, sizeof *req);
     if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown)) {
@@ -158,7 +158,7 @@ static const char *status_text(int status) {
     }
 }
 
-void http_reply_json(conn *c, int status, char *body) {
+void serve_http_reply_json(conn *c, int status, char *body) {
     if (c->replied || c->closing) {
         free(body);
         return;
@@ -177,10 +177,10 @@ void http_reply_json(conn *c, int status, char *body) {
         conn_write(c, all, (size_t)h + n);
     }
     free(body);
-    http_end(c);
+    serve_http_end(c);
 }
 
-void http_sse_event(conn *c, const char *data, size_t n) {
+void serve_http_sse_event(conn *c, const char *data, size_t n) {
     if (c->closing) return;
     if (!c->replied) {
         c->replied = c->streaming = true;
@@ -306,7 +306,7 @@ static void dispatch(conn *c) {
     if (q) *q = 0;
     http_request r = {http_method_str((enum http_method)c->parser.method), c->url,
                       c->body ? c->body : "", c->body_len, c->auth};
-    api_handle(c->s, c, &r);
+    serve_api_handle(c->s, c, &r);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -327,12 +327,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (c->fail_status) {
         uv_timer_stop(&c->timer);
-        api_error(c, c->fail_status, c->fail_msg, NULL);
+        serve_api_error(c, c->fail_status, c->fail_msg, NULL);
     } else if (e != HPE_OK && e != HPE_PAUSED) {
         char msg[160];
         snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
         uv_timer_stop(&c->timer);
-        api_error(c, 400, msg, NULL);
+        serve_api_error(c, 400, msg, NULL);
     } else if (c->message_done) {
         dispatch(c);
     }
@@ -342,7 +342,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void on_timeout(uv_timer_t *t) {
     conn *c = t->data;
     if (!c->message_done && !c->replied)
-        api_error(c, 408, "the request was not received in time", "request_timeout");
+        serve_api_error(c, 408, "the request was not received in time", "request_timeout");
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -361,7 +361,7 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     if (s->n_conns > SERVE_MAX_CONNS) {
-        api_error(c, 503, "too many connections", NULL);
+        serve_api_error(c, 503, "too many connections", NULL);
         return;
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
@@ -370,7 +370,7 @@ static void on_connection(uv_stream_t *server, int status) {
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-bool http_listen(serve_server *s, char *err, size_t errlen) {
+bool serve_http_listen(serve_server *s, char *err, size_t errlen) {
     struct sockaddr_storage addr;
     int r = strchr(s->p.host, ':') ? uv_ip6_addr(s->p.host, s->p.port, (struct sockaddr_in6 *)&addr)
                                    : uv_ip4_addr(s->p.host, s->p.port, (struct sockaddr_in *)&addr);
@@ -401,6 +401,6 @@ static void close_one(uv_handle_t *h, void *arg) {
         uv_close(h, NULL);
 }
 
-void http_close_all(serve_server *s) {
+void serve_http_close_all(serve_server *s) {
     uv_walk(&s->loop, close_one, s);
 }

@@ -113,29 +113,29 @@ struct serve_server {
 };
 
 /* ---- jobs (job.c) ---- */
-serve_job *job_new(job_kind kind);
+serve_job *serve_job_new(job_kind kind);
 /* Drops one reference [mu held]; frees the job at zero. */
-void job_unref_locked(serve_job *j);
+void serve_job_unref_locked(serve_job *j);
 /* Appends generated text and puts the job on the ready list [mu held]. */
-void job_push_text_locked(serve_server *s, serve_job *j, const char *text, size_t n);
-void job_mark_ready_locked(serve_server *s, serve_job *j);
+void serve_job_push_text_locked(serve_server *s, serve_job *j, const char *text, size_t n);
+void serve_job_mark_ready_locked(serve_server *s, serve_job *j);
 
 /* ---- server.c ---- */
 /* For /health: each model file the registry loaded, with its load count (any thread). */
 json_t *serve_models_health(serve_server *s);
 
 /* ---- scheduler thread (sched.c) ---- */
-bool sched_start(serve_server *s, char *err, size_t errlen);
+bool serve_sched_start(serve_server *s, char *err, size_t errlen);
 /* Asks the scheduler to finish every job and stop, and joins it. */
-void sched_stop(serve_server *s);
+void serve_sched_stop(serve_server *s);
 /* Queues a job (the caller keeps its own reference); false when the queue is full. */
-bool sched_submit(serve_server *s, serve_job *j);
-void sched_cancel(serve_server *s, serve_job *j);
+bool serve_sched_submit(serve_server *s, serve_job *j);
+void serve_sched_cancel(serve_server *s, serve_job *j);
 
 /* ---- HTTP connections (http.c) ---- */
-bool http_listen(serve_server *s, char *err, size_t errlen);
+bool serve_http_listen(serve_server *s, char *err, size_t errlen);
 /* Closes the listener, the loop's other handles and every connection (their jobs cancelled). */
-void http_close_all(serve_server *s);
+void serve_http_close_all(serve_server *s);
 /* The request of a connection, as the router sees it. */
 typedef struct {
     const char *method, *path;
@@ -144,22 +144,22 @@ typedef struct {
     const char *authorization; /* "" when absent */
 } http_request;
 /* A whole response with a JSON body (takes the body). Then the connection closes. */
-void http_reply_json(conn *c, int status, char *body);
+void serve_http_reply_json(conn *c, int status, char *body);
 /* Starts a server-sent-events response (once), then sends one `data: ...` event. */
-void http_sse_event(conn *c, const char *data, size_t n);
+void serve_http_sse_event(conn *c, const char *data, size_t n);
 /* Ends a streamed response: the connection closes once everything is written. */
-void http_end(conn *c);
-void conn_set_job(conn *c, serve_job *j);
+void serve_http_end(conn *c);
+void serve_conn_set_job(conn *c, serve_job *j);
 /* True once a response (or the start of a stream) was sent. */
-bool http_replied(const conn *c);
-serve_server *conn_server(conn *c);
+bool serve_http_replied(const conn *c);
+serve_server *serve_conn_server(conn *c);
 
 /* ---- routes and replies (api.c, reply.c) ---- */
-void api_handle(serve_server *s, conn *c, const http_request *r);
+void serve_api_handle(serve_server *s, conn *c, const http_request *r);
 /* An OpenAI-shaped error body: {"error": {"message", "type", "param", "code"}}. */
-char *api_error_body(int status, const char *message, const char *code);
-void api_error(conn *c, int status, const char *message, const char *code);
+char *serve_api_error_body(int status, const char *message, const char *code);
+void serve_api_error(conn *c, int status, const char *message, const char *code);
 /* Called on the loop thread when a job has new output or finished. */
-void reply_job_update(serve_server *s, serve_job *j);
+void serve_reply_job_update(serve_server *s, serve_job *j);
 
 #endif

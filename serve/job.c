@@ -4,7 +4,7 @@
 
 #include "internal.h"
 
-serve_job *job_new(job_kind kind) {
+serve_job *serve_job_new(job_kind kind) {
     serve_job *j = calloc(1, sizeof *j);
     if (!j) return NULL;
     j->kind = kind;
@@ -13,7 +13,7 @@ serve_job *job_new(job_kind kind) {
     return j;
 }
 
-void job_unref_locked(serve_job *j) {
+void serve_job_unref_locked(serve_job *j) {
     if (--j->refs > 0) return;
     free(j->prompt);
     free(j->prefix);
@@ -34,7 +34,7 @@ void job_unref_locked(serve_job *j) {
     free(j);
 }
 
-void job_mark_ready_locked(serve_server *s, serve_job *j) {
+void serve_job_mark_ready_locked(serve_server *s, serve_job *j) {
     if (j->in_ready) return;
     j->in_ready = true;
     j->refs++; /* the ready list's reference */
@@ -42,7 +42,7 @@ void job_mark_ready_locked(serve_server *s, serve_job *j) {
     s->ready_head = j;
 }
 
-void job_push_text_locked(serve_server *s, serve_job *j, const char *text, size_t n) {
+void serve_job_push_text_locked(serve_server *s, serve_job *j, const char *text, size_t n) {
     if (n > 0) {
         if (j->out_len + n + 1 > j->out_cap) {
             size_t cap = j->out_cap ? j->out_cap * 2 : 256;
@@ -56,5 +56,5 @@ void job_push_text_locked(serve_server *s, serve_job *j, const char *text, size_
         j->out_len += n;
         j->out[j->out_len] = 0;
     }
-    job_mark_ready_locked(s, j);
+    serve_job_mark_ready_locked(s, j);
 }

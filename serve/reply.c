@@ -115,7 +115,7 @@ static json_t *choice(const serve_job *j, const char *text, size_t len, const ch
 
 static void send_event(conn *c, json_t *o) {
     char *d = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (d) http_sse_event(c, d, strlen(d));
+    if (d) serve_http_sse_event(c, d, strlen(d));
     free(d);
     json_decref(o);
 }
@@ -133,17 +133,17 @@ static void send_chunk(serve_server *s, conn *c, const serve_job *j, const updat
 
 static void stream_update(serve_server *s, conn *c, serve_job *j, update *u) {
     if (u->err_status) {
-        if (!http_replied(c)) {
-            api_error(c, u->err_status, u->err_msg, NULL);
+        if (!serve_http_replied(c)) {
+            serve_api_error(c, u->err_status, u->err_msg, NULL);
             return;
         }
-        char *body = api_error_body(u->err_status, u->err_msg, NULL);
-        if (body) http_sse_event(c, body, strlen(body));
+        char *body = serve_api_error_body(u->err_status, u->err_msg, NULL);
+        if (body) serve_http_sse_event(c, body, strlen(body));
         free(body);
-        http_end(c);
+        serve_http_end(c);
         return;
     }
-    bool first = !http_replied(c);
+    bool first = !serve_http_replied(c);
     if (u->len || first || u->done) {
         update text_only = *u;
         text_only.done = false;
@@ -160,13 +160,13 @@ static void stream_update(serve_server *s, conn *c, serve_job *j, update *u) {
         json_object_set_new(o, "usage", usage(j->n_prompt, u->n_generated));
         send_event(c, o);
     }
-    http_sse_event(c, "[DONE]", 6);
-    http_end(c);
+    serve_http_sse_event(c, "[DONE]", 6);
+    serve_http_end(c);
 }
 
 static void whole_reply(serve_server *s, conn *c, serve_job *j, update *u) {
     if (u->err_status) {
-        api_error(c, u->err_status, u->err_msg, NULL);
+        serve_api_error(c, u->err_status, u->err_msg, NULL);
         return;
     }
     json_t *o = envelope(s, j, false);
@@ -178,7 +178,7 @@ static void whole_reply(serve_server *s, conn *c, serve_job *j, update *u) {
         json_object_set_new(use, "prompt_tokens_details",
                             json_pack("{s:i}", "cached_tokens", j->n_cached));
     json_object_set_new(o, "usage", use);
-    http_reply_json(c, 200, json_dumps(o, JSON_COMPACT));
+    serve_http_reply_json(c, 200, json_dumps(o, JSON_COMPACT));
     json_decref(o);
 }
 
@@ -234,7 +234,7 @@ static void sb_truncation(strbuf *b, const embed_item *it) {
 
 static void embed_reply(serve_server *s, conn *c, serve_job *j, update *u) {
     if (u->err_status) {
-        api_error(c, u->err_status, u->err_msg, NULL);
+        serve_api_error(c, u->err_status, u->err_msg, NULL);
         return;
     }
     strbuf b = {0};
@@ -273,13 +273,13 @@ static void embed_reply(serve_server *s, conn *c, serve_job *j, update *u) {
     sb_str(&b, "}}");
     if (b.oom) {
         free(b.p);
-        api_error(c, 500, "out of memory", NULL);
+        serve_api_error(c, 500, "out of memory", NULL);
         return;
     }
-    http_reply_json(c, 200, b.p);
+    serve_http_reply_json(c, 200, b.p);
 }
 
-void reply_job_update(serve_server *s, serve_job *j) {
+void serve_reply_job_update(serve_server *s, serve_job *j) {
     update u = {0};
     take(s, j, &u);
     conn *c = j->c;

@@ -36,7 +36,7 @@ typedef struct {
 static void publish(serve_server *s, slot *sl, size_t upto) {
     if (upto <= sl->sent) return;
     pthread_mutex_lock(&s->mu);
-    job_push_text_locked(s, sl->job, sl->text.data + sl->sent, upto - sl->sent);
+    serve_job_push_text_locked(s, sl->job, sl->text.data + sl->sent, upto - sl->sent);
     pthread_mutex_unlock(&s->mu);
     sl->sent = upto;
 }
@@ -53,8 +53,8 @@ static void finish_job(serve_server *s, serve_job *j, const char *reason, int st
     }
     if (j->cancel) s->n_cancelled++;
     s->n_served++;
-    job_mark_ready_locked(s, j);
-    job_unref_locked(j);
+    serve_job_mark_ready_locked(s, j);
+    serve_job_unref_locked(j);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -346,7 +346,7 @@ static void run_fim(serve_server *s, serve_job *j) {
     j->n_prompt = out.n_prompt;
     j->n_cached = out.n_reused;
     j->n_generated = out.n_generated;
-    job_push_text_locked(s, j, out.text, strlen(out.text));
+    serve_job_push_text_locked(s, j, out.text, strlen(out.text));
     pthread_mutex_unlock(&s->mu);
     const char *reason = out.cancelled                      ? "cancelled"
                          : out.n_generated >= j->max_tokens ? "length"
@@ -405,7 +405,7 @@ static void *sched_main(void *arg) {
 
 /* ---- the loop thread's side ---- */
 
-bool sched_start(serve_server *s, char *err, size_t errlen) {
+bool serve_sched_start(serve_server *s, char *err, size_t errlen) {
     sched_state *st = calloc(1, sizeof *st);
     s->sched = st;
     if (!st) goto oom;
@@ -426,7 +426,7 @@ oom:
     return false;
 }
 
-void sched_stop(serve_server *s) {
+void serve_sched_stop(serve_server *s) {
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     pthread_cond_signal(&s->cv);
@@ -438,7 +438,7 @@ void sched_stop(serve_server *s) {
     while (s->queue_head) {
         serve_job *j = s->queue_head;
         unqueue_locked(s, j);
-        job_unref_locked(j);
+        serve_job_unref_locked(j);
     }
     pthread_mutex_unlock(&s->mu);
     sched_state *st = s->sched;
@@ -451,7 +451,7 @@ void sched_stop(serve_server *s) {
     s->sched = NULL;
 }
 
-bool sched_submit(serve_server *s, serve_job *j) {
+bool serve_sched_submit(serve_server *s, serve_job *j) {
     pthread_mutex_lock(&s->mu);
     if (s->n_queued >= s->p.max_queue) {
         pthread_mutex_unlock(&s->mu);
@@ -470,7 +470,7 @@ bool sched_submit(serve_server *s, serve_job *j) {
     return true;
 }
 
-void sched_cancel(serve_server *s, serve_job *j) {
+void serve_sched_cancel(serve_server *s, serve_job *j) {
     pthread_mutex_lock(&s->mu);
     if (!j->done) j->cancel = true;
     pthread_cond_signal(&s->cv);

@@ -117,9 +117,9 @@ static void on_wake(uv_async_t *a) {
     while (list) {
         serve_job *j = list;
         list = j->next_ready;
-        reply_job_update(s, j);
+        serve_reply_job_update(s, j);
         pthread_mutex_lock(&s->mu);
-        job_unref_locked(j);
+        serve_job_unref_locked(j);
         pthread_mutex_unlock(&s->mu);
     }
 }
@@ -127,7 +127,7 @@ static void on_wake(uv_async_t *a) {
 static void on_signal(uv_signal_t *sig, int signum) {
     (void)signum;
     serve_server *s = sig->data;
-    sched_stop(s); /* ends every running job; their final replies are flushed below */
+    serve_sched_stop(s); /* ends every running job; their final replies are flushed below */
     on_wake(&s->wake);
     uv_stop(&s->loop);
 }
@@ -157,7 +157,7 @@ static bool start(serve_server *s, char *err, size_t errlen) {
     s->sig_int.data = s->sig_term.data = s;
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
-    return http_listen(s, err, errlen) && sched_start(s, err, errlen);
+    return serve_http_listen(s, err, errlen) && serve_sched_start(s, err, errlen);
 }
 
 bool serve_run(const serve_params *params, char *err, size_t errlen) {
@@ -182,8 +182,8 @@ bool serve_run(const serve_params *params, char *err, size_t errlen) {
     bool ok = check_params(&s->p, err, errlen) && start(s, err, errlen);
     if (ok && s->p.on_listening) s->p.on_listening(s->p.host, s->p.port, s->p.user);
     if (ok) uv_run(&s->loop, UV_RUN_DEFAULT);
-    sched_stop(s);
-    http_close_all(s);
+    serve_sched_stop(s);
+    serve_http_close_all(s);
     uv_run(&s->loop, UV_RUN_DEFAULT); /* lets the close callbacks free the connections */
     uv_loop_close(&s->loop);
     free_server(s);

@@ -68,7 +68,7 @@ static bool build(const engine_model *m, const fim_template *t, bool line_in_mid
     fim_budget b = {1024, 256, 512, line_in_middle};
     fim_input in = {prefix, strlen(prefix), S, strlen(S), "src/app.py", chunks, n_chunks};
     char err[512];
-    bool ok = fim_prompt_build(m, t, &b, &in, out, err, sizeof err);
+    bool ok = completion_fim_prompt_build(m, t, &b, &in, out, err, sizeof err);
     CHECKF(ok, "%s", err);
     return ok;
 }
@@ -79,7 +79,7 @@ static void check_psm(const char *vocab, fim_family family, const char *name) {
     if (!m) return;
     fim_template t;
     char err[512];
-    CHECKF(fim_template_find(m, &t, err, sizeof err), "%s: %s", vocab, err);
+    CHECKF(completion_fim_template_find(m, &t, err, sizeof err), "%s: %s", vocab, err);
     CHECKF(t.family == family, "%s: family %s", vocab, t.name);
     CHECK(!strcmp(t.name, name));
     fim_prompt p = {0};
@@ -106,7 +106,7 @@ static void check_prompt_tokens(const char *vocab, const char *pre_text) {
     if (!m) return;
     fim_template t;
     char err[512];
-    CHECK(fim_template_find(m, &t, err, sizeof err));
+    CHECK(completion_fim_template_find(m, &t, err, sizeof err));
     completion_params p;
     completion_params_init(&p);
     p.prefix_tokens = p.suffix_tokens = 4096;
@@ -155,7 +155,7 @@ static void check_keystrokes(void) {
     if (!m) return;
     fim_template t;
     char err[512];
-    CHECK(fim_template_find(m, &t, err, sizeof err));
+    CHECK(completion_fim_template_find(m, &t, err, sizeof err));
     size_t cap = 64 * 1024;
     char *text = malloc(cap);
     size_t n = 0;
@@ -165,12 +165,12 @@ static void check_keystrokes(void) {
     fim_budget b = {512, 128, 0, true};
     fim_input in = {text, n, S, strlen(S), NULL, NULL, 0};
     fim_prompt a = {0}, c = {0};
-    CHECK(fim_prompt_build(m, &t, &b, &in, &a, err, sizeof err));
+    CHECK(completion_fim_prompt_build(m, &t, &b, &in, &a, err, sizeof err));
     CHECKF(a.n > 300 && a.n <= 512 + 128 + 3, "%lld tokens", (long long)a.n);
     for (const char *typed = "urn y"; *typed; typed++) {
         text[n++] = *typed;
         in.prefix_len = n;
-        CHECK(fim_prompt_build(m, &t, &b, &in, &c, err, sizeof err));
+        CHECK(completion_fim_prompt_build(m, &t, &b, &in, &c, err, sizeof err));
         int64_t k = common_prefix(&a, &c);
         CHECKF(c.n - k <= 3, "typing '%c' changed %lld tokens", *typed, (long long)(c.n - k));
         CHECK(c.ids[k > 0 ? k - 1 : 0] == a.ids[k > 0 ? k - 1 : 0]);
@@ -186,7 +186,7 @@ static void check_keystrokes(void) {
     for (int i = 0; i < 20; i++) {
         n += (size_t)snprintf(text + n, cap - n, "\n    y = y + %d", i);
         in.prefix_len = n;
-        CHECK(fim_prompt_build(m, &t, &b, &in, &c, err, sizeof err));
+        CHECK(completion_fim_prompt_build(m, &t, &b, &in, &c, err, sizeof err));
         if (common_prefix(&a, &c) > 100) kept++;
         fim_prompt tmp = a;
         a = c, c = tmp;
@@ -204,7 +204,7 @@ static void check_qwen_repo(void) {
     if (!m) return;
     fim_template t;
     char err[512];
-    CHECK(fim_template_find(m, &t, err, sizeof err));
+    CHECK(completion_fim_template_find(m, &t, err, sizeof err));
     CHECK(t.repo >= 0 && t.file_sep >= 0);
     fim_chunk ch[2] = {{"lib/geo.py", "def area(w, h):\n    return w * h\n", 32},
                        {"lib/big.py", NULL, 0}};
@@ -301,7 +301,7 @@ static void check_spm_vocabs(void) {
         CHECKF(m != NULL, "%s: %s", cases[i].name, err);
         if (!m) continue;
         fim_template t;
-        CHECKF(fim_template_find(m, &t, err, sizeof err), "%s: %s", cases[i].name, err);
+        CHECKF(completion_fim_template_find(m, &t, err, sizeof err), "%s: %s", cases[i].name, err);
         CHECKF(t.family == cases[i].family, "%s: %s", cases[i].name, t.name);
         seq s = {.n = 0};
         push(&s, 1);                     /* SentencePiece vocabularies add BOS */
@@ -334,7 +334,7 @@ static void check_no_family(void) {
     if (!m) return;
     fim_template t;
     char err[512] = "";
-    CHECK(!fim_template_find(m, &t, err, sizeof err));
+    CHECK(!completion_fim_template_find(m, &t, err, sizeof err));
     CHECKF(strstr(err, "fill-in-the-middle") && strstr(err, "Qwen2.5-Coder"), "%s", err);
     engine_model_free(m);
 }
