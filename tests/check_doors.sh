@@ -6,7 +6,7 @@
 # - A module's private library (all its objects) defines no global name without the module's
 #   prefix; engine/ names its private pieces by their file (gguf_, quant_, attn_, ...), listed.
 # C++ linkage symbols of index/'s FAISS compat unit (_Z*, DW.ref.*) and the FAISS C API it
-# implements (faiss_*) are exempt.
+# implements (faiss_*) are exempt, as are compiler-made names (__odr_asan.* under ASan).
 # usage: check_doors.sh NM LIB:PREFIX[,PREFIX...]...
 nm_bin=$1
 shift
@@ -15,7 +15,7 @@ for pair in "$@"; do
     lib=${pair%%:*}
     prefixes=$(printf '%s' "${pair#*:}" | tr ',' ' ')
     names=$("$nm_bin" -g --defined-only "$lib" | awk 'NF == 3 { print $3 }' |
-        grep -v -e '^_Z' -e '^DW\.ref\.' -e '^faiss_' | sort -u)
+        grep -v -e '^_Z' -e '^DW\.ref\.' -e '^faiss_' -e '^__' | sort -u)
     if [ -z "$names" ]; then
         echo "$lib: defines nothing global"
         status=1
