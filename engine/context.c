@@ -1,4 +1,6 @@
-/* Context lifetime, KV-cache bookkeeping and batching of long inputs. */
+/* The core every context has (KV storage, scratch, logits; context.h) and the one-sequence kind:
+ * engine_eval describes each n_batch chunk of its input as a fwd_batch continuing the sequence;
+ * engine_kv_keep trims it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,7 @@
 /* The transformer forward pass for llama / qwen2 / qwen3, one batch of tokens at a time.
+ * What a call computes is the fwd_batch it is given (context.h): each token's id, position,
+ * attention range and cache row, which tokens give logits, where hidden states go; the pass
+ * never asks which kind of context described it.
  * Shapes: n tokens, e = n_embd, H heads and KV kv-heads of hd dims, ff = n_ff, V = n_vocab.
  * Activations are row-major, one row per token. */
 #include <math.h>
@@ -77,7 +80,7 @@ void forward_attention(ctx_core *c, const fwd_batch *b, int layer) {
     threadpool_run(c->pool, attention_worker, &job);
 }
 
-/* Tokens t.. whose rows follow each other in a (kv_row or logit_tok): at least 1. */
+/* How many entries from a[t] on count up by one (consecutive rows or tokens): at least 1. */
 static int run_of(const int32_t *a, int t, int n) {
     int len = 1;
     while (t + len < n && a[t + len] == a[t] + len) len++;
@@ -102,8 +105,7 @@ static void head_norm(float *x, const float *g, int n, int heads, int hd, float 
 static void attention_block(ctx_core *c, const fwd_batch *b, const layer_weights *L, int layer) {
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
-    int n = b->n;
-    int e = in->n_embd, H = in->n_head, KV = in->n_head_kv, hd = in->head_dim;
+    int n = b->n, e = in->n_embd, H = in->n_head, KV = in->n_head_kv, hd = in->head_dim;
     op_rmsnorm_mt(c->pool, c->x, L->attn_norm, c->xn, e, n, in->rms_eps);   /* xn (n,e) */
     matmul_out qkv[3] = {{&L->wq, c->q}, {&L->wk, c->kc}, {&L->wv, c->vc}}; /* (n,H*hd|KV*hd) */
     op_matmul_group(c->pool, qkv, 3, c->xn, n, c->xq);
