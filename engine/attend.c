@@ -8,8 +8,8 @@
 #include "context.h"
 #include "ops.h"
 
-/* The cache row of sequence position j: j itself in a contiguous cache, else via the block table
- * of a paged one. kv_run: how many rows from j on (below hi) are contiguous in the cache. */
+/* The cache row of sequence position j: j itself without a block table, else via the table.
+ * kv_run: how many rows from j on (below hi) are contiguous in the cache. */
 static size_t kv_phys(const attn_batch *b, const int32_t *blocks, int j) {
     return blocks
                ? (size_t)blocks[j / b->kv_block] * (size_t)b->kv_block + (size_t)(j % b->kv_block)

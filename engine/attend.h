@@ -36,8 +36,8 @@ typedef struct {
     int n_head, n_head_kv, head_dim;
     engine_kv_type kv_type;
     const uint8_t *k, *v;             /* the layer's cache: rows of n_head_kv * head_dim values */
-    int32_t kv_block;                 /* paged cache: rows per block; 0: one contiguous sequence */
-    const int32_t *const *tok_blocks; /* paged: each token's block table; NULL: contiguous */
+    int32_t kv_block;                 /* rows per block of the block tables */
+    const int32_t *const *tok_blocks; /* each token's block table; NULL: position j is row j */
     const int32_t *lo, *hi;           /* token t attends to sequence positions [lo[t], hi[t]) */
     const float *q;                   /* (n, n_head * head_dim) */
     float *out;                       /* (n, n_head * head_dim) */

@@ -11,40 +11,60 @@
 #define PAGED_MAX_BLOCK     4096
 #define PAGED_MAX_POSITIONS (1 << 24) /* blocks x block size, all sequences together */
 
-bool batch_paged_alloc(engine_ctx *c, const engine_paged_params *pp) {
-    int32_t nb = c->n_batch;
-    c->n_seq_max = pp->n_seq_max;
-    c->max_blocks_per_seq = (c->n_ctx + c->kv_block - 1) / c->kv_block;
-    c->free_blocks = malloc((size_t)c->n_kv_blocks * sizeof(int32_t));
-    c->seqs = calloc((size_t)c->n_seq_max, sizeof *c->seqs);
-    c->seq_add = calloc((size_t)c->n_seq_max, sizeof(int32_t));
-    c->kv_dst = calloc((size_t)nb, sizeof(int32_t));
-    c->tok_blocks = calloc((size_t)nb, sizeof *c->tok_blocks);
-    c->logit_tok = calloc((size_t)nb, sizeof(int32_t));
-    c->tok_ids = calloc((size_t)nb, sizeof(int32_t));
-    if (!c->free_blocks || !c->seqs || !c->seq_add || !c->kv_dst || !c->tok_blocks ||
-        !c->logit_tok || !c->tok_ids)
-        return false;
-    for (int32_t s = 0; s < c->n_seq_max; s++) {
-        c->seqs[s].blocks = malloc((size_t)c->max_blocks_per_seq * sizeof(int32_t));
-        if (!c->seqs[s].blocks) return false;
+/* One sequence of a paged context: its length and the blocks holding its positions. */
+typedef struct {
+    bool live;
+    int32_t n_past;
+    int32_t *blocks; /* blocks[i] holds positions i*kv_block .. (i+1)*kv_block-1 */
+} kv_seq;
+
+/* The paged kind: the core's kv_rows are n_kv_blocks blocks of kv_block rows. */
+struct batch_paged {
+    int32_t kv_block, n_kv_blocks, n_free_blocks;
+    int32_t *free_blocks; /* stack of free block indices */
+    kv_seq *seqs;
+    int32_t n_seq_max, max_blocks_per_seq;
+    const int32_t **tok_blocks; /* (n_batch) each batch token's block table */
+    int32_t *seq_logit_row;     /* engine_eval_seqs: logits row of each token or -1 */
+    int32_t seq_logit_cap, n_last_seq_eval;
+    int32_t *seq_add, *tok_ids; /* engine_eval_seqs scratch: positions added per sequence, ids */
+};
+
+static batch_paged *paged_new(const engine_paged_params *pp, int32_t n_ctx, int32_t n_batch) {
+    batch_paged *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->kv_block = pp->block_size;
+    p->n_kv_blocks = pp->n_blocks;
+    p->n_seq_max = pp->n_seq_max;
+    p->max_blocks_per_seq = (n_ctx + p->kv_block - 1) / p->kv_block;
+    p->free_blocks = malloc((size_t)p->n_kv_blocks * sizeof(int32_t));
+    p->seqs = calloc((size_t)p->n_seq_max, sizeof *p->seqs);
+    p->seq_add = calloc((size_t)p->n_seq_max, sizeof(int32_t));
+    p->tok_blocks = calloc((size_t)n_batch, sizeof *p->tok_blocks);
+    p->tok_ids = calloc((size_t)n_batch, sizeof(int32_t));
+    bool ok = p->free_blocks && p->seqs && p->seq_add && p->tok_blocks && p->tok_ids;
+    for (int32_t s = 0; ok && s < p->n_seq_max; s++)
+        ok = (p->seqs[s].blocks = malloc((size_t)p->max_blocks_per_seq * sizeof(int32_t)));
+    if (!ok) {
+        batch_paged_free(p);
+        return NULL;
     }
     /* the stack pops low block numbers first */
-    for (int32_t b = 0; b < c->n_kv_blocks; b++) c->free_blocks[b] = c->n_kv_blocks - 1 - b;
-    c->n_free_blocks = c->n_kv_blocks;
-    return true;
+    for (int32_t b = 0; b < p->n_kv_blocks; b++) p->free_blocks[b] = p->n_kv_blocks - 1 - b;
+    p->n_free_blocks = p->n_kv_blocks;
+    return p;
 }
 
-void batch_paged_free(engine_ctx *c) {
-    for (int32_t s = 0; c->seqs && s < c->n_seq_max; s++) free(c->seqs[s].blocks);
-    free(c->seqs);
-    free(c->free_blocks);
-    free(c->seq_add);
-    free(c->kv_dst);
-    free(c->tok_blocks);
-    free(c->logit_tok);
-    free(c->tok_ids);
-    free(c->seq_logit_row);
+void batch_paged_free(batch_paged *p) {
+    if (!p) return;
+    for (int32_t s = 0; p->seqs && s < p->n_seq_max; s++) free(p->seqs[s].blocks);
+    free(p->seqs);
+    free(p->free_blocks);
+    free(p->seq_add);
+    free(p->tok_blocks);
+    free(p->tok_ids);
+    free(p->seq_logit_row);
+    free(p);
 }
 
 engine_ctx *engine_ctx_new_paged(const engine_model *m, const engine_ctx_params *p,
@@ -71,55 +91,73 @@ engine_ctx *engine_ctx_new_paged(const engine_model *m, const engine_ctx_params 
     int32_t total = d.n_blocks * d.block_size;
     if (d.max_seq_len == 0) d.max_seq_len = m->info.n_ctx_train > 0 ? m->info.n_ctx_train : total;
     if (d.max_seq_len > total) d.max_seq_len = total;
-    return ctx_create(m, p, &d, err, errlen);
+    engine_ctx *c = ctx_new(m, p, d.max_seq_len, total, err, errlen);
+    if (c && !(c->paged = paged_new(&d, c->core.n_ctx, c->core.n_batch))) {
+        engine_ctx_free(c);
+        snprintf(err, errlen, "out of memory allocating a %d-sequence paged context", d.n_seq_max);
+        return NULL;
+    }
+    return c;
 }
 
-static bool seq_ok(const engine_ctx *c, int32_t seq) {
-    return c->kv_block && seq >= 0 && seq < c->n_seq_max && c->seqs[seq].live;
+static bool seq_ok(const batch_paged *p, int32_t seq) {
+    return p && seq >= 0 && seq < p->n_seq_max && p->seqs[seq].live;
 }
 
 int32_t engine_seq_new(engine_ctx *c, char *err, size_t errlen) {
-    for (int32_t s = 0; c->kv_block && s < c->n_seq_max; s++)
-        if (!c->seqs[s].live) {
-            c->seqs[s].live = true;
-            c->seqs[s].n_past = 0;
+    batch_paged *p = c->paged;
+    if (!p) {
+        snprintf(err, errlen, "engine_seq_new needs a paged context");
+        return -1;
+    }
+    for (int32_t s = 0; s < p->n_seq_max; s++)
+        if (!p->seqs[s].live) {
+            p->seqs[s].live = true;
+            p->seqs[s].n_past = 0;
             return s;
         }
-    snprintf(err, errlen, "all %d sequences of the context are in use", c->n_seq_max);
+    snprintf(err, errlen, "all %d sequences of the context are in use", p->n_seq_max);
     return -1;
 }
 
-static int32_t blocks_held(const engine_ctx *c, int32_t seq) {
-    return (c->seqs[seq].n_past + c->kv_block - 1) / c->kv_block;
+static int32_t blocks_held(const batch_paged *p, int32_t seq) {
+    return (p->seqs[seq].n_past + p->kv_block - 1) / p->kv_block;
 }
 
 void engine_seq_free(engine_ctx *c, int32_t seq) {
-    if (!seq_ok(c, seq)) return;
-    kv_seq *s = &c->seqs[seq];
-    for (int32_t b = blocks_held(c, seq) - 1; b >= 0; b--)
-        c->free_blocks[c->n_free_blocks++] = s->blocks[b];
+    batch_paged *p = c->paged;
+    if (!seq_ok(p, seq)) return;
+    kv_seq *s = &p->seqs[seq];
+    for (int32_t b = blocks_held(p, seq) - 1; b >= 0; b--)
+        p->free_blocks[p->n_free_blocks++] = s->blocks[b];
     s->live = false;
     s->n_past = 0;
 }
 
 int32_t engine_seq_n_past(const engine_ctx *c, int32_t seq) {
-    return seq_ok(c, seq) ? c->seqs[seq].n_past : -1;
+    return seq_ok(c->paged, seq) ? c->paged->seqs[seq].n_past : -1;
 }
 
 int32_t engine_kv_blocks_free(const engine_ctx *c) {
-    return c->n_free_blocks;
+    return c->paged ? c->paged->n_free_blocks : 0;
+}
+
+static int32_t blocks_needed(const batch_paged *p, int32_t seq, int32_t n) {
+    int64_t end = (int64_t)p->seqs[seq].n_past + n;
+    return (int32_t)((end + p->kv_block - 1) / p->kv_block) - blocks_held(p, seq);
 }
 
 int32_t engine_seq_blocks_needed(const engine_ctx *c, int32_t seq, int32_t n) {
-    if (!seq_ok(c, seq) || n < 0) return -1;
-    int64_t end = (int64_t)c->seqs[seq].n_past + n;
-    return (int32_t)((end + c->kv_block - 1) / c->kv_block) - blocks_held(c, seq);
+    if (!seq_ok(c->paged, seq) || n < 0) return -1;
+    return blocks_needed(c->paged, seq, n);
 }
 
 /* Checks a whole batch before anything changes; counts positions added per sequence. */
 static bool check_batch(engine_ctx *c, const engine_seq_token *toks, int32_t n, char *err,
                         size_t errlen) {
-    if (!c->kv_block) {
+    batch_paged *p = c->paged;
+    int32_t n_vocab = c->core.m->info.n_vocab;
+    if (!p) {
         snprintf(err, errlen, "engine_eval_seqs needs a paged context");
         return false;
     }
@@ -127,73 +165,86 @@ static bool check_batch(engine_ctx *c, const engine_seq_token *toks, int32_t n, 
         snprintf(err, errlen, "nothing to evaluate");
         return false;
     }
-    memset(c->seq_add, 0, (size_t)c->n_seq_max * sizeof(int32_t));
+    memset(p->seq_add, 0, (size_t)p->n_seq_max * sizeof(int32_t));
     for (int32_t i = 0; i < n; i++) {
-        if (!seq_ok(c, toks[i].seq)) {
+        if (!seq_ok(p, toks[i].seq)) {
             snprintf(err, errlen, "token %d: no live sequence %d", i, toks[i].seq);
             return false;
         }
-        if (toks[i].id < 0 || toks[i].id >= c->m->info.n_vocab) {
-            snprintf(err, errlen, "token id %d is out of range [0, %d)", toks[i].id,
-                     c->m->info.n_vocab);
+        if (toks[i].id < 0 || toks[i].id >= n_vocab) {
+            snprintf(err, errlen, "token id %d is out of range [0, %d)", toks[i].id, n_vocab);
             return false;
         }
-        c->seq_add[toks[i].seq]++;
+        p->seq_add[toks[i].seq]++;
     }
     int64_t need = 0;
-    for (int32_t s = 0; s < c->n_seq_max; s++) {
-        if (!c->seq_add[s]) continue;
-        if ((int64_t)c->seqs[s].n_past + c->seq_add[s] > c->n_ctx) {
+    for (int32_t s = 0; s < p->n_seq_max; s++) {
+        if (!p->seq_add[s]) continue;
+        if ((int64_t)p->seqs[s].n_past + p->seq_add[s] > c->core.n_ctx) {
             snprintf(err, errlen, "sequence %d is full: %d positions held, %d more exceed %d", s,
-                     c->seqs[s].n_past, c->seq_add[s], c->n_ctx);
+                     p->seqs[s].n_past, p->seq_add[s], c->core.n_ctx);
             return false;
         }
-        need += engine_seq_blocks_needed(c, s, c->seq_add[s]);
+        need += blocks_needed(p, s, p->seq_add[s]);
     }
-    if (need > c->n_free_blocks) {
+    if (need > p->n_free_blocks) {
         snprintf(err, errlen, "out of KV blocks: the batch needs %lld, %d are free",
-                 (long long)need, c->n_free_blocks);
+                 (long long)need, p->n_free_blocks);
         return false;
     }
     return true;
 }
 
 /* Gives each sequence of the batch the blocks its new positions fall in. */
-static void take_blocks(engine_ctx *c) {
-    for (int32_t s = 0; s < c->n_seq_max; s++) {
-        int32_t more = c->seq_add[s] ? engine_seq_blocks_needed(c, s, c->seq_add[s]) : 0;
-        for (int32_t b = blocks_held(c, s); more > 0; more--, b++)
-            c->seqs[s].blocks[b] = c->free_blocks[--c->n_free_blocks];
+static void take_blocks(batch_paged *p) {
+    for (int32_t s = 0; s < p->n_seq_max; s++) {
+        int32_t more = p->seq_add[s] ? blocks_needed(p, s, p->seq_add[s]) : 0;
+        for (int32_t b = blocks_held(p, s); more > 0; more--, b++)
+            p->seqs[s].blocks[b] = p->free_blocks[--p->n_free_blocks];
     }
 }
 
 static bool reserve_rows(engine_ctx *c, const engine_seq_token *toks, int32_t n) {
+    batch_paged *p = c->paged;
     int32_t wanted = 0;
     for (int32_t i = 0; i < n; i++) wanted += toks[i].logits;
-    if (n > c->seq_logit_cap) {
-        int32_t *r = realloc(c->seq_logit_row, (size_t)n * sizeof(int32_t));
+    if (n > p->seq_logit_cap) {
+        int32_t *r = realloc(p->seq_logit_row, (size_t)n * sizeof(int32_t));
         if (!r) return false;
-        c->seq_logit_row = r;
-        c->seq_logit_cap = n;
+        p->seq_logit_row = r;
+        p->seq_logit_cap = n;
     }
-    return ctx_reserve_logits(c, wanted > 0 ? wanted : 1);
+    return ctx_reserve_logits(&c->core, wanted > 0 ? wanted : 1);
 }
 
-/* Lays out one chunk: positions, attention ranges, cache rows, and which rows want logits. */
-static void layout_chunk(engine_ctx *c, const engine_seq_token *toks, int32_t n, int32_t *row) {
-    c->n_logit_tok = 0;
+/* Describes one chunk: each token at its sequence's next position, seeing that sequence up to
+ * itself through its block table, its K/V in the row the table gives; the tokens wanting logits
+ * fill logits rows row[1].. . row[0]: tokens of the call laid out before this chunk. */
+static fwd_batch *layout_chunk(engine_ctx *c, const engine_seq_token *toks, int32_t n,
+                               int32_t *row) {
+    batch_paged *p = c->paged;
+    fwd_batch *b = &c->core.batch;
+    int32_t B = p->kv_block;
+    b->n = n;
+    b->ids = p->tok_ids;
+    b->blocks = p->tok_blocks;
+    b->kv_block = B;
+    b->n_logits = 0;
+    b->logits = c->core.logits + (size_t)row[1] * (size_t)c->core.m->info.n_vocab;
+    b->hidden = NULL;
     for (int32_t t = 0; t < n; t++) {
-        kv_seq *s = &c->seqs[toks[t].seq];
-        int32_t p = s->n_past++;
-        c->tok_ids[t] = toks[t].id;
-        c->pos[t] = p;
-        c->attn_lo[t] = 0;
-        c->attn_hi[t] = p + 1;
-        c->kv_dst[t] = s->blocks[p / c->kv_block] * c->kv_block + p % c->kv_block;
-        c->tok_blocks[t] = s->blocks;
-        c->seq_logit_row[row[0] + t] = toks[t].logits ? row[1]++ : -1;
-        if (toks[t].logits) c->logit_tok[c->n_logit_tok++] = t;
+        kv_seq *s = &p->seqs[toks[t].seq];
+        int32_t pos = s->n_past++;
+        p->tok_ids[t] = toks[t].id;
+        b->pos[t] = pos;
+        b->lo[t] = 0;
+        b->hi[t] = pos + 1;
+        b->kv_row[t] = s->blocks[pos / B] * B + pos % B;
+        p->tok_blocks[t] = s->blocks;
+        p->seq_logit_row[row[0] + t] = toks[t].logits ? row[1]++ : -1;
+        if (toks[t].logits) b->logit_tok[b->n_logits++] = t;
     }
+    return b;
 }
 
 bool engine_eval_seqs(engine_ctx *c, const engine_seq_token *toks, int32_t n, char *err,
@@ -203,25 +254,19 @@ bool engine_eval_seqs(engine_ctx *c, const engine_seq_token *toks, int32_t n, ch
         snprintf(err, errlen, "out of memory for logits");
         return false;
     }
-    take_blocks(c);
-    size_t nv = (size_t)c->m->info.n_vocab;
+    take_blocks(c->paged);
     int32_t row[2] = {0, 0}; /* tokens laid out so far, logits rows filled so far */
-    c->packed = c->paged_eval = true;
     while (row[0] < n) {
-        int32_t chunk = n - row[0] < c->n_batch ? n - row[0] : c->n_batch, first_row = row[1];
-        layout_chunk(c, toks + row[0], chunk, row);
-        c->n_past = 0;
-        forward_batch(c, c->tok_ids, chunk, c->logits + (size_t)first_row * nv, false);
+        int32_t chunk = n - row[0] < c->core.n_batch ? n - row[0] : c->core.n_batch;
+        forward_batch(&c->core, layout_chunk(c, toks + row[0], chunk, row));
         row[0] += chunk;
     }
-    c->packed = c->paged_eval = false;
-    c->n_past = 0;
-    c->n_logit_tok = -1;
-    c->n_last_seq_eval = n;
+    c->paged->n_last_seq_eval = n;
     return true;
 }
 
 const float *engine_seq_logits(const engine_ctx *c, int32_t i) {
-    if (!c->kv_block || i < 0 || i >= c->n_last_seq_eval || c->seq_logit_row[i] < 0) return NULL;
-    return c->logits + (size_t)c->seq_logit_row[i] * (size_t)c->m->info.n_vocab;
+    const batch_paged *p = c->paged;
+    if (!p || i < 0 || i >= p->n_last_seq_eval || p->seq_logit_row[i] < 0) return NULL;
+    return c->core.logits + (size_t)p->seq_logit_row[i] * (size_t)c->core.m->info.n_vocab;
 }

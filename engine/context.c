@@ -1,4 +1,6 @@
-/* Context lifetime, KV-cache bookkeeping and batching of long inputs. */
+/* The core every context has (KV storage, scratch, logits; context.h) and the one-sequence kind:
+ * engine_eval describes each n_batch chunk of its input as a fwd_batch continuing the sequence;
+ * engine_kv_keep trims it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +21,44 @@ uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv
     return 2 * per_pos * (uint64_t)n_ctx * (uint64_t)in->n_layer;
 }
 
-static void *track(engine_ctx *c, size_t bytes) {
+/* One sequence (engine_ctx_new): its positions fill cache rows 0..n_past-1. */
+struct ctx_seq {
+    int32_t n_past;
+    int32_t logits_first, n_last_eval; /* the last engine_eval: token of logits row 0, tokens */
+};
+
+static void *track(ctx_core *c, size_t bytes) {
     void *p = calloc(1, bytes ? bytes : 1);
     c->bytes += bytes;
     return p;
 }
 
-static bool alloc_buffers(engine_ctx *c) {
+/* The per-token arrays every forward call's description fills (context.h). */
+static bool alloc_batch(ctx_core *c) {
+    size_t nb = (size_t)c->n_batch;
+    fwd_batch *b = &c->batch;
+    b->pos = track(c, nb * sizeof(int32_t));
+    b->lo = track(c, nb * sizeof(int32_t));
+    b->hi = track(c, nb * sizeof(int32_t));
+    b->kv_row = track(c, nb * sizeof(int32_t));
+    b->logit_tok = track(c, nb * sizeof(int32_t));
+    return b->pos && b->lo && b->hi && b->kv_row && b->logit_tok;
+}
+
+static bool alloc_moe(ctx_core *c) {
+    const engine_model_info *in = &c->m->info;
+    size_t nb = (size_t)c->n_batch, e = (size_t)in->n_embd;
+    size_t X = (size_t)in->n_expert, k = (size_t)in->n_expert_used;
+    c->router = track(c, nb * X * 4);
+    c->sel_w = track(c, nb * k * 4);
+    c->sel_id = track(c, nb * k * sizeof(int32_t));
+    c->routed = track(c, nb * sizeof(int32_t));
+    c->moe_in = track(c, nb * e * 4);
+    c->moe_out = track(c, nb * e * 4);
+    return c->router && c->sel_w && c->sel_id && c->routed && c->moe_in && c->moe_out;
+}
+
+static bool alloc_buffers(ctx_core *c) {
     const engine_model_info *in = &c->m->info;
     size_t nb = (size_t)c->n_batch, e = (size_t)in->n_embd;
     size_t q = (size_t)in->n_head * in->head_dim, kv = (size_t)in->n_head_kv * in->head_dim;
@@ -35,11 +68,9 @@ static bool alloc_buffers(engine_ctx *c) {
     c->k = calloc((size_t)in->n_layer, sizeof *c->k);
     c->v = calloc((size_t)in->n_layer, sizeof *c->v);
     if (!c->k || !c->v) return false;
-    /* a paged cache holds its blocks; a contiguous one n_ctx positions */
-    size_t rows = c->kv_block ? (size_t)c->n_kv_blocks * (size_t)c->kv_block : (size_t)c->n_ctx;
     for (int l = 0; l < in->n_layer; l++) {
-        c->k[l] = track(c, rows * kv_bytes_of(c->kv_type, kv));
-        c->v[l] = track(c, rows * kv_bytes_of(c->kv_type, kv));
+        c->k[l] = track(c, (size_t)c->kv_rows * kv_bytes_of(c->kv_type, kv));
+        c->v[l] = track(c, (size_t)c->kv_rows * kv_bytes_of(c->kv_type, kv));
         if (!c->k[l] || !c->v[l]) return false;
     }
     c->x = track(c, nb * e * 4);
@@ -55,27 +86,32 @@ static bool alloc_buffers(engine_ctx *c) {
     if (attn_by_rows((int)group, c->causal))
         c->scores = track(c, (size_t)threadpool_size(c->pool) * group * (size_t)c->n_ctx * 4);
     c->xq = track(c, op_matmul_scratch((int64_t)widest, c->n_batch));
-    c->pos = track(c, nb * sizeof(int32_t));
-    c->attn_lo = track(c, nb * sizeof(int32_t));
-    c->attn_hi = track(c, nb * sizeof(int32_t));
     if (!attn_by_rows((int)group, c->causal)) /* the tiled way's per-thread scratch */
         c->attn_scratch_floats = attn_tile_scratch_floats((int)group, in->head_dim);
     c->attn_scratch = track(c, (size_t)threadpool_size(c->pool) * c->attn_scratch_floats * 4);
     c->attn_tiles = track(c, (nb + 1) * sizeof(int32_t));
-    if (in->n_expert > 0) {
-        size_t X = (size_t)in->n_expert, k = (size_t)in->n_expert_used;
-        c->router = track(c, nb * X * 4);
-        c->sel_w = track(c, nb * k * 4);
-        c->sel_id = track(c, nb * k * sizeof(int32_t));
-        c->routed = track(c, nb * sizeof(int32_t));
-        c->moe_in = track(c, nb * e * 4);
-        c->moe_out = track(c, nb * e * 4);
-        if (!c->router || !c->sel_w || !c->sel_id || !c->routed || !c->moe_in || !c->moe_out)
-            return false;
-    }
+    if (in->n_expert > 0 && !alloc_moe(c)) return false;
     return c->x && c->xn && c->q && c->kc && c->vc && c->attn && c->gate && c->up &&
-           (c->scores || !attn_by_rows((int)group, c->causal)) && c->xq && c->pos && c->attn_lo &&
-           c->attn_hi && c->attn_scratch && c->attn_tiles;
+           (c->scores || !attn_by_rows((int)group, c->causal)) && c->xq && c->attn_scratch &&
+           c->attn_tiles && alloc_batch(c);
+}
+
+static void free_buffers(ctx_core *c) {
+    for (int l = 0; l < c->m->info.n_layer; l++) {
+        if (c->k) free(c->k[l]);
+        if (c->v) free(c->v[l]);
+    }
+    free(c->k);
+    free(c->v);
+    float *f[] = {c->x,     c->xn,     c->q,       c->kc,     c->vc,
+                  c->attn,  c->gate,   c->up,      c->scores, c->router,
+                  c->sel_w, c->moe_in, c->moe_out, c->logits, c->attn_scratch};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
+    int32_t *ints[] = {c->attn_tiles, c->sel_id,   c->routed,       c->batch.pos,
+                       c->batch.lo,   c->batch.hi, c->batch.kv_row, c->batch.logit_tok};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) free(ints[i]);
+    free(c->xq);
+    if (c->pool) threadpool_free(c->pool);
 }
 
 int engine_physical_cores(void) {
@@ -102,53 +138,62 @@ int engine_physical_cores(void) {
     return online > 0 ? (int)online : 1;
 }
 
-engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
-                           size_t errlen) {
-    return ctx_create(m, p, NULL, err, errlen);
-}
-
-engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
-                       const engine_paged_params *pp, char *err, size_t errlen) {
-    engine_ctx_params d = p ? *p : engine_ctx_default_params();
+static bool params_ok(const engine_model *m, const engine_ctx_params *d, char *err, size_t errlen) {
     if (!m->layers) {
         snprintf(err, errlen, "the model was loaded for its vocabulary only");
-        return NULL;
+        return false;
     }
-    if (d.n_ctx < 0 || d.n_batch < 0 || d.n_threads < 0 || d.n_threads > 256) {
+    if (d->n_ctx < 0 || d->n_batch < 0 || d->n_threads < 0 || d->n_threads > 256) {
         snprintf(err, errlen, "invalid context parameters");
-        return NULL;
+        return false;
     }
-    if (d.kv_type != ENGINE_KV_F16 && d.kv_type != ENGINE_KV_F32 && d.kv_type != ENGINE_KV_Q8_0) {
-        snprintf(err, errlen, "unknown KV-cache type %d", (int)d.kv_type);
-        return NULL;
+    if (d->kv_type != ENGINE_KV_F16 && d->kv_type != ENGINE_KV_F32 &&
+        d->kv_type != ENGINE_KV_Q8_0) {
+        snprintf(err, errlen, "unknown KV-cache type %d", (int)d->kv_type);
+        return false;
     }
-    if (d.kv_type == ENGINE_KV_Q8_0 && m->info.head_dim % KV_Q8_BLOCK) {
+    if (d->kv_type == ENGINE_KV_Q8_0 && m->info.head_dim % KV_Q8_BLOCK) {
         snprintf(err, errlen, "a Q8_0 KV cache needs head_dim a multiple of %d; this model's is %d",
                  KV_Q8_BLOCK, m->info.head_dim);
-        return NULL;
+        return false;
     }
-    engine_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
+    return true;
+}
+
+engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n_ctx,
+                    int32_t kv_rows, char *err, size_t errlen) {
+    engine_ctx_params d = p ? *p : engine_ctx_default_params();
+    if (!params_ok(m, &d, err, errlen)) return NULL;
+    engine_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    ctx_core *c = &ctx->core;
     c->m = m;
-    c->n_ctx = d.n_ctx ? d.n_ctx : (m->info.n_ctx_train < 4096 ? m->info.n_ctx_train : 4096);
-    c->n_logit_tok = -1;
-    if (pp) { /* paged: n_ctx is the longest one sequence may grow */
-        c->kv_block = pp->block_size;
-        c->n_kv_blocks = pp->n_blocks;
-        c->n_ctx = pp->max_seq_len;
-    }
+    if (!n_ctx) n_ctx = d.n_ctx;
+    c->n_ctx = n_ctx ? n_ctx : (m->info.n_ctx_train < 4096 ? m->info.n_ctx_train : 4096);
+    c->kv_rows = kv_rows ? kv_rows : c->n_ctx;
     c->n_batch = d.n_batch ? d.n_batch : 512;
     if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
     c->kv_type = d.kv_type;
     c->causal = m->arch->family != FAMILY_BERT;
     c->attn_k = attn_kernels_for(quant_active_isa(), m->info.head_dim);
     c->pool = threadpool_new(d.n_threads ? d.n_threads : engine_physical_cores());
-    if (!c->pool || !alloc_buffers(c) || (pp && !batch_paged_alloc(c, pp))) {
-        engine_ctx_free(c);
+    if (!c->pool || !alloc_buffers(c)) {
         snprintf(err, errlen, "out of memory allocating a %d-position context", c->n_ctx);
+        engine_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
+                           size_t errlen) {
+    engine_ctx *c = ctx_new(m, p, 0, 0, err, errlen);
+    if (c && !(c->seq = calloc(1, sizeof *c->seq))) {
+        engine_ctx_free(c);
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     return c;
@@ -156,55 +201,29 @@ engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
 
 void engine_ctx_free(engine_ctx *c) {
     if (!c) return;
-    for (int l = 0; l < c->m->info.n_layer; l++) {
-        if (c->k) free(c->k[l]);
-        if (c->v) free(c->v[l]);
-    }
-    free(c->k);
-    free(c->v);
-    free(c->x);
-    free(c->xn);
-    free(c->q);
-    free(c->kc);
-    free(c->vc);
-    free(c->attn);
-    free(c->gate);
-    free(c->up);
-    free(c->scores);
-    free(c->xq);
-    free(c->pos);
-    free(c->attn_lo);
-    free(c->attn_hi);
-    free(c->attn_scratch);
-    free(c->attn_tiles);
-    free(c->router);
-    free(c->sel_w);
-    free(c->sel_id);
-    free(c->routed);
-    free(c->moe_in);
-    free(c->moe_out);
-    free(c->logits);
-    batch_paged_free(c);
-    if (c->pool) threadpool_free(c->pool);
+    free_buffers(&c->core);
+    free(c->seq);
+    batch_paged_free(c->paged);
     free(c);
 }
 
 int32_t engine_ctx_n_ctx(const engine_ctx *c) {
-    return c->n_ctx;
+    return c->core.n_ctx;
 }
 uint64_t engine_ctx_memory(const engine_ctx *c) {
-    return c->bytes;
+    return c->core.bytes;
 }
 int32_t engine_n_past(const engine_ctx *c) {
-    return c->n_past;
+    return c->seq ? c->seq->n_past : 0;
 }
 
 void engine_kv_keep(engine_ctx *c, int32_t n) {
     if (n < 0) n = 0;
-    if (n < c->n_past) c->n_past = n; /* entries past n_past are never read, so no clearing */
+    /* entries past n_past are never read, so no clearing */
+    if (c->seq && n < c->seq->n_past) c->seq->n_past = n;
 }
 
-bool ctx_reserve_logits(engine_ctx *c, int32_t rows) {
+bool ctx_reserve_logits(ctx_core *c, int32_t rows) {
     size_t need = (size_t)rows * (size_t)c->m->info.n_vocab;
     if (rows <= c->n_logits && c->logits) return true;
     float *l = realloc(c->logits, need * sizeof(float));
@@ -214,48 +233,91 @@ bool ctx_reserve_logits(engine_ctx *c, int32_t rows) {
     return true;
 }
 
-bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, char *err,
-                 size_t errlen) {
+/* n tokens continuing the sequence: positions and cache rows n_past.., each token seeing the
+ * sequence up to itself; no logits or hidden states unless the caller adds them. */
+static fwd_batch *seq_batch(engine_ctx *c, const int32_t *ids, int32_t n) {
+    fwd_batch *b = &c->core.batch;
+    int32_t past = c->seq->n_past;
+    b->n = n;
+    b->ids = ids;
+    for (int32_t t = 0; t < n; t++) {
+        b->pos[t] = b->kv_row[t] = past + t;
+        b->lo[t] = 0;
+        b->hi[t] = past + t + 1;
+    }
+    b->blocks = NULL;
+    b->kv_block = 0;
+    b->n_logits = 0;
+    b->logits = NULL;
+    b->hidden = NULL;
+    return b;
+}
+
+static bool seq_eval_ok(const engine_ctx *c, const int32_t *ids, int32_t n, char *err,
+                        size_t errlen) {
+    if (!c->seq) {
+        snprintf(err, errlen, "a paged context evaluates through engine_eval_seqs");
+        return false;
+    }
+    if (!c->core.causal) {
+        snprintf(err, errlen, "an encoder model gives embeddings only (engine_embed)");
+        return false;
+    }
     if (n <= 0) {
         snprintf(err, errlen, "nothing to evaluate");
         return false;
     }
-    if (c->kv_block) {
-        snprintf(err, errlen, "a paged context evaluates through engine_eval_seqs");
-        return false;
-    }
-    if (n > c->n_ctx - c->n_past) {
+    if (n > c->core.n_ctx - c->seq->n_past) {
         snprintf(err, errlen, "context full: %d positions held, %d more do not fit in %d",
-                 c->n_past, n, c->n_ctx);
+                 c->seq->n_past, n, c->core.n_ctx);
         return false;
     }
     for (int32_t i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= c->m->info.n_vocab) {
+        if (ids[i] < 0 || ids[i] >= c->core.m->info.n_vocab) {
             snprintf(err, errlen, "token id %d is out of range [0, %d)", ids[i],
-                     c->m->info.n_vocab);
+                     c->core.m->info.n_vocab);
             return false;
         }
-    if (!ctx_reserve_logits(c, all_logits ? n : 1)) {
+    return true;
+}
+
+bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, float *hidden,
+                  char *err, size_t errlen) {
+    if (!seq_eval_ok(c, ids, n, err, errlen)) return false;
+    if (!ctx_reserve_logits(&c->core, all_logits ? n : 1)) {
         snprintf(err, errlen, "out of memory for logits");
         return false;
     }
-    c->n_last_eval = n;
-    c->logits_first = all_logits ? 0 : n - 1;
+    c->seq->n_last_eval = n;
+    c->seq->logits_first = all_logits ? 0 : n - 1;
+    size_t nv = (size_t)c->core.m->info.n_vocab, e = (size_t)c->core.m->info.n_embd;
     for (int32_t done = 0; done < n;) {
-        int32_t chunk = n - done < c->n_batch ? n - done : c->n_batch;
-        size_t nv = (size_t)c->m->info.n_vocab;
-        float *dst =
-            all_logits ? c->logits + (size_t)done * nv : (done + chunk == n ? c->logits : NULL);
-        forward_batch(c, ids + done, chunk, dst, all_logits);
+        int32_t chunk = n - done < c->core.n_batch ? n - done : c->core.n_batch;
+        fwd_batch *b = seq_batch(c, ids + done, chunk);
+        if (all_logits || done + chunk == n) { /* every token's logits, or the last one's */
+            b->n_logits = all_logits ? chunk : 1;
+            for (int32_t i = 0; i < b->n_logits; i++) b->logit_tok[i] = chunk - b->n_logits + i;
+            b->logits = c->core.logits + (all_logits ? (size_t)done * nv : 0);
+        }
+        b->hidden = hidden ? hidden + (size_t)done * e : NULL;
+        forward_batch(&c->core, b);
+        c->seq->n_past += chunk;
         done += chunk;
     }
     return true;
 }
 
+bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, char *err,
+                 size_t errlen) {
+    return ctx_seq_eval(c, ids, n, all_logits, NULL, err, errlen);
+}
+
 const float *engine_logits(const engine_ctx *c, int32_t i) {
-    if (i < 0) i = c->n_last_eval - 1;
-    if (!c->logits || i < c->logits_first || i >= c->n_last_eval) return NULL;
-    return c->logits + (size_t)(i - c->logits_first) * (size_t)c->m->info.n_vocab;
+    const ctx_seq *s = c->seq;
+    if (!s) return NULL;
+    if (i < 0) i = s->n_last_eval - 1;
+    if (!c->core.logits || i < s->logits_first || i >= s->n_last_eval) return NULL;
+    return c->core.logits + (size_t)(i - s->logits_first) * (size_t)c->core.m->info.n_vocab;
 }
 
 int engine_pool_workers(void) {

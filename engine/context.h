@@ -1,73 +1,95 @@
-/* One sequence's state: KV cache, scratch activations, logits. Private to engine/. */
+/* A context, and what one forward pass is asked to compute. Private to engine/.
+ *
+ * A context (engine_ctx) is a core plus one kind:
+ * - ctx_core (context.c): what every forward pass needs, sized by the model and n_batch: the KV
+ *   cache's storage (per layer, kv_rows rows of n_head_kv * head_dim elements), the activation
+ *   and attention scratch, the thread pool and the logits buffer. It knows no sequences.
+ * - a kind, which owns the sequences that live in those rows:
+ *   ctx_seq (context.c, engine_ctx_new): one sequence at rows 0..n_past; engine_eval,
+ *   engine_kv_keep, generation. batch_paged (batch.c, engine_ctx_new_paged): a free list of
+ *   fixed-size blocks of rows and a block table per sequence; engine_eval_seqs.
+ *   A packed embedding batch (embed.c) is no kind: it borrows a one-sequence context's rows for
+ *   one call and clears them again.
+ * Each kind describes every call as a fwd_batch (per token: id, position, attention range, cache
+ * row, block table; which tokens give logits and where; where hidden states go) and hands it to
+ * forward_batch / forward_bert, which follow the description and never ask what kind it came
+ * from. */
 #ifndef HEARTH_CONTEXT_H
 #define HEARTH_CONTEXT_H
 
+#include "kernels/attn_kernels.h"
 #include "model.h"
 #include "threadpool.h"
-#include "kernels/attn_kernels.h"
 
 /* Limits of the attention loops (checked when a model loads). */
 #define ATTN_MAX_GROUP    64 /* query heads per kv head */
 #define ATTN_MAX_HEAD_DIM 4096
 
-/* One sequence of a paged context: its length and the blocks holding its positions. */
+/* One forward call over n <= n_batch tokens, filled by the kind (context.c, batch.c, embed.c).
+ * The per-token arrays are the core's (n_batch long); attention of token t reads the rows of its
+ * sequence's positions [lo[t], hi[t]): position j is row j, or with a block table row
+ * blocks[t][j / kv_block] * kv_block + j % kv_block. */
 typedef struct {
-    bool live;
-    int32_t n_past;
-    int32_t *blocks; /* blocks[i] holds positions i*kv_block .. (i+1)*kv_block-1 */
-} kv_seq;
+    int32_t n;
+    const int32_t *ids;     /* (n) token ids */
+    int32_t *pos;           /* (n) position: RoPE angle, BERT position-embedding row */
+    int32_t *lo, *hi;       /* (n) attention range, in the token's sequence positions */
+    int32_t *kv_row;        /* (n) the cache row the token's K and V are written to */
+    const int32_t **blocks; /* (n) the token's block table; NULL: position = row */
+    int32_t kv_block;       /* rows per block of those tables */
+    int32_t *logit_tok;     /* (n_logits) tokens, ascending, whose logits are wanted */
+    int32_t n_logits;       /* 0: no logits */
+    float *logits;          /* (n_logits, n_vocab) where they go */
+    float *hidden;          /* (n, n_embd) final normalised hidden states, or NULL */
+} fwd_batch;
 
-struct engine_ctx {
+/* What every forward pass needs, whatever kind of context runs it (context.c). */
+typedef struct {
     const engine_model *m;
     threadpool *pool;
-    int32_t n_ctx, n_batch, n_past;
+    int32_t n_ctx;   /* longest sequence: no attention range ends past it */
+    int32_t n_batch; /* tokens per forward pass */
+    int32_t kv_rows; /* cache rows per layer */
+    bool causal;     /* a decoder; false: an encoder, every token sees its whole text (BERT) */
     engine_kv_type kv_type;
     const attn_kernels *attn_k; /* attention loops for this CPU and head size */
-    uint8_t **k, **v;           /* per layer: n_ctx rows of n_head_kv*head_dim elements */
+    uint8_t **k, **v;           /* per layer: kv_rows rows of n_head_kv*head_dim elements */
     /* scratch, sized for n_batch tokens */
     float *x, *xn, *q, *kc, *vc, *attn, *gate, *up, *scores;
     void *xq;
-    int32_t *pos;               /* position of each batch token (RoPE, BERT position rows) */
-    int32_t *attn_lo, *attn_hi; /* each batch token attends to cache rows [lo, hi) */
     /* tiled attention (attend.c): per-thread tile scratch, and the batch's query tiles */
     float *attn_scratch;
     size_t attn_scratch_floats; /* per thread */
     int32_t *attn_tiles;        /* n_batch + 1 tile starts */
-    bool packed;                /* caller filled pos/attn_lo/attn_hi (packed sequences) */
     /* MoE scratch: router logits (n x n_expert), chosen experts and weights (n x k), the tokens
      * routed to one expert, their gathered inputs and the summed expert outputs (n x e) */
     float *router, *sel_w, *moe_in, *moe_out;
     int32_t *sel_id, *routed;
-    float *logits;                  /* n_logits rows of n_vocab */
-    int32_t n_logits, logits_first; /* rows held, and the token index of the first row */
-    int32_t n_last_eval;
-    bool causal;   /* false: every token attends to the whole batch (BERT) */
-    float *hidden; /* when set: final normalised hidden states, one row per position */
+    fwd_batch batch; /* its per-token arrays (n_batch long), filled anew by every call */
+    float *logits;   /* n_logits rows of n_vocab, read through the kind's row map */
+    int32_t n_logits;
     uint64_t bytes;
-    /* Paged KV cache (engine_ctx_new_paged, batch.c): k/v hold n_kv_blocks blocks of kv_block
-     * rows shared by many sequences; kv_block 0 means one contiguous sequence (the default). */
-    int32_t kv_block, n_kv_blocks, n_free_blocks;
-    int32_t *free_blocks; /* stack of free block indices */
-    kv_seq *seqs;
-    int32_t n_seq_max, max_blocks_per_seq;
-    bool paged_eval;            /* inside engine_eval_seqs: kv_dst and tok_blocks are valid */
-    int32_t *kv_dst;            /* per batch token: the cache row its K/V is written to */
-    const int32_t **tok_blocks; /* per batch token: its sequence's block table */
-    int32_t *logit_tok;         /* token indices of the batch whose logits are wanted */
-    int32_t n_logit_tok;        /* -1: the classic all_logits / last-token behaviour */
-    int32_t *seq_logit_row;     /* engine_eval_seqs: logits row of each token or -1 */
-    int32_t seq_logit_cap, n_last_seq_eval;
-    int32_t *seq_add, *tok_ids; /* engine_eval_seqs scratch: positions added per sequence, ids */
+} ctx_core;
+
+typedef struct ctx_seq ctx_seq;         /* context.c */
+typedef struct batch_paged batch_paged; /* batch.c */
+
+/* Exactly one of seq and paged is set. */
+struct engine_ctx {
+    ctx_core core;
+    ctx_seq *seq;
+    batch_paged *paged;
 };
 
-/* The forward pass over n <= n_batch tokens at positions n_past.. (forward.c); advances n_past.
- * Logits go to dst: all n rows if all_logits, else only the last token's row; dst NULL = none. */
-void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool all_logits);
+/* The decoder forward pass over b (forward.c): K/V to the cache, then logits and hidden states
+ * where b says. forward_bert: BERT's encoder (forward_bert.c); b asks for hidden states only. */
+void forward_batch(ctx_core *c, const fwd_batch *b);
+void forward_bert(ctx_core *c, const fwd_batch *b);
+/* Writes one layer's batch K/V (c->kc, c->vc) to the rows b names (forward.c). */
+void forward_store_kv(ctx_core *c, const fwd_batch *b, int layer, size_t kv_row);
+/* Attention of the batch in c->q against the cached K/V of one layer (forward.c). */
+void forward_attention(ctx_core *c, const fwd_batch *b, int layer);
 
-/* Positions and attention ranges of a batch continuing the cache's one sequence. */
-void forward_positions(engine_ctx *c, int n);
-/* BERT's encoder over n tokens (forward_bert.c); appends their states to c->hidden. */
-void forward_bert(engine_ctx *c, const int32_t *ids, int n);
 /* Bytes of count cached elements (count a multiple of 32 for a Q8_0 cache). */
 static inline size_t kv_bytes_of(engine_kv_type t, size_t count) {
     return t == ENGINE_KV_F32    ? count * 4
@@ -75,16 +97,18 @@ static inline size_t kv_bytes_of(engine_kv_type t, size_t count) {
                                  : count * 2;
 }
 /* Writes count floats into the KV cache's element type. */
-void ctx_kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count);
-/* A context; pp non-NULL makes its KV cache paged (context.c). */
-engine_ctx *ctx_create(const engine_model *m, const engine_ctx_params *p,
-                       const engine_paged_params *pp, char *err, size_t errlen);
+void ctx_kv_store(const ctx_core *c, uint8_t *dst, const float *src, size_t count);
+/* A context without its kind: the core for n_ctx positions (0: the params' or the default) and
+ * kv_rows cache rows (0: n_ctx); the caller sets seq or paged (context.c). */
+engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n_ctx,
+                    int32_t kv_rows, char *err, size_t errlen);
 /* Room for rows of logits in c->logits (context.c). */
-bool ctx_reserve_logits(engine_ctx *c, int32_t rows);
-/* The paged-KV bookkeeping of a context (batch.c): block free list, sequences, per-token maps. */
-bool batch_paged_alloc(engine_ctx *c, const engine_paged_params *pp);
-void batch_paged_free(engine_ctx *c);
-/* Attention of the batch in c->q against the cached K/V of one layer (forward.c). */
-void forward_attention(engine_ctx *c, int layer, int n);
+bool ctx_reserve_logits(ctx_core *c, int32_t rows);
+/* Evaluates n tokens continuing a one-sequence context, n_batch at a time: logits of every token
+ * (all_logits) or the last; the final hidden states (n, n_embd) to hidden when not NULL. */
+bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, float *hidden,
+                  char *err, size_t errlen);
+/* The paged-KV bookkeeping of a context (batch.c): block free list, sequences, per-call maps. */
+void batch_paged_free(batch_paged *p);
 
 #endif

@@ -31,31 +31,44 @@ static void l2_normalise(float *v, int e) {
     for (int j = 0; j < e; j++) v[j] = (float)(v[j] * inv);
 }
 
-/* Positions and per-sequence attention ranges for sequences packed back to back in one batch. */
-static void pack_positions(engine_ctx *c, const int32_t *n_ids, int32_t first, int32_t last) {
+/* Texts [first, last) packed back to back into the rows of one batch: each token at its position
+ * in its text, its K/V in its batch row, attending to its text's rows (up to itself when causal);
+ * hidden states (total, e) to hidden, no logits. */
+static fwd_batch *pack(ctx_core *c, const int32_t *flat, const int32_t *n_ids, int32_t first,
+                       int32_t last, float *hidden) {
+    fwd_batch *b = &c->batch;
     int32_t row = 0;
     for (int32_t s = first; s < last; s++) {
         for (int32_t i = 0; i < n_ids[s]; i++) {
-            c->pos[row + i] = i;
-            c->attn_lo[row + i] = row;
-            c->attn_hi[row + i] = c->causal ? row + i + 1 : row + n_ids[s];
+            b->pos[row + i] = i;
+            b->kv_row[row + i] = row + i;
+            b->lo[row + i] = row;
+            b->hi[row + i] = c->causal ? row + i + 1 : row + n_ids[s];
         }
         row += n_ids[s];
     }
+    b->n = row;
+    b->ids = flat;
+    b->blocks = NULL;
+    b->kv_block = 0;
+    b->n_logits = 0;
+    b->logits = NULL;
+    b->hidden = hidden;
+    return b;
 }
 
-/* Runs the packed sequences [first, last) (total tokens) and pools each into out. */
+/* Runs the packed sequences [first, last) (total tokens) and pools each into out. They borrow
+ * the context's cache rows 0..total-1: its sequence is cleared before and after. */
 static bool embed_packed(engine_ctx *c, const int32_t *const *ids, const int32_t *n_ids,
                          int32_t first, int32_t last, int32_t total, engine_pooling pooling,
                          float *out, char *err, size_t errlen) {
-    const engine_model *m = c->m;
+    const engine_model *m = c->core.m;
     int e = m->info.n_embd;
     int32_t *flat = malloc((size_t)total * sizeof(int32_t));
-    c->hidden = malloc((size_t)total * e * sizeof(float));
-    if (!flat || !c->hidden) {
+    float *hidden = malloc((size_t)total * e * sizeof(float));
+    if (!flat || !hidden) {
         free(flat);
-        free(c->hidden);
-        c->hidden = NULL;
+        free(hidden);
         snprintf(err, errlen, "out of memory");
         return false;
     }
@@ -65,61 +78,56 @@ static bool embed_packed(engine_ctx *c, const int32_t *const *ids, const int32_t
         row += n_ids[s];
     }
     engine_kv_keep(c, 0);
-    pack_positions(c, n_ids, first, last);
-    c->packed = true;
+    fwd_batch *b = pack(&c->core, flat, n_ids, first, last, hidden);
     if (m->arch->family == FAMILY_BERT)
-        forward_bert(c, flat, total);
+        forward_bert(&c->core, b);
     else
-        forward_batch(c, flat, total, NULL, false);
-    c->packed = false;
-    engine_kv_keep(c, 0);
+        forward_batch(&c->core, b);
     row = 0;
     for (int32_t s = first; s < last; s++) {
         float *o = out + (size_t)(s - first) * e;
-        pool(c->hidden + (size_t)row * e, n_ids[s], e, pooling, o);
+        pool(hidden + (size_t)row * e, n_ids[s], e, pooling, o);
         l2_normalise(o, e);
         row += n_ids[s];
     }
     free(flat);
-    free(c->hidden);
-    c->hidden = NULL;
+    free(hidden);
     return true;
 }
 
 /* A decoder sequence longer than one batch: evaluated causally in batches, like a prompt. */
 static bool embed_long(engine_ctx *c, const int32_t *ids, int32_t n, engine_pooling pooling,
                        float *out, char *err, size_t errlen) {
-    int e = c->m->info.n_embd;
-    c->hidden = malloc((size_t)n * e * sizeof(float));
-    if (!c->hidden) {
+    int e = c->core.m->info.n_embd;
+    float *hidden = malloc((size_t)n * e * sizeof(float));
+    if (!hidden) {
         snprintf(err, errlen, "out of memory");
         return false;
     }
     engine_kv_keep(c, 0);
-    bool ok = engine_eval(c, ids, n, false, err, errlen);
+    bool ok = ctx_seq_eval(c, ids, n, false, hidden, err, errlen);
     if (ok) {
-        pool(c->hidden, n, e, pooling, out);
+        pool(hidden, n, e, pooling, out);
         l2_normalise(out, e);
     }
     engine_kv_keep(c, 0);
-    free(c->hidden);
-    c->hidden = NULL;
+    free(hidden);
     return ok;
 }
 
 static bool fits_batch(const engine_ctx *c, int32_t n) {
-    return n <= c->n_batch;
+    return n <= c->core.n_batch;
 }
 
 static bool check_ids(const engine_ctx *c, const int32_t *ids, int32_t n, int32_t s, char *err,
                       size_t errlen) {
-    int32_t max = c->m->arch->family == FAMILY_BERT ? c->n_batch : c->n_ctx;
+    int32_t max = c->core.causal ? c->core.n_ctx : c->core.n_batch;
     if (n <= 0 || n > max) {
         snprintf(err, errlen, "text %d has %d tokens; 1..%d fit", s, n, max);
         return false;
     }
     for (int32_t i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= c->m->info.n_vocab) {
+        if (ids[i] < 0 || ids[i] >= c->core.m->info.n_vocab) {
             snprintf(err, errlen, "text %d: token id %d out of range", s, ids[i]);
             return false;
         }
@@ -129,10 +137,14 @@ static bool check_ids(const engine_ctx *c, const int32_t *ids, int32_t n, int32_
 bool engine_embed_batch(engine_ctx *c, const int32_t *const *ids, const int32_t *n_ids,
                         int32_t n_seq, engine_pooling pooling, float *out, char *err,
                         size_t errlen) {
-    if (pooling == ENGINE_POOL_DEFAULT) pooling = (engine_pooling)c->m->pooling;
+    if (!c->seq) {
+        snprintf(err, errlen, "a paged context serves engine_eval_seqs, not embeddings");
+        return false;
+    }
+    if (pooling == ENGINE_POOL_DEFAULT) pooling = (engine_pooling)c->core.m->pooling;
     for (int32_t s = 0; s < n_seq; s++)
         if (!check_ids(c, ids[s], n_ids[s], s, err, errlen)) return false;
-    int e = c->m->info.n_embd;
+    int e = c->core.m->info.n_embd;
     for (int32_t first = 0; first < n_seq;) {
         if (!fits_batch(c, n_ids[first])) {
             if (!embed_long(c, ids[first], n_ids[first], pooling, out + (size_t)first * e, err,
@@ -142,7 +154,7 @@ bool engine_embed_batch(engine_ctx *c, const int32_t *const *ids, const int32_t 
             continue;
         }
         int32_t last = first, total = 0;
-        while (last < n_seq && fits_batch(c, n_ids[last]) && total + n_ids[last] <= c->n_batch)
+        while (last < n_seq && fits_batch(c, n_ids[last]) && total + n_ids[last] <= c->core.n_batch)
             total += n_ids[last++];
         if (!embed_packed(c, ids, n_ids, first, last, total, pooling, out + (size_t)first * e, err,
                           errlen))

@@ -1,4 +1,7 @@
 /* The transformer forward pass for llama / qwen2 / qwen3, one batch of tokens at a time.
+ * What a call computes is the fwd_batch it is given (context.h): each token's id, position,
+ * attention range and cache row, which tokens give logits, where hidden states go; the pass
+ * never asks which kind of context described it.
  * Shapes: n tokens, e = n_embd, H heads and KV kv-heads of hd dims, ff = n_ff, V = n_vocab.
  * Activations are row-major, one row per token. */
 #include <math.h>
@@ -11,7 +14,7 @@
 #include "kernels/attn_kernels.h"
 #include "ops.h"
 
-void ctx_kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t count) {
+void ctx_kv_store(const ctx_core *c, uint8_t *dst, const float *src, size_t count) {
     if (c->kv_type == ENGINE_KV_F32) {
         memcpy(dst, src, count * sizeof(float));
         return;
@@ -27,7 +30,7 @@ void ctx_kv_store(const engine_ctx *c, uint8_t *dst, const float *src, size_t co
 /* The batch's attention jobs: (query tile, kv head) pairs taken from a shared counter, most
  * expensive first (later tiles see more keys), so threads finish together. */
 typedef struct {
-    engine_ctx *c;
+    ctx_core *c;
     attn_batch b;
     int n_tiles;
     atomic_int next;
@@ -36,7 +39,7 @@ typedef struct {
 static void attention_worker(void *arg, int ith, int nth) {
     (void)nth;
     attn_job *j = arg;
-    engine_ctx *c = j->c;
+    ctx_core *c = j->c;
     int KV = c->m->info.n_head_kv, G = c->m->info.n_head / KV;
     bool by_rows = attn_by_rows(G, c->causal);
     float *scratch = c->attn_scratch + (size_t)ith * c->attn_scratch_floats;
@@ -54,15 +57,7 @@ static void attention_worker(void *arg, int ith, int nth) {
     }
 }
 
-void forward_positions(engine_ctx *c, int n) {
-    for (int t = 0; t < n; t++) {
-        c->pos[t] = c->n_past + t;
-        c->attn_lo[t] = 0;
-        c->attn_hi[t] = c->causal ? c->n_past + t + 1 : c->n_past + n;
-    }
-}
-
-void forward_attention(engine_ctx *c, int layer, int n) {
+void forward_attention(ctx_core *c, const fwd_batch *b, int layer) {
     const engine_model_info *in = &c->m->info;
     attn_job job = {.c = c};
     job.b = (attn_batch){.n_head = in->n_head,
@@ -71,18 +66,35 @@ void forward_attention(engine_ctx *c, int layer, int n) {
                          .kv_type = c->kv_type,
                          .k = c->k[layer],
                          .v = c->v[layer],
-                         .kv_block = c->kv_block,
-                         .tok_blocks = c->paged_eval ? c->tok_blocks : NULL,
-                         .lo = c->attn_lo,
-                         .hi = c->attn_hi,
+                         .kv_block = b->kv_block,
+                         .tok_blocks = b->blocks,
+                         .lo = b->lo,
+                         .hi = b->hi,
                          .q = c->q,
                          .out = c->attn,
                          .kern = c->attn_k,
                          .causal = c->causal};
     atomic_init(&job.next, 0);
-    job.n_tiles = attn_tiles(&job.b, n, attn_tile_tokens(in->n_head / in->n_head_kv, in->head_dim),
-                             c->attn_tiles);
+    job.n_tiles = attn_tiles(
+        &job.b, b->n, attn_tile_tokens(in->n_head / in->n_head_kv, in->head_dim), c->attn_tiles);
     threadpool_run(c->pool, attention_worker, &job);
+}
+
+/* How many entries from a[t] on count up by one (consecutive rows or tokens): at least 1. */
+static int run_of(const int32_t *a, int t, int n) {
+    int len = 1;
+    while (t + len < n && a[t + len] == a[t] + len) len++;
+    return len;
+}
+
+void forward_store_kv(ctx_core *c, const fwd_batch *b, int layer, size_t kv_row) {
+    size_t row_bytes = kv_bytes_of(c->kv_type, kv_row);
+    for (int t = 0, len; t < b->n; t += len) { /* each run of consecutive rows in one store */
+        len = run_of(b->kv_row, t, b->n);
+        size_t at = (size_t)b->kv_row[t] * row_bytes, count = (size_t)len * kv_row;
+        ctx_kv_store(c, c->k[layer] + at, c->kc + (size_t)t * kv_row, count);
+        ctx_kv_store(c, c->v[layer] + at, c->vc + (size_t)t * kv_row, count);
+    }
 }
 
 /* Per-head RMSNorm (qwen3's q_norm / k_norm): each hd-vector normalised with gain g. */
@@ -90,10 +102,10 @@ static void head_norm(float *x, const float *g, int n, int heads, int hd, float 
     op_rmsnorm(x, g, x, hd, n * heads, eps);
 }
 
-static void attention_block(engine_ctx *c, const layer_weights *L, int layer, int n) {
+static void attention_block(ctx_core *c, const fwd_batch *b, const layer_weights *L, int layer) {
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
-    int e = in->n_embd, H = in->n_head, KV = in->n_head_kv, hd = in->head_dim;
+    int n = b->n, e = in->n_embd, H = in->n_head, KV = in->n_head_kv, hd = in->head_dim;
     op_rmsnorm_mt(c->pool, c->x, L->attn_norm, c->xn, e, n, in->rms_eps);   /* xn (n,e) */
     matmul_out qkv[3] = {{&L->wq, c->q}, {&L->wk, c->kc}, {&L->wv, c->vc}}; /* (n,H*hd|KV*hd) */
     op_matmul_group(c->pool, qkv, 3, c->xn, n, c->xq);
@@ -102,28 +114,17 @@ static void attention_block(engine_ctx *c, const layer_weights *L, int layer, in
     if (L->bv) op_add_bias(c->vc, L->bv, (int64_t)KV * hd, n);
     if (L->q_norm) head_norm(c->q, L->q_norm, n, H, hd, in->rms_eps);
     if (L->k_norm) head_norm(c->kc, L->k_norm, n, KV, hd, in->rms_eps);
-    op_rope_mt(c->pool, c->q, n, H, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
+    op_rope_mt(c->pool, c->q, n, H, hd, m->n_rot, b->pos, in->rope_freq_base, m->rope_freq_scale,
                m->arch->rope);
-    op_rope_mt(c->pool, c->kc, n, KV, hd, m->n_rot, c->pos, in->rope_freq_base, m->rope_freq_scale,
+    op_rope_mt(c->pool, c->kc, n, KV, hd, m->n_rot, b->pos, in->rope_freq_base, m->rope_freq_scale,
                m->arch->rope);
-    size_t kv_row = (size_t)KV * hd, row_bytes = kv_bytes_of(c->kv_type, kv_row);
-    if (c->paged_eval) { /* paged: each token's row is wherever its sequence's block put it */
-        for (int t = 0; t < n; t++) {
-            ctx_kv_store(c, c->k[layer] + (size_t)c->kv_dst[t] * row_bytes, c->kc + t * kv_row,
-                         kv_row);
-            ctx_kv_store(c, c->v[layer] + (size_t)c->kv_dst[t] * row_bytes, c->vc + t * kv_row,
-                         kv_row);
-        }
-    } else {
-        ctx_kv_store(c, c->k[layer] + (size_t)c->n_past * row_bytes, c->kc, (size_t)n * kv_row);
-        ctx_kv_store(c, c->v[layer] + (size_t)c->n_past * row_bytes, c->vc, (size_t)n * kv_row);
-    }
-    forward_attention(c, layer, n);                       /* attn (n,H*hd) */
+    forward_store_kv(c, b, layer, (size_t)KV * hd);       /* k, v (n,KV*hd) -> rows kv_row */
+    forward_attention(c, b, layer);                       /* attn (n,H*hd) */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
 }
 
-static void ffn_block(engine_ctx *c, const layer_weights *L, int n) {
+static void ffn_block(ctx_core *c, const layer_weights *L, int n) {
     const engine_model_info *in = &c->m->info;
     int e = in->n_embd, ff = in->n_ff;
     op_rmsnorm_mt(c->pool, c->x, L->ffn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
@@ -165,7 +166,7 @@ static weight expert(const expert_weights *x, int e) {
 
 /* Mixture of experts: each expert's weights are streamed once per batch, for all the tokens routed
  * to it (gathered into moe_in), and its outputs are added back with the routing weights. */
-static void moe_block(engine_ctx *c, const layer_weights *L, int n) {
+static void moe_block(ctx_core *c, const layer_weights *L, int n) {
     const engine_model_info *in = &c->m->info;
     int e = in->n_embd, X = in->n_expert, k = in->n_expert_used, ff = in->n_ff_exp;
     op_rmsnorm_mt(c->pool, c->x, L->ffn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
@@ -199,35 +200,32 @@ static void moe_block(engine_ctx *c, const layer_weights *L, int n) {
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->moe_out[i];
 }
 
-void forward_batch(engine_ctx *c, const int32_t *ids, int n, float *dst, bool all_logits) {
+/* rmsnorm(x) of the tokens b wants logits of, gathered into xn (n_logits,e), @ output. */
+static void logits_of(ctx_core *c, const fwd_batch *b) {
+    const engine_model *m = c->m;
+    int e = m->info.n_embd;
+    for (int i = 0, len; i < b->n_logits; i += len) { /* runs of consecutive tokens at once */
+        len = run_of(b->logit_tok, i, b->n_logits);
+        op_rmsnorm_mt(c->pool, c->x + (size_t)b->logit_tok[i] * e, m->output_norm,
+                      c->xn + (size_t)i * e, e, len, m->info.rms_eps);
+    }
+    op_matmul(c->pool, &m->output, c->xn, b->n_logits, b->logits, c->xq); /* (n_logits,V) */
+}
+
+void forward_batch(ctx_core *c, const fwd_batch *b) {
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
-    int e = in->n_embd;
-    if (!c->packed) forward_positions(c, n);
+    int e = in->n_embd, n = b->n;
     for (int t = 0; t < n; t++)
-        op_get_row(&m->tok_embd, ids[t], c->x + (size_t)t * e); /* x (n,e) */
+        op_get_row(&m->tok_embd, b->ids[t], c->x + (size_t)t * e); /* x (n,e) */
     for (int l = 0; l < in->n_layer; l++) {
-        attention_block(c, &m->layers[l], l, n);
+        attention_block(c, b, &m->layers[l], l);
         if (m->arch->moe)
             moe_block(c, &m->layers[l], n);
         else
             ffn_block(c, &m->layers[l], n);
     }
-    if (c->hidden) /* embeddings: every position's final normalised state */
-        op_rmsnorm_mt(c->pool, c->x, m->output_norm, c->hidden + (size_t)c->n_past * e, e, n,
-                      in->rms_eps);
-    c->n_past += n;
-    if (!dst) return;
-    if (c->n_logit_tok >= 0) { /* paged: the listed tokens' rows, compacted into xn */
-        op_rmsnorm_mt(c->pool, c->x, m->output_norm, c->xn, e, n, in->rms_eps);
-        for (int i = 0; i < c->n_logit_tok; i++)
-            if (c->logit_tok[i] != i)
-                memcpy(c->xn + (size_t)i * e, c->xn + (size_t)c->logit_tok[i] * e, (size_t)e * 4);
-        if (c->n_logit_tok > 0) op_matmul(c->pool, &m->output, c->xn, c->n_logit_tok, dst, c->xq);
-        return;
-    }
-    /* logits (rows,V) = rmsnorm(x) @ output, for every token or only the last */
-    int first = all_logits ? 0 : n - 1, rows = n - first;
-    op_rmsnorm_mt(c->pool, c->x + (size_t)first * e, m->output_norm, c->xn, e, rows, in->rms_eps);
-    op_matmul(c->pool, &m->output, c->xn, rows, dst, c->xq);
+    if (b->hidden) /* hidden (n,e) = rmsnorm(x): embeddings */
+        op_rmsnorm_mt(c->pool, c->x, m->output_norm, b->hidden, e, n, in->rms_eps);
+    if (b->n_logits > 0) logits_of(c, b); /* logits (n_logits,V) */
 }

@@ -10,8 +10,9 @@ static void add_rows(float *x, const float *y, size_t count) {
     for (size_t i = 0; i < count; i++) x[i] += y[i];
 }
 
-static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) {
+static void bert_layer(ctx_core *c, const fwd_batch *b, const layer_weights *L, int layer) {
     const engine_model *m = c->m;
+    int n = b->n;
     int e = m->info.n_embd, ff = m->info.n_ff;
     op_matmul(c->pool, &L->wq, c->x, n, c->q, c->xq);  /* q (n,e) */
     op_matmul(c->pool, &L->wk, c->x, n, c->kc, c->xq); /* k (n,e) */
@@ -21,14 +22,13 @@ static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) 
     if (L->bv) op_add_bias(c->vc, L->bv, e, n);
     if (m->arch->rope != ROPE_NONE) { /* nomic-bert: rotary positions instead of a table */
         int H = m->info.n_head, hd = m->info.head_dim;
-        op_rope_mt(c->pool, c->q, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base,
+        op_rope_mt(c->pool, c->q, n, H, hd, m->n_rot, b->pos, m->info.rope_freq_base,
                    m->rope_freq_scale, m->arch->rope);
-        op_rope_mt(c->pool, c->kc, n, H, hd, m->n_rot, c->pos, m->info.rope_freq_base,
+        op_rope_mt(c->pool, c->kc, n, H, hd, m->n_rot, b->pos, m->info.rope_freq_base,
                    m->rope_freq_scale, m->arch->rope);
     }
-    ctx_kv_store(c, c->k[layer], c->kc, (size_t)n * e);
-    ctx_kv_store(c, c->v[layer], c->vc, (size_t)n * e);
-    forward_attention(c, layer, n);                       /* attn (n,e), every token sees all */
+    forward_store_kv(c, b, layer, (size_t)e);             /* k, v (n,e) -> rows kv_row */
+    forward_attention(c, b, layer);                       /* attn (n,e), every token its text */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
     if (L->bo) op_add_bias(c->xn, L->bo, e, n);
     add_rows(c->xn, c->x, (size_t)n * e);
@@ -48,23 +48,21 @@ static void bert_layer(engine_ctx *c, const layer_weights *L, int layer, int n) 
     op_layernorm(c->xn, L->out_norm, L->out_norm_b, c->x, e, n, m->norm_eps);
 }
 
-void forward_bert(engine_ctx *c, const int32_t *ids, int n) {
+void forward_bert(ctx_core *c, const fwd_batch *b) {
     const engine_model *m = c->m;
-    int e = m->info.n_embd;
+    int e = m->info.n_embd, n = b->n;
     float *row = c->xn;
-    if (!c->packed) forward_positions(c, n);
     for (int t = 0; t < n; t++) { /* x = token + type-0 + position embeddings */
         float *x = c->x + (size_t)t * e;
-        op_get_row(&m->tok_embd, ids[t], x);
+        op_get_row(&m->tok_embd, b->ids[t], x);
         op_get_row(&m->token_types, 0, row);
         add_rows(x, row, (size_t)e);
         if (m->pos_embd.data) {
-            op_get_row(&m->pos_embd, c->pos[t], row);
+            op_get_row(&m->pos_embd, b->pos[t], row);
             add_rows(x, row, (size_t)e);
         }
     }
     op_layernorm(c->x, m->tok_norm, m->tok_norm_b, c->x, e, n, m->norm_eps);
-    for (int l = 0; l < m->info.n_layer; l++) bert_layer(c, &m->layers[l], l, n);
-    memcpy(c->hidden + (size_t)c->n_past * e, c->x, (size_t)n * e * sizeof(float));
-    c->n_past += n;
+    for (int l = 0; l < m->info.n_layer; l++) bert_layer(c, b, &m->layers[l], l);
+    memcpy(b->hidden, c->x, (size_t)n * e * sizeof(float)); /* hidden (n,e) */
 }

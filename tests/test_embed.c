@@ -72,6 +72,31 @@ static void check_batch_equals_single(engine_ctx *c, const engine_model *m, json
     free(one);
 }
 
+/* Calls a context cannot serve fail with a message instead of crashing: an encoder gives no
+ * logits (engine_eval used to run the decoder pass on BERT weights), a paged context makes no
+ * embeddings. */
+static void test_unservable_calls_fail(const engine_model *m, const engine_ctx_params *cp) {
+    char err[ENGINE_ERR_LEN] = "";
+    int32_t id = 1;
+    float *v = malloc((size_t)engine_model_get_info(m)->n_embd * sizeof(float));
+    if (!strcmp(engine_model_get_info(m)->arch, "bert")) {
+        engine_ctx *c = engine_ctx_new(m, cp, err, sizeof err);
+        CHECKF(c != NULL, "context: %s", err);
+        err[0] = 0;
+        CHECK(c && !engine_eval(c, &id, 1, false, err, sizeof err) && err[0]);
+        CHECK(c && engine_embed(c, &id, 1, ENGINE_POOL_DEFAULT, v, err, sizeof err));
+        engine_ctx_free(c);
+    } else {
+        engine_paged_params pp = {.n_seq_max = 2, .n_blocks = 4, .block_size = 16};
+        engine_ctx *c = engine_ctx_new_paged(m, cp, &pp, err, sizeof err);
+        CHECKF(c != NULL, "paged context: %s", err);
+        err[0] = 0;
+        CHECK(c && !engine_embed(c, &id, 1, ENGINE_POOL_DEFAULT, v, err, sizeof err) && err[0]);
+        engine_ctx_free(c);
+    }
+    free(v);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) return fprintf(stderr, "usage: test_embed REF_DIR MODEL_STEM THREADS\n"), 2;
     char path[1024], err[ENGINE_ERR_LEN];
@@ -91,6 +116,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; c && i < json_array_size(texts); i++)
         check_text(c, m, json_array_get(texts, i), i, cos_min, &worst);
     if (c) check_batch_equals_single(c, m, texts);
+    if (m) test_unservable_calls_fail(m, &cp);
     printf("%s: %zu texts, min cosine %.9f (min allowed %g)\n", argv[2], json_array_size(texts),
            worst, cos_min);
     engine_ctx_free(c);
