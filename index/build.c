@@ -43,7 +43,7 @@ typedef struct {
     index_build_stats *st;
     index_store store;
     engine_model *emb_model;
-    embed_service *emb; /* NULL: no embedding model */
+    embed_service *emb; /* NULL: no embedding model; p->embed (borrowed) or opened here */
     int32_t dim;
     index_chunk_params chunk;
     index_progress prog;
@@ -132,8 +132,14 @@ static bool setup_embedder(builder *b) {
     char *recorded = index_store_meta_get(&b->store, "embed_model");
     const char *path = b->p->embed_model ? b->p->embed_model : recorded;
     bool ok = true;
-    if (path) {
-        b->emb = index_embed_open(path, b->p->n_threads, &b->emb_model, b->err, b->errlen);
+    if (b->p->embed && !path) {
+        ok = !snprintf(b->err, b->errlen,
+                       "index: an embedding service was given without embed_model (the file "
+                       "recorded as the index's model)");
+    } else if (path) {
+        b->emb = b->p->embed
+                     ? b->p->embed
+                     : index_embed_open(path, b->p->n_threads, &b->emb_model, b->err, b->errlen);
         ok = b->emb != NULL;
         b->dim = ok ? embed_dim(b->emb) : 0;
         ok = ok && record_model(b, path);
@@ -433,7 +439,7 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
     if (ok) report(b, true);
     stats->seconds = seconds_since(&b->t0);
     pending_clear(b);
-    embed_free(b->emb);
+    if (b->emb != p->embed) embed_free(b->emb); /* a borrowed service stays the caller's */
     engine_model_free(b->emb_model);
     index_store_close(&b->store);
     if (lock >= 0) close(lock);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <faiss/c_api/AutoTune_c.h>
@@ -144,13 +145,27 @@ static void faiss_path(char *buf, size_t n, const char *dir, int64_t gen) {
     snprintf(buf, n, "%s/vectors.%lld.faiss", dir, (long long)gen);
 }
 
-index_vectors *index_vectors_load(index_store *s, int32_t dim, char *err, size_t errlen) {
+/* A FAISS file worth reading: not larger than the store's vectors can explain (a flat index
+ * holds dim floats and an id per vector, HNSW adds its links), so a hostile or garbled file
+ * cannot make the reader allocate more than the index could ever need. */
+static bool plausible_file(const char *path, int64_t n, int32_t dim) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    uint64_t per = (uint64_t)dim * sizeof(float) + 8 + 1024;
+    return (uint64_t)st.st_size <= (uint64_t)n * per + (1u << 20);
+}
+
+index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, char *err,
+                                  size_t errlen) {
     char path[4096];
-    int64_t gen = index_store_meta_int(s, "generation", 0);
+    if (rebuilt) *rebuilt = false;
+    if (!index_store_exec(s, "BEGIN", err, errlen)) return NULL;
+    int64_t gen = index_store_meta_int(s, "generation", 0), n = count_vectors(s, dim);
+    index_store_exec(s, "COMMIT", err, errlen);
     faiss_path(path, sizeof path, s->dir, gen);
     FaissIndex *ix = NULL;
-    if (access(path, R_OK) == 0 && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
-        faiss_Index_d(ix) == dim) {
+    if (plausible_file(path, n, dim) && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
+        faiss_Index_d(ix) == dim && faiss_Index_ntotal(ix) == n) {
         set_ef_search(ix);
         index_vectors *v = calloc(1, sizeof *v);
         if (v) {
@@ -160,6 +175,7 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, char *err, size_t
     }
     if (ix) faiss_Index_free(ix);
     /* Missing, stale or unreadable: SQLite has everything needed to rebuild it. */
+    if (rebuilt) *rebuilt = true;
     return index_vectors_from_store(s, dim, err, errlen);
 }
 
@@ -227,4 +243,12 @@ int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, 
 bool index_vectors_get(const index_vectors *v, int64_t id, float *out, char *err, size_t errlen) {
     if (faiss_Index_reconstruct(v->index, id, out)) return faiss_fail("reconstruct", err, errlen);
     return true;
+}
+
+int64_t index_vectors_generation(const index_vectors *v) {
+    return v->generation;
+}
+
+int32_t index_vectors_dim(const index_vectors *v) {
+    return v->dim;
 }
