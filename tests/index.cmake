@@ -13,3 +13,7 @@ find_package(Python3 REQUIRED COMPONENTS Interpreter)
 add_test(NAME test_index_cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_index.py
   $<TARGET_FILE:hearth> ${HEARTH_REF_DIR})
 set_tests_properties(test_index_cli PROPERTIES TIMEOUT 600)
+# Chunk sizing with the embedding tokenizer (exact counts, within the budget, stable); why the
+# sizing tokens are not the embedding tokens.
+hearth_test_exe(test_index_tokens WHITEBOX index test_index_tokens.c)
+add_test(NAME test_index_tokens COMMAND test_index_tokens ${HEARTH_REF_DIR})
