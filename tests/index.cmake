@@ -8,6 +8,8 @@ hearth_test(test_index_units WHITEBOX index test_index_units.c)
 # FAISS files rebuilt) and a build over a borrowed embed_service, with the kit's tiny-bert.
 hearth_test_exe(test_index_searcher WHITEBOX index test_index_searcher.c)
 add_test(NAME test_index_searcher COMMAND test_index_searcher ${HEARTH_REF_DIR})
+set_tests_properties(test_index_searcher PROPERTIES ENVIRONMENT
+  "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan.supp")
 
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 add_test(NAME test_index_cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_index.py
