@@ -117,8 +117,9 @@ void index_vectors_set_hnsw_threshold(int64_t n);
 
 /* Builds a searchable index over the stored vectors of the current embedding model. */
 index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, size_t errlen);
-/* Loads <dir>/vectors.<gen>.faiss if it matches the store (generation, dimension, number of
- * vectors, a plausible size), else rebuilds from the store (*rebuilt, may be NULL, says which). */
+/* Loads <dir>/vectors.<gen>.faiss if it matches the store (generation, dimension, no more
+ * vectors than the store can hold, a plausible size), else rebuilds from the store (*rebuilt,
+ * may be NULL, says which). */
 index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, char *err,
                                   size_t errlen);
 /* Writes the index as <dir>/vectors.<gen>.faiss atomically and removes older generations. */

@@ -147,9 +147,22 @@ static void faiss_path(char *buf, size_t n, const char *dir, int64_t gen) {
     snprintf(buf, n, "%s/vectors.%lld.faiss", dir, (long long)gen);
 }
 
-/* A FAISS file worth reading: not larger than the store's vectors can explain (a flat index
- * holds dim floats and an id per vector, HNSW adds its links), so a hostile or garbled file
- * cannot make the reader allocate more than the index could ever need. */
+/* The largest chunk id with a vector: at least the number of vectors (ids are distinct and
+ * positive), found in O(log n) where counting them reads the whole table (as long as reading
+ * the FAISS file itself). */
+static int64_t max_vector_id(index_store *s) {
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(chunk_id) FROM vectors", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* A FAISS file worth reading: not larger than n vectors can explain (a flat index holds dim
+ * floats and an id per vector, HNSW adds its links), so a hostile or garbled file cannot make
+ * the reader allocate more than the index could ever need. */
 static bool plausible_file(const char *path, int64_t n, int32_t dim) {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
@@ -162,12 +175,12 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, ch
     char path[4096];
     if (rebuilt) *rebuilt = false;
     if (!index_store_exec(s, "BEGIN", err, errlen)) return NULL;
-    int64_t gen = index_store_meta_int(s, "generation", 0), n = count_vectors(s, dim);
+    int64_t gen = index_store_meta_int(s, "generation", 0), n = max_vector_id(s);
     index_store_exec(s, "COMMIT", err, errlen);
     faiss_path(path, sizeof path, s->dir, gen);
     FaissIndex *ix = NULL;
     if (plausible_file(path, n, dim) && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
-        faiss_Index_d(ix) == dim && faiss_Index_ntotal(ix) == n) {
+        faiss_Index_d(ix) == dim && faiss_Index_ntotal(ix) <= n) {
         set_ef_search(ix);
         index_vectors *v = calloc(1, sizeof *v);
         if (v) {
