@@ -127,24 +127,27 @@ static int answer(const ask_args *a, engine_model *m, const index_hit *hits, int
     return ok ? 0 : 1;
 }
 
-/* --chat: one question a line; each answer joins the history the next question sees. */
+/* --chat: one question a line; each answer joins the history the next question sees. The
+ * index stays open for the session (the embedding model and the vectors are loaded once). */
 static int chat_loop(ask_args *a, engine_model *m) {
     engine_chat_message *hist = NULL;
     int32_t n_hist = 0;
-    char line[4096];
-    int rc = 0;
+    char line[4096], err[INDEX_ERR_LEN];
+    index_searcher_params sp = {a->sp.root, a->sp.embed_model, NULL, a->sp.n_threads};
+    index_searcher *s = index_searcher_open(&sp, err, sizeof err);
+    int rc = s ? 0 : cli_error("ask", "%s", err);
     while (rc == 0 && fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0]) continue;
-        char err[INDEX_ERR_LEN];
         index_hit *hits = NULL;
         int32_t n_hits = 0;
-        a->sp.query = line;
+        index_query q = {line, a->sp.k, a->sp.mode, a->sp.max_per_file};
+        a->sp.query = line; /* the question answer() asks */
         answer_text out = {0};
         engine_chat_message *more = realloc(hist, ((size_t)n_hist + 2) * sizeof *hist);
         if (!more)
             rc = cli_error("ask", "out of memory");
-        else if (!index_search(&a->sp, &hits, &n_hits, err, sizeof err))
+        else if (!index_searcher_search(s, &q, &hits, &n_hits, err, sizeof err))
             rc = cli_error("ask", "%s", err);
         else
             rc = answer(a, m, hits, n_hits, more, n_hist, &out);
@@ -161,6 +164,7 @@ static int chat_loop(ask_args *a, engine_model *m) {
     }
     for (int32_t i = 0; i < n_hist; i++) free((char *)hist[i].content);
     free(hist);
+    index_searcher_close(s);
     return rc;
 }
 

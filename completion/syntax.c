@@ -6,6 +6,7 @@
 #include <string.h>
 #include <tree_sitter/api.h>
 
+#include "grammar.h"
 #include "trim.h"
 
 #define WINDOW_BEFORE (16 * 1024) /* bytes of prefix searched for the construct's start */
@@ -127,7 +128,7 @@ static bool parses(trim_oracle *o, const char *text, size_t len) {
 completion_syntax *completion_syntax_new(const char *language_id, const char *prefix,
                                          size_t prefix_len, const char *suffix, size_t suffix_len) {
     if (!language_id) return NULL;
-    const TSLanguage *lang = completion_code_language(language_id);
+    const TSLanguage *lang = grammar_code_for_id(language_id);
     size_t from = window_start(prefix, prefix_len), to = window_end(suffix, suffix_len);
     if (!lang || from == NONE || to == NONE) return NULL;
     completion_syntax *s = calloc(1, sizeof *s);

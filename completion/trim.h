@@ -55,9 +55,6 @@ typedef struct completion_syntax completion_syntax;
 completion_syntax *completion_syntax_new(const char *language_id, const char *prefix,
                                          size_t prefix_len, const char *suffix, size_t suffix_len);
 trim_oracle *completion_syntax_oracle(completion_syntax *s);
-/* languages.c: the grammar trimming uses for a languageId (code languages only), or NULL. */
-typedef struct TSLanguage TSLanguage;
-const TSLanguage *completion_code_language(const char *language_id);
 void completion_syntax_free(completion_syntax *s);
 
 #endif

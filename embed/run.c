@@ -37,11 +37,11 @@ int32_t *embed_tokenize_text(const embed_service *e, const char *text, size_t le
 int32_t embed_count_tokens(const embed_service *e, const char *text, size_t len) {
     if (len == 0) return 0;
     if (e->remote) return (int32_t)(len / 4 + 1); /* no tokenizer at hand: about 4 bytes each */
+    /* The tokenizer returns the whole count whatever room it gets: nothing to allocate. */
+    int32_t ids[64];
     char why[8];
-    int32_t n = 0;
-    int32_t *ids = embed_tokenize_text(e, text, len, false, &n, why, sizeof why);
-    free(ids);
-    return ids ? n : (int32_t)(len / 4 + 1);
+    int64_t n = engine_tokenize(e->model, text, len, false, false, ids, 64, why, sizeof why);
+    return n >= 0 && n <= INT32_MAX ? (int32_t)n : (int32_t)(len / 4 + 1);
 }
 
 int32_t embed_overhead_tokens(const embed_service *e, embed_kind kind) {

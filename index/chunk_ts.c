@@ -5,34 +5,23 @@
  * class whose body holds definitions: that body is chunked the same way, one level down.
  *
  * Languages are data (LANGS[]): the node types that are definitions, the ones to look inside
- * (preprocessor conditionals wrapping a whole header, Python decorators), and the grammar. */
+ * (preprocessor conditionals wrapping a whole header, Python decorators); the grammar itself
+ * comes from grammar/'s table by name, the one lsp/ and completion/ parse with. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <tree_sitter/api.h>
 
+#include "grammar.h"
 #include "internal.h"
 
 #define MAX_NESTING  8
 #define MAX_NAME     12  /* how deep the search for a definition's name may go */
 #define PARSE_BUDGET 2.0 /* seconds: a pathological file falls back to line windows */
 
-const TSLanguage *tree_sitter_bash(void);
-const TSLanguage *tree_sitter_c(void);
-const TSLanguage *tree_sitter_cpp(void);
-const TSLanguage *tree_sitter_go(void);
-const TSLanguage *tree_sitter_java(void);
-const TSLanguage *tree_sitter_javascript(void);
-const TSLanguage *tree_sitter_lua(void);
-const TSLanguage *tree_sitter_python(void);
-const TSLanguage *tree_sitter_rust(void);
-const TSLanguage *tree_sitter_tsx(void);
-const TSLanguage *tree_sitter_typescript(void);
-
 typedef struct {
-    const char *name;
-    const TSLanguage *(*grammar)(void);
+    const char *name;              /* the grammar's name in grammar/'s table */
     const char *const *defs;       /* definition node types */
     const char *const *bodies;     /* definitions whose body may hold definitions (classes) */
     const char *const *containers; /* nodes whose children are chunked as if top-level */
@@ -130,17 +119,17 @@ static const char *const LUA_DEFS[] = {"function_declaration", NULL};
 static const char *const BASH_DEFS[] = {"function_definition", NULL};
 
 static const lang_spec LANGS[] = {
-    {"c", tree_sitter_c, C_DEFS, NONE, C_CONTAINERS, COMMENT},
-    {"cpp", tree_sitter_cpp, CPP_DEFS, CPP_BODIES, CPP_CONTAINERS, COMMENT},
-    {"python", tree_sitter_python, PY_DEFS, PY_BODIES, NONE, COMMENT},
-    {"javascript", tree_sitter_javascript, JS_DEFS, JS_BODIES, NONE, COMMENT},
-    {"typescript", tree_sitter_typescript, TS_DEFS, TS_BODIES, NONE, COMMENT},
-    {"tsx", tree_sitter_tsx, TS_DEFS, TS_BODIES, NONE, COMMENT},
-    {"go", tree_sitter_go, GO_DEFS, NONE, NONE, COMMENT},
-    {"rust", tree_sitter_rust, RUST_DEFS, RUST_BODIES, NONE, RUST_DOCS},
-    {"java", tree_sitter_java, JAVA_DEFS, JAVA_BODIES, JAVA_CONTAINERS, JAVA_DOCS},
-    {"lua", tree_sitter_lua, LUA_DEFS, NONE, NONE, COMMENT},
-    {"bash", tree_sitter_bash, BASH_DEFS, NONE, NONE, COMMENT},
+    {"c", C_DEFS, NONE, C_CONTAINERS, COMMENT},
+    {"cpp", CPP_DEFS, CPP_BODIES, CPP_CONTAINERS, COMMENT},
+    {"python", PY_DEFS, PY_BODIES, NONE, COMMENT},
+    {"javascript", JS_DEFS, JS_BODIES, NONE, COMMENT},
+    {"typescript", TS_DEFS, TS_BODIES, NONE, COMMENT},
+    {"tsx", TS_DEFS, TS_BODIES, NONE, COMMENT},
+    {"go", GO_DEFS, NONE, NONE, COMMENT},
+    {"rust", RUST_DEFS, RUST_BODIES, NONE, RUST_DOCS},
+    {"java", JAVA_DEFS, JAVA_BODIES, JAVA_CONTAINERS, JAVA_DOCS},
+    {"lua", LUA_DEFS, NONE, NONE, COMMENT},
+    {"bash", BASH_DEFS, NONE, NONE, COMMENT},
 };
 
 typedef struct {
@@ -344,7 +333,8 @@ static TSTree *parse(const lang_spec *lang, const line_table *t) {
     deadline.tv_sec += (time_t)PARSE_BUDGET;
     ts_source src = {t->text, (uint32_t)t->len};
     TSInput in = {&src, read_source, TSInputEncodingUTF8, NULL};
-    if (ts_parser_set_language(parser, lang->grammar()))
+    const TSLanguage *grammar = grammar_by_name(lang->name);
+    if (grammar && ts_parser_set_language(parser, grammar))
         tree = ts_parser_parse_with_options(parser, NULL, in,
                                             (TSParseOptions){&deadline, over_budget});
     ts_parser_delete(parser);

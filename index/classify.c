@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grammar.h"
 #include "internal.h"
 
 char *index_read_file(const char *path, uint64_t max_bytes, size_t *len) {
@@ -127,39 +128,14 @@ index_skip_kind index_classify_content(const char *path, const char *text, size_
 }
 
 const char *index_language(const char *path) {
+    /* Languages without a compiled grammar; the rest are grammar/'s names ("tsx", "bash"). */
     static const struct {
         const char *ext, *lang;
-    } map[] = {{".c", "c"},
-               {".h", "c"},
-               {".cc", "cpp"},
-               {".cpp", "cpp"},
-               {".cxx", "cpp"},
-               {".hpp", "cpp"},
-               {".hh", "cpp"},
-               {".py", "python"},
-               {".js", "javascript"},
-               {".mjs", "javascript"},
-               {".cjs", "javascript"},
-               {".jsx", "javascript"},
-               {".ts", "typescript"},
-               {".tsx", "tsx"},
-               {".go", "go"},
-               {".rs", "rust"},
-               {".java", "java"},
-               {".lua", "lua"},
-               {".sh", "bash"},
-               {".bash", "bash"},
-               {".json", "json"},
-               {".md", "markdown"},
-               {".cmake", "cmake"},
-               {".rb", "ruby"},
-               {".cs", "csharp"},
-               {".kt", "kotlin"},
-               {".swift", "swift"},
-               {".toml", "toml"},
-               {".yaml", "yaml"},
-               {".yml", "yaml"}};
-    const char *b = base_name(path);
+    } map[] = {{".md", "markdown"}, {".cmake", "cmake"}, {".rb", "ruby"},
+               {".cs", "csharp"},   {".kt", "kotlin"},   {".swift", "swift"},
+               {".toml", "toml"},   {".yaml", "yaml"},   {".yml", "yaml"}};
+    const char *b = base_name(path), *grammar = grammar_name_for_path(b);
+    if (grammar) return grammar;
     if (!strcmp(b, "CMakeLists.txt")) return "cmake";
     if (!strcmp(b, "Makefile")) return "make";
     const char *dot = strrchr(b, '.');

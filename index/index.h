@@ -137,8 +137,14 @@ typedef void (*index_progress_fn)(const index_progress *p, void *user);
 typedef void (*index_log_fn)(const char *line, void *user);
 
 typedef struct {
-    const char *root;         /* the repository; the index goes to index_dir(root) */
-    const char *embed_model;  /* GGUF embedding model; NULL = the one the index was built with */
+    const char *root;        /* the repository; the index goes to index_dir(root) */
+    const char *embed_model; /* GGUF embedding model; NULL = the one the index was built with */
+    /* An open embedding service over that model (borrowed: it must outlive the call), for a
+     * caller that already holds the model (the LSP through its model registry): the build then
+     * loads nothing. Open it with index_embed_new(model, embed_model, ...) so its model id is
+     * the one a build that opens the file itself records; embed_model must name the file (it
+     * is recorded as the index's model). NULL = the build opens embed_model itself. */
+    embed_service *embed;
     bool rebuild;             /* delete the index first (schema mismatch, corruption) */
     uint64_t max_file_bytes;  /* 0 = INDEX_MAX_FILE_BYTES */
     index_chunk_params chunk; /* zero = defaults (the count function is chosen by the build) */
@@ -203,9 +209,71 @@ typedef struct {
     double score; /* fused reciprocal-rank score (higher is better) */
 } index_hit;
 
+/* One query: opens the index, searches, closes it (index_searcher_open + _search + _close).
+ * Fine for a one-shot CLI call; a long-lived caller keeps an index_searcher instead, which reads
+ * the FAISS file and loads the embedding model once instead of on every query. */
 bool index_search(const index_search_params *p, index_hit **hits, int32_t *n_hits, char *err,
                   size_t errlen);
 void index_hits_free(index_hit *hits, int32_t n);
+
+/* ---- a long-lived searcher ---- */
+
+/* An open index for many queries: the SQLite connection, the vector index (read from the FAISS
+ * file, or rebuilt from SQLite when that file is missing, stale or unreadable, on the first
+ * vector query) and the embedding service stay in memory between queries. Before each query it
+ * checks, for about a microsecond, whether the index changed under it: a new store generation
+ * (any file re-indexed) reloads the vectors on the next vector query; a replaced database file
+ * (hearth index --rebuild) reopens the store; a new embedding model recorded by a re-index
+ * reopens the service it opened itself (a borrowed one must then match, else the query fails
+ * naming the model). Nothing is reloaded while the index is unchanged.
+ *
+ * Use from a long-lived caller (the LSP, hearth serve):
+ *     index_searcher_params sp = {.root = root, .embed = service_or_NULL};
+ *     index_searcher *s = index_searcher_open(&sp, err, sizeof err);   // once
+ *     index_searcher_search(s, &(index_query){.query = q, .k = 8}, &hits, &n, err, sizeof err);
+ *     ... index_hits_free(hits, n); ... more queries, from any thread ...
+ *     index_searcher_close(s);                                          // at shutdown
+ * Searches on one searcher are serialised by its mutex (a query takes milliseconds); open one
+ * searcher per index root. index_build may run concurrently in the same or another process:
+ * a query sees the index as of the last committed file. */
+typedef struct index_searcher index_searcher;
+
+typedef struct {
+    const char *root;        /* the repository (copied) */
+    const char *embed_model; /* NULL = the one the index was built with (copied) */
+    /* Borrowed embedding service for queries (must outlive the searcher): see
+     * index_search_params.embed. NULL = the searcher opens the model on its first vector query
+     * and keeps it until index_searcher_close. */
+    embed_service *embed;
+    int32_t n_threads; /* engine threads of a service the searcher opens; 0 = physical cores */
+} index_searcher_params;
+
+typedef struct {
+    const char *query;
+    int32_t k; /* hits wanted; 0 = 10 */
+    index_mode mode;
+    int32_t max_per_file; /* 0 = 3 */
+} index_query;
+
+/* What a searcher has done (for tests, benchmarks and debug reports). */
+typedef struct {
+    int64_t queries;
+    int64_t store_opens;     /* 1 + reopens after the database file was replaced */
+    int64_t vector_loads;    /* vector index reads (FAISS file or rebuilt from SQLite) */
+    int64_t vector_rebuilds; /* of vector_loads: rebuilt from SQLite (no usable FAISS file) */
+    int64_t embed_opens;     /* embedding models the searcher loaded itself */
+    int64_t generation;      /* the store generation the last query saw */
+    int64_t vectors;         /* vectors in memory (0 before the first vector query) */
+} index_searcher_stats;
+
+/* Opens the index of p->root (which must exist: "run 'hearth index' first" otherwise). */
+index_searcher *index_searcher_open(const index_searcher_params *p, char *err, size_t errlen);
+/* Answers q as index_search would; *hits is malloc'd (index_hits_free). Thread-safe. */
+bool index_searcher_search(index_searcher *s, const index_query *q, index_hit **hits,
+                           int32_t *n_hits, char *err, size_t errlen);
+index_searcher_stats index_searcher_get_stats(index_searcher *s);
+/* Frees everything the searcher opened (not a borrowed service). NULL is fine. */
+void index_searcher_close(index_searcher *s);
 
 /* ---- the embedding model ---- */
 

@@ -117,8 +117,11 @@ void index_vectors_set_hnsw_threshold(int64_t n);
 
 /* Builds a searchable index over the stored vectors of the current embedding model. */
 index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, size_t errlen);
-/* Loads <dir>/vectors.<gen>.faiss if it matches the store, else rebuilds from the store. */
-index_vectors *index_vectors_load(index_store *s, int32_t dim, char *err, size_t errlen);
+/* Loads <dir>/vectors.<gen>.faiss if it matches the store (generation, dimension, no more
+ * vectors than the store can hold, a plausible size), else rebuilds from the store (*rebuilt,
+ * may be NULL, says which). */
+index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, char *err,
+                                  size_t errlen);
 /* Writes the index as <dir>/vectors.<gen>.faiss atomically and removes older generations. */
 bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errlen);
 void index_vectors_free(index_vectors *v);
@@ -126,7 +129,20 @@ int64_t index_vectors_count(const index_vectors *v);
 /* Top-k chunk ids by inner product with q[dim]; returns the number found. */
 int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, int64_t *ids,
                              float *scores, char *err, size_t errlen);
+/* The store generation the vectors were read at. */
+int64_t index_vectors_generation(const index_vectors *v);
+int32_t index_vectors_dim(const index_vectors *v);
 /* The stored vector of a chunk (for tests of the round trip). */
 bool index_vectors_get(const index_vectors *v, int64_t id, float *out, char *err, size_t errlen);
+
+/* ---- search.c / searcher.c ---- */
+
+/* Ranks the chunks of an open store for q (BM25, the searcher's nearest vectors, fusion, symbol
+ * boost, per-file cap) into hits[0..q->k). have_model: a vector mode is possible. */
+bool index_rank(index_store *st, index_searcher *s, const index_query *q, bool have_model,
+                index_hit *hits, int32_t *n_hits, char *err, size_t errlen);
+/* The limit nearest chunks to the query's embedding: ids and scores, *n of them. */
+bool index_searcher_nearest(index_searcher *s, const char *query, int32_t limit, int64_t *ids,
+                            float *scores, int32_t *n, char *err, size_t errlen);
 
 #endif

@@ -119,41 +119,16 @@ static bool symbol_boost(index_store *s, const terms *t, score_list *out, char *
     return ok || !snprintf(err, errlen, "search: out of memory");
 }
 
-/* The query embedded by the caller's service, or one opened for this call. */
-static bool embed_query(index_store *s, const index_search_params *p, const char *model, float **q,
-                        int32_t *dim, char *err, size_t errlen) {
-    engine_model *m = NULL;
-    embed_service *e = p->embed ? p->embed : index_embed_open(model, p->n_threads, &m, err, errlen);
-    if (!e) return false;
-    char *id = index_store_meta_get(s, "embed_id");
-    bool ok = id && !strcmp(id, embed_model_id(e));
-    if (!ok)
-        snprintf(err, errlen,
-                 "the index holds vectors of another model (%s): search with that "
-                 "model or re-index with --embedding-model",
-                 id ? id : "none");
-    ok = ok && embed_queries(e, &p->query, NULL, 1, q, NULL, err, errlen);
-    *dim = embed_dim(e);
-    free(id);
-    if (e != p->embed) embed_free(e);
-    engine_model_free(m);
-    return ok;
-}
-
-static bool vector(index_store *s, const index_search_params *p, const char *model, int32_t limit,
-                   score_list *out, char *err, size_t errlen) {
-    float *q = NULL, *scores = malloc((size_t)limit * sizeof *scores);
+static bool vector(index_searcher *sr, const char *query, int32_t limit, score_list *out, char *err,
+                   size_t errlen) {
+    float *scores = malloc((size_t)limit * sizeof *scores);
     int64_t *ids = malloc((size_t)limit * sizeof *ids);
-    int32_t dim = 0;
+    int32_t n = 0;
     bool ok = scores && ids;
     if (!ok) snprintf(err, errlen, "search: out of memory");
-    ok = ok && embed_query(s, p, model, &q, &dim, err, errlen);
-    index_vectors *v = ok ? index_vectors_load(s, dim, err, errlen) : NULL;
-    int32_t n = v ? index_vectors_search(v, q, limit, ids, scores, err, errlen) : -1;
-    ok = n >= 0;
+    ok = ok && index_searcher_nearest(sr, query, limit, ids, scores, &n, err, errlen);
     for (int32_t i = 0; ok && i < n; i++) ok = add_score(out, ids[i], 1.0 / (RRF_K + i + 1));
-    index_vectors_free(v);
-    free(q);
+    if (!ok && scores && ids && !*err) snprintf(err, errlen, "search: out of memory");
     free(scores);
     free(ids);
     return ok;
@@ -191,9 +166,9 @@ static char *col_dup(sqlite3_stmt *st, int i) {
 }
 
 /* The best chunks, at most max_per_file from one file. */
-static bool collect(index_store *s, const score_list *l, const index_search_params *p, int32_t k,
+static bool collect(index_store *s, const score_list *l, const index_query *q, int32_t k,
                     index_hit *hits, int32_t *n_hits) {
-    int32_t per_file = p->max_per_file > 0 ? p->max_per_file : 3, n = 0;
+    int32_t per_file = q->max_per_file > 0 ? q->max_per_file : 3, n = 0;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT path, start_line, end_line, symbol, language, text "
@@ -224,13 +199,12 @@ static bool collect(index_store *s, const score_list *l, const index_search_para
     return ok;
 }
 
-/* The mode to run and the model it needs (NULL for lexical). */
-static bool pick_mode(index_store *s, const index_search_params *p, index_mode *mode, char **model,
-                      char *err, size_t errlen) {
-    *model = p->embed_model ? strdup(p->embed_model) : index_store_meta_get(s, "embed_model");
-    *mode = p->mode;
-    if (*mode == INDEX_MODE_AUTO) *mode = *model ? INDEX_MODE_HYBRID : INDEX_MODE_LEXICAL;
-    if (*mode == INDEX_MODE_LEXICAL || *model || p->embed) return true;
+/* The mode to run: auto is hybrid when a model is at hand, else lexical. */
+static bool pick_mode(const index_query *q, bool have_model, index_mode *mode, char *err,
+                      size_t errlen) {
+    *mode = q->mode;
+    if (*mode == INDEX_MODE_AUTO) *mode = have_model ? INDEX_MODE_HYBRID : INDEX_MODE_LEXICAL;
+    if (*mode == INDEX_MODE_LEXICAL || have_model) return true;
     snprintf(err, errlen,
              "%s search needs an embedding model: index with 'hearth index "
              "--embedding-model PATH', or use --mode lexical",
@@ -238,47 +212,37 @@ static bool pick_mode(index_store *s, const index_search_params *p, index_mode *
     return false;
 }
 
-static bool search_store(index_store *s, const index_search_params *p, index_hit *hits,
-                         int32_t *n_hits, char *err, size_t errlen) {
-    int32_t k = p->k > 0 ? p->k : 10, limit = k * 5 < 50 ? 50 : k * 5;
+bool index_rank(index_store *s, index_searcher *sr, const index_query *q, bool have_model,
+                index_hit *hits, int32_t *n_hits, char *err, size_t errlen) {
+    int32_t k = q->k > 0 ? q->k : 10, limit = k * 5 < 50 ? 50 : k * 5;
     index_mode mode;
-    char *model = NULL;
     score_list l = {0};
     terms *t = malloc(sizeof *t);
-    bool ok = t && pick_mode(s, p, &mode, &model, err, errlen);
-    if (ok) query_terms(p->query, t);
+    *n_hits = 0;
+    bool ok = t || !snprintf(err, errlen, "search: out of memory");
+    ok = ok && pick_mode(q, have_model, &mode, err, errlen);
+    if (ok) query_terms(q->query ? q->query : "", t);
     if (ok && mode != INDEX_MODE_VECTOR) ok = lexical(s, t, limit, &l, err, errlen);
-    if (ok && mode != INDEX_MODE_LEXICAL) ok = vector(s, p, model, limit, &l, err, errlen);
+    if (ok && mode != INDEX_MODE_LEXICAL) ok = vector(sr, q->query, limit, &l, err, errlen);
     if (ok) ok = symbol_boost(s, t, &l, err, errlen);
     if (ok) fuse(&l);
-    if (ok && !collect(s, &l, p, k, hits, n_hits))
+    if (ok && !collect(s, &l, q, k, hits, n_hits))
         ok = !snprintf(err, errlen, "search: %s", sqlite3_errmsg(s->db));
     free(l.v);
-    free(model);
     free(t);
     return ok;
 }
 
 bool index_search(const index_search_params *p, index_hit **hits, int32_t *n_hits, char *err,
                   size_t errlen) {
-    int32_t k = p->k > 0 ? p->k : 10;
     *hits = NULL;
     *n_hits = 0;
-    index_store s;
-    if (!index_store_open(&s, p->root, false, err, errlen)) return false;
-    index_hit *h = calloc((size_t)k, sizeof *h);
-    int32_t n = 0;
-    bool ok = h != NULL;
-    if (!ok) snprintf(err, errlen, "search: out of memory");
-    ok = ok && search_store(&s, p, h, &n, err, errlen);
-    index_store_close(&s);
-    if (!ok) {
-        index_hits_free(h, n);
-        return false;
-    }
-    *hits = h;
-    *n_hits = n;
-    return true;
+    index_searcher_params sp = {p->root, p->embed_model, p->embed, p->n_threads};
+    index_searcher *s = index_searcher_open(&sp, err, errlen);
+    index_query q = {p->query, p->k, p->mode, p->max_per_file};
+    bool ok = s && index_searcher_search(s, &q, hits, n_hits, err, errlen);
+    index_searcher_close(s);
+    return ok;
 }
 
 void index_hits_free(index_hit *hits, int32_t n) {

@@ -4,6 +4,7 @@
  *
  * The FTS5 table is an external-content table over chunks (the text is stored once); its rows
  * are added and deleted in the same transactions as the chunks they index. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,8 +176,17 @@ bool index_store_remove(const char *root, char *err, size_t errlen) {
             return false;
         }
     }
+    /* FAISS files too: the new store counts generations from 0 again, so an old file could
+     * otherwise carry the generation number the new index reaches. */
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, "vectors.", 8)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d) closedir(d);
     free(dir);
-    return true; /* stale FAISS files are ignored by generation and cleaned up by the next save */
+    return true;
 }
 
 bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err, size_t errlen) {

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <omp.h>
 
 #include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/IndexFlat_c.h>
@@ -144,13 +147,40 @@ static void faiss_path(char *buf, size_t n, const char *dir, int64_t gen) {
     snprintf(buf, n, "%s/vectors.%lld.faiss", dir, (long long)gen);
 }
 
-index_vectors *index_vectors_load(index_store *s, int32_t dim, char *err, size_t errlen) {
+/* The largest chunk id with a vector: at least the number of vectors (ids are distinct and
+ * positive), found in O(log n) where counting them reads the whole table (as long as reading
+ * the FAISS file itself). */
+static int64_t max_vector_id(index_store *s) {
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(chunk_id) FROM vectors", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* A FAISS file worth reading: not larger than n vectors can explain (a flat index holds dim
+ * floats and an id per vector, HNSW adds its links), so a hostile or garbled file cannot make
+ * the reader allocate more than the index could ever need. */
+static bool plausible_file(const char *path, int64_t n, int32_t dim) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    uint64_t per = (uint64_t)dim * sizeof(float) + 8 + 1024;
+    return (uint64_t)st.st_size <= (uint64_t)n * per + (1u << 20);
+}
+
+index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, char *err,
+                                  size_t errlen) {
     char path[4096];
-    int64_t gen = index_store_meta_int(s, "generation", 0);
+    if (rebuilt) *rebuilt = false;
+    if (!index_store_exec(s, "BEGIN", err, errlen)) return NULL;
+    int64_t gen = index_store_meta_int(s, "generation", 0), n = max_vector_id(s);
+    index_store_exec(s, "COMMIT", err, errlen);
     faiss_path(path, sizeof path, s->dir, gen);
     FaissIndex *ix = NULL;
-    if (access(path, R_OK) == 0 && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
-        faiss_Index_d(ix) == dim) {
+    if (plausible_file(path, n, dim) && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
+        faiss_Index_d(ix) == dim && faiss_Index_ntotal(ix) <= n) {
         set_ef_search(ix);
         index_vectors *v = calloc(1, sizeof *v);
         if (v) {
@@ -160,6 +190,7 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, char *err, size_t
     }
     if (ix) faiss_Index_free(ix);
     /* Missing, stale or unreadable: SQLite has everything needed to rebuild it. */
+    if (rebuilt) *rebuilt = true;
     return index_vectors_from_store(s, dim, err, errlen);
 }
 
@@ -215,7 +246,14 @@ int64_t index_vectors_count(const index_vectors *v) {
 int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, int64_t *ids,
                              float *scores, char *err, size_t errlen) {
     if (k <= 0 || faiss_Index_ntotal(v->index) == 0) return 0;
-    if (faiss_Index_search(v->index, 1, q, k, scores, ids)) {
+    /* One query on this thread, no OpenMP team: the team's workers would spin after the search
+     * (libgomp's active wait) on the cores the engine's pool embeds the next query with, which
+     * doubled query latency on 2 cores. Only this thread's setting changes, and only here. */
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    int rc = faiss_Index_search(v->index, 1, q, k, scores, ids);
+    omp_set_num_threads(threads);
+    if (rc) {
         faiss_fail("search", err, errlen);
         return -1;
     }
@@ -227,4 +265,12 @@ int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, 
 bool index_vectors_get(const index_vectors *v, int64_t id, float *out, char *err, size_t errlen) {
     if (faiss_Index_reconstruct(v->index, id, out)) return faiss_fail("reconstruct", err, errlen);
     return true;
+}
+
+int64_t index_vectors_generation(const index_vectors *v) {
+    return v->generation;
+}
+
+int32_t index_vectors_dim(const index_vectors *v) {
+    return v->dim;
 }

@@ -3,7 +3,7 @@
 # global name without its prefix; this holds every module to both.
 find_program(HEARTH_NM nm REQUIRED)
 set(door_args)
-foreach(m base engine embed completion index lsp models runtime serve)
+foreach(m base engine embed grammar completion index lsp models runtime serve)
   list(APPEND door_args $<TARGET_FILE:hearth_${m}>:${m}_)
   if(NOT m STREQUAL "engine")
     list(APPEND door_args $<TARGET_FILE:hearth_${m}_private>:${m}_)

@@ -4,8 +4,18 @@
 # delete/rename, lexical/vector/hybrid search, ask and ask --chat, crash safety under SIGKILL,
 # the XDG cache location). The LSP commands (hearth.index/hearth.ask) are tests/lsp/ask.test.mjs.
 hearth_test(test_index_units WHITEBOX index test_index_units.c)
+# The long-lived searcher (same hits as index_search, reloads on a re-index or --rebuild, bad
+# FAISS files rebuilt) and a build over a borrowed embed_service, with the kit's tiny-bert.
+hearth_test_exe(test_index_searcher WHITEBOX index test_index_searcher.c)
+add_test(NAME test_index_searcher COMMAND test_index_searcher ${HEARTH_REF_DIR})
+set_tests_properties(test_index_searcher PROPERTIES ENVIRONMENT
+  "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan.supp")
 
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 add_test(NAME test_index_cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_index.py
   $<TARGET_FILE:hearth> ${HEARTH_REF_DIR})
 set_tests_properties(test_index_cli PROPERTIES TIMEOUT 600)
+# Chunk sizing with the embedding tokenizer (exact counts, within the budget, stable); why the
+# sizing tokens are not the embedding tokens.
+hearth_test_exe(test_index_tokens WHITEBOX index test_index_tokens.c)
+add_test(NAME test_index_tokens COMMAND test_index_tokens ${HEARTH_REF_DIR})

@@ -236,7 +236,7 @@ static void test_faiss_file_round_trip(const char *dir) {
     CHECK(v && index_vectors_count(v) == 3);
     CHECK(v && index_vectors_save(v, &s, err, sizeof err));
     index_vectors_free(v);
-    v = index_vectors_load(&s, 4, err, sizeof err);
+    v = index_vectors_load(&s, 4, NULL, err, sizeof err);
     CHECK(v && index_vectors_count(v) == 3);
     float q[4] = {0, 0, 0.6f, 0.8f}, scores[3], got[4];
     int64_t ids[3];
@@ -278,7 +278,7 @@ static void test_hnsw_past_threshold(const char *dir) {
     CHECK(v && index_vectors_count(v) == N);
     CHECK(v && index_vectors_save(v, &s, err, sizeof err));
     index_vectors_free(v);
-    v = index_vectors_load(&s, DIM, err, sizeof err);
+    v = index_vectors_load(&s, DIM, NULL, err, sizeof err);
     CHECK(v && index_vectors_count(v) == N);
     sqlite3_stmt *st;
     int64_t first_id = 0;

@@ -12,6 +12,8 @@ searched in each mode, each as its own process (so the time includes opening the
 the embedding model and the FAISS file, as every `hearth search` and every hearth.ask pays).
 HEARTH_HNSW_THRESHOLD chooses the vector index: 1000000000 keeps the exact flat index, 1 forces
 HNSW (whose build takes minutes of CPU at this size).
+--prepare-only stops once the index and its FAISS file exist (for hearth-index-latency, which
+compares index_search per call with a long-lived index_searcher inside one process).
 """
 import argparse
 import json
@@ -40,6 +42,7 @@ def main():
     ap.add_argument("--copies", type=int, default=5)
     ap.add_argument("--work", default="/tmp/hearth-latency")
     ap.add_argument("-t", default="2")
+    ap.add_argument("--prepare-only", action="store_true")
     a = ap.parse_args()
     repo = os.path.join(a.work, "repo")
     db_path = os.path.join(repo, ".hearth", "index.sqlite")
@@ -80,6 +83,8 @@ def main():
     print(f"vector index built in {time.time() - t0:.1f} s "
           f"(HEARTH_HNSW_THRESHOLD={os.environ.get('HEARTH_HNSW_THRESHOLD', 'default')})",
           file=sys.stderr)
+    if a.prepare_only:
+        return
     n_chunks = sqlite3.connect(db_path).execute("SELECT count(*) FROM chunks").fetchone()[0]
     qs = [json.loads(l)["q"] for l in open(os.path.join(HERE, "questions.jsonl")) if l.strip()]
     print(f"| mode | chunks | queries | p50 ms | p95 ms |")
