@@ -94,14 +94,18 @@ bool runtime_backend_falls_back(const runtime_backend *b, bool backend_down, boo
 
 /* ---- the scheduler: one inference thread, priority lanes ----
  *
- * A front end submits jobs; one thread runs them, the highest lane first, FIFO within a lane.
+ * A front end submits jobs; one thread runs them, the highest lane first, FIFO within a lane, in
+ * rounds: a round runs the jobs that were waiting when it began, FIM jobs also when they arrive
+ * during it; the rest wait for the next round. So work that resubmits itself slice by slice (an
+ * embedding request of thousands of texts) takes turns with a lower lane instead of starving it.
  * A long job (answer tokens, index batches, batched decoding steps) calls runtime_sched_yield
- * between its steps: the higher-lane jobs that were waiting when it was called run inline on the
- * same thread, then the long job goes on. So a completion waits at most one step of a long job,
- * and there is one inference thread, no polling. A job's done callback hands its result back
- * (front ends with an event loop wake it there, e.g. with uv_async_send): it fires exactly once
- * per submitted job, after run or instead of it (a job cancelled before it started, or still
- * queued at stop, is not run), so every request gets one answer. */
+ * between its steps: the higher-lane jobs that were waiting when it was called (FIM jobs: also
+ * those arriving meanwhile) run inline on the same thread, then the long job goes on. So a
+ * completion waits at most one step of a long job, and there is one inference thread, no polling. A
+ * job's done callback hands its result back (front ends with an event loop wake it there, e.g. with
+ * uv_async_send): it fires exactly once per submitted job, after run or instead of it (a job
+ * cancelled before it started, or still queued at stop, is not run), so every request gets one
+ * answer. */
 
 typedef enum {
     RUNTIME_LANE_FIM = 0, /* FIM completion: a person is waiting for each keystroke */
@@ -146,8 +150,9 @@ runtime_sched *runtime_sched_new(char *err, size_t errlen);
  * stopping: then j is not taken and done will not be called for it. */
 bool runtime_sched_submit(runtime_sched *s, runtime_job *j);
 /* Called by a running job between its steps (scheduler thread): runs inline, in lane order, the
- * jobs of higher lanes than self's that were queued when it was called (work queued meanwhile
- * waits for the next yield, so a job that resubmits itself cannot starve self), then returns.
+ * jobs of higher lanes than self's that were queued when it was called, and FIM jobs until none
+ * is left (other work queued meanwhile waits for the next yield, so a job that resubmits itself
+ * cannot starve self), then returns.
  * False when self is cancelled (or the scheduler stops): the job should end. */
 bool runtime_sched_yield(runtime_job *self);
 /* Jobs queued and not started (any thread). */

@@ -1,5 +1,7 @@
 /* The scheduler: one thread runs every job of its front end, the highest lane first and FIFO
- * within a lane; long jobs yield between steps to the higher-lane jobs waiting then, which run
+ * within a lane, in rounds: a round runs the jobs waiting when it began (FIM jobs join any time),
+ * so work that resubmits itself slice by slice (a big embedding request) cannot starve a lower
+ * lane. Long jobs yield between steps to the higher-lane jobs waiting then (FIM: any), which run
  * inline on the same thread (see runtime.h). Jobs are the callers' memory; the scheduler only
  * links them into its per-lane queues and its stack of running jobs. */
 /* pthread_setname_np: the build defines _GNU_SOURCE */
@@ -41,11 +43,12 @@ bool runtime_job_cancelled(runtime_job *j) {
     return atomic_load(&j->cancel);
 }
 
-/* The first job of the highest lane below `below` queued before `before`, unlinked [mu]. */
+/* The first job of the highest lane below `below` that may run now, unlinked [mu]: FIM jobs
+ * always may, others if they were queued before `before` (the round's or the yield's start). */
 static runtime_job *take_locked(runtime_sched *s, int below, uint64_t before) {
     for (int lane = 0; lane < below; lane++) {
         runtime_job *j = s->head[lane];
-        if (!j || j->ticket >= before) continue;
+        if (!j || (lane != RUNTIME_LANE_FIM && j->ticket >= before)) continue;
         s->head[lane] = j->next;
         if (!s->head[lane]) s->tail[lane] = NULL;
         j->next = NULL;
@@ -71,12 +74,16 @@ static void run_locked(runtime_sched *s, runtime_job *j) {
 static void *sched_main(void *arg) {
     runtime_sched *s = arg;
     pthread_setname_np(pthread_self(), "hearth-sched");
+    uint64_t round = 0; /* jobs queued before this may run in the current round */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->queued && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
-        runtime_job *j = take_locked(s, RUNTIME_LANES, UINT64_MAX);
-        if (!j) break; /* stopping, and every queued job has had its done callback */
-        run_locked(s, j);
+        if (!s->queued) break; /* stopping, and every queued job has had its done callback */
+        runtime_job *j = take_locked(s, RUNTIME_LANES, round);
+        if (j)
+            run_locked(s, j);
+        else
+            round = s->next_ticket; /* the next round: everything waiting now */
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;

@@ -1,6 +1,7 @@
 /* runtime/'s scheduler with fake jobs: lane order, inline runs at a long job's yield (before a
- * queued lower-lane job, and only what was waiting when it yielded), jobs cancelled before they
- * start (done without run), an orderly stop with jobs queued and one running, one thread. */
+ * queued lower-lane job, and only what was waiting when it yielded), rounds (work resubmitted
+ * slice by slice does not starve a lower lane), jobs cancelled before they start (done without
+ * run), an orderly stop with jobs queued and one running, one thread. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,20 +139,23 @@ static void test_lanes_run_fim_then_embed_then_chat(void) {
 }
 
 /* A FIM job submitted while a chat job runs executes at the chat job's next yield, before the
- * embedding job queued before it; a job submitted during the yield waits for the next one. */
+ * embedding job queued before it; in that yield a FIM job submitted meanwhile runs too, an
+ * embedding job submitted meanwhile waits for the next yield; a same-lane job never runs inline. */
 static void test_yield_runs_waiting_higher_lanes_inline(void) {
     char err[256];
     runtime_sched *s = runtime_sched_new(err, sizeof err);
     if (!s) return;
     reset();
-    fake chat, emb, fim, late, chat2;
+    fake chat, emb, fim, fim2, emb2, chat2;
     fake_init(&chat, "L", RUNTIME_LANE_CHAT);
     chat.wait_gate = 1;
     chat.yields = 2;
     fake_init(&emb, "E", RUNTIME_LANE_EMBED);
     fake_init(&fim, "F", RUNTIME_LANE_FIM);
-    fake_init(&late, "G", RUNTIME_LANE_FIM);
-    fim.spawn = &late; /* submitted during the first yield */
+    fake_init(&fim2, "G", RUNTIME_LANE_FIM);
+    fake_init(&emb2, "E2", RUNTIME_LANE_EMBED);
+    fim.spawn = &fim2; /* submitted during the first yield */
+    emb.spawn = &emb2; /* likewise */
     fake_init(&chat2, "M", RUNTIME_LANE_CHAT);
     CHECK(runtime_sched_submit(s, &chat.job));
     wait_ran(&chat);
@@ -159,8 +163,41 @@ static void test_yield_runs_waiting_higher_lanes_inline(void) {
     CHECK(runtime_sched_submit(s, &emb.job));
     CHECK(runtime_sched_submit(s, &fim.job));
     open_gate(1);
-    wait_done(5);
-    CHECKF(!strcmp(order, "L F E L.1 G L.2 M "), "order: %s", order);
+    wait_done(6);
+    CHECKF(!strcmp(order, "L F G E L.1 E2 L.2 M "), "order: %s", order);
+    runtime_sched_free(s);
+}
+
+/* An embedding request in slices (each slice's done submits the next) and a chat job that was
+ * waiting: the chat job gets its turn after one slice, and each of its yields runs one slice. */
+static int slices_left;
+
+static void slice_done(runtime_job *j, bool ran) {
+    if (ran && --slices_left > 0 && runtime_sched_submit(j->sched, j)) return;
+    fake_done(j, ran);
+}
+
+static void test_resubmitted_slices_do_not_starve_a_lower_lane(void) {
+    char err[256];
+    runtime_sched *s = runtime_sched_new(err, sizeof err);
+    if (!s) return;
+    reset();
+    fake blocker, emb, chat;
+    fake_init(&blocker, "B", RUNTIME_LANE_FIM);
+    blocker.wait_gate = 1;
+    fake_init(&emb, "E", RUNTIME_LANE_EMBED);
+    emb.job.done = slice_done;
+    slices_left = 3;
+    fake_init(&chat, "C", RUNTIME_LANE_CHAT);
+    chat.yields = 3;
+    runtime_sched_submit(s, &blocker.job);
+    wait_ran(&blocker);
+    runtime_sched_submit(s, &emb.job);
+    runtime_sched_submit(s, &chat.job);
+    open_gate(1);
+    wait_done(3);
+    CHECKF(!strcmp(order, "B E C E C.1 E C.2 C.3 "), "order: %s", order);
+    CHECK(emb.ran == 3 && emb.done == 1);
     runtime_sched_free(s);
 }
 
@@ -220,6 +257,7 @@ static void test_stop_cancels_queued_and_asks_the_running_job(void) {
 int main(void) {
     test_lanes_run_fim_then_embed_then_chat();
     test_yield_runs_waiting_higher_lanes_inline();
+    test_resubmitted_slices_do_not_starve_a_lower_lane();
     test_cancelled_before_start_completes_without_running();
     test_stop_cancels_queued_and_asks_the_running_job();
     return test_summary("test_sched");
