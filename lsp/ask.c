@@ -1,5 +1,5 @@
-/* hearth.ask on the background worker: retrieve from the workspace index, load the chat model if
- * it is not loaded yet, and stream the answer as hearth/answer notifications, yielding to
+/* hearth.ask in the scheduler's chat lane: retrieve from the workspace index, load the chat model
+ * if it is not loaded yet, and stream the answer as hearth/answer notifications, yielding to
  * completion between tokens (see commands.c for the protocol). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,8 +131,7 @@ static bool ask_emit(const char *text, size_t len, void *user) {
     d->answer_len += strlen(piece); /* an emitted NUL ends the piece */
     *m = (stream_msg){MSG_ANSWER, strdup(d->token), strdup(piece), 0, 0, 0, 0, NULL};
     lsp_commands_stream_push(d->c, m);
-    lsp_commands_yield(d->c, d->job); /* completion first, then the next token */
-    return !atomic_load(&d->job->cancel);
+    return lsp_job_yield(d->job); /* completion first, then the next token */
 }
 
 static void ask_run(lsp_job *j, void *worker_state) {
@@ -190,7 +189,7 @@ static void unload_done(lsp_server *s, lsp_job *j) {
 
 static void on_idle(uv_timer_t *t) {
     lsp_commands *c = t->data;
-    lsp_job *j = lsp_job_new("unload", unload_run, unload_done);
+    lsp_job *j = lsp_job_new("unload", RUNTIME_LANE_CHAT, unload_run, unload_done);
     if (j) lsp_commands_submit_bg(c->s, j);
 }
 
@@ -231,8 +230,7 @@ static void ask_done(lsp_server *s, lsp_job *j) {
         lsp_reply(s, j->id, json_pack("{s:s, s:o}", "answer", d->answer, "sources", sources));
     else {
         json_decref(sources);
-        lsp_reply_error(s, j->id,
-                        atomic_load(&j->cancel) ? LSP_REQUEST_CANCELLED : LSP_REQUEST_FAILED,
+        lsp_reply_error(s, j->id, lsp_job_cancelled(j) ? LSP_REQUEST_CANCELLED : LSP_REQUEST_FAILED,
                         "hearth.ask: %s", d->err);
     }
     restart_idle(s->commands); /* the chat model stays loaded for chat_idle_s more */
@@ -280,7 +278,7 @@ void lsp_command_ask(lsp_server *s, json_t *id, json_t *params, json_t *arg) {
         return;
     }
     ask_data *d = calloc(1, sizeof *d);
-    lsp_job *j = lsp_job_new("ask", ask_run, ask_done);
+    lsp_job *j = lsp_job_new("ask", RUNTIME_LANE_CHAT, ask_run, ask_done);
     json_t *wdt = json_object_get(params, "workDoneToken");
     bool ok = d && j && parse_ask(arg, d, err, sizeof err);
     if (ok) {

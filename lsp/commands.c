@@ -1,9 +1,8 @@
 /* workspace/executeCommand hearth.index and hearth.ask, and re-indexing on didSave.
  *
- * These run on a second worker thread (the "background" scheduler) so a long answer or an index
- * build never sits in front of a completion in the first worker's queue; completion also has
- * priority for the CPU: between two answer tokens (and between two index batches) the background
- * job waits while any completion job is queued or running. The chat model is loaded on the first
+ * These run in the chat lane of the one scheduler thread (runtime/), completion in the FIM lane:
+ * between two answer tokens (and between two index batches) the long job yields, and the
+ * completions waiting then run inline before it goes on. The chat model is loaded on the first
  * hearth.ask and unloaded after chat_idle_s seconds without one.
  *
  * Protocol (what editor clients rely on):
@@ -15,7 +14,7 @@
  *     streams as hearth/answer notifications {token, text, done: false}; the last one is
  *     {token, text: "", done: true, sources: Location[]}. token is params.workDoneToken if the
  *     client sent one, else the request's id. Result {answer, sources: Location[]}.
- * Worker threads see only the plain C job data; JSON is built on the loop thread. */
+ * The scheduler thread sees only the plain C job data; JSON is built on the loop thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +93,6 @@ static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* Background thread: completion goes first. Waits while foreground jobs are queued or running. */
-void lsp_commands_yield(lsp_commands *c, lsp_job *j) {
-    struct timespec step = {0, 1000 * 1000};
-    while (lsp_sched_pending(c->s->sched) > 0 && !atomic_load(&j->cancel)) nanosleep(&step, NULL);
 }
 
 /* ---- the worker -> loop stream ---- */
@@ -265,7 +258,7 @@ static void index_data_free(void *p) {
 
 static void on_index_progress(const index_progress *p, void *user) {
     index_data *d = user;
-    lsp_commands_yield(d->c, d->job); /* between batches: completion first */
+    lsp_job_yield(d->job); /* between batches: completion first (cancel: index_cancelled) */
     double t = now_s();
     if (!d->reply || (!p->final && t - d->last_report < PROGRESS_EVERY)) return;
     d->last_report = t;
@@ -277,7 +270,7 @@ static void on_index_progress(const index_progress *p, void *user) {
 }
 
 static bool index_cancelled(void *user) {
-    return atomic_load(&((index_data *)user)->job->cancel);
+    return lsp_job_cancelled(((index_data *)user)->job);
 }
 
 static void index_run(lsp_job *j, void *worker_state) {
@@ -317,8 +310,7 @@ static void index_done(lsp_server *s, lsp_job *j) {
     }
     if (d->serial == c->prog.serial) progress_finish(c, ok ? summary : d->err);
     if (!ok) {
-        lsp_reply_error(s, j->id,
-                        atomic_load(&j->cancel) ? LSP_REQUEST_CANCELLED : LSP_REQUEST_FAILED,
+        lsp_reply_error(s, j->id, lsp_job_cancelled(j) ? LSP_REQUEST_CANCELLED : LSP_REQUEST_FAILED,
                         "hearth.index: %s", d->err);
         return;
     }
@@ -333,9 +325,10 @@ static void index_done(lsp_server *s, lsp_job *j) {
 
 void lsp_commands_submit_bg(lsp_server *s, lsp_job *j) {
     if (j->uri && j->kind) lsp_cancel_jobs(s, j->uri, j->kind);
+    j->state = &s->commands->worker;
     j->live_next = s->live;
     s->live = j;
-    lsp_sched_submit(s->commands->bg, j);
+    lsp_sched_submit(s->sched, j);
 }
 
 /* root: the argument's, else the workspace's; NULL after answering id with an error. */
@@ -350,7 +343,7 @@ const char *lsp_commands_root_for(lsp_server *s, json_t *id, json_t *arg) {
 }
 
 static bool submit_index(lsp_server *s, json_t *id, const char *root) {
-    lsp_job *j = lsp_job_new(id ? "index" : "reindex", index_run, index_done);
+    lsp_job *j = lsp_job_new(id ? "index" : "reindex", RUNTIME_LANE_CHAT, index_run, index_done);
     index_data *d = calloc(1, sizeof *d);
     if (!j || !d || !(d->root = strdup(root)) ||
         (s->commands->embed_model && !(d->embed_model = strdup(s->commands->embed_model))) ||
@@ -382,7 +375,7 @@ static void command_index(lsp_server *s, json_t *id, json_t *params, json_t *arg
 
 void lsp_commands_did_save(lsp_server *s, const char *uri) {
     lsp_commands *c = s->commands;
-    char *path = c && c->bg && c->root ? uri_to_path(uri) : NULL;
+    char *path = c && s->sched && c->root ? uri_to_path(uri) : NULL;
     size_t n = c && c->root ? strlen(c->root) : 0;
     /* Only files of the workspace, and only once it has an index (hearth.index makes one). */
     if (path && !strncmp(path, c->root, n) && path[n] == '/' && has_index(c->root) &&
@@ -399,7 +392,7 @@ static void execute_command(lsp_server *s, json_t *id, json_t *params) {
     json_t *arg = json_array_get(args, 0); /* NULL when absent */
     if (!cmd) {
         lsp_reply_error(s, id, LSP_INVALID_PARAMS, "executeCommand needs a string command");
-    } else if (!s->commands || !s->commands->bg) {
+    } else if (!s->commands || !s->sched) {
         lsp_reply_error(s, id, LSP_REQUEST_FAILED, "%s: not available in this server", cmd);
     } else if (args && !json_is_array(args)) {
         lsp_reply_error(s, id, LSP_INVALID_PARAMS, "arguments must be an array");
@@ -491,17 +484,11 @@ lsp_commands *lsp_commands_new(lsp_server *s, char *err, size_t errlen) {
     uv_timer_init(&s->loop, &c->idle);
     c->async.data = c->idle.data = c;
     c->handles_open = true;
-    c->bg = lsp_sched_new(s, &s->loop, &c->worker, err, errlen);
-    if (!c->bg) {
-        lsp_commands_stop(c);
-        return c; /* freed with the server, after the loop closed the handles */
-    }
     return c;
 }
 
 void lsp_commands_stop(lsp_commands *c) {
     if (!c) return;
-    if (c->bg) lsp_sched_stop(c->bg);
     if (!c->handles_open) return;
     lsp_commands_drain(c);
     c->handles_open = false;
@@ -511,7 +498,6 @@ void lsp_commands_stop(lsp_commands *c) {
 
 void lsp_commands_free(lsp_commands *c) {
     if (!c) return;
-    lsp_sched_free(c->bg);
     lsp_bg_worker_free(&c->worker);
     for (stream_msg *m = c->head, *next; m; m = next) {
         next = m->next;

@@ -22,7 +22,7 @@ typedef struct stream_msg {
     struct stream_msg *next;
 } stream_msg;
 
-/* The background worker's models, loaded on first use and unloaded together when idle: the chat
+/* The chat-lane jobs' models, loaded on first use and unloaded together when idle: the chat
  * model, and the embedding model with its embed/ service (so hearth.ask embeds each question
  * without reloading the model). */
 typedef struct {
@@ -45,7 +45,6 @@ typedef struct {
 
 struct lsp_commands {
     lsp_server *s;
-    lsp_sched *bg;
     bg_worker worker;
     uv_async_t async;
     uv_mutex_t lock;
@@ -58,8 +57,6 @@ struct lsp_commands {
 };
 
 char *lsp_path_to_uri(const char *root, const char *rel);
-/* Background thread: waits while completion jobs are queued or running (or until cancelled). */
-void lsp_commands_yield(lsp_commands *c, lsp_job *j);
 /* Worker -> loop: queues m (taken) for the loop thread. */
 void lsp_commands_stream_push(lsp_commands *c, stream_msg *m);
 /* Loop thread: delivers what the workers queued (before a job's final reply). */

@@ -1,6 +1,7 @@
-/* textDocument/inlineCompletion and textDocument/completion, answered by completion/ on the
- * worker thread. The loop copies what the worker needs (settings, the text around the cursor)
- * into the job; the worker alone owns the completion engine (model + KV cache). */
+/* textDocument/inlineCompletion and textDocument/completion, answered by completion/ in the
+ * scheduler's FIM lane. The loop copies what the job needs (settings, the text around the cursor)
+ * into the job; the completion jobs alone use the completion engine (model + KV cache): they run
+ * one at a time on the scheduler thread (inline in a chat job's yield, never in each other's). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ lsp_worker *lsp_worker_new(runtime_registry *rt) {
     return w;
 }
 
-/* Worker: drops the engine and its model (unloaded unless another worker uses it). */
+/* Scheduler thread: drops the engine and its model (unloaded unless another role uses it). */
 static void worker_unload(lsp_worker *w) {
     completion_free(w->engine);
     w->engine = NULL;
@@ -69,7 +70,7 @@ typedef struct {
     char *model_path;
     completion_params params; /* its model_path is unset: model_path above is the one */
     double t_received;        /* when the loop received the request (ms, monotonic) */
-    double queue_ms;          /* from then until the worker started it */
+    double queue_ms;          /* from then until the scheduler started it */
     char *prefix, *suffix;
     size_t prefix_len, suffix_len;
     char *language_id; /* the document's (trimming parses with its grammar); may be NULL */
@@ -124,7 +125,7 @@ static bool worker_load(lsp_worker *w, const complete_data *d, const char *name,
 }
 
 static bool job_cancelled(void *user) {
-    return atomic_load(&((lsp_job *)user)->cancel);
+    return lsp_job_cancelled(user);
 }
 
 static double now_ms(void) {
@@ -248,7 +249,7 @@ static void complete_done(lsp_server *s, lsp_job *j) {
     }
     /* cancelled or superseded: even a suggestion finished in the meantime is for a state of the
      * document the editor has left (it stays in the completion cache) */
-    if (atomic_load(&j->cancel)) {
+    if (lsp_job_cancelled(j)) {
         lsp_reply_error(s, j->id, LSP_REQUEST_CANCELLED, "cancelled");
         return;
     }
@@ -274,7 +275,7 @@ static void complete_done(lsp_server *s, lsp_job *j) {
 }
 
 static lsp_job *complete_job(lsp_server *s) {
-    lsp_job *j = lsp_job_new("complete", complete_run, complete_done);
+    lsp_job *j = lsp_job_new("complete", RUNTIME_LANE_FIM, complete_run, complete_done);
     complete_data *d = calloc(1, sizeof *d);
     if (!j || !d || (s->model_path && !(d->model_path = strdup(s->model_path)))) {
         free(d);

@@ -108,48 +108,64 @@ typedef struct TSTree TSTree;
 const TSTree *lsp_syntax_tree(const lsp_syntax *s);
 int lsp_syntax_parses(const lsp_syntax *s); /* parses so far; the first is the full one */
 
-/* ---- scheduler.c: one worker thread, results back through uv_async ---- */
+/* ---- scheduler.c: jobs on runtime/'s scheduler thread, results back through uv_async ----
+ *
+ * `hearth lsp` runs one inference thread (runtime_sched): completion and the completion model's
+ * load in the FIM lane, hearth.ask / hearth.index / re-index on save / the chat model's idle
+ * unload in the chat lane. Long jobs yield between answer tokens and index batches, so a
+ * completion waits at most one such step. */
 
 typedef struct lsp_job lsp_job;
 typedef struct lsp_server lsp_server;
 typedef struct lsp_sched lsp_sched;
 
-/* Runs on the worker thread; sees only job->data and the worker's own state. */
-typedef void (*lsp_job_run_fn)(lsp_job *job, void *worker_state);
+/* Runs on the scheduler thread; sees only job->data and its state (job->state). */
+typedef void (*lsp_job_run_fn)(lsp_job *job, void *state);
 /* Runs on the loop thread after run (or instead of it, when cancelled before it started). */
 typedef void (*lsp_job_done_fn)(lsp_server *s, lsp_job *job);
 
 struct lsp_job {
+    runtime_job rt; /* lane, cancel flag (set by the loop, polled by run), yields */
     lsp_job_run_fn run;
     lsp_job_done_fn done;
-    atomic_bool cancel; /* set by the loop, polled by run */
-    bool started;       /* written by the worker before run */
-    json_t *id;         /* the request's id (loop thread only; NULL for internal jobs) */
-    char *uri;          /* the document it works for (supersede rule), or NULL */
-    const char *kind;   /* jobs of the same kind and uri supersede each other */
+    bool started;     /* written on the scheduler thread before run */
+    json_t *id;       /* the request's id (loop thread only; NULL for internal jobs) */
+    char *uri;        /* the document it works for (supersede rule), or NULL */
+    const char *kind; /* jobs of the same kind and uri supersede each other */
     void *data;
     void (*free_data)(void *data);
-    lsp_job *next;      /* queue link (owned by the scheduler) */
+    void *state;        /* what run gets besides the job (the completion or the commands' worker) */
+    lsp_sched *q;       /* set by lsp_sched_submit */
+    lsp_job *next;      /* the done queue's link (owned by the scheduler) */
     lsp_job *live_next; /* the server's in-flight list (loop thread) */
 };
 
-lsp_job *lsp_job_new(const char *kind, lsp_job_run_fn run, lsp_job_done_fn done);
+lsp_job *lsp_job_new(const char *kind, runtime_lane lane, lsp_job_run_fn run, lsp_job_done_fn done);
 void lsp_job_free(lsp_job *j);
-lsp_sched *lsp_sched_new(lsp_server *s, uv_loop_t *loop, void *worker_state, char *err,
-                         size_t errlen);
+static inline bool lsp_job_cancelled(lsp_job *j) {
+    return runtime_job_cancelled(&j->rt);
+}
+/* Scheduler thread, between two steps of a long job: runs the higher-lane jobs waiting now
+ * (completion first), then returns; false when j is cancelled. */
+static inline bool lsp_job_yield(lsp_job *j) {
+    return runtime_sched_yield(&j->rt);
+}
+/* Starts the scheduler thread. */
+lsp_sched *lsp_sched_new(lsp_server *s, uv_loop_t *loop, char *err, size_t errlen);
 /* The job belongs to the scheduler until done() returns, then it is freed. */
 void lsp_sched_submit(lsp_sched *q, lsp_job *j);
-/* Cancels queued jobs, waits for the running one, stops the thread. Loop thread, once. */
+/* Cancels queued jobs, asks the running one to stop, joins the thread and answers what
+ * finished. Loop thread, once. */
 void lsp_sched_stop(lsp_sched *q);
 void lsp_sched_free(lsp_sched *q);
-/* Jobs submitted and not finished yet (any thread: lower-priority work waits while it is > 0). */
-int lsp_sched_pending(lsp_sched *q);
+/* Inference threads running (1 while started): for hearth/debugWork. */
+int lsp_sched_threads(lsp_sched *q);
 
 /* ---- server.c: lifecycle, dispatch, replies ---- */
 
 typedef enum { LSP_STATE_NEW, LSP_STATE_RUNNING, LSP_STATE_SHUTDOWN } lsp_state;
 
-typedef struct lsp_worker lsp_worker;     /* complete.c: state owned by the worker thread */
+typedef struct lsp_worker lsp_worker;     /* complete.c: the completion jobs' state */
 typedef struct lsp_commands lsp_commands; /* commands.c: hearth.ask / hearth.index */
 typedef struct lsp_progress lsp_progress; /* progress.c */
 
@@ -159,7 +175,7 @@ struct lsp_server {
     lsp_framer framer;
     lsp_options opt;
     char *model_path;     /* owned copy of the completion model setting (a name or a path) */
-    runtime_registry *rt; /* the models the workers load (shared, any thread) */
+    runtime_registry *rt; /* the models the jobs load (shared, any thread) */
     lsp_encoding enc;
     lsp_state state;
     bool stopping;
@@ -170,7 +186,7 @@ struct lsp_server {
     lsp_doc *docs;
     lsp_sched *sched;
     lsp_worker *worker;
-    lsp_commands *commands; /* a second worker for hearth.ask / hearth.index (NULL detached) */
+    lsp_commands *commands; /* hearth.ask / hearth.index (NULL detached) */
     lsp_job *live;          /* jobs submitted and not done yet */
     uv_shutdown_t out_shutdown;
     void (*sink)(void *user, const char *body, size_t len); /* detached servers: sees replies */
@@ -237,7 +253,7 @@ void lsp_complete_configure(lsp_server *s, json_t *init_options);
 
 extern const lsp_method lsp_command_methods[];
 lsp_commands *lsp_commands_new(lsp_server *s, char *err, size_t errlen);
-/* Stops the background worker (answering its requests) and closes the handles. Loop thread. */
+/* Delivers what the jobs queued and closes the handles (after lsp_sched_stop). Loop thread. */
 void lsp_commands_stop(lsp_commands *c);
 void lsp_commands_free(lsp_commands *c); /* after the loop closed the handles */
 /* Workspace root and initializationOptions (chatModel, embeddingModel, ...). */

@@ -222,15 +222,18 @@ typedef struct {
     int ms, done_ms;
 } work_data;
 
-static void work_run(lsp_job *j, void *worker_state) {
-    (void)worker_state;
+/* Waits in 2 ms steps, yielding between them as a long job does (in the chat lane, completions
+ * run inline then). */
+static void work_run(lsp_job *j, void *state) {
+    (void)state;
     work_data *w = j->data;
     struct timespec step = {0, 2 * 1000 * 1000};
-    for (; w->done_ms < w->ms && !atomic_load(&j->cancel); w->done_ms += 2) nanosleep(&step, NULL);
+    for (; w->done_ms < w->ms && lsp_job_yield(j); w->done_ms += 2) nanosleep(&step, NULL);
 }
 
-/* The reply also shows the runtime: the engine's threads (its one pool's workers + the caller)
- * and every model file the registry loaded, with its load count. */
+/* The reply also shows the runtime: the engine's threads (its one pool's workers + the caller),
+ * the scheduler's inference threads and every model file the registry loaded, with its load
+ * count. */
 static json_t *work_reply(lsp_server *s, const work_data *w) {
     runtime_model_stat st[8];
     int n = s->rt ? runtime_registry_stats(s->rt, st, 8) : 0;
@@ -239,13 +242,14 @@ static json_t *work_reply(lsp_server *s, const work_data *w) {
         json_array_append_new(models, json_pack("{s:s, s:I, s:i, s:b}", "path", st[i].path, "loads",
                                                 (json_int_t)st[i].loads, "users", st[i].users,
                                                 "loaded", st[i].loaded));
-    return json_pack("{s:i, s:i, s:o}", "ms", w->done_ms, "engineThreads",
-                     engine_pool_workers() + 1, "models", models);
+    return json_pack("{s:i, s:i, s:i, s:o}", "ms", w->done_ms, "engineThreads",
+                     engine_pool_workers() + 1, "schedThreads", lsp_sched_threads(s->sched),
+                     "models", models);
 }
 
 static void work_done(lsp_server *s, lsp_job *j) {
     work_data *w = j->data;
-    if (atomic_load(&j->cancel) && w->done_ms < w->ms)
+    if (lsp_job_cancelled(j) && w->done_ms < w->ms)
         lsp_reply_error(s, j->id, LSP_REQUEST_CANCELLED, "cancelled after %d ms", w->done_ms);
     else
         lsp_reply(s, j->id, work_reply(s, w));
@@ -254,12 +258,21 @@ static void work_done(lsp_server *s, lsp_job *j) {
 static void debug_work(lsp_server *s, json_t *id, json_t *params) {
     json_error_t je;
     int ms;
-    const char *uri = NULL;
-    if (json_unpack_ex(params, &je, 0, "{s:i, s?{s:s}}", "ms", &ms, "textDocument", "uri", &uri)) {
+    const char *uri = NULL, *lane = "fim";
+    if (json_unpack_ex(params, &je, 0, "{s:i, s?{s:s}, s?s}", "ms", &ms, "textDocument", "uri",
+                       &uri, "lane", &lane)) {
         lsp_reply_error(s, id, LSP_INVALID_PARAMS, "%s", je.text);
         return;
     }
-    lsp_job *j = lsp_job_new("work", work_run, work_done);
+    runtime_lane l = !strcmp(lane, "fim")     ? RUNTIME_LANE_FIM
+                     : !strcmp(lane, "embed") ? RUNTIME_LANE_EMBED
+                     : !strcmp(lane, "chat")  ? RUNTIME_LANE_CHAT
+                                              : RUNTIME_LANES;
+    if (l == RUNTIME_LANES) {
+        lsp_reply_error(s, id, LSP_INVALID_PARAMS, "lane must be fim, embed or chat");
+        return;
+    }
+    lsp_job *j = lsp_job_new("work", l, work_run, work_done);
     work_data *w = calloc(1, sizeof *w);
     if (!j || !w || (uri && !(j->uri = strdup(uri)))) {
         free(w);

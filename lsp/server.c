@@ -100,6 +100,7 @@ void lsp_show_error(lsp_server *s, const char *fmt, ...) {
 
 void lsp_submit(lsp_server *s, lsp_job *j) {
     if (j->uri && j->kind) lsp_cancel_jobs(s, j->uri, j->kind);
+    if (!j->state) j->state = s->worker;
     j->live_next = s->live;
     s->live = j;
     lsp_sched_submit(s->sched, j);
@@ -109,7 +110,7 @@ void lsp_cancel_jobs(lsp_server *s, const char *uri, const char *kind) {
     for (lsp_job *j = s->live; j; j = j->live_next) {
         if (uri && (!j->uri || strcmp(j->uri, uri))) continue;
         if (kind && (!j->kind || strcmp(j->kind, kind))) continue;
-        atomic_store(&j->cancel, true);
+        runtime_job_cancel(&j->rt);
     }
 }
 
@@ -125,7 +126,7 @@ static void cancel_request(lsp_server *s, json_t *id, json_t *params) {
     (void)id;
     json_t *target = json_object_get(params, "id");
     for (lsp_job *j = s->live; j; j = j->live_next)
-        if (j->id && target && json_equal(j->id, target)) atomic_store(&j->cancel, true);
+        if (j->id && target && json_equal(j->id, target)) runtime_job_cancel(&j->rt);
 }
 
 /* ---- lifecycle ---- */
@@ -139,7 +140,7 @@ static void on_out_shutdown(uv_shutdown_t *req, int status) {
     uv_close((uv_handle_t *)req->handle, on_closed);
 }
 
-/* Stops reading, lets the worker finish (answering its requests), flushes and closes. */
+/* Stops reading, stops the scheduler (answering its requests), flushes and closes. */
 static void server_stop(lsp_server *s, int exit_code) {
     if (s->stopping) return;
     s->stopping = true;
@@ -149,8 +150,8 @@ static void server_stop(lsp_server *s, int exit_code) {
         uv_close((uv_handle_t *)s->in, on_closed);
     }
     lsp_cancel_jobs(s, NULL, NULL);
+    if (s->sched) lsp_sched_stop(s->sched); /* the jobs' last stream messages are queued */
     lsp_commands_stop(s->commands);
-    lsp_sched_stop(s->sched);
     if (s->out && uv_shutdown(&s->out_shutdown, s->out, on_out_shutdown))
         uv_close((uv_handle_t *)s->out, on_closed);
 }
@@ -335,7 +336,7 @@ static bool server_start(lsp_server *s, int in_fd, int out_fd, char *err, size_t
         snprintf(err, errlen, "out of memory");
         return false;
     }
-    s->sched = lsp_sched_new(s, &s->loop, s->worker, err, errlen);
+    s->sched = lsp_sched_new(s, &s->loop, err, errlen);
     if (!s->sched) return false;
     s->commands = lsp_commands_new(s, err, errlen);
     if (!s->commands) return false;
@@ -357,8 +358,8 @@ int lsp_server_run(const lsp_options *opt, int in_fd, int out_fd, char *err, siz
     if (opt->completion_model) s->model_path = strdup(opt->completion_model);
     bool ok = server_start(s, in_fd, out_fd, err, errlen);
     if (!ok) {
-        lsp_commands_stop(s->commands);
         if (s->sched) lsp_sched_stop(s->sched);
+        lsp_commands_stop(s->commands);
         if (s->in) uv_close((uv_handle_t *)s->in, free_handle);
         if (s->out) uv_close((uv_handle_t *)s->out, free_handle);
     }
@@ -384,7 +385,7 @@ lsp_server *lsp_server_new_detached(char *err, size_t errlen) {
     }
     s->rt = runtime_registry_new(0);
     s->worker = s->rt ? lsp_worker_new(s->rt) : NULL;
-    s->sched = s->worker ? lsp_sched_new(s, &s->loop, s->worker, err, errlen) : NULL;
+    s->sched = s->worker ? lsp_sched_new(s, &s->loop, err, errlen) : NULL;
     if (!s->sched) {
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);

@@ -9,12 +9,15 @@
  *   the registry's idle period.
  * - The backend choice per role: the local engine, or the configuration's OpenAI-compatible
  *   server with an optional local fallback (runtime_backend_*).
+ * - The scheduler (runtime_sched_*): one thread on which a front end's inference runs, in
+ *   priority lanes (FIM completion > embeddings > chat/index).
  *
  * Every function that can fail returns false/NULL and writes a one-line reason into the caller's
  * err buffer; nothing here prints. */
 #ifndef HEARTH_RUNTIME_H
 #define HEARTH_RUNTIME_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,5 +91,78 @@ bool runtime_backend_load(models_config *cfg, models_role role, const char *give
  * configuration asks for a fallback, there is a local model, the server gave no answer
  * (backend_down) and nothing was output yet. */
 bool runtime_backend_falls_back(const runtime_backend *b, bool backend_down, bool any_output);
+
+/* ---- the scheduler: one inference thread, priority lanes ----
+ *
+ * A front end submits jobs; one thread runs them, the highest lane first, FIFO within a lane, in
+ * rounds: a round runs the jobs that were waiting when it began, FIM jobs also when they arrive
+ * during it; the rest wait for the next round. So work that resubmits itself slice by slice (an
+ * embedding request of thousands of texts) takes turns with a lower lane instead of starving it.
+ * A long job (answer tokens, index batches, batched decoding steps) calls runtime_sched_yield
+ * between its steps: the higher-lane jobs that were waiting when it was called (FIM jobs: also
+ * those arriving meanwhile) run inline on the same thread, then the long job goes on. So a
+ * completion waits at most one step of a long job, and there is one inference thread, no polling. A
+ * job's done callback hands its result back (front ends with an event loop wake it there, e.g. with
+ * uv_async_send): it fires exactly once per submitted job, after run or instead of it (a job
+ * cancelled before it started, or still queued at stop, is not run), so every request gets one
+ * answer. */
+
+typedef enum {
+    RUNTIME_LANE_FIM = 0, /* FIM completion: a person is waiting for each keystroke */
+    RUNTIME_LANE_EMBED,   /* embeddings (query vectors, /v1/embeddings slices) */
+    RUNTIME_LANE_CHAT,    /* chat answers, index builds, batched generation */
+    RUNTIME_LANES
+} runtime_lane;
+
+typedef struct runtime_sched runtime_sched;
+typedef struct runtime_job runtime_job;
+
+/* Runs on the scheduler thread. */
+typedef void (*runtime_job_fn)(runtime_job *j);
+/* Runs on the scheduler thread once per submission, after run (ran) or instead of it. The
+ * scheduler no longer touches j when it is called: done may free j or submit it again (the
+ * next slice of the same work goes to the back of its lane). */
+typedef void (*runtime_done_fn)(runtime_job *j, bool ran);
+
+/* A job is the caller's memory (embed it in your own request struct), alive until done. */
+struct runtime_job {
+    runtime_lane lane;    /* set before submitting */
+    runtime_job_fn run;   /* required */
+    runtime_done_fn done; /* may be NULL */
+    void *user;           /* the caller's */
+    atomic_bool cancel;   /* any thread (runtime_job_cancel); the job polls it */
+    /* the scheduler's */
+    runtime_sched *sched;
+    uint64_t ticket;
+    runtime_job *next;
+};
+
+/* Sets the fields above (cancel cleared). */
+void runtime_job_init(runtime_job *j, runtime_lane lane, runtime_job_fn run, runtime_done_fn done,
+                      void *user);
+/* Asks the job to stop (any thread): a queued job will not run, a running one sees it. */
+void runtime_job_cancel(runtime_job *j);
+bool runtime_job_cancelled(runtime_job *j);
+
+/* Starts the scheduler's thread (named "hearth-sched"). NULL with a reason on failure. */
+runtime_sched *runtime_sched_new(char *err, size_t errlen);
+/* Queues j (any thread, also from a job or a done callback). False once the scheduler is
+ * stopping: then j is not taken and done will not be called for it. */
+bool runtime_sched_submit(runtime_sched *s, runtime_job *j);
+/* Called by a running job between its steps (scheduler thread): runs inline, in lane order, the
+ * jobs of higher lanes than self's that were queued when it was called, and FIM jobs until none
+ * is left (other work queued meanwhile waits for the next yield, so a job that resubmits itself
+ * cannot starve self), then returns.
+ * False when self is cancelled (or the scheduler stops): the job should end. */
+bool runtime_sched_yield(runtime_job *self);
+/* Jobs queued and not started (any thread). */
+int runtime_sched_queued(runtime_sched *s);
+/* Inference threads the scheduler runs: 1 while started, 0 after stop. */
+int runtime_sched_threads(runtime_sched *s);
+/* Orderly stop (not from the scheduler thread): queued jobs are cancelled (their done callbacks
+ * fire with ran false), the running ones are asked to stop, the thread is joined. Idempotent. */
+void runtime_sched_stop(runtime_sched *s);
+/* Stops it if needed and frees it. NULL is ignored. */
+void runtime_sched_free(runtime_sched *s);
 
 #endif

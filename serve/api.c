@@ -451,10 +451,10 @@ static bool authorized(const serve_server *s, const char *header) {
 
 static void reply_health(serve_server *s, conn *c) {
     pthread_mutex_lock(&s->mu);
-    json_t *o =
-        json_pack("{s:s, s:i, s:i, s:I, s:I}", "status", "ok", "requests_active", s->n_active,
-                  "requests_queued", s->n_queued, "requests_served", (json_int_t)s->n_served,
-                  "requests_cancelled", (json_int_t)s->n_cancelled);
+    json_t *o = json_pack("{s:s, s:i, s:i, s:I, s:I, s:I}", "status", "ok", "requests_active",
+                          s->n_active, "requests_queued", s->n_queued, "requests_served",
+                          (json_int_t)s->n_served, "requests_cancelled", (json_int_t)s->n_cancelled,
+                          "embedding_slices", (json_int_t)s->n_embed_slices);
     pthread_mutex_unlock(&s->mu);
     json_object_set_new(o, "models", serve_models_health(s)); /* runtime/ registry: loads */
     json_object_set_new(o, "engine_threads", json_integer(engine_pool_workers() + 1));

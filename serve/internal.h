@@ -1,5 +1,10 @@
 /* Private pieces of serve/: the server, its connections, jobs and the scheduler.
  *
+ * Threads: the libuv loop (HTTP, replies) and runtime/'s scheduler thread, on which every
+ * inference runs by lane: /v1/fim in the FIM lane, /v1/embeddings in the embedding lane in
+ * bounded slices, and continuous batching (/v1/completions, /v1/chat/completions) as the chat
+ * lane's long job, which yields to the FIM and embedding work waiting after each step.
+ *
  * Ownership: a job is created by the loop thread for one request and shared with the scheduler;
  * `refs` counts its holders (the connection, the scheduler, the ready list) under srv->mu and
  * the last one frees it. Fields marked [loop] are touched only by the loop thread, [sched] only
@@ -38,7 +43,7 @@ typedef struct {
 } serve_extra;
 
 /* JOB_FIM: /v1/fim through completion/ (the LSP's path: KV reuse across requests, windows,
- * trimming), one at a time on the scheduler thread before each batched step. */
+ * trimming), a FIM-lane job; JOB_EMBED: an embedding-lane job run slice by slice. */
 typedef enum { JOB_COMPLETION, JOB_CHAT, JOB_EMBED, JOB_FIM } job_kind;
 
 typedef struct conn conn;
@@ -77,10 +82,20 @@ typedef struct serve_job {
     float *embeddings;
     int refs;
     struct serve_job *next_ready, *next_queued;
+    bool lane_started; /* [mu] a FIM/embedding job has started (counted active, not queued) */
     /* [loop] */
     conn *c;
     /* [sched] */
     void *slot;
+    serve_server *srv;  /* set when submitted */
+    runtime_job rt;     /* FIM and embedding jobs: the scheduler's job (cancel flag, lane) */
+    int32_t n_embedded; /* embedding inputs done so far (slices) */
+    float *vecs;        /* their vectors, n_in x embed_dim, handed over as embeddings at the end */
+    /* how run ended (its done callback finishes the job: after run the scheduler still reads
+     * the job, so run must not drop the scheduler's reference) */
+    const char *fin_reason;
+    int fin_status; /* != 0: failed with fin_msg */
+    char fin_msg[512];
 } serve_job;
 
 struct serve_server {
@@ -101,15 +116,16 @@ struct serve_server {
     uv_signal_t sig_int, sig_term;
     int n_conns;
     int64_t next_id;
+    runtime_sched *rs; /* the one inference thread (runtime/): lanes FIM > embeddings > chat */
     /* shared [mu] */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t thread;
-    bool thread_started, stopping;
-    serve_job *queue_head, *queue_tail, *ready_head;
-    int n_queued, n_active;
+    bool stopping;
+    bool batch_live;                                 /* the batching job is queued or running */
+    serve_job *queue_head, *queue_tail, *ready_head; /* the queue: generation jobs waiting */
+    int n_queued, n_active;                          /* every kind of job */
     int64_t n_cancelled, n_served;
-    void *sched; /* [sched] the scheduler's private state (sched.c) */
+    int64_t n_embed_slices; /* embedding slices run (for /health) */
+    void *sched;            /* [sched] the batching state (sched.c) */
 };
 
 /* ---- jobs (job.c) ---- */
@@ -124,13 +140,19 @@ void serve_job_mark_ready_locked(serve_server *s, serve_job *j);
 /* For /health: each model file the registry loaded, with its load count (any thread). */
 json_t *serve_models_health(serve_server *s);
 
-/* ---- scheduler thread (sched.c) ---- */
+/* ---- the scheduler's side (sched.c: batching, start, stop, submit; lanes.c: FIM, embeddings) */
 bool serve_sched_start(serve_server *s, char *err, size_t errlen);
-/* Asks the scheduler to finish every job and stop, and joins it. */
+/* Stops the scheduler: queued jobs end with 503, running ones are asked to stop (an embedding
+ * request within one slice), the thread is joined. Loop thread; idempotent. */
 void serve_sched_stop(serve_server *s);
 /* Queues a job (the caller keeps its own reference); false when the queue is full. */
 bool serve_sched_submit(serve_server *s, serve_job *j);
 void serve_sched_cancel(serve_server *s, serve_job *j);
+/* Ends a job with a result or an error (status != 0) and drops the scheduler's reference. */
+void serve_sched_finish(serve_server *s, serve_job *j, const char *reason, int status,
+                        const char *msg);
+/* Submits a FIM or embedding job in its lane [mu held]; false when the scheduler stopped. */
+bool serve_lane_submit_locked(serve_server *s, serve_job *j);
 
 /* ---- HTTP connections (http.c) ---- */
 bool serve_http_listen(serve_server *s, char *err, size_t errlen);

@@ -30,6 +30,7 @@ void serve_job_unref_locked(serve_job *j) {
     for (int32_t i = 0; j->inputs && i < j->n_in; i++) embed_item_clear(&j->inputs[i]);
     free(j->inputs);
     free(j->out);
+    free(j->vecs);
     free(j->embeddings);
     free(j);
 }

@@ -1,8 +1,10 @@
-/* The scheduler thread: continuous batching over one paged KV cache. Each step it admits queued
- * requests while sequence slots and KV blocks allow (completions before chat), evaluates one
- * token of every decoding sequence together with chunks of newly admitted prompts in a single
- * forward pass, samples each sequence's next token, and streams the text that became final
- * (stop strings held back, whole UTF-8 sequences only). Embedding requests run between steps. */
+/* Continuous batching over one paged KV cache, as the chat lane's long job on runtime/'s
+ * scheduler thread. Each step it admits queued requests while sequence slots and KV blocks allow
+ * (completions before chat), evaluates one token of every decoding sequence together with chunks
+ * of newly admitted prompts in a single forward pass, samples each sequence's next token, and
+ * streams the text that became final (stop strings held back, whole UTF-8 sequences only). After
+ * each step it yields: the /v1/fim requests and an embedding slice waiting then run (lanes.c).
+ * The job ends when no request is left and is submitted again by the next one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +43,8 @@ static void publish(serve_server *s, slot *sl, size_t upto) {
     sl->sent = upto;
 }
 
-/* Ends a job with a result or an error (status != 0) and drops the scheduler's reference. */
-static void finish_job(serve_server *s, serve_job *j, const char *reason, int status,
-                       const char *msg) {
+void serve_sched_finish(serve_server *s, serve_job *j, const char *reason, int status,
+                        const char *msg) {
     pthread_mutex_lock(&s->mu);
     j->done = true;
     j->finish = reason;
@@ -51,11 +52,18 @@ static void finish_job(serve_server *s, serve_job *j, const char *reason, int st
         j->err_status = status;
         snprintf(j->err_msg, sizeof j->err_msg, "%s", msg);
     }
+    if (j->kind == JOB_FIM || j->kind == JOB_EMBED) { /* generation jobs: slot_end, unqueue */
+        if (j->lane_started)
+            s->n_active--;
+        else
+            s->n_queued--;
+    }
     if (j->cancel) s->n_cancelled++;
     s->n_served++;
     serve_job_mark_ready_locked(s, j);
     serve_job_unref_locked(j);
     pthread_mutex_unlock(&s->mu);
+    uv_async_send(&s->wake);
 }
 
 static void slot_end(serve_server *s, sched_state *st, slot *sl, const char *reason, int status,
@@ -63,7 +71,7 @@ static void slot_end(serve_server *s, sched_state *st, slot *sl, const char *rea
     if (!status) publish(s, sl, sl->text.len);
     serve_job *j = sl->job;
     j->n_generated = sl->n_gen;
-    finish_job(s, j, reason, status, msg);
+    serve_sched_finish(s, j, reason, status, msg);
     engine_seq_free(s->ctx, sl->seq);
     engine_sampler_free(sl->sampler);
     base_buf_free(&sl->text);
@@ -107,7 +115,6 @@ static bool admit(serve_server *s, sched_state *st, serve_job *j) {
 static serve_job *pick_locked(serve_server *s) {
     serve_job *best = NULL;
     for (serve_job *j = s->queue_head; j; j = j->next_queued) {
-        if (j->kind == JOB_EMBED || j->kind == JOB_FIM) continue;
         if (j->cancel) return j;
         if (!best || (best->kind == JOB_CHAT && j->kind == JOB_COMPLETION)) best = j;
     }
@@ -223,136 +230,10 @@ static void step(serve_server *s, sched_state *st) {
             advance(s, st, st->owner[t], engine_seq_logits(s->ctx, t));
 }
 
-#define EMBED_MAX_JOBS   64
-#define EMBED_MAX_INPUTS 512
-
-/* Takes queued embedding jobs (up to the limits) off the queue, FIFO. */
-static int take_embeds(serve_server *s, serve_job **out) {
-    int n = 0, inputs = 0;
-    pthread_mutex_lock(&s->mu);
-    for (serve_job *j = s->queue_head, *next; j && n < EMBED_MAX_JOBS; j = next) {
-        next = j->next_queued;
-        if (j->kind != JOB_EMBED) continue;
-        if (n > 0 && inputs + j->n_in > EMBED_MAX_INPUTS) break;
-        unqueue_locked(s, j);
-        out[n++] = j;
-        inputs += j->n_in;
-    }
-    pthread_mutex_unlock(&s->mu);
+static int busy_slots(const sched_state *st) {
+    int n = 0;
+    for (int i = 0; i < st->n_slots; i++) n += st->slots[i].job != NULL;
     return n;
-}
-
-/* All texts of several requests in one embed_run (packed into shared forward passes by
- * embed/), then each request's vectors handed back. */
-static void run_embeddings(serve_server *s, serve_job **jobs, int n_jobs) {
-    char err[EMBED_ERR_LEN] = "out of memory";
-    int32_t total = 0;
-    for (int k = 0; k < n_jobs; k++) total += jobs[k]->n_in;
-    embed_item *items = malloc((size_t)total * sizeof *items);
-    float *out = NULL;
-    bool ok = items != NULL;
-    for (int k = 0, at = 0; ok && k < n_jobs; k++)
-        for (int32_t i = 0; i < jobs[k]->n_in; i++) items[at++] = jobs[k]->inputs[i]; /* views */
-    ok = ok && embed_run(s->embed, items, total, &out, NULL, err, sizeof err);
-    int32_t e = embed_dim(s->embed);
-    for (int k = 0, at = 0; k < n_jobs; at += jobs[k++]->n_in) {
-        serve_job *j = jobs[k];
-        float *mine = ok ? malloc((size_t)j->n_in * (size_t)e * sizeof(float)) : NULL;
-        if (!mine) {
-            finish_job(s, j, NULL, 500, ok ? "out of memory" : err);
-            continue;
-        }
-        memcpy(mine, out + (size_t)at * e, (size_t)j->n_in * (size_t)e * sizeof(float));
-        pthread_mutex_lock(&s->mu);
-        j->embeddings = mine;
-        j->n_embd = e;
-        pthread_mutex_unlock(&s->mu);
-        finish_job(s, j, "stop", 0, NULL);
-    }
-    free(items);
-    free(out);
-}
-
-static bool fim_cancelled(void *user) {
-    serve_job *j = user;
-    serve_server *s = j->slot; /* set by run_fim for the call's duration */
-    pthread_mutex_lock(&s->mu);
-    bool cancel = j->cancel;
-    pthread_mutex_unlock(&s->mu);
-    return cancel;
-}
-
-/* The oldest queued /v1/fim job, taken off the queue, or NULL. */
-static serve_job *take_fim(serve_server *s) {
-    pthread_mutex_lock(&s->mu);
-    serve_job *j = s->queue_head;
-    while (j && j->kind != JOB_FIM) j = j->next_queued;
-    if (j) unqueue_locked(s, j);
-    pthread_mutex_unlock(&s->mu);
-    return j;
-}
-
-/* The request's extra files as the documents an editor would have open: the last one the most
- * recently touched, and searched first for definitions (an editor lists the latest opened first).
- * Then completion/'s context policy picks the chunks, parsing the files as the LSP has them
- * parsed. Returns how many chunks (pointing into the job's texts). */
-static int fim_context(const serve_job *j, const char *language, completion_chunk *out) {
-    completion_doc docs[SERVE_MAX_EXTRA];
-    for (int i = 0; i < j->n_extras; i++) {
-        const serve_extra *x = &j->extras[j->n_extras - 1 - i];
-        docs[i] = (completion_doc){.path = x->path,
-                                   .text = x->text,
-                                   .len = x->len,
-                                   .language_id = x->language,
-                                   .touched = (uint64_t)(j->n_extras - i)};
-    }
-    completion_doc self = {.path = j->path,
-                           .text = j->prefix,
-                           .len = j->prefix_len + j->suffix_len,
-                           .language_id = language};
-    return completion_gather_parsed(&self, j->prefix_len, docs, j->n_extras, out,
-                                    COMPLETION_CONTEXT_CHUNKS);
-}
-
-/* One FIM request through completion/, as the LSP runs it (completion first: before the step).
- * The same settings as the LSP's defaults, max_tokens and max_lines from the request, so the same
- * document, cursor and files give the same suggestion as in the editor. */
-static void run_fim(serve_server *s, serve_job *j) {
-    completion_params p;
-    completion_params_init(&p);
-    p.max_tokens = j->max_tokens;
-    p.max_lines = j->max_lines; /* 0: the LSP's default */
-    completion_set_params(s->fim, &p);
-    j->slot = s;
-    const char *language = j->language ? j->language : completion_language_for_path(j->path);
-    completion_chunk chunks[COMPLETION_CONTEXT_CHUNKS];
-    completion_request r = {.prefix = j->prefix,
-                            .prefix_len = j->prefix_len,
-                            .suffix = j->prefix + j->prefix_len,
-                            .suffix_len = j->suffix_len,
-                            .cancelled = fim_cancelled,
-                            .user = j,
-                            .path = j->path,
-                            .chunks = chunks,
-                            .n_chunks = fim_context(j, language, chunks),
-                            .language_id = language};
-    completion_result out = {0};
-    char err[512];
-    if (!completion_run(s->fim, &r, &out, err, sizeof err)) {
-        finish_job(s, j, NULL, 500, err);
-        return;
-    }
-    pthread_mutex_lock(&s->mu);
-    j->n_prompt = out.n_prompt;
-    j->n_cached = out.n_reused;
-    j->n_generated = out.n_generated;
-    serve_job_push_text_locked(s, j, out.text, strlen(out.text));
-    pthread_mutex_unlock(&s->mu);
-    const char *reason = out.cancelled                      ? "cancelled"
-                         : out.n_generated >= j->max_tokens ? "length"
-                                                            : "stop";
-    completion_result_free(&out);
-    finish_job(s, j, reason, 0, NULL);
 }
 
 /* Moves queued generation jobs into slots while they fit. */
@@ -365,10 +246,17 @@ static void admit_queued(serve_server *s, sched_state *st) {
         pthread_mutex_unlock(&s->mu);
         if (!j) return;
         if (cancel) {
-            finish_job(s, j, "cancelled", 0, NULL);
+            serve_sched_finish(s, j, "cancelled", 0, NULL);
             continue;
         }
-        if (!admit(s, st, j)) return;
+        if (!admit(s, st, j)) {
+            if (busy_slots(st)) return; /* it waits for a slot or blocks to free */
+            pthread_mutex_lock(&s->mu); /* it never will: nothing else holds any */
+            unqueue_locked(s, j);
+            pthread_mutex_unlock(&s->mu);
+            serve_sched_finish(s, j, NULL, 500, "the request does not fit the KV cache");
+            continue;
+        }
         pthread_mutex_lock(&s->mu);
         unqueue_locked(s, j);
         s->n_active++;
@@ -376,31 +264,48 @@ static void admit_queued(serve_server *s, sched_state *st) {
     }
 }
 
-static void *sched_main(void *arg) {
-    serve_server *s = arg;
+/* ---- the batching job (chat lane) ---- */
+
+/* Steps while requests are decoding or waiting, yielding after each step to the FIM and
+ * embedding work waiting then; ends (batch_live cleared under mu, so the next submission starts
+ * a new job) when none is left, or ends every request when the scheduler stops. */
+static void batch_run(runtime_job *rj) {
+    serve_server *s = rj->user;
     sched_state *st = s->sched;
     for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (!s->stopping && !s->queue_head && s->n_active == 0)
-            pthread_cond_wait(&s->cv, &s->mu);
-        bool stop = s->stopping;
-        pthread_mutex_unlock(&s->mu);
-        if (stop) break;
         end_cancelled(s, st);
-        for (serve_job *fim; s->fim && (fim = take_fim(s));) run_fim(s, fim);
-        serve_job *embeds[EMBED_MAX_JOBS];
-        int n_embeds = take_embeds(s, embeds);
-        if (n_embeds) run_embeddings(s, embeds, n_embeds);
-        if (s->ctx) {
-            admit_queued(s, st);
-            step(s, st);
-        }
+        admit_queued(s, st);
+        step(s, st);
         uv_async_send(&s->wake);
+        bool busy = busy_slots(st) > 0;
+        pthread_mutex_lock(&s->mu);
+        bool idle = !busy && !s->queue_head;
+        if (idle) s->batch_live = false;
+        pthread_mutex_unlock(&s->mu);
+        if (idle || !runtime_sched_yield(rj)) break;
     }
-    for (int i = 0; i < st->n_slots; i++)
+    for (int i = 0; i < st->n_slots; i++) /* stopping */
         if (st->slots[i].job) slot_end(s, st, &st->slots[i], NULL, 503, "the server is stopping");
     uv_async_send(&s->wake);
-    return NULL;
+}
+
+static void batch_done(runtime_job *rj, bool ran) {
+    (void)ran; /* not run: the scheduler stopped; serve_sched_stop ends the queued requests */
+    free(rj);
+}
+
+/* [mu held] Starts the batching job unless it is live. */
+static bool batch_kick_locked(serve_server *s) {
+    if (s->batch_live) return true;
+    runtime_job *rj = malloc(sizeof *rj);
+    if (!rj) return false;
+    runtime_job_init(rj, RUNTIME_LANE_CHAT, batch_run, batch_done, s);
+    if (!runtime_sched_submit(s->rs, rj)) {
+        free(rj);
+        return false;
+    }
+    s->batch_live = true;
+    return true;
 }
 
 /* ---- the loop thread's side ---- */
@@ -415,12 +320,8 @@ bool serve_sched_start(serve_server *s, char *err, size_t errlen) {
     st->toks = calloc((size_t)st->cap, sizeof *st->toks);
     st->owner = calloc((size_t)st->cap, sizeof *st->owner);
     if (!st->slots || !st->toks || !st->owner) goto oom;
-    if (pthread_create(&s->thread, NULL, sched_main, s)) {
-        snprintf(err, errlen, "cannot start the scheduler thread");
-        return false;
-    }
-    s->thread_started = true;
-    return true;
+    s->rs = runtime_sched_new(err, errlen);
+    return s->rs != NULL;
 oom:
     snprintf(err, errlen, "out of memory");
     return false;
@@ -429,18 +330,17 @@ oom:
 void serve_sched_stop(serve_server *s) {
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
-    pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    if (s->thread_started) pthread_join(s->thread, NULL);
-    s->thread_started = false;
-    /* jobs still queued never ran */
-    pthread_mutex_lock(&s->mu);
-    while (s->queue_head) {
+    runtime_sched_free(s->rs); /* queued FIM/embedding jobs end with 503; batching ends */
+    s->rs = NULL;
+    for (;;) { /* generation requests still queued never ran */
+        pthread_mutex_lock(&s->mu);
         serve_job *j = s->queue_head;
-        unqueue_locked(s, j);
-        serve_job_unref_locked(j);
+        if (j) unqueue_locked(s, j);
+        pthread_mutex_unlock(&s->mu);
+        if (!j) break;
+        serve_sched_finish(s, j, NULL, 503, "the server is stopping");
     }
-    pthread_mutex_unlock(&s->mu);
     sched_state *st = s->sched;
     if (st) {
         free(st->slots);
@@ -453,26 +353,34 @@ void serve_sched_stop(serve_server *s) {
 
 bool serve_sched_submit(serve_server *s, serve_job *j) {
     pthread_mutex_lock(&s->mu);
-    if (s->n_queued >= s->p.max_queue) {
-        pthread_mutex_unlock(&s->mu);
-        return false;
+    bool ok = !s->stopping && s->rs && s->n_queued < s->p.max_queue;
+    if (ok) {
+        j->refs++; /* the scheduler's reference */
+        j->srv = s;
+        s->n_queued++;
+        if (j->kind == JOB_FIM || j->kind == JOB_EMBED) {
+            ok = serve_lane_submit_locked(s, j);
+        } else {
+            j->next_queued = NULL;
+            if (s->queue_tail)
+                s->queue_tail->next_queued = j;
+            else
+                s->queue_head = j;
+            s->queue_tail = j;
+            ok = batch_kick_locked(s);
+            if (!ok) unqueue_locked(s, j);
+        }
+        if (!ok && (j->kind == JOB_FIM || j->kind == JOB_EMBED)) s->n_queued--;
+        if (!ok) j->refs--;
     }
-    j->refs++; /* the scheduler's reference */
-    j->next_queued = NULL;
-    if (s->queue_tail)
-        s->queue_tail->next_queued = j;
-    else
-        s->queue_head = j;
-    s->queue_tail = j;
-    s->n_queued++;
-    pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    return true;
+    return ok;
 }
 
 void serve_sched_cancel(serve_server *s, serve_job *j) {
     pthread_mutex_lock(&s->mu);
-    if (!j->done) j->cancel = true;
-    pthread_cond_signal(&s->cv);
+    bool cancel = !j->done;
+    if (cancel) j->cancel = true;
     pthread_mutex_unlock(&s->mu);
+    if (cancel && (j->kind == JOB_FIM || j->kind == JOB_EMBED)) runtime_job_cancel(&j->rt);
 }

@@ -142,7 +142,6 @@ static void free_server(serve_server *s) {
     }
     runtime_registry_free(s->rt);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
     free(s);
 }
 
@@ -174,7 +173,6 @@ bool serve_run(const serve_params *params, char *err, size_t errlen) {
         return false;
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
     s->created = (long)time(NULL);
     s->next_id = 1;
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an error return, not a death */

@@ -13,3 +13,8 @@ set_tests_properties(serve_fim_lsp PROPERTIES TIMEOUT 600 ENVIRONMENT
 add_test(NAME serve_runtime COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/runtime.test.mjs)
 set_tests_properties(serve_runtime PROPERTIES TIMEOUT 300 ENVIRONMENT
   "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")
+# serve/ on runtime/'s scheduler (issue 17): embeddings in slices between batched steps, stopped
+# within a slice when the client leaves, SIGTERM in seconds during a big embedding request.
+add_test(NAME serve_lanes COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/lanes.test.mjs)
+set_tests_properties(serve_lanes PROPERTIES TIMEOUT 600 ENVIRONMENT
+  "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")

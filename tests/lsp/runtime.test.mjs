@@ -1,12 +1,13 @@
 // runtime/ under `hearth lsp` (issue 14): catalogue names in initializationOptions load through
 // the model registry for every role (completion, chat, embedding), an unknown name is shown
 // with the `hearth pull` hint, and completion + chat + embedding models run on one engine
-// thread pool (the process's thread count does not grow by a pool per model).
+// thread pool (the process's thread count does not grow by a pool per model) and one inference
+// thread (runtime/'s scheduler: no second worker for hearth.ask / hearth.index).
 // Models: the reference kit's tiny files, installed under catalogue file names (symlinks) in a
 // temporary $XDG_DATA_HOME/hearth/models.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, killAll } from './client.mjs';
@@ -76,22 +77,29 @@ test('catalogue names load for completion, chat and embedding, on one engine thr
     assert.ok(ix.result, JSON.stringify(ix.error));
     assert.ok(ix.result.vectors > 0, `vectors written: ${JSON.stringify(ix.result)}`);
 
-    // chat through the catalogue name. A debugWork job on the completion worker makes the
-    // answer pause after its first token (hearth.ask yields to completion), with the chat
-    // context alive: the thread count is read then.
-    c.send({ jsonrpc: '2.0', id: 9001, method: 'hearth/debugWork', params: { ms: 4000 } });
+    // chat through the catalogue name. A debugWork job sent once the answer streams runs in the
+    // FIM lane at the answer's next yield, so the answer pauses with the chat context alive: the
+    // thread count is read then.
     c.send({ jsonrpc: '2.0', id: 9002, method: 'workspace/executeCommand', params: { command: 'hearth.ask',
-      arguments: [{ question: 'what does parse_config do?', mode: 'hybrid', maxTokens: 8 }] } });
+      arguments: [{ question: 'what does parse_config do?', mode: 'hybrid', maxTokens: 64 }] } });
     const first = await c.waitFor((m) => (m.method === 'hearth/answer' && m.params.token === 9002) ||
       (m.id === 9002 && m.error), 'first answer piece', 60000);
     assert.equal(first.method, 'hearth/answer', `hearth.ask failed: ${JSON.stringify(first)}`);
+    c.send({ jsonrpc: '2.0', id: 9001, method: 'hearth/debugWork', params: { ms: 2000 } });
     console.log(`threads: ${one} with one model, ${threadsOf(c)} with three`);
     const all = threadsOf(c); // completion + chat contexts alive, the embedding model used
+    const names = readdirSync(`/proc/${c.proc.pid}/task`)
+      .map((t) => readFileSync(`/proc/${c.proc.pid}/task/${t}/comm`, 'utf8').trim());
     const work = await c.waitFor((m) => m.id === 9001, 'debugWork reply', 30000);
     const ask = await c.waitFor((m) => m.id === 9002 && (m.result || m.error), 'the answer', 60000);
     assert.ok(ask.result, JSON.stringify(ask.error));
     assert.ok(ask.result.sources.length > 0);
 
+    // one inference thread for completion, chat and the index (no second worker): the loop,
+    // the scheduler and the engine pool's workers, nothing else (the pool's workers, started from
+    // the scheduler thread, inherit its name "hearth-sched")
+    assert.equal(work.result.schedThreads, 1);
+    assert.equal(all, 1 + 1 + (work.result.engineThreads - 1), `threads: ${names.join(',')}`);
     // one pool: a second pool would add THREADS - 1 workers
     assert.ok(all - one < THREADS - 1, `threads: ${one} with one model, ${all} with three`);
     assert.equal(work.result.engineThreads, THREADS, 'the pool is sized to the request, once');
