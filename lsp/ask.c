@@ -41,9 +41,11 @@ static void embedder_free(bg_worker *w) {
     runtime_model_release(w->rt, w->embed_model);
     if (w->embed_model) runtime_sweep(w->rt);
     free(w->embed_path);
+    free(w->embed_file);
     w->embed = NULL;
     w->embed_model = NULL;
     w->embed_path = NULL;
+    w->embed_file = NULL;
 }
 
 static void chat_free(bg_worker *w) {
@@ -59,34 +61,38 @@ void lsp_bg_worker_free(bg_worker *w) { /* the registry (w->rt) is the server's:
     embedder_free(w);
 }
 
-/* Worker: the embedding service for a question (the configured model, else the index's own),
- * its model acquired through the registry and kept across questions; NULL when the search needs
- * none (lexical, or an index without vectors: index_search then says what is missing). */
-static embed_service *embedder(bg_worker *w, const ask_data *d, char *err, size_t errlen) {
-    if (d->mode == INDEX_MODE_LEXICAL) return NULL;
-    char *name = d->embed_model ? strdup(d->embed_model) : index_embed_model(d->root);
-    if (!name) return NULL;
-    if (w->embed && !strcmp(w->embed_path, name)) {
-        free(name);
-        return w->embed;
-    }
+embed_service *lsp_bg_embedder(bg_worker *w, const char *name, int n_threads, char *err,
+                               size_t errlen) {
+    if (w->embed && !strcmp(w->embed_path, name)) return w->embed;
     embedder_free(w);
     char *path = NULL, why[RUNTIME_ERR_LEN];
     if (lsp_embed_path(name, &path, err, errlen)) {
         w->embed_model = runtime_model_acquire(w->rt, path, MODELS_ROLE_EMBEDDING, why, sizeof why);
         if (w->embed_model)
-            w->embed = index_embed_new(w->embed_model, path, d->n_threads, err, errlen);
+            w->embed = index_embed_new(w->embed_model, path, n_threads, err, errlen);
         else
             snprintf(err, errlen, "%.500s", why);
     }
-    free(path);
-    if (!w->embed) {
+    w->embed_path = w->embed ? strdup(name) : NULL;
+    w->embed_file = w->embed_path ? path : NULL;
+    if (!w->embed_file) {
+        free(path);
         embedder_free(w);
-        free(name);
-        return NULL;
+        if (!err[0]) snprintf(err, errlen, "out of memory");
     }
-    w->embed_path = name;
     return w->embed;
+}
+
+/* Worker: the embedding service for a question (the configured model, else the index's own);
+ * NULL when the search needs none (lexical, or an index without vectors: index_search then says
+ * what is missing). */
+static embed_service *embedder(bg_worker *w, const ask_data *d, char *err, size_t errlen) {
+    if (d->mode == INDEX_MODE_LEXICAL) return NULL;
+    char *name = d->embed_model ? strdup(d->embed_model) : index_embed_model(d->root);
+    if (!name) return NULL;
+    embed_service *e = lsp_bg_embedder(w, name, d->n_threads, err, errlen);
+    free(name);
+    return e;
 }
 
 /* Worker: the chat model (a path, a file in the models dir or a catalogue name), loaded on

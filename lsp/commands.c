@@ -273,20 +273,26 @@ static bool index_cancelled(void *user) {
     return lsp_job_cancelled(((index_data *)user)->job);
 }
 
+/* The embedding model comes from the registry, shared with hearth.ask (and completion when it
+ * is the same file): a model file is loaded once per process. */
 static void index_run(lsp_job *j, void *worker_state) {
-    (void)worker_state;
     index_data *d = j->data;
     d->job = j;
-    char *embed = NULL;
-    if (!lsp_embed_path(d->embed_model, &embed, d->err, sizeof d->err)) return;
+    char *name = d->embed_model ? strdup(d->embed_model) : index_embed_model(d->root);
+    embed_service *embed = NULL;
+    bool wants_vectors = name != NULL;
+    if (name) embed = lsp_bg_embedder(worker_state, name, d->n_threads, d->err, sizeof d->err);
+    free(name);
+    if (wants_vectors && !embed) return;
+    bg_worker *w = worker_state;
     index_build_params p = {.root = d->root,
-                            .embed_model = embed,
+                            .embed_model = embed ? w->embed_file : NULL,
+                            .embed = embed,
                             .n_threads = d->n_threads,
                             .progress = on_index_progress,
                             .cancelled = index_cancelled,
                             .user = d};
     d->ok = index_build(&p, &d->st, d->err, sizeof d->err);
-    free(embed);
 }
 
 static void index_done(lsp_server *s, lsp_job *j) {

@@ -32,6 +32,7 @@ typedef struct {
     engine_model *embed_model; /* acquired from rt for hearth.ask's queries, or NULL */
     embed_service *embed;      /* over embed_model, kept across questions */
     char *embed_path;          /* the name it was acquired by */
+    char *embed_file;          /* the file that name resolved to */
 } bg_worker;
 
 /* The progress of the one index build being reported (a newer build takes it over). */
@@ -73,5 +74,10 @@ void lsp_bg_worker_free(bg_worker *w);
 /* Worker: the path of the embedding model name stands for (NULL name: NULL, the index's own);
  * false with a message naming it and how to install it. *path is malloc'd. */
 bool lsp_embed_path(const char *name, char **path, char *err, size_t errlen);
+/* Worker: the embedding service over the model name stands for, acquired through the registry
+ * and kept in w across questions and index builds (a different name replaces it); NULL with a
+ * message in err. w->embed_file is then the resolved file. */
+embed_service *lsp_bg_embedder(bg_worker *w, const char *name, int n_threads, char *err,
+                               size_t errlen);
 
 #endif
