@@ -209,8 +209,7 @@ typedef struct {
     size_t len, cap;
     double first_ms; /* when the first piece arrived; 0 = none yet */
     bool cancelled, oom;
-    trim_stable stable; /* streaming: the oracle's answers so far */
-    size_t sent;        /* streaming: bytes handed to req->partial */
+    trim_stream stream; /* what req->partial was handed */
 } collector;
 
 static trim_result trim_collected(collector *c, const char *text, bool final) {
@@ -220,11 +219,9 @@ static trim_result trim_collected(collector *c, const char *text, bool final) {
 
 /* Streaming: hands on the suggestion so far when its certain part grew. */
 static void stream_partial(collector *c) {
-    size_t n = completion_trim_stable(&c->trim, completion_syntax_oracle(c->syntax), &c->stable,
+    size_t n = completion_trim_stream(&c->stream, &c->trim, completion_syntax_oracle(c->syntax),
                                       c->text, c->len);
-    if (n <= c->sent) return;
-    c->sent = n;
-    c->req->partial(c->text, n, c->req->user);
+    if (n) c->req->partial(c->text, n, c->req->user);
 }
 
 /* Gathers generated text; asks to stop on cancel or once the suggestion's end is known. */

@@ -70,8 +70,8 @@ typedef struct {
     int n_chunks;
     const char
         *language_id; /* LSP languageId: tree-sitter finds where suggestions end; may be NULL */
-    /* May be NULL. Called on completion_run's thread while the model generates; not for answers
-     * from the cache (they are whole at once) nor for completion_run_remote. */
+    /* May be NULL. Called on the calling thread while the model (or the remote server)
+     * generates; not for answers from the cache, which are whole at once. */
     completion_partial_fn partial;
 } completion_request;
 

@@ -302,3 +302,11 @@ size_t completion_trim_stable(const trim_context *c, trim_oracle *syntax, trim_s
     while (b > 0 && b < len && ((unsigned char)text[b] & 0xC0) == 0x80) b--; /* whole UTF-8 */
     return all_blank(text, b) ? 0 : b;
 }
+
+size_t completion_trim_stream(trim_stream *s, const trim_context *c, trim_oracle *syntax,
+                              const char *text, size_t len) {
+    size_t n = completion_trim_stable(c, syntax, &s->stable, text, len);
+    if (n <= s->sent) return 0;
+    s->sent = n;
+    return n;
+}

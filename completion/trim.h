@@ -65,6 +65,17 @@ typedef struct {
 size_t completion_trim_stable(const trim_context *c, trim_oracle *syntax, trim_stable *st,
                               const char *text, size_t len);
 
+/* A stream of partial suggestions (local and remote collectors): zero it first. */
+typedef struct {
+    trim_stable stable;
+    size_t sent; /* bytes handed on so far */
+} trim_stream;
+
+/* After each generated piece: the length of text to hand on now (the stable part, when it grew
+ * past what was sent), else 0. */
+size_t completion_trim_stream(trim_stream *s, const trim_context *c, trim_oracle *syntax,
+                              const char *text, size_t len);
+
 /* ---- syntax.c: the tree-sitter oracle ---- */
 
 typedef struct completion_syntax completion_syntax;

@@ -79,6 +79,7 @@ typedef struct {
     int n_chunks;
     bool inline_reply; /* inlineCompletion (else completion) */
     json_t *stream;    /* loop thread: the client's token for partial suggestions, or NULL */
+    bool posted;       /* worker: a partial went out (the remote backend can no longer fall back) */
     int n_partials;    /* loop thread: hearth/inlineCompletionPartial notifications sent */
     bool fell_back;    /* the remote backend was down: the local model answered */
     int64_t line, character;
@@ -158,6 +159,7 @@ static void complete_partial(const char *text, size_t len, void *user) {
     memcpy(msg, text, len);
     msg[len] = '\0';
     index_utf8_sanitize(msg, len); /* as the reply's text (complete_done): a prefix of it */
+    ((complete_data *)((lsp_job *)user)->data)->posted = true;
     lsp_job_post(user, msg);
 }
 
@@ -206,7 +208,8 @@ static void complete_run(lsp_job *j, void *worker_state) {
         runtime_backend be; /* the remote server, with the given model as its fallback */
         runtime_backend_choose(&w->cfg, MODELS_ROLE_COMPLETION, d->model_path, false, &be);
         d->ok = completion_run_remote(&d->params, &r, &d->res, d->err, sizeof d->err);
-        if (d->ok || !runtime_backend_falls_back(&be, d->res.backend_down, false)) return;
+        /* after partial text went out, another model's answer would not continue it */
+        if (d->ok || !runtime_backend_falls_back(&be, d->res.backend_down, d->posted)) return;
         d->fell_back = true; /* the local model, loaded now if it is not yet */
         completion_result_free(&d->res);
         memset(&d->res, 0, sizeof d->res);
@@ -227,10 +230,11 @@ static void complete_run(lsp_job *j, void *worker_state) {
 static json_t *stats_json(const complete_data *d) {
     const completion_result *r = &d->res;
     if (r->remote) /* no KV cache here: the server's token counts and the times */
-        return json_pack("{s:b, s:i, s:i, s:f, s:f, s:f, s:i}", "remote", 1, "nPrompt", r->n_prompt,
-                         "nGenerated", r->n_generated, "firstTokenMs",
+        return json_pack("{s:b, s:i, s:i, s:f, s:f, s:f, s:i, s:i}", "remote", 1, "nPrompt",
+                         r->n_prompt, "nGenerated", r->n_generated, "firstTokenMs",
                          d->queue_ms + r->first_token_ms, "totalMs", d->queue_ms + r->total_ms,
-                         "queueMs", d->queue_ms, "nChunks", r->n_chunks);
+                         "queueMs", d->queue_ms, "nChunks", r->n_chunks, "nPartials",
+                         d->n_partials);
     json_t *o = json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}", "nPrompt", r->n_prompt, "nReused",
                           r->n_reused, "nEvaluated", r->n_evaluated, "nGenerated", r->n_generated,
                           "promptMs", r->prompt_ms, "genMs", r->gen_ms);
