@@ -146,7 +146,9 @@ static double now_ms(void) {
  * behind, and a client can show each one as it is), each a strict extension of the previous and
  * a prefix of the final reply's insertText (completion/ sends only what trimming keeps whatever
  * follows). The reply ends the stream and is the same as without streaming; nothing follows it,
- * and a cancelled request gets no more partials. */
+ * and a cancelled request gets no more partials. Opting in per request with a client-chosen
+ * token (rather than once in initializationOptions with the request's id) keeps the server
+ * stateless about it and serves clients whose request API hides JSON-RPC ids (VS Code's). */
 
 #define STREAM_TOKEN_MAX 256
 
