@@ -209,11 +209,19 @@ typedef struct {
     size_t len, cap;
     double first_ms; /* when the first piece arrived; 0 = none yet */
     bool cancelled, oom;
+    trim_stream stream; /* what req->partial was handed */
 } collector;
 
 static trim_result trim_collected(collector *c, const char *text, bool final) {
     return completion_trim_syntax(&c->trim, completion_syntax_oracle(c->syntax), text, c->len,
                                   final);
+}
+
+/* Streaming: hands on the suggestion so far when its certain part grew. */
+static void stream_partial(collector *c) {
+    size_t n = completion_trim_stream(&c->stream, &c->trim, completion_syntax_oracle(c->syntax),
+                                      c->text, c->len);
+    if (n) c->req->partial(c->text, n, c->req->user);
 }
 
 /* Gathers generated text; asks to stop on cancel or once the suggestion's end is known. */
@@ -237,7 +245,9 @@ static bool collect(const char *text, size_t len, void *user) {
     memcpy(c->text + c->len, text, len);
     c->len += len;
     c->text[c->len] = '\0';
-    return !trim_collected(c, c->text, false).done;
+    bool done = trim_collected(c, c->text, false).done;
+    if (!done && c->req->partial) stream_partial(c);
+    return !done;
 }
 
 static void init_collector(collector *c, const completion_request *r, int max_lines) {

@@ -46,6 +46,11 @@ typedef struct {
  * cancelled). */
 typedef bool (*completion_cancel_fn)(void *user);
 
+/* Streaming: the suggestion so far, text[0..len) (not NUL-terminated), each time the part of it
+ * that is certain grows. It is what trimming keeps whatever is generated next, so every text is
+ * a prefix of the next one and of the final result's text; whole UTF-8 characters. */
+typedef void (*completion_partial_fn)(const char *text, size_t len, void *user);
+
 /* Cross-file context: a piece of another buffer (recent edits, definitions near the cursor). */
 typedef struct {
     const char *path; /* shown to the model with the text; may be NULL */
@@ -59,12 +64,15 @@ typedef struct {
     const char *suffix; /* text after it */
     size_t suffix_len;
     completion_cancel_fn cancelled; /* may be NULL */
-    void *user;
+    void *user;                     /* for cancelled and partial */
     const char *path;               /* the document's path (for the prompt); may be NULL */
     const completion_chunk *chunks; /* cross-file context, least-changing first; may be NULL */
     int n_chunks;
     const char
         *language_id; /* LSP languageId: tree-sitter finds where suggestions end; may be NULL */
+    /* May be NULL. Called on the calling thread while the model (or the remote server)
+     * generates; not for answers from the cache, which are whole at once. */
+    completion_partial_fn partial;
 } completion_request;
 
 typedef struct {

@@ -148,6 +148,7 @@ typedef struct {
     text_buf text;
     double first_ms;
     bool cancelled;
+    trim_stream stream; /* what req->partial was handed */
 } remote_collector;
 
 /* Gathers streamed text; false (ends the request) on cancel or once the suggestion is complete. */
@@ -161,7 +162,12 @@ static bool collect(const char *text, size_t len, void *user) {
     put(&c->text, text, len);
     if (c->text.oom) return false;
     trim_oracle *o = completion_syntax_oracle(c->syntax);
-    return !completion_trim_syntax(&c->trim, o, c->text.p, c->text.n, false).done;
+    bool done = completion_trim_syntax(&c->trim, o, c->text.p, c->text.n, false).done;
+    size_t n = done || !c->req->partial
+                   ? 0
+                   : completion_trim_stream(&c->stream, &c->trim, o, c->text.p, c->text.n);
+    if (n) c->req->partial(c->text.p, n, c->req->user);
+    return !done;
 }
 
 bool completion_run_remote(const completion_params *p, const completion_request *r,

@@ -192,18 +192,32 @@ static size_t keep_parsing(trim_oracle *o, const char *text, size_t keep) {
     return keep;
 }
 
+/* The rest of the cursor line (after its blanks) and whether a suggestion is one line only. */
+typedef struct {
+    size_t rest, rest_start, rn; /* line end in the suffix, first non-blank, trimmed length */
+    bool rest_text, single;
+} trim_shape;
+
+static trim_shape shape_of(const trim_context *c) {
+    trim_shape s = {0};
+    s.rest = line_end(c->suffix, c->suffix_len, 0);
+    while (s.rest_start < s.rest && is_blank(c->suffix[s.rest_start])) s.rest_start++;
+    s.rest_text = s.rest_start < rtrim(c->suffix, s.rest);
+    s.single = s.rest_text || (!opens_block(c->line_before, c->line_before_len) &&
+                               !all_blank(c->line_before, c->line_before_len));
+    s.rn = rtrim(c->suffix + s.rest_start, s.rest - s.rest_start);
+    return s;
+}
+
 trim_result completion_trim(const trim_context *c, const char *text, size_t len, bool final) {
     return completion_trim_syntax(c, NULL, text, len, final);
 }
 
 trim_result completion_trim_syntax(const trim_context *c, trim_oracle *syntax, const char *text,
                                    size_t len, bool final) {
-    size_t rest = line_end(c->suffix, c->suffix_len, 0); /* the rest of the cursor line */
-    size_t rest_start = 0;
-    while (rest_start < rest && is_blank(c->suffix[rest_start])) rest_start++;
-    bool rest_text = rest_start < rtrim(c->suffix, rest);
-    bool single = rest_text || (!opens_block(c->line_before, c->line_before_len) &&
-                                !all_blank(c->line_before, c->line_before_len));
+    trim_shape sh = shape_of(c);
+    size_t rest = sh.rest, rest_start = sh.rest_start; /* the rest of the cursor line */
+    bool rest_text = sh.rest_text, single = sh.single;
     bool oracle = syntax && !rest_text;
     bool parsed = oracle && syntax->parses(syntax, "", 0);
     trim_result r;
@@ -242,11 +256,57 @@ trim_result completion_trim_syntax(const trim_context *c, trim_oracle *syntax, c
         if (!closed_by_rest && open_at < r.keep) r.keep = open_at;
     }
     /* The rest of the line repeated at the end of a one-line suggestion. */
-    size_t rn = rtrim(c->suffix + rest_start, rest - rest_start);
+    size_t rn = sh.rn;
     if (single && rn > 0 && r.keep >= rn && !memcmp(text + r.keep - rn, c->suffix + rest_start, rn))
         r.keep -= rn;
     if (parsed && (final || r.done)) r.keep = keep_parsing(syntax, text, r.keep);
     if (final || r.done) r.keep = rtrim(text, r.keep);
     if (all_blank(text, r.keep)) r.keep = 0;
     return r;
+}
+
+/* ---- streaming: the part of an unfinished suggestion the final trim keeps ----
+ *
+ * Why this is a lower bound of the final keep, whatever is generated after text (T, the final
+ * text T'): by_lines decides each complete line of T the same way in T', so it keeps in T' at
+ * least up to T's last line end (all of T while T is one line); the brackets, the one-line
+ * bracket rule and the rest-of-line rule then see the same bytes up to there, so the final trim
+ * of T cut at that point is a lower bound, less the rest of the line (which T' may still end
+ * with). The oracle paths: a document that does not parse yet ends the suggestion at a line end
+ * where it parses (after all of T: none of T's complete lines did, or the trim would be done) or
+ * falls back to the same rules; a document that parses cuts lines after the first back to a
+ * line end where it still parses, so those count only through such a line end. */
+
+/* Lines after the first count through the last line end where the document parses. */
+static size_t parse_bound(trim_oracle *o, trim_stable *st, const char *text, size_t len, size_t b) {
+    size_t first = line_end(text, b, 0);
+    if (first == b) return b; /* still the first line: keep_parsing never cuts it */
+    if (st->parsed > b || st->checked > b + 1) *st = (trim_stable){0}; /* b shrank: ask again */
+    for (size_t e = st->checked > first + 1 ? st->checked : first + 1; e <= b && e < len; e++)
+        if (text[e] == '\n' && !all_blank(text, e) && o->parses(o, text, e)) st->parsed = e;
+    st->checked = b + 1;
+    return st->parsed > first ? st->parsed : first;
+}
+
+size_t completion_trim_stable(const trim_context *c, trim_oracle *syntax, trim_stable *st,
+                              const char *text, size_t len) {
+    trim_shape sh = shape_of(c);
+    size_t lines = by_lines(c, text, len, sh.single).keep, nl = len;
+    while (nl > 0 && text[nl - 1] != '\n') nl--;
+    if (nl > 0 && nl - 1 < lines) lines = nl - 1; /* the last line is still being written */
+    size_t b = completion_trim(c, text, lines, true).keep;
+    if (sh.single && sh.rn > 0) b = b > sh.rn ? b - sh.rn : 0; /* T' may end with the rest */
+    if (syntax && !sh.rest_text && syntax->parses(syntax, "", 0))
+        b = parse_bound(syntax, st, text, len, b);
+    b = rtrim(text, b);
+    while (b > 0 && b < len && ((unsigned char)text[b] & 0xC0) == 0x80) b--; /* whole UTF-8 */
+    return all_blank(text, b) ? 0 : b;
+}
+
+size_t completion_trim_stream(trim_stream *s, const trim_context *c, trim_oracle *syntax,
+                              const char *text, size_t len) {
+    size_t n = completion_trim_stable(c, syntax, &s->stable, text, len);
+    if (n <= s->sent) return 0;
+    s->sent = n;
+    return n;
 }

@@ -46,6 +46,36 @@ trim_result completion_trim(const trim_context *c, const char *text, size_t len,
 trim_result completion_trim_syntax(const trim_context *c, trim_oracle *syntax, const char *text,
                                    size_t len, bool final);
 
+/* ---- streaming ---- */
+
+/* What completion_trim_stable remembers of the oracle's answers between calls on a growing text
+ * (zero it before the first call). */
+typedef struct {
+    size_t checked; /* line ends below this were asked */
+    size_t parsed;  /* the last of them where the document parses; 0 = none */
+} trim_stable;
+
+/* How many bytes of text — a suggestion still being generated, for which a non-final trim did
+ * not report done — the final trim will keep whatever is generated after it: for every
+ * continuation T' of text, completion_trim_syntax(c, syntax, T', final = true) keeps at least
+ * this prefix. So the text can be shown while generation goes on and never needs taking back.
+ * The first line grows as it is generated; later lines count once complete (and, when the
+ * document parses, once it still parses after them). Ends at a UTF-8 boundary, never on a
+ * blank. */
+size_t completion_trim_stable(const trim_context *c, trim_oracle *syntax, trim_stable *st,
+                              const char *text, size_t len);
+
+/* A stream of partial suggestions (local and remote collectors): zero it first. */
+typedef struct {
+    trim_stable stable;
+    size_t sent; /* bytes handed on so far */
+} trim_stream;
+
+/* After each generated piece: the length of text to hand on now (the stable part, when it grew
+ * past what was sent), else 0. */
+size_t completion_trim_stream(trim_stream *s, const trim_context *c, trim_oracle *syntax,
+                              const char *text, size_t len);
+
 /* ---- syntax.c: the tree-sitter oracle ---- */
 
 typedef struct completion_syntax completion_syntax;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "completion.h"
+#include "index.h"
 #include "lsp_internal.h"
 
 /* Bytes of text around the cursor handed to the worker: far more than the token budgets use, so
@@ -77,6 +78,9 @@ typedef struct {
     completion_chunk chunks[MAX_CHUNKS]; /* texts and paths owned (malloc'd) */
     int n_chunks;
     bool inline_reply; /* inlineCompletion (else completion) */
+    json_t *stream;    /* loop thread: the client's token for partial suggestions, or NULL */
+    bool posted;       /* worker: a partial went out (the remote backend can no longer fall back) */
+    int n_partials;    /* loop thread: hearth/inlineCompletionPartial notifications sent */
     bool fell_back;    /* the remote backend was down: the local model answered */
     int64_t line, character;
     bool ok;
@@ -95,6 +99,7 @@ static void complete_data_free(void *p) {
         free((char *)d->chunks[i].path);
     }
     completion_result_free(&d->res);
+    json_decref(d->stream);
     free(d);
 }
 
@@ -132,6 +137,57 @@ static double now_ms(void) {
     return (double)uv_hrtime() / 1e6;
 }
 
+/* ---- streaming: the suggestion so far, worker -> loop -> client ----
+ *
+ * A client asks for it per request with params.hearth.stream = a token of its choice (a string
+ * of at most 256 bytes or an integer); while the model generates, the server sends
+ *   hearth/inlineCompletionPartial {token, text}
+ * where text is the whole suggestion so far (not a delta: the loop may skip states when it is
+ * behind, and a client can show each one as it is), each a strict extension of the previous and
+ * a prefix of the final reply's insertText (completion/ sends only what trimming keeps whatever
+ * follows). The reply ends the stream and is the same as without streaming; nothing follows it,
+ * and a cancelled request gets no more partials. Opting in per request with a client-chosen
+ * token (rather than once in initializationOptions with the request's id) keeps the server
+ * stateless about it and serves clients whose request API hides JSON-RPC ids (VS Code's). */
+
+#define STREAM_TOKEN_MAX 256
+
+/* Worker: a copy of the text so far for the loop (the final reply ends at an emitted NUL, so
+ * the partial does too). */
+static void complete_partial(const char *text, size_t len, void *user) {
+    len = strnlen(text, len);
+    char *msg = malloc(len + 1);
+    if (!msg) return; /* the next one, or the reply, says it */
+    memcpy(msg, text, len);
+    msg[len] = '\0';
+    index_utf8_sanitize(msg, len); /* as the reply's text (complete_done): a prefix of it */
+    ((complete_data *)((lsp_job *)user)->data)->posted = true;
+    lsp_job_post(user, msg);
+}
+
+static void complete_post(lsp_server *s, lsp_job *j, void *msg) {
+    complete_data *d = j->data;
+    if (lsp_job_cancelled(j) || !d->stream) return;
+    d->n_partials++;
+    lsp_notify(s, "hearth/inlineCompletionPartial",
+               json_pack("{s:O, s:s}", "token", d->stream, "text", (const char *)msg));
+}
+
+/* Loop: params.hearth.stream of an inlineCompletion request; false (after answering id) when it
+ * is not a token. */
+static bool stream_token(lsp_server *s, json_t *id, json_t *params, complete_data *d) {
+    json_t *t = json_object_get(json_object_get(params, "hearth"), "stream");
+    if (!t) return true;
+    if (!(json_is_integer(t) || (json_is_string(t) && json_string_length(t) <= STREAM_TOKEN_MAX))) {
+        lsp_reply_error(s, id, LSP_INVALID_PARAMS,
+                        "hearth.stream must be an integer or a string of at most %d bytes",
+                        STREAM_TOKEN_MAX);
+        return false;
+    }
+    d->stream = json_incref(t);
+    return true;
+}
+
 static void complete_run(lsp_job *j, void *worker_state) {
     lsp_worker *w = worker_state;
     complete_data *d = j->data;
@@ -147,13 +203,15 @@ static void complete_run(lsp_job *j, void *worker_state) {
         .chunks = d->chunks,
         .n_chunks = d->n_chunks,
         .language_id = d->language_id,
+        .partial = d->stream ? complete_partial : NULL, /* set before submitting: read-only now */
     };
     const char *path = d->model_path;
     if (d->params.remote && d->prefix) {
         runtime_backend be; /* the remote server, with the given model as its fallback */
         runtime_backend_choose(&w->cfg, MODELS_ROLE_COMPLETION, d->model_path, false, &be);
         d->ok = completion_run_remote(&d->params, &r, &d->res, d->err, sizeof d->err);
-        if (d->ok || !runtime_backend_falls_back(&be, d->res.backend_down, false)) return;
+        /* after partial text went out, another model's answer would not continue it */
+        if (d->ok || !runtime_backend_falls_back(&be, d->res.backend_down, d->posted)) return;
         d->fell_back = true; /* the local model, loaded now if it is not yet */
         completion_result_free(&d->res);
         memset(&d->res, 0, sizeof d->res);
@@ -174,10 +232,11 @@ static void complete_run(lsp_job *j, void *worker_state) {
 static json_t *stats_json(const complete_data *d) {
     const completion_result *r = &d->res;
     if (r->remote) /* no KV cache here: the server's token counts and the times */
-        return json_pack("{s:b, s:i, s:i, s:f, s:f, s:f, s:i}", "remote", 1, "nPrompt", r->n_prompt,
-                         "nGenerated", r->n_generated, "firstTokenMs",
+        return json_pack("{s:b, s:i, s:i, s:f, s:f, s:f, s:i, s:i}", "remote", 1, "nPrompt",
+                         r->n_prompt, "nGenerated", r->n_generated, "firstTokenMs",
                          d->queue_ms + r->first_token_ms, "totalMs", d->queue_ms + r->total_ms,
-                         "queueMs", d->queue_ms, "nChunks", r->n_chunks);
+                         "queueMs", d->queue_ms, "nChunks", r->n_chunks, "nPartials",
+                         d->n_partials);
     json_t *o = json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}", "nPrompt", r->n_prompt, "nReused",
                           r->n_reused, "nEvaluated", r->n_evaluated, "nGenerated", r->n_generated,
                           "promptMs", r->prompt_ms, "genMs", r->gen_ms);
@@ -189,6 +248,7 @@ static json_t *stats_json(const complete_data *d) {
     json_object_set_new(more, "nDrafted", json_integer(r->n_drafted));
     json_object_set_new(more, "nDraftAccepted", json_integer(r->n_draft_accepted));
     json_object_set_new(more, "fallback", json_boolean(d->fell_back));
+    json_object_set_new(more, "nPartials", json_integer(d->n_partials));
     json_object_update(o, more);
     json_decref(more);
     return o;
@@ -251,6 +311,8 @@ static void complete_done(lsp_server *s, lsp_job *j) {
      * document the editor has left (it stays in the completion cache) */
     if (lsp_job_cancelled(j)) {
         lsp_reply_error(s, j->id, LSP_REQUEST_CANCELLED, "cancelled");
+        lsp_log(s, LSP_LOG_DEBUG, "completion: cancelled after %d generated tokens, %d partials",
+                d->res.n_generated, d->n_partials);
         return;
     }
     if (!d->ok && d->res.backend_down) {
@@ -266,6 +328,8 @@ static void complete_done(lsp_server *s, lsp_job *j) {
         lsp_log(s, LSP_LOG_ERROR, "completion: %s", d->err);
         return;
     }
+    /* JSON strings are UTF-8; a model can emit bytes that are not (random weights do) */
+    index_utf8_sanitize(d->res.text, strlen(d->res.text));
     lsp_log(s, LSP_LOG_DEBUG,
             "completion: prompt %d tokens (%d reused, %d evaluated), %d generated, "
             "%.1f + %.1f ms",
@@ -295,6 +359,8 @@ static lsp_job *complete_job(lsp_server *s) {
     d->t_received = now_ms();
     j->data = d;
     j->free_data = complete_data_free;
+    j->post = complete_post;
+    j->free_msg = free;
     return j;
 }
 
@@ -395,6 +461,10 @@ static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inli
     gather_context(s, doc, off, d);
     lsp_doc_position(doc, off, s->enc, &d->line, &d->character); /* the clamped position */
     d->inline_reply = inline_reply;
+    if (inline_reply && !stream_token(s, id, params, d)) {
+        lsp_job_free(j);
+        return;
+    }
     j->uri = strdup(doc->uri);
     j->id = json_incref(id);
     if (!d->prefix || !d->suffix || !j->uri) {

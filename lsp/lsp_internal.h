@@ -134,7 +134,13 @@ struct lsp_job {
     const char *kind; /* jobs of the same kind and uri supersede each other */
     void *data;
     void (*free_data)(void *data);
-    void *state;        /* what run gets besides the job (the completion or the commands' worker) */
+    void *state; /* what run gets besides the job (the completion or the commands' worker) */
+    /* Messages the running job hands the loop (lsp_job_post): post() gets each on the loop thread
+     * (then free_msg frees it), always before done; NULL post = the job posts nothing. */
+    void (*post)(lsp_server *s, lsp_job *job, void *msg);
+    void (*free_msg)(void *msg);
+    void *posted;       /* the message not delivered yet (guarded by the scheduler's lock) */
+    lsp_job *post_next; /* the scheduler's list of jobs with a message (guarded likewise) */
     lsp_sched *q;       /* set by lsp_sched_submit */
     lsp_job *next;      /* the done queue's link (owned by the scheduler) */
     lsp_job *live_next; /* the server's in-flight list (loop thread) */
@@ -150,6 +156,11 @@ static inline bool lsp_job_cancelled(lsp_job *j) {
 static inline bool lsp_job_yield(lsp_job *j) {
     return runtime_sched_yield(&j->rt);
 }
+/* Scheduler thread, while j runs: hands msg (taken) to j->post on the loop thread. Only the
+ * latest state matters to the loop (a suggestion so far): a message not delivered yet is
+ * replaced (freed), so a slow loop never falls behind. j's last message is delivered before its
+ * done callback runs, and none after. */
+void lsp_job_post(lsp_job *j, void *msg);
 /* Starts the scheduler thread. */
 lsp_sched *lsp_sched_new(lsp_server *s, uv_loop_t *loop, char *err, size_t errlen);
 /* The job belongs to the scheduler until done() returns, then it is freed. */

@@ -35,6 +35,9 @@ void lsp_handle_initialize(lsp_server *s, json_t *id, json_t *params) {
                   "change", 2 /* incremental */, "save", "includeText", 0, "completionProvider",
                   "resolveProvider", 0, "triggerCharacters", "inlineCompletionProvider");
     json_object_set_new(caps, "executeCommandProvider", lsp_commands_capability());
+    /* inlineCompletion streams with params.hearth.stream (complete.c) */
+    json_object_set_new(caps, "experimental",
+                        json_pack("{s:{s:b}}", "hearth", "streamSuggestions", 1));
     lsp_reply(s, id,
               json_pack("{s:o, s:{s:s, s:s}}", "capabilities", caps, "serverInfo", "name", "hearth",
                         "version", HEARTH_VERSION));

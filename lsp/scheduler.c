@@ -14,6 +14,7 @@ struct lsp_sched {
     uv_mutex_t lock;
     uv_async_t async;
     lsp_job *done, *done_tail; /* FIFO, guarded by lock */
+    lsp_job *posts;            /* jobs with a message not delivered yet, guarded by lock */
     bool running;
 };
 
@@ -72,10 +73,55 @@ static lsp_job *pop_done(lsp_sched *q) {
     return j;
 }
 
-/* Loop thread: hands finished jobs to their done callbacks, then frees them. */
+void lsp_job_post(lsp_job *j, void *msg) {
+    lsp_sched *q = j->q;
+    uv_mutex_lock(&q->lock);
+    if (j->posted) {
+        j->free_msg(j->posted); /* superseded before the loop saw it */
+    } else {
+        j->post_next = q->posts;
+        q->posts = j;
+    }
+    j->posted = msg;
+    uv_mutex_unlock(&q->lock);
+    uv_async_send(&q->async);
+}
+
+/* Takes j's message (j NULL: any job's, setting *j); NULL when there is none. */
+static void *take_post(lsp_sched *q, lsp_job **j) {
+    uv_mutex_lock(&q->lock);
+    lsp_job **p = &q->posts;
+    while (*p && *j && *p != *j) p = &(*p)->post_next;
+    void *msg = NULL;
+    if (*p) {
+        *j = *p;
+        msg = (*p)->posted;
+        (*p)->posted = NULL;
+        *p = (*p)->post_next;
+    }
+    uv_mutex_unlock(&q->lock);
+    return msg;
+}
+
+/* Loop thread: the message goes to its job (alive: a job leaves the list before its done). */
+static void deliver(lsp_sched *q, lsp_job *j, void *msg) {
+    j->post(q->server, j, msg);
+    j->free_msg(msg);
+}
+
+/* Loop thread: delivers posted messages, hands finished jobs (their last message first) to their
+ * done callbacks, then frees them. */
 static void on_async(uv_async_t *a) {
     lsp_sched *q = a->data;
+    for (;;) {
+        lsp_job *j = NULL;
+        void *msg = take_post(q, &j);
+        if (!msg) break;
+        deliver(q, j, msg);
+    }
     for (lsp_job *j; (j = pop_done(q));) {
+        void *msg = take_post(q, &j);
+        if (msg) deliver(q, j, msg);
         lsp_live_remove(q->server, j);
         j->done(q->server, j);
         lsp_job_free(j);

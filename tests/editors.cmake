@@ -15,6 +15,11 @@ add_test(NAME editors_nvim_ghost COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
 set_tests_properties(editors_nvim_ghost PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77
   ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_MODEL=${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf")
 
+add_test(NAME editors_nvim_stream COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
+  "luafile ${HEARTH_EDITORS_TESTS}/nvim_stream_test.lua")
+set_tests_properties(editors_nvim_stream PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77
+  ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_MODEL=${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf")
+
 add_test(NAME editors_nvim_ghost_units COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
   "luafile ${HEARTH_EDITORS_TESTS}/nvim_ghost_units_test.lua")
 set_tests_properties(editors_nvim_ghost_units PROPERTIES TIMEOUT 60 ENVIRONMENT "${HEARTH_NVIM_ENV}")

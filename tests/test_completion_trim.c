@@ -19,6 +19,7 @@ static const trim_case cases[] = {
      1},
     {"closer the editor inserted is not repeated", "print(", ")\n", "x)", 0, true, "x", 1},
     {"rest of the line not repeated", "x = 1", ";\n", " + 2;", 0, true, " + 2", -1},
+    {"rest of the line after more text", "foo(", "bar)\n", "x, bar)", 0, true, "x,", -1},
     {"python block after a colon", "def f(x):", "\n\nprint(f(2))\n",
      "\n    y = x * 2\n    return y\n\ndef g():\n    pass", 0, true,
      "\n    y = x * 2\n    return y", 1},
@@ -88,6 +89,56 @@ static const syntax_case syntax_cases[] = {
      "b, \nc", "b,"},
 };
 
+/* Streaming (completion_trim_stable): at every point of a text where generation goes on (whole
+ * characters, no done yet), the part shown is kept by the final trim wherever generation ends
+ * after it (any length up to where a non-final trim reports done). Returns how often it grew. */
+static int check_stable(const char *what, const trim_context *c, trim_oracle *o, const char *text) {
+    size_t len = strlen(text), shown = 0;
+    trim_stable st = {0};
+    int grew = 0;
+    for (size_t n = 0; n <= len; n++) {
+        if (n < len && ((unsigned char)text[n] & 0xC0) == 0x80) continue;
+        if (completion_trim_syntax(c, o, text, n, false).done) break; /* generation stops */
+        size_t p = completion_trim_stable(c, o, &st, text, n);
+        CHECKF(p <= n, "%s: stable %zu of %zu bytes", what, p, n);
+        grew += p > shown;
+        shown = p > shown ? p : shown;
+        for (size_t m = n; m <= len; m++) {
+            if (m < len && ((unsigned char)text[m] & 0xC0) == 0x80) continue;
+            size_t keep = completion_trim_syntax(c, o, text, m, true).keep;
+            CHECKF(p <= keep,
+                   "%s: \"%.*s\" shown after %zu bytes, but ending at %zu keeps \"%.*s\"", what,
+                   (int)p, text, n, m, (int)keep, text);
+            if (completion_trim_syntax(c, o, text, m, false).done) break;
+        }
+    }
+    return grew;
+}
+
+/* What is shown while the text is generated, on a few cases where the answer is clear. */
+static void test_stable_examples(void) {
+    static const struct {
+        const char *before, *suffix, *text, *expect;
+    } ex[] = {
+        {"x = ar", "\nprint(x)\n", "ea", "ea"},               /* the first line grows */
+        {"x = ar", "\nprint(x)\n", "ea(2, 3", "ea"},          /* an open bracket waits */
+        {"x = ar", "\nprint(x)\n", "ea(2, 3)  ", "ea(2, 3)"}, /* blanks wait */
+        {"foo(", "bar)\n", "x, yz", "x"},                     /* the rest of the line may follow */
+        {"def f(x):", "\n", "\n    y = x * 2\n    ret", "\n    y = x * 2"}, /* a line at a time */
+        {"def f(x):", "\n", "\n    y = x", ""},
+        {"s = ", "\n", "\"\xc3\xa9t\xc3\xa9", "\"\xc3\xa9t\xc3\xa9"}, /* whole characters */
+    };
+    for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+        trim_context c = {ex[i].before, strlen(ex[i].before), ex[i].suffix, strlen(ex[i].suffix),
+                          8};
+        trim_stable st = {0};
+        size_t p = completion_trim_stable(&c, NULL, &st, ex[i].text, strlen(ex[i].text));
+        CHECKF(p == strlen(ex[i].expect) && !memcmp(ex[i].text, ex[i].expect, p),
+               "example %zu: stable \"%.*s\", expected \"%s\"", i, (int)p, ex[i].text,
+               ex[i].expect);
+    }
+}
+
 static void test_syntax(void) {
     for (size_t i = 0; i < sizeof syntax_cases / sizeof syntax_cases[0]; i++) {
         const syntax_case *k = &syntax_cases[i];
@@ -107,6 +158,7 @@ static void test_syntax(void) {
             r = completion_trim_syntax(&c, o, k->text, strlen(k->text), false);
             CHECKF(r.done, "%s: streaming does not stop", k->what);
         }
+        check_stable(k->what, &c, o, k->text);
         completion_syntax_free(s);
     }
 }
@@ -127,6 +179,8 @@ static void test_syntax_window(void) {
 int main(void) {
     test_syntax();
     test_syntax_window();
+    test_stable_examples();
+    int grew = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const trim_case *k = &cases[i];
         trim_context c = {k->before, strlen(k->before), k->suffix, strlen(k->suffix), k->max_lines};
@@ -134,6 +188,8 @@ int main(void) {
         bool ok = r.keep == strlen(k->expect) && !memcmp(k->text, k->expect, r.keep);
         CHECKF(ok, "%s: kept \"%.*s\", expected \"%s\"", k->what, (int)r.keep, k->text, k->expect);
         if (k->done >= 0) CHECKF(r.done == (k->done == 1), "%s: done %d", k->what, r.done);
+        grew += check_stable(k->what, &c, NULL, k->text);
     }
+    CHECKF(grew > 40, "streaming grew only %d times over the cases", grew);
     return test_summary("test_completion_trim");
 }

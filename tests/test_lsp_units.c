@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <stdio.h>
+#include <time.h>
 
 #include "lsp_internal.h"
 #include "test.h"
@@ -191,7 +192,63 @@ static void test_mutated_sessions_are_survived(void) {
     }
 }
 
+/* ---- lsp_job_post: a running job's latest state reaches the loop before its done ---- */
+
+#define POSTS 2000
+
+typedef struct {
+    int delivered[POSTS], n, n_at_done;
+    bool done;
+} post_log;
+
+static void post_run(lsp_job *j, void *state) {
+    (void)state;
+    for (int i = 1; i <= POSTS; i++) {
+        int *m = malloc(sizeof *m);
+        if (!m) return;
+        *m = i;
+        lsp_job_post(j, m);
+        struct timespec pause = {0, 50 * 1000}; /* a model's pace, roughly: the loop keeps up */
+        if (i % 8 == 0) nanosleep(&pause, NULL);
+    }
+}
+
+static void post_deliver(lsp_server *s, lsp_job *j, void *msg) {
+    (void)s;
+    post_log *l = j->data;
+    CHECK(!l->done); /* never after the job's done */
+    if (l->n < POSTS) l->delivered[l->n++] = *(int *)msg;
+}
+
+static void post_done(lsp_server *s, lsp_job *j) {
+    (void)s;
+    post_log *l = j->data;
+    l->done = true;
+    l->n_at_done = l->n;
+}
+
+static void test_job_posts_coalesce_and_precede_done(void) {
+    char err[256];
+    lsp_server *s = lsp_server_new_detached(err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) return;
+    static post_log l;
+    lsp_job *j = lsp_job_new("post", RUNTIME_LANE_FIM, post_run, post_done);
+    j->data = &l;
+    j->post = post_deliver;
+    j->free_msg = free;
+    lsp_submit(s, j);
+    while (!l.done) uv_run(&s->loop, UV_RUN_ONCE);
+    CHECKF(l.n >= 1 && l.delivered[l.n - 1] == POSTS, "the last message came (%d messages)", l.n);
+    CHECK(l.n_at_done == l.n);
+    for (int i = 1; i < l.n; i++) CHECKF(l.delivered[i] > l.delivered[i - 1], "in order at %d", i);
+    CHECKF(l.n > 1, "%d messages: the loop saw the job mid-way", l.n);
+    printf("lsp_job_post: %d of %d messages delivered\n", l.n, POSTS);
+    lsp_server_free_detached(s);
+}
+
 int main(void) {
+    test_job_posts_coalesce_and_precede_done();
     test_session_gets_one_reply_per_request();
     test_mutated_sessions_are_survived();
     test_framer_splits_and_joins();

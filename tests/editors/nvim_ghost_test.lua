@@ -96,7 +96,7 @@ H.run(function()
   local function type_until_suggestion(chars, what)
     for i = 1, #chars do
       H.type(chars:sub(i, i))
-      local ok = pcall(H.wait_for, function() return ghost.visible() end, what, 15000)
+      local ok = pcall(H.wait_for, function() return ghost.visible() and not ghost.busy() end, what, 15000)
       if ok then return end
     end
     error('no suggestion after typing ' .. chars .. ' (' .. what .. ')')
@@ -107,7 +107,8 @@ H.run(function()
   H.type('A')
   H.eq('i', api.nvim_get_mode().mode, 'insert mode')
   H.type('r')
-  H.wait_for(function() return ghost.visible() end, 'ghost text after typing', 30000)
+  -- streamed: visible with the first partial text, whole once the request is answered
+  H.wait_for(function() return ghost.visible() and not ghost.busy() end, 'ghost text after typing', 30000)
   local before = vim.deepcopy(ghost.stats)
   local expected = server_suggestion()
   H.ok(expected and #expected > 1, 'the server suggests something: ' .. vim.inspect(expected))

@@ -147,6 +147,16 @@ test('the request carries the FIM layout as text, with marker text in the code d
       textDocument: { uri }, position: { line: 2, character: 7 }, context: { triggerKind: 2 } });
     assert.ok(r.result, JSON.stringify(r.error));
     assert.equal(r.result.items[0].insertText, 'urn a * b');
+    assert.equal(r.result.hearth.nPartials, 0);
+    assert.equal(c.messages.filter((m) => m.method === 'hearth/inlineCompletionPartial').length, 0);
+    // Streamed: partial texts before the reply, each a prefix of it.
+    const s = await c.request('textDocument/inlineCompletion', {
+      textDocument: { uri }, position: { line: 2, character: 7 }, hearth: { stream: 'rt' } });
+    assert.equal(s.result.items[0].insertText, 'urn a * b');
+    const texts = c.messages.filter((m) => m.method === 'hearth/inlineCompletionPartial').map((m) => m.params.text);
+    assert.ok(texts.length >= 1 && texts.every((t) => 'urn a * b'.startsWith(t) && t.length > 0), JSON.stringify(texts));
+    assert.equal(s.result.hearth.nPartials, texts.length);
+    assert.ok(c.messages.findIndex((m) => m.method === 'hearth/inlineCompletionPartial') < c.messages.findIndex((m) => m.id === s.id));
     assert.equal(body.url, '/v1/completions');
     const q = body.json;
     assert.equal(q.model, 'm');

@@ -1,11 +1,13 @@
 // Hearth for VS Code: starts `hearth lsp` over stdio with vscode-languageclient, bridges the
 // server's textDocument/inlineCompletion into an InlineCompletionItemProvider (the client library
-// has it only as a proposed feature), and adds the status bar item, the commands and the chat view.
+// has it only as a proposed feature) with streamed suggestions (stream.ts), and adds the status bar
+// item, the commands and the chat view.
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind, WorkDoneProgress } from 'vscode-languageclient/node';
 import { Answers } from './answer';
-import { debounce, inlineParams, Latest, toItems } from './bridge';
+import { debounce, inlineParams, Item, Latest, toItems } from './bridge';
 import { ChatPanel } from './chat';
+import { Streams, Throttle } from './stream';
 import { HearthSettings, needsRestart, readSettings, serverCommand, serverOptions } from './settings';
 import { indexProgress, StatusState, statusText } from './status';
 
@@ -16,6 +18,11 @@ const status: StatusState = { running: false, enabled: true, model: '', loading:
 const answers = new Answers();
 let chat: ChatPanel;
 let seq = 0;
+const streams = new Streams();
+// A suggestion that grew: VS Code asks the provider again, which serves the latest text.
+const retrigger = new Throttle(40, () => {
+  void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+});
 
 function loadSettings(): HearthSettings {
   const cfg = vscode.workspace.getConfiguration('hearth');
@@ -55,6 +62,8 @@ async function startClient(ctx: vscode.ExtensionContext): Promise<void> {
   ctx.subscriptions.push(c.onNotification('hearth/answer', (params: unknown) => {
     const a = answers.route(params);
     if (a) chat.post(a);
+  }), c.onNotification('hearth/inlineCompletionPartial', (params: unknown) => {
+    if (streams.onPartial(params)) retrigger.poke();
   }));
   updateStatus();
 }
@@ -73,42 +82,60 @@ class InlineProvider implements vscode.InlineCompletionItemProvider {
     const c = client;
     if (!settings.completionsEnabled || !c || c.state !== State.Running) return undefined;
     if (!settings.languages.includes(doc.languageId)) return undefined;
+    const uri = c.code2ProtocolConverter.asUri(doc.uri);
+    const at = { line: pos.line, character: pos.character };
+    const served = streams.serve(uri, at, doc.lineAt(pos.line).text); // a suggestion streaming in
+    if (served.kind === 'show') return [toVsItem(served.item)];
+    if (served.kind === 'wait') return undefined;
     const automatic = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic;
     let abortWait = (): void => undefined;
     const sub = token.onCancellationRequested(() => abortWait());
     try {
       if (automatic && !(await debounce(settings.debounceMs, (a) => { abortWait = a; }))) return undefined;
       if (token.isCancellationRequested) return undefined;
-      const cts = new vscode.CancellationTokenSource();
-      const forward = token.onCancellationRequested(() => cts.cancel());
-      const isLatest = this.latest.begin(() => cts.cancel());
-      const t0 = Date.now();
-      try {
-        const uri = c.code2ProtocolConverter.asUri(doc.uri);
-        const result = await c.sendRequest('textDocument/inlineCompletion',
-          inlineParams(uri, { line: pos.line, character: pos.character }, automatic), cts.token);
-        if (!isLatest() || token.isCancellationRequested) return undefined;
-        status.lastLatencyMs = Date.now() - t0;
-        status.error = undefined;
-        updateStatus();
-        return toItems(result, { line: pos.line, character: pos.character }).map((it) =>
-          new vscode.InlineCompletionItem(it.insertText, new vscode.Range(it.range.start.line, it.range.start.character,
-            it.range.end.line, it.range.end.character)));
-      } catch (e) {
-        if (!cts.token.isCancellationRequested) {
-          status.error = e instanceof Error ? e.message : String(e);
-          updateStatus();
-        }
-        return undefined;
-      } finally {
-        this.latest.end(isLatest);
-        forward.dispose();
-        cts.dispose();
-      }
+      this.send(c, uri, at, doc.lineAt(pos.line).text, automatic);
+      await streams.first(this.streamToken);
+      if (token.isCancellationRequested) return undefined;
+      const now = streams.serve(uri, at, doc.lineAt(pos.line).text);
+      return now.kind === 'show' ? [toVsItem(now.item)] : undefined;
     } finally {
       sub.dispose();
     }
   }
+
+  private streamToken = '';
+
+  // Sends the request; it outlives this provide call (the stream is served to later ones) and ends
+  // with its reply, a newer request, or typing that contradicts it (streams.serve cancels it).
+  private send(c: LanguageClient, uri: string, at: { line: number; character: number }, line: string, automatic: boolean): void {
+    const cts = new vscode.CancellationTokenSource();
+    const isLatest = this.latest.begin(() => cts.cancel());
+    const stream = streams.begin(uri, at, line, () => cts.cancel());
+    this.streamToken = stream;
+    const t0 = Date.now();
+    c.sendRequest('textDocument/inlineCompletion', { ...inlineParams(uri, at, automatic), hearth: { stream } }, cts.token)
+      .then((result) => {
+        status.lastLatencyMs = Date.now() - t0;
+        status.error = undefined;
+        updateStatus();
+        if (streams.finish(stream, toItems(result, at)[0]?.insertText ?? '')) retrigger.poke();
+      }, (e: unknown) => {
+        streams.finish(stream, undefined);
+        if (!cts.token.isCancellationRequested) {
+          status.error = e instanceof Error ? e.message : String(e);
+          updateStatus();
+        }
+      })
+      .finally(() => {
+        this.latest.end(isLatest);
+        cts.dispose();
+      });
+  }
+}
+
+function toVsItem(it: Item): vscode.InlineCompletionItem {
+  return new vscode.InlineCompletionItem(it.insertText, new vscode.Range(it.range.start.line, it.range.start.character,
+    it.range.end.line, it.range.end.character));
 }
 
 function ask(question: string): void {
@@ -196,7 +223,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
         void client.sendNotification('workspace/didChangeConfiguration', { settings: { hearth: serverOptions(settings) } });
       }
     }),
-    { dispose: () => { void stopClient(); } });
+    { dispose: () => { retrigger.dispose(); void stopClient(); } });
   updateStatus();
   await startClient(ctx);
 }

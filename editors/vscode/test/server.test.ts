@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inlineParams, toItems } from '../src/bridge';
 import { Answers } from '../src/answer';
+import { Streams } from '../src/stream';
 
 const BIN = process.env.HEARTH_BIN || '';
 const MODEL = process.env.HEARTH_MODEL || '';
@@ -80,6 +81,35 @@ test('the bridge turns the real server reply into an item at the cursor', { skip
     assert.equal(items[0].insertText, r.result.items[0].insertText);
     assert.ok(items[0].insertText.length > 0);
     assert.deepEqual(items[0].range, { start: cursor, end: cursor });
+  } finally {
+    await s.close();
+  }
+});
+
+test('Streams serves the real server\'s partial suggestions, each a prefix of the reply', { skip, timeout: 120000 }, async () => {
+  const s = new Server();
+  try {
+    await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: MODEL, maxTokens: 200 } });
+    s.send({ method: 'initialized', params: {} });
+    const uri = 'file:///tmp/hearth-vscode-test/fib.py';
+    const text = 'import sys\n\n\ndef fib(n):\n    if n < 2:\n        return n\n    \n';
+    s.send({ method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'python', version: 1, text } } });
+    const cursor = { line: 6, character: 4 };
+    const streams = new Streams();
+    const token = streams.begin(uri, cursor, '    ', () => assert.fail('not cancelled'));
+    const r = await s.request('textDocument/inlineCompletion', { ...inlineParams(uri, cursor, true), hearth: { stream: token } });
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    const final = toItems(r.result, cursor)[0].insertText;
+    const partials = s.notes.filter((m) => m.method === 'hearth/inlineCompletionPartial');
+    assert.ok(partials.length >= 2, `${partials.length} partials`);
+    for (const m of partials) {
+      assert.equal(streams.onPartial(m.params), true);
+      const served = streams.serve(uri, cursor, '    ');
+      assert.equal(served.kind, 'show');
+      assert.ok(final.startsWith((served as { item: { insertText: string } }).item.insertText));
+    }
+    streams.finish(token, final);
+    assert.deepEqual(streams.serve(uri, cursor, '    '), { kind: 'show', item: { insertText: final, range: { start: cursor, end: cursor } } });
   } finally {
     await s.close();
   }

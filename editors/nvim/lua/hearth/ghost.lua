@@ -3,6 +3,11 @@
 -- the line as virt_text, further lines as virt_lines, all in the HearthSuggestion highlight.
 -- Typing characters that match the suggestion keeps it (the typed part is trimmed off, no new
 -- request); anything else hides it and asks again.
+-- Streaming: each request carries hearth = { stream = token }; a hearth server then sends the
+-- suggestion so far as hearth/inlineCompletionPartial {token, text} notifications (the whole text
+-- each time, every one extending the last) before its reply. The ghost text grows with them;
+-- typing what they show keeps the request generating, typing anything else cancels it. Servers
+-- that do not stream simply reply, as before.
 local M = {}
 
 local api = vim.api
@@ -12,11 +17,14 @@ local has_inline = vim.fn.has('nvim-0.10') == 1 -- virt_text_pos = 'inline' push
 
 local config = { debounce_ms = 75, auto_trigger = true, keymaps = {} }
 local shown = nil -- { buf, row, col (0-based bytes, = cursor), text, tick (our own edits) }
-local pending = nil -- { client, id } of the in-flight request
+-- The in-flight request: { client, id, token, buf, row, col (where it asked), text (its suggestion
+-- so far, streamed), at = { tick, row, col } (where typing that agrees with it left the cursor) }
+local pending = nil
+local seq = 0
 local timer = nil
 
 M.ns = ns
-M.stats = { requests = 0, cancelled = 0, shown = 0 } -- for tests and :checkhealth
+M.stats = { requests = 0, cancelled = 0, shown = 0, partials = 0 } -- for tests and :checkhealth
 
 local function cursor()
   local c = api.nvim_win_get_cursor(0)
@@ -86,6 +94,11 @@ function M.visible()
   return shown ~= nil and shown.buf == api.nvim_get_current_buf()
 end
 
+-- A request is in flight (a streamed suggestion may still grow).
+function M.busy()
+  return pending ~= nil
+end
+
 -- The suggestion on screen: { text, row, col } (0-based), or nil.
 function M.current()
   if not M.visible() then return nil end
@@ -121,6 +134,46 @@ function M.pick(result, line, row, col, encoding)
   return text ~= '' and text or nil
 end
 
+-- What was typed since (row, col) of buf: the text from there to the cursor ('' at it), or nil
+-- when the cursor is before it.
+local function typed_since(buf, row, col)
+  local r, c = cursor()
+  if r < row or (r == row and c < col) then return nil end
+  return table.concat(api.nvim_buf_get_text(buf, row, col, r, c, {}), '\n')
+end
+
+-- A request's suggestion so far (text, from where it asked) against what was typed since: shows
+-- the part not typed yet and returns true, or false when the typing contradicts it. Typing past
+-- the end of text agrees (nothing to show until more arrives).
+local function follow(p, text)
+  local typed = typed_since(p.buf, p.row, p.col)
+  if typed == nil then return false end
+  local r, c = cursor()
+  p.at = { tick = tick(p.buf), row = r, col = c }
+  if text:sub(1, #typed) == typed then
+    local rest = text:sub(#typed + 1)
+    if not (shown and shown.text == rest and shown.row == r and shown.col == c) then M.show(rest) end
+    return true
+  end
+  hide()
+  return typed:sub(1, #text) == text
+end
+
+-- hearth/inlineCompletionPartial: the in-flight request's suggestion so far.
+function M.on_partial(params)
+  local p = pending
+  if type(params) ~= 'table' or not p or params.token ~= p.token then return end
+  local text, known = params.text, p.text or ''
+  if type(text) ~= 'string' or #text <= #known or text:sub(1, #known) ~= known then return end
+  p.text = text
+  M.stats.partials = M.stats.partials + 1
+  if not in_insert() or api.nvim_get_current_buf() ~= p.buf then return end
+  if not follow(p, text) then -- typed past what was known, and it turned out otherwise
+    M.clear()
+    M.trigger()
+  end
+end
+
 local function request(forced)
   if not in_insert() or not (forced or config.auto_trigger) then return end
   local buf = api.nvim_get_current_buf()
@@ -129,24 +182,37 @@ local function request(forced)
   cancel_pending()
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = 2 } -- Automatic
+  seq = seq + 1
+  local token = 'nvim-ghost-' .. seq
+  params.hearth = { stream = token }
   local row, col = cursor()
   local at_tick = tick(buf)
   local id
   local function on_result(err, result)
-    if not pending or pending.id ~= id then return end
+    local p = pending
+    if not p or p.id ~= id then return end
     pending = nil
-    if err or not in_insert() or api.nvim_get_current_buf() ~= buf or tick(buf) ~= at_tick then
+    if err or not in_insert() or api.nvim_get_current_buf() ~= buf then return end
+    local line = api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ''
+    local text = M.pick(result, line, row, col, client.offset_encoding) -- from where it asked
+    if tick(buf) == at_tick then
+      local r, c = cursor()
+      if r == row and c == col then M.show(text) end
       return
     end
-    local r, c = cursor()
-    if r ~= row or c ~= col then return end
-    local line = api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ''
-    M.show(M.pick(result, line, row, col, client.offset_encoding))
+    -- Typed since: only a stream that agreed with it kept the request alive.
+    if not (text and follow(p, text)) then
+      hide()
+      M.trigger()
+    elseif not M.visible() then
+      M.trigger() -- all of it typed: ask what follows
+    end
   end
   local ok
   ok, id = compat.call(client, 'request', 'textDocument/inlineCompletion', params, on_result, buf)
   if ok and id then
-    pending = { client = client, id = id }
+    pending = { client = client, id = id, token = token, buf = buf, row = row, col = col,
+                at = { tick = at_tick, row = row, col = col } }
     M.stats.requests = M.stats.requests + 1
   end
 end
@@ -175,18 +241,14 @@ function M.request_now()
   request(true)
 end
 
--- What was typed since the suggestion's anchor, if the cursor moved forward from it.
-local function typed_since_anchor(buf)
-  local r, c = cursor()
-  if r < shown.row or (r == shown.row and c <= shown.col) then return nil end
-  return table.concat(api.nvim_buf_get_text(buf, shown.row, shown.col, r, c, {}), '\n')
-end
-
 local function on_text_changed(buf)
-  if shown and shown.buf == buf then
-    if tick(buf) == shown.tick then return end -- our own edit
-    local typed = typed_since_anchor(buf)
-    if typed and #typed < #shown.text and shown.text:sub(1, #typed) == typed then
+  if shown and shown.buf == buf and tick(buf) == shown.tick then return end -- our own edit
+  local p = pending
+  if p and p.text and p.buf == buf then
+    if follow(p, p.text) then return end -- typing agrees with the stream: it goes on
+  elseif shown and shown.buf == buf then
+    local typed = typed_since(buf, shown.row, shown.col)
+    if typed and #typed > 0 and #typed < #shown.text and shown.text:sub(1, #typed) == typed then
       shown.text = shown.text:sub(#typed + 1)
       shown.row, shown.col = cursor()
       shown.tick = tick(buf)
@@ -199,9 +261,16 @@ local function on_text_changed(buf)
 end
 
 local function on_cursor_moved(buf)
-  if not shown or shown.buf ~= buf or tick(buf) ~= shown.tick then return end
   local r, c = cursor()
-  if r ~= shown.row or c ~= shown.col then M.clear() end
+  if shown and shown.buf == buf then
+    if tick(buf) == shown.tick and (r ~= shown.row or c ~= shown.col) then M.clear() end
+    return
+  end
+  -- A stream with nothing shown (all of it typed so far): moving away without typing ends it.
+  local p = pending
+  if p and p.text and p.buf == buf and tick(buf) == p.at.tick and (r ~= p.at.row or c ~= p.at.col) then
+    M.clear()
+  end
 end
 
 -- Inserts the suggestion's first `n` bytes at the cursor; the rest stays shown.
@@ -277,6 +346,15 @@ function M.attach(buf)
   au('BufUnload', function()
     if shown and shown.buf == buf then shown = nil end
   end)
+end
+
+-- The client's handlers for what the server streams.
+function M.handlers()
+  return {
+    ['hearth/inlineCompletionPartial'] = function(_, params)
+      M.on_partial(params)
+    end,
+  }
 end
 
 function M.setup(cfg)

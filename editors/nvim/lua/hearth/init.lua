@@ -93,7 +93,7 @@ local function client_config(root)
     settings = cfg.settings,
     flags = cfg.flags,
     capabilities = caps,
-    handlers = require('hearth.ask').handlers(),
+    handlers = vim.tbl_extend('force', require('hearth.ask').handlers(), require('hearth.ghost').handlers()),
     on_attach = cfg.on_attach,
     on_init = function(client)
       local s = cfg.settings
