@@ -125,6 +125,7 @@ struct serve_server {
     int n_queued, n_active;                          /* every kind of job */
     int64_t n_cancelled, n_served;
     int64_t n_embed_slices; /* embedding slices run (for /health) */
+    double embed_tok_per_s; /* scheduler thread: the last slice's speed, sizes the next */
     void *sched;            /* [sched] the batching state (sched.c) */
 };
 

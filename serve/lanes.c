@@ -1,16 +1,22 @@
 /* /v1/fim and /v1/embeddings as jobs of runtime/'s scheduler: a FIM request is one FIM-lane job
  * (completion/ checks its cancel flag between 64-token chunks); an embedding request is an
- * embedding-lane job run in slices of at most SLICE_TEXTS texts / SLICE_TOKENS tokens, each
- * slice resubmitted at the back of its lane, so continuous batching gets a step between two
- * slices, and a request whose client left (or a stopping server) ends within one slice. */
+ * embedding-lane job run in slices, each resubmitted at the back of its lane, so continuous
+ * batching gets a step between two slices, and a request whose client left (or a stopping server)
+ * ends within one slice. A slice is sized by time, not tokens: SLICE_SECONDS at the embedding
+ * speed measured on earlier slices (at least one text, at most SLICE_TEXTS / SLICE_TOKENS), so a
+ * slow model or build still cancels and stops within about that. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-#define SLICE_TEXTS  64
-#define SLICE_TOKENS 4096
+#include <time.h>
+
+#define SLICE_TEXTS        64
+#define SLICE_TOKENS       4096
+#define SLICE_FIRST_TOKENS 512 /* before the speed is known */
+#define SLICE_SECONDS      0.25
 
 /* Scheduler thread: the job leaves the queue count for the active count once. */
 static void lane_begin(serve_server *s, serve_job *j) {
@@ -121,12 +127,26 @@ static void fim_done(runtime_job *rj, bool ran) {
 
 /* ---- /v1/embeddings ---- */
 
-/* The inputs of the next slice: [from, *to). At least one text; then up to the limits. */
-static int32_t slice_end(const serve_job *j, int32_t from) {
-    int32_t to = from, tokens = 0;
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Tokens a slice may hold: SLICE_SECONDS of work at the measured speed. */
+static int32_t slice_budget(const serve_server *s) {
+    if (s->embed_tok_per_s <= 0) return SLICE_FIRST_TOKENS;
+    double t = s->embed_tok_per_s * SLICE_SECONDS;
+    return t >= SLICE_TOKENS ? SLICE_TOKENS : t < 1 ? 1 : (int32_t)t;
+}
+
+/* The inputs of the next slice: [from, to). At least one text; then up to the limits. */
+static int32_t slice_end(const serve_job *j, int32_t from, int32_t budget, int32_t *tokens) {
+    int32_t to = from;
+    *tokens = 0;
     while (to < j->n_in && to - from < SLICE_TEXTS &&
-           (to == from || tokens + j->inputs[to].n_ids <= SLICE_TOKENS))
-        tokens += j->inputs[to++].n_ids;
+           (to == from || *tokens + j->inputs[to].n_ids <= budget))
+        *tokens += j->inputs[to++].n_ids;
     return to;
 }
 
@@ -136,8 +156,9 @@ static void embed_slice_run(runtime_job *rj) {
     serve_server *s = j->srv;
     lane_begin(s, j);
     if (lane_cancelled(s, j)) return; /* done ends it */
-    int32_t from = j->n_embedded, to = slice_end(j, from);
+    int32_t tokens, from = j->n_embedded, to = slice_end(j, from, slice_budget(s), &tokens);
     float *out = NULL;
+    double t0 = now_s();
     if (!embed_run(s->embed, j->inputs + from, to - from, &out, NULL, j->fin_msg,
                    sizeof j->fin_msg)) {
         j->fin_status = 500;
@@ -153,6 +174,8 @@ static void embed_slice_run(runtime_job *rj) {
     }
     memcpy(j->vecs + (size_t)from * e, out, (size_t)(to - from) * e * sizeof(float));
     free(out);
+    double dt = now_s() - t0; /* cache hits make it look faster: the next slice is still capped */
+    if (dt > 1e-4) s->embed_tok_per_s = (double)tokens / dt;
     j->n_embedded = to;
     pthread_mutex_lock(&s->mu);
     s->n_embed_slices++;
