@@ -85,10 +85,31 @@ static void idle_arm(lsp_server *s, const lsp_doc *doc, size_t off, const char *
     uv_timer_start(&a->idle, on_idle, IDLE_MS, 0);
 }
 
-/* The guess waits IDLE_MS too: a plugin's hearth/cursor right after didOpen replaces it. */
+/* The byte offset of an LSP position in doc; false when the line is past the end (a character
+ * past its line's end is the line's end, as for requests). */
+static bool cursor_offset(const lsp_server *s, const lsp_doc *doc, int64_t line, int64_t ch,
+                          size_t *off) {
+    int64_t at_line, at_ch;
+    *off = lsp_doc_offset(doc, line, ch, s->enc);
+    lsp_doc_position(doc, *off, s->enc, &at_line, &at_ch);
+    return at_line == line;
+}
+
+/* A hearth/cursor that named this document before it was open (a plugin attaching a buffer)
+ * gives the place; else the guess, which waits IDLE_MS: a hearth/cursor just after replaces it. */
 void lsp_ahead_opened(lsp_server *s, lsp_doc *doc) {
     lsp_ahead *a = &s->ahead;
     if (a->idle_uri && !strcmp(a->idle_uri, doc->uri)) idle_off(a);
+    if (a->pending_uri && !strcmp(a->pending_uri, doc->uri)) {
+        size_t off;
+        if (cursor_offset(s, doc, a->pending_line, a->pending_ch, &off))
+            ahead_at(s, doc, off, "cursor");
+        else
+            a->stats.ignored++;
+        free(a->pending_uri);
+        a->pending_uri = NULL;
+        return;
+    }
     if (!a->cursor_seen && ahead_on(s)) idle_arm(s, doc, 0, "open");
 }
 
@@ -119,8 +140,9 @@ void lsp_ahead_requested(lsp_server *s, const lsp_doc *doc, size_t off) {
 }
 
 /* hearth/cursor {textDocument: {uri}, position: {line, character}}: where the cursor is now (our
- * plugins send it on focus, cursor jumps and pauses). Anything malformed, a document that is not
- * open or a line past its end is ignored (a notification gets no error reply). */
+ * plugins send it on focus, cursor jumps and pauses). Anything malformed or a line past the
+ * document's end is ignored (a notification gets no error reply); a document not open yet gets
+ * its prefill when it opens. */
 static void cursor(lsp_server *s, json_t *id, json_t *params) {
     (void)id;
     lsp_ahead *a = &s->ahead;
@@ -133,16 +155,17 @@ static void cursor(lsp_server *s, json_t *id, json_t *params) {
         return;
     }
     a->cursor_seen = true;
-    lsp_doc *doc = lsp_doc_find(s, uri);
-    int64_t at_line = -1, at_ch;
-    size_t off = doc ? lsp_doc_offset(doc, line, ch, s->enc) : 0;
-    if (doc) lsp_doc_position(doc, off, s->enc, &at_line, &at_ch);
-    if (at_line != line) { /* not open, or the line is past the end (clamped elsewhere) */
-        a->stats.ignored++;
-        return;
-    }
     idle_off(a); /* the cursor left the last edit */
-    ahead_at(s, doc, off, "cursor");
+    lsp_doc *doc = lsp_doc_find(s, uri);
+    size_t off;
+    if (!doc) { /* kept (one, the latest) for its didOpen */
+        free(a->pending_uri);
+        a->pending_uri = strdup(uri);
+        a->pending_line = line, a->pending_ch = ch;
+    } else if (!cursor_offset(s, doc, line, ch, &off))
+        a->stats.ignored++;
+    else
+        ahead_at(s, doc, off, "cursor");
 }
 
 void lsp_ahead_settings(lsp_server *s, json_t *o) {
@@ -181,6 +204,8 @@ void lsp_ahead_stop(lsp_server *s) {
 void lsp_ahead_free(lsp_server *s) {
     free(s->ahead.idle_uri);
     free(s->ahead.last_uri);
+    free(s->ahead.pending_uri);
+    s->ahead.pending_uri = NULL;
     s->ahead.idle_uri = s->ahead.last_uri = NULL;
 }
 

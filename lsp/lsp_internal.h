@@ -189,6 +189,8 @@ typedef struct {
     size_t idle_off;
     uint64_t idle_touched;
     const char *idle_why; /* "idle", or "open" for the didOpen guess */
+    char *pending_uri;    /* hearth/cursor for a document not open yet: used at its didOpen */
+    int64_t pending_line, pending_ch;
     char *last_uri; /* where the engine last worked (a request or a prefill): no second prefill */
     size_t last_off;
     uint64_t last_touched;

@@ -130,7 +130,7 @@ static bool changes_valid(json_t *changes, char *err, size_t errlen) {
 }
 
 /* Applies one change; *end is where its text ends when it has a range (the cursor's likely
- * place), else it is left as it was. */
+ * place), else SIZE_MAX. */
 static bool apply_change(lsp_server *s, lsp_doc *d, json_t *c, size_t *end) {
     const char *text = json_string_value(json_object_get(c, "text"));
     size_t len = json_string_length(json_object_get(c, "text"));
@@ -149,7 +149,7 @@ static bool apply_change(lsp_server *s, lsp_doc *d, json_t *c, size_t *end) {
         }
     }
     e.new_end = e.start + len;
-    if (range) *end = e.new_end;
+    *end = range ? e.new_end : SIZE_MAX; /* after a whole-text change: no cursor known */
     lsp_syntax_edit(d->syntax, d->text, &e, text, len);
     return lsp_doc_replace(d, &e, text, len);
 }
