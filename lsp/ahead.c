@@ -44,11 +44,19 @@ static void idle_off(lsp_ahead *a) {
     a->idle_uri = NULL;
 }
 
+/* A hearth.ask answer is streaming: it yields to FIM-lane jobs between tokens, and a whole
+ * prefill (seconds on a big model) would stall the text the person is reading. */
+static bool answering(const lsp_server *s) {
+    for (const lsp_job *j = s->live; j; j = j->live_next)
+        if (j->kind && !strcmp(j->kind, "ask") && !lsp_job_cancelled((lsp_job *)j)) return true;
+    return false;
+}
+
 /* Prefills at byte off of doc, unless the engine is already there for this text. */
 static void ahead_at(lsp_server *s, const lsp_doc *doc, size_t off, const char *why) {
     lsp_ahead *a = &s->ahead;
     if (!ahead_on(s)) return;
-    if (same_place(a, doc, off)) {
+    if (same_place(a, doc, off) || answering(s)) {
         a->stats.skipped++;
         return;
     }

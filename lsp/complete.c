@@ -421,8 +421,7 @@ static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inli
     lsp_submit(s, j);                 /* cancels this document's older completion */
 }
 
-/* ---- prefill: the prompt of the next request, evaluated ahead of it (ahead.c decides when) ----
- */
+/* ---- prefill: the next request's prompt, evaluated ahead of it (ahead.c decides when) ---- */
 
 /* Between prefill chunks. Tests slow a tiny model's prefill down to a big model's pace
  * (debugPrefillChunkMs): each chunk first waits, watching the cancel flag. */

@@ -172,9 +172,9 @@ typedef struct lsp_progress lsp_progress; /* progress.c */
 /* ahead.c: prefill jobs (the next request's prompt evaluated ahead of it), what they did. */
 typedef struct {
     int64_t submitted, finished, cancelled, failed;
-    int64_t skipped;      /* the engine was already at that place of that text */
-    int64_t ignored;      /* hearth/cursor notifications with bad params */
-    int64_t evaluated;    /* prompt tokens the prefills evaluated */
+    int64_t skipped;   /* the engine was already at that place of that text, or an answer streams */
+    int64_t ignored;   /* hearth/cursor notifications with bad params */
+    int64_t evaluated; /* prompt tokens the prefills evaluated */
     const char *last_why; /* "open", "newline", "idle", "cursor" (static strings) */
     int32_t last_prompt, last_reused, last_evaluated;
     double last_ms;
