@@ -7,7 +7,7 @@ import { spawn, ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inlineParams, toItems } from '../src/bridge';
+import { cursorParams, inlineParams, toItems } from '../src/bridge';
 import { Answers } from '../src/answer';
 
 const BIN = process.env.HEARTH_BIN || '';
@@ -80,6 +80,25 @@ test('the bridge turns the real server reply into an item at the cursor', { skip
     assert.equal(items[0].insertText, r.result.items[0].insertText);
     assert.ok(items[0].insertText.length > 0);
     assert.deepEqual(items[0].range, { start: cursor, end: cursor });
+  } finally {
+    await s.close();
+  }
+});
+
+test('hearth/cursor from cursorParams makes the server prepare that prompt', { skip, timeout: 120000 }, async () => {
+  const s = new Server();
+  try {
+    await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: MODEL } });
+    s.send({ method: 'initialized', params: {} });
+    const uri = 'file:///tmp/hearth-vscode-test/b.py';
+    const text = 'def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    ';
+    s.send({ method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'python', version: 1, text } } });
+    const cursor = { line: 4, character: 4 };
+    s.send({ method: 'hearth/cursor', params: cursorParams(uri, cursor) });
+    const w = await s.request('hearth/debugWork', { ms: 0, lane: 'fim' }); // queued behind the prefill
+    assert.equal(w.result.prefill.finished, 1, JSON.stringify(w.result.prefill));
+    const r = await s.request('textDocument/inlineCompletion', inlineParams(uri, cursor, true));
+    assert.equal(r.result.hearth.nEvaluated, 1, JSON.stringify(r.result.hearth)); // only the last token
   } finally {
     await s.close();
   }
