@@ -4,7 +4,8 @@
  * (completion_prefill, FIM lane):
  * - hearth/cursor {textDocument, position} from our plugins: at that position;
  * - a didChange that inserts a newline: at the end of the inserted text (the new line's cursor);
- * - IDLE_MS after an edit that no request followed: at the end of that edit;
+ * - IDLE_MS after an edit that no request followed: at the end of that edit (both only in the
+ *   document of the last request or prefill, when there is one);
  * - didOpen, for clients that never sent hearth/cursor: IDLE_MS later, at the top of the file (a
  *   guess; plugins say where the cursor is on BufEnter / editor change, and a guess there would
  *   only evict the cache of the document being edited, e.g. when an editor opens a file to peek
@@ -121,8 +122,11 @@ void lsp_ahead_opened(lsp_server *s, lsp_doc *doc) {
     if (!a->cursor_seen && ahead_on(s)) idle_arm(s, doc, 0, "open");
 }
 
+/* Only in the document the engine last worked for: edits elsewhere (a workspace edit, a rename
+ * across files) are not where the person types, and a prefill there would evict their cache. */
 void lsp_ahead_edited(lsp_server *s, lsp_doc *doc, size_t off, bool newline) {
-    if (!ahead_on(s)) return;
+    const lsp_ahead *a = &s->ahead;
+    if (!ahead_on(s) || (a->last_uri && strcmp(a->last_uri, doc->uri))) return;
     if (!newline) {
         idle_arm(s, doc, off, "idle");
         return;

@@ -140,6 +140,14 @@ test('a newline and a pause after an edit prefill where the cursor went', { skip
   await inline(c, { line: next.line, character: 1 });
   await sleep(IDLE_MS + 400);
   assert.equal((await prefills(c)).submitted, 3);
+  // Edits in another document (a workspace edit, a rename across files): not where the person
+  // types, no prefill there.
+  const other = 'file:///tmp/hearth-ahead-test/other.py';
+  c.notify('textDocument/didOpen', { textDocument: { uri: other, languageId: 'python', version: 1, text: 'a = 1\n' } });
+  c.notify('textDocument/didChange', { textDocument: { uri: other, version: 2 }, contentChanges: [
+    { range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: 'b = 2\n' }] });
+  await sleep(IDLE_MS + 400);
+  assert.equal((await prefills(c)).submitted, 3);
   assert.equal(await c.close(), 0);
 });
 
