@@ -183,8 +183,9 @@ static void did_change(lsp_server *s, json_t *id, json_t *params) {
             lsp_log(s, LSP_LOG_ERROR, "didChange: out of memory");
             break;
         }
-        const char *text = json_string_value(json_object_get(c, "text"));
-        newline |= json_object_get(c, "range") && strchr(text, '\n');
+        json_t *text = json_object_get(c, "text"); /* may hold NULs: memchr, not strchr */
+        newline |= json_object_get(c, "range") &&
+                   memchr(json_string_value(text), '\n', json_string_length(text));
     }
     d->version = version;
     reparse(s, d);
