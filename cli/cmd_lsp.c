@@ -8,18 +8,21 @@
 #include "lsp.h"
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: hearth lsp [--completion-model PATH] [--threads N] [--ctx N]\n"
-               "                  [--max-tokens N] [--max-prompt-ms MS] [--context-tokens N]\n"
-               "                  [--no-kv-reuse] [--classic-layout] [--chat-model PATH]\n"
-               "                  [--embedding-model PATH] [--chat-idle SECONDS]\n"
-               "  Speaks LSP over stdin/stdout. initializationOptions (completionModel, threads,\n"
-               "  contextSize, maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle,\n"
-               "  lookupDraft: prompt-lookup tokens per step, 0 = off)\n"
-               "  override these flags. --context-tokens 0 turns cross-file context off;\n"
-               "  --no-kv-reuse evaluates every prompt whole (and skips the completion cache);\n"
-               "  --classic-layout puts the cursor line before the suffix (for comparisons).\n"
-               "  A completion role with \"backend\": \"openai\" in the configuration file sends\n"
-               "  completions to that server instead (README: Team setup).\n");
+    fprintf(f,
+            "usage: hearth lsp [--completion-model PATH] [--threads N] [--ctx N]\n"
+            "                  [--max-tokens N] [--max-prompt-ms MS] [--context-tokens N]\n"
+            "                  [--no-kv-reuse] [--classic-layout] [--no-prefill-ahead]\n"
+            "                  [--chat-model PATH] [--embedding-model PATH] [--chat-idle SECONDS]\n"
+            "  Speaks LSP over stdin/stdout. initializationOptions (completionModel, threads,\n"
+            "  contextSize, maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle,\n"
+            "  lookupDraft: prompt-lookup tokens per step, 0 = off, prefillAhead)\n"
+            "  override these flags. --context-tokens 0 turns cross-file context off;\n"
+            "  --no-kv-reuse evaluates every prompt whole (and skips the completion cache);\n"
+            "  --classic-layout puts the cursor line before the suffix (for comparisons);\n"
+            "  --no-prefill-ahead stops evaluating the next prompt ahead of the request\n"
+            "  (on open, after a newline, when idle, at hearth/cursor).\n"
+            "  A completion role with \"backend\": \"openai\" in the configuration file sends\n"
+            "  completions to that server instead (README: Team setup).\n");
     return code;
 }
 
@@ -31,6 +34,10 @@ int cmd_lsp(int argc, char **argv) {
         long v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout, 0);
         if (!strcmp(a, "--stdio")) continue; /* what generic LSP clients append */
+        if (!strcmp(a, "--no-prefill-ahead")) {
+            opt.no_prefill_ahead = true;
+            continue;
+        }
         if (!strcmp(a, "--no-kv-reuse") || !strcmp(a, "--classic-layout")) {
             *(a[2] == 'n' ? &opt.no_kv_reuse : &opt.classic_layout) = true;
             continue;

@@ -133,7 +133,7 @@ static bool remember(completion_engine *e, const int32_t *ids, int64_t n) {
 
 /* Builds the prompt, halving the windows while the measured throughput says evaluating what the
  * cache lacks would overrun max_prompt_ms. Returns the reusable token count. */
-static bool build_prompt(completion_engine *e, const completion_request *r, int32_t *keep,
+static bool build_prompt(completion_engine *e, const completion_request *r, bool fit, int32_t *keep,
                          int32_t *shrink, char *err, size_t errlen) {
     fim_input in = {r->prefix,     r->prefix_len, r->suffix,
                     r->suffix_len, r->path,       (const fim_chunk *)r->chunks,
@@ -146,7 +146,8 @@ static bool build_prompt(completion_engine *e, const completion_request *r, int3
         *keep = reusable(e, e->prompt.ids, e->prompt.n);
         *shrink = s;
         double est = e->tokens_per_ms > 0 ? (e->prompt.n - *keep) / e->tokens_per_ms : 0;
-        if (!e->p.max_prompt_ms || est <= e->p.max_prompt_ms || s == MAX_SHRINK) return true;
+        if (!fit || !e->p.max_prompt_ms || est <= e->p.max_prompt_ms || s == MAX_SHRINK)
+            return true;
     }
 }
 
@@ -309,7 +310,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     context_keys(e, r, &suffix_key, &key);
     if (e->p.kv_reuse && serve_cached(e, r, suffix_key, key, out, t0)) return true;
     int32_t keep = 0, shrink = 0;
-    if (!build_prompt(e, r, &keep, &shrink, err, errlen)) return false;
+    if (!build_prompt(e, r, true, &keep, &shrink, err, errlen)) return false;
     const int32_t *ids = e->prompt.ids;
     int64_t n = e->prompt.n;
     engine_kv_keep(e->ctx, keep);
@@ -368,4 +369,29 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
         completion_cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, out->text);
     }
     return out->text != NULL;
+}
+
+/* Work ahead of the request: the prompt completion_run would build for r goes into the KV cache
+ * (all but its last token, which the request evaluates for its logits), nothing is generated.
+ * The windows are never shrunk for max_prompt_ms: after a finished prefill the request has
+ * nothing to shrink for, and it must find the same tokens it builds. A cancelled prefill leaves
+ * what it evaluated remembered, so the request keeps that common prefix like any other. */
+bool completion_prefill(completion_engine *e, const completion_request *r, completion_result *out,
+                        char *err, size_t errlen) {
+    double t0 = now_ms();
+    memset(out, 0, sizeof *out);
+    if (!e->p.kv_reuse) return true; /* the request would evaluate everything anyway */
+    int32_t keep = 0, shrink = 0;
+    if (!build_prompt(e, r, false, &keep, &shrink, err, errlen)) return false;
+    int64_t n = e->prompt.n;
+    engine_kv_keep(e->ctx, keep);
+    bool ok = eval_chunks(e, r, keep, n - 1, &out->cancelled, err, errlen);
+    int64_t held = engine_n_past(e->ctx) < n ? engine_n_past(e->ctx) : n;
+    if (!remember(e, e->prompt.ids, held)) e->n_cached = 0;
+    out->n_prompt = (int32_t)n;
+    out->n_reused = keep;
+    out->n_evaluated = (int32_t)(held - keep);
+    out->n_chunks = e->prompt.n_chunks;
+    out->prompt_ms = out->total_ms = now_ms() - t0;
+    return ok;
 }

@@ -108,6 +108,16 @@ void completion_set_params(completion_engine *e, const completion_params *p);
 bool completion_run(completion_engine *e, const completion_request *r, completion_result *out,
                     char *err, size_t errlen);
 void completion_result_free(completion_result *r);
+/* Works ahead of a request: evaluates into the KV cache the prompt completion_run would build
+ * for r (the same windows, cross-file context and layout; never shrunk for max_prompt_ms),
+ * without generating, so a request at the same cursor then evaluates only its last token and
+ * one nearby only what differs (with line_in_middle: the cursor line's tokens). Stops between
+ * 64-token chunks when r->cancelled says so; what it evaluated stays reusable by the next
+ * request. out gets n_prompt, n_reused, n_evaluated, n_chunks, prompt_ms = total_ms and
+ * cancelled (text stays NULL). Does nothing with kv_reuse off. False (with a message) on engine
+ * errors. */
+bool completion_prefill(completion_engine *e, const completion_request *r, completion_result *out,
+                        char *err, size_t errlen);
 
 /* Completes through p->remote with the same prompt layout as the local path, sent as text to
  * {base_url}/completions (greedy, max_tokens, stop at the FIM markers), the streamed text trimmed

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "completion.h"
 #include "index.h"
@@ -86,6 +87,8 @@ typedef struct {
     bool ok;
     completion_result res;
     char err[LSP_ERR_LEN];
+    const char *why;    /* prefill jobs: what asked for it (ahead.c) */
+    int debug_chunk_ms; /* prefill jobs: each chunk waits this long first (tests) */
 } complete_data;
 
 static void complete_data_free(void *p) {
@@ -188,11 +191,9 @@ static bool stream_token(lsp_server *s, json_t *id, json_t *params, complete_dat
     return true;
 }
 
-static void complete_run(lsp_job *j, void *worker_state) {
-    lsp_worker *w = worker_state;
-    complete_data *d = j->data;
-    d->queue_ms = now_ms() - d->t_received;
-    completion_request r = {
+/* The request completion/ gets for a job (completion and prefill alike: the same prompt). */
+static completion_request request_of(lsp_job *j, const complete_data *d) {
+    return (completion_request){
         .prefix = d->prefix,
         .prefix_len = d->prefix_len,
         .suffix = d->suffix,
@@ -205,6 +206,13 @@ static void complete_run(lsp_job *j, void *worker_state) {
         .language_id = d->language_id,
         .partial = d->stream ? complete_partial : NULL, /* set before submitting: read-only now */
     };
+}
+
+static void complete_run(lsp_job *j, void *worker_state) {
+    lsp_worker *w = worker_state;
+    complete_data *d = j->data;
+    d->queue_ms = now_ms() - d->t_received;
+    completion_request r = request_of(j, d);
     const char *path = d->model_path;
     if (d->params.remote && d->prefix) {
         runtime_backend be; /* the remote server, with the given model as its fallback */
@@ -425,6 +433,24 @@ static void gather_context(lsp_server *s, const lsp_doc *doc, size_t cursor, com
     free(docs);
 }
 
+/* Copies what a job at byte off of doc needs: the text around it, the language, the cross-file
+ * context, the (clamped) position and the uri. False when out of memory. */
+static bool fill_at(lsp_server *s, const lsp_doc *doc, size_t off, lsp_job *j) {
+    complete_data *d = j->data;
+    size_t ps = off > PREFIX_BYTES ? char_start(doc->text, off, off - PREFIX_BYTES) : 0;
+    size_t se = doc->len - off > SUFFIX_BYTES ? off + SUFFIX_BYTES : doc->len;
+    while (se > off && se < doc->len && ((unsigned char)doc->text[se] & 0xC0) == 0x80) se--;
+    d->prefix = copy(doc->text + ps, off - ps);
+    d->prefix_len = off - ps;
+    d->suffix = copy(doc->text + off, se - off);
+    d->suffix_len = se - off;
+    d->language_id = doc->language_id ? strdup(doc->language_id) : NULL;
+    gather_context(s, doc, off, d);
+    lsp_doc_position(doc, off, s->enc, &d->line, &d->character); /* the clamped position */
+    j->uri = strdup(doc->uri);
+    return d->prefix && d->suffix && j->uri;
+}
+
 static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inline_reply) {
     lsp_doc *doc = lsp_params_doc(s, id, params);
     if (!doc) return;
@@ -450,29 +476,82 @@ static void handle_complete(lsp_server *s, json_t *id, json_t *params, bool inli
     }
     complete_data *d = j->data;
     size_t off = lsp_doc_offset(doc, line, ch, s->enc);
-    size_t ps = off > PREFIX_BYTES ? char_start(doc->text, off, off - PREFIX_BYTES) : 0;
-    size_t se = doc->len - off > SUFFIX_BYTES ? off + SUFFIX_BYTES : doc->len;
-    while (se > off && se < doc->len && ((unsigned char)doc->text[se] & 0xC0) == 0x80) se--;
-    d->prefix = copy(doc->text + ps, off - ps);
-    d->prefix_len = off - ps;
-    d->suffix = copy(doc->text + off, se - off);
-    d->suffix_len = se - off;
-    d->language_id = doc->language_id ? strdup(doc->language_id) : NULL;
-    gather_context(s, doc, off, d);
-    lsp_doc_position(doc, off, s->enc, &d->line, &d->character); /* the clamped position */
     d->inline_reply = inline_reply;
     if (inline_reply && !stream_token(s, id, params, d)) {
         lsp_job_free(j);
         return;
     }
-    j->uri = strdup(doc->uri);
     j->id = json_incref(id);
-    if (!d->prefix || !d->suffix || !j->uri) {
+    if (!fill_at(s, doc, off, j)) {
         lsp_job_free(j);
         lsp_reply_error(s, id, LSP_INTERNAL_ERROR, "out of memory");
         return;
     }
-    lsp_submit(s, j); /* cancels this document's older completion */
+    lsp_ahead_requested(s, doc, off); /* prefills stop: this request goes first */
+    lsp_submit(s, j);                 /* cancels this document's older completion */
+}
+
+/* ---- prefill: the next request's prompt, evaluated ahead of it (ahead.c decides when) ---- */
+
+/* Between prefill chunks. Tests slow a tiny model's prefill down to a big model's pace
+ * (debugPrefillChunkMs): each chunk first waits, watching the cancel flag. */
+static bool prefill_cancelled(void *user) {
+    lsp_job *j = user;
+    const complete_data *d = j->data;
+    struct timespec ms = {0, 1000 * 1000};
+    for (int t = 0; t < d->debug_chunk_ms && !lsp_job_cancelled(j); t++) nanosleep(&ms, NULL);
+    return lsp_job_cancelled(j);
+}
+
+static void prefill_run(lsp_job *j, void *worker_state) {
+    lsp_worker *w = worker_state;
+    complete_data *d = j->data;
+    if (w->remote || !worker_load(w, d, d->model_path, d->err, sizeof d->err)) return;
+    completion_set_params(w->engine, &d->params);
+    completion_request r = request_of(j, d);
+    r.cancelled = prefill_cancelled;
+    d->ok = completion_prefill(w->engine, &r, &d->res, d->err, sizeof d->err);
+}
+
+static void prefill_done(lsp_server *s, lsp_job *j) {
+    complete_data *d = j->data;
+    lsp_prefill_stats *st = &s->ahead.stats;
+    const completion_result *r = &d->res;
+    if (!j->started || r->cancelled)
+        st->cancelled++;
+    else if (!d->ok)
+        st->failed++;
+    else
+        st->finished++;
+    st->evaluated += r->n_evaluated;
+    st->last_why = d->why;
+    st->last_prompt = r->n_prompt;
+    st->last_reused = r->n_reused;
+    st->last_evaluated = r->n_evaluated;
+    st->last_ms = r->total_ms;
+    if (j->started)
+        lsp_log(s, LSP_LOG_DEBUG,
+                "prefill (%s): prompt %d tokens (%d reused, %d evaluated)%s, %.1f ms", d->why,
+                r->n_prompt, r->n_reused, r->n_evaluated, r->cancelled ? ", cancelled" : "",
+                r->total_ms);
+}
+
+bool lsp_prefill_submit(lsp_server *s, const lsp_doc *doc, size_t off, const char *why) {
+    if (!s->model_path || !s->worker || s->worker->remote) return false; /* nothing local to warm */
+    lsp_job *j = complete_job(s);
+    if (!j) return false;
+    j->kind = "prefill";
+    j->run = prefill_run;
+    j->done = prefill_done;
+    complete_data *d = j->data;
+    d->why = why;
+    d->debug_chunk_ms = s->ahead.debug_chunk_ms;
+    if (!fill_at(s, doc, off, j)) {
+        lsp_job_free(j);
+        return false;
+    }
+    lsp_submit(s, j);
+    return true;
 }
 
 static void inline_completion(lsp_server *s, json_t *id, json_t *params) {
@@ -519,6 +598,7 @@ static void apply_settings(lsp_server *s, json_t *o) {
 
 void lsp_complete_configure(lsp_server *s, json_t *options) {
     if (json_is_object(options)) apply_settings(s, options);
+    if (json_is_object(options)) lsp_ahead_settings(s, options);
     if (s->worker && s->worker->cfg_err[0]) lsp_log(s, LSP_LOG_ERROR, "%s", s->worker->cfg_err);
     if (s->worker && s->worker->remote) { /* a local model loads only if the server is down */
         lsp_log(s, LSP_LOG_INFO, "completion: remote backend %s (model %s)",

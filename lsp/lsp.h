@@ -20,6 +20,7 @@ typedef struct {
     int n_ctx;                    /* completion context positions; 0 = 4096 */
     bool no_kv_reuse;             /* evaluate every completion prompt whole (benchmarks) */
     bool classic_layout;          /* FIM prompt with the cursor line before the suffix */
+    bool no_prefill_ahead;        /* no prompt evaluation ahead of requests (open, newline, idle) */
     int max_prompt_ms;            /* prompt evaluation budget; 0 = none */
     int max_tokens;               /* tokens generated at most; 0 = 64 */
     int lookup_draft;             /* prompt-lookup tokens verified per step; 0 = off (init: 6) */

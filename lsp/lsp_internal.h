@@ -180,6 +180,34 @@ typedef struct lsp_worker lsp_worker;     /* complete.c: the completion jobs' st
 typedef struct lsp_commands lsp_commands; /* commands.c: hearth.ask / hearth.index */
 typedef struct lsp_progress lsp_progress; /* progress.c */
 
+/* ahead.c: prefill jobs (the next request's prompt evaluated ahead of it), what they did. */
+typedef struct {
+    int64_t submitted, finished, cancelled, failed;
+    int64_t skipped;   /* the engine was already at that place of that text, or an answer streams */
+    int64_t ignored;   /* hearth/cursor notifications with bad params */
+    int64_t evaluated; /* prompt tokens the prefills evaluated */
+    const char *last_why; /* "open", "newline", "idle", "cursor" (static strings) */
+    int32_t last_prompt, last_reused, last_evaluated;
+    double last_ms;
+} lsp_prefill_stats;
+
+typedef struct {
+    bool cursor_seen;   /* a client sent hearth/cursor: it tells us where the cursor is */
+    int debug_chunk_ms; /* tests: each prefill chunk waits this long first (debugPrefillChunkMs) */
+    uv_timer_t idle;    /* IDLE_MS after an edit no request followed: a prefill at its end */
+    bool idle_ready;    /* the timer is initialised (lazily; closed at stop) */
+    char *idle_uri;     /* the edited document, and where its last edit ended */
+    size_t idle_off;
+    uint64_t idle_touched;
+    const char *idle_why; /* "idle", or "open" for the didOpen guess */
+    char *pending_uri;    /* hearth/cursor for a document not open yet: used at its didOpen */
+    int64_t pending_line, pending_ch;
+    char *last_uri; /* where the engine last worked (a request or a prefill): no second prefill */
+    size_t last_off;
+    uint64_t last_touched;
+    lsp_prefill_stats stats;
+} lsp_ahead;
+
 struct lsp_server {
     uv_loop_t loop;
     uv_stream_t *in, *out;
@@ -199,6 +227,7 @@ struct lsp_server {
     lsp_worker *worker;
     lsp_commands *commands; /* hearth.ask / hearth.index (NULL detached) */
     lsp_job *live;          /* jobs submitted and not done yet */
+    lsp_ahead ahead;        /* prefill-ahead state (ahead.c) */
     uv_shutdown_t out_shutdown;
     void (*sink)(void *user, const char *body, size_t len); /* detached servers: sees replies */
     void *sink_user;
@@ -259,6 +288,27 @@ lsp_worker *lsp_worker_new(runtime_registry *rt);
 void lsp_worker_free(lsp_worker *w); /* after the scheduler stopped */
 /* Applies initializationOptions (model path etc.); true if a model is configured. */
 void lsp_complete_configure(lsp_server *s, json_t *init_options);
+
+/* complete.c: submits a prefill job at byte off of doc (FIM lane, kind "prefill": the prompt a
+ * request there would build, evaluated without generating); false when there is no local model
+ * to run it on (none configured, a remote backend) or out of memory. why is a static string. */
+bool lsp_prefill_submit(lsp_server *s, const lsp_doc *doc, size_t off, const char *why);
+
+/* ---- ahead.c: when to work ahead of the request (issue 19) ---- */
+
+extern const lsp_method lsp_ahead_methods[]; /* hearth/cursor */
+/* prefillAhead (bool) and debugPrefillChunkMs of initializationOptions or settings.hearth. */
+void lsp_ahead_settings(lsp_server *s, json_t *options);
+void lsp_ahead_opened(lsp_server *s, lsp_doc *doc);
+/* After didChange: off is where the last ranged change's text ends; newline: a change inserted
+ * one. */
+void lsp_ahead_edited(lsp_server *s, lsp_doc *doc, size_t off, bool newline);
+void lsp_ahead_closed(lsp_server *s, const char *uri);
+/* A real completion request at byte off of doc: prefills stop, the idle prefill is off. */
+void lsp_ahead_requested(lsp_server *s, const lsp_doc *doc, size_t off);
+json_t *lsp_ahead_json(const lsp_server *s); /* the stats, for hearth/debugWork */
+void lsp_ahead_stop(lsp_server *s);          /* closes the timer (server stop) */
+void lsp_ahead_free(lsp_server *s);
 
 /* ---- commands.c, ask.c: hearth.index / hearth.ask (executeCommand), re-index on save ---- */
 

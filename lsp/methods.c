@@ -1,6 +1,7 @@
 /* initialize and the document methods: didOpen, didChange (incremental and full), didSave,
  * didClose, plus hearth/debugDocument and hearth/debugWork, which let tests see the server's
  * state (text, tree) and exercise the scheduler without a model. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,7 @@ static void did_open(lsp_server *s, json_t *id, json_t *params) {
     reparse(s, d);
     d->next = s->docs;
     s->docs = d;
+    lsp_ahead_opened(s, d);
 }
 
 /* Checks every change before applying any, so a bad one leaves the document as it was. */
@@ -130,7 +132,9 @@ static bool changes_valid(json_t *changes, char *err, size_t errlen) {
     return true;
 }
 
-static bool apply_change(lsp_server *s, lsp_doc *d, json_t *c) {
+/* Applies one change; *end is where its text ends when it has a range (the cursor's likely
+ * place), else SIZE_MAX. */
+static bool apply_change(lsp_server *s, lsp_doc *d, json_t *c, size_t *end) {
     const char *text = json_string_value(json_object_get(c, "text"));
     size_t len = json_string_length(json_object_get(c, "text"));
     lsp_edit e = {0, d->len, 0};
@@ -148,6 +152,7 @@ static bool apply_change(lsp_server *s, lsp_doc *d, json_t *c) {
         }
     }
     e.new_end = e.start + len;
+    *end = range ? e.new_end : SIZE_MAX; /* after a whole-text change: no cursor known */
     lsp_syntax_edit(d->syntax, d->text, &e, text, len);
     return lsp_doc_replace(d, &e, text, len);
 }
@@ -173,14 +178,21 @@ static void did_change(lsp_server *s, json_t *id, json_t *params) {
         lsp_log(s, LSP_LOG_ERROR, "didChange: %s", err);
         return;
     }
-    size_t i;
+    size_t i, end = SIZE_MAX;
+    bool newline = false;
     json_t *c;
-    json_array_foreach(changes, i, c) if (!apply_change(s, d, c)) {
-        lsp_log(s, LSP_LOG_ERROR, "didChange: out of memory");
-        break;
+    json_array_foreach(changes, i, c) {
+        if (!apply_change(s, d, c, &end)) {
+            lsp_log(s, LSP_LOG_ERROR, "didChange: out of memory");
+            break;
+        }
+        json_t *text = json_object_get(c, "text"); /* may hold NULs: memchr, not strchr */
+        newline |= json_object_get(c, "range") &&
+                   memchr(json_string_value(text), '\n', json_string_length(text));
     }
     d->version = version;
     reparse(s, d);
+    if (end <= d->len) lsp_ahead_edited(s, d, end, newline); /* whole-text changes: no cursor */
 }
 
 static void did_initialize(lsp_server *s, json_t *id, json_t *params) {
@@ -202,6 +214,7 @@ static void did_close(lsp_server *s, json_t *id, json_t *params) {
         return;
     }
     lsp_cancel_jobs(s, uri, NULL);
+    lsp_ahead_closed(s, uri);
     doc_remove(s, uri);
 }
 
@@ -235,8 +248,8 @@ static void work_run(lsp_job *j, void *state) {
 }
 
 /* The reply also shows the runtime: the engine's threads (its one pool's workers + the caller),
- * the scheduler's inference threads and every model file the registry loaded, with its load
- * count. */
+ * the scheduler's inference threads, every model file the registry loaded, with its load count,
+ * and what the prefills did (a FIM-lane debugWork ends after the prefills queued before it). */
 static json_t *work_reply(lsp_server *s, const work_data *w) {
     runtime_model_stat st[8];
     int n = s->rt ? runtime_registry_stats(s->rt, st, 8) : 0;
@@ -245,9 +258,9 @@ static json_t *work_reply(lsp_server *s, const work_data *w) {
         json_array_append_new(models, json_pack("{s:s, s:I, s:i, s:b}", "path", st[i].path, "loads",
                                                 (json_int_t)st[i].loads, "users", st[i].users,
                                                 "loaded", st[i].loaded));
-    return json_pack("{s:i, s:i, s:i, s:o}", "ms", w->done_ms, "engineThreads",
+    return json_pack("{s:i, s:i, s:i, s:o, s:o}", "ms", w->done_ms, "engineThreads",
                      engine_pool_workers() + 1, "schedThreads", lsp_sched_threads(s->sched),
-                     "models", models);
+                     "models", models, "prefill", lsp_ahead_json(s));
 }
 
 static void work_done(lsp_server *s, lsp_job *j) {

@@ -150,6 +150,7 @@ static void server_stop(lsp_server *s, int exit_code) {
         uv_close((uv_handle_t *)s->in, on_closed);
     }
     lsp_cancel_jobs(s, NULL, NULL);
+    lsp_ahead_stop(s);
     if (s->sched) lsp_sched_stop(s->sched); /* the jobs' last stream messages are queued */
     lsp_commands_stop(s->commands);
     if (s->out && uv_shutdown(&s->out_shutdown, s->out, on_out_shutdown))
@@ -165,7 +166,7 @@ static void handle_shutdown(lsp_server *s, json_t *id, json_t *params) {
 
 static const lsp_method *find_method(const char *name) {
     static const lsp_method *const tables[] = {lsp_doc_methods, lsp_complete_methods,
-                                               lsp_command_methods};
+                                               lsp_command_methods, lsp_ahead_methods};
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const lsp_method *m = tables[t]; m->method; m++)
             if (!strcmp(m->method, name)) return m;
@@ -320,6 +321,7 @@ static void server_free(lsp_server *s) {
     lsp_worker_free(s->worker);
     runtime_registry_free(s->rt); /* after the workers released their models */
     lsp_progress_free(s->progress);
+    lsp_ahead_free(s);
     free(s->model_path);
     free(s);
 }

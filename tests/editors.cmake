@@ -42,3 +42,8 @@ set_tests_properties(editors_vscode_unit PROPERTIES TIMEOUT 300
 add_test(NAME editors_vscode_package
   COMMAND bash ${HEARTH_EDITORS_DIR}/vscode/package.sh ${CMAKE_BINARY_DIR}/hearth-vscode.vsix)
 set_tests_properties(editors_vscode_package PROPERTIES TIMEOUT 300)
+
+add_test(NAME editors_nvim_cursor COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
+  "luafile ${HEARTH_EDITORS_TESTS}/nvim_cursor_test.lua")
+set_tests_properties(editors_nvim_cursor PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
+  ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_MODEL=${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf")

@@ -3,7 +3,7 @@
 hearth_test(test_lsp_units WHITEBOX lsp test_lsp_units.c)
 
 find_program(HEARTH_NODE node REQUIRED)
-foreach(t protocol completion stream ask remote runtime)
+foreach(t protocol completion stream ask remote runtime ahead)
   add_test(NAME lsp_${t} COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/lsp/${t}.test.mjs)
   set_tests_properties(lsp_${t} PROPERTIES TIMEOUT 600
     ENVIRONMENT "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")

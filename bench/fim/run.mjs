@@ -6,19 +6,20 @@
 // See README.md for how to run it and how the session is built.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Server } from '../../tests/lsp/connection.mjs';
+import { Server, position } from '../../tests/lsp/connection.mjs';
 import { makeSession } from './session.mjs';
 
 const MODES = {
-  reuse: { kvReuse: true, lineInMiddle: true },
-  classic: { kvReuse: true, lineInMiddle: false },
-  noreuse: { kvReuse: false, lineInMiddle: true },
-  nolookup: { kvReuse: true, lineInMiddle: true, lookupDraft: 0 },
+  reuse: { kvReuse: true, lineInMiddle: true, prefillAhead: false },
+  classic: { kvReuse: true, lineInMiddle: false, prefillAhead: false },
+  noreuse: { kvReuse: false, lineInMiddle: true, prefillAhead: false },
+  nolookup: { kvReuse: true, lineInMiddle: true, lookupDraft: 0, prefillAhead: false },
+  ahead: { kvReuse: true, lineInMiddle: true, prefillAhead: true },
 };
 
 function parseArgs(argv) {
   const o = { bin: 'build/hearth', git: 'f8be31f:lsp/server.c', lines: 6, debounce: 150,
-    threads: 2, maxTokens: 16, modes: 'reuse,noreuse', cap: 30, seed: 1 };
+    threads: 2, maxTokens: 16, modes: 'reuse,noreuse', cap: 30, seed: 1, pace: 0, coldWait: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i], v = () => argv[++i];
     if (a === '--model' || a === '-m') o.model = v();
@@ -33,6 +34,8 @@ function parseArgs(argv) {
     else if (a === '--cap') o.cap = Number(v());
     else if (a === '--seed') o.seed = Number(v());
     else if (a === '--json') o.json = v();
+    else if (a === '--pace') o.pace = Number(v());
+    else if (a === '--cold-wait') o.coldWait = true;
     else if (a === '--verbose' || a === '-v') o.verbose = true;
     else throw new Error(`unknown argument ${a} (see bench/fim/README.md)`);
   }
@@ -54,6 +57,20 @@ const pct = (xs, p) => {
 };
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// --cold-wait: the person looks at the file before typing. The cursor is where a plugin's BufEnter
+// puts it (hearth/cursor), and the first request waits until the FIM lane is idle (a FIM-lane
+// hearth/debugWork queued behind the prefill): the cold request after a pause at least that long.
+// Returns how long that took.
+async function readFirst(s, uri, index) {
+  const t0 = performance.now();
+  await s.conn.sendNotification('hearth/cursor', { textDocument: { uri },
+    position: position(s.docs.get(uri).text, index) });
+  await s.conn.sendRequest('hearth/debugWork', { ms: 0, lane: 'fim' });
+  return performance.now() - t0;
+}
+
 // Replays the session on a fresh server in one mode; returns one record per request.
 async function replay(o, session, mode, cap) {
   const s = new Server(['--completion-model', o.model, '--threads', String(o.threads)], o.bin);
@@ -63,12 +80,21 @@ async function replay(o, session, mode, cap) {
   const lang = /\.py$/.test(uri) ? 'python' : /\.(js|mjs)$/.test(uri) ? 'javascript' : 'c';
   s.open(uri, lang, session.initial);
   const out = [];
+  let prevT = 0, idleSince = performance.now();
   for (const e of session.events) {
+    // --pace: the session's pauses in real time (each capped), less what the last reply took,
+    // so work the server does between requests (prefill ahead) has the time a typist gives it.
+    const wait = Math.min(e.t - prevT, o.pace) - (performance.now() - idleSince);
+    if (o.pace && wait > 0) await sleep(wait);
+    prevT = e.t;
     if (e.kind === 'edit') { // one incremental didChange, positions in the text before it
       await s.edit(uri, e.start, e.end, e.text);
+      idleSince = performance.now();
       continue;
     }
     if (out.length > cap) break;
+    let coldWaitMs;
+    if (e.why === 'cold' && o.coldWait) coldWaitMs = await readFirst(s, uri, e.cursor);
     const t0 = performance.now();
     const r = await s.inline(uri, e.cursor);
     const wall = performance.now() - t0;
@@ -77,7 +103,8 @@ async function replay(o, session, mode, cap) {
     out.push({ why: e.why, t: e.t, wallMs: wall, nPrompt: h.nPrompt, nReused: h.nReused,
       nEvaluated: h.nEvaluated, nGenerated: h.nGenerated, firstTokenMs: h.firstTokenMs,
       totalMs: h.totalMs, promptMs: h.promptMs, cached: h.cached, nDrafted: h.nDrafted ?? 0,
-      nDraftAccepted: h.nDraftAccepted ?? 0, text: r.items[0]?.insertText ?? '' });
+      nDraftAccepted: h.nDraftAccepted ?? 0, text: r.items[0]?.insertText ?? '', coldWaitMs });
+    idleSince = performance.now();
     const x = out[out.length - 1];
     if (o.verbose)
       process.stderr.write(`${mode} #${out.length} ${x.why}: prompt ${x.nPrompt} (reused ${x.nReused}, computed ` +
@@ -94,8 +121,14 @@ function summary(mode, recs) {
   const f = (xs) => xs.map((x) => x.toFixed(0));
   const ttft = keys.map((r) => r.firstTokenMs ?? r.promptMs);
   const full = keys.map((r) => r.wallMs);
+  const by = (why) => {
+    const rs = keys.filter((r) => r.why === why);
+    return rs.length ? f([pct(rs.map((r) => r.firstTokenMs ?? r.promptMs), 50), pct(rs.map((r) => r.firstTokenMs ?? r.promptMs), 95),
+      pct(rs.map((r) => r.wallMs), 50), pct(rs.map((r) => r.wallMs), 95)]).join(' / ') + ` (${rs.length})` : '-';
+  };
   return {
-    mode, n: keys.length,
+    mode, n: keys.length, newline: by('newline'), jump: by('jump'),
+    coldWait: cold?.coldWaitMs !== undefined ? cold.coldWaitMs.toFixed(0) : '-',
     prompt: Math.round(mean(ran.map((r) => r.nPrompt))),
     reused: Math.round(mean(ran.map((r) => r.nReused))),
     computed: Math.round(mean(ran.map((r) => r.nEvaluated))),
@@ -122,7 +155,7 @@ console.log(`file ${o.file || o.git} (${src.split('\n').length - 1} lines); typi
 const all = {};
 const rows = [];
 for (const mode of o.modes.split(',')) {
-  const cap = ['reuse', 'nolookup'].includes(mode) ? Infinity : o.cap; // the slow modes: their first requests
+  const cap = ['reuse', 'nolookup', 'ahead'].includes(mode) ? Infinity : o.cap; // the slow modes: their first requests
   all[mode] = await replay(o, session, mode, cap);
   rows.push(summary(mode, all[mode]));
   if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));
@@ -133,4 +166,8 @@ console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows)
   console.log(`| ${r.mode} | ${r.n} | ${r.prompt} | ${r.reused} | ${r.computed} / ${r.computedP50} | ${r.cached} | ` +
     `${r.ttft.join(' / ')} | ${r.full.join(' / ')} | ${r.gen} | ${r.accepted} / ${r.drafted} | ${r.coldMs} (${r.coldPrompt}) |`);
+console.log('\n| mode | after a newline: first token p50 / p95, full p50 / p95 (ms) (requests) | after a jump: the same | ' +
+  'waited before the cold request (ms, --cold-wait) |');
+console.log('|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.mode} | ${r.newline} | ${r.jump} | ${r.coldWait} |`);
 if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));

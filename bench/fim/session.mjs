@@ -37,7 +37,8 @@ export function makeSession(source, opts = {}) {
   const key = (a, b, text, gap) => {
     edit(a, b, text);
     cursor = a + text.length;
-    if (gap >= debounceMs) events.push({ t: t + debounceMs, kind: 'request', cursor, why: 'pause' });
+    const why = text[0] === '\n' ? 'newline' : 'pause';
+    if (gap >= debounceMs) events.push({ t: t + debounceMs, kind: 'request', cursor, why });
     t += gap;
   };
   const gapAfter = (ch) => {

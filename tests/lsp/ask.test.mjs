@@ -1,7 +1,8 @@
 // hearth.index and hearth.ask through `hearth lsp` (issue 7): the index is built with $/progress,
 // the answer streams as hearth/answer notifications and ends with sources as LSP Locations,
 // didSave re-indexes the saved file, and a completion asked during an answer is answered before
-// the answer ends (completion has priority; the chat worker yields between tokens).
+// the answer ends (completion has priority; the chat worker yields between tokens) while no
+// prefill ahead (hearth/cursor) runs during it.
 // Models: tiny-qwen2-peaked (chat and FIM completion; random weights, deterministic under greedy).
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -163,6 +164,13 @@ test('a completion asked during an answer is answered before the answer ends', {
       arguments: [{ question: 'parse_config', mode: 'lexical', maxTokens: 150 }] } });
     const ask = c.waitFor((m) => m.id === askId && (m.result || m.error), 'the answer', 300000);
     await c.waitFor((m) => m.method === 'hearth/answer' && m.params.token === askId, 'first answer piece');
+    // No prefill ahead while the answer streams (it would stall the text being read).
+    const work = async () => (await c.request('hearth/debugWork', { ms: 0, lane: 'fim' })).result.prefill;
+    const before = await work();
+    c.notify('hearth/cursor', { textDocument: { uri }, position: { line: 0, character: 3 } });
+    const during = await work();
+    assert.equal(during.submitted, before.submitted, JSON.stringify(during));
+    assert.equal(during.skipped, before.skipped + 1);
     const comp = await c.request('textDocument/inlineCompletion', { textDocument: { uri },
       position: { line: 1, character: 11 }, context: { triggerKind: 2 } });
     assert.ok(comp.result, JSON.stringify(comp.error));

@@ -146,9 +146,10 @@ test('stats carry time to first token; kvReuse false (and --no-kv-reuse) evaluat
   }
 });
 
+// prefillAhead off: a newline's prefill would do the request's evaluation before it arrives.
 test('typing inside a line re-evaluates that line only; a newline re-evaluates the suffix once', { skip, timeout: 120000 }, async () => {
   const c = new Client();
-  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1 } });
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1, prefillAhead: false } });
   await loaded(c);
   let text = PREFIX + SUFFIX;
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text } });
@@ -177,7 +178,7 @@ test('typing inside a line re-evaluates that line only; a newline re-evaluates t
 
 test('backspace-and-retype is served from the cache; typing the suggestion serves the rest', { skip, timeout: 120000 }, async () => {
   const c = new Client();
-  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1 } });
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1, prefillAhead: false } });
   await loaded(c);
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text: PREFIX + SUFFIX } });
   const pos = at(PREFIX);

@@ -7,6 +7,11 @@ export interface Pos { line: number; character: number }
 export interface Range { start: Pos; end: Pos }
 export interface Item { insertText: string; range: Range }
 
+/** hearth/cursor: where the cursor is, so the server prepares the next suggestion's prompt. */
+export function cursorParams(uri: string, pos: Pos) {
+  return { textDocument: { uri }, position: { line: pos.line, character: pos.character } };
+}
+
 export function inlineParams(uri: string, pos: Pos, automatic: boolean) {
   return { textDocument: { uri }, position: pos, context: { triggerKind: automatic ? 2 : 1 } };
 }

@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind, WorkDoneProgress } from 'vscode-languageclient/node';
 import { Answers } from './answer';
-import { debounce, inlineParams, Item, Latest, toItems } from './bridge';
+import { cursorParams, debounce, inlineParams, Item, Latest, toItems } from './bridge';
 import { ChatPanel } from './chat';
 import { Streams, Throttle } from './stream';
 import { HearthSettings, needsRestart, readSettings, serverCommand, serverOptions } from './settings';
@@ -138,6 +138,33 @@ function toVsItem(it: Item): vscode.InlineCompletionItem {
     it.range.end.line, it.range.end.character));
 }
 
+// hearth/cursor after the cursor moves without an edit or another editor comes to the front
+// (debounced; an edit brings its own inline request): the server evaluates the next suggestion's
+// prompt before the user types.
+function cursorNotifier(debounceMs: number): vscode.Disposable {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const versions = new Map<string, number>(); // document -> version at its last selection event
+  const send = (editor: vscode.TextEditor | undefined): void => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      const c = client;
+      if (!editor || !settings.completionsEnabled || !settings.prefillAhead || !c || c.state !== State.Running) return;
+      if (!settings.languages.includes(editor.document.languageId)) return;
+      const uri = c.code2ProtocolConverter.asUri(editor.document.uri);
+      void c.sendNotification('hearth/cursor', cursorParams(uri, editor.selection.active));
+    }, debounceMs);
+  };
+  return vscode.Disposable.from(
+    vscode.window.onDidChangeActiveTextEditor(send),
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      const key = e.textEditor.document.uri.toString();
+      const edited = versions.has(key) && versions.get(key) !== e.textEditor.document.version;
+      versions.set(key, e.textEditor.document.version);
+      if (!edited) send(e.textEditor);
+    }),
+    { dispose: () => { if (timer) clearTimeout(timer); } });
+}
+
 function ask(question: string): void {
   chat.show();
   const c = client;
@@ -195,6 +222,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   chat = new ChatPanel(ask);
   ctx.subscriptions.push(statusItem,
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, new InlineProvider()),
+    cursorNotifier(100),
     vscode.commands.registerCommand('hearth.ask', async (q?: unknown) => {
       const question = typeof q === 'string' && q.trim() ? q.trim()
         : await vscode.window.showInputBox({ prompt: 'Ask about the codebase', placeHolder: 'Where is the allocator set up?' });

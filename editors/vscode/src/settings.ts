@@ -11,6 +11,7 @@ export interface HearthSettings {
   threads: number;
   contextSize: number;
   completionsEnabled: boolean;
+  prefillAhead: boolean;
   debounceMs: number;
   languages: string[];
 }
@@ -24,6 +25,7 @@ export const DEFAULTS: HearthSettings = {
   threads: 0,
   contextSize: 0,
   completionsEnabled: true,
+  prefillAhead: true,
   debounceMs: 75,
   languages: ['c', 'cpp', 'python', 'javascript', 'typescript', 'typescriptreact', 'javascriptreact',
     'go', 'rust', 'java', 'lua', 'shellscript', 'json', 'markdown'],
@@ -55,6 +57,8 @@ export function readSettings(get: SettingGetter): HearthSettings {
     contextSize: int(get('contextSize'), DEFAULTS.contextSize, 0, 1 << 20),
     completionsEnabled: typeof get('completions.enabled') === 'boolean'
       ? (get('completions.enabled') as boolean) : DEFAULTS.completionsEnabled,
+    prefillAhead: typeof get('completions.prefillAhead') === 'boolean'
+      ? (get('completions.prefillAhead') as boolean) : DEFAULTS.prefillAhead,
     debounceMs: int(get('completions.debounceMs'), DEFAULTS.debounceMs, 0, 5000),
     languages: strings(get('languages'), DEFAULTS.languages),
   };
@@ -65,14 +69,15 @@ export function serverCommand(s: HearthSettings): { command: string; args: strin
   return { command: s.serverPath, args: ['lsp', ...s.serverArgs] };
 }
 
-/** initializationOptions / settings.hearth for the server (only what the user set). */
-export function serverOptions(s: HearthSettings): Record<string, string | number> {
-  const o: Record<string, string | number> = {};
+/** initializationOptions / settings.hearth for the server (only what the user set, and prefillAhead). */
+export function serverOptions(s: HearthSettings): Record<string, string | number | boolean> {
+  const o: Record<string, string | number | boolean> = {};
   if (s.completionModel) o.completionModel = s.completionModel;
   if (s.chatModel) o.chatModel = s.chatModel;
   if (s.embeddingModel) o.embeddingModel = s.embeddingModel;
   if (s.threads > 0) o.threads = s.threads;
   if (s.contextSize >= 64) o.contextSize = s.contextSize;
+  o.prefillAhead = s.prefillAhead; // always: turning it back on must reach a running server
   return o;
 }
 

@@ -1,7 +1,7 @@
 // Unit tests of the plain modules (no VS Code needed): node --test on the compiled JS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { debounce, inlineParams, Latest, snippetText, toItems } from '../src/bridge';
+import { cursorParams, debounce, inlineParams, Latest, snippetText, toItems } from '../src/bridge';
 
 const at = { line: 3, character: 7 };
 
@@ -9,6 +9,10 @@ test('inline params name the document, the position and the trigger kind', () =>
   assert.deepEqual(inlineParams('file:///a.py', at, true),
     { textDocument: { uri: 'file:///a.py' }, position: at, context: { triggerKind: 2 } });
   assert.equal(inlineParams('file:///a.py', at, false).context.triggerKind, 1);
+});
+
+test('hearth/cursor params name the document and the position only', () => {
+  assert.deepEqual(cursorParams('file:///a.py', { ...at, extra: 1 } as typeof at), { textDocument: { uri: 'file:///a.py' }, position: at });
 });
 
 test('the server reply (InlineCompletionList) becomes items at its range', () => {

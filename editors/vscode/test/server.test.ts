@@ -7,7 +7,7 @@ import { spawn, ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inlineParams, toItems } from '../src/bridge';
+import { cursorParams, inlineParams, toItems } from '../src/bridge';
 import { Answers } from '../src/answer';
 import { Streams } from '../src/stream';
 
@@ -110,6 +110,25 @@ test('Streams serves the real server\'s partial suggestions, each a prefix of th
     }
     streams.finish(token, final);
     assert.deepEqual(streams.serve(uri, cursor, '    '), { kind: 'show', item: { insertText: final, range: { start: cursor, end: cursor } } });
+  } finally {
+    await s.close();
+  }
+});
+
+test('hearth/cursor from cursorParams makes the server prepare that prompt', { skip, timeout: 120000 }, async () => {
+  const s = new Server();
+  try {
+    await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: MODEL } });
+    s.send({ method: 'initialized', params: {} });
+    const uri = 'file:///tmp/hearth-vscode-test/b.py';
+    const text = 'def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    ';
+    s.send({ method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'python', version: 1, text } } });
+    const cursor = { line: 4, character: 4 };
+    s.send({ method: 'hearth/cursor', params: cursorParams(uri, cursor) });
+    const w = await s.request('hearth/debugWork', { ms: 0, lane: 'fim' }); // queued behind the prefill
+    assert.equal(w.result.prefill.finished, 1, JSON.stringify(w.result.prefill));
+    const r = await s.request('textDocument/inlineCompletion', inlineParams(uri, cursor, true));
+    assert.equal(r.result.hearth.nEvaluated, 1, JSON.stringify(r.result.hearth)); // only the last token
   } finally {
     await s.close();
   }

@@ -9,15 +9,16 @@ test('unset settings give the defaults, and the server starts as `hearth lsp`', 
   const s = readSettings(from({}));
   assert.deepEqual(s, DEFAULTS);
   assert.deepEqual(serverCommand(s), { command: 'hearth', args: ['lsp'] });
-  assert.deepEqual(serverOptions(s), {});
+  assert.deepEqual(serverOptions(s), { prefillAhead: true });
 });
 
 test('user settings go to the command line and initializationOptions', () => {
   const s = readSettings(from({ serverPath: ' /opt/hearth ', serverArgs: ['--threads', '4'], completionModel: '/m/coder.gguf',
-    chatModel: '/m/chat.gguf', embeddingModel: '/m/embed.gguf', threads: 2, contextSize: 2048, 'completions.enabled': false, 'completions.debounceMs': 10, languages: ['c'] }));
+    chatModel: '/m/chat.gguf', embeddingModel: '/m/embed.gguf', threads: 2, contextSize: 2048, 'completions.enabled': false, 'completions.debounceMs': 10, languages: ['c'],
+    'completions.prefillAhead': false }));
   assert.deepEqual(serverCommand(s), { command: '/opt/hearth', args: ['lsp', '--threads', '4'] });
   assert.deepEqual(serverOptions(s), { completionModel: '/m/coder.gguf', chatModel: '/m/chat.gguf',
-    embeddingModel: '/m/embed.gguf', threads: 2, contextSize: 2048 });
+    embeddingModel: '/m/embed.gguf', threads: 2, contextSize: 2048, prefillAhead: false });
   assert.equal(s.completionsEnabled, false);
   assert.equal(s.debounceMs, 10);
   assert.deepEqual(s.languages, ['c']);
@@ -25,9 +26,11 @@ test('user settings go to the command line and initializationOptions', () => {
 
 test('bad values fall back to defaults instead of reaching the server', () => {
   const s = readSettings(from({ serverPath: '', serverArgs: ['ok', 3], threads: -1, contextSize: 1.5,
-    'completions.enabled': 'yes', 'completions.debounceMs': 1e9, languages: 'c', completionModel: 42 }));
+    'completions.enabled': 'yes', 'completions.debounceMs': 1e9, languages: 'c', completionModel: 42,
+    'completions.prefillAhead': 'no' }));
   assert.deepEqual(s, DEFAULTS);
-  assert.deepEqual(serverOptions(readSettings(from({ contextSize: 10 }))), {}, 'a context under 64 is not sent');
+  assert.deepEqual(serverOptions(readSettings(from({ contextSize: 10 }))), { prefillAhead: true },
+    'a context under 64 is not sent');
 });
 
 test('only the command line, languages and chat/embedding models need a restart', () => {

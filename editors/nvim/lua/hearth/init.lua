@@ -24,6 +24,10 @@ local defaults = {
   -- Ghost text.
   auto_trigger = true,
   debounce_ms = 75,
+  -- Tell the server where the cursor is (hearth/cursor, debounced), so it prepares the next
+  -- suggestion's prompt before you type (hearth.cursor).
+  cursor_ahead = true,
+  cursor_debounce_ms = 100,
   -- Insert-mode keys; set one to false to leave that key alone.
   keymaps = {
     accept = '<Tab>',
@@ -94,7 +98,10 @@ local function client_config(root)
     flags = cfg.flags,
     capabilities = caps,
     handlers = vim.tbl_extend('force', require('hearth.ask').handlers(), require('hearth.ghost').handlers()),
-    on_attach = cfg.on_attach,
+    on_attach = function(client, bufnr)
+      require('hearth.cursor').send(bufnr) -- the document is open on the server now
+      if cfg.on_attach then cfg.on_attach(client, bufnr) end
+    end,
     on_init = function(client)
       local s = cfg.settings
       if type(s) == 'table' and not is_empty(s.hearth) then
@@ -127,6 +134,7 @@ function M.attach(bufnr)
   if not vim.b[bufnr].hearth_attached then
     vim.b[bufnr].hearth_attached = true
     require('hearth.ghost').attach(bufnr)
+    require('hearth.cursor').attach(bufnr)
   end
 end
 
@@ -153,6 +161,7 @@ function M.setup(opts)
     end
   end
   require('hearth.ghost').setup(M.config)
+  require('hearth.cursor').setup(M.config)
   define_commands()
   local group = vim.api.nvim_create_augroup('hearth_attach', { clear = true })
   vim.api.nvim_create_autocmd('FileType', {
