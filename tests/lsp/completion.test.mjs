@@ -9,6 +9,9 @@ afterEach(killAll);
 
 const MODEL = `${process.env.HEARTH_REF_DIR || '../shared/reference'}/models/tiny-qwen2-peaked-Q8_0.gguf`;
 const skip = existsSync(MODEL) ? false : `no ${MODEL}`;
+// These tests count what each request evaluates itself: no prefill ahead of it (issue 19, tested
+// in ahead.test.mjs), which would do part of that work between the edit and the request.
+const OWN = { prefillAhead: false };
 const URI = 'file:///tmp/hearth-test/fib.py';
 const lines = [];
 for (let i = 0; i < 40; i++) lines.push(`def f${i}(x):\n    return x * ${i} + 1  # é🚀\n`);
@@ -35,7 +38,7 @@ async function inline(c, pos) {
 
 test('inline completion is deterministic and reuses the KV cache after a keystroke', { skip, timeout: 120000 }, async () => {
   const c = new Client();
-  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 2 } });
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 2, ...OWN } });
   await loaded(c);
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text: PREFIX + SUFFIX } });
   const first = await inline(c, at(PREFIX));
@@ -146,10 +149,9 @@ test('stats carry time to first token; kvReuse false (and --no-kv-reuse) evaluat
   }
 });
 
-// prefillAhead off: a newline's prefill would do the request's evaluation before it arrives.
 test('typing inside a line re-evaluates that line only; a newline re-evaluates the suffix once', { skip, timeout: 120000 }, async () => {
   const c = new Client();
-  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1, prefillAhead: false } });
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1, ...OWN } });
   await loaded(c);
   let text = PREFIX + SUFFIX;
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text } });
@@ -178,7 +180,7 @@ test('typing inside a line re-evaluates that line only; a newline re-evaluates t
 
 test('backspace-and-retype is served from the cache; typing the suggestion serves the rest', { skip, timeout: 120000 }, async () => {
   const c = new Client();
-  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1, prefillAhead: false } });
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1, ...OWN } });
   await loaded(c);
   c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'python', version: 1, text: PREFIX + SUFFIX } });
   const pos = at(PREFIX);
@@ -210,7 +212,7 @@ test('backspace-and-retype is served from the cache; typing the suggestion serve
 
 test('cross-file context: another buffer\'s definition enters the prompt, which stays stable while typing', { skip, timeout: 120000 }, async () => {
   const c = new Client();
-  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1 } });
+  await c.initialize({ initializationOptions: { completionModel: MODEL, threads: 1, ...OWN } });
   await loaded(c);
   const other = 'file:///tmp/hearth-test/geometry.py';
   c.notify('textDocument/didOpen', { textDocument: { uri: other, languageId: 'python', version: 1,
