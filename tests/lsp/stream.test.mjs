@@ -46,7 +46,7 @@ function partials(c, token, upto = c.messages.length) {
 }
 
 test('partials grow in order, each a prefix of the reply, which is the non-streamed suggestion', { skip, timeout: 180000 }, async () => {
-  const { c, init } = await start({ maxTokens: 400 });
+  const { c, init } = await start({ maxTokens: 120 });
   assert.equal(init.result.capabilities.experimental.hearth.streamSuggestions, true);
   const r = await c.request('textDocument/inlineCompletion', inlineParams('tok-1'));
   assert.ok(r.result, JSON.stringify(r.error));
@@ -70,7 +70,7 @@ test('partials grow in order, each a prefix of the reply, which is the non-strea
 
   // A fresh server and a client that never asked: the same suggestion computed again, and no
   // hearth/ notification at all.
-  const { c: b } = await start({ maxTokens: 400 });
+  const { c: b } = await start({ maxTokens: 120 });
   const other = await b.request('textDocument/inlineCompletion', inlineParams());
   assert.equal(other.result.hearth.cached, false);
   assert.equal(other.result.items[0].insertText, final);
