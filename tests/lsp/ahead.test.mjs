@@ -162,12 +162,12 @@ test('a request during a long prefill cancels it promptly and gets the same answ
   open(c);
   cursor(c, CURSOR);
   await sleep(700); // a chunk or two evaluated, waiting for the next
-  const t0 = performance.now();
   const r = await inline(c, CURSOR);
-  const ms = performance.now() - t0;
-  assert.ok(ms < 2000, `the request waited ${ms.toFixed(0)} ms`);
   assert.equal(r.items[0]?.insertText, base.items[0]?.insertText);
   assert.ok(r.hearth.nReused >= 64, JSON.stringify(r.hearth)); // what the prefill did is kept
+  // Promptly: the prefill stopped within a chunk of the request (about two were done by then),
+  // far from the whole prompt it would have reached — counted, not timed, so load cannot flake it.
+  assert.ok(r.hearth.nReused <= 4 * 64 && r.hearth.nPrompt > 8 * 64, JSON.stringify(r.hearth));
   assert.equal(r.hearth.nEvaluated, r.hearth.nPrompt - r.hearth.nReused, JSON.stringify(r.hearth));
   const p = await prefills(c);
   assert.equal(p.submitted, 1, JSON.stringify(p));
