@@ -269,11 +269,16 @@ static void test_searcher_repeats_and_reloads(const char *root) {
 /* Overwrites the FAISS file with bytes (len 0: removes it; len < 0: truncates it to half). */
 static void spoil_faiss(const char *root, const char *bytes, long len) {
     char path[4096];
-    CHECK(faiss_file(root, path, sizeof path));
+    if (!faiss_file(root, path, sizeof path)) {
+        CHECK(!"a FAISS file to spoil");
+        return;
+    }
     if (len == 0) {
         CHECK(unlink(path) == 0);
     } else if (len < 0) {
         FILE *f = fopen(path, "rb");
+        CHECK(f != NULL);
+        if (!f) return;
         fseek(f, 0, SEEK_END);
         CHECK(truncate(path, ftell(f) / 2) == 0);
         fclose(f);
