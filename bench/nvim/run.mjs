@@ -127,11 +127,12 @@ function breakdown(samples) {
     const pool = episode ? [...hits.entries()].filter(([v]) => firstKind.get(v) === kind).map(([, s]) => s)
       : samples.filter((s) => s.kind === kind && s.first != null);
     const ks = pool.filter((s) => s.reply != null && s.totalMs != null);
-    const p = (f) => f0(pct(ks.map(f).filter((x) => x != null && !Number.isNaN(x)), 50));
+    const run = ks.filter((s) => !s.cached); // the model's parts: over the replies it computed
+    const p = (f, xs = ks) => f0(pct(xs.map(f).filter((x) => x != null && !Number.isNaN(x)), 50));
     rows.push({ kind, n: ks.length, req: p((s) => s.req), queue: p((s) => s.queueMs),
-      prompt: p((s) => s.promptMs), evaluated: p((s) => s.nEvaluated), context: p((s) => s.nPrompt),
-      gen: p((s) => s.genMs), generated: p((s) => s.nGenerated), total: p((s) => s.totalMs),
-      rest: p((s) => s.first - s.req - s.totalMs) });
+      prompt: p((s) => s.promptMs, run), evaluated: p((s) => s.nEvaluated, run), context: p((s) => s.nPrompt, run),
+      gen: p((s) => s.genMs, run), generated: p((s) => s.nGenerated, run), total: p((s) => s.totalMs),
+      rest: p((s) => s.first - s.req - s.totalMs), cached: ks.filter((s) => s.cached).length });
   }
   return rows;
 }
@@ -208,12 +209,13 @@ console.log(`\n${samples.length} keys, ${missedAll} never got ghost text before 
 
 console.log('\nWhere the time goes (p50 over keys with grey text from a reply): key to request sent ' +
   '(debounce), server queue, prefill (tokens evaluated of the prompt), decode (tokens generated), ' +
-  'server total, the rest (transport, Neovim)');
-console.log('\n| model | kind | n | to request | queue | prefill ms (tokens / context) | decode ms (tokens) | server total | rest |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+  'server total, the rest (transport, Neovim); answers from the suggestion cache (no model run; ' +
+  'prefill and decode are over the others)');
+console.log('\n| model | kind | n | to request | queue | prefill ms (tokens / context) | decode ms (tokens) | server total | rest | from cache |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const b of breakdown(samples))
   console.log(`| ${label} | ${b.kind.replace('_', ' ')} | ${b.n} | ${b.req} | ${b.queue} | ${b.prompt} (${b.evaluated} / ` +
-    `${b.context}) | ${b.gen} (${b.generated}) | ${b.total} | ${b.rest} |`);
+    `${b.context}) | ${b.gen} (${b.generated}) | ${b.total} | ${b.rest} | ${b.cached} |`);
 
 if (o.json) writeFileSync(o.json, samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
 rmSync(ws, { recursive: true, force: true });
