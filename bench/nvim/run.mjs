@@ -71,70 +71,28 @@ function machine() {
     cores: cpus().length, load: loadavg().map((x) => x.toFixed(2)).join(' ') };
 }
 
-// Jump and first-after-open rows count episodes: from the first key after the jump or the look
-// to the first grey text, whichever key it came for (the typist does not stop for it).
-function episodes(samples) {
-  const byVisit = new Map();
-  for (const s of samples) {
-    if (!byVisit.has(s.visit)) byVisit.set(s.visit, []);
-    byVisit.get(s.visit).push(s);
-  }
-  const out = [];
-  for (const keys of byVisit.values()) {
-    const k0 = keys[0];
-    const hit = keys.find((k) => k.first !== undefined && k.first !== null);
-    out.push({ kind: k0.kind, firstKeyMissed: k0.first == null,
-      first: hit ? hit.t + hit.first - k0.t : null, final: hit && hit.final != null ? hit.t + hit.final - k0.t : null,
-      keysBefore: hit ? keys.indexOf(hit) : keys.length });
-  }
-  return out;
-}
-
 function summarize(samples) {
-  const rows = [];
-  const eps = episodes(samples);
-  for (const kind of KINDS) {
-    if (kind === 'jump' || kind === 'first_open') {
-      const e = eps.filter((x) => x.kind === kind);
-      const got = e.filter((x) => x.first !== null);
-      rows.push({ kind, n: got.length, of: e.length, p50: pct(got.map((x) => x.first), 50),
-        p95: pct(got.map((x) => x.first), 95), missed: e.filter((x) => x.firstKeyMissed).length,
-        fin50: pct(got.filter((x) => x.final !== null).map((x) => x.final), 50),
-        fin95: pct(got.filter((x) => x.final !== null).map((x) => x.final), 95),
-        keysBefore: pct(got.map((x) => x.keysBefore), 50) });
-      continue;
-    }
+  return KINDS.map((kind) => {
     const ks = samples.filter((s) => s.kind === kind);
     const got = ks.filter((s) => s.first != null);
-    rows.push({ kind, n: got.length, of: ks.length, p50: pct(got.map((s) => s.first), 50),
+    const fin = got.filter((s) => s.final != null).map((s) => s.final);
+    return { kind, n: got.length, of: ks.length, p50: pct(got.map((s) => s.first), 50),
       p95: pct(got.map((s) => s.first), 95), missed: ks.length - got.length,
-      fin50: pct(got.filter((s) => s.final != null).map((s) => s.final), 50),
-      fin95: pct(got.filter((s) => s.final != null).map((s) => s.final), 95) });
-  }
-  return rows;
+      fin50: pct(fin, 50), fin95: pct(fin, 95) };
+  });
 }
 
-// Where the time went, p50 of each part, over the keys whose grey text came from a reply (for
-// jumps and first-after-open: the key of each episode whose grey text came first).
+// Where the time went, p50 of each part, over the keys whose grey text came from a reply.
 function breakdown(samples) {
-  const rows = [];
-  const hits = new Map(); // visit -> the episode's key with the first grey text
-  for (const s of samples) if (s.first != null && !hits.has(s.visit)) hits.set(s.visit, s);
-  const firstKind = new Map();
-  for (const s of samples) if (!firstKind.has(s.visit)) firstKind.set(s.visit, s.kind);
-  for (const kind of KINDS) {
-    const episode = kind === 'jump' || kind === 'first_open';
-    const pool = episode ? [...hits.entries()].filter(([v]) => firstKind.get(v) === kind).map(([, s]) => s)
-      : samples.filter((s) => s.kind === kind && s.first != null);
-    const ks = pool.filter((s) => s.reply != null && s.totalMs != null);
+  return KINDS.map((kind) => {
+    const ks = samples.filter((s) => s.kind === kind && s.first != null && s.reply != null && s.totalMs != null);
     const run = ks.filter((s) => !s.cached); // the model's parts: over the replies it computed
     const p = (f, xs = ks) => f0(pct(xs.map(f).filter((x) => x != null && !Number.isNaN(x)), 50));
-    rows.push({ kind, n: ks.length, req: p((s) => s.req), queue: p((s) => s.queueMs),
+    return { kind, n: ks.length, req: p((s) => s.req), queue: p((s) => s.queueMs),
       prompt: p((s) => s.promptMs, run), evaluated: p((s) => s.nEvaluated, run), context: p((s) => s.nPrompt, run),
       gen: p((s) => s.genMs, run), generated: p((s) => s.nGenerated, run), total: p((s) => s.totalMs),
-      rest: p((s) => s.first - s.req - s.totalMs), cached: ks.filter((s) => s.cached).length });
-  }
-  return rows;
+      rest: p((s) => s.first - s.req - s.totalMs), cached: ks.filter((s) => s.cached).length };
+  });
 }
 
 async function runNvim(o, config, ws) {

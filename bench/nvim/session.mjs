@@ -49,8 +49,10 @@ function tailStart(r, l) {
 // stops and looks: the driver then waits for the suggestion, see driver.lua).
 function visitKeys(r, text, first, o) {
   const keys = [];
+  // The first key at a new place is followed by a look (a pause): its time is then the cost of
+  // the new place's prompt, not of wherever the typist happens to stop next.
   const push = (key, kind, gap, pause) =>
-    keys.push({ key, kind: keys.length ? kind : first, gap: Math.round(gap), pause });
+    keys.push({ key, kind: keys.length ? kind : first, gap: Math.round(gap), pause: pause || !keys.length });
   const gap = () => o.gapMs * between(r, 0.7, 1.3);
   const parts = text.split('\n');
   parts.forEach((part, li) => {
