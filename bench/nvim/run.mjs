@@ -37,11 +37,12 @@ function parseArgs(argv) {
     else if (a === '--second-file') o.secondFile = v();
     else if (a === '--simd') o.simd = v();
     else if (a === '--json') o.json = v();
+    else if (a === '--from') o.from = v();
     else if (a === '--label') o.label = v();
     else if (a === '--check') o.check = true;
     else throw new Error(`unknown argument ${a} (see bench/nvim/README.md)`);
   }
-  if (!o.model) throw new Error('usage: node bench/nvim/run.mjs --model MODEL.gguf [options] (see bench/nvim/README.md)');
+  if (!o.model && !o.from) throw new Error('usage: node bench/nvim/run.mjs --model MODEL.gguf [options] (see bench/nvim/README.md)');
   return o;
 }
 
@@ -91,7 +92,8 @@ function breakdown(samples) {
     return { kind, n: ks.length, req: p((s) => s.req), queue: p((s) => s.queueMs),
       prompt: p((s) => s.promptMs, run), evaluated: p((s) => s.nEvaluated, run), context: p((s) => s.nPrompt, run),
       gen: p((s) => s.genMs, run), generated: p((s) => s.nGenerated, run), total: p((s) => s.totalMs),
-      rest: p((s) => s.first - s.req - s.totalMs), cached: ks.filter((s) => s.cached).length };
+      rest: p((s) => s.first - s.req - s.totalMs), firstToken: p((s) => s.req + s.firstTokenMs, run),
+      cached: ks.filter((s) => s.cached).length };
   });
 }
 
@@ -110,7 +112,40 @@ async function runNvim(o, config, ws) {
   return { code, err };
 }
 
+// Prints the tables for one model's samples.
+function report(label, samples) {
+  const rows = summarize(samples);
+  console.log('\n| model | kind | n | p50 ms | p95 ms | missed | final p50 / p95 ms |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows)
+    console.log(`| ${label} | ${r.kind.replace('_', ' ')} | ${r.n}${r.n !== r.of ? ` of ${r.of}` : ''} | ${f0(r.p50)} | ` +
+      `${f0(r.p95)} | ${r.missed} | ${f0(r.fin50)} / ${f0(r.fin95)} |`);
+  const missedAll = samples.filter((s) => s.first == null).length;
+  const why = {};
+  for (const s of samples) if (s.missed) why[s.missed] = (why[s.missed] || 0) + 1;
+  console.log(`\n${samples.length} keys, ${missedAll} never got ghost text before the next key ` +
+    `(${Object.entries(why).map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
+    `${samples.filter((s) => s.through).length} kept by typing through the suggestion`);
+
+  console.log('\nWhere the time goes (p50 over keys with grey text from a reply): key to request sent ' +
+    '(debounce), server queue, prefill (tokens evaluated of the prompt), decode (tokens generated), ' +
+    'server total, the rest (transport, Neovim); key to first token = request sent + the server\'s ' +
+    'firstTokenMs (what streaming could show); answers from the suggestion cache (no model run; ' +
+    'prefill and decode are over the others)');
+  console.log('\n| model | kind | n | to request | queue | prefill ms (tokens / context) | decode ms (tokens) | server total | rest | key to first token | from cache |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const b of breakdown(samples))
+    console.log(`| ${label} | ${b.kind.replace('_', ' ')} | ${b.n} | ${b.req} | ${b.queue} | ${b.prompt} (${b.evaluated} / ` +
+      `${b.context}) | ${b.gen} (${b.generated}) | ${b.total} | ${b.rest} | ${b.firstToken} | ${b.cached} |`);
+  return rows;
+}
+
 const o = parseArgs(process.argv.slice(2));
+if (o.from) { // the tables again from a --json file
+  const samples = readFileSync(o.from, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  report(o.label || samples[0]?.model || basename(o.from), samples);
+  process.exit(0);
+}
 if (o.simd) {
   const help = execFileSync(o.bin, ['lsp', '--help'], { encoding: 'utf8' });
   if (!help.includes('--simd')) throw new Error(`${o.bin} lsp has no --simd option`);
@@ -152,28 +187,7 @@ const samples = lines.filter((l) => l.type !== 'meta').map((s) => ({ model: labe
 console.log(`load after ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${meta.nvim}, plugin debounce ${meta.debounceMs} ms; ` +
   `session ${meta.status}${meta.serverErrors.length ? '; server errors: ' + meta.serverErrors.join(' | ') : ''}`);
 
-const rows = summarize(samples);
-console.log('\n| model | kind | n | p50 ms | p95 ms | missed | final p50 / p95 ms |');
-console.log('|---|---|---|---|---|---|---|');
-for (const r of rows)
-  console.log(`| ${label} | ${r.kind.replace('_', ' ')} | ${r.n}${r.n !== r.of ? ` of ${r.of}` : ''} | ${f0(r.p50)} | ` +
-    `${f0(r.p95)} | ${r.missed} | ${f0(r.fin50)} / ${f0(r.fin95)} |`);
-const missedAll = samples.filter((s) => s.first == null).length;
-const why = {};
-for (const s of samples) if (s.missed) why[s.missed] = (why[s.missed] || 0) + 1;
-console.log(`\n${samples.length} keys, ${missedAll} never got ghost text before the next key ` +
-  `(${Object.entries(why).map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
-  `${samples.filter((s) => s.through).length} kept by typing through the suggestion`);
-
-console.log('\nWhere the time goes (p50 over keys with grey text from a reply): key to request sent ' +
-  '(debounce), server queue, prefill (tokens evaluated of the prompt), decode (tokens generated), ' +
-  'server total, the rest (transport, Neovim); answers from the suggestion cache (no model run; ' +
-  'prefill and decode are over the others)');
-console.log('\n| model | kind | n | to request | queue | prefill ms (tokens / context) | decode ms (tokens) | server total | rest | from cache |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
-for (const b of breakdown(samples))
-  console.log(`| ${label} | ${b.kind.replace('_', ' ')} | ${b.n} | ${b.req} | ${b.queue} | ${b.prompt} (${b.evaluated} / ` +
-    `${b.context}) | ${b.gen} (${b.generated}) | ${b.total} | ${b.rest} | ${b.cached} |`);
+const rows = report(label, samples);
 
 if (o.json) writeFileSync(o.json, samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
 rmSync(ws, { recursive: true, force: true });
