@@ -16,7 +16,7 @@ const KINDS = ['inline', 'newline', 'delete', 'jump', 'first_open'];
 function parseArgs(argv) {
   const o = { bin: 'build/hearth', nvim: 'nvim', file: 'git:f8be31f:lsp/server.c',
     secondFile: 'git:f8be31f:lsp/methods.c', gapMs: 300, lookMs: 3000, pauseMs: 1500,
-    settleMs: 20000, pollMs: 3, rounds: 2, lines: 2, seed: 1, timeoutMs: 3600000 };
+    settleMs: 60000, pollMs: 3, rounds: 2, lines: 2, seed: 1, timeoutMs: 3600000 };
   const num = { '--gap-ms': 'gapMs', '--look-ms': 'lookMs', '--pause-ms': 'pauseMs',
     '--settle-ms': 'settleMs', '--poll-ms': 'pollMs', '--rounds': 'rounds', '--lines': 'lines',
     '--seed': 'seed', '--threads': 'threads', '--max-tokens': 'maxTokens',
