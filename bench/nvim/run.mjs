@@ -33,6 +33,7 @@ function parseArgs(argv) {
     } else if (a === '--model' || a === '-m') o.model = v();
     else if (a === '--bin') o.bin = v();
     else if (a === '--nvim') o.nvim = v();
+    else if (a === '--plugin') o.plugin = v();
     else if (a === '--file') o.file = v();
     else if (a === '--second-file') o.secondFile = v();
     else if (a === '--simd') o.simd = v();
@@ -163,7 +164,7 @@ if (o.maxTokens) initOptions.maxTokens = o.maxTokens;
 const cmd = [resolve(o.bin), 'lsp', ...(o.simd ? ['--simd', o.simd] : [])];
 const visits = session.visits;
 const nKeys = visits.reduce((a, v) => a + (v.keys ? v.keys.length : 0), 0);
-const config = { plugin: resolve(here, '../../editors/nvim'), cmd, initOptions, debounceMs: o.debounceMs,
+const config = { plugin: resolve(o.plugin || join(here, '../../editors/nvim')), cmd, initOptions, debounceMs: o.debounceMs,
   files: files.map((f) => ({ name: f.name, path: join(ws, f.name) })), visits,
   nVisits: visits.filter((v) => !v.wipe).length, pollMs: o.pollMs, pauseMs: o.pauseMs,
   settleMs: o.settleMs, timeoutMs: o.timeoutMs, out: join(ws, 'nvb-samples.jsonl') };
