@@ -93,7 +93,7 @@ function breakdown(samples) {
     return { kind, n: ks.length, req: p((s) => s.req), queue: p((s) => s.queueMs),
       prompt: p((s) => s.promptMs, run), evaluated: p((s) => s.nEvaluated, run), context: p((s) => s.nPrompt, run),
       gen: p((s) => s.genMs, run), generated: p((s) => s.nGenerated, run), total: p((s) => s.totalMs),
-      rest: p((s) => s.first - s.req - s.totalMs), firstToken: p((s) => s.req + s.firstTokenMs, run),
+      rest: p((s) => s.reply - s.req - s.totalMs), firstToken: p((s) => s.req + s.firstTokenMs, run),
       cached: ks.filter((s) => s.cached).length };
   });
 }
@@ -130,7 +130,7 @@ function report(label, samples) {
 
   console.log('\nWhere the time goes (p50 over keys with grey text from a reply): key to request sent ' +
     '(debounce), server queue, prefill (tokens evaluated of the prompt), decode (tokens generated), ' +
-    'server total, the rest (transport, Neovim); key to first token = request sent + the server\'s ' +
+    'server total, the rest of the reply\'s time (transport, Neovim); key to first token = request sent + the server\'s ' +
     'firstTokenMs (what streaming could show); answers from the suggestion cache (no model run; ' +
     'prefill and decode are over the others)');
   console.log('\n| model | kind | n | to request | queue | prefill ms (tokens / context) | decode ms (tokens) | server total | rest | key to first token | from cache |');
