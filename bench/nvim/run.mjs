@@ -77,10 +77,11 @@ function summarize(samples) {
   return KINDS.map((kind) => {
     const ks = samples.filter((s) => s.kind === kind);
     const got = ks.filter((s) => s.first != null);
-    const fin = got.filter((s) => s.final != null).map((s) => s.final);
+    // Final: the suggestion complete on screen (its reply came) before the next key.
+    const fin = got.filter((s) => s.final != null && s.reply != null).map((s) => s.final);
     return { kind, n: got.length, of: ks.length, p50: pct(got.map((s) => s.first), 50),
       p95: pct(got.map((s) => s.first), 95), missed: ks.length - got.length,
-      fin50: pct(fin, 50), fin95: pct(fin, 95) };
+      fin50: pct(fin, 50), fin95: pct(fin, 95), finN: fin.length };
   });
 }
 
@@ -116,11 +117,11 @@ async function runNvim(o, config, ws) {
 // Prints the tables for one model's samples.
 function report(label, samples) {
   const rows = summarize(samples);
-  console.log('\n| model | kind | n | p50 ms | p95 ms | missed | final p50 / p95 ms |');
+  console.log('\n| model | kind | n | p50 ms | p95 ms | missed | final p50 / p95 ms (n) |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows)
     console.log(`| ${label} | ${r.kind.replace('_', ' ')} | ${r.n}${r.n !== r.of ? ` of ${r.of}` : ''} | ${f0(r.p50)} | ` +
-      `${f0(r.p95)} | ${r.missed} | ${f0(r.fin50)} / ${f0(r.fin95)} |`);
+      `${f0(r.p95)} | ${r.missed} | ${f0(r.fin50)} / ${f0(r.fin95)} (${r.finN}) |`);
   const missedAll = samples.filter((s) => s.first == null).length;
   const why = {};
   for (const s of samples) if (s.missed) why[s.missed] = (why[s.missed] || 0) + 1;
