@@ -139,6 +139,12 @@ function report(label, samples) {
   for (const b of breakdown(samples))
     console.log(`| ${label} | ${b.kind.replace('_', ' ')} | ${b.n} | ${b.req} | ${b.queue} | ${b.prompt} (${b.evaluated} / ` +
       `${b.context}) | ${b.gen} (${b.generated}) | ${b.total} | ${b.rest} | ${b.firstToken} | ${b.cached} |`);
+  // The engine's pace in this run (a shared machine's load shows here first).
+  const ran = samples.filter((s) => s.promptMs != null && !s.cached);
+  const pre = pct(ran.filter((s) => s.nEvaluated > 100).map((s) => (s.nEvaluated / s.promptMs) * 1000), 50);
+  const dec = pct(ran.filter((s) => s.nGenerated >= 32).map((s) => (s.nGenerated / s.genMs) * 1000), 50);
+  console.log(`\nEngine pace in this run (p50 over the replies seen): prefill ${f0(pre)} tokens/s (replies evaluating ` +
+    `over 100 tokens), decode ${f0(dec)} tokens/s (replies generating 32 or more, prompt lookup included)`);
   return rows;
 }
 
