@@ -132,7 +132,7 @@ function report(label, samples) {
   console.log('\nWhere the time goes (p50 over keys with grey text from a reply): key to request sent ' +
     '(debounce), server queue, prefill (tokens evaluated of the prompt), decode (tokens generated), ' +
     'server total, the rest of the reply\'s time (transport, Neovim); key to first token = request sent + the server\'s ' +
-    'firstTokenMs (what streaming could show); answers from the suggestion cache (no model run; ' +
+    'firstTokenMs (the earliest a streamed first piece can show); answers from the suggestion cache (no model run; ' +
     'prefill and decode are over the others)');
   console.log('\n| model | kind | n | to request | queue | prefill ms (tokens / context) | decode ms (tokens) | server total | rest | key to first token | from cache |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
