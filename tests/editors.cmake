@@ -47,3 +47,11 @@ add_test(NAME editors_nvim_cursor COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
   "luafile ${HEARTH_EDITORS_TESTS}/nvim_cursor_test.lua")
 set_tests_properties(editors_nvim_cursor PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
   ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_MODEL=${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf")
+
+# bench/nvim stays runnable: a one-round session on the tiny model (short gaps and suggestions)
+# must give grey text for every kind of key with non-negative times; no timing is checked.
+add_test(NAME bench_nvim_smoke COMMAND ${HEARTH_NODE} ${CMAKE_SOURCE_DIR}/bench/nvim/run.mjs
+  --bin $<TARGET_FILE:hearth> --nvim ${HEARTH_NVIM}
+  --model ${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf --rounds 1 --lines 1 --gap-ms 60
+  --look-ms 100 --pause-ms 50 --max-tokens 8 --debounce-ms 20 --timeout-ms 60000 --check)
+set_tests_properties(bench_nvim_smoke PROPERTIES TIMEOUT 90)

@@ -102,7 +102,7 @@ async function replay(o, session, mode, cap) {
     if (!h || !(h.nPrompt > 0 || h.cached)) throw new Error(`a reply without prompt statistics: ${JSON.stringify(r)}`);
     out.push({ why: e.why, t: e.t, wallMs: wall, nPrompt: h.nPrompt, nReused: h.nReused,
       nEvaluated: h.nEvaluated, nGenerated: h.nGenerated, firstTokenMs: h.firstTokenMs,
-      totalMs: h.totalMs, promptMs: h.promptMs, cached: h.cached, nDrafted: h.nDrafted ?? 0,
+      totalMs: h.totalMs, promptMs: h.promptMs, genMs: h.genMs, cached: h.cached, nDrafted: h.nDrafted ?? 0,
       nDraftAccepted: h.nDraftAccepted ?? 0, text: r.items[0]?.insertText ?? '', coldWaitMs });
     idleSince = performance.now();
     const x = out[out.length - 1];
@@ -118,7 +118,7 @@ function summary(mode, recs) {
   const cold = recs.find((r) => r.why === 'cold');
   const keys = recs.filter((r) => r.why !== 'cold');
   const ran = keys.filter((r) => !r.cached); // served by the model, not the completion cache
-  const f = (xs) => xs.map((x) => x.toFixed(0));
+  const f = (xs) => xs.map((x) => (Number.isFinite(x) ? x.toFixed(0) : '-'));
   const ttft = keys.map((r) => r.firstTokenMs ?? r.promptMs);
   const full = keys.map((r) => r.wallMs);
   const by = (why) => {
@@ -141,6 +141,16 @@ function summary(mode, recs) {
     gen: Math.round(mean(ran.map((r) => r.nGenerated))),
     drafted: ran.reduce((a, r) => a + r.nDrafted, 0),
     accepted: ran.reduce((a, r) => a + r.nDraftAccepted, 0),
+    // llama.vim's info line (context / prompt / predict / total), over the requests the model ran.
+    vim: {
+      n: ran.length,
+      context: pct(ran.map((r) => r.nPrompt + r.nGenerated), 50),
+      evaluated: [pct(ran.map((r) => r.nEvaluated), 50), pct(ran.map((r) => r.nEvaluated), 95)],
+      promptMs: f([pct(ran.map((r) => r.promptMs), 50), pct(ran.map((r) => r.promptMs), 95)]),
+      generated: pct(ran.map((r) => r.nGenerated), 50),
+      genMs: f([pct(ran.map((r) => r.genMs), 50), pct(ran.map((r) => r.genMs), 95)]),
+      total: f([pct(ran.map((r) => r.wallMs), 50), pct(ran.map((r) => r.wallMs), 95)]),
+    },
   };
 }
 
@@ -170,4 +180,13 @@ console.log('\n| mode | after a newline: first token p50 / p95, full p50 / p95 (
   'waited before the cold request (ms, --cold-wait) |');
 console.log('|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.mode} | ${r.newline} | ${r.jump} | ${r.coldWait} |`);
+console.log("\nIn llama.vim's terms (its info line: context / prompt / predict / total), over the requests the " +
+  'model ran (not the suggestion cache): context = prompt + generated tokens (what the KV cache holds after ' +
+  'the request), prompt = new prompt tokens evaluated, predict = tokens generated, total = client time to the reply.');
+console.log('\n| mode | requests | context (p50) | prompt: tokens p50 / p95 | prompt ms p50 / p95 | predict: tokens (p50) | ' +
+  'predict ms p50 / p95 | total ms p50 / p95 |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const { mode, vim: v } of rows)
+  console.log(`| ${mode} | ${v.n} | ${v.context} | ${v.evaluated.join(' / ')} | ${v.promptMs.join(' / ')} | ${v.generated} | ` +
+    `${v.genMs.join(' / ')} | ${v.total.join(' / ')} |`);
 if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));
