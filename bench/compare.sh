@@ -43,7 +43,7 @@ print('pp512 %.1f tok/s, tg128 %.1f tok/s' % (r['pp512'], r['tg128']))"
 
 fim() { # first token and full suggestion p50/p95 of the reuse mode
   node bench/fim/run.mjs --bin "$1" --model "$coder" --modes reuse --threads 2 --lines 4 \
-    --cap 4 2>/dev/null | grep '^| reuse' | awk -F'|' '{print "first token p50/p95" $8 "ms; full" $9 "ms"}'
+    --cap 4 2>/dev/null | grep -m1 '^| reuse |' | awk -F'|' '{print "first token p50/p95" $8 "ms; full" $9 "ms"}'
 }
 
 serve() { # completion rows (clients, requests, tok/s, req/s, p50, p95), then embedding rows
