@@ -13,6 +13,7 @@ static int usage(FILE *f, int code) {
             "                  [--max-tokens N] [--max-prompt-ms MS] [--context-tokens N]\n"
             "                  [--no-kv-reuse] [--classic-layout] [--no-prefill-ahead]\n"
             "                  [--chat-model PATH] [--embedding-model PATH] [--chat-idle SECONDS]\n"
+            "                  [--simd avx512|avx2|scalar]\n"
             "  Speaks LSP over stdin/stdout. initializationOptions (completionModel, threads,\n"
             "  contextSize, maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle,\n"
             "  lookupDraft: prompt-lookup tokens per step, 0 = off, prefillAhead)\n"
@@ -21,6 +22,8 @@ static int usage(FILE *f, int code) {
             "  --classic-layout puts the cursor line before the suffix (for comparisons);\n"
             "  --no-prefill-ahead stops evaluating the next prompt ahead of the request\n"
             "  (on open, after a newline, when idle, at hearth/cursor).\n"
+            "  --simd caps the kernels' instruction set (to measure the AVX2 path on an AVX-512\n"
+            "  machine, as hearth bench --simd does).\n"
             "  A completion role with \"backend\": \"openai\" in the configuration file sends\n"
             "  completions to that server instead (README: Team setup).\n");
     return code;
@@ -46,13 +49,16 @@ int cmd_lsp(int argc, char **argv) {
         if (!strcmp(a, "--completion-model") || !strcmp(a, "--threads") || !strcmp(a, "--ctx") ||
             !strcmp(a, "--max-tokens") || !strcmp(a, "--max-prompt-ms") ||
             !strcmp(a, "--context-tokens") || !strcmp(a, "--chat-model") ||
-            !strcmp(a, "--embedding-model") || !strcmp(a, "--chat-idle")) {
+            !strcmp(a, "--embedding-model") || !strcmp(a, "--chat-idle") || !strcmp(a, "--simd")) {
             if (!(val = cli_value(argc, argv, &i))) return 2;
         } else {
             cli_error("lsp", "unknown option %s", a);
             return usage(stderr, 2);
         }
-        if (!strcmp(a, "--completion-model"))
+        if (!strcmp(a, "--simd")) {
+            if (!engine_set_simd_limit(val))
+                return cli_error(a, "'%s': expected avx512, avx2 or scalar", val), 2;
+        } else if (!strcmp(a, "--completion-model"))
             opt.completion_model = val;
         else if (!strcmp(a, "--chat-model"))
             opt.chat_model = val;

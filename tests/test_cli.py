@@ -211,11 +211,20 @@ def test_nomic_bert_batch_equals_single():
 def test_errors_are_one_line():
     cases = [("run", "-p", "x"), ("nosuchcommand",), ("info", "/nonexistent.gguf"),
              ("run", "-m", f"{DATA}/stories260K.gguf", "-p", "x", "-n", "abc"),
-             ("tokenize", "-m", f"{DATA}/stories260K.gguf"), ("logits", "-m", f"{DATA}/stories260K.gguf", "-p", "x")]
+             ("tokenize", "-m", f"{DATA}/stories260K.gguf"), ("logits", "-m", f"{DATA}/stories260K.gguf", "-p", "x"),
+             ("lsp", "--simd", "sse9")]
     for args in cases:
         rc, _, err = hearth(*args)
         lines = err.strip().split("\n")
         check(f"error {args}", rc != 0 and len(lines) == 1 and lines[0].startswith("hearth: "), repr(err))
+
+
+def test_lsp_simd_flag():
+    # bench/nvim measures the AVX2 path through hearth lsp --simd avx2
+    rc, out, _ = hearth("lsp", "--help")
+    check("lsp --help lists --simd", rc == 0 and b"--simd avx512|avx2|scalar" in out, out[:200])
+    rc, _, err = hearth("lsp", "--simd", "sse9")
+    check("lsp --simd sse9 names the value", rc == 2 and "'sse9'" in err, err)
 
 
 for name, fn in list(globals().items()):
