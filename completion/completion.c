@@ -10,10 +10,15 @@
 #include "cache.h"
 #include "completion.h"
 #include "fim.h"
+#include "shift.h"
 #include "trim.h"
 
 #define CHUNK_TOKENS 64 /* prompt tokens per forward pass between cancel checks */
 #define MAX_SHRINK   4  /* halvings of the windows tried to meet max_prompt_ms */
+/* Shortest run of prompt tokens moved within the KV cache rather than evaluated again: a moved
+ * entry keeps what its token saw at its old place, so only long runs (whose tokens mostly see
+ * each other) are worth it. */
+#define SHIFT_MIN_RUN 32
 
 struct completion_engine {
     completion_params p;
@@ -36,6 +41,7 @@ static double now_ms(void) {
 void completion_params_init(completion_params *p) {
     memset(p, 0, sizeof *p);
     p->kv_reuse = true;
+    p->kv_shift = true;
     p->line_in_middle = true;
     p->lookup_draft = 6;
 }
@@ -202,6 +208,47 @@ static bool eval_chunks(completion_engine *e, const completion_request *r, int64
     return true;
 }
 
+/* The runs of the prompt after keep that the cache holds at other positions, moved into place:
+ * runs moving left in ascending order, then those moving right in descending order, so no move
+ * overwrites a source still to be read. Returns how many are in place (0 when a move fails: the
+ * gaps are then evaluated whole, which is always correct). */
+static int place_runs(completion_engine *e, int32_t keep, shift_run *runs) {
+    if (!e->p.kv_reuse || !e->p.kv_shift) return 0;
+    int64_t held = e->n_cached < engine_n_past(e->ctx) ? e->n_cached : engine_n_past(e->ctx);
+    int n = completion_shift_plan(e->cached, held, e->prompt.ids, e->prompt.n, keep, SHIFT_MIN_RUN,
+                                  runs, SHIFT_MAX_RUNS);
+    char err[ENGINE_ERR_LEN];
+    for (int i = 0; i < n; i++)
+        if (runs[i].to < runs[i].from &&
+            !engine_kv_move(e->ctx, runs[i].from, runs[i].to, runs[i].n, err, sizeof err))
+            return 0;
+    for (int i = n - 1; i >= 0; i--)
+        if (runs[i].to > runs[i].from &&
+            !engine_kv_move(e->ctx, runs[i].from, runs[i].to, runs[i].n, err, sizeof err))
+            return 0;
+    return n;
+}
+
+/* Puts prompt tokens [0, end) into the cache: the first keep are there, placed runs move in and
+ * the gaps between them are evaluated. *shifted counts the moved tokens now held. */
+static bool fill_prompt(completion_engine *e, const completion_request *r, int32_t keep,
+                        int64_t end, int32_t *shifted, bool *cancelled, char *err, size_t errlen) {
+    shift_run runs[SHIFT_MAX_RUNS];
+    int n_runs = place_runs(e, keep, runs);
+    engine_kv_keep(e->ctx, keep);
+    *shifted = 0;
+    int64_t at = keep;
+    for (int i = 0; i <= n_runs; i++) {
+        int64_t gap_end = i < n_runs ? runs[i].to : end;
+        if (!eval_chunks(e, r, at, gap_end, cancelled, err, errlen)) return false;
+        if (*cancelled || i == n_runs) break;
+        engine_kv_extend(e->ctx, runs[i].to + runs[i].n);
+        *shifted += runs[i].n;
+        at = runs[i].to + runs[i].n;
+    }
+    return true;
+}
+
 typedef struct {
     const completion_request *req;
     trim_context trim;
@@ -313,10 +360,10 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     if (!build_prompt(e, r, true, &keep, &shrink, err, errlen)) return false;
     const int32_t *ids = e->prompt.ids;
     int64_t n = e->prompt.n;
-    engine_kv_keep(e->ctx, keep);
     collector c;
     init_collector(&c, r, e->p.max_lines);
-    bool ok = eval_chunks(e, r, keep, n - 1, &c.cancelled, err, errlen);
+    int32_t shifted = 0;
+    bool ok = fill_prompt(e, r, keep, n - 1, &shifted, &c.cancelled, err, errlen);
     double t_chunks = now_ms();
     engine_gen_stats st = {0};
     if (ok && !c.cancelled) {
@@ -352,8 +399,9 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     completion_syntax_free(c.syntax);
     double t_end = now_ms();
     out->n_prompt = (int32_t)n;
-    out->n_reused = keep;
-    out->n_evaluated = (int32_t)(held - keep);
+    out->n_reused = keep + shifted;
+    out->n_shifted = shifted;
+    out->n_evaluated = (int32_t)(held - keep - shifted);
     out->n_generated = st.n_generated;
     out->n_drafted = st.n_drafted;
     out->n_draft_accepted = st.n_draft_accepted;
@@ -384,13 +432,14 @@ bool completion_prefill(completion_engine *e, const completion_request *r, compl
     int32_t keep = 0, shrink = 0;
     if (!build_prompt(e, r, false, &keep, &shrink, err, errlen)) return false;
     int64_t n = e->prompt.n;
-    engine_kv_keep(e->ctx, keep);
-    bool ok = eval_chunks(e, r, keep, n - 1, &out->cancelled, err, errlen);
+    int32_t shifted = 0;
+    bool ok = fill_prompt(e, r, keep, n - 1, &shifted, &out->cancelled, err, errlen);
     int64_t held = engine_n_past(e->ctx) < n ? engine_n_past(e->ctx) : n;
     if (!remember(e, e->prompt.ids, held)) e->n_cached = 0;
     out->n_prompt = (int32_t)n;
-    out->n_reused = keep;
-    out->n_evaluated = (int32_t)(held - keep);
+    out->n_reused = keep + shifted;
+    out->n_shifted = shifted;
+    out->n_evaluated = (int32_t)(held - keep - shifted);
     out->n_chunks = e->prompt.n_chunks;
     out->prompt_ms = out->total_ms = now_ms() - t0;
     return ok;

@@ -32,6 +32,12 @@ typedef struct {
     /* The settings below can change between requests (completion_set_params). */
     bool kv_reuse; /* keep the cache's common prefix (default); false = evaluate every prompt whole
                     */
+    /* With kv_reuse: runs of 32+ prompt tokens the cache holds at other positions (the suffix
+     * after a new line, the file after a cursor jump) move into place, keys turned to their new
+     * positions (engine_kv_move), instead of being evaluated again (default). The moved entries
+     * keep what their tokens saw at their old place: an approximation, measured in
+     * bench/RESULTS.md. false = only the common prefix is kept. */
+    bool kv_shift;
     /* The text of the cursor's line before the cursor goes after the middle marker (the model
      * continues it), so a keystroke inside a line re-evaluates only that line (default). false =
      * the classic layout with the whole prefix before the suffix. */
@@ -79,6 +85,7 @@ typedef struct {
     char *text;          /* malloc'd, NUL-terminated; "" when there is nothing to offer */
     int32_t n_prompt;    /* tokens of the FIM prompt */
     int32_t n_reused;    /* of them, kept in the KV cache from the previous request */
+    int32_t n_shifted;   /* of n_reused, moved to other positions (kv_shift) */
     int32_t n_evaluated; /* of them, evaluated by this request */
     int32_t n_generated;
     int32_t n_drafted, n_draft_accepted; /* prompt-lookup tokens verified / kept */
@@ -93,7 +100,7 @@ typedef struct {
     bool backend_down; /* remote: failed because the server gave no answer (or 5xx each time) */
 } completion_result;
 
-/* Defaults: every number 0 (= its default), kv_reuse and line_in_middle on. */
+/* Defaults: every number 0 (= its default), kv_reuse, kv_shift and line_in_middle on. */
 void completion_params_init(completion_params *p);
 /* An engine over model (a code model with FIM tokens; borrowed: it must outlive the engine):
  * checks its FIM tokens and allocates the KV cache. */

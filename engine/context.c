@@ -223,6 +223,10 @@ void engine_kv_keep(engine_ctx *c, int32_t n) {
     if (c->seq && n < c->seq->n_past) c->seq->n_past = n;
 }
 
+void engine_kv_extend(engine_ctx *c, int32_t n) {
+    if (c->seq && n > c->seq->n_past && n <= c->core.n_ctx) c->seq->n_past = n;
+}
+
 bool ctx_reserve_logits(ctx_core *c, int32_t rows) {
     size_t need = (size_t)rows * (size_t)c->m->info.n_vocab;
     if (rows <= c->n_logits && c->logits) return true;

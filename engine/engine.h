@@ -99,6 +99,19 @@ uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv
 int32_t engine_n_past(const engine_ctx *c);
 /* Keeps the first n positions of the KV cache and drops the rest (n <= n_past). */
 void engine_kv_keep(engine_ctx *c, int32_t n);
+/* Reusing cached entries at other positions (kv_shift.c): moves the K/V entries of positions
+ * [from, from+n) (all below n_past) to [to, to+n) (the ranges may overlap), turning each key to
+ * its new position (RoPE composes). Exact for the first layer; later layers keep what the tokens
+ * saw at their old place. n_past is unchanged: a caller rebuilding a prompt moves every run it
+ * keeps first (runs moving left in ascending order, then runs moving right in descending order,
+ * so no move overwrites another's source), trims with engine_kv_keep, then evaluates each gap
+ * and engine_kv_extend-s over the run after it. False (with a message) for a paged or encoder
+ * context, a model without rotary positions, or ranges outside the cache. */
+bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err,
+                    size_t errlen);
+/* Declares positions [n_past, n) held (n <= n_ctx): their rows must have been filled by
+ * engine_kv_move; nothing checks it. */
+void engine_kv_extend(engine_ctx *c, int32_t n);
 
 /* Evaluates n tokens at positions n_past .. n_past+n-1 (batched), appending them to the cache.
  * all_logits: keep logits of every position (else only the last). */

@@ -253,6 +253,7 @@ static json_t *stats_json(const complete_data *d) {
                              "queueMs", d->queue_ms, "nChunks", r->n_chunks, "shrink", r->shrink,
                              "cached", r->cached, "kvReuse", d->params.kv_reuse);
     json_object_set_new(more, "remote", json_false());
+    json_object_set_new(more, "nShifted", json_integer(r->n_shifted));
     json_object_set_new(more, "nDrafted", json_integer(r->n_drafted));
     json_object_set_new(more, "nDraftAccepted", json_integer(r->n_draft_accepted));
     json_object_set_new(more, "fallback", json_boolean(d->fell_back));
@@ -358,6 +359,7 @@ static lsp_job *complete_job(lsp_server *s) {
     d->params.n_threads = s->opt.n_threads;
     d->params.n_ctx = s->opt.n_ctx;
     d->params.kv_reuse = !s->opt.no_kv_reuse;
+    d->params.kv_shift = !s->opt.no_kv_shift;
     d->params.line_in_middle = !s->opt.classic_layout;
     d->params.max_prompt_ms = s->opt.max_prompt_ms;
     d->params.max_tokens = s->opt.max_tokens;
@@ -588,6 +590,8 @@ static void apply_settings(lsp_server *s, json_t *o) {
     if (json_is_integer(cx) && json_integer_value(cx) >= 0 && json_integer_value(cx) <= 65536)
         s->opt.context_tokens = json_integer_value(cx) ? (int)json_integer_value(cx) : -1;
     if (json_is_boolean(reuse)) s->opt.no_kv_reuse = !json_is_true(reuse);
+    json_t *shift = json_object_get(o, "kvShift");
+    if (json_is_boolean(shift)) s->opt.no_kv_shift = !json_is_true(shift);
     if (json_is_boolean(layout)) s->opt.classic_layout = !json_is_true(layout);
     if (json_is_integer(budget) && json_integer_value(budget) >= 0 &&
         json_integer_value(budget) <= 600000)

@@ -19,6 +19,7 @@ typedef struct {
     int n_threads;                /* engine threads; 0 = physical cores */
     int n_ctx;                    /* completion context positions; 0 = 4096 */
     bool no_kv_reuse;             /* evaluate every completion prompt whole (benchmarks) */
+    bool no_kv_shift;             /* keep only the cache's common prefix (kvShift false) */
     bool classic_layout;          /* FIM prompt with the cursor line before the suffix */
     bool no_prefill_ahead;        /* no prompt evaluation ahead of requests (open, newline, idle) */
     int max_prompt_ms;            /* prompt evaluation budget; 0 = none */

@@ -11,6 +11,7 @@ import { makeSession } from './session.mjs';
 
 const MODES = {
   reuse: { kvReuse: true, lineInMiddle: true, prefillAhead: false },
+  noshift: { kvReuse: true, kvShift: false, lineInMiddle: true, prefillAhead: false },
   classic: { kvReuse: true, lineInMiddle: false, prefillAhead: false },
   noreuse: { kvReuse: false, lineInMiddle: true, prefillAhead: false },
   nolookup: { kvReuse: true, lineInMiddle: true, lookupDraft: 0, prefillAhead: false },
@@ -165,7 +166,7 @@ console.log(`file ${o.file || o.git} (${src.split('\n').length - 1} lines); typi
 const all = {};
 const rows = [];
 for (const mode of o.modes.split(',')) {
-  const cap = ['reuse', 'nolookup', 'ahead'].includes(mode) ? Infinity : o.cap; // the slow modes: their first requests
+  const cap = ['reuse', 'noshift', 'nolookup', 'ahead'].includes(mode) ? Infinity : o.cap; // the slow modes: their first requests
   all[mode] = await replay(o, session, mode, cap);
   rows.push(summary(mode, all[mode]));
   if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));
@@ -189,4 +190,13 @@ console.log('|---|---|---|---|---|---|---|---|');
 for (const { mode, vim: v } of rows)
   console.log(`| ${mode} | ${v.n} | ${v.context} | ${v.evaluated.join(' / ')} | ${v.promptMs.join(' / ')} | ${v.generated} | ` +
     `${v.genMs.join(' / ')} | ${v.total.join(' / ')} |`);
+// Moving cached runs (kvShift) is an approximation: how many suggestions it changed.
+if (all.reuse && all.noshift) {
+  const pairs = all.reuse.map((r, i) => [r, all.noshift[i]]).filter(([a, b]) => b && !a.cached && !b.cached);
+  const same = pairs.filter(([a, b]) => a.text === b.text).length;
+  const moved = pairs.filter(([a, b]) => a.nReused > b.nReused);
+  const movedSame = moved.filter(([a, b]) => a.text === b.text).length;
+  console.log(`\nreuse (kvShift) vs noshift: ${same} of ${pairs.length} suggestions identical; of the ` +
+    `${moved.length} requests that moved cached runs, ${movedSame} identical.`);
+}
 if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, summary: rows, requests: all }, null, 1));
