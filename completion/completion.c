@@ -18,7 +18,9 @@
 /* Shortest run of prompt tokens moved within the KV cache rather than evaluated again: a moved
  * entry keeps what its token saw at its old place, so only long runs (whose tokens mostly see
  * each other) are worth it. */
-#define SHIFT_MIN_RUN 32
+#define SHIFT_MIN_RUN  32
+#define REFRESH_TOKENS 16 /* stale entries re-evaluated per pass: a request waits at most this */
+#define NO_STALE       INT64_MAX
 
 struct completion_engine {
     completion_params p;
@@ -28,6 +30,9 @@ struct completion_engine {
     fim_prompt prompt;
     int32_t *cached; /* tokens whose KV entries are in ctx, in order */
     int64_t n_cached, cap_cached;
+    /* Entries from here on were moved (kv_shift) or computed after moved ones: approximations
+     * until completion_prefill re-evaluates them. NO_STALE: every entry is exact. */
+    int64_t stale_from;
     double tokens_per_ms; /* measured prompt throughput (0 until measured) */
     completion_cache cache;
 };
@@ -77,6 +82,7 @@ completion_engine *completion_new(engine_model *model, const completion_params *
     e->p = *params;
     apply_defaults(&e->p);
     e->model = model; /* borrowed */
+    e->stale_from = NO_STALE;
     if (!completion_fim_template_find(e->model, &e->fim, err, errlen)) {
         completion_free(e);
         return NULL;
@@ -235,6 +241,8 @@ static bool fill_prompt(completion_engine *e, const completion_request *r, int32
                         int64_t end, int32_t *shifted, bool *cancelled, char *err, size_t errlen) {
     shift_run runs[SHIFT_MAX_RUNS];
     int n_runs = place_runs(e, keep, runs);
+    if (e->stale_from >= keep) e->stale_from = NO_STALE; /* all after keep is rebuilt */
+    if (n_runs > 0 && runs[0].to < e->stale_from) e->stale_from = runs[0].to;
     engine_kv_keep(e->ctx, keep);
     *shifted = 0;
     int64_t at = keep;
@@ -402,6 +410,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     out->n_reused = keep + shifted;
     out->n_shifted = shifted;
     out->n_evaluated = (int32_t)(held - keep - shifted);
+    out->stale = e->stale_from < e->n_cached;
     out->n_generated = st.n_generated;
     out->n_drafted = st.n_drafted;
     out->n_draft_accepted = st.n_draft_accepted;
@@ -417,6 +426,32 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
         completion_cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, out->text);
     }
     return out->text != NULL;
+}
+
+/* Re-evaluates the stale entries in place, oldest first, REFRESH_TOKENS at a time: each pass
+ * overwrites its rows and keeps the ones after it, so a cancel between passes leaves a cache as
+ * complete as before, only less of it approximate. */
+static bool refresh_stale(completion_engine *e, const completion_request *r, int32_t *refreshed,
+                          bool *cancelled, char *err, size_t errlen) {
+    int64_t held = e->n_cached < engine_n_past(e->ctx) ? e->n_cached : engine_n_past(e->ctx);
+    while (e->stale_from < held) {
+        if (r->cancelled && r->cancelled(r->user)) {
+            *cancelled = true;
+            return true;
+        }
+        int64_t at = e->stale_from, n = held - at < REFRESH_TOKENS ? held - at : REFRESH_TOKENS;
+        engine_kv_keep(e->ctx, (int32_t)at);
+        if (!engine_eval(e->ctx, e->cached + at, (int32_t)n, false, err, errlen)) {
+            e->n_cached = at; /* what the failed pass wrote is unknown */
+            e->stale_from = NO_STALE;
+            return false;
+        }
+        engine_kv_extend(e->ctx, (int32_t)held);
+        e->stale_from = at + n;
+        *refreshed += (int32_t)n;
+    }
+    e->stale_from = NO_STALE;
+    return true;
 }
 
 /* Work ahead of the request: the prompt completion_run would build for r goes into the KV cache
@@ -436,6 +471,9 @@ bool completion_prefill(completion_engine *e, const completion_request *r, compl
     bool ok = fill_prompt(e, r, keep, n - 1, &shifted, &out->cancelled, err, errlen);
     int64_t held = engine_n_past(e->ctx) < n ? engine_n_past(e->ctx) : n;
     if (!remember(e, e->prompt.ids, held)) e->n_cached = 0;
+    if (ok && !out->cancelled)
+        ok = refresh_stale(e, r, &out->n_refreshed, &out->cancelled, err, errlen);
+    out->stale = e->stale_from < e->n_cached;
     out->n_prompt = (int32_t)n;
     out->n_reused = keep + shifted;
     out->n_shifted = shifted;

@@ -86,6 +86,8 @@ typedef struct {
     int32_t n_prompt;    /* tokens of the FIM prompt */
     int32_t n_reused;    /* of them, kept in the KV cache from the previous request */
     int32_t n_shifted;   /* of n_reused, moved to other positions (kv_shift) */
+    int32_t n_refreshed; /* completion_prefill: moved entries evaluated again, exactly */
+    bool stale; /* the cache holds moved entries: a completion_prefill at a pause refreshes them */
     int32_t n_evaluated; /* of them, evaluated by this request */
     int32_t n_generated;
     int32_t n_drafted, n_draft_accepted; /* prompt-lookup tokens verified / kept */
@@ -118,11 +120,13 @@ void completion_result_free(completion_result *r);
 /* Works ahead of a request: evaluates into the KV cache the prompt completion_run would build
  * for r (the same windows, cross-file context and layout; never shrunk for max_prompt_ms),
  * without generating, so a request at the same cursor then evaluates only its last token and
- * one nearby only what differs (with line_in_middle: the cursor line's tokens). Stops between
- * 64-token chunks when r->cancelled says so; what it evaluated stays reusable by the next
- * request. out gets n_prompt, n_reused, n_evaluated, n_chunks, prompt_ms = total_ms and
- * cancelled (text stays NULL). Does nothing with kv_reuse off. False (with a message) on engine
- * errors. */
+ * one nearby only what differs (with line_in_middle: the cursor line's tokens). Then the entries
+ * kv_shift moved (approximations) are evaluated again in place, exactly, 16 tokens at a time, so
+ * a prefill at a pause after a request that moved runs (out->stale) makes the cache exact again.
+ * Stops between chunks when r->cancelled says so; what it evaluated stays reusable by the next
+ * request. out gets n_prompt, n_reused, n_shifted, n_evaluated, n_refreshed, n_chunks, stale,
+ * prompt_ms = total_ms and cancelled (text stays NULL). Does nothing with kv_reuse off. False
+ * (with a message) on engine errors. */
 bool completion_prefill(completion_engine *e, const completion_request *r, completion_result *out,
                         char *err, size_t errlen);
 

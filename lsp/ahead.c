@@ -6,6 +6,8 @@
  * - a didChange that inserts a newline: at the end of the inserted text (the new line's cursor);
  * - IDLE_MS after an edit that no request followed: at the end of that edit (both only in the
  *   document of the last request or prefill, when there is one);
+ * - IDLE_MS after a reply built on moved cache entries (kvShift): at the same place, where the
+ *   prefill finds nothing to add and re-evaluates those entries exactly (completion_prefill);
  * - didOpen, for clients that never sent hearth/cursor: IDLE_MS later, at the top of the file (a
  *   guess; plugins say where the cursor is on BufEnter / editor change, and a guess there would
  *   only evict the cache of the document being edited, e.g. when an editor opens a file to peek
@@ -57,7 +59,8 @@ static bool answering(const lsp_server *s) {
 static void ahead_at(lsp_server *s, const lsp_doc *doc, size_t off, const char *why) {
     lsp_ahead *a = &s->ahead;
     if (!ahead_on(s)) return;
-    if (same_place(a, doc, off) || answering(s)) {
+    bool refresh = !strcmp(why, "refresh"); /* the engine is there, its entries are not exact */
+    if ((same_place(a, doc, off) && !refresh) || answering(s)) {
         a->stats.skipped++;
         return;
     }
@@ -144,6 +147,13 @@ void lsp_ahead_closed(lsp_server *s, const char *uri) {
     }
 }
 
+void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t character) {
+    lsp_doc *doc = lsp_doc_find(s, uri);
+    size_t off;
+    if (ahead_on(s) && doc && cursor_offset(s, doc, line, character, &off))
+        idle_arm(s, doc, off, "refresh");
+}
+
 void lsp_ahead_requested(lsp_server *s, const lsp_doc *doc, size_t off) {
     lsp_ahead *a = &s->ahead;
     idle_off(a);
@@ -195,11 +205,11 @@ void lsp_ahead_settings(lsp_server *s, json_t *o) {
 json_t *lsp_ahead_json(const lsp_server *s) {
     const lsp_prefill_stats *st = &s->ahead.stats;
     json_t *o =
-        json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled", ahead_on(s), "submitted",
-                  (json_int_t)st->submitted, "finished", (json_int_t)st->finished, "cancelled",
-                  (json_int_t)st->cancelled, "failed", (json_int_t)st->failed, "skipped",
-                  (json_int_t)st->skipped, "ignored", (json_int_t)st->ignored, "evaluated",
-                  (json_int_t)st->evaluated);
+        json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled", ahead_on(s),
+                  "submitted", (json_int_t)st->submitted, "finished", (json_int_t)st->finished,
+                  "cancelled", (json_int_t)st->cancelled, "failed", (json_int_t)st->failed,
+                  "skipped", (json_int_t)st->skipped, "ignored", (json_int_t)st->ignored,
+                  "evaluated", (json_int_t)st->evaluated, "refreshed", (json_int_t)st->refreshed);
     json_object_set_new(o, "last",
                         json_pack("{s:s?, s:i, s:i, s:i, s:f}", "why", st->last_why, "nPrompt",
                                   st->last_prompt, "nReused", st->last_reused, "nEvaluated",

@@ -254,6 +254,7 @@ static json_t *stats_json(const complete_data *d) {
                              "cached", r->cached, "kvReuse", d->params.kv_reuse);
     json_object_set_new(more, "remote", json_false());
     json_object_set_new(more, "nShifted", json_integer(r->n_shifted));
+    json_object_set_new(more, "stale", json_boolean(r->stale));
     json_object_set_new(more, "nDrafted", json_integer(r->n_drafted));
     json_object_set_new(more, "nDraftAccepted", json_integer(r->n_draft_accepted));
     json_object_set_new(more, "fallback", json_boolean(d->fell_back));
@@ -345,6 +346,7 @@ static void complete_done(lsp_server *s, lsp_job *j) {
             d->res.n_prompt, d->res.n_reused, d->res.n_evaluated, d->res.n_generated,
             d->res.prompt_ms, d->res.gen_ms);
     lsp_reply(s, j->id, reply_json(d));
+    if (d->res.stale) lsp_ahead_stale(s, j->uri, d->line, d->character);
 }
 
 static lsp_job *complete_job(lsp_server *s) {
@@ -526,6 +528,7 @@ static void prefill_done(lsp_server *s, lsp_job *j) {
     else
         st->finished++;
     st->evaluated += r->n_evaluated;
+    st->refreshed += r->n_refreshed;
     st->last_why = d->why;
     st->last_prompt = r->n_prompt;
     st->last_reused = r->n_reused;
@@ -533,9 +536,10 @@ static void prefill_done(lsp_server *s, lsp_job *j) {
     st->last_ms = r->total_ms;
     if (j->started)
         lsp_log(s, LSP_LOG_DEBUG,
-                "prefill (%s): prompt %d tokens (%d reused, %d evaluated)%s, %.1f ms", d->why,
-                r->n_prompt, r->n_reused, r->n_evaluated, r->cancelled ? ", cancelled" : "",
-                r->total_ms);
+                "prefill (%s): prompt %d tokens (%d reused, %d evaluated, %d refreshed)%s, "
+                "%.1f ms",
+                d->why, r->n_prompt, r->n_reused, r->n_evaluated, r->n_refreshed,
+                r->cancelled ? ", cancelled" : "", r->total_ms);
 }
 
 bool lsp_prefill_submit(lsp_server *s, const lsp_doc *doc, size_t off, const char *why) {

@@ -186,7 +186,8 @@ typedef struct {
     int64_t skipped;   /* the engine was already at that place of that text, or an answer streams */
     int64_t ignored;   /* hearth/cursor notifications with bad params */
     int64_t evaluated; /* prompt tokens the prefills evaluated */
-    const char *last_why; /* "open", "newline", "idle", "cursor" (static strings) */
+    int64_t refreshed; /* moved (kvShift) entries the prefills evaluated again, exactly */
+    const char *last_why; /* "open", "newline", "idle", "cursor", "refresh" (static strings) */
     int32_t last_prompt, last_reused, last_evaluated;
     double last_ms;
 } lsp_prefill_stats;
@@ -199,7 +200,7 @@ typedef struct {
     char *idle_uri;     /* the edited document, and where its last edit ended */
     size_t idle_off;
     uint64_t idle_touched;
-    const char *idle_why; /* "idle", or "open" for the didOpen guess */
+    const char *idle_why; /* "idle", "open" for the didOpen guess, "refresh" after kvShift */
     char *pending_uri;    /* hearth/cursor for a document not open yet: used at its didOpen */
     int64_t pending_line, pending_ch;
     char *last_uri; /* where the engine last worked (a request or a prefill): no second prefill */
@@ -306,6 +307,9 @@ void lsp_ahead_edited(lsp_server *s, lsp_doc *doc, size_t off, bool newline);
 void lsp_ahead_closed(lsp_server *s, const char *uri);
 /* A real completion request at byte off of doc: prefills stop, the idle prefill is off. */
 void lsp_ahead_requested(lsp_server *s, const lsp_doc *doc, size_t off);
+/* A suggestion was built on moved cache entries (kvShift): at the next pause (IDLE_MS with no
+ * edit or request), a prefill at the same place evaluates them again, exactly. */
+void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t character);
 json_t *lsp_ahead_json(const lsp_server *s); /* the stats, for hearth/debugWork */
 void lsp_ahead_stop(lsp_server *s);          /* closes the timer (server stop) */
 void lsp_ahead_free(lsp_server *s);

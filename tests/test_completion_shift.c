@@ -6,7 +6,8 @@
  *   move as they are. With a one-layer model every entry is a function of its token, so a prompt
  *   rebuilt from moved runs gives the logits of evaluating it whole.
  * - completion_run after a new line and after a jump: the runs move (n_shifted), far fewer tokens
- *   are evaluated, and the suggestion is the one a fresh engine gives (one-layer model).
+ *   are evaluated, and the suggestion is the one a fresh engine gives (one-layer model); a
+ *   prefill at the same place then evaluates the moved entries again (n_refreshed).
  *
  * usage: test_completion_shift REFERENCE_VOCAB_DIR TMP_DIR */
 #include <math.h>
@@ -268,6 +269,16 @@ static void test_completion(engine_model *m) {
     same_as_fresh(m, e, typed, eol + 5, "new line", 40);
     /* a jump 23 lines down: the head's start moves, the rest of it and the old suffix move left */
     same_as_fresh(m, e, typed, line_start(typed, 84) + 4, "jump", 260);
+    /* a prefill at the same place adds nothing and evaluates the moved entries again */
+    completion_request q = {0};
+    size_t jat = line_start(typed, 84) + 4;
+    q.prefix = typed, q.prefix_len = jat, q.suffix = typed + jat,
+    q.suffix_len = strlen(typed) - jat;
+    q.path = "steps.py";
+    char err[256];
+    CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
+    CHECKF(r.n_evaluated == 0 && r.n_refreshed > 100 && !r.stale, "evaluated %d refreshed %d",
+           r.n_evaluated, r.n_refreshed);
     /* off: only the common prefix */
     completion_engine *off = engine(m, false);
     if (complete(off, text, at, &r)) completion_result_free(&r);

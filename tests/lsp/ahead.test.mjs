@@ -176,6 +176,54 @@ test('a request during a long prefill cancels it promptly and gets the same answ
   assert.equal(await c.close(), 0);
 });
 
+// kvShift (completion/shift.c): runs of 32+ cached tokens move to their new positions instead of
+// being evaluated again; moved entries are approximations until a prefill re-evaluates them in
+// place. A text with a long suffix, so a newline or a jump moves runs.
+const after = [];
+for (let i = 0; i < 30; i++) after.push(`def g${i}(y):\n    return y - ${i}\n`);
+const LONG = PREFIX + '\n' + after.join('');
+
+test('moved cache entries are made exact again at a pause (kvShift + refresh)', { skip, timeout: 120000 }, async () => {
+  const c = await start();
+  open(c, LONG);
+  cursor(c, CURSOR);
+  await prefills(c);
+  await inline(c, CURSOR);
+  // A newline: its prefill moves the suffix (nothing to evaluate but the new line), then evaluates
+  // the moved entries again, exactly, since no request interrupts it.
+  c.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [
+    { range: { start: CURSOR, end: CURSOR }, text: 'return 1\n    ' }] });
+  let p = await prefills(c);
+  assert.equal(p.last.why, 'newline', JSON.stringify(p));
+  assert.ok(p.last.nReused > p.last.nPrompt - 32, JSON.stringify(p)); // moved, not evaluated
+  assert.ok(p.refreshed >= 32, JSON.stringify(p));
+  const next = { line: CURSOR.line + 1, character: 4 };
+  const nl = await inline(c, next);
+  assert.equal(nl.hearth.nEvaluated, 1, JSON.stringify(nl.hearth));
+  assert.equal(nl.hearth.stale, false);
+  // The same text on a server that never moved anything: the refreshed cache is exact.
+  const off = await start({ prefillAhead: false, kvShift: false });
+  open(off, LONG);
+  off.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [
+    { range: { start: CURSOR, end: CURSOR }, text: 'return 1\n    ' }] });
+  const fresh = await inline(off, next);
+  assert.equal(fresh.hearth.nShifted, 0);
+  assert.equal(nl.items[0]?.insertText, fresh.items[0]?.insertText);
+  assert.equal(await off.close(), 0);
+  // A jump by request alone (no hearth/cursor): the reply is built on moved entries (stale), and
+  // IDLE_MS later a prefill at the same place refreshes them.
+  const up = { line: 20, character: 4 };
+  const jump = await inline(c, up);
+  assert.ok(jump.hearth.nShifted >= 32 && jump.hearth.stale, JSON.stringify(jump.hearth));
+  const before = (await prefills(c)).refreshed;
+  await sleep(IDLE_MS + 400);
+  p = await prefills(c);
+  assert.equal(p.last.why, 'refresh', JSON.stringify(p));
+  assert.ok(p.refreshed - before >= jump.hearth.nShifted, JSON.stringify(p));
+  assert.equal(p.last.nEvaluated, 0, JSON.stringify(p));
+  assert.equal(await c.close(), 0);
+});
+
 test('prefill never runs for a remote backend (even with a local fallback)', { skip, timeout: 120000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-ahead-'));
   try {
