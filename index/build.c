@@ -365,7 +365,7 @@ static bool embed_missing(builder *b) {
                                "SELECT id, text FROM chunks WHERE id NOT IN "
                                "(SELECT chunk_id FROM vectors) ORDER BY id LIMIT 64",
                                -1, &st, NULL) != SQLITE_OK)
-            return !snprintf(b->err, b->errlen, "index database: %s", sqlite3_errmsg(b->store.db));
+            return index_store_fail(&b->store, "index database", b->err, b->errlen);
         int64_t ids[BATCH];
         char *texts[BATCH];
         int n = 0;

@@ -64,6 +64,9 @@ bool index_make_dirs(const char *dir, char *err, size_t errlen);
 /* Deletes the index files of <root>/.hearth (before a rebuild). */
 bool index_store_remove(const char *root, char *err, size_t errlen);
 
+/* Fills err with "what: <SQLite's message>", the system error behind an I/O error and, for a
+ * damaged database, the --rebuild hint; false. */
+bool index_store_fail(index_store *s, const char *what, char *err, size_t errlen);
 bool index_store_exec(index_store *s, const char *sql, char *err, size_t errlen);
 /* meta table: NULL if absent (malloc'd otherwise). */
 char *index_store_meta_get(index_store *s, const char *key);

@@ -35,15 +35,29 @@ uint64_t index_hash(const char *data, size_t len) {
     return h ^ len;
 }
 
-static bool db_fail(index_store *s, const char *what, char *err, size_t errlen) {
-    snprintf(err, errlen, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+/* what: msg, with the cause SQLite's "disk I/O error" hides (EFBIG past `ulimit -f`, EIO: the
+ * failed write left it in errno, which sqlite3_system_errno does not always record) and, for a
+ * damaged database, the way out. */
+static bool store_error(index_store *s, const char *what, const char *msg, int sys, char *err,
+                        size_t errlen) {
+    int code = s->db ? sqlite3_errcode(s->db) : SQLITE_NOMEM;
+    bool io = (code == SQLITE_IOERR || code == SQLITE_FULL) && sys;
+    bool damaged = code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+    snprintf(err, errlen, "%s: %s%s%s%s%s", what, msg, io ? " (" : "", io ? strerror(sys) : "",
+             io ? ")" : "", damaged ? ": run 'hearth index --rebuild'" : "");
     return false;
+}
+
+bool index_store_fail(index_store *s, const char *what, char *err, size_t errlen) {
+    int sys = errno;
+    return store_error(s, what, s->db ? sqlite3_errmsg(s->db) : "out of memory", sys, err, errlen);
 }
 
 bool index_store_exec(index_store *s, const char *sql, char *err, size_t errlen) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return true;
-    snprintf(err, errlen, "index database: %s", msg ? msg : sqlite3_errmsg(s->db));
+    int sys = errno;
+    store_error(s, "index database", msg ? msg : sqlite3_errmsg(s->db), sys, err, errlen);
     sqlite3_free(msg);
     return false;
 }
@@ -73,12 +87,12 @@ bool index_store_meta_set(index_store *s, const char *key, const char *value, ch
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?, ?)", -1, &st, NULL) !=
         SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     bool ok = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
-    return ok || db_fail(s, "index database", err, errlen);
+    return ok || index_store_fail(s, "index database", err, errlen);
 }
 
 static bool store_create(index_store *s, char *err, size_t errlen) {
@@ -146,7 +160,7 @@ bool index_store_open(index_store *s, const char *root, bool create, char *err, 
     }
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if (ok && sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK)
-        ok = db_fail(s, path, err, errlen);
+        ok = index_store_fail(s, path, err, errlen);
     free(path);
     if (ok) sqlite3_busy_timeout(s->db, 10000);
     /* WAL + synchronous=NORMAL: a killed process loses nothing committed; a power cut may lose
@@ -193,7 +207,7 @@ bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT id, path, hash, size, mtime_ns FROM files ORDER BY path",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     store_file *v = NULL;
     int64_t count = 0, cap = 0;
     int rc;
@@ -214,7 +228,7 @@ bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         index_store_files_free(v, count);
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     }
     *files = v;
     *n = count;
@@ -258,7 +272,7 @@ static bool bump_generation(index_store *s) {
 
 static bool finish(index_store *s, bool ok, const char *what, char *err, size_t errlen) {
     if (ok && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return true;
-    db_fail(s, what, err, errlen);
+    index_store_fail(s, what, err, errlen);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return false;
 }
@@ -322,7 +336,7 @@ bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint6
                           const uint64_t *chunk_hashes, int32_t n_chunks, const float *vecs,
                           int32_t dim, char *err, size_t errlen) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(s, path, err, errlen);
+        return index_store_fail(s, path, err, errlen);
     put_stmts ps = {0};
     int64_t id = 0;
     bool ok = upsert_file(s, path, hash, size, mtime_ns, language, &id) && delete_chunks(s, id);
@@ -369,17 +383,17 @@ bool index_store_touch_file(index_store *s, int64_t id, int64_t mtime_ns, char *
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "UPDATE files SET mtime_ns=? WHERE id=?", -1, &st, NULL) !=
         SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     sqlite3_bind_int64(st, 1, mtime_ns);
     sqlite3_bind_int64(st, 2, id);
     bool ok = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
-    return ok || db_fail(s, "index database", err, errlen);
+    return ok || index_store_fail(s, "index database", err, errlen);
 }
 
 bool index_store_delete_file(index_store *s, int64_t id, char *err, size_t errlen) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     bool ok = delete_chunks(s, id) && exec_id(s, "DELETE FROM files WHERE id=?", id) &&
               bump_generation(s);
     return finish(s, ok, "index database", err, errlen);
@@ -389,7 +403,7 @@ bool index_store_put_vectors(index_store *s, const int64_t *ids, const float *ve
                              int32_t dim, char *err, size_t errlen) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     bool ok = sqlite3_prepare_v2(s->db,
                                  "INSERT OR REPLACE INTO vectors(chunk_id, vec) "
                                  "VALUES(?,?)",

@@ -122,7 +122,7 @@ index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, 
     if (!ok && v) snprintf(err, errlen, "vector index: out of memory");
     if (ok) v->generation = generation;
     if (ok && sqlite3_prepare_v2(s->db, "SELECT chunk_id, vec FROM vectors", -1, &st, NULL))
-        ok = !snprintf(err, errlen, "vector index: %s", sqlite3_errmsg(s->db));
+        ok = index_store_fail(s, "vector index", err, errlen);
     while (ok && sqlite3_step(st) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 1) != (int)((size_t)dim * sizeof(float)))
             continue; /* a vector of another dimension cannot be searched with this model */

@@ -19,3 +19,9 @@ set_tests_properties(test_index_cli PROPERTIES TIMEOUT 600)
 # sizing tokens are not the embedding tokens.
 hearth_test_exe(test_index_tokens WHITEBOX index test_index_tokens.c)
 add_test(NAME test_index_tokens COMMAND test_index_tokens ${HEARTH_REF_DIR})
+# Hostile files (issue 17): fifo / directory / device model paths, `ulimit -f`, a symlinked or
+# foreign index location, stale FAISS files after --rebuild, non-UTF-8 and newline file names,
+# a damaged database naming --rebuild.
+add_test(NAME test_hostile_files COMMAND ${Python3_EXECUTABLE}
+  ${CMAKE_CURRENT_SOURCE_DIR}/test_hostile_files.py $<TARGET_FILE:hearth> ${HEARTH_REF_DIR})
+set_tests_properties(test_hostile_files PROPERTIES TIMEOUT 300)
