@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base.h"
 #include "internal.h"
 
 static const char SCHEMA[] =
@@ -138,6 +141,63 @@ static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
     return false;
 }
 
+/* The files of an index directory the indexer opens or deletes (vectors.* are checked where they
+ * are read: a symlinked one is never read, and unlinking a link removes only the link). */
+static const char *const INDEX_FILES[] = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm",
+                                          "lock"};
+
+bool index_dir_check(const char *root, const char *dir, bool create, char *err, size_t errlen) {
+    struct stat st, rs;
+    if (create && !index_make_dirs(dir, err, errlen)) return false;
+    if (lstat(dir, &st) != 0) return !snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return !snprintf(err, errlen,
+                         "%s is a symbolic link: hearth writes its index only into a directory of "
+                         "its own (remove the link, or set HEARTH_INDEX_LOCATION=cache)",
+                         dir);
+    if (!S_ISDIR(st.st_mode))
+        return !snprintf(err, errlen, "%s is %s, not a directory", dir, base_file_kind(st.st_mode));
+    if (st.st_uid != geteuid() && (stat(root, &rs) != 0 || st.st_uid != rs.st_uid))
+        return !snprintf(err, errlen,
+                         "%s belongs to user %ld, neither you nor the repository's owner: "
+                         "not using it",
+                         dir, (long)st.st_uid);
+    for (size_t i = 0; i < sizeof INDEX_FILES / sizeof *INDEX_FILES; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, INDEX_FILES[i]);
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return !snprintf(err, errlen, "%s is %s, not a file hearth wrote: not using it", path,
+                             base_file_kind(st.st_mode));
+    }
+    return true;
+}
+
+/* A new random id for a database (its FAISS files carry it). */
+static void new_store_id(char out[33]) {
+    uint64_t r[2] = {0, 0};
+    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec t; /* no entropy yet: still different from any earlier database here */
+        clock_gettime(CLOCK_REALTIME, &t);
+        r[0] ^= (uint64_t)t.tv_sec * 1000000007ull ^ (uint64_t)t.tv_nsec;
+        r[1] ^= (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)out;
+    }
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)r[0], (unsigned long long)r[1]);
+}
+
+/* The store's id; a writer gives an index older than ids one. */
+static bool store_id(index_store *s, bool create, char *err, size_t errlen) {
+    char *id = index_store_meta_get(s, "index_id");
+    if (!id && create) {
+        char fresh[33];
+        new_store_id(fresh);
+        if (!index_store_meta_set(s, "index_id", fresh, err, errlen)) return false;
+        id = strdup(fresh);
+    }
+    snprintf(s->id, sizeof s->id, "%s", id ? id : "");
+    free(id);
+    return true;
+}
+
 bool index_store_open(index_store *s, const char *root, bool create, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     s->dir = index_dir(root);
@@ -152,13 +212,13 @@ bool index_store_open(index_store *s, const char *root, bool create, char *err, 
     }
     snprintf(path, n, "%s/index.sqlite", s->dir);
     bool ok = true;
-    if (create && !index_make_dirs(s->dir, err, errlen)) {
-        ok = false;
-    } else if (!create && access(path, F_OK) != 0) {
+    if (!create && access(path, F_OK) != 0) {
         snprintf(err, errlen, "no index in %s: run 'hearth index' first", root);
         ok = false;
+    } else if (!index_dir_check(root, s->dir, create, err, errlen)) {
+        ok = false;
     }
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);
     if (ok && sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK)
         ok = index_store_fail(s, path, err, errlen);
     free(path);
@@ -167,7 +227,7 @@ bool index_store_open(index_store *s, const char *root, bool create, char *err, 
      * the last transactions but never leaves a half-written one. */
     if (ok)
         ok = index_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err, errlen);
-    if (ok) ok = store_check(s, create, err, errlen);
+    if (ok) ok = store_check(s, create, err, errlen) && store_id(s, create, err, errlen);
     if (!ok) index_store_close(s);
     return ok;
 }
@@ -181,7 +241,16 @@ void index_store_close(index_store *s) {
 bool index_store_remove(const char *root, char *err, size_t errlen) {
     static const char *const names[] = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm"};
     char path[4096], *dir = index_dir(root);
+    struct stat st;
     if (!dir) return !snprintf(err, errlen, "index: out of memory");
+    if (lstat(dir, &st) != 0 && errno == ENOENT) {
+        free(dir);
+        return true; /* nothing to remove */
+    }
+    if (!index_dir_check(root, dir, false, err, errlen)) {
+        free(dir);
+        return false; /* never delete through a planted link */
+    }
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (unlink(path) != 0 && errno != ENOENT) {
@@ -190,8 +259,7 @@ bool index_store_remove(const char *root, char *err, size_t errlen) {
             return false;
         }
     }
-    /* FAISS files too: the new store counts generations from 0 again, so an old file could
-     * otherwise carry the generation number the new index reaches. */
+    /* FAISS files too (the new database's id fences them anyway: they are only dead weight). */
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d));) {
         if (strncmp(e->d_name, "vectors.", 8)) continue;

@@ -143,8 +143,11 @@ index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, 
     return ok ? v : NULL;
 }
 
-static void faiss_path(char *buf, size_t n, const char *dir, int64_t gen) {
-    snprintf(buf, n, "%s/vectors.%lld.faiss", dir, (long long)gen);
+void index_vectors_path(const index_store *s, int64_t gen, char *buf, size_t n) {
+    if (s->id[0]) /* "": an index from before ids, until its next build gives it one */
+        snprintf(buf, n, "%s/vectors.%s.%lld.faiss", s->dir, s->id, (long long)gen);
+    else
+        snprintf(buf, n, "%s/vectors.%lld.faiss", s->dir, (long long)gen);
 }
 
 /* The largest chunk id with a vector: at least the number of vectors (ids are distinct and
@@ -165,7 +168,7 @@ static int64_t max_vector_id(index_store *s) {
  * the reader allocate more than the index could ever need. */
 static bool plausible_file(const char *path, int64_t n, int32_t dim) {
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false; /* a link: not ours */
     uint64_t per = (uint64_t)dim * sizeof(float) + 8 + 1024;
     return (uint64_t)st.st_size <= (uint64_t)n * per + (1u << 20);
 }
@@ -177,7 +180,7 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, ch
     if (!index_store_exec(s, "BEGIN", err, errlen)) return NULL;
     int64_t gen = index_store_meta_int(s, "generation", 0), n = max_vector_id(s);
     index_store_exec(s, "COMMIT", err, errlen);
-    faiss_path(path, sizeof path, s->dir, gen);
+    index_vectors_path(s, gen, path, sizeof path);
     FaissIndex *ix = NULL;
     if (plausible_file(path, n, dim) && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
         faiss_Index_d(ix) == dim && faiss_Index_ntotal(ix) <= n) {
@@ -194,11 +197,12 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, ch
     return index_vectors_from_store(s, dim, err, errlen);
 }
 
-/* Removes vectors.*.faiss files of other generations and leftover temporary files. */
-static void remove_stale(const char *dir, int64_t keep) {
+/* Removes vectors.*.faiss files of other generations or databases and leftover temporary
+ * files. */
+static void remove_stale(const char *dir, const char *keep_path) {
     DIR *d = opendir(dir);
-    char path[4096], mine[64];
-    snprintf(mine, sizeof mine, "vectors.%lld.faiss", (long long)keep);
+    char path[4096];
+    const char *mine = strrchr(keep_path, '/') + 1;
     for (struct dirent *e; d && (e = readdir(d));) {
         if (strncmp(e->d_name, "vectors.", 8) || !strcmp(e->d_name, mine)) continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -218,7 +222,8 @@ static bool fsync_path(const char *path, int flags) {
 bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errlen) {
     char tmp[4096], path[4096];
     snprintf(tmp, sizeof tmp, "%s/vectors.tmp.%ld", s->dir, (long)getpid());
-    faiss_path(path, sizeof path, s->dir, v->generation);
+    index_vectors_path(s, v->generation, path, sizeof path);
+    unlink(tmp); /* FAISS's fopen follows a link a repository may have planted under this name */
     if (faiss_write_index_fname(v->index, tmp)) {
         unlink(tmp);
         return faiss_fail(tmp, err, errlen);
@@ -229,7 +234,7 @@ bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errl
         return false;
     }
     fsync_path(s->dir, O_RDONLY | O_DIRECTORY);
-    remove_stale(s->dir, v->generation);
+    remove_stale(s->dir, path);
     return true;
 }
 

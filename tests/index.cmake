@@ -1,5 +1,6 @@
 # index/ (issue 7): unit tests of the private parts (ignore rules, classification, definition
-# chunking in 11 grammars, the FAISS file, HNSW past the threshold) and the CLI on a fixture
+# chunking in 11 grammars, the FAISS file, HNSW past the threshold, a file swapped for a link to
+# outside between walk and read) and the CLI on a fixture
 # repository built by the test (walk, skips incl. unreadable paths, incremental updates,
 # delete/rename, lexical/vector/hybrid search, ask and ask --chat, crash safety under SIGKILL,
 # the XDG cache location). The LSP commands (hearth.index/hearth.ask) are tests/lsp/ask.test.mjs.

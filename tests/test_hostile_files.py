@@ -107,11 +107,79 @@ def test_corrupt_database(tmp):
     check(rc not in (None, 0) and "--rebuild" in err, f"search on a damaged index: {rc} {err}")
 
 
+def snapshot(d):
+    """{name: bytes} of the files in d."""
+    return {n: open(os.path.join(d, n), "rb").read() for n in sorted(os.listdir(d))}
+
+
+def test_index_location_links(tmp):
+    """A repository cannot point its .hearth (or the files in it) outside itself."""
+    victim = os.path.join(tmp, "victim")
+    write(os.path.join(victim, "index.sqlite"), "precious data\n")
+    write(os.path.join(victim, "notes.txt"), "more precious data\n")
+    before = snapshot(victim)
+    repo = os.path.join(tmp, "link-repo")
+    write(os.path.join(repo, "a.c"), "int a;\n")
+    os.symlink(victim, os.path.join(repo, ".hearth"))
+    for extra in ([], ["--rebuild"]):
+        rc, _, err = run("index", repo, "-t", "1", *extra)
+        check(rc not in (None, 0) and "symbolic link" in err, f"index {extra} via a .hearth link: {err}")
+        check(snapshot(victim) == before, f"index {extra}: nothing outside written or deleted")
+    rc, _, err = run("search", "a", "--root", repo, "-t", "1")
+    check(rc not in (None, 0) and "symbolic link" in err, f"search via a .hearth link: {err}")
+    # A real .hearth whose database, WAL or lock file is a link to a file outside.
+    for name in ("index.sqlite", "index.sqlite-wal", "lock"):
+        repo = os.path.join(tmp, f"file-link-{name}")
+        write(os.path.join(repo, "a.c"), "int a;\n")
+        os.makedirs(os.path.join(repo, ".hearth"))
+        os.symlink(os.path.join(victim, "notes.txt"), os.path.join(repo, ".hearth", name))
+        for extra in ([], ["--rebuild"]):
+            rc, _, err = run("index", repo, "-t", "1", *extra)
+            check(rc not in (None, 0) and "not a file hearth wrote" in err,
+                  f"index {extra} with {name} a link: {err}")
+        check(snapshot(victim) == before, f"{name} link: the file outside is untouched")
+
+
+def vector_hits(repo):
+    rc, out, err = run("search", "function returns value", "--root", repo, "--mode", "vector",
+                       "-k", "8", "--json", "-t", "1")
+    check(rc == 0, f"vector search: {err}")
+    return [(h["path"], h["start_line"], round(h["score"], 4))
+            for h in (json.loads(l) for l in out.decode().splitlines())]
+
+
+def test_stale_faiss_after_rebuild(tmp):
+    """A FAISS file of the index before a --rebuild, still there when the new one reaches its
+    generation, must not be searched as the new index's vectors."""
+    repo = os.path.join(tmp, "stale-repo")
+    words = ["alpha parser", "network socket", "matrix multiply", "string buffer"]
+    for i, w in enumerate(words):
+        write(os.path.join(repo, f"m{i}.c"), f"/* {w} */\nint first_{i}(void) {{ return {i}; }}\n")
+    rc, _, err = run("index", repo, "--embedding-model", EMBED, "-t", "1")
+    check(rc == 0, f"index with vectors: {err}")
+    ix = os.path.join(repo, ".hearth")
+    old = {n: open(os.path.join(ix, n), "rb").read() for n in os.listdir(ix) if n.endswith(".faiss")}
+    check(len(old) == 1, f"one FAISS file: {sorted(old)}")
+    for i, w in enumerate(reversed(words)):  # same files and chunk count, other vectors
+        write(os.path.join(repo, f"m{i}.c"), f"/* {w} */\nlong other_{i}(int x) {{ return x * {i}; }}\n")
+    rc, _, err = run("index", repo, "--rebuild", "--embedding-model", EMBED, "-t", "1")
+    check(rc == 0, f"rebuild: {err}")
+    for n in os.listdir(ix):
+        if n.endswith(".faiss"):
+            os.remove(os.path.join(ix, n))
+    truth = vector_hits(repo)  # from SQLite
+    for n, data in old.items():  # the old file survives (a failed unlink, a copy, a backup)
+        write(os.path.join(ix, n), data)
+    check(vector_hits(repo) == truth, "the stale FAISS file is not taken for the new index's")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="hearth-hostile-") as tmp:
         test_model_paths(tmp)
         test_file_size_limit(tmp)
         test_corrupt_database(tmp)
+        test_index_location_links(tmp)
+        test_stale_faiss_after_rebuild(tmp)
     print(f"test_hostile_files: {checks} checks, {failures} failed")
     return 1 if failures else 0
 
