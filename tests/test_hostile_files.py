@@ -173,6 +173,27 @@ def test_stale_faiss_after_rebuild(tmp):
     check(vector_hits(repo) == truth, "the stale FAISS file is not taken for the new index's")
 
 
+def test_file_names(tmp):
+    """Hits whose file name is not UTF-8 or holds a newline are neither dropped nor split."""
+    repo = os.path.join(tmp, "names-repo")
+    os.makedirs(repo)
+    names = [b"caf\xe9.c", b"new\nline.c", b"plain.c"]
+    for n in names:
+        write(os.path.join(os.fsencode(repo), n), "int odd_name_marker;\n")
+    rc, _, err = run("index", repo, "-t", "1")
+    check(rc == 0, f"index: {err}")
+    rc, out, err = run("search", "odd_name_marker", "--root", repo, "--json", "-t", "1")
+    hits = [json.loads(l) for l in out.decode().splitlines()]
+    got = sorted(base64.b64decode(h["path"]["bytes"]) if isinstance(h["path"], dict)
+                 else h["path"].encode() for h in hits)
+    check(rc == 0 and got == sorted(names), f"--json: every hit, names exact: {got}")
+    rc, out, err = run("search", "odd_name_marker", "--root", repo, "-t", "1")
+    lines = out.splitlines()
+    check(rc == 0 and len(lines) == 3 and all(l[:1].isdigit() for l in lines),
+          f"text: one line per hit: {lines}")
+    check(any(b"new\\nline.c" in l for l in lines), f"a newline shown as \\n: {lines}")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="hearth-hostile-") as tmp:
         test_model_paths(tmp)
@@ -180,6 +201,7 @@ def main():
         test_corrupt_database(tmp)
         test_index_location_links(tmp)
         test_stale_faiss_after_rebuild(tmp)
+        test_file_names(tmp)
     print(f"test_hostile_files: {checks} checks, {failures} failed")
     return 1 if failures else 0
 
