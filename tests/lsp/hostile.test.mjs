@@ -123,3 +123,24 @@ test('wrong param types and out-of-range positions in completion requests', { ti
   await alive(c);
   assert.equal(await c.close(), 0);
 });
+
+// A JavaScript string may hold U+0000 and lone surrogates, and JSON.stringify sends them as
+// \u0000 and \ud800 escapes. Refusing the didOpen left the server without the document while
+// the editor went on editing it: it is accepted, NUL kept, each lone surrogate made U+FFFD (one
+// UTF-16 unit, like the editor's), so later positions still agree with the editor's copy.
+test('documents holding U+0000 and lone surrogates are kept in step with the editor', { timeout: 60000 }, async () => {
+  const c = new Client();
+  await c.initialize();
+  const text = 'a\u0000b\ud800c\udc00d\ud83d\ude80e\n\\ud800 stays text\n';
+  c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'c', version: 1, text } });
+  const want = text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  assert.equal(want, 'a\u0000b\ufffdc\ufffdd\ud83d\ude80e\n\\ud800 stays text\n');
+  assert.equal((await doc(c, URI)).text, want);
+  // UTF-16 positions after the NUL and the replaced surrogates: 'X' lands before 'e', and a
+  // lone surrogate inside a change is replaced the same way.
+  c.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [
+    { range: { start: { line: 0, character: 9 }, end: { line: 0, character: 9 } }, text: 'X\udfff\u0000' }] });
+  assert.equal((await doc(c, URI)).text, 'a\u0000b\ufffdc\ufffdd\ud83d\ude80X\ufffd\u0000e\n\\ud800 stays text\n');
+  assert.equal(nullIdErrors(c).length, 0, JSON.stringify(nullIdErrors(c)));
+  assert.equal(await c.close(), 0);
+});
