@@ -173,6 +173,51 @@ static bool plausible_file(const char *path, int64_t n, int32_t dim) {
     return (uint64_t)st.st_size <= (uint64_t)n * per + (1u << 20);
 }
 
+/* The fixed part of a FAISS index header (faiss/impl/index_write.cpp): fourcc, d (int32),
+ * ntotal (int64), two unused int64, is_trained (1 byte), metric type (int32). */
+enum { HEADER_BYTES = 37 };
+
+static bool read_at(int fd, uint64_t off, void *buf, size_t n) {
+    return pread(fd, buf, n, (off_t)off) == (ssize_t)n;
+}
+
+/* d and ntotal of the header at off, if its fourcc is one of ours and its metric is IP. */
+static bool header_ok(int fd, uint64_t off, const char *fourcc, int32_t *d, int64_t *ntotal) {
+    unsigned char h[HEADER_BYTES];
+    int32_t metric;
+    if (!read_at(fd, off, h, sizeof h) || memcmp(h, fourcc, 4)) return false;
+    memcpy(d, h + 4, 4);
+    memcpy(ntotal, h + 8, 8);
+    memcpy(&metric, h + 33, 4);
+    return metric == METRIC_INNER_PRODUCT && *ntotal >= 0;
+}
+
+/* A FAISS file FAISS can read without throwing: its reader leaks what it built so far when a
+ * file turns out corrupt, so a flat file (IndexIDMap2 over IndexFlatIP: two headers, the
+ * vectors, the ids, nothing else) is checked whole first — every count, the exact size. An HNSW
+ * file (past INDEX_HNSW_THRESHOLD) is checked to its inner header; the size bound of
+ * plausible_file covers the rest. */
+static bool faiss_file_valid(const char *path, int32_t dim) {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    int32_t d1 = 0, d2 = 0;
+    int64_t n1 = -1, n2 = -1;
+    uint64_t floats = 0, ids = 0;
+    bool ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+              header_ok(fd, 0, "IxM2", &d1, &n1) && d1 == dim;
+    bool flat = ok && header_ok(fd, HEADER_BYTES, "IxFI", &d2, &n2);
+    if (ok && !flat) ok = header_ok(fd, HEADER_BYTES, "IHNf", &d2, &n2) && d2 == dim && n2 == n1;
+    if (ok && flat) { /* sizes as size_t (8 bytes), after the two headers and after the floats */
+        uint64_t n = (uint64_t)n1, per = 4 * (uint64_t)dim + 8;
+        ok = d2 == dim && n2 == n1 && n <= ((uint64_t)st.st_size - 2 * HEADER_BYTES) / per &&
+             (uint64_t)st.st_size == 2 * HEADER_BYTES + 16 + n * per &&
+             read_at(fd, 2 * HEADER_BYTES, &floats, 8) && floats == n * (uint64_t)dim &&
+             read_at(fd, 2 * HEADER_BYTES + 8 + floats * 4, &ids, 8) && ids == n;
+    }
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
 index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, char *err,
                                   size_t errlen) {
     char path[4096];
@@ -182,8 +227,9 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, ch
     index_store_exec(s, "COMMIT", err, errlen);
     index_vectors_path(s, gen, path, sizeof path);
     FaissIndex *ix = NULL;
-    if (plausible_file(path, n, dim) && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
-        faiss_Index_d(ix) == dim && faiss_Index_ntotal(ix) <= n) {
+    if (plausible_file(path, n, dim) && faiss_file_valid(path, dim) &&
+        faiss_read_index_fname(path, 0, &ix) == 0 && ix && faiss_Index_d(ix) == dim &&
+        faiss_Index_ntotal(ix) <= n) {
         set_ef_search(ix);
         index_vectors *v = calloc(1, sizeof *v);
         if (v) {

@@ -237,8 +237,9 @@ static void test_faiss_file_round_trip(const char *dir) {
     CHECK(v && index_vectors_count(v) == 3);
     CHECK(v && index_vectors_save(v, &s, err, sizeof err));
     index_vectors_free(v);
-    v = index_vectors_load(&s, 4, NULL, err, sizeof err);
-    CHECK(v && index_vectors_count(v) == 3);
+    bool rebuilt = true;
+    v = index_vectors_load(&s, 4, &rebuilt, err, sizeof err);
+    CHECK(v && index_vectors_count(v) == 3 && !rebuilt); /* the file passed the checks */
     float q[4] = {0, 0, 0.6f, 0.8f}, scores[3], got[4];
     int64_t ids[3];
     CHECK(v && index_vectors_search(v, q, 3, ids, scores, err, sizeof err) == 3);
@@ -279,8 +280,9 @@ static void test_hnsw_past_threshold(const char *dir) {
     CHECK(v && index_vectors_count(v) == N);
     CHECK(v && index_vectors_save(v, &s, err, sizeof err));
     index_vectors_free(v);
-    v = index_vectors_load(&s, DIM, NULL, err, sizeof err);
-    CHECK(v && index_vectors_count(v) == N);
+    bool rebuilt = true;
+    v = index_vectors_load(&s, DIM, &rebuilt, err, sizeof err);
+    CHECK(v && index_vectors_count(v) == N && !rebuilt); /* the file passed the checks */
     sqlite3_stmt *st;
     int64_t first_id = 0;
     if (sqlite3_prepare_v2(s.db,
