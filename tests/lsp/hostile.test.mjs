@@ -1,9 +1,14 @@
 // Hostile traffic that protocol.test.mjs does not send: messages of 50 MB and over the limit,
 // Content-Length that lies, bodies split in odd places, requests and notifications before
-// initialize, and positions out of range in completion requests. After each, the server must
+// initialize, positions out of range in completion requests, documents holding U+0000 and lone
+// surrogates, and model paths that are fifos or directories. After each, the server must
 // still answer a normal request.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client, frame, killAll } from './client.mjs';
 
 afterEach(killAll);
@@ -143,4 +148,29 @@ test('documents holding U+0000 and lone surrogates are kept in step with the edi
   assert.equal((await doc(c, URI)).text, 'a\u0000b\ufffdc\ufffdd\ud83d\ude80X\ufffd\u0000e\n\\ud800 stays text\n');
   assert.equal(nullIdErrors(c).length, 0, JSON.stringify(nullIdErrors(c)));
   assert.equal(await c.close(), 0);
+});
+
+// A model path that is a fifo (or a directory) is named for what it is, at once: opening a fifo
+// for reading would wait for a writer forever, and "no such file" sends the user looking for a
+// file that is there.
+test('a completion model that is a fifo or a directory is refused at once, named', { timeout: 60000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-fifo-'));
+  const fifo = join(dir, 'model.gguf');
+  execFileSync('mkfifo', [fifo]);
+  try {
+    for (const [model, kind] of [[fifo, /fifo/], [dir, /directory/]]) {
+      const c = new Client();
+      await c.initialize({ initializationOptions: { completionModel: model, threads: 1 } });
+      c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'c', version: 1, text: 'int a' } });
+      const r = await c.request('textDocument/inlineCompletion', { textDocument: { uri: URI },
+        position: { line: 0, character: 5 }, context: { triggerKind: 1 } });
+      const said = JSON.stringify(r.error ?? r.result) + c.stderr +
+        JSON.stringify(c.messages.filter((m) => m.method?.startsWith('window/')));
+      assert.match(said, kind);
+      assert.doesNotMatch(said, /no such file/);
+      assert.equal(await c.close(), 0);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
