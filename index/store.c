@@ -198,24 +198,33 @@ static bool store_id(index_store *s, bool create, char *err, size_t errlen) {
     return true;
 }
 
+/* <real dir>/index.sqlite (malloc'd): the index directory's parents resolved, so that
+ * SQLITE_OPEN_NOFOLLOW, which refuses a symlink anywhere in the path, refuses only one planted in
+ * the index itself, not a repository reached through a link (/home -> /data/home). */
+static char *db_path(const char *dir) {
+    char *real = realpath(dir, NULL), *path = NULL;
+    if (real && asprintf(&path, "%s/index.sqlite", real) < 0) path = NULL;
+    free(real);
+    return path;
+}
+
 bool index_store_open(index_store *s, const char *root, bool create, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     s->dir = index_dir(root);
-    size_t n = s->dir ? strlen(s->dir) + 32 : 0;
-    char *path = s->dir ? malloc(n) : NULL;
-    if (!path || !s->dir) {
-        free(path);
-        free(s->dir);
-        s->dir = NULL;
+    char *path = NULL;
+    struct stat st;
+    if (!s->dir) {
         snprintf(err, errlen, "index: out of memory");
         return false;
     }
-    snprintf(path, n, "%s/index.sqlite", s->dir);
-    bool ok = true;
-    if (!create && access(path, F_OK) != 0) {
+    bool ok = create || lstat(s->dir, &st) == 0;
+    ok = ok && index_dir_check(root, s->dir, create, err, errlen);
+    if (ok && !(path = db_path(s->dir)))
+        ok = !snprintf(err, errlen, "%s: %s", s->dir, strerror(errno));
+    if (!ok && !create && lstat(s->dir, &st) != 0) {
         snprintf(err, errlen, "no index in %s: run 'hearth index' first", root);
-        ok = false;
-    } else if (!index_dir_check(root, s->dir, create, err, errlen)) {
+    } else if (ok && !create && access(path, F_OK) != 0) {
+        snprintf(err, errlen, "no index in %s: run 'hearth index' first", root);
         ok = false;
     }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);

@@ -371,6 +371,23 @@ static void test_walk_read_swap_to_outside_link(const char *dir) {
     index_build_stats_free(&stats);
 }
 
+/* A repository reached through a symlinked parent (/home -> /data/home) is indexed and searched:
+ * only links planted in the index itself are refused. */
+static void test_root_through_a_link(const char *dir) {
+    char real[256], link[256], repo[300];
+    snprintf(real, sizeof real, "%s/data-home", dir);
+    snprintf(link, sizeof link, "%s/home", dir);
+    snprintf(repo, sizeof repo, "%s/repo", link);
+    CHECK(mkdir(real, 0755) == 0 && symlink("data-home", link) == 0 && mkdir(repo, 0755) == 0);
+    put(repo, "a.c", "int via_link_marker;\n");
+    index_build_params p = {.root = repo};
+    index_build_stats stats;
+    char err[INDEX_ERR_LEN];
+    CHECKF(index_build(&p, &stats, err, sizeof err), "%s", err);
+    index_build_stats_free(&stats);
+    CHECK(lexical_hits(repo, "via_link_marker") == 1);
+}
+
 int main(int argc, char **argv) {
     test_ignore_gitignore_subset();
     test_ignore_hostile_patterns_are_fast();
@@ -383,6 +400,7 @@ int main(int argc, char **argv) {
         test_faiss_file_round_trip(dir);
         test_hnsw_past_threshold(dir);
         test_walk_read_swap_to_outside_link(dir);
+        test_root_through_a_link(dir);
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
