@@ -4,6 +4,8 @@
  * - UTF-8: where streamed text may be cut without splitting a character.
  * - stop strings: where the earliest one starts, and how much of a text's end must be held back
  *   because it may still become one (or complete a UTF-8 sequence).
+ * - file kinds: what a path that is not a regular file is, in words.
+ * - base64 (RFC 4648, with padding).
  *
  * Nothing here allocates except base_buf, prints, or keeps state between calls. */
 #ifndef HEARTH_BASE_H
@@ -44,5 +46,17 @@ long base_stop_find(const char *text, size_t len, size_t from, const char *const
 /* Bytes at the end of text[0..len) that must not be shown yet: the longest end that is a proper
  * prefix of a stop string, or an incomplete UTF-8 sequence, whichever is longer. */
 size_t base_stop_holdback(const char *text, size_t len, const char *const *stops, int n);
+
+/* ---- file kinds ---- */
+
+/* "a directory", "a fifo", "a character device", ... for a stat st_mode. */
+const char *base_file_kind(unsigned mode);
+
+/* ---- base64 ---- */
+
+/* Characters base64 of n bytes takes (without a terminating NUL). */
+size_t base_base64_len(size_t n);
+/* Writes base64 of data[0..n) and a NUL to out (base_base64_len(n) + 1 bytes). */
+void base_base64_encode(const void *data, size_t n, char *out);
 
 #endif

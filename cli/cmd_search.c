@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base.h"
 #include "cli.h"
 #include "index.h"
 
@@ -60,15 +61,42 @@ static bool parse(int argc, char **argv, index_search_params *p, const char **ro
     return true;
 }
 
+/* A file name as one line of text: control characters (a newline would split the hit) as \n,
+ * \t or \xNN; other bytes as they are. */
+static void print_path(const char *path) {
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            putchar(*p);
+        else
+            printf(*p == '\n' ? "\\n" : *p == '\t' ? "\\t" : "\\x%02x", *p);
+    }
+}
+
+/* A file name in JSON: a string when it is UTF-8, else {"bytes": base64 of the name} (as
+ * ripgrep's JSON output does), so no hit is dropped for its name. */
+static json_t *json_path(const char *path) {
+    json_t *s = json_string(path);
+    if (s) return s;
+    size_t n = strlen(path);
+    char *b64 = malloc(base_base64_len(n) + 1);
+    if (!b64) return NULL;
+    base_base64_encode(path, n, b64);
+    s = json_pack("{s:s}", "bytes", b64);
+    free(b64);
+    return s;
+}
+
 static void print_hit(const index_hit *h, int rank, bool json) {
     if (!json) {
-        printf("%d. %s:%d-%d%s%s (%.4f)\n", rank, h->path, h->start_line, h->end_line,
-               h->symbol ? " " : "", h->symbol ? h->symbol : "", h->score);
+        printf("%d. ", rank);
+        print_path(h->path);
+        printf(":%d-%d%s%s (%.4f)\n", h->start_line, h->end_line, h->symbol ? " " : "",
+               h->symbol ? h->symbol : "", h->score);
         return;
     }
-    json_t *o =
-        json_pack("{s:i, s:s, s:i, s:i, s:s?, s:f}", "rank", rank, "path", h->path, "start_line",
-                  h->start_line, "end_line", h->end_line, "symbol", h->symbol, "score", h->score);
+    json_t *o = json_pack("{s:i, s:o, s:i, s:i, s:s?, s:f}", "rank", rank, "path",
+                          json_path(h->path), "start_line", h->start_line, "end_line", h->end_line,
+                          "symbol", h->symbol, "score", h->score);
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (s) puts(s);
     free(s);

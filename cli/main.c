@@ -1,4 +1,5 @@
 /* hearth: one binary, subcommands. Each subcommand lives in its own cmd_*.c file. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* A write past `ulimit -f` must fail with EFBIG, which every writer (SQLite, FAISS, GGUF,
+     * downloads) reports, not kill the process without a word. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

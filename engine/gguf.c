@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base.h"
 #include "quant.h"
 
 #define GGUF_MAGIC           0x46554747u /* "GGUF" little-endian */
@@ -345,14 +346,17 @@ gguf_file *gguf_open_memory(const void *data, uint64_t size, char *err, size_t e
 
 gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
     quant_init();
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a fifo (given as a model, or recorded in an index a repository ships)
+     * would wait for a writer forever; it is refused below like every other non-file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open: %s", strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "not a regular file");
+        snprintf(err, errlen, "%s, not a model file",
+                 fstat(fd, &st) == 0 ? base_file_kind(st.st_mode) : "unreadable");
         close(fd);
         return NULL;
     }

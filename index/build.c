@@ -24,7 +24,8 @@
 
 typedef struct {
     char *path;
-    int64_t store_id; /* 0: new file */
+    const index_file *file; /* the walk's entry */
+    int64_t store_id;       /* 0: new file */
     uint64_t size;
     int64_t mtime_ns;
 } work_item;
@@ -40,6 +41,7 @@ typedef struct {
 
 typedef struct {
     const index_build_params *p;
+    char *root_real; /* realpath of p->root: where files may be read from */
     index_build_stats *st;
     index_store store;
     engine_model *emb_model;
@@ -85,11 +87,11 @@ static int take_lock(const char *root, char *err, size_t errlen) {
         snprintf(err, errlen, "index: out of memory");
         return -1;
     }
-    bool ok = index_make_dirs(dir, err, errlen);
+    bool ok = index_dir_check(root, dir, true, err, errlen);
     snprintf(path, sizeof path, "%s/lock", dir);
     free(dir);
     if (!ok) return -1;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
@@ -263,15 +265,16 @@ static bool forget(builder *b, const work_item *w) {
 
 /* Reads, classifies and chunks one added or changed file into the group. */
 static bool process(builder *b, const work_item *w, const store_file *old) {
-    char full[4096];
     size_t len = 0;
-    snprintf(full, sizeof full, "%s/%s", b->p->root, w->path);
-    char *text = index_read_file(
-        full, b->p->max_file_bytes ? b->p->max_file_bytes : INDEX_MAX_FILE_BYTES, &len);
+    bool outside = false;
+    char *text = index_read_walked(
+        b->p->root, b->root_real, w->file,
+        b->p->max_file_bytes ? b->p->max_file_bytes : INDEX_MAX_FILE_BYTES, &len, &outside);
     b->prog.files_done++;
     b->prog.bytes_done += w->size;
     if (!text) {
-        index_skips_add(&b->st->skips, INDEX_SKIP_UNREADABLE, w->path);
+        index_skips_add(&b->st->skips, outside ? INDEX_SKIP_SYMLINK : INDEX_SKIP_UNREADABLE,
+                        w->path);
         return forget(b, w);
     }
     uint64_t hash = index_hash(text, len);
@@ -329,7 +332,7 @@ static bool sync_files(builder *b, index_file *walk, int64_t n_walk, store_file 
             continue;
         }
         olds[n_todo] = o;
-        todo[n_todo++] = (work_item){f->path, o ? o->id : 0, f->size, f->mtime_ns};
+        todo[n_todo++] = (work_item){f->path, f, o ? o->id : 0, f->size, f->mtime_ns};
         b->prog.bytes_total += f->size;
     }
     b->prog.files_total = n_todo;
@@ -365,7 +368,7 @@ static bool embed_missing(builder *b) {
                                "SELECT id, text FROM chunks WHERE id NOT IN "
                                "(SELECT chunk_id FROM vectors) ORDER BY id LIMIT 64",
                                -1, &st, NULL) != SQLITE_OK)
-            return !snprintf(b->err, b->errlen, "index database: %s", sqlite3_errmsg(b->store.db));
+            return index_store_fail(&b->store, "index database", b->err, b->errlen);
         int64_t ids[BATCH];
         char *texts[BATCH];
         int n = 0;
@@ -385,9 +388,10 @@ static bool embed_missing(builder *b) {
 /* The FAISS file of the store's current generation, unless it exists already. */
 static bool refresh_vectors(builder *b) {
     char path[4096];
-    int64_t gen = index_store_meta_int(&b->store, "generation", 0);
-    snprintf(path, sizeof path, "%s/vectors.%lld.faiss", b->store.dir, (long long)gen);
-    if (access(path, F_OK) == 0) return true;
+    struct stat st;
+    index_vectors_path(&b->store, index_store_meta_int(&b->store, "generation", 0), path,
+                       sizeof path);
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) return true;
     index_vectors *v = index_vectors_from_store(&b->store, b->dim, b->err, b->errlen);
     bool ok = v && index_vectors_save(v, &b->store, b->err, b->errlen);
     index_vectors_free(v);
@@ -440,6 +444,8 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
     int lock = take_lock(p->root, err, errlen);
     bool ok = lock >= 0 && (!p->rebuild || index_store_remove(p->root, err, errlen)) &&
               index_store_open(&b->store, p->root, true, err, errlen);
+    if (ok && !(b->root_real = realpath(p->root, NULL)))
+        ok = !snprintf(err, errlen, "%s: %s", p->root, strerror(errno));
     if (ok) ok = run(b);
     if (ok) stats->files_indexed = count_files(&b->store);
     log_skips(b);
@@ -450,6 +456,7 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
     engine_model_free(b->emb_model);
     index_store_close(&b->store);
     if (lock >= 0) close(lock);
+    free(b->root_real);
     free(b);
     return ok;
 }

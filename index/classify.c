@@ -2,6 +2,8 @@
  * (binary, minified and generated files are not). Also the bounded, fifo-safe file reader. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,10 +12,8 @@
 #include "grammar.h"
 #include "internal.h"
 
-char *index_read_file(const char *path, uint64_t max_bytes, size_t *len) {
-    /* O_NONBLOCK: a fifo that replaced a file since the walk must not hang us. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return NULL;
+/* Reads the open fd (closed here) if it is a regular file of at most max_bytes. */
+static char *read_fd(int fd, uint64_t max_bytes, size_t *len) {
     struct stat st;
     char *buf = NULL;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= max_bytes)
@@ -35,6 +35,42 @@ char *index_read_file(const char *path, uint64_t max_bytes, size_t *len) {
         *len = n;
     }
     return buf;
+}
+
+char *index_read_file(const char *path, uint64_t max_bytes, size_t *len) {
+    /* O_NONBLOCK: a fifo that replaced a file since the walk must not hang us. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    return fd < 0 ? NULL : read_fd(fd, max_bytes, len);
+}
+
+/* Whether the open fd is a file inside root_real: the kernel's name for it, which no link
+ * swapped in after the open can change. */
+static bool fd_inside(int fd, const char *root_real) {
+    char link[64], real[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, real, sizeof real - 1);
+    if (n <= 0) return false; /* no /proc: refused this run, read again by the next */
+    real[n] = 0;
+    size_t r = strlen(root_real);
+    return !strncmp(real, root_real, r) && real[r] == '/';
+}
+
+char *index_read_walked(const char *root, const char *root_real, const index_file *f,
+                        uint64_t max_bytes, size_t *len, bool *outside) {
+    char full[PATH_MAX];
+    struct stat st;
+    *outside = false;
+    if (snprintf(full, sizeof full, "%s/%s", root, f->path) >= (int)sizeof full) return NULL;
+    int fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    bool same =
+        fstat(fd, &st) == 0 && (uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino;
+    if (!same && !fd_inside(fd, root_real)) {
+        *outside = true;
+        close(fd);
+        return NULL;
+    }
+    return read_fd(fd, max_bytes, len);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */

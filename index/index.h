@@ -68,6 +68,7 @@ typedef struct {
     char *path; /* relative to the root, '/'-separated */
     uint64_t size;
     int64_t mtime_ns;
+    uint64_t dev, ino; /* what the walk saw there (a followed link's target): the build reads it */
 } index_file;
 
 typedef struct {

@@ -11,6 +11,12 @@
 
 /* Reads a regular file of at most max_bytes (NUL-terminated); NULL if it is not one. */
 char *index_read_file(const char *path, uint64_t max_bytes, size_t *len);
+/* Reads <root>/<f->path> as index_read_file does, but only if what opens there is what the walk
+ * saw (f->dev, f->ino) or, replaced since (an editor's atomic save), a file that is still inside
+ * root_real (the root's real path): a file swapped for a link to a file outside the repository
+ * between walk and read is never read (*outside true). */
+char *index_read_walked(const char *root, const char *root_real, const index_file *f,
+                        uint64_t max_bytes, size_t *len, bool *outside);
 
 /* ---- chunk.c: line tables and windows, shared with the definition chunker ---- */
 
@@ -52,8 +58,15 @@ bool index_chunk_definitions(chunk_list *l, const line_table *t, const char *lan
 
 typedef struct {
     sqlite3 *db;
-    char *dir; /* <root>/.hearth */
+    char *dir;   /* <root>/.hearth */
+    char id[33]; /* this database's random id (meta index_id; "" in an index older than it) */
 } index_store;
+
+/* Checks that dir (index_dir(root)) is a place the index may read and write: a real directory
+ * (not a symlink), owned by this user or by the owner of root, whose index files are regular
+ * files (none a symlink). So a repository cannot make the indexer write, delete or read outside
+ * its index through a planted .hearth. create: make the directory first (mkdir -p). */
+bool index_dir_check(const char *root, const char *dir, bool create, char *err, size_t errlen);
 
 /* Opens (creating if needed) <root>/.hearth/index.sqlite; a schema of another version or a
  * corrupt file is an error naming the rebuild path. */
@@ -64,6 +77,9 @@ bool index_make_dirs(const char *dir, char *err, size_t errlen);
 /* Deletes the index files of <root>/.hearth (before a rebuild). */
 bool index_store_remove(const char *root, char *err, size_t errlen);
 
+/* Fills err with "what: <SQLite's message>", the system error behind an I/O error and, for a
+ * damaged database, the --rebuild hint; false. */
+bool index_store_fail(index_store *s, const char *what, char *err, size_t errlen);
 bool index_store_exec(index_store *s, const char *sql, char *err, size_t errlen);
 /* meta table: NULL if absent (malloc'd otherwise). */
 char *index_store_meta_get(index_store *s, const char *key);
@@ -117,6 +133,10 @@ void index_vectors_set_hnsw_threshold(int64_t n);
 
 /* Builds a searchable index over the stored vectors of the current embedding model. */
 index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, size_t errlen);
+/* The FAISS file of generation gen: <dir>/vectors.<store id>.<gen>.faiss. The random id, new
+ * with every database, fences files of an earlier index (a --rebuild counts generations from 0
+ * again): they never carry a current name. */
+void index_vectors_path(const index_store *s, int64_t gen, char *buf, size_t n);
 /* Loads <dir>/vectors.<gen>.faiss if it matches the store (generation, dimension, no more
  * vectors than the store can hold, a plausible size), else rebuilds from the store (*rebuilt,
  * may be NULL, says which). */

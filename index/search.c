@@ -96,7 +96,8 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
             ok = add_score(out, sqlite3_column_int64(st, 0), 1.0 / (RRF_K + ++rank));
         ok = ok && rc == SQLITE_DONE;
     }
-    if (!ok) snprintf(err, errlen, "lexical search: %s", q ? sqlite3_errmsg(s->db) : "no memory");
+    if (!ok && q) index_store_fail(s, "lexical search", err, errlen);
+    if (!ok && !q) snprintf(err, errlen, "lexical search: out of memory");
     sqlite3_finalize(st);
     free(q);
     return ok;
@@ -107,7 +108,7 @@ static bool symbol_boost(index_store *s, const terms *t, score_list *out, char *
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT id FROM chunks WHERE symbol=? LIMIT 64", -1, &st, NULL) !=
         SQLITE_OK)
-        return !snprintf(err, errlen, "search: %s", sqlite3_errmsg(s->db));
+        return index_store_fail(s, "search", err, errlen);
     bool ok = true;
     for (int i = 0; ok && i < t->n; i++) {
         sqlite3_reset(st);
@@ -226,8 +227,7 @@ bool index_rank(index_store *s, index_searcher *sr, const index_query *q, bool h
     if (ok && mode != INDEX_MODE_LEXICAL) ok = vector(sr, q->query, limit, &l, err, errlen);
     if (ok) ok = symbol_boost(s, t, &l, err, errlen);
     if (ok) fuse(&l);
-    if (ok && !collect(s, &l, q, k, hits, n_hits))
-        ok = !snprintf(err, errlen, "search: %s", sqlite3_errmsg(s->db));
+    if (ok && !collect(s, &l, q, k, hits, n_hits)) ok = index_store_fail(s, "search", err, errlen);
     free(l.v);
     free(t);
     return ok;

@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base.h"
 #include "internal.h"
 
 static const char SCHEMA[] =
@@ -35,15 +38,29 @@ uint64_t index_hash(const char *data, size_t len) {
     return h ^ len;
 }
 
-static bool db_fail(index_store *s, const char *what, char *err, size_t errlen) {
-    snprintf(err, errlen, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+/* what: msg, with the cause SQLite's "disk I/O error" hides (EFBIG past `ulimit -f`, EIO: the
+ * failed write left it in errno, which sqlite3_system_errno does not always record) and, for a
+ * damaged database, the way out. */
+static bool store_error(index_store *s, const char *what, const char *msg, int sys, char *err,
+                        size_t errlen) {
+    int code = s->db ? sqlite3_errcode(s->db) : SQLITE_NOMEM;
+    bool io = (code == SQLITE_IOERR || code == SQLITE_FULL) && sys;
+    bool damaged = code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+    snprintf(err, errlen, "%s: %s%s%s%s%s", what, msg, io ? " (" : "", io ? strerror(sys) : "",
+             io ? ")" : "", damaged ? ": run 'hearth index --rebuild'" : "");
     return false;
+}
+
+bool index_store_fail(index_store *s, const char *what, char *err, size_t errlen) {
+    int sys = errno;
+    return store_error(s, what, s->db ? sqlite3_errmsg(s->db) : "out of memory", sys, err, errlen);
 }
 
 bool index_store_exec(index_store *s, const char *sql, char *err, size_t errlen) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return true;
-    snprintf(err, errlen, "index database: %s", msg ? msg : sqlite3_errmsg(s->db));
+    int sys = errno;
+    store_error(s, "index database", msg ? msg : sqlite3_errmsg(s->db), sys, err, errlen);
     sqlite3_free(msg);
     return false;
 }
@@ -73,12 +90,12 @@ bool index_store_meta_set(index_store *s, const char *key, const char *value, ch
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?, ?)", -1, &st, NULL) !=
         SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     bool ok = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
-    return ok || db_fail(s, "index database", err, errlen);
+    return ok || index_store_fail(s, "index database", err, errlen);
 }
 
 static bool store_create(index_store *s, char *err, size_t errlen) {
@@ -124,36 +141,102 @@ static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
     return false;
 }
 
+/* The files of an index directory the indexer opens or deletes (vectors.* are checked where they
+ * are read: a symlinked one is never read, and unlinking a link removes only the link). */
+static const char *const INDEX_FILES[] = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm",
+                                          "lock"};
+
+bool index_dir_check(const char *root, const char *dir, bool create, char *err, size_t errlen) {
+    struct stat st, rs;
+    if (create && !index_make_dirs(dir, err, errlen)) return false;
+    if (lstat(dir, &st) != 0) return !snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return !snprintf(err, errlen,
+                         "%s is a symbolic link: hearth writes its index only into a directory of "
+                         "its own (remove the link, or set HEARTH_INDEX_LOCATION=cache)",
+                         dir);
+    if (!S_ISDIR(st.st_mode))
+        return !snprintf(err, errlen, "%s is %s, not a directory", dir, base_file_kind(st.st_mode));
+    if (st.st_uid != geteuid() && (stat(root, &rs) != 0 || st.st_uid != rs.st_uid))
+        return !snprintf(err, errlen,
+                         "%s belongs to user %ld, neither you nor the repository's owner: "
+                         "not using it",
+                         dir, (long)st.st_uid);
+    for (size_t i = 0; i < sizeof INDEX_FILES / sizeof *INDEX_FILES; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, INDEX_FILES[i]);
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return !snprintf(err, errlen, "%s is %s, not a file hearth wrote: not using it", path,
+                             base_file_kind(st.st_mode));
+    }
+    return true;
+}
+
+/* A new random id for a database (its FAISS files carry it). */
+static void new_store_id(char out[33]) {
+    uint64_t r[2] = {0, 0};
+    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec t; /* no entropy yet: still different from any earlier database here */
+        clock_gettime(CLOCK_REALTIME, &t);
+        r[0] ^= (uint64_t)t.tv_sec * 1000000007ull ^ (uint64_t)t.tv_nsec;
+        r[1] ^= (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)out;
+    }
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)r[0], (unsigned long long)r[1]);
+}
+
+/* The store's id; a writer gives an index older than ids one. */
+static bool store_id(index_store *s, bool create, char *err, size_t errlen) {
+    char *id = index_store_meta_get(s, "index_id");
+    if (!id && create) {
+        char fresh[33];
+        new_store_id(fresh);
+        if (!index_store_meta_set(s, "index_id", fresh, err, errlen)) return false;
+        id = strdup(fresh);
+    }
+    snprintf(s->id, sizeof s->id, "%s", id ? id : "");
+    free(id);
+    return true;
+}
+
+/* <real dir>/index.sqlite (malloc'd): the index directory's parents resolved, so that
+ * SQLITE_OPEN_NOFOLLOW, which refuses a symlink anywhere in the path, refuses only one planted in
+ * the index itself, not a repository reached through a link (/home -> /data/home). */
+static char *db_path(const char *dir) {
+    char *real = realpath(dir, NULL), *path = NULL;
+    if (real && asprintf(&path, "%s/index.sqlite", real) < 0) path = NULL;
+    free(real);
+    return path;
+}
+
 bool index_store_open(index_store *s, const char *root, bool create, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     s->dir = index_dir(root);
-    size_t n = s->dir ? strlen(s->dir) + 32 : 0;
-    char *path = s->dir ? malloc(n) : NULL;
-    if (!path || !s->dir) {
-        free(path);
-        free(s->dir);
-        s->dir = NULL;
+    char *path = NULL;
+    struct stat st;
+    if (!s->dir) {
         snprintf(err, errlen, "index: out of memory");
         return false;
     }
-    snprintf(path, n, "%s/index.sqlite", s->dir);
-    bool ok = true;
-    if (create && !index_make_dirs(s->dir, err, errlen)) {
-        ok = false;
-    } else if (!create && access(path, F_OK) != 0) {
+    bool ok = create || lstat(s->dir, &st) == 0;
+    ok = ok && index_dir_check(root, s->dir, create, err, errlen);
+    if (ok && !(path = db_path(s->dir)))
+        ok = !snprintf(err, errlen, "%s: %s", s->dir, strerror(errno));
+    if (!ok && !create && lstat(s->dir, &st) != 0) {
+        snprintf(err, errlen, "no index in %s: run 'hearth index' first", root);
+    } else if (ok && !create && access(path, F_OK) != 0) {
         snprintf(err, errlen, "no index in %s: run 'hearth index' first", root);
         ok = false;
     }
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);
     if (ok && sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK)
-        ok = db_fail(s, path, err, errlen);
+        ok = index_store_fail(s, path, err, errlen);
     free(path);
     if (ok) sqlite3_busy_timeout(s->db, 10000);
     /* WAL + synchronous=NORMAL: a killed process loses nothing committed; a power cut may lose
      * the last transactions but never leaves a half-written one. */
     if (ok)
         ok = index_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err, errlen);
-    if (ok) ok = store_check(s, create, err, errlen);
+    if (ok) ok = store_check(s, create, err, errlen) && store_id(s, create, err, errlen);
     if (!ok) index_store_close(s);
     return ok;
 }
@@ -167,7 +250,16 @@ void index_store_close(index_store *s) {
 bool index_store_remove(const char *root, char *err, size_t errlen) {
     static const char *const names[] = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm"};
     char path[4096], *dir = index_dir(root);
+    struct stat st;
     if (!dir) return !snprintf(err, errlen, "index: out of memory");
+    if (lstat(dir, &st) != 0 && errno == ENOENT) {
+        free(dir);
+        return true; /* nothing to remove */
+    }
+    if (!index_dir_check(root, dir, false, err, errlen)) {
+        free(dir);
+        return false; /* never delete through a planted link */
+    }
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (unlink(path) != 0 && errno != ENOENT) {
@@ -176,8 +268,7 @@ bool index_store_remove(const char *root, char *err, size_t errlen) {
             return false;
         }
     }
-    /* FAISS files too: the new store counts generations from 0 again, so an old file could
-     * otherwise carry the generation number the new index reaches. */
+    /* FAISS files too (the new database's id fences them anyway: they are only dead weight). */
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d));) {
         if (strncmp(e->d_name, "vectors.", 8)) continue;
@@ -193,7 +284,7 @@ bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT id, path, hash, size, mtime_ns FROM files ORDER BY path",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     store_file *v = NULL;
     int64_t count = 0, cap = 0;
     int rc;
@@ -214,7 +305,7 @@ bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         index_store_files_free(v, count);
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     }
     *files = v;
     *n = count;
@@ -258,7 +349,7 @@ static bool bump_generation(index_store *s) {
 
 static bool finish(index_store *s, bool ok, const char *what, char *err, size_t errlen) {
     if (ok && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return true;
-    db_fail(s, what, err, errlen);
+    index_store_fail(s, what, err, errlen);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return false;
 }
@@ -322,7 +413,7 @@ bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint6
                           const uint64_t *chunk_hashes, int32_t n_chunks, const float *vecs,
                           int32_t dim, char *err, size_t errlen) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(s, path, err, errlen);
+        return index_store_fail(s, path, err, errlen);
     put_stmts ps = {0};
     int64_t id = 0;
     bool ok = upsert_file(s, path, hash, size, mtime_ns, language, &id) && delete_chunks(s, id);
@@ -369,17 +460,17 @@ bool index_store_touch_file(index_store *s, int64_t id, int64_t mtime_ns, char *
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "UPDATE files SET mtime_ns=? WHERE id=?", -1, &st, NULL) !=
         SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     sqlite3_bind_int64(st, 1, mtime_ns);
     sqlite3_bind_int64(st, 2, id);
     bool ok = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
-    return ok || db_fail(s, "index database", err, errlen);
+    return ok || index_store_fail(s, "index database", err, errlen);
 }
 
 bool index_store_delete_file(index_store *s, int64_t id, char *err, size_t errlen) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     bool ok = delete_chunks(s, id) && exec_id(s, "DELETE FROM files WHERE id=?", id) &&
               bump_generation(s);
     return finish(s, ok, "index database", err, errlen);
@@ -389,7 +480,7 @@ bool index_store_put_vectors(index_store *s, const int64_t *ids, const float *ve
                              int32_t dim, char *err, size_t errlen) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(s, "index database", err, errlen);
+        return index_store_fail(s, "index database", err, errlen);
     bool ok = sqlite3_prepare_v2(s->db,
                                  "INSERT OR REPLACE INTO vectors(chunk_id, vec) "
                                  "VALUES(?,?)",

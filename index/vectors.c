@@ -122,7 +122,7 @@ index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, 
     if (!ok && v) snprintf(err, errlen, "vector index: out of memory");
     if (ok) v->generation = generation;
     if (ok && sqlite3_prepare_v2(s->db, "SELECT chunk_id, vec FROM vectors", -1, &st, NULL))
-        ok = !snprintf(err, errlen, "vector index: %s", sqlite3_errmsg(s->db));
+        ok = index_store_fail(s, "vector index", err, errlen);
     while (ok && sqlite3_step(st) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 1) != (int)((size_t)dim * sizeof(float)))
             continue; /* a vector of another dimension cannot be searched with this model */
@@ -143,8 +143,11 @@ index_vectors *index_vectors_from_store(index_store *s, int32_t dim, char *err, 
     return ok ? v : NULL;
 }
 
-static void faiss_path(char *buf, size_t n, const char *dir, int64_t gen) {
-    snprintf(buf, n, "%s/vectors.%lld.faiss", dir, (long long)gen);
+void index_vectors_path(const index_store *s, int64_t gen, char *buf, size_t n) {
+    if (s->id[0]) /* "": an index from before ids, until its next build gives it one */
+        snprintf(buf, n, "%s/vectors.%s.%lld.faiss", s->dir, s->id, (long long)gen);
+    else
+        snprintf(buf, n, "%s/vectors.%lld.faiss", s->dir, (long long)gen);
 }
 
 /* The largest chunk id with a vector: at least the number of vectors (ids are distinct and
@@ -165,9 +168,54 @@ static int64_t max_vector_id(index_store *s) {
  * the reader allocate more than the index could ever need. */
 static bool plausible_file(const char *path, int64_t n, int32_t dim) {
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false; /* a link: not ours */
     uint64_t per = (uint64_t)dim * sizeof(float) + 8 + 1024;
     return (uint64_t)st.st_size <= (uint64_t)n * per + (1u << 20);
+}
+
+/* The fixed part of a FAISS index header (faiss/impl/index_write.cpp): fourcc, d (int32),
+ * ntotal (int64), two unused int64, is_trained (1 byte), metric type (int32). */
+enum { HEADER_BYTES = 37 };
+
+static bool read_at(int fd, uint64_t off, void *buf, size_t n) {
+    return pread(fd, buf, n, (off_t)off) == (ssize_t)n;
+}
+
+/* d and ntotal of the header at off, if its fourcc is one of ours and its metric is IP. */
+static bool header_ok(int fd, uint64_t off, const char *fourcc, int32_t *d, int64_t *ntotal) {
+    unsigned char h[HEADER_BYTES];
+    int32_t metric;
+    if (!read_at(fd, off, h, sizeof h) || memcmp(h, fourcc, 4)) return false;
+    memcpy(d, h + 4, 4);
+    memcpy(ntotal, h + 8, 8);
+    memcpy(&metric, h + 33, 4);
+    return metric == METRIC_INNER_PRODUCT && *ntotal >= 0;
+}
+
+/* A FAISS file FAISS can read without throwing: its reader leaks what it built so far when a
+ * file turns out corrupt, so a flat file (IndexIDMap2 over IndexFlatIP: two headers, the
+ * vectors, the ids, nothing else) is checked whole first — every count, the exact size. An HNSW
+ * file (past INDEX_HNSW_THRESHOLD) is checked to its inner header; the size bound of
+ * plausible_file covers the rest. */
+static bool faiss_file_valid(const char *path, int32_t dim) {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    int32_t d1 = 0, d2 = 0;
+    int64_t n1 = -1, n2 = -1;
+    uint64_t floats = 0, ids = 0;
+    bool ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+              header_ok(fd, 0, "IxM2", &d1, &n1) && d1 == dim;
+    bool flat = ok && header_ok(fd, HEADER_BYTES, "IxFI", &d2, &n2);
+    if (ok && !flat) ok = header_ok(fd, HEADER_BYTES, "IHNf", &d2, &n2) && d2 == dim && n2 == n1;
+    if (ok && flat) { /* sizes as size_t (8 bytes), after the two headers and after the floats */
+        uint64_t n = (uint64_t)n1, per = 4 * (uint64_t)dim + 8;
+        ok = d2 == dim && n2 == n1 && n <= ((uint64_t)st.st_size - 2 * HEADER_BYTES) / per &&
+             (uint64_t)st.st_size == 2 * HEADER_BYTES + 16 + n * per &&
+             read_at(fd, 2 * HEADER_BYTES, &floats, 8) && floats == n * (uint64_t)dim &&
+             read_at(fd, 2 * HEADER_BYTES + 8 + floats * 4, &ids, 8) && ids == n;
+    }
+    if (fd >= 0) close(fd);
+    return ok;
 }
 
 index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, char *err,
@@ -177,10 +225,11 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, ch
     if (!index_store_exec(s, "BEGIN", err, errlen)) return NULL;
     int64_t gen = index_store_meta_int(s, "generation", 0), n = max_vector_id(s);
     index_store_exec(s, "COMMIT", err, errlen);
-    faiss_path(path, sizeof path, s->dir, gen);
+    index_vectors_path(s, gen, path, sizeof path);
     FaissIndex *ix = NULL;
-    if (plausible_file(path, n, dim) && faiss_read_index_fname(path, 0, &ix) == 0 && ix &&
-        faiss_Index_d(ix) == dim && faiss_Index_ntotal(ix) <= n) {
+    if (plausible_file(path, n, dim) && faiss_file_valid(path, dim) &&
+        faiss_read_index_fname(path, 0, &ix) == 0 && ix && faiss_Index_d(ix) == dim &&
+        faiss_Index_ntotal(ix) <= n) {
         set_ef_search(ix);
         index_vectors *v = calloc(1, sizeof *v);
         if (v) {
@@ -194,11 +243,12 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, ch
     return index_vectors_from_store(s, dim, err, errlen);
 }
 
-/* Removes vectors.*.faiss files of other generations and leftover temporary files. */
-static void remove_stale(const char *dir, int64_t keep) {
+/* Removes vectors.*.faiss files of other generations or databases and leftover temporary
+ * files. */
+static void remove_stale(const char *dir, const char *keep_path) {
     DIR *d = opendir(dir);
-    char path[4096], mine[64];
-    snprintf(mine, sizeof mine, "vectors.%lld.faiss", (long long)keep);
+    char path[4096];
+    const char *mine = strrchr(keep_path, '/') + 1;
     for (struct dirent *e; d && (e = readdir(d));) {
         if (strncmp(e->d_name, "vectors.", 8) || !strcmp(e->d_name, mine)) continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -218,7 +268,8 @@ static bool fsync_path(const char *path, int flags) {
 bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errlen) {
     char tmp[4096], path[4096];
     snprintf(tmp, sizeof tmp, "%s/vectors.tmp.%ld", s->dir, (long)getpid());
-    faiss_path(path, sizeof path, s->dir, v->generation);
+    index_vectors_path(s, v->generation, path, sizeof path);
+    unlink(tmp); /* FAISS's fopen follows a link a repository may have planted under this name */
     if (faiss_write_index_fname(v->index, tmp)) {
         unlink(tmp);
         return faiss_fail(tmp, err, errlen);
@@ -229,7 +280,7 @@ bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errl
         return false;
     }
     fsync_path(s->dir, O_RDONLY | O_DIRECTORY);
-    remove_stale(s->dir, v->generation);
+    remove_stale(s->dir, path);
     return true;
 }
 

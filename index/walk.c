@@ -5,7 +5,8 @@
  * Symlinks are followed only inside the repository, and every directory and file is visited at
  * most once (by device and inode), which is what ends symlink loops and keeps aliases from being
  * indexed twice. Files are opened only later, by the build, with O_NONBLOCK so a fifo can never
- * hang it; here they are only stat'ed. */
+ * hang it, and read only if they are still what the walk saw (index_read_walked); here they are
+ * only stat'ed. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -138,7 +139,8 @@ static bool push_file(walker *w, const char *rel, const struct stat *st) {
     char *p = strdup(rel);
     if (!p) return false;
     w->files[w->n_files++] = (index_file){
-        p, (uint64_t)st->st_size, (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec};
+        p, (uint64_t)st->st_size, (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+        (uint64_t)st->st_dev, (uint64_t)st->st_ino};
     return true;
 }
 

@@ -50,6 +50,10 @@ lsp_frame_status lsp_framer_next(lsp_framer *f, const char **body, size_t *len, 
 void lsp_framer_free(lsp_framer *f);
 /* "Content-Length: N\r\n\r\n" + body, malloc'd; NULL if out of memory. */
 char *lsp_frame_encode(const char *body, size_t len, size_t *out_len);
+/* Parses a message body. Strings may hold U+0000 (JSON_ALLOW_NUL: the server keeps lengths), and
+ * a lone surrogate escape (\ud800 without its pair, which JavaScript strings can hold and jansson
+ * refuses) becomes U+FFFD, one UTF-16 unit like the editor's, so positions stay in step. */
+json_t *lsp_json_parse(const char *body, size_t len, json_error_t *je);
 
 /* ---- document.c: text and positions ---- */
 

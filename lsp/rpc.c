@@ -153,6 +153,63 @@ lsp_frame_status lsp_framer_next(lsp_framer *f, const char **body, size_t *len, 
     return LSP_FRAME_BODY;
 }
 
+static int hex4(const char *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Counts the \uXXXX escapes in the JSON text b[0..n) that are lone surrogates (walking its
+ * strings, so an escaped backslash is not taken for one), overwriting each with \uFFFD at the
+ * same offset in fix (a copy of b) when fix is given. */
+static size_t lone_surrogates(const char *b, size_t n, char *fix) {
+    size_t count = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] == '"') {
+            in_string = !in_string;
+        } else if (in_string && b[i] == '\\' && i + 1 < n) {
+            int u = b[i + 1] == 'u' && i + 6 <= n ? hex4(b + i + 2) : -1;
+            bool high = u >= 0xD800 && u <= 0xDBFF, low = u >= 0xDC00 && u <= 0xDFFF;
+            int next =
+                high && i + 12 <= n && b[i + 6] == '\\' && b[i + 7] == 'u' ? hex4(b + i + 8) : -1;
+            if (high && next >= 0xDC00 && next <= 0xDFFF) {
+                i += 11; /* a pair: one character */
+            } else if (high || low) {
+                if (fix) memcpy(fix + i, "\\uFFFD", 6);
+                count++;
+                i += 5;
+            } else {
+                i++; /* any other escape: its second character is not a quote */
+            }
+        }
+    }
+    return count;
+}
+
+json_t *lsp_json_parse(const char *body, size_t len, json_error_t *je) {
+    if (!lone_surrogates(body, len, NULL)) return json_loadb(body, len, JSON_ALLOW_NUL, je);
+    char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        snprintf(je->text, sizeof je->text, "out of memory");
+        je->line = je->column = 0;
+        return NULL;
+    }
+    memcpy(copy, body, len);
+    lone_surrogates(body, len, copy);
+    json_t *v = json_loadb(copy, len, JSON_ALLOW_NUL, je);
+    free(copy);
+    return v;
+}
+
 char *lsp_frame_encode(const char *body, size_t len, size_t *out_len) {
     char head[64];
     int h = snprintf(head, sizeof head, "Content-Length: %zu\r\n\r\n", len);

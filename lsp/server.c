@@ -219,7 +219,7 @@ static void dispatch(lsp_server *s, const char *method, json_t *id, json_t *para
 /* Checks the JSON-RPC envelope; answers what is malformed. */
 static void handle_message(lsp_server *s, const char *body, size_t len) {
     json_error_t je;
-    json_t *msg = json_loadb(body, len, 0, &je);
+    json_t *msg = lsp_json_parse(body, len, &je);
     if (!msg) {
         lsp_reply_error(s, NULL, LSP_PARSE_ERROR, "invalid JSON: %s (line %d, column %d)", je.text,
                         je.line, je.column);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base.h"
 #include "internal.h"
 
 /* $VAR/sub, or $HOME/fallback/sub when VAR is unset or not absolute (as the XDG spec says). */
@@ -86,6 +87,11 @@ char *models_resolve(const char *what, char *err, size_t errlen) {
         return NULL;
     }
     if (is_file(what)) return strdup(what);
+    struct stat st;
+    if (stat(what, &st) == 0) { /* a directory, fifo, device: say what it is */
+        snprintf(err, errlen, "%s is %s, not a model file", what, base_file_kind(st.st_mode));
+        return NULL;
+    }
     if (strchr(what, '/')) {
         snprintf(err, errlen, "%s: no such file", what);
         return NULL;

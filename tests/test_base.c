@@ -53,7 +53,23 @@ static void test_stop_holdback(void) {
     CHECK(base_stop_holdback("ok", 2, NULL, 0) == 0);
 }
 
+/* RFC 4648 section 10's test vectors, and every byte value. */
+static void test_base64_rfc4648_vectors(void) {
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const out[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    char buf[16];
+    for (int i = 0; i < 7; i++) {
+        base_base64_encode(in[i], strlen(in[i]), buf);
+        CHECKF(!strcmp(buf, out[i]) && strlen(buf) == base_base64_len(strlen(in[i])), "%s", buf);
+    }
+    unsigned char bytes[3] = {0xff, 0x00, 0xe9};
+    base_base64_encode(bytes, 3, buf);
+    CHECK(!strcmp(buf, "/wDp"));
+}
+
 int main(void) {
+    test_base64_rfc4648_vectors();
     test_buf_appends_consumes_and_takes();
     test_utf8_incomplete_tail();
     test_stop_find_earliest();

@@ -198,8 +198,10 @@ def test_vectors(root):
         n_chunks = c.execute("SELECT count(*) FROM chunks").fetchone()[0]
         n_vecs = c.execute("SELECT count(*) FROM vectors").fetchone()[0]
         gen = c.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]
+        ix = c.execute("SELECT value FROM meta WHERE key='index_id'").fetchone()[0]
     check(n_chunks == n_vecs and n_vecs > 0, f"every chunk has a vector ({n_vecs}/{n_chunks})")
-    check(os.path.exists(os.path.join(root, ".hearth", f"vectors.{gen}.faiss")), "faiss file")
+    faiss = os.path.join(root, ".hearth", f"vectors.{ix}.{gen}.faiss")
+    check(os.path.exists(faiss), "faiss file named by the database's id and generation")
     for mode in ["vector", "hybrid"]:
         hits = search(root, "parse_config configuration file", "--mode", mode, "-k", "5")
         check(len(hits) >= 1, f"{mode} returns results")
@@ -209,7 +211,7 @@ def test_vectors(root):
     hits = search(root, "widgets", "--per-file", "1", "-k", "10")
     paths = [h["path"] for h in hits]
     check(len(paths) == len(set(paths)), "at most one chunk per file with --per-file 1")
-    os.remove(os.path.join(root, ".hearth", f"vectors.{gen}.faiss"))
+    os.remove(faiss)
     check(len(search(root, "parse_config", "--mode", "vector")) >= 1, "rebuilt from SQLite")
 
 

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -236,8 +237,9 @@ static void test_faiss_file_round_trip(const char *dir) {
     CHECK(v && index_vectors_count(v) == 3);
     CHECK(v && index_vectors_save(v, &s, err, sizeof err));
     index_vectors_free(v);
-    v = index_vectors_load(&s, 4, NULL, err, sizeof err);
-    CHECK(v && index_vectors_count(v) == 3);
+    bool rebuilt = true;
+    v = index_vectors_load(&s, 4, &rebuilt, err, sizeof err);
+    CHECK(v && index_vectors_count(v) == 3 && !rebuilt); /* the file passed the checks */
     float q[4] = {0, 0, 0.6f, 0.8f}, scores[3], got[4];
     int64_t ids[3];
     CHECK(v && index_vectors_search(v, q, 3, ids, scores, err, sizeof err) == 3);
@@ -278,8 +280,9 @@ static void test_hnsw_past_threshold(const char *dir) {
     CHECK(v && index_vectors_count(v) == N);
     CHECK(v && index_vectors_save(v, &s, err, sizeof err));
     index_vectors_free(v);
-    v = index_vectors_load(&s, DIM, NULL, err, sizeof err);
-    CHECK(v && index_vectors_count(v) == N);
+    bool rebuilt = true;
+    v = index_vectors_load(&s, DIM, &rebuilt, err, sizeof err);
+    CHECK(v && index_vectors_count(v) == N && !rebuilt); /* the file passed the checks */
     sqlite3_stmt *st;
     int64_t first_id = 0;
     if (sqlite3_prepare_v2(s.db,
@@ -304,6 +307,87 @@ static void test_hnsw_past_threshold(const char *dir) {
     index_store_close(&s);
 }
 
+static void put(const char *dir, const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) fputs(text, f);
+    if (f) fclose(f);
+}
+
+typedef struct {
+    const char *repo, *outside;
+    int calls;
+} swap_state;
+
+/* The build's first progress report comes after the walk, before any file is read: the moment
+ * a hostile process would swap a file for a link, here made deterministic. */
+static void swap_after_walk(const index_progress *p, void *user) {
+    swap_state *s = user;
+    (void)p;
+    if (s->calls++) return;
+    char path[512], tmp[512];
+    snprintf(path, sizeof path, "%s/swapped.c", s->repo);
+    if (unlink(path) != 0 || symlink(s->outside, path) != 0) fprintf(stderr, "swap failed\n");
+    /* an editor's atomic save of another file: a new inode, still inside the repository */
+    snprintf(tmp, sizeof tmp, "%s/.saved.tmp", s->repo);
+    put(s->repo, ".saved.tmp", "int saved_after_walk_marker;\n");
+    snprintf(path, sizeof path, "%s/saved.c", s->repo);
+    if (rename(tmp, path) != 0) fprintf(stderr, "rename failed\n");
+}
+
+static int32_t lexical_hits(const char *repo, const char *query) {
+    index_search_params q = {.root = repo, .query = query, .k = 5, .mode = INDEX_MODE_LEXICAL};
+    index_hit *hits = NULL;
+    int32_t n = 0;
+    char err[INDEX_ERR_LEN];
+    if (!index_search(&q, &hits, &n, err, sizeof err)) {
+        fprintf(stderr, "search: %s\n", err);
+        return -1;
+    }
+    index_hits_free(hits, n);
+    return n;
+}
+
+/* A file swapped for a link to a file outside the repository between the walk and the read is
+ * not indexed (nor searchable); a file replaced inside the repository still is. */
+static void test_walk_read_swap_to_outside_link(const char *dir) {
+    char repo[256], outside[256];
+    snprintf(repo, sizeof repo, "%s/swap-repo", dir);
+    snprintf(outside, sizeof outside, "%s/outside-secret.c", dir);
+    CHECK(mkdir(repo, 0755) == 0);
+    put(dir, "outside-secret.c", "int outside_secret_marker = 42;\n");
+    put(repo, "swapped.c", "int innocent_content;\n");
+    put(repo, "saved.c", "int saved_before_walk;\n");
+    swap_state st = {repo, outside, 0};
+    index_build_params p = {.root = repo, .progress = swap_after_walk, .user = &st};
+    index_build_stats stats;
+    char err[INDEX_ERR_LEN];
+    CHECKF(index_build(&p, &stats, err, sizeof err), "%s", err);
+    CHECK(st.calls > 0);
+    CHECKF(lexical_hits(repo, "outside_secret_marker") == 0, "the outside file was indexed");
+    CHECK(stats.skips.count[INDEX_SKIP_SYMLINK] == 1);
+    CHECK(lexical_hits(repo, "saved_after_walk_marker") == 1);
+    index_build_stats_free(&stats);
+}
+
+/* A repository reached through a symlinked parent (/home -> /data/home) is indexed and searched:
+ * only links planted in the index itself are refused. */
+static void test_root_through_a_link(const char *dir) {
+    char real[256], link[256], repo[300];
+    snprintf(real, sizeof real, "%s/data-home", dir);
+    snprintf(link, sizeof link, "%s/home", dir);
+    snprintf(repo, sizeof repo, "%s/repo", link);
+    CHECK(mkdir(real, 0755) == 0 && symlink("data-home", link) == 0 && mkdir(repo, 0755) == 0);
+    put(repo, "a.c", "int via_link_marker;\n");
+    index_build_params p = {.root = repo};
+    index_build_stats stats;
+    char err[INDEX_ERR_LEN];
+    CHECKF(index_build(&p, &stats, err, sizeof err), "%s", err);
+    index_build_stats_free(&stats);
+    CHECK(lexical_hits(repo, "via_link_marker") == 1);
+}
+
 int main(int argc, char **argv) {
     test_ignore_gitignore_subset();
     test_ignore_hostile_patterns_are_fast();
@@ -315,6 +399,8 @@ int main(int argc, char **argv) {
     if (mkdtemp(dir)) {
         test_faiss_file_round_trip(dir);
         test_hnsw_past_threshold(dir);
+        test_walk_read_swap_to_outside_link(dir);
+        test_root_through_a_link(dir);
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

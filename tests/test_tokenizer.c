@@ -674,10 +674,35 @@ static void test_model_prompts(const char *ref) {
            pieces);
 }
 
+/* An empty text has no tokens, and the caller's buffer is left alone: the empty result's token
+ * buffer is NULL, and copying from it (even 0 bytes) aborted the UBSan build on an empty
+ * prompt. With special tokens, only the vocabulary's BOS/CLS and EOS/SEP. */
+static void test_empty_text(const char *ref) {
+    static const char *const vocabs[] = {"qwen2.5-coder", "llama-spm", "bert-bge", "gpt-2"};
+    for (size_t v = 0; v < sizeof vocabs / sizeof *vocabs; v++) {
+        char path[1024], err[256];
+        snprintf(path, sizeof path, "%s/vocab/%s.gguf", ref, vocabs[v]);
+        gguf_file *g;
+        double ms;
+        tokenizer *t = load_vocab(path, &g, &ms);
+        for (int parse = 0; t && parse < 2; parse++) {
+            int32_t ids[4] = {-7, -7, -7, -7};
+            CHECKF(tokenizer_encode(t, "", 0, false, parse, ids, 4, err, sizeof err) == 0 &&
+                       ids[0] == -7,
+                   "%s", vocabs[v]);
+            int64_t k = tokenizer_encode(t, "", 0, true, parse, ids, 4, err, sizeof err);
+            CHECKF(k >= 0 && k <= 2, "%s: %lld", vocabs[v], (long long)k);
+        }
+        tokenizer_free(t);
+        gguf_close(g);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *ref = argc > 1 ? argv[1] : "../shared/reference";
     test_utf8_stream();
     test_malformed();
+    test_empty_text(ref);
     test_specials(ref);
     test_reference_vectors(ref);
     test_model_prompts(ref);

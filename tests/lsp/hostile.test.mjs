@@ -1,9 +1,14 @@
 // Hostile traffic that protocol.test.mjs does not send: messages of 50 MB and over the limit,
 // Content-Length that lies, bodies split in odd places, requests and notifications before
-// initialize, and positions out of range in completion requests. After each, the server must
+// initialize, positions out of range in completion requests, documents holding U+0000 and lone
+// surrogates, and model paths that are fifos or directories. After each, the server must
 // still answer a normal request.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client, frame, killAll } from './client.mjs';
 
 afterEach(killAll);
@@ -122,4 +127,50 @@ test('wrong param types and out-of-range positions in completion requests', { ti
   c.notify('$/cancelRequest', null);
   await alive(c);
   assert.equal(await c.close(), 0);
+});
+
+// A JavaScript string may hold U+0000 and lone surrogates, and JSON.stringify sends them as
+// \u0000 and \ud800 escapes. Refusing the didOpen left the server without the document while
+// the editor went on editing it: it is accepted, NUL kept, each lone surrogate made U+FFFD (one
+// UTF-16 unit, like the editor's), so later positions still agree with the editor's copy.
+test('documents holding U+0000 and lone surrogates are kept in step with the editor', { timeout: 60000 }, async () => {
+  const c = new Client();
+  await c.initialize();
+  const text = 'a\u0000b\ud800c\udc00d\ud83d\ude80e\n\\ud800 stays text\n';
+  c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'c', version: 1, text } });
+  const want = text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  assert.equal(want, 'a\u0000b\ufffdc\ufffdd\ud83d\ude80e\n\\ud800 stays text\n');
+  assert.equal((await doc(c, URI)).text, want);
+  // UTF-16 positions after the NUL and the replaced surrogates: 'X' lands before 'e', and a
+  // lone surrogate inside a change is replaced the same way.
+  c.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [
+    { range: { start: { line: 0, character: 9 }, end: { line: 0, character: 9 } }, text: 'X\udfff\u0000' }] });
+  assert.equal((await doc(c, URI)).text, 'a\u0000b\ufffdc\ufffdd\ud83d\ude80X\ufffd\u0000e\n\\ud800 stays text\n');
+  assert.equal(nullIdErrors(c).length, 0, JSON.stringify(nullIdErrors(c)));
+  assert.equal(await c.close(), 0);
+});
+
+// A model path that is a fifo (or a directory) is named for what it is, at once: opening a fifo
+// for reading would wait for a writer forever, and "no such file" sends the user looking for a
+// file that is there.
+test('a completion model that is a fifo or a directory is refused at once, named', { timeout: 60000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-fifo-'));
+  const fifo = join(dir, 'model.gguf');
+  execFileSync('mkfifo', [fifo]);
+  try {
+    for (const [model, kind] of [[fifo, /fifo/], [dir, /directory/]]) {
+      const c = new Client();
+      await c.initialize({ initializationOptions: { completionModel: model, threads: 1 } });
+      c.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'c', version: 1, text: 'int a' } });
+      const r = await c.request('textDocument/inlineCompletion', { textDocument: { uri: URI },
+        position: { line: 0, character: 5 }, context: { triggerKind: 1 } });
+      const said = JSON.stringify(r.error ?? r.result) + c.stderr +
+        JSON.stringify(c.messages.filter((m) => m.method?.startsWith('window/')));
+      assert.match(said, kind);
+      assert.doesNotMatch(said, /no such file/);
+      assert.equal(await c.close(), 0);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
