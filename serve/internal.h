@@ -108,6 +108,7 @@ struct serve_server {
     char fim_why[256];      /* why fim is NULL */
     char model_name[256], embed_name[256];
     int32_t n_ctx;
+    int32_t kv_blocks; /* blocks in the paged KV pool (SERVE_KV_BLOCK positions each) */
     long created;
     /* loop */
     uv_loop_t loop;

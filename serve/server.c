@@ -64,6 +64,7 @@ static bool load_main(serve_server *s, char *err, size_t errlen) {
     s->ctx = engine_ctx_new_paged(s->model, &cp, &pp, err, errlen);
     if (!s->ctx) return false;
     s->n_ctx = n_ctx;
+    s->kv_blocks = pp.n_blocks;
     if (p->max_prompt < 1) {
         snprintf(err, errlen, "the context is too small");
         return false;
