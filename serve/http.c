@@ -15,7 +15,7 @@ struct conn {
     uv_timer_t timer;
     serve_server *s;
     http_parser parser;
-    int handles_open;
+    int holders;
     char url[2048];
     size_t url_len;
     char field[32];
@@ -46,12 +46,28 @@ void serve_conn_set_job(conn *c, serve_job *j) {
 
 /* ---- lifetime ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-    conn *c = h->data;
-    if (--c->handles_open > 0) return;
+/* Drops one holder of c (each of its two handles until closed, a worker parsing its request). */
+static void conn_unref(conn *c) {
+    if (--c->holders > 0) return;
     c->s->n_conns--;
     free(c->body);
     free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+    conn_unref(h->data);
+}
+
+void serve_conn_hold(conn *c) {
+    c->holders++;
+}
+
+void serve_conn_release(conn *c) {
+    conn_unref(c);
+}
+
+bool serve_conn_open(const conn *c) {
+    return !c->closing;
 }
 
 static void conn_close(conn *c) {
@@ -354,7 +370,7 @@ static void on_connection(uv_stream_t *server, int status) {
     uv_tcp_init(&s->loop, &c->tcp);
     uv_timer_init(&s->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
-    c->handles_open = 2;
+    c->holders = 2;
     s->n_conns++;
     if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
         conn_close(c);

@@ -177,6 +177,12 @@ void serve_conn_set_job(conn *c, serve_job *j);
 /* True once a response (or the start of a stream) was sent. */
 bool serve_http_replied(const conn *c);
 serve_server *serve_conn_server(conn *c);
+/* Keeps c's memory (its request, not its socket) alive while a worker thread reads it; release
+ * ends that (and frees c if it closed meanwhile). Loop thread. */
+void serve_conn_hold(conn *c);
+void serve_conn_release(conn *c);
+/* False once the connection is closing (the client left, or the server stops). */
+bool serve_conn_open(const conn *c);
 
 /* ---- routes and replies (api.c, reply.c) ---- */
 void serve_api_handle(serve_server *s, conn *c, const http_request *r);
