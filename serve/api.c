@@ -400,6 +400,13 @@ static bool input_type(json_t *o, embed_kind *kind, why *w) {
     return false;
 }
 
+/* True when text is empty or only whitespace (nothing to embed). */
+static bool blank(const char *text, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (!strchr(" \t\r\n\v\f", text[i]) || !text[i]) return false;
+    return true;
+}
+
 /* Each input through embed_prepare: prompt, tokens, truncation of documents; an over-long
  * query or an empty input fails the request naming the input. */
 static bool prepare_inputs(serve_server *s, serve_job *j, json_t *in, size_t n, embed_kind kind,
@@ -411,6 +418,10 @@ static bool prepare_inputs(serve_server *s, serve_job *j, json_t *in, size_t n, 
         json_t *t = json_is_array(in) ? json_array_get(in, i) : in;
         if (!json_is_string(t)) {
             snprintf(w->msg, sizeof w->msg, "input[%zu] is not a string", i);
+            return false;
+        }
+        if (blank(json_string_value(t), json_string_length(t))) {
+            snprintf(w->msg, sizeof w->msg, "input[%zu] is empty: there is no text to embed", i);
             return false;
         }
         if (!embed_prepare(s->embed, kind, json_string_value(t), json_string_length(t),

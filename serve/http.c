@@ -161,6 +161,8 @@ static const char *status_text(int status) {
         return "Request Timeout";
     case 413:
         return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
     case 429:
         return "Too Many Requests";
     case 431:
@@ -169,6 +171,8 @@ static const char *status_text(int status) {
         return "Internal Server Error";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Error";
     }
@@ -230,7 +234,8 @@ static int count_header(conn *c, size_t n) {
 static int on_url(http_parser *p, const char *at, size_t n) {
     conn *c = p->data;
     if (count_header(c, n)) return -1;
-    if (c->url_len + n >= sizeof c->url) return fail(c, 431, "request URL is too long");
+    if (c->url_len + n >= sizeof c->url)
+        return fail(c, 414, "the request URL is longer than 2047 bytes");
     memcpy(c->url + c->url_len, at, n);
     c->url_len += n;
     c->url[c->url_len] = 0;
@@ -272,6 +277,13 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
 
 static int on_headers_complete(http_parser *p) {
     conn *c = p->data;
+    if (p->http_major != 1) { /* HTTP/1.0 and 1.1 only */
+        char msg[64];
+        snprintf(msg, sizeof msg, "HTTP/%u.%u is not supported (use HTTP/1.1)", p->http_major,
+                 p->http_minor);
+        fail(c, 505, msg);
+        return 3;
+    }
     if (p->content_length != ULLONG_MAX && p->content_length > c->s->p.max_body) {
         fail(c, 413, "request body is too large");
         return 3; /* any value but 0, 1, 2 is an error */

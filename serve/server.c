@@ -35,8 +35,16 @@ static bool check_params(serve_params *p, char *err, size_t errlen) {
                                                                    "address requires --api-key"
                       : p->api_key && !p->api_key[0]             ? "the API key is empty"
                                                                  : NULL;
-    if (bad) snprintf(err, errlen, "%s", bad);
-    return !bad;
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
+        return false;
+    }
+    if (p->chat_template && !engine_chat_template_known(p->chat_template)) {
+        snprintf(err, errlen, "unknown chat template '%s' (known: chatml, qwen3, llama3)",
+                 p->chat_template);
+        return false;
+    }
+    return true;
 }
 
 static void name_of(const char *path, const char *given, char *out, size_t n) {

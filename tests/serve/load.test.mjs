@@ -6,6 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -86,4 +87,40 @@ test('a 4 MB prompt is refused while a stream goes on', { skip, timeout: 120000 
   }
   assert.match(await stream, /data: \[DONE\]/);
   s.proc.kill('SIGTERM');
+});
+
+// Raw bytes to the server; resolves with the status line of its answer.
+function rawStatus(url, bytes) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolveLine, reject) => {
+    const sock = net.connect(Number(port), hostname, () => sock.write(bytes));
+    let got = '';
+    sock.on('data', (d) => { got += d; });
+    sock.on('end', () => resolveLine(got.split('\r\n')[0]));
+    sock.on('error', reject);
+  });
+}
+
+test('protocol corners: HTTP/9.9 is 505, a 3 000-byte URL 414, a blank embedding input 400', { skip, timeout: 60000 }, async () => {
+  const s = await startServer(['-m', QWEN, '--embedding-model', EMBED]);
+  assert.equal(await rawStatus(s.url, 'GET /health HTTP/9.9\r\nHost: x\r\n\r\n'), 'HTTP/1.1 505 HTTP Version Not Supported');
+  assert.equal(await rawStatus(s.url, 'GET /health HTTP/1.0\r\nHost: x\r\n\r\n'), 'HTTP/1.1 200 OK');
+  assert.equal(await rawStatus(s.url, `GET /${'a'.repeat(3000)} HTTP/1.1\r\nHost: x\r\n\r\n`), 'HTTP/1.1 414 URI Too Long');
+  for (const input of ['', '   \n\t', ['fine', ' ']]) {
+    const r = await post(s.url, '/v1/embeddings', { input });
+    assert.equal(r.status, 400, JSON.stringify(r.json).slice(0, 200));
+    assert.match(r.json.error.message, /empty/);
+  }
+  assert.equal((await post(s.url, '/v1/embeddings', { input: 'fine' })).status, 200);
+  s.proc.kill('SIGTERM');
+});
+
+test('an unknown --template is refused at start-up, naming the known ones', { skip, timeout: 60000 }, async () => {
+  const p = spawn(BIN, ['serve', '--port', '0', '-q', '-m', QWEN, '--template', 'nonsense'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  servers.push(p);
+  let err = '';
+  p.stderr.on('data', (d) => { err += d; if (/listening on/.test(err)) p.kill('SIGTERM'); });
+  const code = await new Promise((r) => p.on('exit', r));
+  assert.notEqual(code, 0, err);
+  assert.match(err, /unknown chat template 'nonsense' \(known: chatml, qwen3, llama3\)/);
 });
