@@ -1,6 +1,7 @@
-/* Routes on the loop thread: authentication, method and path, the JSON body of each endpoint
- * checked field by field (hostile input gets a 4xx in OpenAI's error shape), prompts tokenized,
- * and a job handed to the scheduler. */
+/* Routes on the loop thread (authentication, method and path); on a libuv worker thread the
+ * JSON body of each endpoint checked field by field (hostile input gets a 4xx in OpenAI's error
+ * shape) and prompts tokenized up to the limit; back on the loop, the job handed to the
+ * scheduler. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
