@@ -26,6 +26,7 @@ struct conn {
     char *body;
     size_t body_len, body_cap;
     bool message_done, replied, streaming, closing;
+    bool detached; /* serve_http_feed_detached: no socket, no timer; replies are dropped */
     int fail_status;
     char fail_msg[160];
     serve_job *job;
@@ -64,6 +65,10 @@ void serve_conn_hold(conn *c) {
 
 void serve_conn_release(conn *c) {
     conn_unref(c);
+}
+
+bool serve_conn_detached(const conn *c) {
+    return c->detached;
 }
 
 bool serve_conn_open(const conn *c) {
@@ -106,6 +111,10 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 /* Closes once every queued write went out. */
 void serve_http_end(conn *c) {
     if (c->closing) return;
+    if (c->detached) {
+        c->closing = true;
+        return;
+    }
     uv_shutdown_t *req = calloc(1, sizeof *req);
     if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown)) {
         free(req);
@@ -131,7 +140,7 @@ static void on_written(uv_write_t *req, int status) {
 
 /* Queues data (taken over) for writing. */
 static void conn_write(conn *c, char *data, size_t n) {
-    write_req *w = calloc(1, sizeof *w);
+    write_req *w = c->detached ? NULL : calloc(1, sizeof *w);
     if (c->closing || !w) {
         free(data);
         free(w);
@@ -328,8 +337,12 @@ static const http_parser_settings SETTINGS = {
     .on_message_complete = on_message_complete,
 };
 
+static void stop_timer(conn *c) {
+    if (!c->detached) uv_timer_stop(&c->timer);
+}
+
 static void dispatch(conn *c) {
-    uv_timer_stop(&c->timer);
+    stop_timer(c);
     char *q = strchr(c->url, '?');
     if (q) *q = 0;
     http_request r = {http_method_str((enum http_method)c->parser.method), c->url,
@@ -344,27 +357,31 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
+/* Parses bytes of the request; answers a malformed one, dispatches a complete one. */
+static void feed(conn *c, const char *data, size_t n) {
+    if (n == 0 || c->message_done || c->replied) return;
+    http_parser_execute(&c->parser, &SETTINGS, data, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->fail_status) {
+        stop_timer(c);
+        serve_api_error(c, c->fail_status, c->fail_msg, NULL);
+    } else if (e != HPE_OK && e != HPE_PAUSED) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
+        stop_timer(c);
+        serve_api_error(c, 400, msg, NULL);
+    } else if (c->message_done) {
+        dispatch(c);
+    }
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     conn *c = st->data;
     if (nread < 0) { /* EOF or error: the client is gone; its job is cancelled */
         conn_close(c);
         return;
     }
-    if (nread == 0 || c->message_done || c->replied) return;
-    size_t used = http_parser_execute(&c->parser, &SETTINGS, buf->base, (size_t)nread);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (c->fail_status) {
-        uv_timer_stop(&c->timer);
-        serve_api_error(c, c->fail_status, c->fail_msg, NULL);
-    } else if (e != HPE_OK && e != HPE_PAUSED) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
-        uv_timer_stop(&c->timer);
-        serve_api_error(c, 400, msg, NULL);
-    } else if (c->message_done) {
-        dispatch(c);
-    }
-    (void)used;
+    feed(c, buf->base, (size_t)nread);
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -418,6 +435,26 @@ bool serve_http_listen(serve_server *s, char *err, size_t errlen) {
         s->p.port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                      : ((struct sockaddr_in *)&addr)->sin_port);
     return true;
+}
+
+void serve_http_feed_detached(serve_server *s, const char *data, size_t n, size_t split) {
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->s = s;
+    c->detached = true;
+    c->holders = 1; /* this function's */
+    s->n_conns++;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    if (split > n) split = n;
+    feed(c, data, split);
+    feed(c, data + split, n - split);
+    if (c->job) { /* a job the scheduler took (a detached server has none: never) */
+        pthread_mutex_lock(&s->mu);
+        serve_job_unref_locked(c->job);
+        pthread_mutex_unlock(&s->mu);
+    }
+    conn_unref(c);
 }
 
 static void close_one(uv_handle_t *h, void *arg) {

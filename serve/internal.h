@@ -158,6 +158,14 @@ bool serve_lane_submit_locked(serve_server *s, serve_job *j);
 
 /* ---- HTTP connections (http.c) ---- */
 bool serve_http_listen(serve_server *s, char *err, size_t errlen);
+/* The fuzz target's way in: data as one connection's bytes, in two reads (split at split), on a
+ * connection without a socket (replies are built and dropped); a complete request goes through
+ * the router, its body parsed and checked synchronously. */
+void serve_http_feed_detached(serve_server *s, const char *data, size_t n, size_t split);
+bool serve_conn_detached(const conn *c);
+/* A server without loop, listener or scheduler, over the models p names (the fuzz target). */
+serve_server *serve_server_new_detached(const serve_params *p, char *err, size_t errlen);
+void serve_server_free_detached(serve_server *s);
 /* Closes the listener, the loop's other handles and every connection (their jobs cancelled). */
 void serve_http_close_all(serve_server *s);
 /* The request of a connection, as the router sees it. */

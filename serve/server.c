@@ -168,6 +168,29 @@ static bool start(serve_server *s, char *err, size_t errlen) {
     return serve_http_listen(s, err, errlen) && serve_sched_start(s, err, errlen);
 }
 
+serve_server *serve_server_new_detached(const serve_params *params, char *err, size_t errlen) {
+    serve_server *s = calloc(1, sizeof *s);
+    if (!s || !(s->rt = runtime_registry_new(0))) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return NULL;
+    }
+    s->p = *params;
+    s->p.quiet = true;
+    pthread_mutex_init(&s->mu, NULL);
+    s->next_id = 1;
+    if (!check_params(&s->p, err, errlen) || (s->p.model_path && !load_main(s, err, errlen)) ||
+        (s->p.embed_model_path && !load_embedder(s, err, errlen))) {
+        free_server(s);
+        return NULL;
+    }
+    return s;
+}
+
+void serve_server_free_detached(serve_server *s) {
+    if (s) free_server(s);
+}
+
 bool serve_run(const serve_params *params, char *err, size_t errlen) {
     serve_server *s = calloc(1, sizeof *s);
     if (!s) {
