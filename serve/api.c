@@ -548,6 +548,7 @@ typedef struct {
     size_t body_len;
     serve_job *job;
     why w;
+    const char *code; /* the error's code, if any */
 } parse_work;
 
 static void parse_body(uv_work_t *req) {
@@ -562,6 +563,7 @@ static void parse_body(uv_work_t *req) {
         else
             snprintf(w->msg, sizeof w->msg, "invalid JSON at line %d column %d: %s", jerr.line,
                      jerr.column, jerr.text);
+        pw->code = "invalid_json";
         json_decref(o);
         return;
     }
@@ -597,11 +599,8 @@ static void parsed(uv_work_t *req, int status) {
         submit(s, pw->c, j, pw->path);
     } else {
         const char *msg = pw->w.msg[0] ? pw->w.msg : "out of memory";
-        const char *code = !strncmp(msg, "invalid JSON", 12) || strstr(msg, "must be a JSON obj")
-                               ? "invalid_json"
-                           : strstr(msg, "longer than") ? "context_length_exceeded"
-                                                        : NULL;
-        serve_api_error(pw->c, 400, msg, code);
+        if (!pw->code && strstr(msg, "longer than")) pw->code = "context_length_exceeded";
+        serve_api_error(pw->c, 400, msg, pw->code);
     }
     serve_conn_release(pw->c);
     free(pw);

@@ -449,12 +449,7 @@ void serve_http_feed_detached(serve_server *s, const char *data, size_t n, size_
     if (split > n) split = n;
     feed(c, data, split);
     feed(c, data + split, n - split);
-    if (c->job) { /* a job the scheduler took (a detached server has none: never) */
-        pthread_mutex_lock(&s->mu);
-        serve_job_unref_locked(c->job);
-        pthread_mutex_unlock(&s->mu);
-    }
-    conn_unref(c);
+    conn_unref(c); /* no job was taken: a detached server has no scheduler */
 }
 
 static void close_one(uv_handle_t *h, void *arg) {
