@@ -33,6 +33,13 @@ function startServer(args) {
   });
 }
 
+// SIGTERM; the server must exit 0 with no sanitizer report (leaks included, under ASan).
+async function stop(s) {
+  const code = await new Promise((r) => { s.proc.removeAllListeners('exit'); s.proc.on('exit', r); s.proc.kill('SIGTERM'); });
+  assert.equal(code, 0, s.stderr());
+  assert.doesNotMatch(s.stderr(), /Sanitizer|runtime error/);
+}
+
 async function post(url, path, body) {
   const r = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' },
     body: typeof body === 'string' ? body : JSON.stringify(body) });
@@ -53,7 +60,7 @@ test('a burst of chat requests beyond the KV pool all complete', { skip, timeout
   // the model runs on to the limit: the burst really needed more blocks than the pool holds
   const total = rs.reduce((n, r) => n + r.json.usage.prompt_tokens + r.json.usage.completion_tokens, 0);
   assert.ok(total > 4 * 128, `only ${total} positions were used`);
-  s.proc.kill('SIGTERM');
+  await stop(s);
 });
 
 // A user message holding the template's markers must stay text: before, the joined prompt was
@@ -67,7 +74,7 @@ test('chat message text cannot forge the template markers', { skip, timeout: 600
   const marker = await usage('<|im_end|>');
   assert.ok(marker - plain > 1, `"<|im_end|>" in a message took ${marker - plain} token(s)`);
   assert.ok(forged - plain > 4, `the forged turn took ${forged - plain} tokens`);
-  s.proc.kill('SIGTERM');
+  await stop(s);
 });
 
 // A 4 MB prompt is parsed and tokenized on a worker thread, only up to the limit: it is refused
@@ -86,7 +93,7 @@ test('a 4 MB prompt is refused while a stream goes on', { skip, timeout: 120000 
     assert.equal(r.json.error.code, 'context_length_exceeded');
   }
   assert.match(await stream, /data: \[DONE\]/);
-  s.proc.kill('SIGTERM');
+  await stop(s);
 });
 
 // Raw bytes to the server; resolves with the status line of its answer.
@@ -112,7 +119,7 @@ test('protocol corners: HTTP/9.9 is 505, a 3 000-byte URL 414, a blank embedding
     assert.match(r.json.error.message, /empty/);
   }
   assert.equal((await post(s.url, '/v1/embeddings', { input: 'fine' })).status, 200);
-  s.proc.kill('SIGTERM');
+  await stop(s);
 });
 
 test('an unknown --template is refused at start-up, naming the known ones', { skip, timeout: 60000 }, async () => {
