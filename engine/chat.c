@@ -42,13 +42,17 @@ const char *engine_chat_template(const engine_model *m) {
     return NULL;
 }
 
+/* The prompt being built, with the byte ranges the template wrote itself (where its markers may
+ * be read as special tokens; the messages' text lies outside them). */
 typedef struct {
     char *buf;
     size_t len, cap;
+    tokenizer_span *spans;
+    size_t n_spans, cap_spans;
     bool oom;
 } sbuf;
 
-static void put(sbuf *b, const char *s) {
+static void append(sbuf *b, const char *s) {
     size_t n = strlen(s);
     if (b->len + n + 1 > b->cap) {
         size_t cap = (b->len + n + 1) * 2;
@@ -64,14 +68,42 @@ static void put(sbuf *b, const char *s) {
     b->len += n;
 }
 
+/* The template's own text (markers). */
+static void put(sbuf *b, const char *s) {
+    size_t at = b->len;
+    append(b, s);
+    if (b->oom || b->len == at) return;
+    tokenizer_span *last = b->n_spans ? &b->spans[b->n_spans - 1] : NULL;
+    if (last && last->start + last->len == at) {
+        last->len = b->len - last->start;
+        return;
+    }
+    if (b->n_spans == b->cap_spans) {
+        size_t cap = b->cap_spans ? b->cap_spans * 2 : 16;
+        tokenizer_span *sp = realloc(b->spans, cap * sizeof *sp);
+        if (!sp) {
+            b->oom = true;
+            return;
+        }
+        b->spans = sp;
+        b->cap_spans = cap;
+    }
+    b->spans[b->n_spans++] = (tokenizer_span){at, b->len - at};
+}
+
+/* A message's text (and role): never read as special tokens. */
+static void put_text(sbuf *b, const char *s) {
+    append(b, s);
+}
+
 static void format_chatml(sbuf *b, const engine_chat_message *msg, int n, bool default_system) {
     if (default_system && (n == 0 || strcmp(msg[0].role, "system") != 0))
         put(b, "<|im_start|>system\n" QWEN25_DEFAULT_SYSTEM "<|im_end|>\n");
     for (int i = 0; i < n; i++) {
         put(b, "<|im_start|>");
-        put(b, msg[i].role);
+        put_text(b, msg[i].role);
         put(b, "\n");
-        put(b, msg[i].content);
+        put_text(b, msg[i].content);
         put(b, "<|im_end|>\n");
     }
     put(b, "<|im_start|>assistant\n");
@@ -80,17 +112,17 @@ static void format_chatml(sbuf *b, const engine_chat_message *msg, int n, bool d
 static void format_llama3(sbuf *b, const engine_chat_message *msg, int n) {
     for (int i = 0; i < n; i++) {
         put(b, "<|start_header_id|>");
-        put(b, msg[i].role);
+        put_text(b, msg[i].role);
         put(b, "<|end_header_id|>\n\n");
-        put(b, msg[i].content);
+        put_text(b, msg[i].content);
         put(b, "<|eot_id|>");
     }
     put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
-char *engine_chat_prompt(const engine_model *m, const char *template_name,
-                         const engine_chat_message *msg, int n, bool thinking, char *err,
-                         size_t errlen) {
+/* Formats the conversation into b (false with err). */
+static bool format(const engine_model *m, const char *template_name, const engine_chat_message *msg,
+                   int n, bool thinking, sbuf *b, char *err, size_t errlen) {
     bool default_system = false;
     template_kind k = TPL_UNKNOWN;
     if (template_name) {
@@ -99,27 +131,51 @@ char *engine_chat_prompt(const engine_model *m, const char *template_name,
         if (k == TPL_UNKNOWN) {
             snprintf(err, errlen, "unknown chat template '%s' (known: chatml, qwen3, llama3)",
                      template_name);
-            return NULL;
+            return false;
         }
     } else if ((k = detect(m, &default_system)) == TPL_UNKNOWN) {
         snprintf(err, errlen,
                  "the model's chat template is missing or not one we know; name one "
                  "with --template chatml|qwen3|llama3");
-        return NULL;
+        return false;
     }
-    sbuf b = {0};
     if (k == TPL_LLAMA3)
-        format_llama3(&b, msg, n);
+        format_llama3(b, msg, n);
     else
-        format_chatml(&b, msg, n, default_system);
+        format_chatml(b, msg, n, default_system);
     /* Qwen3 turns thinking off with an empty think block at the start of the answer */
-    if (k == TPL_QWEN3 && !thinking) put(&b, "<think>\n\n</think>\n\n");
-    if (b.oom) {
-        free(b.buf);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    return b.buf;
+    if (k == TPL_QWEN3 && !thinking) put(b, "<think>\n\n</think>\n\n");
+    if (b->oom) snprintf(err, errlen, "out of memory");
+    return !b->oom;
+}
+
+bool engine_chat_template_known(const char *name) {
+    for (size_t i = 0; i < sizeof TEMPLATE_NAMES / sizeof TEMPLATE_NAMES[0]; i++)
+        if (!strcmp(name, TEMPLATE_NAMES[i].name)) return true;
+    return false;
+}
+
+char *engine_chat_prompt(const engine_model *m, const char *template_name,
+                         const engine_chat_message *msg, int n, bool thinking, char *err,
+                         size_t errlen) {
+    sbuf b = {0};
+    bool ok = format(m, template_name, msg, n, thinking, &b, err, errlen);
+    free(b.spans);
+    if (!ok) free(b.buf);
+    return ok ? b.buf : NULL;
+}
+
+int64_t engine_chat_tokens(const engine_model *m, const char *template_name,
+                           const engine_chat_message *msgs, int n, bool thinking, int32_t *ids,
+                           int64_t max, char *err, size_t errlen) {
+    sbuf b = {0};
+    int64_t k = -1;
+    if (format(m, template_name, msgs, n, thinking, &b, err, errlen))
+        k = tokenizer_encode_ex(m->tok, b.buf, b.len, true, false, b.spans, b.n_spans,
+                                max > 0 ? max : 1, ids, max, err, errlen);
+    free(b.buf);
+    free(b.spans);
+    return k;
 }
 
 /* ---- hiding <think>...</think> from displayed answers ---- */

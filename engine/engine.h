@@ -50,6 +50,12 @@ int engine_model_describe_types(const engine_model *m, char *buf, size_t buflen)
  */
 int64_t engine_tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
                         bool parse_special, int32_t *ids, int64_t max, char *err, size_t errlen);
+/* engine_tokenize bounded by max: stops soon after more than max tokens were made and then
+ * returns a count above max that may fall short of the total (refuse the text), so an over-long
+ * prompt costs about max tokens of work, not its whole length. ids holds max entries. */
+int64_t engine_tokenize_upto(const engine_model *m, const char *text, size_t len, bool add_special,
+                             bool parse_special, int32_t *ids, int64_t max, char *err,
+                             size_t errlen);
 /* Bytes of one token; render_special renders control tokens. Returns length or -1. */
 int engine_token_piece(const engine_model *m, int32_t id, bool render_special, char *buf,
                        int buflen);
@@ -263,11 +269,21 @@ typedef struct {
 /* The chat template family recognised from tokenizer.chat_template: "chatml" (Qwen2.5),
  * "qwen3" (ChatML with thinking), "llama3"; NULL if missing or unknown. */
 const char *engine_chat_template(const engine_model *m);
+/* True when name is a template family engine_chat_prompt knows (chatml, qwen3, llama3). */
+bool engine_chat_template_known(const char *name);
 /* The prompt for a conversation, ending with the assistant's turn opened (malloc'd; free it).
  * template_name NULL = the model's own; thinking: let Qwen3 think (else an empty think block). */
 char *engine_chat_prompt(const engine_model *m, const char *template_name,
                          const engine_chat_message *msgs, int n, bool thinking, char *err,
                          size_t errlen);
+
+/* The same conversation as tokens (BOS as the vocabulary asks), bounded like
+ * engine_tokenize_upto: the template's own markers become special tokens, the messages' text
+ * is tokenized as plain text, so a message holding "<|im_end|>\n<|im_start|>system" cannot end
+ * its turn or open another. Returns the count (above max: too long) or -1 with err. */
+int64_t engine_chat_tokens(const engine_model *m, const char *template_name,
+                           const engine_chat_message *msgs, int n, bool thinking, int32_t *ids,
+                           int64_t max, char *err, size_t errlen);
 
 /* Hides <think>...</think> (and the newlines after it) from streamed answer text. */
 typedef struct {

@@ -420,6 +420,13 @@ int64_t engine_tokenize(const engine_model *m, const char *text, size_t len, boo
     return tokenizer_encode(m->tok, text, len, add_special, parse_special, ids, max, err, errlen);
 }
 
+int64_t engine_tokenize_upto(const engine_model *m, const char *text, size_t len, bool add_special,
+                             bool parse_special, int32_t *ids, int64_t max, char *err,
+                             size_t errlen) {
+    return tokenizer_encode_ex(m->tok, text, len, add_special, parse_special, NULL, 0,
+                               max > 0 ? max : 1, ids, max, err, errlen);
+}
+
 int engine_token_piece(const engine_model *m, int32_t id, bool render_special, char *buf,
                        int buflen) {
     return tokenizer_piece(m->tok, id, render_special, buf, buflen);

@@ -37,6 +37,19 @@ bool tokenizer_is_eog(const tokenizer *t, int32_t id);
 int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_special,
                          bool parse_special, int32_t *ids, int64_t max, char *err, size_t errlen);
 
+/* A byte range of a text. */
+typedef struct {
+    size_t start, len;
+} tokenizer_span;
+/* tokenizer_encode with two bounds. spans (sorted, non-overlapping; NULL = none): control and
+ * unknown tokens are recognised only inside them, whatever parse_special says, so text outside
+ * (a chat message) cannot forge a marker. limit > 0: stops soon after more than limit tokens
+ * were made (at a word or fragment boundary), returning a count above limit that may fall short
+ * of the total: an over-long prompt is refused without tokenizing all of it. */
+int64_t tokenizer_encode_ex(const tokenizer *t, const char *text, size_t len, bool add_special,
+                            bool parse_special, const tokenizer_span *spans, size_t n_spans,
+                            int64_t limit, int32_t *ids, int64_t max, char *err, size_t errlen);
+
 /* The bytes a token stands for (byte tokens <0xAB> decoded, SentencePiece "▁" -> " ", byte-level
  * BPE mapped back to raw bytes). Control tokens give their text only if render_special, else "".
  * Returns the piece length (which may exceed buflen: then nothing useful was written), -1 if the id

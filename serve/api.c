@@ -1,6 +1,7 @@
-/* Routes on the loop thread: authentication, method and path, the JSON body of each endpoint
- * checked field by field (hostile input gets a 4xx in OpenAI's error shape), prompts tokenized,
- * and a job handed to the scheduler. */
+/* Routes on the loop thread (authentication, method and path); on a libuv worker thread the
+ * JSON body of each endpoint checked field by field (hostile input gets a 4xx in OpenAI's error
+ * shape) and prompts tokenized up to the limit; back on the loop, the job handed to the
+ * scheduler. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,13 +122,14 @@ static bool get_gen_params(serve_server *s, json_t *o, serve_job *j, long def_ma
     return true;
 }
 
-/* Tokenizes text into a fresh array; -1 on error, -2 when longer than max. */
+/* Tokenizes text into a fresh array, stopping past max tokens; -1 on error, -2 when longer
+ * than max. */
 static int32_t tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
                         bool parse_special, int32_t max, int32_t **out, why *w) {
     int32_t *ids = malloc(((size_t)max + 1) * sizeof(int32_t));
     char err[ENGINE_ERR_LEN];
-    int64_t n = ids ? engine_tokenize(m, text, len, add_special, parse_special, ids, max + 1, err,
-                                      sizeof err)
+    int64_t n = ids ? engine_tokenize_upto(m, text, len, add_special, parse_special, ids, max, err,
+                                           sizeof err)
                     : -1;
     if (n < 0 || n > max) {
         if (n < 0) snprintf(w->msg, sizeof w->msg, "cannot tokenize: %s", ids ? err : "no memory");
@@ -182,10 +184,18 @@ static int32_t fim_prompt(serve_server *s, const char *pre, size_t npre, const c
     return (int32_t)n;
 }
 
+/* Request ids count up across the worker threads that parse requests. */
+static int64_t take_id(serve_server *s) {
+    pthread_mutex_lock(&s->mu);
+    int64_t id = s->next_id++;
+    pthread_mutex_unlock(&s->mu);
+    return id;
+}
+
 static serve_job *parse_completion(serve_server *s, json_t *o, why *w) {
     serve_job *j = serve_job_new(JOB_COMPLETION);
     if (!j) return NULL;
-    j->id = s->next_id++;
+    j->id = take_id(s);
     size_t np = 0, ns = 0;
     const char *prompt = one_string(json_object_get(o, "prompt"), &np);
     json_t *sv = json_object_get(o, "suffix");
@@ -269,7 +279,7 @@ static bool get_extras(json_t *o, serve_job *j, why *w) {
 static serve_job *parse_fim(serve_server *s, json_t *o, why *w) {
     serve_job *j = serve_job_new(JOB_FIM);
     if (!j) return NULL;
-    j->id = s->next_id++;
+    j->id = take_id(s);
     size_t np = 0;
     const char *prompt = one_string(json_object_get(o, "prompt"), &np);
     json_t *sv = json_object_get(o, "suffix");
@@ -347,25 +357,29 @@ static bool chat_prompt(serve_server *s, json_t *msgs, serve_job *j, why *w) {
                      "messages[%zu] needs a role (system, user, assistant) and text content", i);
         m[i] = (engine_chat_message){r, texts[i]};
     }
+    /* the template's markers are special tokens, the messages' text is plain text (it cannot
+     * forge a marker); tokenizing stops past the prompt limit */
+    int32_t max = s->p.max_prompt, *ids = ok ? malloc(((size_t)max + 1) * sizeof *ids) : NULL;
     char err[ENGINE_ERR_LEN];
-    char *prompt =
-        ok ? engine_chat_prompt(s->model, s->p.chat_template, m, (int)n, false, err, sizeof err)
-           : NULL;
-    if (ok && !prompt) snprintf(w->msg, sizeof w->msg, "%s", err);
-    int32_t *ids = NULL, k = -1;
-    if (prompt)
-        k = tokenize(s->model, prompt, strlen(prompt), true, true, s->p.max_prompt, &ids, w);
-    free(prompt);
+    int64_t k = ids ? engine_chat_tokens(s->model, s->p.chat_template, m, (int)n, false, ids, max,
+                                         err, sizeof err)
+                    : -1;
+    if (ok && k < 0) snprintf(w->msg, sizeof w->msg, "%s", ids ? err : "out of memory");
     for (size_t i = 0; texts && i < n; i++) free(texts[i]);
     free(texts);
     free(m);
-    return prompt && set_prompt(s, j, ids, k, w);
+    if (k < 0 || k > max) {
+        free(ids);
+        if (k > max) snprintf(w->msg, sizeof w->msg, "the prompt is longer than %d tokens", max);
+        return false;
+    }
+    return set_prompt(s, j, ids, (int32_t)k, w);
 }
 
 static serve_job *parse_chat(serve_server *s, json_t *o, why *w) {
     serve_job *j = serve_job_new(JOB_CHAT);
     if (!j) return NULL;
-    j->id = s->next_id++;
+    j->id = take_id(s);
     const char *tmpl = s->p.chat_template ? s->p.chat_template : engine_chat_template(s->model);
     j->hide_think = tmpl && !strcmp(tmpl, "qwen3");
     if (get_gen_params(s, o, j, 1 << 30, w) && chat_prompt(s, json_object_get(o, "messages"), j, w))
@@ -387,6 +401,13 @@ static bool input_type(json_t *o, embed_kind *kind, why *w) {
     return false;
 }
 
+/* True when text is empty or only whitespace (nothing to embed). */
+static bool blank(const char *text, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (!strchr(" \t\r\n\v\f", text[i]) || !text[i]) return false;
+    return true;
+}
+
 /* Each input through embed_prepare: prompt, tokens, truncation of documents; an over-long
  * query or an empty input fails the request naming the input. */
 static bool prepare_inputs(serve_server *s, serve_job *j, json_t *in, size_t n, embed_kind kind,
@@ -398,6 +419,10 @@ static bool prepare_inputs(serve_server *s, serve_job *j, json_t *in, size_t n, 
         json_t *t = json_is_array(in) ? json_array_get(in, i) : in;
         if (!json_is_string(t)) {
             snprintf(w->msg, sizeof w->msg, "input[%zu] is not a string", i);
+            return false;
+        }
+        if (blank(json_string_value(t), json_string_length(t))) {
+            snprintf(w->msg, sizeof w->msg, "input[%zu] is empty: there is no text to embed", i);
             return false;
         }
         if (!embed_prepare(s->embed, kind, json_string_value(t), json_string_length(t),
@@ -427,7 +452,7 @@ static serve_job *parse_embeddings(serve_server *s, json_t *o, why *w) {
     if (!input_type(o, &kind, w)) return NULL;
     serve_job *j = serve_job_new(JOB_EMBED);
     if (!j) return NULL;
-    j->id = s->next_id++;
+    j->id = take_id(s);
     j->base64 = !strcmp(f, "base64");
     if (prepare_inputs(s, j, in, n, kind, w)) return j;
     pthread_mutex_lock(&s->mu);
@@ -511,44 +536,96 @@ static void submit(serve_server *s, conn *c, serve_job *j, const char *path) {
                 j->stream ? ", streamed" : "");
 }
 
-static void handle_post(serve_server *s, conn *c, route rt, const http_request *r) {
+/* A POST body parsed, checked and tokenized on one of libuv's worker threads, so the loop
+ * never spends the time a big body takes (a 4 MB prompt): its job or why it is refused comes
+ * back to the loop, which replies or submits it. The connection is held meanwhile. */
+typedef struct {
+    uv_work_t req;
+    serve_server *s;
+    conn *c;
+    route rt;
+    const char *body, *path; /* the connection's (held) */
+    size_t body_len;
+    serve_job *job;
+    why w;
+    const char *code; /* the error's code, if any */
+} parse_work;
+
+static void parse_body(uv_work_t *req) {
+    parse_work *pw = req->data;
+    serve_server *s = pw->s;
+    why *w = &pw->w;
     json_error_t jerr;
-    json_t *o = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o = json_loadb(pw->body, pw->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(o)) {
-        char msg[256];
         if (o)
-            snprintf(msg, sizeof msg, "the request body must be a JSON object");
+            snprintf(w->msg, sizeof w->msg, "the request body must be a JSON object");
         else
-            snprintf(msg, sizeof msg, "invalid JSON at line %d column %d: %s", jerr.line,
+            snprintf(w->msg, sizeof w->msg, "invalid JSON at line %d column %d: %s", jerr.line,
                      jerr.column, jerr.text);
+        pw->code = "invalid_json";
         json_decref(o);
-        serve_api_error(c, 400, msg, "invalid_json");
         return;
     }
-    why w = {""};
-    serve_job *j = NULL;
+    route rt = pw->rt;
     bool embed = rt == R_EMBEDDINGS;
     if (embed ? !s->embed_model : !s->model)
-        snprintf(w.msg, sizeof w.msg, "no %s model is loaded (see hearth serve --help)",
+        snprintf(w->msg, sizeof w->msg, "no %s model is loaded (see hearth serve --help)",
                  embed ? "embedding" : "completion");
     else if (rt == R_CHAT)
-        j = parse_chat(s, o, &w);
+        pw->job = parse_chat(s, o, w);
     else if (embed)
-        j = parse_embeddings(s, o, &w);
+        pw->job = parse_embeddings(s, o, w);
     else if (rt == R_FIM && !s->fim)
-        snprintf(w.msg, sizeof w.msg, "no /v1/fim: %s", s->fim_why);
+        snprintf(w->msg, sizeof w->msg, "no /v1/fim: %s", s->fim_why);
     else if (rt == R_FIM)
-        j = parse_fim(s, o, &w);
+        pw->job = parse_fim(s, o, w);
     else
-        j = parse_completion(s, o, &w);
+        pw->job = parse_completion(s, o, w);
     json_decref(o);
-    if (!j) {
-        bool too_long = strstr(w.msg, "longer than") != NULL;
-        serve_api_error(c, 400, w.msg[0] ? w.msg : "out of memory",
-                        too_long ? "context_length_exceeded" : NULL);
+}
+
+static void parsed(uv_work_t *req, int status) {
+    parse_work *pw = req->data;
+    serve_server *s = pw->s;
+    serve_job *j = status ? NULL : pw->job;
+    if (!serve_conn_open(pw->c)) { /* the client left meanwhile */
+        if (j) {
+            pthread_mutex_lock(&s->mu);
+            serve_job_unref_locked(j);
+            pthread_mutex_unlock(&s->mu);
+        }
+    } else if (j) {
+        submit(s, pw->c, j, pw->path);
+    } else {
+        const char *msg = pw->w.msg[0] ? pw->w.msg : "out of memory";
+        if (!pw->code && strstr(msg, "longer than")) pw->code = "context_length_exceeded";
+        serve_api_error(pw->c, 400, msg, pw->code);
+    }
+    serve_conn_release(pw->c);
+    free(pw);
+}
+
+static void handle_post(serve_server *s, conn *c, route rt, const http_request *r) {
+    parse_work *pw = calloc(1, sizeof *pw);
+    if (!pw) {
+        serve_api_error(c, 500, "out of memory", NULL);
         return;
     }
-    submit(s, c, j, r->path);
+    *pw = (parse_work){
+        .s = s, .c = c, .rt = rt, .body = r->body, .path = r->path, .body_len = r->body_len};
+    pw->req.data = pw;
+    serve_conn_hold(c);
+    if (serve_conn_detached(c)) { /* the fuzz target: no loop, no worker */
+        parse_body(&pw->req);
+        parsed(&pw->req, 0);
+        return;
+    }
+    if (uv_queue_work(&s->loop, &pw->req, parse_body, parsed)) {
+        serve_conn_release(c);
+        free(pw);
+        serve_api_error(c, 500, "cannot queue the request", NULL);
+    }
 }
 
 void serve_api_handle(serve_server *s, conn *c, const http_request *r) {

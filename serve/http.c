@@ -15,7 +15,7 @@ struct conn {
     uv_timer_t timer;
     serve_server *s;
     http_parser parser;
-    int handles_open;
+    int holders;
     char url[2048];
     size_t url_len;
     char field[32];
@@ -26,6 +26,7 @@ struct conn {
     char *body;
     size_t body_len, body_cap;
     bool message_done, replied, streaming, closing;
+    bool detached; /* serve_http_feed_detached: no socket, no timer; replies are dropped */
     int fail_status;
     char fail_msg[160];
     serve_job *job;
@@ -46,12 +47,32 @@ void serve_conn_set_job(conn *c, serve_job *j) {
 
 /* ---- lifetime ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-    conn *c = h->data;
-    if (--c->handles_open > 0) return;
+/* Drops one holder of c (each of its two handles until closed, a worker parsing its request). */
+static void conn_unref(conn *c) {
+    if (--c->holders > 0) return;
     c->s->n_conns--;
     free(c->body);
     free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+    conn_unref(h->data);
+}
+
+void serve_conn_hold(conn *c) {
+    c->holders++;
+}
+
+void serve_conn_release(conn *c) {
+    conn_unref(c);
+}
+
+bool serve_conn_detached(const conn *c) {
+    return c->detached;
+}
+
+bool serve_conn_open(const conn *c) {
+    return !c->closing;
 }
 
 static void conn_close(conn *c) {
@@ -90,6 +111,10 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 /* Closes once every queued write went out. */
 void serve_http_end(conn *c) {
     if (c->closing) return;
+    if (c->detached) {
+        c->closing = true;
+        return;
+    }
     uv_shutdown_t *req = calloc(1, sizeof *req);
     if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown)) {
         free(req);
@@ -115,7 +140,7 @@ static void on_written(uv_write_t *req, int status) {
 
 /* Queues data (taken over) for writing. */
 static void conn_write(conn *c, char *data, size_t n) {
-    write_req *w = calloc(1, sizeof *w);
+    write_req *w = c->detached ? NULL : calloc(1, sizeof *w);
     if (c->closing || !w) {
         free(data);
         free(w);
@@ -145,6 +170,8 @@ static const char *status_text(int status) {
         return "Request Timeout";
     case 413:
         return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
     case 429:
         return "Too Many Requests";
     case 431:
@@ -153,6 +180,8 @@ static const char *status_text(int status) {
         return "Internal Server Error";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Error";
     }
@@ -214,7 +243,8 @@ static int count_header(conn *c, size_t n) {
 static int on_url(http_parser *p, const char *at, size_t n) {
     conn *c = p->data;
     if (count_header(c, n)) return -1;
-    if (c->url_len + n >= sizeof c->url) return fail(c, 431, "request URL is too long");
+    if (c->url_len + n >= sizeof c->url)
+        return fail(c, 414, "the request URL is longer than 2047 bytes");
     memcpy(c->url + c->url_len, at, n);
     c->url_len += n;
     c->url[c->url_len] = 0;
@@ -256,6 +286,13 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
 
 static int on_headers_complete(http_parser *p) {
     conn *c = p->data;
+    if (p->http_major != 1) { /* HTTP/1.0 and 1.1 only */
+        char msg[64];
+        snprintf(msg, sizeof msg, "HTTP/%u.%u is not supported (use HTTP/1.1)", p->http_major,
+                 p->http_minor);
+        fail(c, 505, msg);
+        return 3;
+    }
     if (p->content_length != ULLONG_MAX && p->content_length > c->s->p.max_body) {
         fail(c, 413, "request body is too large");
         return 3; /* any value but 0, 1, 2 is an error */
@@ -300,8 +337,12 @@ static const http_parser_settings SETTINGS = {
     .on_message_complete = on_message_complete,
 };
 
+static void stop_timer(conn *c) {
+    if (!c->detached) uv_timer_stop(&c->timer);
+}
+
 static void dispatch(conn *c) {
-    uv_timer_stop(&c->timer);
+    stop_timer(c);
     char *q = strchr(c->url, '?');
     if (q) *q = 0;
     http_request r = {http_method_str((enum http_method)c->parser.method), c->url,
@@ -316,27 +357,31 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
+/* Parses bytes of the request; answers a malformed one, dispatches a complete one. */
+static void feed(conn *c, const char *data, size_t n) {
+    if (n == 0 || c->message_done || c->replied) return;
+    http_parser_execute(&c->parser, &SETTINGS, data, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->fail_status) {
+        stop_timer(c);
+        serve_api_error(c, c->fail_status, c->fail_msg, NULL);
+    } else if (e != HPE_OK && e != HPE_PAUSED) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
+        stop_timer(c);
+        serve_api_error(c, 400, msg, NULL);
+    } else if (c->message_done) {
+        dispatch(c);
+    }
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     conn *c = st->data;
     if (nread < 0) { /* EOF or error: the client is gone; its job is cancelled */
         conn_close(c);
         return;
     }
-    if (nread == 0 || c->message_done || c->replied) return;
-    size_t used = http_parser_execute(&c->parser, &SETTINGS, buf->base, (size_t)nread);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (c->fail_status) {
-        uv_timer_stop(&c->timer);
-        serve_api_error(c, c->fail_status, c->fail_msg, NULL);
-    } else if (e != HPE_OK && e != HPE_PAUSED) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
-        uv_timer_stop(&c->timer);
-        serve_api_error(c, 400, msg, NULL);
-    } else if (c->message_done) {
-        dispatch(c);
-    }
-    (void)used;
+    feed(c, buf->base, (size_t)nread);
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -354,7 +399,7 @@ static void on_connection(uv_stream_t *server, int status) {
     uv_tcp_init(&s->loop, &c->tcp);
     uv_timer_init(&s->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
-    c->handles_open = 2;
+    c->holders = 2;
     s->n_conns++;
     if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
         conn_close(c);
@@ -390,6 +435,21 @@ bool serve_http_listen(serve_server *s, char *err, size_t errlen) {
         s->p.port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                      : ((struct sockaddr_in *)&addr)->sin_port);
     return true;
+}
+
+void serve_http_feed_detached(serve_server *s, const char *data, size_t n, size_t split) {
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->s = s;
+    c->detached = true;
+    c->holders = 1; /* this function's */
+    s->n_conns++;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    if (split > n) split = n;
+    feed(c, data, split);
+    feed(c, data + split, n - split);
+    conn_unref(c); /* no job was taken: a detached server has no scheduler */
 }
 
 static void close_one(uv_handle_t *h, void *arg) {

@@ -108,6 +108,7 @@ struct serve_server {
     char fim_why[256];      /* why fim is NULL */
     char model_name[256], embed_name[256];
     int32_t n_ctx;
+    int32_t kv_blocks; /* blocks in the paged KV pool (SERVE_KV_BLOCK positions each) */
     long created;
     /* loop */
     uv_loop_t loop;
@@ -157,6 +158,14 @@ bool serve_lane_submit_locked(serve_server *s, serve_job *j);
 
 /* ---- HTTP connections (http.c) ---- */
 bool serve_http_listen(serve_server *s, char *err, size_t errlen);
+/* The fuzz target's way in: data as one connection's bytes, in two reads (split at split), on a
+ * connection without a socket (replies are built and dropped); a complete request goes through
+ * the router, its body parsed and checked synchronously. */
+void serve_http_feed_detached(serve_server *s, const char *data, size_t n, size_t split);
+bool serve_conn_detached(const conn *c);
+/* A server without loop, listener or scheduler, over the models p names (the fuzz target). */
+serve_server *serve_server_new_detached(const serve_params *p, char *err, size_t errlen);
+void serve_server_free_detached(serve_server *s);
 /* Closes the listener, the loop's other handles and every connection (their jobs cancelled). */
 void serve_http_close_all(serve_server *s);
 /* The request of a connection, as the router sees it. */
@@ -176,6 +185,12 @@ void serve_conn_set_job(conn *c, serve_job *j);
 /* True once a response (or the start of a stream) was sent. */
 bool serve_http_replied(const conn *c);
 serve_server *serve_conn_server(conn *c);
+/* Keeps c's memory (its request, not its socket) alive while a worker thread reads it; release
+ * ends that (and frees c if it closed meanwhile). Loop thread. */
+void serve_conn_hold(conn *c);
+void serve_conn_release(conn *c);
+/* False once the connection is closing (the client left, or the server stops). */
+bool serve_conn_open(const conn *c);
 
 /* ---- routes and replies (api.c, reply.c) ---- */
 void serve_api_handle(serve_server *s, conn *c, const http_request *r);

@@ -86,11 +86,12 @@ static int32_t blocks_for(int32_t positions) {
     return (positions + SERVE_KV_BLOCK - 1) / SERVE_KV_BLOCK;
 }
 
-/* Takes a queued generation job into a free slot if its worst-case KV need fits. */
+/* Takes a queued generation job into a free slot if its worst-case KV need fits beside the
+ * blocks promised to the running sequences (which have not taken most of them yet, so the free
+ * list alone would over-admit and let the pool run dry mid-answer). */
 static bool admit(serve_server *s, sched_state *st, serve_job *j) {
-    int32_t total = engine_kv_blocks_free(s->ctx) + st->reserved; /* blocks in the pool */
     int32_t need = blocks_for(j->n_prompt + j->max_tokens);
-    if (st->reserved + need > total) return false;
+    if (st->reserved + need > s->kv_blocks) return false;
     for (int i = 0; i < st->n_slots; i++) {
         slot *sl = &st->slots[i];
         if (sl->job) continue;
@@ -196,9 +197,40 @@ static void end_cancelled(serve_server *s, sched_state *st) {
     }
 }
 
-/* One forward pass: a token of every decoding slot, then prompt chunks up to the batch size. */
+/* Admission reserves every sequence's worst case, so the pool should never run dry; should it
+ * anyway, the longest decoding sequence ends with "length" (its blocks go back) until the next
+ * token of every other one fits, rather than the whole batch failing. Returns the blocks the
+ * decoding tokens take. */
+static int32_t make_decode_room(serve_server *s, sched_state *st) {
+    for (;;) {
+        int32_t need = 0;
+        slot *longest = NULL;
+        for (int i = 0; i < st->n_slots; i++) {
+            slot *sl = &st->slots[i];
+            if (!sl->job || sl->fed < sl->job->n_prompt) continue;
+            need += engine_seq_blocks_needed(s->ctx, sl->seq, 1);
+            if (!longest ||
+                engine_seq_n_past(s->ctx, sl->seq) > engine_seq_n_past(s->ctx, longest->seq))
+                longest = sl;
+        }
+        if (!longest || need <= engine_kv_blocks_free(s->ctx)) return need;
+        flush_think(longest);
+        slot_end(s, st, longest, "length", 0, NULL);
+    }
+}
+
+/* Prompt tokens of sl (at most want) whose positions fit in the free blocks not yet taken. */
+static int32_t prompt_room(serve_server *s, const slot *sl, int32_t want, int32_t taken) {
+    int32_t past = engine_seq_n_past(s->ctx, sl->seq);
+    int64_t fit = (int64_t)blocks_for(past) * SERVE_KV_BLOCK - past +
+                  (int64_t)(engine_kv_blocks_free(s->ctx) - taken) * SERVE_KV_BLOCK;
+    return fit < want ? (int32_t)(fit > 0 ? fit : 0) : want;
+}
+
+/* One forward pass: a token of every decoding slot, then prompt chunks up to the batch size and
+ * the free KV blocks. */
 static void step(serve_server *s, sched_state *st) {
-    int32_t n = 0, budget = s->p.n_batch;
+    int32_t n = 0, budget = s->p.n_batch, taken = make_decode_room(s, st);
     for (int i = 0; i < st->n_slots; i++) {
         slot *sl = &st->slots[i];
         if (!sl->job || sl->fed < sl->job->n_prompt) continue;
@@ -206,10 +238,17 @@ static void step(serve_server *s, sched_state *st) {
         st->toks[n++] = (engine_seq_token){sl->seq, sl->last, true};
         budget--;
     }
+    slot *waiting = NULL; /* a prompt that got no room */
     for (int i = 0; i < st->n_slots && budget > 0; i++) {
         slot *sl = &st->slots[i];
         if (!sl->job || sl->fed >= sl->job->n_prompt) continue;
         int32_t k = sl->job->n_prompt - sl->fed < budget ? sl->job->n_prompt - sl->fed : budget;
+        k = prompt_room(s, sl, k, taken);
+        if (k == 0) {
+            waiting = sl;
+            continue;
+        }
+        taken += engine_seq_blocks_needed(s->ctx, sl->seq, k);
         for (int32_t t = 0; t < k; t++) {
             bool last = sl->fed + t == sl->job->n_prompt - 1;
             st->owner[n] = last ? sl : NULL;
@@ -218,7 +257,10 @@ static void step(serve_server *s, sched_state *st) {
         sl->fed += k;
         budget -= k;
     }
-    if (n == 0) return;
+    if (n == 0) {
+        if (waiting) slot_end(s, st, waiting, "length", 0, NULL); /* nothing else can free room */
+        return;
+    }
     char err[ENGINE_ERR_LEN];
     if (!engine_eval_seqs(s->ctx, st->toks, n, err, sizeof err)) {
         for (int32_t t = 0; t < n; t++)

@@ -35,8 +35,16 @@ static bool check_params(serve_params *p, char *err, size_t errlen) {
                                                                    "address requires --api-key"
                       : p->api_key && !p->api_key[0]             ? "the API key is empty"
                                                                  : NULL;
-    if (bad) snprintf(err, errlen, "%s", bad);
-    return !bad;
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
+        return false;
+    }
+    if (p->chat_template && !engine_chat_template_known(p->chat_template)) {
+        snprintf(err, errlen, "unknown chat template '%s' (known: chatml, qwen3, llama3)",
+                 p->chat_template);
+        return false;
+    }
+    return true;
 }
 
 static void name_of(const char *path, const char *given, char *out, size_t n) {
@@ -64,6 +72,7 @@ static bool load_main(serve_server *s, char *err, size_t errlen) {
     s->ctx = engine_ctx_new_paged(s->model, &cp, &pp, err, errlen);
     if (!s->ctx) return false;
     s->n_ctx = n_ctx;
+    s->kv_blocks = pp.n_blocks;
     if (p->max_prompt < 1) {
         snprintf(err, errlen, "the context is too small");
         return false;
@@ -157,6 +166,29 @@ static bool start(serve_server *s, char *err, size_t errlen) {
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
     return serve_http_listen(s, err, errlen) && serve_sched_start(s, err, errlen);
+}
+
+serve_server *serve_server_new_detached(const serve_params *params, char *err, size_t errlen) {
+    serve_server *s = calloc(1, sizeof *s);
+    if (!s || !(s->rt = runtime_registry_new(0))) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return NULL;
+    }
+    s->p = *params;
+    s->p.quiet = true;
+    pthread_mutex_init(&s->mu, NULL);
+    s->next_id = 1;
+    if (!check_params(&s->p, err, errlen) || (s->p.model_path && !load_main(s, err, errlen)) ||
+        (s->p.embed_model_path && !load_embedder(s, err, errlen))) {
+        free_server(s);
+        return NULL;
+    }
+    return s;
+}
+
+void serve_server_free_detached(serve_server *s) {
+    if (s) free_server(s);
 }
 
 bool serve_run(const serve_params *params, char *err, size_t errlen) {

@@ -19,3 +19,8 @@ add_test(NAME serve_lanes COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_D
 # Under the sanitizers embedding runs ~50x slower: the stream test embeds fewer texts there.
 set_tests_properties(serve_lanes PROPERTIES TIMEOUT 600 ENVIRONMENT
   "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR};HEARTH_SANITIZE=$<BOOL:${HEARTH_SANITIZE}>")
+# hearth serve under load and hostile input (issue 17): KV admission, tokenizing off the loop,
+# forged special tokens in chat messages, HTTP corners.
+add_test(NAME serve_load COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/load.test.mjs)
+set_tests_properties(serve_load PROPERTIES TIMEOUT 300 ENVIRONMENT
+  "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")

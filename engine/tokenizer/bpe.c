@@ -295,7 +295,8 @@ bool bpe_encode_fragment(const tokenizer *t, const char *text, size_t len, tok_o
     bpe_scratch s = {0};
     bool ok = true;
     uint32_t start = 0;
-    for (int64_t i = 0; ok && i < nw; i++) {
+    for (int64_t i = 0; ok && i < nw && !tok_out_done(out); i++) {
+        if (tok_out_skip(out, t, ends[i] - start)) break;
         ok = bpe_word(t, &s, (const uint8_t *)text + start, ends[i] - start, out);
         start = ends[i];
     }

@@ -38,8 +38,22 @@ static bool is_space_byte(char c) {
 /* Splits text into raw fragments and special tokens. Tokens are taken longest first over the
  * whole text, each one at its leftmost non-overlapping occurrences inside still-raw text; control
  * and unknown tokens only with parse_special. Returns the fragment count or -1 (out of memory). */
+/* True when [pos, pos + n) lies inside one of the sorted spans. */
+static bool in_spans(const tokenizer_span *sp, size_t n_sp, size_t pos, size_t n) {
+    size_t lo = 0, hi = n_sp; /* the last span starting at or before pos */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sp[mid].start <= pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && pos + n <= sp[lo - 1].start + sp[lo - 1].len;
+}
+
+/* spans (when not NULL): control and unknown tokens only inside them (see tokenizer_encode_ex). */
 static int64_t partition(const tokenizer *t, const char *text, size_t len, bool parse_special,
-                         tok_frag **frags_out) {
+                         const tokenizer_span *spans, size_t n_spans, tok_frag **frags_out) {
     tok_match *m = NULL;
     size_t nm = 0, cm = 0;
     bool present[256] = {false}, any_first = false;
@@ -50,12 +64,17 @@ static int64_t partition(const tokenizer *t, const char *text, size_t len, bool 
             int32_t id = t->special_ids[r];
             uint8_t ty = t->type[id];
             if (!present[(uint8_t)tok_text(t, id)[0]]) continue;
-            if (!parse_special && (ty == TT_CONTROL || ty == TT_UNKNOWN)) continue;
+            bool marker = ty == TT_CONTROL || ty == TT_UNKNOWN;
+            if (!parse_special && !spans && marker) continue;
             const char *s = tok_text(t, id);
             size_t n = t->text_len[id];
             for (const char *q = text; (size_t)(q - text) + n <= len;) {
                 const char *hit = memmem(q, len - (size_t)(q - text), s, n);
                 if (!hit) break;
+                if (spans && marker && !in_spans(spans, n_spans, (size_t)(hit - text), n)) {
+                    q = hit + 1;
+                    continue;
+                }
                 if (nm == cm) {
                     cm = cm ? cm * 2 : 16;
                     tok_match *mm = realloc(m, cm * sizeof(*m));
@@ -152,17 +171,25 @@ static char *spm_escape(const char *s, size_t n, bool prefix, size_t *out_len) {
 
 int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_special,
                          bool parse_special, int32_t *ids, int64_t max, char *err, size_t errlen) {
+    return tokenizer_encode_ex(t, text, len, add_special, parse_special, NULL, 0, 0, ids, max, err,
+                               errlen);
+}
+
+int64_t tokenizer_encode_ex(const tokenizer *t, const char *text, size_t len, bool add_special,
+                            bool parse_special, const tokenizer_span *spans, size_t n_spans,
+                            int64_t limit, int32_t *ids, int64_t max, char *err, size_t errlen) {
     if (len > UINT32_MAX / 4) {
         if (err && errlen) snprintf(err, errlen, "text too long (%zu bytes)", len);
         return -1;
     }
     tok_frag *frags = NULL;
-    int64_t nf = partition(t, text ? text : "", text ? len : 0, parse_special, &frags);
-    tok_out out = {0};
+    int64_t nf =
+        partition(t, text ? text : "", text ? len : 0, parse_special, spans, n_spans, &frags);
+    tok_out out = {.limit = limit > 0 ? (size_t)limit : 0};
     bool ok = nf >= 0;
     if (ok && add_special && t->sp.add_bos) tok_out_push(&out, t->sp.bos);
     bool prev_special = true;
-    for (int64_t i = 0; ok && i < nf; i++) {
+    for (int64_t i = 0; ok && i < nf && !tok_out_done(&out); i++) {
         const tok_frag *f = &frags[i];
         if (f->id >= 0) {
             tok_out_push(&out, f->id);
@@ -174,7 +201,7 @@ int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool 
         case TOK_SPM: {
             size_t n;
             char *b = spm_escape(s, f->len, t->add_space_prefix && prev_special, &n);
-            ok = b && spm_encode_fragment(t, b, n, &out);
+            ok = b && (tok_out_skip(&out, t, n) || spm_encode_fragment(t, b, n, &out));
             free(b);
             break;
         }
@@ -197,6 +224,7 @@ int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool 
     if (ids && max > 0 && out.n > 0) /* no tokens: out.v is NULL, which memcpy may not get */
         memcpy(ids, out.v, (size_t)((int64_t)out.n < max ? (int64_t)out.n : max) * sizeof(int32_t));
     free(out.v);
+    if (out.over && out.n <= out.limit) return (int64_t)out.limit + 1; /* above the limit */
     return (int64_t)out.n;
 }
 

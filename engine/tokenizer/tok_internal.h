@@ -88,9 +88,14 @@ typedef struct {
     int32_t *v;
     size_t n, cap;
     bool oom;
+    size_t limit; /* > 0: the encoders stop soon after n exceeds it (tokenizer_encode_ex) */
+    bool over;    /* the limit is known to be exceeded without tokenizing everything */
 } tok_out;
 
 void tok_out_push(tok_out *o, int32_t id);
+static inline bool tok_out_done(const tok_out *o) {
+    return o->limit && (o->n > o->limit || o->over);
+}
 
 static inline const char *tok_text(const tokenizer *t, uint32_t i) {
     return t->arena + t->text_off[i];
@@ -116,6 +121,16 @@ int64_t tok_strmap_get(const tokenizer *t, const tok_strmap *m, const char *s, s
 static inline int32_t tok_lookup(const tokenizer *t, const char *s, size_t n) {
     int64_t i = tok_strmap_get(t, &t->map, s, n);
     return (i >= 0 && i < t->n_vocab) ? (int32_t)i : -1;
+}
+
+/* With a limit: true (and marks the output over it) when a piece of len text bytes would pass
+ * the limit whatever its tokens, since no token covers more than max_token_len bytes; so one
+ * huge word is refused without being merged. */
+static inline bool tok_out_skip(tok_out *o, const tokenizer *t, size_t len) {
+    if (!o->limit || !t->max_token_len) return false;
+    if (o->n + (len + t->max_token_len - 1) / t->max_token_len <= o->limit) return false;
+    o->over = true;
+    return true;
 }
 
 /* ---- byte-level BPE ---- */
