@@ -75,6 +75,9 @@ static bool unit_scales(tensor_type t, uint8_t *row, int64_t n) {
             put16(blk + 208, one);
             for (int i = 0; i < 16; i++) blk[192 + i] = (uint8_t)(int8_t)(i % 5 - 2);
             break;
+        case TT_MXFP4: /* e = 128: 2^(e - 127) = 2, each E2M1 value doubled, all integers */
+            blk[0] = 128;
+            break;
         case TT_Q8_K: {
             const float f = 1.0f;
             memcpy(blk, &f, 4);
