@@ -13,7 +13,8 @@ static void usage(void) {
     fprintf(stderr,
             "\n  TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K MXFP4\n"
             "        Q4_K_M Q5_K_M MXFP4_MOE\n"
-            "  without --vocab the model gets a minimal byte-level vocabulary\n");
+            "  without --vocab the model gets a minimal byte-level vocabulary, padded with\n"
+            "  unused [PAD<id>] tokens to the shape's vocabulary size\n");
 }
 
 int cmd_synth(int argc, char **argv) {
