@@ -13,6 +13,16 @@
 
 #include <math.h>
 
+#define HS4(e)                                                                                     \
+    MXFP4_HALF_SCALE_BITS(e), MXFP4_HALF_SCALE_BITS(e + 1), MXFP4_HALF_SCALE_BITS(e + 2),          \
+        MXFP4_HALF_SCALE_BITS(e + 3)
+#define HS32(e)                                                                                    \
+    HS4(e), HS4(e + 4), HS4(e + 8), HS4(e + 12), HS4(e + 16), HS4(e + 20), HS4(e + 24), HS4(e + 28)
+const uint32_t quant_mxfp4_half_scale_bits[256] = {HS32(0),   HS32(32),  HS32(64),  HS32(96),
+                                                   HS32(128), HS32(160), HS32(192), HS32(224)};
+#undef HS32
+#undef HS4
+
 static const int8_t DOUBLED[16] = {MXFP4_DOUBLED_VALUES};
 
 /* E2M1 values by code, with the sign of zero (code 8 is -0). */

@@ -83,6 +83,15 @@ static void test_dequantize_equals_definition_every_code_and_scale(void) {
     }
 }
 
+/* The kernels' half scale 2^(e - 128) (the E2M1 values are doubled to integers) for every byte. */
+static void test_half_scale_table_every_byte(void) {
+    for (int e = 0; e < 256; e++) {
+        const float got = mxfp4_half_scale((uint8_t)e);
+        const float want = e == 255 ? NAN : ldexpf(1.0f, e - 128);
+        CHECKF(same_float(got, want), "e=%d: %g, want %g", e, got, want);
+    }
+}
+
 /* Spot values written out by hand, so a definition() mistake cannot hide an engine mistake. */
 static void test_dequantize_known_values(void) {
     block_mxfp4 b;
@@ -341,6 +350,7 @@ int main(void) {
     test_dispatch_and_plans();
     test_dequantize_equals_definition_every_code_and_scale();
     test_dequantize_known_values();
+    test_half_scale_table_every_byte();
     test_nan_scale_makes_dot_nan();
     test_quantize_known_block();
     test_grid_values_roundtrip_exactly();

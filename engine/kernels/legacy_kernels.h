@@ -64,14 +64,16 @@ typedef struct {
  * arithmetic, the 1/2 going into the scale (mxfp4_half_scale). */
 #define MXFP4_DOUBLED_VALUES 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12
 
-/* 2^(e - 128), half the block scale: exact in float (2^-128 and 2^-127 are subnormals); NaN for
- * e = 0xFF, so the block's products are NaN as the spec says. */
+/* 2^(e - 128), half the block scale, by E8M0 byte: float bits, exact (2^-128 and 2^-127 are
+ * subnormals); NaN for e = 0xFF, so the block's products are NaN as the spec says. A table (in
+ * quant_mxfp4.c) because the dots need it once per 32 elements: one load beats the branches. */
+#define MXFP4_HALF_SCALE_BITS(e)                                                                   \
+    ((e) == 255 ? 0x7fc00000u : (e) < 2 ? 0x00200000u << (e) : (uint32_t)((e)-1) << 23)
+extern const uint32_t quant_mxfp4_half_scale_bits[256];
+
 static inline float mxfp4_half_scale(uint8_t e) {
-    const uint32_t bits = e == 0xff ? 0x7fc00000u
-                          : e < 2   ? 0x00200000u << e
-                                    : (uint32_t)(e - 1) << 23;
     float f;
-    memcpy(&f, &bits, sizeof f);
+    memcpy(&f, &quant_mxfp4_half_scale_bits[e], sizeof f);
     return f;
 }
 

@@ -37,11 +37,14 @@ static inline __m256 scale2(const void *w, const void *a) {
                                             _mm_cvtph_ps(_mm_cvtsi32_si128((int)ha))));
 }
 
-/* MXFP4: d_a * 2^(e - 128) in all lanes, the same float product as the scalar reference. */
+/* MXFP4: d_a * 2^(e - 128) in all lanes, the same float product as the scalar reference (both
+ * factors put into a vector as they are, one narrow multiply, one broadcast: as scale2). */
 static inline __m256 mxfp4_scale2(const void *w, const void *a) {
     uint16_t ha;
     memcpy(&ha, a, sizeof ha);
-    return _mm256_set1_ps(_cvtsh_ss(ha) * mxfp4_half_scale(((const block_mxfp4 *)w)->e));
+    const int bits = (int)quant_mxfp4_half_scale_bits[((const block_mxfp4 *)w)->e];
+    return _mm256_broadcastss_ps(
+        _mm_mul_ss(_mm_cvtph_ps(_mm_cvtsi32_si128(ha)), _mm_castsi128_ps(_mm_cvtsi32_si128(bits))));
 }
 
 /* MXFP4 codes -> twice their E2M1 values, signed bytes in element order (one vpshufb). */
