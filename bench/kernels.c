@@ -14,7 +14,7 @@
 #include "quant.h"
 
 static const tensor_type TYPES[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q4_0, TT_Q4_1, TT_Q5_0, TT_Q5_1,
-                                    TT_Q8_0, TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K};
+                                    TT_Q8_0, TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K, TT_MXFP4};
 
 /* Stored once at exit so the compiler must perform every dot product. */
 static volatile float observed_sink;
@@ -72,14 +72,18 @@ static bool measure(tensor_type t, int64_t cols, double *l2, double *dram, float
 int main(int argc, char **argv) {
     int64_t cols = 4096;
     bool json = false;
+    const char *only = NULL; /* -t NAME: that type only */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = true;
+        else if (!strcmp(argv[i], "-t") && i + 1 < argc)
+            only = argv[++i];
         else if (!strcmp(argv[i], "-c") && i + 1 < argc && atol(argv[i + 1]) >= 256 &&
                  atol(argv[i + 1]) % 256 == 0)
             cols = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: hearth-kernels [-c COLS (4096, a multiple of 256)] [--json]\n"
+            fprintf(stderr, "usage: hearth-kernels [-c COLS (4096, a multiple of 256)] [-t TYPE] "
+                            "[--json]\n"
                             "  single-thread vec_dot GB/s per tensor type and instruction set\n");
             return 2;
         }
@@ -91,6 +95,7 @@ int main(int argc, char **argv) {
         quant_set_isa_cap((kernel_isa)isa);
         for (size_t k = 0; k < sizeof TYPES / sizeof TYPES[0]; k++) {
             const type_traits *tr = quant_traits(TYPES[k]);
+            if (only && strcmp(only, tr->name) != 0) continue;
             if (!tr->vec_dot[isa] && isa != ISA_SCALAR) continue; /* falls back: nothing new */
             double l2 = 0, dram = 0;
             if (!measure(TYPES[k], cols, &l2, &dram, &sink)) {

@@ -10,10 +10,11 @@ static void usage(void) {
                     "  NAME:");
     for (int i = 0; engine_synth_shape_name(i); i++)
         fprintf(stderr, " %s", engine_synth_shape_name(i));
-    fprintf(
-        stderr,
-        "\n  TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K Q4_K_M Q5_K_M\n"
-        "  without --vocab the model gets a minimal byte-level vocabulary\n");
+    fprintf(stderr,
+            "\n  TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K MXFP4\n"
+            "        Q4_K_M Q5_K_M MXFP4_MOE\n"
+            "  without --vocab the model gets a minimal byte-level vocabulary, padded with\n"
+            "  unused [PAD<id>] tokens to the shape's vocabulary size\n");
 }
 
 int cmd_synth(int argc, char **argv) {

@@ -310,9 +310,10 @@ bool engine_synth(const engine_synth_params *p, const char *out_path, char *err,
 /* The i-th known shape name, NULL past the end. */
 const char *engine_synth_shape_name(int i);
 
-/* Quantizes a float model (F32/F16/BF16 weights) to TYPE: a tensor type or the Q4_K_M / Q5_K_M
- * mixes. 1-D tensors, the MoE router and position/token-type tables stay as they are; rows a
- * K-quant block does not divide fall back to a legacy type. Written atomically. */
+/* Quantizes a float model (F32/F16/BF16 weights) to TYPE: a tensor type, the Q4_K_M / Q5_K_M
+ * mixes or MXFP4_MOE (MoE expert stacks MXFP4, other matrices Q8_0). 1-D tensors, the MoE
+ * router and position/token-type tables stay as they are; rows a K-quant block does not divide
+ * fall back to a legacy type. Written atomically. */
 bool engine_quantize(const char *in_path, const char *out_path, const char *type, char *err,
                      size_t errlen);
 

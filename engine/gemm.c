@@ -22,6 +22,7 @@ void quant_register_gemm(quant_registry *r) {
     set(r, TT_Q5_0, ISA_AVX2, gemm_q5_0_avx2, NULL, 8);
     set(r, TT_Q4_1, ISA_AVX2, gemm_q4_1_avx2, NULL, 8);
     set(r, TT_Q5_1, ISA_AVX2, gemm_q5_1_avx2, NULL, 8);
+    set(r, TT_MXFP4, ISA_AVX2, gemm_mxfp4_avx2, NULL, 8);
     set(r, TT_Q2_K, ISA_AVX2, gemm_q2_K_avx2, NULL, 8);
     set(r, TT_Q3_K, ISA_AVX2, gemm_q3_K_avx2, NULL, 8);
     set(r, TT_Q4_K, ISA_AVX2, gemm_q4_K_avx2, NULL, 8);
@@ -33,6 +34,7 @@ void quant_register_gemm(quant_registry *r) {
     set(r, TT_Q5_0, ISA_AVX512, gemm_q5_0_avx512, gemm_prep_q8_0_avx512, 16);
     set(r, TT_Q4_1, ISA_AVX512, gemm_q4_1_avx512, gemm_prep_q8_1_avx512, 16);
     set(r, TT_Q5_1, ISA_AVX512, gemm_q5_1_avx512, gemm_prep_q8_1_avx512, 16);
+    set(r, TT_MXFP4, ISA_AVX512, gemm_mxfp4_avx512, gemm_prep_q8_0_avx512, 16);
     set(r, TT_Q4_K, ISA_AVX512, gemm_q4_K_avx512, gemm_prep_q8_K_avx512, 16);
     set(r, TT_Q5_K, ISA_AVX512, gemm_q5_K_avx512, gemm_prep_q8_K_avx512, 16);
     set(r, TT_Q6_K, ISA_AVX512, gemm_q6_K_avx512, gemm_prep_q8_K_avx512, 16);

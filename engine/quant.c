@@ -43,9 +43,11 @@ static void init_table(void) {
     set_type(TT_Q5_K, "Q5_K", 256, 2 + 2 + 12 + 32 + 128, TT_Q8_K);
     set_type(TT_Q6_K, "Q6_K", 256, 128 + 64 + 16 + 2, TT_Q8_K);
     set_type(TT_Q8_K, "Q8_K", 256, 4 + 256 + 32, TT_Q8_K);
+    set_type(TT_MXFP4, "MXFP4", 32, 1 + 16, TT_Q8_0);
     quant_register_float(&registry);
     quant_register_legacy(&registry);
     quant_register_kquants(&registry);
+    quant_register_mxfp4(&registry);
     quant_register_gemm(&registry);
     cpu_isa = detect_isa();
 }

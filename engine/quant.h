@@ -28,7 +28,8 @@ typedef enum {
     TT_Q6_K = 14,
     TT_Q8_K = 15,
     TT_BF16 = 30,
-    TT_COUNT = 31
+    TT_MXFP4 = 39,
+    TT_COUNT = 40
 } tensor_type;
 
 /* Instruction sets a kernel can be written for. */
@@ -87,6 +88,7 @@ typedef struct {
 void quant_register_float(quant_registry *r);   /* F32 F16 BF16                 (quant_float.c) */
 void quant_register_legacy(quant_registry *r);  /* Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1 (quant_legacy.c) */
 void quant_register_kquants(quant_registry *r); /* Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K (quant_k.c) */
+void quant_register_mxfp4(quant_registry *r);   /* MXFP4                        (quant_mxfp4.c) */
 void quant_register_gemm(quant_registry *r);    /* prefill tile kernels           (gemm.c) */
 
 /* Detects the CPU once and builds the table (thread-safe, idempotent). */

@@ -1,17 +1,34 @@
-/* Type choices of the quantizer: single types, and the *_K_M mixes that spend more bits where the
+/* Type choices of the quantizer: single types; the *_K_M mixes that spend more bits where the
  * error hurts most (the output projection — token_embd when the model ties them; attn_v and
- * ffn_down of some layers), as the common GGUF tools choose them. */
+ * ffn_down of some layers), as the common GGUF tools choose them; MXFP4_MOE, the gpt-oss mix:
+ * MoE expert stacks in MXFP4, everything else Q8_0 (general.file_type 38, as those tools number
+ * it; plain MXFP4 has no number of its own there and is written as 38 too). */
 #include "quant_plan.h"
 
 #include <string.h>
 
+#define ONE(name, t, ft)                                                                           \
+    { name, t, false, ft, -1 }
 static const quant_plan PLANS[] = {
-    {"F32", TT_F32, false, 0},    {"F16", TT_F16, false, 1},     {"BF16", TT_BF16, false, 32},
-    {"Q4_0", TT_Q4_0, false, 2},  {"Q4_1", TT_Q4_1, false, 3},   {"Q5_0", TT_Q5_0, false, 8},
-    {"Q5_1", TT_Q5_1, false, 9},  {"Q8_0", TT_Q8_0, false, 7},   {"Q2_K", TT_Q2_K, false, 10},
-    {"Q3_K", TT_Q3_K, false, 12}, {"Q4_K", TT_Q4_K, false, 15},  {"Q5_K", TT_Q5_K, false, 17},
-    {"Q6_K", TT_Q6_K, false, 18}, {"Q4_K_M", TT_Q4_K, true, 15}, {"Q5_K_M", TT_Q5_K, true, 17},
+    ONE("F32", TT_F32, 0),
+    ONE("F16", TT_F16, 1),
+    ONE("BF16", TT_BF16, 32),
+    ONE("Q4_0", TT_Q4_0, 2),
+    ONE("Q4_1", TT_Q4_1, 3),
+    ONE("Q5_0", TT_Q5_0, 8),
+    ONE("Q5_1", TT_Q5_1, 9),
+    ONE("Q8_0", TT_Q8_0, 7),
+    ONE("Q2_K", TT_Q2_K, 10),
+    ONE("Q3_K", TT_Q3_K, 12),
+    ONE("Q4_K", TT_Q4_K, 15),
+    ONE("Q5_K", TT_Q5_K, 17),
+    ONE("Q6_K", TT_Q6_K, 18),
+    ONE("MXFP4", TT_MXFP4, 38),
+    {"Q4_K_M", TT_Q4_K, true, 15, -1},
+    {"Q5_K_M", TT_Q5_K, true, 17, -1},
+    {"MXFP4_MOE", TT_Q8_0, false, 38, TT_MXFP4},
 };
+#undef ONE
 
 const quant_plan *quant_plan_find(const char *name) {
     for (size_t i = 0; i < sizeof PLANS / sizeof PLANS[0]; i++)
@@ -38,6 +55,7 @@ static tensor_type fit_type(tensor_type t, int64_t cols) {
 tensor_type quant_plan_type(const quant_plan *p, const char *name, int layer, int n_layer,
                             int64_t cols, bool token_embd_is_output) {
     tensor_type t = p->base;
+    if (p->experts >= 0 && strstr(name, "_exps.")) t = (tensor_type)p->experts;
     if (p->mix) {
         bool more = layer >= 0 && (layer < n_layer / 8 || layer >= 7 * n_layer / 8 ||
                                    (layer - n_layer / 8) % 3 == 2);

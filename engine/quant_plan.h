@@ -6,10 +6,11 @@
 #include "quant.h"
 
 typedef struct {
-    const char *name; /* "Q8_0", "Q4_K_M", ... */
+    const char *name; /* "Q8_0", "Q4_K_M", "MXFP4_MOE", ... */
     tensor_type base;
     bool mix;           /* *_K_M: some tensors get Q6_K */
     uint32_t file_type; /* general.file_type as GGUF tools number them */
+    int experts;        /* the type of MoE expert stacks (*_exps.weight); -1: base */
 } quant_plan;
 
 /* The plan of a type name, or NULL. */

@@ -192,67 +192,79 @@ static bool add_layer(synth_state *s, const model_shape *sh, int l) {
     return ok;
 }
 
-/* tokenizer.* from a vocabulary GGUF, or a minimal byte-level vocabulary of our own. */
-/* A vocabulary larger than the shape's grows the embedding (tiny shapes with real vocabularies). */
-static bool add_vocab(synth_state *s, const char *vocab_path, int32_t *n_vocab) {
-    if (vocab_path) {
-        gguf_file *v = gguf_open(vocab_path, s->err, s->errlen);
-        if (!v) return false;
-        const gguf_value *tokens = gguf_get_arr(v, "tokenizer.ggml.tokens");
-        bool ok = tokens && tokens->arr.n < (1u << 24);
-        if (!ok) snprintf(s->err, s->errlen, "%s: no usable tokenizer.ggml.tokens", vocab_path);
-        if (ok && tokens->arr.n > (uint64_t)*n_vocab) *n_vocab = (int32_t)tokens->arr.n;
-        for (uint64_t i = 0; ok && i < v->n_kv; i++) {
-            char key[256];
-            gguf_str k = v->kv[i].key;
-            if (k.len >= sizeof key || k.len < 10 || memcmp(k.ptr, "tokenizer.", 10) != 0) continue;
-            memcpy(key, k.ptr, k.len);
-            key[k.len] = 0;
-            gguf_write_value(s->w, key, &v->kv[i].val);
-        }
-        gguf_close(v);
-        return ok;
+/* The GPT-2 byte-to-unicode spelling of byte b: printable Latin-1 bytes stand for themselves,
+ * the others take code points from 256 up in byte order. Written as UTF-8 into out[3]. */
+static void byte_token(int b, char out[3]) {
+    int cp = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174) ? b : -1;
+    if (cp < 0) {
+        int k = 0;
+        for (int c = 0; c < b; c++)
+            k += !((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174));
+        cp = 256 + k;
     }
-    /* 256 byte tokens in GPT-2's byte-to-unicode spelling, then an end-of-text token */
-    char **tok = calloc(257, sizeof *tok);
-    int32_t *types = calloc(257, sizeof *types);
-    bool ok = tok && types;
-    for (int b = 0; ok && b < 256; b++) {
-        int cp = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174) ? b : -1;
-        if (cp < 0) {
-            int k = 0;
-            for (int c = 0; c < b; c++)
-                k += !((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174));
-            cp = 256 + k;
-        }
-        tok[b] = malloc(3);
-        if (!tok[b]) {
-            ok = false;
-            break;
-        }
-        if (cp < 0x80)
-            tok[b][0] = (char)cp, tok[b][1] = 0;
+    if (cp < 0x80)
+        out[0] = (char)cp, out[1] = 0;
+    else
+        out[0] = (char)(0xC0 | (cp >> 6)), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
+}
+
+/* Our own minimal byte-level vocabulary: 256 byte tokens, an end-of-text token, then "[PAD<id>]"
+ * tokens of type UNUSED (as GGUF converters pad a vocabulary to its embedding) up to the shape's
+ * n_vocab, so the vocabulary has exactly as many entries as token_embd has rows — which other
+ * GGUF readers require. */
+static bool add_builtin_vocab(synth_state *s, int32_t *n_vocab) {
+    const int32_t n = *n_vocab > 257 ? *n_vocab : 257;
+    enum { LEN = 16 }; /* "[PAD" + up to 10 digits + "]" + NUL */
+    char **tok = calloc((size_t)n, sizeof *tok);
+    char *text = malloc((size_t)n * LEN);
+    int32_t *types = calloc((size_t)n, sizeof *types);
+    bool ok = tok && text && types;
+    for (int32_t i = 0; ok && i < n; i++) {
+        tok[i] = text + (size_t)i * LEN;
+        if (i < 256)
+            byte_token(i, tok[i]), types[i] = 1;
+        else if (i == 256)
+            snprintf(tok[i], LEN, "<|endoftext|>"), types[i] = 3;
         else
-            tok[b][0] = (char)(0xC0 | (cp >> 6)), tok[b][1] = (char)(0x80 | (cp & 0x3F)),
-            tok[b][2] = 0;
-        types[b] = 1;
+            snprintf(tok[i], LEN, "[PAD%d]", (int)i), types[i] = 5;
     }
     if (ok) {
-        tok[256] = "<|endoftext|>";
-        types[256] = 3;
         gguf_write_str(s->w, "tokenizer.ggml.model", "gpt2");
         gguf_write_str(s->w, "tokenizer.ggml.pre", "qwen2");
-        gguf_write_arr_str(s->w, "tokenizer.ggml.tokens", (const char *const *)tok, 257);
-        gguf_write_arr_i32(s->w, "tokenizer.ggml.token_type", types, 257);
+        gguf_write_arr_str(s->w, "tokenizer.ggml.tokens", (const char *const *)tok, (uint64_t)n);
+        gguf_write_arr_i32(s->w, "tokenizer.ggml.token_type", types, (uint64_t)n);
         gguf_write_arr_str(s->w, "tokenizer.ggml.merges", NULL, 0);
         gguf_write_u32(s->w, "tokenizer.ggml.eos_token_id", 256);
         gguf_write_bool(s->w, "tokenizer.ggml.add_bos_token", false);
+        *n_vocab = n;
     } else {
         snprintf(s->err, s->errlen, "out of memory");
     }
-    for (int b = 0; tok && b < 256; b++) free(tok[b]);
     free(tok);
+    free(text);
     free(types);
+    return ok;
+}
+
+/* tokenizer.* from a vocabulary GGUF, or our built-in one. A vocabulary larger than the shape's
+ * grows the embedding (tiny shapes with real vocabularies). */
+static bool add_vocab(synth_state *s, const char *vocab_path, int32_t *n_vocab) {
+    if (!vocab_path) return add_builtin_vocab(s, n_vocab);
+    gguf_file *v = gguf_open(vocab_path, s->err, s->errlen);
+    if (!v) return false;
+    const gguf_value *tokens = gguf_get_arr(v, "tokenizer.ggml.tokens");
+    bool ok = tokens && tokens->arr.n < (1u << 24);
+    if (!ok) snprintf(s->err, s->errlen, "%s: no usable tokenizer.ggml.tokens", vocab_path);
+    if (ok && tokens->arr.n > (uint64_t)*n_vocab) *n_vocab = (int32_t)tokens->arr.n;
+    for (uint64_t i = 0; ok && i < v->n_kv; i++) {
+        char key[256];
+        gguf_str k = v->kv[i].key;
+        if (k.len >= sizeof key || k.len < 10 || memcmp(k.ptr, "tokenizer.", 10) != 0) continue;
+        memcpy(key, k.ptr, k.len);
+        key[k.len] = 0;
+        gguf_write_value(s->w, key, &v->kv[i].val);
+    }
+    gguf_close(v);
     return ok;
 }
 

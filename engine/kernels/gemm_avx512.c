@@ -1,10 +1,10 @@
 /* Prefill tile kernels for AVX-512 (F, BW, DQ, VL, VNNI). See gemm_kernels.h for the scheme.
  *
  * Panel: 16 weight rows, one per 32-bit lane of a zmm, with every code decoded to its signed
- * int8 value (Q4_0: q - 8, Q6_K: q - 32, ...). Register tile: 16 rows x 8 tokens. Per 32
- * elements and token: 8 vpdpbusd (u8 activation broadcast x s8 weights, 4 products summed per
- * lane, no int16 saturation) plus the float scaling - ~13 zmm operations for 512 multiply-adds,
- * where vec_dot needs ~6 per 32.
+ * int8 value (Q4_0: q - 8, Q6_K: q - 32, MXFP4: twice its E2M1 value, ...). Register tile: 16 rows
+ * x 8 tokens. Per 32 elements and token: 8 vpdpbusd (u8 activation broadcast x s8 weights, 4
+ * products summed per lane, no int16 saturation) plus the float scaling - ~13 zmm operations for
+ * 512 multiply-adds, where vec_dot needs ~6 per 32.
  *
  * Activations are made unsigned by gemm_prep (code + 128, i.e. XOR 0x80): vpdpbusd then computes
  * sum (a + 128) * w, and the panel carries -128 * sum(w) per row and (sub-)block as the initial
@@ -100,6 +100,18 @@ load_rows_t(const uint8_t *p, size_t stride, __mmask16 m, int bytes, __m512i v[8
 /* The f16 in the low half of each lane, as float. */
 static inline __m512 low_f16(__m512i v) {
     return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+/* MXFP4: 2^(e - 128) (mxfp4_half_scale) of the E8M0 byte in the low byte of each lane, 0 in
+ * lanes outside m (rows past the end). */
+static inline __m512 mxfp4_half_scales(__m512i v, __mmask16 m) {
+    const __m512i e = _mm512_and_si512(v, _mm512_set1_epi32(0xff));
+    __m512i bits = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+    const __mmask16 tiny = _mm512_cmplt_epi32_mask(e, _mm512_set1_epi32(2)); /* e = 0, 1 */
+    bits = _mm512_mask_sllv_epi32(bits, tiny, _mm512_set1_epi32(0x00200000), e);
+    const __mmask16 nan = _mm512_cmpeq_epi32_mask(e, _mm512_set1_epi32(0xff));
+    bits = _mm512_mask_mov_epi32(bits, nan, _mm512_set1_epi32(0x7fc00000));
+    return _mm512_castsi512_ps(_mm512_maskz_mov_epi32(m, bits));
 }
 
 /* -128 * sum of the int8 values of slices v[0..k), per lane: the u8-offset correction. */
@@ -210,7 +222,7 @@ store_tile(const __m512 *acc, float *y, size_t ldy, __mmask16 m, bool add, const
     }
 }
 
-/* ----------------------------------------------------- legacy: Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 */
+/* ----------------------------------------------- legacy: Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 MXFP4 */
 
 /* Blocks per K-chunk: the panel (704 bytes per block) stays ~60 KiB, on the stack, in L2. */
 #define LEG_KB 88
@@ -229,12 +241,14 @@ pack_legacy(leg_panel *p, const uint8_t *w, size_t stride, __mmask16 m, int kb, 
                        : T == TT_Q4_0 ? sizeof(block_q4_0)
                        : T == TT_Q4_1 ? sizeof(block_q4_1)
                        : T == TT_Q5_0 ? sizeof(block_q5_0)
-                                      : sizeof(block_q5_1);
+                       : T == TT_Q5_1 ? sizeof(block_q5_1)
+                                      : sizeof(block_mxfp4);
     const size_t qs = T == TT_Q8_0   ? offsetof(block_q8_0, qs)
                       : T == TT_Q4_0 ? offsetof(block_q4_0, qs)
                       : T == TT_Q4_1 ? offsetof(block_q4_1, qs)
                       : T == TT_Q5_0 ? offsetof(block_q5_0, qs)
-                                     : offsetof(block_q5_1, qs);
+                      : T == TT_Q5_1 ? offsetof(block_q5_1, qs)
+                                     : offsetof(block_mxfp4, qs);
     const size_t qh = T == TT_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh);
     const bool five = T == TT_Q5_0 || T == TT_Q5_1, one = T == TT_Q4_1 || T == TT_Q5_1;
     const __m512i idx = row_offsets(stride), m4 = _mm512_set1_epi8(0x0f);
@@ -260,10 +274,17 @@ pack_legacy(leg_panel *p, const uint8_t *w, size_t stride, __mmask16 m, int kb, 
                 const __m512i bias = _mm512_set1_epi8(T == TT_Q4_0 ? 8 : 16);
                 for (int j = 0; j < 8; j++) v[j] = _mm512_sub_epi8(v[j], bias);
             }
+            if (T == TT_MXFP4) {
+                const __m512i doubled = _mm512_broadcast_i32x4(_mm_setr_epi8(MXFP4_DOUBLED_VALUES));
+                for (int j = 0; j < 8; j++) v[j] = _mm512_shuffle_epi8(doubled, v[j]);
+            }
         }
         for (int j = 0; j < 8; j++) _mm512_store_si512(p->qs[b][j], v[j]);
         _mm512_store_si512(p->corr[b], offset_corr(v, 8));
-        _mm512_store_ps(p->d[b], low_f16(gather(blk, idx, m)));
+        if (T == TT_MXFP4)
+            _mm512_store_ps(p->d[b], mxfp4_half_scales(gather(blk, idx, m), m));
+        else
+            _mm512_store_ps(p->d[b], low_f16(gather(blk, idx, m)));
         if (one) _mm512_store_ps(p->m[b], low_f16(gather(blk + 2, idx, m)));
     }
 }
@@ -318,6 +339,7 @@ LEGACY(TT_Q4_0, false, q4_0)
 LEGACY(TT_Q5_0, false, q5_0)
 LEGACY(TT_Q4_1, true, q4_1)
 LEGACY(TT_Q5_1, true, q5_1)
+LEGACY(TT_MXFP4, false, mxfp4)
 
 /* ------------------------------------------------------------------------ Q4_K / Q5_K */
 

@@ -1,6 +1,6 @@
-/* Prefill tile kernels for AVX2 + FMA + F16C, 2- to 6-bit types: Q4_0 Q4_1 Q5_0 Q5_1 (against
- * Q8_0 / Q8_1 activations) and Q2_K Q3_K Q4_K Q5_K Q6_K (against Q8_K). See gemm_kernels.h for the
- * scheme and gemm_avx2.c for the Q8_0 kernel this generalises.
+/* Prefill tile kernels for AVX2 + FMA + F16C, 2- to 6-bit types: Q4_0 Q4_1 Q5_0 Q5_1 MXFP4
+ * (against Q8_0 / Q8_1 activations) and Q2_K Q3_K Q4_K Q5_K Q6_K (against Q8_K). See gemm_kernels.h
+ * for the scheme and gemm_avx2.c for the Q8_0 kernel this generalises.
  *
  * Panel: 8 weight rows, one per 32-bit lane of a ymm; register tile: 8 rows x 4 tokens. The
  * panel holds every code decoded to one byte, unsigned where the type allows it:
@@ -9,7 +9,8 @@
  *   - Q6_K / Q3_K: codes 0..63 / 0..7 unbiased; the -32 / -4 comes back as
  *     -32 / -4 * sum(scale * bsum) per row; Q2_K's mins as dmin * sum(m * bsum);
  *   - Q4_0 Q5_0: signed q - 8 / q - 16, kept as |w| and w, the sign moved onto the activation
- *     (vpsignb, as for Q8_0; activations are in [-127, 127]).
+ *     (vpsignb, as for Q8_0; activations are in [-127, 127]); MXFP4 likewise, its codes mapped
+ *     to twice their E2M1 values (-12..12) by one vpshufb.
  * The small codes let several maddubs results add up in int16 before the widening madd (G
  * slices per group; the bounds are given at each type), and for K-quants that madd multiplies
  * by the sub-block scale instead of 1, so a whole super-block sums in int32 and is scaled by
@@ -42,6 +43,18 @@ static inline __m256 low_f16(__m256i v) {
         v, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8,
                             9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1));
     return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(lo, 0x08)));
+}
+
+/* MXFP4: 2^(e - 128) (mxfp4_half_scale) of the E8M0 byte in the low byte of each lane, 0 in
+ * lanes outside the mask (rows past the end). */
+static inline __m256 mxfp4_half_scales(__m256i v, __m256i mask) {
+    const __m256i e = _mm256_and_si256(v, _mm256_set1_epi32(0xff));
+    const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+    const __m256i tiny = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e); /* e = 0, 1 */
+    __m256i bits = _mm256_blendv_epi8(normal, tiny, _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e));
+    bits = _mm256_blendv_epi8(bits, _mm256_set1_epi32(0x7fc00000),
+                              _mm256_cmpeq_epi32(e, _mm256_set1_epi32(0xff)));
+    return _mm256_castsi256_ps(_mm256_and_si256(bits, mask));
 }
 
 /* Bits 0..3 of each lane's x -> bit 4 of bytes 0..3 (copies x << 7i never collide). */
@@ -124,7 +137,7 @@ group_sums(__m256i *h, const uint8_t (*q)[32], const int8_t (*sg)[32], int j0, c
     }
 }
 
-/* ---------------------------------------------------------------- Q4_0 Q4_1 Q5_0 Q5_1 */
+/* ---------------------------------------------------------- Q4_0 Q4_1 Q5_0 Q5_1 MXFP4 */
 
 /* Blocks per K-chunk: 576 bytes each, ~36 KiB per panel. */
 #define LEG_KB 64
@@ -132,8 +145,8 @@ group_sums(__m256i *h, const uint8_t (*q)[32], const int8_t (*sg)[32], int j0, c
 typedef struct {
     uint8_t q[LEG_KB][8]
              [32]; /* block b, slice j: lane r = codes 4j..4j+3 of row r (|w| if signed) */
-    int8_t sg[LEG_KB][8][32]; /* Q4_0 / Q5_0: the signed codes */
-    float d[LEG_KB][PR];      /* row r's block scale (0 past the last row) */
+    int8_t sg[LEG_KB][8][32]; /* Q4_0 Q5_0 MXFP4: the signed codes */
+    float d[LEG_KB][PR];      /* row r's block scale (0 past the last row; MXFP4: 2^(e-128)) */
     float m[LEG_KB][PR];      /* the _1 types' block offset */
 } leg_panel;
 
@@ -142,14 +155,17 @@ pack_legacy(leg_panel *p, const uint8_t *w, size_t stride, int rows, int kb, con
     const size_t bsz = T == TT_Q4_0   ? sizeof(block_q4_0)
                        : T == TT_Q4_1 ? sizeof(block_q4_1)
                        : T == TT_Q5_0 ? sizeof(block_q5_0)
-                                      : sizeof(block_q5_1);
+                       : T == TT_Q5_1 ? sizeof(block_q5_1)
+                                      : sizeof(block_mxfp4);
     const size_t qs = T == TT_Q4_0   ? offsetof(block_q4_0, qs)
                       : T == TT_Q4_1 ? offsetof(block_q4_1, qs)
                       : T == TT_Q5_0 ? offsetof(block_q5_0, qs)
-                                     : offsetof(block_q5_1, qs);
+                      : T == TT_Q5_1 ? offsetof(block_q5_1, qs)
+                                     : offsetof(block_mxfp4, qs);
     const size_t qh = T == TT_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh);
     const bool five = T == TT_Q5_0 || T == TT_Q5_1, one = T == TT_Q4_1 || T == TT_Q5_1;
     const __m256i idx = row_offsets(stride), mask = row_mask(rows), m4 = _mm256_set1_epi8(0x0f);
+    const __m256i doubled = _mm256_setr_epi8(MXFP4_DOUBLED_VALUES, MXFP4_DOUBLED_VALUES);
     for (int b = 0; b < kb; b++) {
         const uint8_t *blk = w + (size_t)b * bsz;
         __m256i v[8];
@@ -166,20 +182,26 @@ pack_legacy(leg_panel *p, const uint8_t *w, size_t stride, int rows, int kb, con
         }
         for (int j = 0; j < 8; j++) {
             if (!one) {
-                v[j] = _mm256_sub_epi8(v[j], _mm256_set1_epi8(T == TT_Q4_0 ? 8 : 16));
+                v[j] = T == TT_MXFP4
+                           ? _mm256_shuffle_epi8(doubled, v[j])
+                           : _mm256_sub_epi8(v[j], _mm256_set1_epi8(T == TT_Q4_0 ? 8 : 16));
                 _mm256_store_si256((__m256i *)p->sg[b][j], v[j]);
                 v[j] = _mm256_abs_epi8(v[j]);
             }
             _mm256_store_si256((__m256i *)p->q[b][j], v[j]);
         }
-        _mm256_store_ps(p->d[b], low_f16(gather(blk, idx, mask)));
+        if (T == TT_MXFP4)
+            _mm256_store_ps(p->d[b], mxfp4_half_scales(gather(blk, idx, mask), mask));
+        else
+            _mm256_store_ps(p->d[b], low_f16(gather(blk, idx, mask)));
         if (one) _mm256_store_ps(p->m[b], low_f16(gather(blk + 2, idx, mask)));
     }
 }
 
 /* 8 rows x C tokens over kb blocks. Int16 groups of G slices: |w| * |a| <= 16 * 127 for Q4_0
  * and Q5_0 (8 slices: 8 * 2 * 2032 = 32512), 15 * 127 for Q4_1 (8 slices), 31 * 127 for Q5_1
- * (4 slices: 31496). ONE: Q8_1 activations (d, s, qs) add m * s per block. */
+ * (4 slices: 31496), 12 * 127 for MXFP4 (8 slices: 24384). ONE: Q8_1 activations (d, s, qs) add m *
+ * s per block. */
 static inline __attribute__((always_inline)) void tile_legacy(const leg_panel *p, int kb,
                                                               const uint8_t *a, size_t a_stride,
                                                               float *y, size_t ldy, int rows,
@@ -232,6 +254,7 @@ LEGACY(TT_Q4_0, q4_0, block_q8_0)
 LEGACY(TT_Q5_0, q5_0, block_q8_0)
 LEGACY(TT_Q4_1, q4_1, block_q8_1)
 LEGACY(TT_Q5_1, q5_1, block_q8_1)
+LEGACY(TT_MXFP4, mxfp4, block_q8_0)
 
 /* ------------------------------------------------------------------------ Q4_K / Q5_K */
 

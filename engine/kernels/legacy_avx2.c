@@ -67,9 +67,10 @@ static inline __m256i q5_1_codes(const block_q5_1 *w) {
     return _mm256_or_si256(unpack_nibbles(w->qs), unpack_high_bits(w->qh));
 }
 
-DEFINE_ROWS_0(legacy_avx2_q4_0_dot, block_q4_0, q4_0_codes)
-DEFINE_ROWS_0(legacy_avx2_q5_0_dot, block_q5_0, q5_0_codes)
-DEFINE_ROWS_0(legacy_avx2_q8_0_dot, block_q8_0, q8_0_codes)
+DEFINE_ROWS_0(legacy_avx2_q4_0_dot, block_q4_0, q4_0_codes, scale2)
+DEFINE_ROWS_0(legacy_avx2_q5_0_dot, block_q5_0, q5_0_codes, scale2)
+DEFINE_ROWS_0(legacy_avx2_q8_0_dot, block_q8_0, q8_0_codes, scale2)
+DEFINE_ROWS_0(legacy_avx2_mxfp4_dot, block_mxfp4, mxfp4_codes, mxfp4_scale2)
 DEFINE_ROWS_1(legacy_avx2_q4_1_dot, block_q4_1, q4_1_codes)
 DEFINE_ROWS_1(legacy_avx2_q5_1_dot, block_q5_1, q5_1_codes)
 

@@ -37,6 +37,22 @@ static inline __m256 scale2(const void *w, const void *a) {
                                             _mm_cvtph_ps(_mm_cvtsi32_si128((int)ha))));
 }
 
+/* MXFP4: d_a * 2^(e - 128) in all lanes, the same float product as the scalar reference (both
+ * factors put into a vector as they are, one narrow multiply, one broadcast: as scale2). */
+static inline __m256 mxfp4_scale2(const void *w, const void *a) {
+    uint16_t ha;
+    memcpy(&ha, a, sizeof ha);
+    const int bits = (int)quant_mxfp4_half_scale_bits[((const block_mxfp4 *)w)->e];
+    return _mm256_broadcastss_ps(
+        _mm_mul_ss(_mm_cvtph_ps(_mm_cvtsi32_si128(ha)), _mm_castsi128_ps(_mm_cvtsi32_si128(bits))));
+}
+
+/* MXFP4 codes -> twice their E2M1 values, signed bytes in element order (one vpshufb). */
+static inline __m256i mxfp4_codes(const block_mxfp4 *w) {
+    const __m256i doubled = _mm256_setr_epi8(MXFP4_DOUBLED_VALUES, MXFP4_DOUBLED_VALUES);
+    return _mm256_shuffle_epi8(doubled, unpack_nibbles(w->qs));
+}
+
 static inline __m256i load32(const int8_t *p) {
     return _mm256_loadu_si256((const __m256i *)p);
 }
@@ -66,8 +82,9 @@ static inline __m256 scale_sums(__m256i sumi, __m128 p, __m256 acc) {
  * Two blocks per iteration with separate accumulators hide FMA latency. */
 #define LEGACY_ROW(t) ((const void *)((const uint8_t *)va + (size_t)(t)*a_stride))
 
-/* Types without an offset (Q4_0, Q5_0, Q8_0; Q8_0 activations, signed codes). */
-#define DEFINE_ROWS_0(NAME, WT, CODES)                                                             \
+/* Types without an offset (Q4_0, Q5_0, Q8_0, MXFP4; Q8_0 activations, signed codes). SCALE: the
+ * block's d_w * d_a in all lanes (scale2, or mxfp4_scale2). */
+#define DEFINE_ROWS_0(NAME, WT, CODES, SCALE)                                                      \
     static inline void NAME##_rows(int64_t n, int nt, float *s, size_t s_stride, const void *vw,   \
                                    const void *va, size_t a_stride) {                              \
         const WT *w = vw;                                                                          \
@@ -79,18 +96,16 @@ static inline __m256 scale_sums(__m256i sumi, __m128 p, __m256 acc) {
             const __m256i c0 = CODES(&w[ib]), c1 = CODES(&w[ib + 1]);                              \
             for (int t = 0; t < nt; t++) {                                                         \
                 const block_q8_0 *a = LEGACY_ROW(t);                                               \
-                acc0[t] =                                                                          \
-                    scale_add(dot_s8(c0, load32(a[ib].qs)), scale2(&w[ib], &a[ib]), acc0[t]);      \
+                acc0[t] = scale_add(dot_s8(c0, load32(a[ib].qs)), SCALE(&w[ib], &a[ib]), acc0[t]); \
                 acc1[t] = scale_add(dot_s8(c1, load32(a[ib + 1].qs)),                              \
-                                    scale2(&w[ib + 1], &a[ib + 1]), acc1[t]);                      \
+                                    SCALE(&w[ib + 1], &a[ib + 1]), acc1[t]);                       \
             }                                                                                      \
         }                                                                                          \
         if (ib < nb) {                                                                             \
             const __m256i c0 = CODES(&w[ib]);                                                      \
             for (int t = 0; t < nt; t++) {                                                         \
                 const block_q8_0 *a = LEGACY_ROW(t);                                               \
-                acc0[t] =                                                                          \
-                    scale_add(dot_s8(c0, load32(a[ib].qs)), scale2(&w[ib], &a[ib]), acc0[t]);      \
+                acc0[t] = scale_add(dot_s8(c0, load32(a[ib].qs)), SCALE(&w[ib], &a[ib]), acc0[t]); \
             }                                                                                      \
         }                                                                                          \
         for (int t = 0; t < nt; t++)                                                               \
