@@ -143,8 +143,20 @@ static bool remember(completion_engine *e, const int32_t *ids, int64_t n) {
     return true;
 }
 
+/* Prompt tokens after keep that kv_shift would move into place rather than evaluate. */
+static int64_t shiftable(const completion_engine *e, int32_t keep) {
+    if (!e->p.kv_reuse || !e->p.kv_shift) return 0;
+    shift_run runs[SHIFT_MAX_RUNS];
+    int64_t held = e->n_cached < engine_n_past(e->ctx) ? e->n_cached : engine_n_past(e->ctx), n = 0;
+    int k = completion_shift_plan(e->cached, held, e->prompt.ids, e->prompt.n, keep, SHIFT_MIN_RUN,
+                                  runs, SHIFT_MAX_RUNS);
+    for (int i = 0; i < k; i++) n += runs[i].n;
+    return n;
+}
+
 /* Builds the prompt, halving the windows while the measured throughput says evaluating what the
- * cache lacks would overrun max_prompt_ms. Returns the reusable token count. */
+ * cache lacks (neither kept nor moved) would overrun max_prompt_ms. Returns the reusable token
+ * count. */
 static bool build_prompt(completion_engine *e, const completion_request *r, bool fit, int32_t *keep,
                          int32_t *shrink, char *err, size_t errlen) {
     fim_input in = {r->prefix,     r->prefix_len, r->suffix,
@@ -157,9 +169,9 @@ static bool build_prompt(completion_engine *e, const completion_request *r, bool
             return false;
         *keep = reusable(e, e->prompt.ids, e->prompt.n);
         *shrink = s;
-        double est = e->tokens_per_ms > 0 ? (e->prompt.n - *keep) / e->tokens_per_ms : 0;
-        if (!fit || !e->p.max_prompt_ms || est <= e->p.max_prompt_ms || s == MAX_SHRINK)
-            return true;
+        if (!fit || !e->p.max_prompt_ms || e->tokens_per_ms <= 0 || s == MAX_SHRINK) return true;
+        double est = (double)(e->prompt.n - *keep - shiftable(e, *keep)) / e->tokens_per_ms;
+        if (est <= e->p.max_prompt_ms) return true;
     }
 }
 
@@ -456,8 +468,9 @@ static bool refresh_stale(completion_engine *e, const completion_request *r, int
 
 /* Work ahead of the request: the prompt completion_run would build for r goes into the KV cache
  * (all but its last token, which the request evaluates for its logits), nothing is generated.
- * The windows are never shrunk for max_prompt_ms: after a finished prefill the request has
- * nothing to shrink for, and it must find the same tokens it builds. A cancelled prefill leaves
+ * The windows shrink for max_prompt_ms as a request's would (a prefill just ahead of a request
+ * builds what the request will); with max_prompt_ms 0 the whole prompt is built, after which a
+ * request has nothing to shrink for. A cancelled prefill leaves
  * what it evaluated remembered, so the request keeps that common prefix like any other. */
 bool completion_prefill(completion_engine *e, const completion_request *r, completion_result *out,
                         char *err, size_t errlen) {
@@ -465,7 +478,7 @@ bool completion_prefill(completion_engine *e, const completion_request *r, compl
     memset(out, 0, sizeof *out);
     if (!e->p.kv_reuse) return true; /* the request would evaluate everything anyway */
     int32_t keep = 0, shrink = 0;
-    if (!build_prompt(e, r, false, &keep, &shrink, err, errlen)) return false;
+    if (!build_prompt(e, r, true, &keep, &shrink, err, errlen)) return false;
     int64_t n = e->prompt.n;
     int32_t shifted = 0;
     bool ok = fill_prompt(e, r, keep, n - 1, &shifted, &out->cancelled, err, errlen);
@@ -479,6 +492,7 @@ bool completion_prefill(completion_engine *e, const completion_request *r, compl
     out->n_shifted = shifted;
     out->n_evaluated = (int32_t)(held - keep - shifted);
     out->n_chunks = e->prompt.n_chunks;
+    out->shrink = shrink;
     out->prompt_ms = out->total_ms = now_ms() - t0;
     return ok;
 }

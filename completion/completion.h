@@ -42,7 +42,9 @@ typedef struct {
      * continues it), so a keystroke inside a line re-evaluates only that line (default). false =
      * the classic layout with the whole prefix before the suffix. */
     bool line_in_middle;
-    int max_prompt_ms;  /* prompt evaluation budget: windows shrink to meet it; 0 = none */
+    /* Prompt evaluation budget: while the measured prefill speed says the tokens the cache lacks
+     * (neither kept nor moved) would take longer, the windows halve (up to 4 times); 0 = none. */
+    int max_prompt_ms;
     int context_tokens; /* budget for cross-file context; 0 = 512, < 0 = none */
     /* An OpenAI-compatible server for completion_run_remote (the caller owns it); NULL = local. */
     const models_backend *remote;
@@ -118,7 +120,8 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
                     char *err, size_t errlen);
 void completion_result_free(completion_result *r);
 /* Works ahead of a request: evaluates into the KV cache the prompt completion_run would build
- * for r (the same windows, cross-file context and layout; never shrunk for max_prompt_ms),
+ * for r (the same windows, cross-file context and layout, shrunk for max_prompt_ms alike: set it
+ * to 0 to build the whole prompt),
  * without generating, so a request at the same cursor then evaluates only its last token and
  * one nearby only what differs (with line_in_middle: the cursor line's tokens). Then the entries
  * kv_shift moved (approximations) are evaluated again in place, exactly, 16 tokens at a time, so

@@ -6,8 +6,9 @@
  * - a didChange that inserts a newline: at the end of the inserted text (the new line's cursor);
  * - IDLE_MS after an edit that no request followed: at the end of that edit (both only in the
  *   document of the last request or prefill, when there is one);
- * - IDLE_MS after a reply built on moved cache entries (kvShift): at the same place, where the
- *   prefill finds nothing to add and re-evaluates those entries exactly (completion_prefill);
+ * - IDLE_MS after a reply built on moved cache entries (kvShift) or on windows shrunk to meet
+ *   maxPromptMs: at the same place, where the prefill builds the whole prompt and re-evaluates
+ *   moved entries exactly (completion_prefill);
  * - didOpen, for clients that never sent hearth/cursor: IDLE_MS later, at the top of the file (a
  *   guess; plugins say where the cursor is on BufEnter / editor change, and a guess there would
  *   only evict the cache of the document being edited, e.g. when an editor opens a file to peek

@@ -11,6 +11,11 @@
 #include <stddef.h>
 
 #define LSP_ERR_LEN 512
+/* The default prompt budget of a completion request (maxPromptMs): ghost text that comes after
+ * the person typed on is no use, so where the KV cache lacks much of the prompt (a jump, a file
+ * just opened) and the measured prefill speed says it would take longer, the request uses smaller
+ * windows; the whole prompt is built at the next pause (lsp_ahead_stale). */
+#define LSP_MAX_PROMPT_MS 500
 
 /* Settings that can also arrive in initializationOptions (which then win). */
 typedef struct {
@@ -22,7 +27,7 @@ typedef struct {
     bool no_kv_shift;             /* keep only the cache's common prefix (kvShift false) */
     bool classic_layout;          /* FIM prompt with the cursor line before the suffix */
     bool no_prefill_ahead;        /* no prompt evaluation ahead of requests (open, newline, idle) */
-    int max_prompt_ms;            /* prompt evaluation budget; 0 = none */
+    int max_prompt_ms;            /* prompt evaluation budget; 0 = none (LSP_MAX_PROMPT_MS) */
     int max_tokens;               /* tokens generated at most; 0 = 64 */
     int lookup_draft;             /* prompt-lookup tokens verified per step; 0 = off (init: 6) */
     int context_tokens;           /* cross-file context budget; 0 = 512, -1 = none */

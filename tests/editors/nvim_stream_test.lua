@@ -30,7 +30,8 @@ H.run(function()
   local hearth = require('hearth')
   hearth.setup({
     cmd = { bin, 'lsp' },
-    init_options = { completionModel = model, threads = 1, maxTokens = 4096, contextSize = 8192 },
+    init_options = { completionModel = model, threads = 1, maxTokens = 4096, contextSize = 8192,
+      maxPromptMs = 0 },
     debounce_ms = 300, -- a new request waits: what the cancelled one left is seen first
   })
   vim.cmd('edit ' .. dir .. '/fib.py')

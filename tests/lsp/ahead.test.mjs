@@ -224,6 +224,34 @@ test('moved cache entries are made exact again at a pause (kvShift + refresh)', 
   assert.equal(await c.close(), 0);
 });
 
+test('the prompt budget shrinks a far jump, and the whole prompt is built at the next pause', { skip, timeout: 120000 }, async () => {
+  const c = await start();
+  open(c, LONG);
+  const top = { line: 2, character: 4 };
+  cursor(c, top);
+  const p0 = await prefills(c);
+  await inline(c, top);
+  // A budget worth ~64 tokens at the speed this machine just showed: a jump to the end lacks
+  // ~1000, a keystroke at a built place 1 or 2.
+  const tokPerMs = p0.last.nEvaluated / Math.max(p0.last.ms, 1);
+  const budget = Math.max(1, Math.round(64 / tokPerMs));
+  c.notify('workspace/didChangeConfiguration', { settings: { hearth: { maxPromptMs: budget } } });
+  const end = { line: LONG.split('\n').length - 3, character: 4 };
+  const far = await inline(c, end);
+  assert.ok(far.hearth.shrink > 0, JSON.stringify(far.hearth));
+  await sleep(IDLE_MS + 400);
+  const p = await prefills(c);
+  assert.equal(p.last.why, 'refresh', JSON.stringify(p));
+  assert.ok(p.last.nPrompt > far.hearth.nPrompt, JSON.stringify({ p, far: far.hearth }));
+  c.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [
+    { range: { start: end, end }, text: 'x' }] });
+  const next = await inline(c, { line: end.line, character: 5 });
+  assert.equal(next.hearth.shrink, 0, JSON.stringify(next.hearth));
+  assert.ok(Math.abs(next.hearth.nPrompt - p.last.nPrompt) <= 2, JSON.stringify(next.hearth)); // the line's last token
+  assert.ok(next.hearth.nEvaluated <= 3, JSON.stringify(next.hearth));
+  assert.equal(await c.close(), 0);
+});
+
 test('prefill never runs for a remote backend (even with a local fallback)', { skip, timeout: 120000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-ahead-'));
   try {
