@@ -1,8 +1,14 @@
 /* Retrieval: BM25 over the FTS5 table, FAISS top-k over the vectors, or both merged by
- * reciprocal rank fusion (score = sum over lists of 1 / (RRF_K + rank)). Chunks whose symbol is
- * named in the query get the score of a first place in one more list. Then at most max_per_file
- * chunks per file are kept, so one big file cannot crowd out the rest. */
+ * reciprocal rank fusion (score = sum over lists of 1 / (RRF_K + rank)). Then:
+ * - a chunk that defines a name the query spells as an identifier (read_alignment, parseAddr,
+ *   utf8) gets a boost just under a first place in one more list (never tying BM25's best); a
+ *   plain word that is a defined name ("unquote") gets that boost scaled by the word's rarity
+ *   in the index, so "name" or "run" lift nothing. Lexical and hybrid modes only.
+ * - a C/C++ prototype with a doc comment lends its score to the definition of the same name;
+ * - the windows of one split definition count once, as its first window (the definition line);
+ * - at most max_per_file chunks per file are kept, so one big file cannot crowd out the rest. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +17,16 @@
 #include "internal.h"
 
 #define RRF_K      60.0
-#define MAX_TERMS  32
+#define MAX_TERMS  48
 #define TERM_BYTES 64
+
+/* BM25 weights of the FTS columns (path, symbol, head, text, words), chosen on
+ * bench/retrieval's sets (bench/RESULTS.md). */
+#define W_PATH   1.0
+#define W_SYMBOL 4.0
+#define W_HEAD   2.0
+#define W_TEXT   1.0
+#define W_WORDS  1.0
 
 typedef struct {
     int64_t id;
@@ -26,6 +40,7 @@ typedef struct {
 
 typedef struct {
     char term[MAX_TERMS][TERM_BYTES];
+    bool derived[MAX_TERMS]; /* a sub-word of a query identifier: searched, never boosted */
     int n;
 } terms;
 
@@ -54,18 +69,33 @@ static bool stopword(const char *w, size_t n) {
     return false;
 }
 
-/* Identifier-like words of the query: runs of letters, digits, '_' and non-ASCII bytes. */
+static void add_term(terms *t, const char *w, size_t n, bool derived) {
+    if (!n || n >= TERM_BYTES || t->n >= MAX_TERMS || stopword(w, n)) return;
+    for (int i = 0; i < t->n; i++)
+        if (strlen(t->term[i]) == n && !strncmp(t->term[i], w, n)) return;
+    memcpy(t->term[t->n], w, n);
+    t->term[t->n][n] = 0;
+    t->derived[t->n++] = derived;
+}
+
+/* Identifier-like words of the query (runs of letters, digits, '_' and non-ASCII bytes), then
+ * the sub-words of the compound ones (BooleanOptionalAction: boolean, optional, action). */
 static void query_terms(const char *q, terms *t) {
     t->n = 0;
-    for (const char *p = q; *p && t->n < MAX_TERMS;) {
+    for (const char *p = q; *p;) {
         size_t n = 0;
         while (p[n] && (isalnum((unsigned char)p[n]) || p[n] == '_' || (unsigned char)p[n] >= 0x80))
             n++;
-        if (n && n < TERM_BYTES && !stopword(p, n)) {
-            memcpy(t->term[t->n], p, n);
-            t->term[t->n++][n] = 0;
-        }
+        add_term(t, p, n, false);
         p += n ? n : 1;
+    }
+    for (int i = 0, words = t->n; i < words; i++) {
+        enum { PARTS = 16 };
+        size_t st[PARTS], ln[PARTS];
+        char w[TERM_BYTES];
+        snprintf(w, sizeof w, "%s", t->term[i]);
+        int k = index_split_identifier(w, strlen(w), st, ln, PARTS);
+        for (int j = 0; k > 1 && j < k && j < PARTS; j++) add_term(t, w + st[j], ln[j], true);
     }
 }
 
@@ -86,11 +116,13 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
     sqlite3_stmt *st = NULL;
     bool ok = q && sqlite3_prepare_v2(s->db,
                                       "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-                                      "ORDER BY bm25(chunks_fts, 2.0, 4.0, 1.0) LIMIT ?",
+                                      "ORDER BY bm25(chunks_fts, ?, ?, ?, ?, ?) LIMIT ?",
                                       -1, &st, NULL) == SQLITE_OK;
     if (ok && t->n) {
+        const double w[] = {W_PATH, W_SYMBOL, W_HEAD, W_TEXT, W_WORDS};
         sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, limit);
+        for (int i = 0; i < 5; i++) sqlite3_bind_double(st, 2 + i, w[i]);
+        sqlite3_bind_int(st, 7, limit);
         int rc, rank = 0;
         while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
             ok = add_score(out, sqlite3_column_int64(st, 0), 1.0 / (RRF_K + ++rank));
@@ -102,21 +134,79 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
     return ok;
 }
 
+/* How rare a word is in the index, in [0, 1]: 1 - log(df) / log(chunks). */
+static double rarity(index_store *s, const char *word) {
+    sqlite3_stmt *st;
+    double chunks = 0, df = 0;
+    char q[TERM_BYTES + 16];
+    snprintf(q, sizeof q, "\"%s\"", word);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT count(*) FROM chunks), "
+                           "(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        chunks = sqlite3_column_double(st, 0);
+        df = sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (chunks < 2 || df < 1) return 0;
+    double r = 1.0 - log(df) / log(chunks);
+    return r < 0 ? 0 : r;
+}
+
+/* True for a word only code spells: snake_case, camelCase, PascalCase with two parts, a
+ * letter-digit mix (utf8, base64). */
+bool index_identifier_like(const char *w) {
+    return index_is_compound(w, strlen(w));
+}
+
+/* The boost of the chunks defining each query term (see the top of the file). */
 static bool symbol_boost(index_store *s, const terms *t, score_list *out, char *err,
                          size_t errlen) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM chunks WHERE symbol=? LIMIT 64", -1, &st, NULL) !=
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM chunks WHERE name=? LIMIT 64", -1, &st, NULL) !=
         SQLITE_OK)
         return !snprintf(err, errlen, "search: %s", sqlite3_errmsg(s->db));
     bool ok = true;
     for (int i = 0; ok && i < t->n; i++) {
+        if (t->derived[i]) continue;
+        double weight = index_identifier_like(t->term[i]) ? 1.0 : -1.0;
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, t->term[i], -1, SQLITE_STATIC);
-        while (ok && sqlite3_step(st) == SQLITE_ROW)
-            ok = add_score(out, sqlite3_column_int64(st, 0), 1.0 / (RRF_K + 1));
+        while (ok && sqlite3_step(st) == SQLITE_ROW) {
+            if (weight < 0) weight = rarity(s, t->term[i]); /* a plain word: once, when defined */
+            if (weight > 0) ok = add_score(out, sqlite3_column_int64(st, 0), weight / (RRF_K + 2));
+        }
     }
     sqlite3_finalize(st);
     return ok || !snprintf(err, errlen, "search: out of memory");
+}
+
+/* Scores of C/C++ prototypes go to the definition of the same name (the doc comment usually
+ * sits on the prototype in the header, the definition in a .c file has none). */
+static void lend_declarations(index_store *s, score_list *l) {
+    sqlite3_stmt *decl = NULL, *def = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM chunks WHERE id=? AND decl=1", -1, &decl,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM chunks WHERE name=? AND decl=0 AND def_start>0 "
+                           "ORDER BY start_line != def_start, id LIMIT 1",
+                           -1, &def, NULL) != SQLITE_OK) {
+        sqlite3_finalize(decl);
+        return;
+    }
+    for (int64_t i = 0; i < l->n; i++) {
+        sqlite3_reset(decl);
+        sqlite3_bind_int64(decl, 1, l->v[i].id);
+        if (sqlite3_step(decl) != SQLITE_ROW || !sqlite3_column_text(decl, 0)) continue;
+        sqlite3_reset(def);
+        sqlite3_bind_text(def, 1, (const char *)sqlite3_column_text(decl, 0), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(def) == SQLITE_ROW) l->v[i].id = sqlite3_column_int64(def, 0);
+    }
+    sqlite3_finalize(decl);
+    sqlite3_finalize(def);
 }
 
 static bool vector(index_searcher *sr, const char *query, int32_t limit, score_list *out, char *err,
@@ -165,21 +255,37 @@ static char *col_dup(sqlite3_stmt *st, int i) {
     return t ? strdup(t) : NULL;
 }
 
-/* The best chunks, at most max_per_file from one file. */
+/* The chunk a ranked chunk stands for: itself, or the first window of the split definition it
+ * belongs to (the one that starts at the definition line). */
+static int64_t representative(sqlite3_stmt *first, int64_t id) {
+    sqlite3_reset(first);
+    sqlite3_bind_int64(first, 1, id);
+    return sqlite3_step(first) == SQLITE_ROW ? sqlite3_column_int64(first, 0) : id;
+}
+
+/* The best chunks, each definition once, at most max_per_file from one file. */
 static bool collect(index_store *s, const score_list *l, const index_query *q, int32_t k,
                     index_hit *hits, int32_t *n_hits) {
     int32_t per_file = q->max_per_file > 0 ? q->max_per_file : 3, n = 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT path, start_line, end_line, symbol, language, text "
-                           "FROM chunks WHERE id=?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return false;
-    bool ok = true;
+    int64_t *taken = malloc((size_t)k * sizeof *taken);
+    sqlite3_stmt *st = NULL, *first = NULL;
+    bool ok = taken &&
+              sqlite3_prepare_v2(s->db,
+                                 "SELECT path, start_line, end_line, symbol, language, text "
+                                 "FROM chunks WHERE id=?",
+                                 -1, &st, NULL) == SQLITE_OK &&
+              sqlite3_prepare_v2(s->db,
+                                 "SELECT f.id FROM chunks c JOIN chunks f ON f.file_id = c.file_id "
+                                 "AND f.start_line = c.def_start AND f.def_start = c.def_start "
+                                 "WHERE c.id=? AND c.def_start > 0 ORDER BY f.id LIMIT 1",
+                                 -1, &first, NULL) == SQLITE_OK;
     for (int64_t i = 0; ok && i < l->n && n < k; i++) {
+        int64_t id = representative(first, l->v[i].id);
+        bool dup = false;
+        for (int32_t j = 0; j < n; j++) dup |= taken[j] == id;
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, l->v[i].id);
-        if (sqlite3_step(st) != SQLITE_ROW) continue;
+        sqlite3_bind_int64(st, 1, id);
+        if (dup || sqlite3_step(st) != SQLITE_ROW) continue;
         const char *path = (const char *)sqlite3_column_text(st, 0);
         int32_t same = 0;
         for (int32_t j = 0; path && j < n; j++) same += !strcmp(hits[j].path, path);
@@ -192,9 +298,11 @@ static bool collect(index_store *s, const score_list *l, const index_query *q, i
                               col_dup(st, 5),
                               l->v[i].score};
         ok = hits[n].path && hits[n].language && hits[n].text;
-        n++;
+        taken[n++] = id;
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(first);
+    free(taken);
     *n_hits = n;
     return ok;
 }
@@ -224,7 +332,8 @@ bool index_rank(index_store *s, index_searcher *sr, const index_query *q, bool h
     if (ok) query_terms(q->query ? q->query : "", t);
     if (ok && mode != INDEX_MODE_VECTOR) ok = lexical(s, t, limit, &l, err, errlen);
     if (ok && mode != INDEX_MODE_LEXICAL) ok = vector(sr, q->query, limit, &l, err, errlen);
-    if (ok) ok = symbol_boost(s, t, &l, err, errlen);
+    if (ok && mode != INDEX_MODE_VECTOR) ok = symbol_boost(s, t, &l, err, errlen);
+    if (ok) lend_declarations(s, &l);
     if (ok) fuse(&l);
     if (ok && !collect(s, &l, q, k, hits, n_hits))
         ok = !snprintf(err, errlen, "search: %s", sqlite3_errmsg(s->db));

@@ -19,3 +19,6 @@ set_tests_properties(test_index_cli PROPERTIES TIMEOUT 600)
 # sizing tokens are not the embedding tokens.
 hearth_test_exe(test_index_tokens WHITEBOX index test_index_tokens.c)
 add_test(NAME test_index_tokens COMMAND test_index_tokens ${HEARTH_REF_DIR})
+# Retrieval quality (issue 15): identifier sub-words, the symbol boost's rules, class-qualified
+# methods, collapsed windows, a header's doc comment finding the .c definition, the estimate.
+hearth_test(test_index_retrieval WHITEBOX index test_index_retrieval.c)

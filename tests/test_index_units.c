@@ -128,8 +128,9 @@ static void test_chunk_definitions_c_and_python(void) {
     index_chunk_params p = {.max_tokens = 60};
     CHECK(index_chunk_text("python", py, strlen(py), &p, &c, &n, err, sizeof err));
     CHECK(has_chunk(c, n, "decorated", 3, 5));
-    CHECK(has_chunk(c, n, "method_0", 8, 9));
-    CHECK(has_chunk(c, n, "method_19", 46, 47));
+    /* each method named with its class (issue 15: "Class method" finds a split class's method) */
+    CHECK(has_chunk(c, n, "Big.method_0", 8, 9));
+    CHECK(has_chunk(c, n, "Big.method_19", 46, 47));
     index_chunks_free(c, n);
     /* Broken code still chunks (tree-sitter recovers; the rest goes to windows). */
     const char *bad = "int f( {{{ \n}}} struct { \n def class\n\xff\xfe\n";
@@ -196,12 +197,13 @@ static void test_chunk_definitions_other_languages(void) {
         const char *lang, *head, *method, *tail, *sym;
     } big[] = {
         {"java", "class Big {\n", "  int method_%d() { return %d + 1 + 2 + 3; }\n", "}\n",
-         "method_7"},
+         "Big.method_7"},
         {"typescript", "export class Big {\n", "  method_%d() { return %d + 1 + 2 + 3; }\n", "}\n",
-         "method_7"},
-        {"rust", "impl Big {\n", "  fn method_%d() -> i32 { %d + 1 + 2 + 3 }\n", "}\n", "method_7"},
+         "Big.method_7"},
+        {"rust", "impl Big {\n", "  fn method_%d() -> i32 { %d + 1 + 2 + 3 }\n", "}\n",
+         "Big::method_7"},
         {"cpp", "struct Big {\n", "  int method_%d() { return %d + 1 + 2 + 3; }\n", "};\n",
-         "method_7"},
+         "Big::method_7"},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         char src[4096];
@@ -222,7 +224,9 @@ static void test_faiss_file_round_trip(const char *dir) {
     char err[INDEX_ERR_LEN];
     index_store s;
     CHECK(index_store_open(&s, dir, true, err, sizeof err));
-    index_chunk chunks[3] = {{1, 1, "f", "int f;"}, {2, 2, NULL, "int g;"}, {3, 3, "h", "int h;"}};
+    index_chunk chunks[3] = {{.start_line = 1, .end_line = 1, .symbol = "f", .text = "int f;"},
+                             {.start_line = 2, .end_line = 2, .text = "int g;"},
+                             {.start_line = 3, .end_line = 3, .symbol = "h", .text = "int h;"}};
     float vecs[3 * 4] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0.6f, 0.8f}, found[4] = {0};
     uint64_t hashes[3] = {11, 22, 33};
     CHECK(
@@ -260,7 +264,7 @@ static void test_hnsw_past_threshold(const char *dir) {
     uint64_t rng = 12345;
     for (int i = 0; i < N; i++) {
         snprintf(texts[i], sizeof texts[i], "int v%d;", i);
-        chunks[i] = (index_chunk){i + 1, i + 1, NULL, texts[i]};
+        chunks[i] = (index_chunk){.start_line = i + 1, .end_line = i + 1, .text = texts[i]};
         float norm = 0;
         for (int d = 0; d < DIM; d++) {
             rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
