@@ -134,7 +134,9 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
     return ok;
 }
 
-/* How rare a word is in the index, in [0, 1]: 1 - log(df) / log(chunks). */
+/* How rare a word is in the index, in [0, 1]: 0 when it occurs in at least sqrt(chunks) of
+ * them (then a chunk named by it gets no boost: in RRF any boost of that size would reorder
+ * BM25's first places), rising to 1 for a word in a single chunk: 1 - 2 log(df) / log(chunks). */
 static double rarity(index_store *s, const char *word) {
     sqlite3_stmt *st;
     double chunks = 0, df = 0;
@@ -152,7 +154,7 @@ static double rarity(index_store *s, const char *word) {
     }
     sqlite3_finalize(st);
     if (chunks < 2 || df < 1) return 0;
-    double r = 1.0 - log(df) / log(chunks);
+    double r = 1.0 - 2.0 * log(df) / log(chunks);
     return r < 0 ? 0 : r;
 }
 
