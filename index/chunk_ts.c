@@ -95,15 +95,13 @@ static const char *const TS_DEFS[] = {"function_declaration",
                                       "export_statement",
                                       "lexical_declaration",
                                       "variable_declaration",
+                                      "expression_statement",
                                       NULL};
-static const char *const TS_BODIES[] = {"class_declaration",
-                                        "abstract_class_declaration",
-                                        "interface_declaration",
-                                        "internal_module",
-                                        "module",
-                                        "ambient_declaration",
-                                        "export_statement",
-                                        NULL};
+/* expression_statement: TypeScript parses "namespace X { ... }" as a statement around it */
+static const char *const TS_BODIES[] = {
+    "expression_statement",  "class_declaration", "abstract_class_declaration",
+    "interface_declaration", "internal_module",   "module",
+    "ambient_declaration",   "export_statement",  NULL};
 static const char *const GO_DEFS[] = {"function_declaration", "method_declaration",
                                       "type_declaration", NULL};
 static const char *const RUST_DEFS[] = {"function_item",
@@ -353,6 +351,12 @@ static bool value_definition(TSNode n) {
     return false;
 }
 
+/* TypeScript's "namespace X { ... }", a statement holding an internal_module. */
+static bool ts_namespace(TSNode n) {
+    return ts_node_named_child_count(n) == 1 &&
+           !strcmp(ts_node_type(ts_node_named_child(n, 0)), "internal_module");
+}
+
 /* "int f(int);" (also through pointer declarators), not "int x;". */
 static bool prototype(TSNode n) {
     TSNode d = field(n, "declarator");
@@ -369,7 +373,8 @@ static bool is_definition(const ts_chunker *c, TSNode n, int depth) {
     if (!is_one_of(type, c->lang->defs) || forward_declaration(n, type)) return false;
     if (!strcmp(type, "lexical_declaration") || !strcmp(type, "variable_declaration"))
         return value_definition(n);
-    if (!strcmp(type, "expression_statement")) return !ts_node_is_null(function_assignment(n));
+    if (!strcmp(type, "expression_statement"))
+        return !ts_node_is_null(function_assignment(n)) || ts_namespace(n);
     if (!strcmp(type, "declaration")) return prototype(n);
     if (!strcmp(type, "export_statement")) /* "export { a, b }" is not one */
         return depth < 2 && is_definition(c, field(n, "declaration"), depth + 1);

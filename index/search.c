@@ -186,16 +186,61 @@ static bool symbol_boost(index_store *s, const terms *t, score_list *out, char *
     return ok || !snprintf(err, errlen, "search: out of memory");
 }
 
-/* Scores of C/C++ prototypes go to the definition of the same name (the doc comment usually
- * sits on the prototype in the header, the definition in a .c file has none). */
+/* How many trailing scope parts ("Parser.SyntaxNode.closest" vs "SyntaxNode.closest": 2) two
+ * qualified symbols share; '.' and "::" both separate. */
+static int shared_tail(const char *a, const char *b) {
+    size_t i = strlen(a), j = strlen(b);
+    int parts = 0;
+    while (i && j && a[i - 1] == b[j - 1]) {
+        i--, j--;
+        if (a[i] == '.' || a[i] == ':') parts += a[i] == '.' || (i && a[i - 1] == ':');
+    }
+    bool whole =
+        (!i || a[i - 1] == '.' || a[i - 1] == ':') && (!j || b[j - 1] == '.' || b[j - 1] == ':');
+    return parts + whole;
+}
+
+/* The definition a declaration stands for: of the same name, not a declaration itself, the
+ * one whose qualified symbol shares the most scopes with the declaration's (0 when none). */
+static int64_t definition_of(sqlite3_stmt *defs, const char *name, const char *symbol) {
+    sqlite3_reset(defs);
+    sqlite3_bind_text(defs, 1, name, -1, SQLITE_TRANSIENT);
+    int64_t best = 0;
+    int best_tail = -1;
+    while (sqlite3_step(defs) == SQLITE_ROW) {
+        const char *sym = (const char *)sqlite3_column_text(defs, 1);
+        int tail = sym && symbol ? shared_tail(sym, symbol) : 0;
+        if (tail > best_tail) {
+            best_tail = tail;
+            best = sqlite3_column_int64(defs, 0);
+        }
+    }
+    return best;
+}
+
+/* The languages whose definitions a declaration of language lang may stand for. */
+static const char *const *language_family(const char *lang) {
+    static const char *const C[] = {"c", "cpp", "c"};
+    static const char *const JS[] = {"javascript", "typescript", "tsx"};
+    static const char *const *const ALL[] = {C, JS};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            if (!strcmp(lang, ALL[i][j])) return ALL[i];
+    return C; /* no other language has declarations */
+}
+
+/* Scores of declarations go to the definition of the same name: a C/C++ doc comment usually
+ * sits on the prototype in the header while the definition in the .c file has none, and a
+ * TypeScript declaration file documents the .js functions. */
 static void lend_declarations(index_store *s, score_list *l) {
-    sqlite3_stmt *decl = NULL, *def = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT name FROM chunks WHERE id=? AND decl=1", -1, &decl,
-                           NULL) != SQLITE_OK ||
+    sqlite3_stmt *decl = NULL, *defs = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT name, symbol, language FROM chunks WHERE id=? AND decl=1",
+                           -1, &decl, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
-                           "SELECT id FROM chunks WHERE name=? AND decl=0 AND def_start>0 "
-                           "ORDER BY start_line != def_start, id LIMIT 1",
-                           -1, &def, NULL) != SQLITE_OK) {
+                           "SELECT id, symbol FROM chunks WHERE name=? AND decl=0 AND "
+                           "def_start>0 AND start_line=def_start AND language IN (?, ?, ?) "
+                           "ORDER BY id LIMIT 16",
+                           -1, &defs, NULL) != SQLITE_OK) {
         sqlite3_finalize(decl);
         return;
     }
@@ -203,12 +248,15 @@ static void lend_declarations(index_store *s, score_list *l) {
         sqlite3_reset(decl);
         sqlite3_bind_int64(decl, 1, l->v[i].id);
         if (sqlite3_step(decl) != SQLITE_ROW || !sqlite3_column_text(decl, 0)) continue;
-        sqlite3_reset(def);
-        sqlite3_bind_text(def, 1, (const char *)sqlite3_column_text(decl, 0), -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(def) == SQLITE_ROW) l->v[i].id = sqlite3_column_int64(def, 0);
+        const char *lang = (const char *)sqlite3_column_text(decl, 2);
+        const char *const *family = language_family(lang ? lang : "");
+        for (int f = 0; f < 3; f++) sqlite3_bind_text(defs, 2 + f, family[f], -1, SQLITE_STATIC);
+        int64_t def = definition_of(defs, (const char *)sqlite3_column_text(decl, 0),
+                                    (const char *)sqlite3_column_text(decl, 1));
+        if (def) l->v[i].id = def;
     }
     sqlite3_finalize(decl);
-    sqlite3_finalize(def);
+    sqlite3_finalize(defs);
 }
 
 static bool vector(index_searcher *sr, const char *query, int32_t limit, score_list *out, char *err,
