@@ -120,6 +120,7 @@ static void test_chunk_definitions_c_and_python(void) {
     CHECK(has_chunk(c, n, "add", 11, 13));     /* a two-line doc comment */
     CHECK(has_chunk(c, n, "name_of", 14, 16)); /* pointer declarator */
     for (int32_t i = 0; i < n; i++) CHECK(!c[i].symbol || strcmp(c[i].symbol, "fwd"));
+    for (int32_t i = 0; i < n; i++) CHECK(!c[i].declaration); /* no documented prototype here */
     index_chunks_free(c, n);
     /* A class over the budget is chunked by its methods. */
     char py[8192] = "import os\n\n@decorator\ndef decorated():\n    pass\n\nclass Big:\n";
@@ -173,6 +174,12 @@ static void test_chunk_definitions_other_languages(void) {
         {"lua", "local M = {}\n-- Greets.\nfunction M.greet(name)\n  return name\nend\n", "greet",
          2, 5},
         {"bash", "set -e\n# Builds.\nbuild_all() {\n  make\n}\n", "build_all", 2, 5},
+        /* issue 15: a C++ out-of-line member keeps its qualifier; a JavaScript prototype
+         * assignment of a function is a definition; a documented C prototype is a chunk */
+        {"cpp", "#include <x>\nint Foo::bar(int a) {\n  return a;\n}\n", "Foo::bar", 2, 4},
+        {"javascript", "const x = 1;\nTree.prototype.edit = function(arg) {\n  return arg;\n};\n",
+         "Tree.prototype.edit", 2, 4},
+        {"c", "#include <x.h>\n\n/* Counts the widgets. */\nint count(void *b);\n", "count", 3, 4},
     };
     char err[INDEX_ERR_LEN];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -204,6 +211,8 @@ static void test_chunk_definitions_other_languages(void) {
          "Big::method_7"},
         {"cpp", "struct Big {\n", "  int method_%d() { return %d + 1 + 2 + 3; }\n", "};\n",
          "Big::method_7"},
+        {"typescript", "namespace Big {\n", "  export function method_%d() { return %d + 1; }\n",
+         "}\n", "Big.method_7"},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         char src[4096];
