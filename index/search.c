@@ -137,24 +137,30 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
 /* How rare a word is in the index, in [0, 1]: 0 when it occurs in at least sqrt(chunks) of
  * them (then a chunk named by it gets no boost: in RRF any boost of that size would reorder
  * BM25's first places), rising to 1 for a word in a single chunk: 1 - 2 log(df) / log(chunks). */
-static double rarity(index_store *s, const char *word) {
+static double count_of(index_store *s, const char *sql, const char *text, int64_t limit) {
     sqlite3_stmt *st;
-    double chunks = 0, df = 0;
+    double n = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+    if (text) sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    if (text) sqlite3_bind_int64(st, 2, limit);
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* *chunks: the index's chunk count, counted on first use (one query may need it for several
+ * words); the word's count stops at sqrt(chunks), where the rarity is 0 anyway. */
+static double rarity(index_store *s, const char *word, double *chunks) {
+    if (*chunks < 0) *chunks = count_of(s, "SELECT count(*) FROM chunks", NULL, 0);
+    if (*chunks < 2) return 0;
     char q[TERM_BYTES + 16];
     snprintf(q, sizeof q, "\"%s\"", word);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT count(*) FROM chunks), "
-                           "(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        chunks = sqlite3_column_double(st, 0);
-        df = sqlite3_column_double(st, 1);
-    }
-    sqlite3_finalize(st);
-    if (chunks < 2 || df < 1) return 0;
-    double r = 1.0 - 2.0 * log(df) / log(chunks);
+    double df = count_of(s,
+                         "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts "
+                         "MATCH ? LIMIT ?)",
+                         q, (int64_t)ceil(sqrt(*chunks)) + 1);
+    if (df < 1) return 0;
+    double r = 1.0 - 2.0 * log(df) / log(*chunks);
     return r < 0 ? 0 : r;
 }
 
@@ -172,13 +178,15 @@ static bool symbol_boost(index_store *s, const terms *t, score_list *out, char *
         SQLITE_OK)
         return !snprintf(err, errlen, "search: %s", sqlite3_errmsg(s->db));
     bool ok = true;
+    double chunks = -1;
     for (int i = 0; ok && i < t->n; i++) {
         if (t->derived[i]) continue;
         double weight = index_identifier_like(t->term[i]) ? 1.0 : -1.0;
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, t->term[i], -1, SQLITE_STATIC);
         while (ok && sqlite3_step(st) == SQLITE_ROW) {
-            if (weight < 0) weight = rarity(s, t->term[i]); /* a plain word: once, when defined */
+            if (weight < 0) /* a plain word: once, when it is defined */
+                weight = rarity(s, t->term[i], &chunks);
             if (weight > 0) ok = add_score(out, sqlite3_column_int64(st, 0), weight / (RRF_K + 2));
         }
     }
