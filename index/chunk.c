@@ -139,10 +139,11 @@ bool index_chunk_windows_def(chunk_list *l, const line_table *t, int32_t from, i
             tok += t->tok[end];
             end++;
         }
-        /* windows that are not one definition's (a class header) name it only once */
-        index_chunk first = d && !d->def_start && start > from ? *d : (index_chunk){0};
-        first.name = NULL;
-        if (!index_chunk_list_push_def(l, t, start, end, first.symbol ? &first : d)) return false;
+        /* windows that are not one definition's (a class header) name it in the first only */
+        index_chunk later = d ? *d : (index_chunk){0};
+        if (!later.def_start) later.name = NULL;
+        if (!index_chunk_list_push_def(l, t, start, end, start == from || !d ? d : &later))
+            return false;
         if (end >= to) break;
         /* The next window repeats the last lines of this one, up to overlap_tokens. */
         int32_t next = end;
