@@ -3,7 +3,7 @@
  * - a chunk that defines a name the query spells as an identifier (read_alignment, parseAddr,
  *   utf8) gets a boost just under a first place in one more list (never tying BM25's best); a
  *   plain word that is a defined name ("unquote") gets that boost scaled by the word's rarity
- *   in the index, so "name" or "run" lift nothing. Lexical and hybrid modes only.
+ *   in the index, so "name" or "run" lift nothing. Lexical and hybrid modes only;
  * - a C/C++ prototype with a doc comment lends its score to the definition of the same name;
  * - the windows of one split definition count once, as its first window (the definition line);
  * - at most max_per_file chunks per file are kept, so one big file cannot crowd out the rest. */
@@ -134,9 +134,6 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
     return ok;
 }
 
-/* How rare a word is in the index, in [0, 1]: 0 when it occurs in at least sqrt(chunks) of
- * them (then a chunk named by it gets no boost: in RRF any boost of that size would reorder
- * BM25's first places), rising to 1 for a word in a single chunk: 1 - 2 log(df) / log(chunks). */
 static double count_of(index_store *s, const char *sql, const char *text, int64_t limit) {
     sqlite3_stmt *st;
     double n = 0;
@@ -148,7 +145,10 @@ static double count_of(index_store *s, const char *sql, const char *text, int64_
     return n;
 }
 
-/* *chunks: the index's chunk count, counted on first use (one query may need it for several
+/* How rare a word is in the index, in [0, 1]: 0 when it occurs in at least sqrt(chunks) of
+ * them (then a chunk named by it gets no boost: in RRF any boost of that size would reorder
+ * BM25's first places), rising to 1 for a word in a single chunk: 1 - 2 log(df) / log(chunks).
+ * *chunks: the index's chunk count, counted on first use (one query may need it for several
  * words); the word's count stops at sqrt(chunks), where the rarity is 0 anyway. */
 static double rarity(index_store *s, const char *word, double *chunks) {
     if (*chunks < 0) *chunks = count_of(s, "SELECT count(*) FROM chunks", NULL, 0);
