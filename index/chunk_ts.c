@@ -397,21 +397,28 @@ static index_chunk gap_of(const index_chunk *scope, int32_t gap) {
 
 static bool chunk_children(ts_chunker *c, TSNode parent, int32_t from, int32_t to, int depth,
                            const index_chunk *scope) {
-    int32_t gap = from;
+    int32_t gap = from, group = -1; /* group: the doc above a run of adjacent prototypes */
     index_chunk g;
     uint32_t n = ts_node_child_count(parent);
     bool ok = true;
     for (uint32_t i = 0; ok && i < n; i++) {
         TSNode ch = ts_node_child(parent, i);
         const char *type = ts_node_type(ch);
-        bool def = is_definition(c, ch, 0);
+        bool def = is_definition(c, ch, 0), proto = def && !strcmp(type, "declaration");
         if (!def && !(is_one_of(type, c->lang->containers) && depth < MAX_NESTING)) continue;
         int32_t start = row_of(ts_node_start_point(ch).row, c->t);
         int32_t end = row_of(ts_node_end_point(ch).row + 1, c->t);
         int32_t doc = def ? doc_start(c, parent, i, start, gap) : start;
-        if (def && !strcmp(type, "declaration") && doc == start) continue;
-        start = doc;
-        if (start < gap) start = gap; /* two definitions on one line: the first takes it */
+        /* A comment above prototypes on consecutive lines ("Gets or sets the limit." over
+         * "int get(void);" and "void set(int);") documents each of them: each chunk repeats it */
+        bool grouped = proto && doc == start && group >= 0 && start == gap;
+        if (proto && doc == start && !grouped) {
+            group = -1;
+            continue;
+        }
+        group = proto ? (grouped ? group : doc) : -1;
+        start = grouped ? group : doc;
+        if (start < gap && !grouped) start = gap; /* two definitions on one line: the first */
         if (end > to) end = to;
         if (end <= start) continue;
         g = gap_of(scope, gap);

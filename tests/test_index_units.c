@@ -180,6 +180,8 @@ static void test_chunk_definitions_other_languages(void) {
         {"javascript", "const x = 1;\nTree.prototype.edit = function(arg) {\n  return arg;\n};\n",
          "Tree.prototype.edit", 2, 4},
         {"c", "#include <x.h>\n\n/* Counts the widgets. */\nint count(void *b);\n", "count", 3, 4},
+        {"c", "/* Gets or sets the limit. */\nint get_limit(void);\nvoid set_limit(int n);\n",
+         "set_limit", 1, 3},
     };
     char err[INDEX_ERR_LEN];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
