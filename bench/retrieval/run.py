@@ -9,7 +9,8 @@ must come from) is indexed into a temporary XDG cache (HEARTH_INDEX_LOCATION=cac
 is written next to the code), then every question is asked with `hearth search --json -k K`.
 A question is answered at rank r when the r-th hit is in the labelled file and its line range
 holds the labelled definition's first line. Prints recall@1, recall@5 and MRR (over the top K)
-per set and mode as a Markdown table; --misses lists the questions not found in the top 5."""
+per set and mode as a Markdown table; --misses lists the questions not found in the top 5;
+--min-recall5 / --min-mrr make it a regression test (ctest retrieval_quality)."""
 import argparse
 import json
 import os
@@ -93,6 +94,9 @@ def main():
     ap.add_argument("-k", type=int, default=10)
     ap.add_argument("-t", default="2")
     ap.add_argument("--misses", action="store_true")
+    ap.add_argument("--min-recall5", type=float, default=0.0,
+                    help="exit 1 when a set's recall@5 is below this (a regression guard)")
+    ap.add_argument("--min-mrr", type=float, default=0.0)
     args = ap.parse_args()
     with open(os.path.join(HERE, "codebases.json")) as f:
         codebases = json.load(f)
@@ -110,6 +114,10 @@ def main():
     print("|---|---|---|---|---|---|")
     for name, mode, n, r1, r5, mrr in rows:
         print(f"| {name} | {mode} | {n} | {r1:.2f} | {r5:.2f} | {mrr:.2f} |")
+    low = [f"{name} {mode}: recall@5 {r5:.2f}, MRR {mrr:.2f}" for name, mode, n, r1, r5, mrr in rows
+           if r5 < args.min_recall5 or mrr < args.min_mrr]
+    if low:
+        sys.exit(f"below recall@5 {args.min_recall5} / MRR {args.min_mrr}: " + "; ".join(low))
 
 
 if __name__ == "__main__":
