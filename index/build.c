@@ -446,6 +446,12 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
               index_store_open(&b->store, p->root, true, err, errlen);
     if (ok && !(b->root_real = realpath(p->root, NULL)))
         ok = !snprintf(err, errlen, "%s: %s", p->root, strerror(errno));
+    if (ok && b->store.rebuilt_from) {
+        char line[160];
+        snprintf(line, sizeof line, "the index had schema %lld, this hearth writes %d: rebuilt",
+                 (long long)b->store.rebuilt_from, INDEX_SCHEMA_VERSION);
+        if (p->log) p->log(line, p->user);
+    }
     if (ok) ok = run(b);
     if (ok) stats->files_indexed = count_files(&b->store);
     log_skips(b);

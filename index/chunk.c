@@ -8,6 +8,11 @@
 
 #include "internal.h"
 
+static bool word_byte(unsigned char c) {
+    return c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z');
+}
+
 int32_t index_count_estimate(const char *text, size_t len, void *user) {
     (void)user;
     int32_t tokens = 0;
@@ -18,13 +23,13 @@ int32_t index_count_estimate(const char *text, size_t len, void *user) {
             continue;
         }
         size_t j = i;
-        while (j < len &&
-               ((unsigned char)text[j] >= 0x80 || text[j] == '_' ||
-                (text[j] >= '0' && text[j] <= '9') || (text[j] >= 'a' && text[j] <= 'z') ||
-                (text[j] >= 'A' && text[j] <= 'Z')))
+        bool word = word_byte(c);
+        while (j < len && word_byte((unsigned char)text[j]) == word && text[j] != ' ' &&
+               text[j] != '\t' && text[j] != '\n' && text[j] != '\r')
             j++;
-        if (j == i) j = i + 1; /* one symbol character */
-        tokens += (int32_t)((j - i + 3) / 4);
+        /* a code BPE holds a common word of up to ~5 bytes in one token and merges punctuation
+         * pairs ("->", "();", "==") */
+        tokens += (int32_t)(word ? (j - i + 4) / 5 : (j - i + 1) / 2);
         i = j;
     }
     return tokens;
@@ -84,8 +89,8 @@ static bool blank_lines(const line_table *t, int32_t from, int32_t to) {
     return true;
 }
 
-bool index_chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int32_t to,
-                           const char *symbol) {
+bool index_chunk_list_push_def(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                               const index_chunk *d) {
     if (from >= to || blank_lines(t, from, to)) return true;
     if (l->n == l->cap) {
         int32_t cap = l->cap ? l->cap * 2 : 32;
@@ -97,19 +102,35 @@ bool index_chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int
     size_t a = t->off[from], b = t->off[to] - 1; /* without the last line's newline */
     if (b > t->len) b = t->len;
     index_chunk *c = &l->v[l->n];
-    *c = (index_chunk){from + 1, to, NULL, strndup(t->text + a, b - a)};
-    if (symbol) c->symbol = strdup(symbol);
-    if (!c->text || (symbol && !c->symbol)) {
+    *c = (index_chunk){.start_line = from + 1, .end_line = to, .text = strndup(t->text + a, b - a)};
+    if (d) {
+        c->def_start = d->def_start;
+        c->def_end = d->def_end;
+        c->declaration = d->declaration;
+        /* the doc and signature lines, when this chunk starts where the definition does */
+        if (d->head_lines && from + 1 == d->start_line)
+            c->head_lines = d->head_lines < to - from ? d->head_lines : to - from;
+        if (d->symbol) c->symbol = strdup(d->symbol);
+        if (d->name) c->name = strdup(d->name);
+    }
+    if (!c->text || (d && d->symbol && !c->symbol) || (d && d->name && !c->name)) {
         free(c->text);
         free(c->symbol);
+        free(c->name);
         return false;
     }
     l->n++;
     return true;
 }
 
-bool index_chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
-                         const index_chunk_params *p, const char *symbol) {
+bool index_chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                           const char *symbol) {
+    index_chunk d = {.symbol = (char *)symbol};
+    return index_chunk_list_push_def(l, t, from, to, symbol ? &d : NULL);
+}
+
+bool index_chunk_windows_def(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                             const index_chunk_params *p, const index_chunk *d) {
     for (int32_t start = from; start < to;) {
         int32_t end = start;
         int64_t tok = 0;
@@ -118,7 +139,11 @@ bool index_chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32
             tok += t->tok[end];
             end++;
         }
-        if (!index_chunk_list_push(l, t, start, end, symbol)) return false;
+        /* windows that are not one definition's (a class header) name it in the first only */
+        index_chunk later = d ? *d : (index_chunk){0};
+        if (!later.def_start) later.name = NULL;
+        if (!index_chunk_list_push_def(l, t, start, end, start == from || !d ? d : &later))
+            return false;
         if (end >= to) break;
         /* The next window repeats the last lines of this one, up to overlap_tokens. */
         int32_t next = end;
@@ -127,6 +152,12 @@ bool index_chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32
         start = next;
     }
     return true;
+}
+
+bool index_chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                         const index_chunk_params *p, const char *symbol) {
+    index_chunk d = {.symbol = (char *)symbol};
+    return index_chunk_windows_def(l, t, from, to, p, symbol ? &d : NULL);
 }
 
 static bool chunk_done(chunk_list *l, bool ok, index_chunk **chunks, int32_t *n_chunks, char *err,
@@ -170,6 +201,7 @@ bool index_chunk_text(const char *language, const char *text, size_t len,
 void index_chunks_free(index_chunk *chunks, int32_t n) {
     for (int32_t i = 0; i < n; i++) {
         free(chunks[i].symbol);
+        free(chunks[i].name);
         free(chunks[i].text);
     }
     free(chunks);

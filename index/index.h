@@ -97,8 +97,16 @@ const char *index_language(const char *path);
 
 typedef struct {
     int32_t start_line, end_line; /* 1-based, inclusive */
-    char *symbol;                 /* defined name or NULL */
-    char *text;                   /* the lines start..end */
+    /* What the chunk defines, qualified by its enclosing scopes ("Class.method", "ns::f"); a
+     * window of a split class carries the class's. NULL for code outside definitions. */
+    char *symbol;
+    char *text; /* the lines start..end */
+    char *name; /* the bare defined name ("method"), NULL when none */
+    /* The whole definition the chunk belongs to (a definition over the budget is split into
+     * several chunks that share this range); 0 when outside definitions. */
+    int32_t def_start, def_end;
+    int32_t head_lines; /* leading lines holding the doc comment and signature (0: none) */
+    bool declaration;   /* a C/C++ prototype (with its doc comment), not a definition */
 } index_chunk;
 
 /* Counts the tokens of text[0..len) for chunk sizing (an estimate when no model is at hand). */
@@ -112,7 +120,8 @@ typedef struct {
     void *count_user;
 } index_chunk_params;
 
-/* A model-free token estimate: about one token per 4 bytes of a word, one per symbol. */
+/* A model-free token estimate close to a code model's BPE: about one token per 5 bytes of a
+ * word and per 2 bytes of a run of punctuation; indentation is free. */
 int32_t index_count_estimate(const char *text, size_t len, void *user);
 /* Splits text into chunks: at definition boundaries where a tree-sitter grammar for the language
  * exists (then symbol is set), otherwise in line windows overlapping by <= overlap_tokens. */

@@ -44,6 +44,32 @@ bool index_chunk_list_push(chunk_list *l, const line_table *t, int32_t from, int
 bool index_chunk_windows(chunk_list *l, const line_table *t, int32_t from, int32_t to,
                          const index_chunk_params *p, const char *symbol);
 
+/* Appends lines [from, to) as one chunk of definition d (copied: symbol, name, the range;
+ * NULL for code outside definitions) unless they are blank. */
+bool index_chunk_list_push_def(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                               const index_chunk *d);
+/* Windows over [from, to) that all belong to definition d (NULL: none). */
+bool index_chunk_windows_def(chunk_list *l, const line_table *t, int32_t from, int32_t to,
+                             const index_chunk_params *p, const index_chunk *d);
+
+/* ---- words.c: identifier sub-words ---- */
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+} index_buf;
+
+/* Room for more bytes plus a NUL. */
+bool index_buf_reserve(index_buf *b, size_t more);
+/* The sub-words of identifier s[0..n) (split at '_', case changes, letter/digit boundaries):
+ * up to max start offsets and lengths; returns how many there are. */
+int index_split_identifier(const char *s, size_t n, size_t *starts, size_t *lens, int max);
+/* True if s[0..n) has more than one sub-word (camelCase, snake_case, utf8, ...). */
+bool index_is_compound(const char *s, size_t n);
+/* The lower-case sub-words of every compound identifier of text, space-separated (malloc'd;
+ * "" when there are none, NULL when out of memory). */
+char *index_subwords(const char *text);
+
 /* ---- chunk_ts.c ---- */
 
 /* Chunks at definition boundaries when a grammar exists for the language (*handled true);
@@ -53,13 +79,16 @@ bool index_chunk_definitions(chunk_list *l, const line_table *t, const char *lan
 
 /* ---- store.c: the SQLite database ---- */
 
-/* 2: FTS5 with the porter stemmer; 3: chunks.hash (a version-2 index is migrated on open) */
-#define INDEX_SCHEMA_VERSION 3
+/* 2: FTS5 with the porter stemmer; 3: chunks.hash; 4: whole identifiers and their sub-words,
+ * qualified symbols, definition ranges, declarations, a head (doc + signature) column. An index
+ * of an older schema is rebuilt by the next 'hearth index' (its chunks must be cut again). */
+#define INDEX_SCHEMA_VERSION 4
 
 typedef struct {
     sqlite3 *db;
     char *dir;   /* <root>/.hearth */
     char id[33]; /* this database's random id (meta index_id; "" in an index older than it) */
+    int64_t rebuilt_from; /* an older schema this open replaced with an empty index (or 0) */
 } index_store;
 
 /* Checks that dir (index_dir(root)) is a place the index may read and write: a real directory
@@ -157,6 +186,9 @@ bool index_vectors_get(const index_vectors *v, int64_t id, float *out, char *err
 
 /* ---- search.c / searcher.c ---- */
 
+/* True for a query word only code spells (snake_case, camelCase, a letter-digit mix): the
+ * symbol boost trusts it fully; a plain word must be rare in the index to lift a chunk. */
+bool index_identifier_like(const char *w);
 /* Ranks the chunks of an open store for q (BM25, the searcher's nearest vectors, fusion, symbol
  * boost, per-file cap) into hits[0..q->k). have_model: a vector mode is possible. */
 bool index_rank(index_store *st, index_searcher *s, const index_query *q, bool have_model,

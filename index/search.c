@@ -1,8 +1,14 @@
 /* Retrieval: BM25 over the FTS5 table, FAISS top-k over the vectors, or both merged by
- * reciprocal rank fusion (score = sum over lists of 1 / (RRF_K + rank)). Chunks whose symbol is
- * named in the query get the score of a first place in one more list. Then at most max_per_file
- * chunks per file are kept, so one big file cannot crowd out the rest. */
+ * reciprocal rank fusion (score = sum over lists of 1 / (RRF_K + rank)). Then:
+ * - a chunk that defines a name the query spells as an identifier (read_alignment, parseAddr,
+ *   utf8) gets a boost just under a first place in one more list (never tying BM25's best); a
+ *   plain word that is a defined name ("unquote") gets that boost scaled by the word's rarity
+ *   in the index, so "name" or "run" lift nothing. Lexical and hybrid modes only;
+ * - a C/C++ prototype with a doc comment lends its score to the definition of the same name;
+ * - the windows of one split definition count once, as its first window (the definition line);
+ * - at most max_per_file chunks per file are kept, so one big file cannot crowd out the rest. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +17,16 @@
 #include "internal.h"
 
 #define RRF_K      60.0
-#define MAX_TERMS  32
+#define MAX_TERMS  48
 #define TERM_BYTES 64
+
+/* BM25 weights of the FTS columns (path, symbol, head, text, words), chosen on
+ * bench/retrieval's sets (bench/RESULTS.md). */
+#define W_PATH   1.0
+#define W_SYMBOL 4.0
+#define W_HEAD   2.0
+#define W_TEXT   1.0
+#define W_WORDS  1.0
 
 typedef struct {
     int64_t id;
@@ -26,6 +40,7 @@ typedef struct {
 
 typedef struct {
     char term[MAX_TERMS][TERM_BYTES];
+    bool derived[MAX_TERMS]; /* a sub-word of a query identifier: searched, never boosted */
     int n;
 } terms;
 
@@ -54,18 +69,33 @@ static bool stopword(const char *w, size_t n) {
     return false;
 }
 
-/* Identifier-like words of the query: runs of letters, digits, '_' and non-ASCII bytes. */
+static void add_term(terms *t, const char *w, size_t n, bool derived) {
+    if (!n || n >= TERM_BYTES || t->n >= MAX_TERMS || stopword(w, n)) return;
+    for (int i = 0; i < t->n; i++)
+        if (strlen(t->term[i]) == n && !strncmp(t->term[i], w, n)) return;
+    memcpy(t->term[t->n], w, n);
+    t->term[t->n][n] = 0;
+    t->derived[t->n++] = derived;
+}
+
+/* Identifier-like words of the query (runs of letters, digits, '_' and non-ASCII bytes), then
+ * the sub-words of the compound ones (BooleanOptionalAction: boolean, optional, action). */
 static void query_terms(const char *q, terms *t) {
     t->n = 0;
-    for (const char *p = q; *p && t->n < MAX_TERMS;) {
+    for (const char *p = q; *p;) {
         size_t n = 0;
         while (p[n] && (isalnum((unsigned char)p[n]) || p[n] == '_' || (unsigned char)p[n] >= 0x80))
             n++;
-        if (n && n < TERM_BYTES && !stopword(p, n)) {
-            memcpy(t->term[t->n], p, n);
-            t->term[t->n++][n] = 0;
-        }
+        add_term(t, p, n, false);
         p += n ? n : 1;
+    }
+    for (int i = 0, words = t->n; i < words; i++) {
+        enum { PARTS = 16 };
+        size_t st[PARTS], ln[PARTS];
+        char w[TERM_BYTES];
+        snprintf(w, sizeof w, "%s", t->term[i]);
+        int k = index_split_identifier(w, strlen(w), st, ln, PARTS);
+        for (int j = 0; k > 1 && j < k && j < PARTS; j++) add_term(t, w + st[j], ln[j], true);
     }
 }
 
@@ -86,11 +116,13 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
     sqlite3_stmt *st = NULL;
     bool ok = q && sqlite3_prepare_v2(s->db,
                                       "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-                                      "ORDER BY bm25(chunks_fts, 2.0, 4.0, 1.0) LIMIT ?",
+                                      "ORDER BY bm25(chunks_fts, ?, ?, ?, ?, ?) LIMIT ?",
                                       -1, &st, NULL) == SQLITE_OK;
     if (ok && t->n) {
+        const double w[] = {W_PATH, W_SYMBOL, W_HEAD, W_TEXT, W_WORDS};
         sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, limit);
+        for (int i = 0; i < 5; i++) sqlite3_bind_double(st, 2 + i, w[i]);
+        sqlite3_bind_int(st, 7, limit);
         int rc, rank = 0;
         while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
             ok = add_score(out, sqlite3_column_int64(st, 0), 1.0 / (RRF_K + ++rank));
@@ -103,21 +135,137 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
     return ok;
 }
 
+static double count_of(index_store *s, const char *sql, const char *text, int64_t limit) {
+    sqlite3_stmt *st;
+    double n = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+    if (text) sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    if (text) sqlite3_bind_int64(st, 2, limit);
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* How rare a word is in the index, in [0, 1]: 0 when it occurs in at least sqrt(chunks) of
+ * them (then a chunk named by it gets no boost: in RRF any boost of that size would reorder
+ * BM25's first places), rising to 1 for a word in a single chunk: 1 - 2 log(df) / log(chunks).
+ * *chunks: the index's chunk count, counted on first use (one query may need it for several
+ * words); the word's count stops at sqrt(chunks), where the rarity is 0 anyway. */
+static double rarity(index_store *s, const char *word, double *chunks) {
+    if (*chunks < 0) *chunks = count_of(s, "SELECT count(*) FROM chunks", NULL, 0);
+    if (*chunks < 2) return 0;
+    char q[TERM_BYTES + 16];
+    snprintf(q, sizeof q, "\"%s\"", word);
+    double df = count_of(s,
+                         "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts "
+                         "MATCH ? LIMIT ?)",
+                         q, (int64_t)ceil(sqrt(*chunks)) + 1);
+    if (df < 1) return 0;
+    double r = 1.0 - 2.0 * log(df) / log(*chunks);
+    return r < 0 ? 0 : r;
+}
+
+/* True for a word only code spells: snake_case, camelCase, PascalCase with two parts, a
+ * letter-digit mix (utf8, base64). */
+bool index_identifier_like(const char *w) {
+    return index_is_compound(w, strlen(w));
+}
+
+/* The boost of the chunks defining each query term (see the top of the file). */
 static bool symbol_boost(index_store *s, const terms *t, score_list *out, char *err,
                          size_t errlen) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM chunks WHERE symbol=? LIMIT 64", -1, &st, NULL) !=
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM chunks WHERE name=? LIMIT 64", -1, &st, NULL) !=
         SQLITE_OK)
         return index_store_fail(s, "search", err, errlen);
     bool ok = true;
+    double chunks = -1;
     for (int i = 0; ok && i < t->n; i++) {
+        if (t->derived[i]) continue;
+        double weight = index_identifier_like(t->term[i]) ? 1.0 : -1.0;
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, t->term[i], -1, SQLITE_STATIC);
-        while (ok && sqlite3_step(st) == SQLITE_ROW)
-            ok = add_score(out, sqlite3_column_int64(st, 0), 1.0 / (RRF_K + 1));
+        while (ok && sqlite3_step(st) == SQLITE_ROW) {
+            if (weight < 0) /* a plain word: once, when it is defined */
+                weight = rarity(s, t->term[i], &chunks);
+            if (weight > 0) ok = add_score(out, sqlite3_column_int64(st, 0), weight / (RRF_K + 2));
+        }
     }
     sqlite3_finalize(st);
     return ok || !snprintf(err, errlen, "search: out of memory");
+}
+
+/* How many trailing scope parts ("Parser.SyntaxNode.closest" vs "SyntaxNode.closest": 2) two
+ * qualified symbols share; '.' and "::" both separate. */
+static int shared_tail(const char *a, const char *b) {
+    size_t i = strlen(a), j = strlen(b);
+    int parts = 0;
+    while (i && j && a[i - 1] == b[j - 1]) {
+        i--, j--;
+        if (a[i] == '.' || a[i] == ':') parts += a[i] == '.' || (i && a[i - 1] == ':');
+    }
+    bool whole =
+        (!i || a[i - 1] == '.' || a[i - 1] == ':') && (!j || b[j - 1] == '.' || b[j - 1] == ':');
+    return parts + whole;
+}
+
+/* The definition a declaration stands for: of the same name, not a declaration itself, the
+ * one whose qualified symbol shares the most scopes with the declaration's (0 when none). */
+static int64_t definition_of(sqlite3_stmt *defs, const char *name, const char *symbol) {
+    sqlite3_reset(defs);
+    sqlite3_bind_text(defs, 1, name, -1, SQLITE_TRANSIENT);
+    int64_t best = 0;
+    int best_tail = -1;
+    while (sqlite3_step(defs) == SQLITE_ROW) {
+        const char *sym = (const char *)sqlite3_column_text(defs, 1);
+        int tail = sym && symbol ? shared_tail(sym, symbol) : 0;
+        if (tail > best_tail) {
+            best_tail = tail;
+            best = sqlite3_column_int64(defs, 0);
+        }
+    }
+    return best;
+}
+
+/* The languages whose definitions a declaration of language lang may stand for. */
+static const char *const *language_family(const char *lang) {
+    static const char *const C[] = {"c", "cpp", "c"};
+    static const char *const JS[] = {"javascript", "typescript", "tsx"};
+    static const char *const *const ALL[] = {C, JS};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            if (!strcmp(lang, ALL[i][j])) return ALL[i];
+    return C; /* no other language has declarations */
+}
+
+/* Scores of declarations go to the definition of the same name: a C/C++ doc comment usually
+ * sits on the prototype in the header while the definition in the .c file has none, and a
+ * TypeScript declaration file documents the .js functions. */
+static void lend_declarations(index_store *s, score_list *l) {
+    sqlite3_stmt *decl = NULL, *defs = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT name, symbol, language FROM chunks WHERE id=? AND decl=1",
+                           -1, &decl, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT id, symbol FROM chunks WHERE name=? AND decl=0 AND "
+                           "def_start>0 AND start_line=def_start AND language IN (?, ?, ?) "
+                           "ORDER BY id LIMIT 16",
+                           -1, &defs, NULL) != SQLITE_OK) {
+        sqlite3_finalize(decl);
+        return;
+    }
+    for (int64_t i = 0; i < l->n; i++) {
+        sqlite3_reset(decl);
+        sqlite3_bind_int64(decl, 1, l->v[i].id);
+        if (sqlite3_step(decl) != SQLITE_ROW || !sqlite3_column_text(decl, 0)) continue;
+        const char *lang = (const char *)sqlite3_column_text(decl, 2);
+        const char *const *family = language_family(lang ? lang : "");
+        for (int f = 0; f < 3; f++) sqlite3_bind_text(defs, 2 + f, family[f], -1, SQLITE_STATIC);
+        int64_t def = definition_of(defs, (const char *)sqlite3_column_text(decl, 0),
+                                    (const char *)sqlite3_column_text(decl, 1));
+        if (def) l->v[i].id = def;
+    }
+    sqlite3_finalize(decl);
+    sqlite3_finalize(defs);
 }
 
 static bool vector(index_searcher *sr, const char *query, int32_t limit, score_list *out, char *err,
@@ -166,21 +314,37 @@ static char *col_dup(sqlite3_stmt *st, int i) {
     return t ? strdup(t) : NULL;
 }
 
-/* The best chunks, at most max_per_file from one file. */
+/* The chunk a ranked chunk stands for: itself, or the first window of the split definition it
+ * belongs to (the one that starts at the definition line). */
+static int64_t representative(sqlite3_stmt *first, int64_t id) {
+    sqlite3_reset(first);
+    sqlite3_bind_int64(first, 1, id);
+    return sqlite3_step(first) == SQLITE_ROW ? sqlite3_column_int64(first, 0) : id;
+}
+
+/* The best chunks, each definition once, at most max_per_file from one file. */
 static bool collect(index_store *s, const score_list *l, const index_query *q, int32_t k,
                     index_hit *hits, int32_t *n_hits) {
     int32_t per_file = q->max_per_file > 0 ? q->max_per_file : 3, n = 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT path, start_line, end_line, symbol, language, text "
-                           "FROM chunks WHERE id=?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return false;
-    bool ok = true;
+    int64_t *taken = malloc((size_t)k * sizeof *taken);
+    sqlite3_stmt *st = NULL, *first = NULL;
+    bool ok = taken &&
+              sqlite3_prepare_v2(s->db,
+                                 "SELECT path, start_line, end_line, symbol, language, text "
+                                 "FROM chunks WHERE id=?",
+                                 -1, &st, NULL) == SQLITE_OK &&
+              sqlite3_prepare_v2(s->db,
+                                 "SELECT f.id FROM chunks c JOIN chunks f ON f.file_id = c.file_id "
+                                 "AND f.start_line = c.def_start AND f.def_start = c.def_start "
+                                 "WHERE c.id=? AND c.def_start > 0 ORDER BY f.id LIMIT 1",
+                                 -1, &first, NULL) == SQLITE_OK;
     for (int64_t i = 0; ok && i < l->n && n < k; i++) {
+        int64_t id = representative(first, l->v[i].id);
+        bool dup = false;
+        for (int32_t j = 0; j < n; j++) dup |= taken[j] == id;
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, l->v[i].id);
-        if (sqlite3_step(st) != SQLITE_ROW) continue;
+        sqlite3_bind_int64(st, 1, id);
+        if (dup || sqlite3_step(st) != SQLITE_ROW) continue;
         const char *path = (const char *)sqlite3_column_text(st, 0);
         int32_t same = 0;
         for (int32_t j = 0; path && j < n; j++) same += !strcmp(hits[j].path, path);
@@ -193,9 +357,11 @@ static bool collect(index_store *s, const score_list *l, const index_query *q, i
                               col_dup(st, 5),
                               l->v[i].score};
         ok = hits[n].path && hits[n].language && hits[n].text;
-        n++;
+        taken[n++] = id;
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(first);
+    free(taken);
     *n_hits = n;
     return ok;
 }
@@ -225,7 +391,8 @@ bool index_rank(index_store *s, index_searcher *sr, const index_query *q, bool h
     if (ok) query_terms(q->query ? q->query : "", t);
     if (ok && mode != INDEX_MODE_VECTOR) ok = lexical(s, t, limit, &l, err, errlen);
     if (ok && mode != INDEX_MODE_LEXICAL) ok = vector(sr, q->query, limit, &l, err, errlen);
-    if (ok) ok = symbol_boost(s, t, &l, err, errlen);
+    if (ok && mode != INDEX_MODE_VECTOR) ok = symbol_boost(s, t, &l, err, errlen);
+    if (ok) lend_declarations(s, &l);
     if (ok) fuse(&l);
     if (ok && !collect(s, &l, q, k, hits, n_hits)) ok = index_store_fail(s, "search", err, errlen);
     free(l.v);

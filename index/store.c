@@ -23,12 +23,18 @@ static const char SCHEMA[] =
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, language TEXT NOT NULL);"
     "CREATE TABLE chunks(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, path TEXT NOT NULL,"
     " start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, language TEXT NOT NULL,"
-    " symbol TEXT, text TEXT NOT NULL, hash INTEGER);"
+    " symbol TEXT, text TEXT NOT NULL, hash INTEGER, name TEXT,"
+    " def_start INTEGER NOT NULL DEFAULT 0, def_end INTEGER NOT NULL DEFAULT 0,"
+    " decl INTEGER NOT NULL DEFAULT 0, head TEXT NOT NULL DEFAULT '',"
+    " words TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX chunks_file ON chunks(file_id);"
     "CREATE INDEX chunks_hash ON chunks(hash);"
     "CREATE INDEX chunks_symbol ON chunks(symbol);"
-    "CREATE VIRTUAL TABLE chunks_fts USING fts5(path, symbol, text, content='chunks',"
-    " content_rowid='id', tokenize='porter unicode61');"
+    "CREATE INDEX chunks_name ON chunks(name);"
+    /* '_' joins identifiers into one token: read_alignment is found whole, and its sub-words
+     * are in words (see words.c) */
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(path, symbol, head, text, words,"
+    " content='chunks', content_rowid='id', tokenize=\"porter unicode61 tokenchars '_'\");"
     "CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
     "INSERT INTO meta VALUES('generation', '0');";
 
@@ -107,18 +113,6 @@ static bool store_create(index_store *s, char *err, size_t errlen) {
     return index_store_exec(s, ok ? "COMMIT" : "ROLLBACK", err, errlen) && ok;
 }
 
-/* Version 2 -> 3: chunks gain their content hash (NULL for the old rows, which are then simply
- * not found by index_store_find_vector until their file changes). */
-static bool store_migrate_2(index_store *s, char *err, size_t errlen) {
-    if (!index_store_exec(s, "BEGIN IMMEDIATE", err, errlen)) return false;
-    bool ok = index_store_exec(s,
-                               "ALTER TABLE chunks ADD COLUMN hash INTEGER;"
-                               "CREATE INDEX chunks_hash ON chunks(hash);"
-                               "UPDATE meta SET value='3' WHERE key='schema_version'",
-                               err, errlen);
-    return index_store_exec(s, ok ? "COMMIT" : "ROLLBACK", err, errlen) && ok;
-}
-
 /* Creates the schema in a new database, or checks the version of an existing one. */
 static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
     sqlite3_stmt *st;
@@ -133,7 +127,14 @@ static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
     if (!exists && create) return store_create(s, err, errlen);
     int64_t version = exists ? index_store_meta_int(s, "schema_version", -1) : -1;
     if (version == INDEX_SCHEMA_VERSION) return true;
-    if (version == 2) return store_migrate_2(s, err, errlen);
+    if (version >= 2 && version < INDEX_SCHEMA_VERSION) {
+        snprintf(err, errlen,
+                 "index %s was built by an older hearth (schema %lld, this one reads %d): "
+                 "run 'hearth index' to rebuild it",
+                 s->dir, (long long)version, INDEX_SCHEMA_VERSION);
+        s->rebuilt_from = version; /* index_store_open rebuilds it when creating */
+        return false;
+    }
     snprintf(err, errlen,
              "index %s has schema version %lld, this hearth reads version %d: "
              "run 'hearth index --rebuild'",
@@ -208,7 +209,20 @@ static char *db_path(const char *dir) {
     return path;
 }
 
+static bool store_open(index_store *s, const char *root, bool create, char *err, size_t errlen);
+
+/* An index of an older schema holds chunks cut by older rules: a build starts it afresh (the
+ * caller logs s->rebuilt_from); a search fails with the message asking for 'hearth index'. */
 bool index_store_open(index_store *s, const char *root, bool create, char *err, size_t errlen) {
+    bool ok = store_open(s, root, create, err, errlen);
+    int64_t old = s->rebuilt_from;
+    if (ok || !create || !old) return ok;
+    ok = index_store_remove(root, err, errlen) && store_open(s, root, true, err, errlen);
+    s->rebuilt_from = old;
+    return ok;
+}
+
+static bool store_open(index_store *s, const char *root, bool create, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     s->dir = index_dir(root);
     char *path = NULL;
@@ -237,7 +251,9 @@ bool index_store_open(index_store *s, const char *root, bool create, char *err, 
     if (ok)
         ok = index_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err, errlen);
     if (ok) ok = store_check(s, create, err, errlen) && store_id(s, create, err, errlen);
+    int64_t old = s->rebuilt_from;
     if (!ok) index_store_close(s);
+    s->rebuilt_from = old;
     return ok;
 }
 
@@ -330,8 +346,9 @@ static bool exec_id(index_store *s, const char *sql, int64_t id) {
 /* Removes a file's chunks with their FTS rows and vectors (inside the caller's transaction). */
 static bool delete_chunks(index_store *s, int64_t file_id) {
     return exec_id(s,
-                   "INSERT INTO chunks_fts(chunks_fts, rowid, path, symbol, text) "
-                   "SELECT 'delete', id, path, symbol, text FROM chunks WHERE file_id=?",
+                   "INSERT INTO chunks_fts(chunks_fts, rowid, path, symbol, head, text, words) "
+                   "SELECT 'delete', id, path, symbol, head, text, words FROM chunks "
+                   "WHERE file_id=?",
                    file_id) &&
            exec_id(s,
                    "DELETE FROM vectors WHERE chunk_id IN "
@@ -378,9 +395,29 @@ typedef struct {
     sqlite3_stmt *chunk, *fts, *vec;
 } put_stmts;
 
+/* The searchable extras of a chunk: its head (doc comment and signature lines) and the
+ * sub-words of its symbol and text. */
+static bool chunk_extras(const index_chunk *c, char **head, char **words) {
+    const char *end = c->text;
+    for (int32_t i = 0; i < c->head_lines && end; i++) {
+        end = strchr(end, '\n');
+        if (end) end++;
+    }
+    size_t n = end ? (size_t)(end - c->text) : strlen(c->text);
+    *head = strndup(c->text, n);
+    char *a = index_subwords(c->symbol ? c->symbol : ""), *b = index_subwords(c->text);
+    *words = a && b ? malloc(strlen(a) + strlen(b) + 2) : NULL;
+    if (*words) sprintf(*words, "%s %s", a, b);
+    free(a);
+    free(b);
+    return *head && *words;
+}
+
 static bool put_chunk(index_store *s, put_stmts *ps, int64_t file_id, const char *path,
                       const char *language, const index_chunk *c, uint64_t hash, const float *vec,
                       int32_t dim) {
+    char *head = NULL, *words = NULL;
+    bool ok = chunk_extras(c, &head, &words);
     sqlite3_stmt *st = ps->chunk;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, file_id);
@@ -391,16 +428,26 @@ static bool put_chunk(index_store *s, put_stmts *ps, int64_t file_id, const char
     sqlite3_bind_text(st, 6, c->symbol, -1, SQLITE_STATIC); /* NULL binds NULL */
     sqlite3_bind_text(st, 7, c->text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (int64_t)hash);
-    if (sqlite3_step(st) != SQLITE_DONE) return false;
+    sqlite3_bind_text(st, 9, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, c->def_start);
+    sqlite3_bind_int(st, 11, c->def_end);
+    sqlite3_bind_int(st, 12, c->declaration);
+    sqlite3_bind_text(st, 13, head, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, words, -1, SQLITE_STATIC);
+    ok = ok && sqlite3_step(st) == SQLITE_DONE;
     int64_t id = sqlite3_last_insert_rowid(s->db);
     st = ps->fts;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, c->symbol, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->text, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) return false;
-    if (!vec) return true;
+    sqlite3_bind_text(st, 4, head, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, c->text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, words, -1, SQLITE_STATIC);
+    ok = ok && sqlite3_step(st) == SQLITE_DONE;
+    free(head);
+    free(words);
+    if (!ok || !vec) return ok;
     st = ps->vec;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, id);
@@ -420,11 +467,12 @@ bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint6
     ok = ok &&
          sqlite3_prepare_v2(s->db,
                             "INSERT INTO chunks(file_id, path, start_line, end_line, language,"
-                            " symbol, text, hash) VALUES(?,?,?,?,?,?,?,?)",
+                            " symbol, text, hash, name, def_start, def_end, decl, head, words)"
+                            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                             -1, &ps.chunk, NULL) == SQLITE_OK &&
          sqlite3_prepare_v2(s->db,
-                            "INSERT INTO chunks_fts(rowid, path, symbol, text) "
-                            "VALUES(?,?,?,?)",
+                            "INSERT INTO chunks_fts(rowid, path, symbol, head, text, words) "
+                            "VALUES(?,?,?,?,?,?)",
                             -1, &ps.fts, NULL) == SQLITE_OK &&
          sqlite3_prepare_v2(s->db, "INSERT INTO vectors(chunk_id, vec) VALUES(?,?)", -1, &ps.vec,
                             NULL) == SQLITE_OK;

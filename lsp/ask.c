@@ -36,7 +36,16 @@ static void ask_data_free(void *p) {
     free(d);
 }
 
+static void searcher_free(bg_worker *w) {
+    index_searcher_close(w->searcher);
+    free(w->searcher_root);
+    w->searcher = NULL;
+    w->searcher_root = NULL;
+    w->searcher_embed = NULL;
+}
+
 static void embedder_free(bg_worker *w) {
+    searcher_free(w); /* it may borrow the service */
     embed_free(w->embed);
     runtime_model_release(w->rt, w->embed_model);
     if (w->embed_model) runtime_sweep(w->rt);
@@ -57,6 +66,7 @@ static void chat_free(bg_worker *w) {
 }
 
 void lsp_bg_worker_free(bg_worker *w) { /* the registry (w->rt) is the server's: it stays */
+    searcher_free(w);
     chat_free(w);
     embedder_free(w);
 }
@@ -120,6 +130,24 @@ bool lsp_embed_path(const char *name, char **path, char *err, size_t errlen) {
     return *path != NULL;
 }
 
+/* Worker: the open searcher of root over embed (NULL: lexical only), reopened when the root
+ * or the service changes; a lexical question reuses whichever searcher root has. */
+static index_searcher *searcher(bg_worker *w, const char *root, embed_service *embed,
+                                int32_t n_threads, char *err, size_t errlen) {
+    bool same_root = w->searcher && !strcmp(w->searcher_root, root);
+    if (same_root && (!embed || embed == w->searcher_embed)) return w->searcher;
+    searcher_free(w);
+    index_searcher_params sp = {.root = root, .embed = embed, .n_threads = n_threads};
+    w->searcher = index_searcher_open(&sp, err, errlen);
+    w->searcher_root = w->searcher ? strdup(root) : NULL;
+    if (w->searcher && !w->searcher_root) {
+        searcher_free(w);
+        snprintf(err, errlen, "out of memory");
+    }
+    w->searcher_embed = embed;
+    return w->searcher;
+}
+
 static bool ask_emit(const char *text, size_t len, void *user) {
     ask_data *d = user;
     char *grown = realloc(d->answer, d->answer_len + len + 1);
@@ -143,14 +171,11 @@ static bool ask_emit(const char *text, size_t len, void *user) {
 static void ask_run(lsp_job *j, void *worker_state) {
     ask_data *d = j->data;
     d->job = j;
-    index_search_params sp = {.root = d->root,
-                              .query = d->question,
-                              .k = d->k,
-                              .mode = d->mode,
-                              .n_threads = d->n_threads};
-    sp.embed = embedder(worker_state, d, d->err, sizeof d->err);
-    if (!sp.embed && d->err[0]) return;
-    if (!index_search(&sp, &d->hits, &d->n_hits, d->err, sizeof d->err)) return;
+    embed_service *embed = embedder(worker_state, d, d->err, sizeof d->err);
+    if (!embed && d->err[0]) return;
+    index_searcher *s = searcher(worker_state, d->root, embed, d->n_threads, d->err, sizeof d->err);
+    index_query q = {.query = d->question, .k = d->k, .mode = d->mode};
+    if (!s || !index_searcher_search(s, &q, &d->hits, &d->n_hits, d->err, sizeof d->err)) return;
     engine_model *m = chat_model(worker_state, d->chat_model, d->err, sizeof d->err);
     d->used = calloc((size_t)d->n_hits + 1, sizeof *d->used);
     d->answer = calloc(1, 1);

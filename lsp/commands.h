@@ -33,6 +33,12 @@ typedef struct {
     embed_service *embed;      /* over embed_model, kept across questions */
     char *embed_path;          /* the name it was acquired by */
     char *embed_file;          /* the file that name resolved to */
+    /* hearth.ask's search, kept open across questions (the store, the vectors in memory; it
+     * notices a re-index itself): one root at a time, over embed (borrowed: closed before the
+     * service is) or none for lexical searches */
+    index_searcher *searcher;
+    char *searcher_root;
+    embed_service *searcher_embed;
 } bg_worker;
 
 /* The progress of the one index build being reported (a newer build takes it over). */

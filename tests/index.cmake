@@ -25,3 +25,11 @@ add_test(NAME test_index_tokens COMMAND test_index_tokens ${HEARTH_REF_DIR})
 add_test(NAME test_hostile_files COMMAND ${Python3_EXECUTABLE}
   ${CMAKE_CURRENT_SOURCE_DIR}/test_hostile_files.py $<TARGET_FILE:hearth> ${HEARTH_REF_DIR})
 set_tests_properties(test_hostile_files PROPERTIES TIMEOUT 300)
+# Retrieval quality (issue 15): identifier sub-words, the symbol boost's rules, class-qualified
+# methods, collapsed windows, a header's doc comment finding the .c definition, the estimate.
+hearth_test(test_index_retrieval WHITEBOX index test_index_retrieval.c)
+# Retrieval quality on bench/retrieval's labelled sets (Debian's Python email package, the npm
+# tree-sitter pin): a floor a little under the measured figures (bench/RESULTS.md), so a change
+# that loses several answers fails; lexical only, about 3 s.
+add_test(NAME retrieval_quality COMMAND ${Python3_EXECUTABLE}
+  ${CMAKE_SOURCE_DIR}/bench/retrieval/run.py $<TARGET_FILE:hearth> --min-recall5 0.80 --min-mrr 0.62)

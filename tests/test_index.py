@@ -369,21 +369,24 @@ def test_reuse(tmp):
     check(third is not None and third[0] == third[1] and third[2] == 0, f"a copy: {third}")
 
 
-def test_migrate_v2(tmp):
-    """A version-2 index (no chunk hashes) is migrated in place, not rebuilt."""
-    root = os.path.join(tmp, "v2")
+def test_old_schema(tmp):
+    """An index of an older schema (chunks cut by older rules) is never misread: a search names
+    the command that rebuilds it, and the next 'hearth index' rebuilds it from scratch."""
+    root = os.path.join(tmp, "v3")
     write(root, "lib.c", C_SRC)
     run("index", root, "-q")
     with db(root) as c:
-        c.execute("DROP INDEX chunks_hash")
-        c.execute("ALTER TABLE chunks DROP COLUMN hash")
-        c.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+        c.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    p = search(root, "parse_config", "--mode", "lexical", ok=False)
+    check(p.returncode != 0 and "older hearth (schema 3" in p.stderr and "hearth index" in p.stderr,
+          f"a search names the rebuild: {p.stderr!r}")
+    p = run("index", root)
+    check("schema 3" in p.stderr and "rebuilt" in p.stderr, f"the build says so: {p.stderr!r}")
     hits = search(root, "parse_config", "--mode", "lexical")
-    check(hits and hits[0]["path"] == "lib.c", "a version-2 index still searches")
+    check(hits and hits[0]["path"] == "lib.c", "the rebuilt index searches")
     with db(root) as c:
         v = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-        cols = [r[1] for r in c.execute("PRAGMA table_info(chunks)")]
-    check(v == "3" and "hash" in cols, f"migrated to 3: {v} {cols}")
+    check(v == "4", f"rebuilt as schema 4: {v}")
 
 
 def test_unreadable(tmp):
@@ -427,7 +430,7 @@ def main():
         test_sigkill(crash)
         test_cache_location(tmp)
         test_reuse(tmp)
-        test_migrate_v2(tmp)
+        test_old_schema(tmp)
         test_unreadable(tmp)
         os.chmod(os.path.join(root, "locked"), 0o755)  # so the temporary directory can go
     print(f"test_index: {checks} checks, {failures} failed")

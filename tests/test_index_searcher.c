@@ -318,6 +318,26 @@ static void test_searcher_survives_bad_faiss(const char *root) {
     }
 }
 
+/* Vector mode is vector search only (issue 15): no symbol boost, so every hit scores exactly
+ * 1 / (60 + its rank in the nearest-vector list), even when the query names a definition. */
+static void test_vector_mode_not_boosted(const char *root) {
+    char err[INDEX_ERR_LEN];
+    index_searcher_params sp = {.root = root, .n_threads = 1};
+    index_searcher *s = index_searcher_open(&sp, err, sizeof err);
+    index_hit *h = NULL;
+    int32_t n = 0;
+    index_query q = {"parse_config_line lexer_free retry_with_backoff", 10, INDEX_MODE_VECTOR, 10};
+    CHECKF(s && index_searcher_search(s, &q, &h, &n, err, sizeof err) && n >= 3, "%s", err);
+    int plain = 0;
+    for (int32_t i = 0; i < n; i++) {
+        double r = 1.0 / h[i].score - 60.0;
+        plain += fabs(r - floor(r + 0.5)) < 1e-6 && r > 0.5;
+    }
+    CHECKF(plain == n, "%d of %d hits score as one vector rank", plain, n);
+    index_hits_free(h, n);
+    index_searcher_close(s);
+}
+
 static void test_searcher_errors(const char *root) {
     char err[INDEX_ERR_LEN], empty[2048];
     snprintf(empty, sizeof empty, "%s/no-index", TMP);
@@ -363,6 +383,7 @@ int main(int argc, char **argv) {
     test_build_with_borrowed_service(own, lent);
     test_searcher_repeats_and_reloads(own);
     test_searcher_survives_bad_faiss(lent);
+    test_vector_mode_not_boosted(own);
     test_searcher_errors(own);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", TMP);

@@ -121,6 +121,7 @@ static void test_chunk_definitions_c_and_python(void) {
     CHECK(has_chunk(c, n, "add", 11, 13));     /* a two-line doc comment */
     CHECK(has_chunk(c, n, "name_of", 14, 16)); /* pointer declarator */
     for (int32_t i = 0; i < n; i++) CHECK(!c[i].symbol || strcmp(c[i].symbol, "fwd"));
+    for (int32_t i = 0; i < n; i++) CHECK(!c[i].declaration); /* no documented prototype here */
     index_chunks_free(c, n);
     /* A class over the budget is chunked by its methods. */
     char py[8192] = "import os\n\n@decorator\ndef decorated():\n    pass\n\nclass Big:\n";
@@ -129,8 +130,9 @@ static void test_chunk_definitions_c_and_python(void) {
     index_chunk_params p = {.max_tokens = 60};
     CHECK(index_chunk_text("python", py, strlen(py), &p, &c, &n, err, sizeof err));
     CHECK(has_chunk(c, n, "decorated", 3, 5));
-    CHECK(has_chunk(c, n, "method_0", 8, 9));
-    CHECK(has_chunk(c, n, "method_19", 46, 47));
+    /* each method named with its class (issue 15: "Class method" finds a split class's method) */
+    CHECK(has_chunk(c, n, "Big.method_0", 8, 9));
+    CHECK(has_chunk(c, n, "Big.method_19", 46, 47));
     index_chunks_free(c, n);
     /* Broken code still chunks (tree-sitter recovers; the rest goes to windows). */
     const char *bad = "int f( {{{ \n}}} struct { \n def class\n\xff\xfe\n";
@@ -173,6 +175,14 @@ static void test_chunk_definitions_other_languages(void) {
         {"lua", "local M = {}\n-- Greets.\nfunction M.greet(name)\n  return name\nend\n", "greet",
          2, 5},
         {"bash", "set -e\n# Builds.\nbuild_all() {\n  make\n}\n", "build_all", 2, 5},
+        /* issue 15: a C++ out-of-line member keeps its qualifier; a JavaScript prototype
+         * assignment of a function is a definition; a documented C prototype is a chunk */
+        {"cpp", "#include <x>\nint Foo::bar(int a) {\n  return a;\n}\n", "Foo::bar", 2, 4},
+        {"javascript", "const x = 1;\nTree.prototype.edit = function(arg) {\n  return arg;\n};\n",
+         "Tree.prototype.edit", 2, 4},
+        {"c", "#include <x.h>\n\n/* Counts the widgets. */\nint count(void *b);\n", "count", 3, 4},
+        {"c", "/* Gets or sets the limit. */\nint get_limit(void);\nvoid set_limit(int n);\n",
+         "set_limit", 1, 3},
     };
     char err[INDEX_ERR_LEN];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -197,12 +207,15 @@ static void test_chunk_definitions_other_languages(void) {
         const char *lang, *head, *method, *tail, *sym;
     } big[] = {
         {"java", "class Big {\n", "  int method_%d() { return %d + 1 + 2 + 3; }\n", "}\n",
-         "method_7"},
+         "Big.method_7"},
         {"typescript", "export class Big {\n", "  method_%d() { return %d + 1 + 2 + 3; }\n", "}\n",
-         "method_7"},
-        {"rust", "impl Big {\n", "  fn method_%d() -> i32 { %d + 1 + 2 + 3 }\n", "}\n", "method_7"},
+         "Big.method_7"},
+        {"rust", "impl Big {\n", "  fn method_%d() -> i32 { %d + 1 + 2 + 3 }\n", "}\n",
+         "Big::method_7"},
         {"cpp", "struct Big {\n", "  int method_%d() { return %d + 1 + 2 + 3; }\n", "};\n",
-         "method_7"},
+         "Big::method_7"},
+        {"typescript", "namespace Big {\n", "  export function method_%d() { return %d + 1; }\n",
+         "}\n", "Big.method_7"},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         char src[4096];
@@ -223,7 +236,9 @@ static void test_faiss_file_round_trip(const char *dir) {
     char err[INDEX_ERR_LEN];
     index_store s;
     CHECK(index_store_open(&s, dir, true, err, sizeof err));
-    index_chunk chunks[3] = {{1, 1, "f", "int f;"}, {2, 2, NULL, "int g;"}, {3, 3, "h", "int h;"}};
+    index_chunk chunks[3] = {{.start_line = 1, .end_line = 1, .symbol = "f", .text = "int f;"},
+                             {.start_line = 2, .end_line = 2, .text = "int g;"},
+                             {.start_line = 3, .end_line = 3, .symbol = "h", .text = "int h;"}};
     float vecs[3 * 4] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0.6f, 0.8f}, found[4] = {0};
     uint64_t hashes[3] = {11, 22, 33};
     CHECK(
@@ -262,7 +277,7 @@ static void test_hnsw_past_threshold(const char *dir) {
     uint64_t rng = 12345;
     for (int i = 0; i < N; i++) {
         snprintf(texts[i], sizeof texts[i], "int v%d;", i);
-        chunks[i] = (index_chunk){i + 1, i + 1, NULL, texts[i]};
+        chunks[i] = (index_chunk){.start_line = i + 1, .end_line = i + 1, .text = texts[i]};
         float norm = 0;
         for (int d = 0; d < DIM; d++) {
             rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -356,7 +371,7 @@ static void test_walk_read_swap_to_outside_link(const char *dir) {
     snprintf(repo, sizeof repo, "%s/swap-repo", dir);
     snprintf(outside, sizeof outside, "%s/outside-secret.c", dir);
     CHECK(mkdir(repo, 0755) == 0);
-    put(dir, "outside-secret.c", "int outside_secret_marker = 42;\n");
+    put(dir, "outside-secret.c", "int zqxoutsidesecret = 42;\n");
     put(repo, "swapped.c", "int innocent_content;\n");
     put(repo, "saved.c", "int saved_before_walk;\n");
     swap_state st = {repo, outside, 0};
@@ -365,7 +380,7 @@ static void test_walk_read_swap_to_outside_link(const char *dir) {
     char err[INDEX_ERR_LEN];
     CHECKF(index_build(&p, &stats, err, sizeof err), "%s", err);
     CHECK(st.calls > 0);
-    CHECKF(lexical_hits(repo, "outside_secret_marker") == 0, "the outside file was indexed");
+    CHECKF(lexical_hits(repo, "zqxoutsidesecret") == 0, "the outside file was indexed");
     CHECK(stats.skips.count[INDEX_SKIP_SYMLINK] == 1);
     CHECK(lexical_hits(repo, "saved_after_walk_marker") == 1);
     index_build_stats_free(&stats);

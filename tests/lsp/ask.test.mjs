@@ -7,7 +7,8 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync,
+  writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, Client, killAll } from './client.mjs';
@@ -127,6 +128,18 @@ test('hearth.ask keeps its embedding model between questions', { skip, timeout: 
     const long = await c.request('workspace/executeCommand', { command: 'hearth.ask',
       arguments: [{ question: 'word. '.repeat(2000), mode: 'vector', maxTokens: 4 }] });
     assert.match(long.error.message, /query is \d+ tokens.*at most 512/);
+    // The search stays open between questions (issue 15: no index load per query) and still
+    // sees a re-index: a new file's definition is found by the next question.
+    const fds = readdirSync(`/proc/${c.proc.pid}/fd`).map((f) => {
+      try { return readlinkSync(`/proc/${c.proc.pid}/fd/${f}`); } catch { return ''; }
+    });
+    assert.ok(fds.some((l) => l.endsWith('index.sqlite')), 'the index stays open between questions');
+    writeFileSync(join(root, 'src', 'late.py'), 'def zorble_the_quux(x):\n    return x\n');
+    await c.request('workspace/executeCommand', { command: 'hearth.index', arguments: [] });
+    const late = await c.request('workspace/executeCommand', { command: 'hearth.ask',
+      arguments: [{ question: 'zorble_the_quux', mode: 'hybrid', maxTokens: 4 }] });
+    assert.ok(late.result && late.result.sources.some((l) => l.uri.endsWith('src/late.py')),
+      JSON.stringify(late.result ? late.result.sources : late.error));
     await c.close();
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
