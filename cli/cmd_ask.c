@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "cli_remote.h"
 #include "index.h"
 
@@ -14,33 +15,42 @@ typedef struct {
     index_search_params sp;
     long n_predict, n_ctx, threads;
     engine_sampler_params sampling;
-    bool chat;
+    bool chat, help;
 } ask_args;
 
-static int usage(void) {
-    fprintf(stderr, "usage: hearth ask QUESTION [-m CHAT_MODEL] [-k 8] [-n 512] [-c CTX]\n"
-                    "                  [--mode hybrid|lexical|vector] [--root DIR]\n"
-                    "                  [--embedding-model PATH] [--temp T] [--seed S] [-t N]\n"
-                    "       hearth ask --chat -m CHAT_MODEL [...]   (questions from stdin, one a "
-                    "line;\n"
-                    "                  the conversation keeps its history)\n");
-    return 2;
-}
+static const cli_opt OPTS[] = {
+    {"-m", "--model", "MODEL", "chat model (default: the configuration's chat role)"},
+    {"-k", "--top", "K", "chunks to retrieve (default 8)"},
+    {"-n", "--predict", "N", "tokens of the answer at most (default 512)"},
+    CLI_OPT_CTX,
+    {NULL, "--mode", "MODE", "retrieval: hybrid, lexical or vector"},
+    {NULL, "--root", "DIR", "the repository (default: the nearest indexed ancestor)"},
+    {NULL, "--embedding-model", "MODEL", "embedding model (default: the index's)"},
+    {NULL, "--temp", "T", "temperature (default 0: greedy)"},
+    {NULL, "--seed", "S", "sampling seed"},
+    CLI_OPT_THREADS,
+    {NULL, "--chat", NULL, "questions from stdin, one a line; the conversation keeps its history"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {"ask", "QUESTION [options]\n--chat [options]",
+                            "Without a chat model: the retrieved sources with their code.\n", OPTS};
 
 static bool parse(int argc, char **argv, ask_args *a) {
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         long n;
         double d;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage() && false;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return a->help = true, false;
+        if (kind == CLI_BAD) return false;
+        if (kind == CLI_ARG && v && a->sp.query)
+            return !cli_error(v, "give the question as one argument (quote it)");
+        if (kind == CLI_ARG) {
+            a->sp.query = v ? v : a->sp.query;
+            continue;
+        }
         if (!strcmp(o, "--chat"))
             a->chat = true;
-        else if (o[0] != '-' && !a->sp.query)
-            a->sp.query = o;
-        else if (o[0] != '-')
-            return !cli_error(o, "give the question as one argument (quote it)");
-        else if (!(v = cli_value(argc, argv, &i)))
-            return false;
         else if (!strcmp(o, "-m"))
             a->model = v;
         else if (!strcmp(o, "--root"))
@@ -172,7 +182,7 @@ int cmd_ask(int argc, char **argv) {
     ask_args a = {.n_predict = 512, .sampling = engine_sampler_default_params()};
     a.sampling.temperature = 0;
     a.sp.k = 8;
-    if (!parse(argc, argv, &a)) return 2;
+    if (!parse(argc, argv, &a)) return a.help ? 0 : 2;
     char err[INDEX_ERR_LEN];
     char *root = index_find_root(a.root ? a.root : ".", err, sizeof err);
     if (!root) return cli_error("ask", "%s", err);

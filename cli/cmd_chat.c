@@ -6,10 +6,11 @@
 #include <time.h>
 
 #include "cli.h"
+#include "options.h"
 
 typedef struct {
     const char *model, *prompt, *system, *template_name, *draft_model;
-    bool think;
+    bool think, help;
     long n_predict, threads, n_ctx, n_draft;
     engine_kv_type kv;
     engine_sampler_params sp;
@@ -25,6 +26,26 @@ typedef struct {
     int64_t n, cap;
 } cache_tokens;
 
+static const cli_opt OPTS[] = {
+    CLI_OPT_MODEL,
+    {"-p", "--prompt", "TEXT", "one message, answered, then exit (default: interactive)"},
+    {NULL, "--system", "TEXT", "the system message"},
+    {NULL, "--template", "NAME", "chat template: chatml, qwen3 or llama3 (default: the model's)"},
+    {NULL, "--think", NULL, "show the model's thinking (models that think)"},
+    {"-n", "--predict", "N", "tokens per answer at most (default 512)"},
+    {NULL, "--temp", "T", "temperature; 0 is greedy (default 0.7)"},
+    {NULL, "--seed", "S", "sampling seed (default: the time)"},
+    CLI_OPT_THREADS,
+    CLI_OPT_CTX,
+    {NULL, "--draft-model", "MODEL", "greedy only: a smaller model of the same vocabulary drafts"},
+    {NULL, "--draft", "N", "tokens the draft model proposes per step (default 8)"},
+    {NULL, "--kv-type", "TYPE", "KV cache type: f16 (default), f32 or q8_0"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {
+    "chat", "[MODEL] [options]\n-m MODEL [-p PROMPT] [options]",
+    "Without -p: interactive, one user message per line, history kept (Ctrl-D ends).\n", OPTS};
+
 static bool parse_args(int argc, char **argv, chat_args *a) {
     a->n_predict = 512;
     a->n_draft = 8;
@@ -33,26 +54,21 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
     a->sp.top_p = 0.8f;
     a->sp.seed = (uint64_t)time(NULL);
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         double d;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            fprintf(
-                stderr,
-                "usage: hearth chat -m MODEL [-p PROMPT] [--system S] [--template "
-                "chatml|qwen3|llama3]\n"
-                "                   [--think] [-n N] [--temp T] [--seed S] [-t THREADS] [-c CTX]\n"
-                "                   [--draft-model PATH [--draft N]] [--kv-type f16|f32|q8_0]\n"
-                "  without -p: interactive, one user message per line, history kept (Ctrl-D "
-                "ends)\n"
-                "  --draft-model (with --temp 0): a smaller model of the same vocabulary proposes\n"
-                "  N tokens per step (default 8), verified in one batch: same answers, faster\n");
-            return false;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return a->help = true, false;
+        if (kind == CLI_BAD) return false;
+        if (kind == CLI_ARG) {
+            if (v && a->model)
+                return cli_error(v, "unexpected argument (the model is given)"), false;
+            if (v) a->model = v;
+            continue;
         }
         if (!strcmp(o, "--think")) {
             a->think = true;
             continue;
         }
-        if (!(v = cli_value(argc, argv, &i))) return false;
         long l;
         if (!strcmp(o, "-m"))
             a->model = v;
@@ -83,7 +99,7 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
         } else
             return cli_error(o, "unknown option (try 'hearth chat --help')"), false;
     }
-    if (!a->model) return cli_error("chat", "missing -m MODEL"), false;
+    if (!a->model) return cli_error("chat", "missing MODEL (or -m MODEL)"), false;
     if (a->draft_model && a->sp.temperature > 0.0f) {
         fprintf(stderr, "[hearth] --draft-model works with --temp 0 only: chatting without it\n");
         a->draft_model = NULL;
@@ -208,7 +224,7 @@ static char *read_line(FILE *f) {
 
 int cmd_chat(int argc, char **argv) {
     chat_args a = {0};
-    if (!parse_args(argc, argv, &a)) return 2;
+    if (!parse_args(argc, argv, &a)) return a.help ? 0 : 2;
     engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
     if (!m) return 1;
     char err[ENGINE_ERR_LEN];

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "index.h"
 
 typedef struct {
@@ -39,34 +40,35 @@ static void on_progress(const index_progress *p, void *user) {
     ps->line_open = ps->tty && !p->final;
 }
 
-static int usage(void) {
-    fprintf(stderr,
-            "usage: hearth index [DIR] [--embedding-model PATH] [--rebuild] [--max-file-size N]\n"
-            "                    [-t THREADS] [-q]\n"
-            "  DIR: the repository (default: the nearest ancestor with an index or .git)\n"
-            "  --embedding-model: GGUF embedding model (default: the one the index was built "
-            "with;\n"
-            "                     none: lexical search only)\n"
-            "  --rebuild: delete the index first (after a schema change or corruption)\n");
-    return 2;
-}
+static const cli_opt OPTS[] = {
+    {NULL, "--embedding-model", "MODEL", "embedding model (default: the index's; none: lexical)"},
+    {NULL, "--rebuild", NULL, "delete the index and build it again, keeping its settings"},
+    {NULL, "--max-file-size", "BYTES", "skip larger files"},
+    CLI_OPT_THREADS,
+    {"-q", "--quiet", NULL, "no progress or summary"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {
+    "index", "[DIR] [options]",
+    "DIR: the repository (default: the nearest ancestor with an index or .git).\n", OPTS};
 
 static bool parse(int argc, char **argv, index_build_params *p, const char **dir,
-                  progress_state *ps) {
+                  progress_state *ps, bool *help) {
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         long n;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage() && false;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return *help = true, false;
+        if (kind == CLI_BAD) return false;
+        if (kind == CLI_ARG && v && *dir) return !cli_error(v, "only one DIR");
+        if (kind == CLI_ARG) {
+            *dir = v ? v : *dir;
+            continue;
+        }
         if (!strcmp(o, "--rebuild"))
             p->rebuild = true;
         else if (!strcmp(o, "-q"))
             ps->quiet = true;
-        else if (o[0] != '-' && !*dir)
-            *dir = o;
-        else if (o[0] != '-')
-            return !cli_error(o, "only one DIR");
-        else if (!(v = cli_value(argc, argv, &i)))
-            return false;
         else if (!strcmp(o, "--embedding-model"))
             p->embed_model = v;
         else if (!strcmp(o, "--max-file-size")) {
@@ -75,8 +77,7 @@ static bool parse(int argc, char **argv, index_build_params *p, const char **dir
         } else if (!strcmp(o, "-t")) {
             if (!cli_int(o, v, 1, 256, &n)) return false;
             p->n_threads = (int32_t)n;
-        } else
-            return !cli_error(o, "unknown option (try 'hearth index --help')");
+        }
     }
     return true;
 }
@@ -85,7 +86,8 @@ int cmd_index(int argc, char **argv) {
     index_build_params p = {0};
     progress_state ps = {.tty = isatty(2)};
     const char *dir = NULL;
-    if (!parse(argc, argv, &p, &dir, &ps)) return 2;
+    bool help = false;
+    if (!parse(argc, argv, &p, &dir, &ps, &help)) return help ? 0 : 2;
     char err[INDEX_ERR_LEN];
     char *root = index_find_root(dir ? dir : ".", err, sizeof err);
     if (!root) return cli_error("index", "%s", err);

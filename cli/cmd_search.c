@@ -5,15 +5,20 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "index.h"
 
-static int usage(void) {
-    fprintf(stderr,
-            "usage: hearth search QUERY [-k 10] [--mode hybrid|lexical|vector] [--json]\n"
-            "                     [--root DIR] [--embedding-model PATH] [--per-file 3] [-t N]\n"
-            "  default mode: hybrid if the index has vectors, else lexical\n");
-    return 2;
-}
+static const cli_opt OPTS[] = {
+    {"-k", "--top", "K", "hits to show (default 10)"},
+    {NULL, "--mode", "MODE", "hybrid, lexical or vector (default: hybrid with vectors)"},
+    {NULL, "--json", NULL, "one JSON object per hit"},
+    {NULL, "--root", "DIR", "the repository (default: the nearest indexed ancestor)"},
+    {NULL, "--embedding-model", "MODEL", "embedding model (default: the index's)"},
+    {NULL, "--per-file", "N", "hits per file at most (default 3)"},
+    CLI_OPT_THREADS,
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {"search", "QUERY [options]", NULL, OPTS};
 
 static bool parse_mode(const char *o, const char *v, index_mode *m) {
     static const char *const names[] = {"hybrid", "lexical", "vector"};
@@ -25,19 +30,22 @@ static bool parse_mode(const char *o, const char *v, index_mode *m) {
     return !cli_error(o, "'%s' is not hybrid, lexical or vector", v);
 }
 
-static bool parse(int argc, char **argv, index_search_params *p, const char **root, bool *json) {
+static bool parse(int argc, char **argv, index_search_params *p, const char **root, bool *json,
+                  bool *help) {
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         long n;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage() && false;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return *help = true, false;
+        if (kind == CLI_BAD) return false;
+        if (kind == CLI_ARG && v && p->query)
+            return !cli_error(v, "give the query as one argument (quote it)");
+        if (kind == CLI_ARG) {
+            p->query = v ? v : p->query;
+            continue;
+        }
         if (!strcmp(o, "--json"))
             *json = true;
-        else if (o[0] != '-' && !p->query)
-            p->query = o;
-        else if (o[0] != '-')
-            return !cli_error(o, "give the query as one argument (quote it)");
-        else if (!(v = cli_value(argc, argv, &i)))
-            return false;
         else if (!strcmp(o, "-k")) {
             if (!cli_int(o, v, 1, 1000, &n)) return false;
             p->k = (int32_t)n;
@@ -79,7 +87,8 @@ int cmd_search(int argc, char **argv) {
     index_search_params p = {0};
     const char *root_arg = NULL;
     bool json = false;
-    if (!parse(argc, argv, &p, &root_arg, &json)) return 2;
+    bool help = false;
+    if (!parse(argc, argv, &p, &root_arg, &json, &help)) return help ? 0 : 2;
     char err[INDEX_ERR_LEN];
     char *root = index_find_root(root_arg ? root_arg : ".", err, sizeof err);
     if (!root) return cli_error("search", "%s", err);

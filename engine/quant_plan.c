@@ -4,6 +4,7 @@
 #include "quant_plan.h"
 
 #include <string.h>
+#include <strings.h>
 
 static const quant_plan PLANS[] = {
     {"F32", TT_F32, false, 0},    {"F16", TT_F16, false, 1},     {"BF16", TT_BF16, false, 32},
@@ -15,7 +16,7 @@ static const quant_plan PLANS[] = {
 
 const quant_plan *quant_plan_find(const char *name) {
     for (size_t i = 0; i < sizeof PLANS / sizeof PLANS[0]; i++)
-        if (!strcmp(name, PLANS[i].name)) return &PLANS[i];
+        if (!strcasecmp(name, PLANS[i].name)) return &PLANS[i]; /* q4_k_m as well */
     return NULL;
 }
 

@@ -35,17 +35,22 @@ bool models_config_path(char *out, size_t cap, char *err, size_t errlen);
 /* ---- the built-in catalogue ---- */
 
 typedef struct {
-    const char *name;   /* "qwen2.5-coder-1.5b:q5_k_m" */
-    const char *file;   /* file name in the models dir */
-    const char *url;    /* public download URL */
-    const char *sha256; /* lowercase hex, or NULL when not known (then recorded at pull time) */
-    uint64_t size;      /* bytes, or 0 when not known */
-    const char *use;    /* "completion", "chat" or "embedding" */
+    const char *name;     /* "qwen2.5-coder-1.5b:q5_k_m" */
+    const char *file;     /* file name in the models dir */
+    const char *url;      /* public download URL */
+    const char *sha256;   /* lowercase hex, or NULL when not known (then recorded at pull time) */
+    uint64_t size;        /* bytes, or 0 when not known */
+    const char *use;      /* "completion", "chat" or "embedding" */
+    uint64_t approx_size; /* bytes, roughly (for pull --list; never checked against) */
+    uint32_t kv_bytes_per_token; /* F16 KV cache per position (0: an encoder, none) */
 } models_entry;
 
 const models_entry *models_catalogue(size_t *n);
-/* The entry with this name (case-insensitive), or NULL. */
+/* The entry with this name (case-insensitive), or NULL. A name without a tag
+ * ("qwen2.5-coder-1.5b") picks the catalogue's default tag for it: its first entry. */
 const models_entry *models_catalogue_find(const char *name);
+/* Memory a catalogue model needs at n_ctx positions: its file + F16 KV cache (approximate). */
+uint64_t models_catalogue_ram(const models_entry *e, int32_t n_ctx);
 
 /* The model a role uses by default when none is given (a catalogue name). */
 #define MODELS_DEFAULT_COMPLETION "qwen2.5-coder-1.5b:q5_k_m"

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """The hearth CLI end to end: run, tokenize, logits, info and synth against the reference kit,
-and one-line errors for bad usage.
+one-line errors for bad usage, and the CLI's manners (help on stdout for every command, the same
+flags everywhere, "did you mean", Ollama-style model arguments, quantize's report).
 
 usage: test_cli.py HEARTH REF_DIR DATA_DIR"""
 import json
 import math
 import os
+import pty
+import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -21,9 +25,34 @@ def check(name, ok, detail=""):
         print(f"FAIL {name} {detail}")
 
 
-def hearth(*args, stdin=None):
-    p = subprocess.run([HEARTH, *args], capture_output=True, timeout=300)
+def hearth(*args, stdin=None, env=None):
+    p = subprocess.run([HEARTH, *args], capture_output=True, timeout=300, env=env)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def hearth_tty_stderr(*args):
+    """Runs hearth with stderr on a pseudo-terminal; returns (rc, stdout, what the terminal got)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([HEARTH, *args], stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        got += chunk
+    out = p.stdout.read()
+    rc = p.wait(timeout=300)
+    os.close(master)
+    return rc, out, got.decode("utf-8", "replace")
+
+
+def commands():
+    rc, out, _ = hearth("--help")
+    return [m.group(1) for m in re.finditer(r"^  (\w+) ", out.decode(), re.M)] if rc == 0 else []
 
 
 def test_run_greedy_matches_reference():
@@ -225,6 +254,119 @@ def test_lsp_simd_flag():
     check("lsp --help lists --simd", rc == 0 and b"--simd avx512|avx2|scalar" in out, out[:200])
     rc, _, err = hearth("lsp", "--simd", "sse9")
     check("lsp --simd sse9 names the value", rc == 2 and "'sse9'" in err, err)
+
+
+OPTION_LINE = re.compile(r"^  (-\w, |    )(--?[\w-]+)( \S+)? {2,}\S")
+
+
+def test_help_is_stdout_one_line_per_option_for_every_command():
+    names = commands()
+    check("hearth --help lists the commands", len(names) >= 18 and "run" in names and "pull" in names, names)
+    short_to_long, long_to_short = {}, {}
+    for name in names:
+        for flag in ("--help", "-h"):
+            rc, out, err = hearth(name, flag)
+            text = out.decode()
+            check(f"{name} {flag}: exit 0, stdout, nothing on stderr",
+                  rc == 0 and text.startswith(f"usage: hearth {name}") and err == "", f"rc {rc} {err!r}")
+        lines = text.split("\n")
+        opts = lines[lines.index("options:") + 1:] if "options:" in lines else []
+        opts = opts[:opts.index("")] if "" in opts else opts
+        check(f"{name} --help has options", len(opts) >= 1, text)
+        for line in opts:
+            m = OPTION_LINE.match(line)
+            check(f"{name} --help: one option per line: {line!r}", m is not None)
+            if m and m.group(1).strip():
+                short, long = m.group(1).strip(" ,"), m.group(2)
+                short_to_long.setdefault(short, set()).add(long)
+                long_to_short.setdefault(long, set()).add(short)
+            elif m:
+                long_to_short.setdefault(m.group(2), set()).add(None)
+    # the same thing has the same spelling in every command
+    for short, long in (("-m", "--model"), ("-t", "--threads"), ("-c", "--ctx")):
+        check(f"{short} always means {long}", short_to_long.get(short) == {long}, short_to_long.get(short))
+        check(f"{long} always has {short}", long_to_short.get(long) == {short}, long_to_short.get(long))
+
+
+def test_version_and_did_you_mean():
+    rc, out, err = hearth("--version")
+    check("--version", rc == 0 and re.match(rb"hearth \d+\.\d+\.\d+", out) is not None, out + err.encode())
+    rc, _, err = hearth("rnu", "-m", "x")
+    check("did you mean `run`", rc == 2 and "did you mean `run`?" in err and err.count("\n") == 1, err)
+    rc, _, err = hearth("qunatize")
+    check("did you mean `quantize`", rc == 2 and "did you mean `quantize`?" in err, err)
+    rc, _, err = hearth("frobnicate")
+    check("no suggestion for a far word", rc == 2 and "did you mean" not in err and "unknown command" in err, err)
+    rc, _, err = hearth("run", "--threds", "2")
+    check("did you mean --threads", rc == 2 and "did you mean --threads?" in err, err)
+
+
+def test_long_flags_and_positional_model_match_short_flags():
+    model = f"{DATA}/stories260K.gguf"
+    rc, want, err = hearth("run", "-m", model, "-p", "Once upon a time", "-n", "16", "--temp", "0", "-t", "2", "-c", "128")
+    check("run short flags", rc == 0 and len(want) > 0, err)
+    for args in (["--model", model, "--prompt", "Once upon a time", "--predict", "16", "--threads", "2", "--ctx", "128"],
+                 ["--model=" + model, "--prompt=Once upon a time", "--predict=16", "--threads=2", "--ctx=128"],
+                 [model, "Once upon a time", "-n", "16", "-t", "2", "-c", "128"],
+                 ["-n", "16", model, "-t", "2", "Once upon a time"]):
+        rc, out, err = hearth("run", *args, "--temp", "0")
+        check(f"run {args[:2]}... same output", rc == 0 and out == want, f"{out!r} vs {want!r} {err}")
+    rc, _, err = hearth("run", model, "a", "b")
+    check("run: a third argument is an error", rc == 2 and ("unexpected" in err or "too many" in err), err)
+    rc, out, err = hearth("tokenize", model, "Once")
+    rc2, out2, _ = hearth("tokenize", "-m", model, "Once")
+    check("tokenize MODEL TEXT", rc == 0 and out == out2 and len(out) > 1, err)
+    rc, out, err = hearth("bench", model, "--n-prompt", "16", "--n-gen", "4", "-r", "1", "--threads", "1")
+    check("bench MODEL with long flags", rc == 0, err)
+
+
+def test_catalogue_name_without_tag_takes_default_tag():
+    with tempfile.TemporaryDirectory() as d:
+        models = os.path.join(d, "hearth", "models")
+        os.makedirs(models)
+        # a stand-in for the catalogue's first qwen2.5-coder-1.5b tag, q5_k_m
+        shutil.copy(f"{DATA}/stories260K.gguf", os.path.join(models, "qwen2.5-coder-1.5b-q5_k_m.gguf"))
+        env = dict(os.environ, XDG_DATA_HOME=d, XDG_CONFIG_HOME=d)
+        args = ["Once upon a time", "-n", "8", "--temp", "0"]
+        rc, want, err = hearth("run", f"{DATA}/stories260K.gguf", *args, env=env)
+        for name in ("qwen2.5-coder-1.5b:q5_k_m", "qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B"):
+            rc, out, err = hearth("run", name, *args, env=env)
+            check(f"run {name}", rc == 0 and out == want, err)
+        rc, _, err = hearth("run", "qwen2.5-coder-1.5b:q8_0", *args, env=env)
+        check("another tag is not installed", rc == 1 and "hearth pull qwen2.5-coder-1.5b:q8_0" in err, err)
+
+
+def test_pull_list_shows_sizes_and_ram():
+    rc, out, err = hearth("pull", "--list")
+    text = out.decode()
+    row = next((line for line in text.splitlines() if line.startswith("qwen2.5-coder-1.5b-instruct:q5_k_m ")), "")
+    check("pull --list: a small chat model", " chat " in row, text)
+    check("pull --list: size and RAM columns", "RAM NEEDED" in text and re.search(r"\d GB +\d+\.\d+ GB", row) is not None, row)
+
+
+def test_quantize_manners():
+    base = f"{REF}/models/tiny-qwen2-peaked-F16.gguf"  # rows of 64: K-quants fall back
+    with tempfile.TemporaryDirectory() as d:
+        q8, q4 = os.path.join(d, "q8.gguf"), os.path.join(d, "q4.gguf")
+        rc, out, err = hearth("quantize", base, q8, "q8_0")
+        line = out.decode()
+        check("quantize: lower-case type", rc == 0 and os.path.exists(q8), err)
+        check("quantize: summary line", re.search(r"MB -> [\d.]+ MB, [\d.]+ bits per weight, .* 0 fallbacks, [\d.]+ s", line) is not None, line)
+        check("quantize: no progress off a terminal", "\r" not in err and err == "", repr(err))
+        rc, out, err = hearth("quantize", base, q4, "Q4_K")
+        m = re.search(r"(\d+) fallbacks", out.decode())
+        check("quantize: fallbacks counted", rc == 0 and m is not None and int(m.group(1)) > 0, out.decode())
+        rc, out, err = hearth("quantize", q8, q4, "Q4_0")
+        check("quantize: requantizing works with a warning", rc == 0 and "warning" in err and "quantized already" in err, err)
+        rc, out, _ = hearth("run", q4, "-p", "Once", "-n", "4", "--temp", "0")
+        check("requantized model runs", rc == 0)
+        before = open(q8, "rb").read()
+        rc, _, err = hearth("quantize", q8, q8, "Q4_0")
+        check("quantize refuses to overwrite its input", rc == 2 and "input" in err and open(q8, "rb").read() == before, err)
+        rc, _, err = hearth("quantize", q8, os.path.join(d, "..", os.path.basename(d), "q8.gguf"), "Q4_0")
+        check("quantize refuses its input by another path", rc == 2, err)
+        rc, out, tty = hearth_tty_stderr("quantize", base, q4, "Q8_0")
+        check("quantize: per-tensor progress on a terminal", rc == 0 and re.search(r"\r\[ *\d+/\d+\] ", tty) is not None, repr(tty[:200]))
 
 
 for name, fn in list(globals().items()):
