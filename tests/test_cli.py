@@ -369,6 +369,23 @@ def test_quantize_manners():
         check("quantize: per-tensor progress on a terminal", rc == 0 and re.search(r"\r\[ *\d+/\d+\] ", tty) is not None, repr(tty[:200]))
 
 
+def test_cmake_install_puts_hearth_and_the_nvim_plugin_under_prefix():
+    build = os.path.dirname(os.path.abspath(HEARTH))
+    cmake = shutil.which("cmake")
+    if not cmake or not os.path.exists(os.path.join(build, "cmake_install.cmake")):
+        check("cmake --install available", False, build)
+        return
+    with tempfile.TemporaryDirectory() as prefix:
+        p = subprocess.run([cmake, "--install", build, "--prefix", prefix], capture_output=True, timeout=120)
+        check("cmake --install", p.returncode == 0, p.stderr.decode())
+        env = dict(os.environ, PATH=os.path.join(prefix, "bin") + os.pathsep + os.environ.get("PATH", ""))
+        q = subprocess.run(["hearth", "--version"], capture_output=True, env=env, timeout=60)
+        check("installed hearth on PATH", q.returncode == 0 and q.stdout.startswith(b"hearth "), q.stderr)
+        plugin = os.path.join(prefix, "share", "hearth", "nvim")
+        check("Neovim plugin installed", os.path.exists(os.path.join(plugin, "plugin", "hearth.lua"))
+              and os.path.exists(os.path.join(plugin, "lua", "hearth", "init.lua")), plugin)
+
+
 for name, fn in list(globals().items()):
     if name.startswith("test_") and callable(fn):
         fn()
