@@ -1,4 +1,5 @@
 /* hearth pull / list / rm: the models in $XDG_DATA_HOME/hearth/models (see models/models.h). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,7 @@ static const cli_opt PULL_OPTS[] = {
     {NULL, "--sha256", "HEX", "the checksum to verify (default: the catalogue's, if known)"},
     {NULL, "--retries", "N", "resume after a dropped connection up to N times (default 3)"},
     {NULL, "--dir", "DIR", "install there (default $XDG_DATA_HOME/hearth/models)"},
+    {NULL, "--timeout", "SECONDS", "give up an attempt after this long without a byte (15)"},
     CLI_OPT_END};
 
 static const cli_cmd PULL = {
@@ -101,6 +103,13 @@ static const cli_cmd PULL = {
     "Downloads a GGUF (resuming a partial download), checks its sha256 and installs it\n"
     "atomically. A name without a tag takes the catalogue's first. HF_ENDPOINT names a mirror.\n",
     PULL_OPTS};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
 
 int cmd_pull(int argc, char **argv) {
     models_pull_params p = {.retries = -1};
@@ -125,12 +134,20 @@ int cmd_pull(int argc, char **argv) {
             p.retries = (int)n;
         } else if (!strcmp(o, "--dir")) {
             p.dir = v;
+        } else if (!strcmp(o, "--timeout")) {
+            if (!cli_int(o, v, 1, 3600, &n)) return 2;
+            p.connect_timeout_s = p.stall_timeout_s = n;
         } else {
             return cli_error(o, "unknown option (try 'hearth pull --help')"), 2;
         }
     }
     if (!p.what) return cli_error("pull", "missing NAME or URL (see 'hearth pull --list')"), 2;
     pull_view view = {.tty = isatty(2), .last_tenth = -2};
+    struct sigaction sa = {.sa_handler = on_interrupt}; /* Ctrl-C: stop cleanly (no empty .part) */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    p.stop = &interrupted;
     p.progress = on_progress;
     p.log = on_log;
     p.user = &view;
@@ -141,6 +158,11 @@ int cmd_pull(int argc, char **argv) {
     if (!ok) return cli_error("pull", "%s", err);
     char size[32];
     human_bytes((double)r.bytes, size, sizeof size);
+    if (r.already_installed) {
+        printf("%s is already installed: %s (%s); 'hearth rm %s' first to download it again\n",
+               p.what, r.path, size, p.what);
+        return 0;
+    }
     printf("installed %s (%s)\n", r.path, size);
     if (r.sha256_verified)
         printf("sha256 %s (verified)\n", r.sha256);

@@ -10,6 +10,11 @@ import os
 import pty
 import re
 import shutil
+import signal
+import socket
+import threading
+import http.server
+import functools
 import struct
 import subprocess
 import sys
@@ -384,6 +389,80 @@ def test_cmake_install_puts_hearth_and_the_nvim_plugin_under_prefix():
         plugin = os.path.join(prefix, "share", "hearth", "nvim")
         check("Neovim plugin installed", os.path.exists(os.path.join(plugin, "plugin", "hearth.lua"))
               and os.path.exists(os.path.join(plugin, "lua", "hearth", "init.lua")), plugin)
+
+
+class Mirror:
+    """A local HTTP server serving a directory laid out like the catalogue's URLs (HF_ENDPOINT)."""
+
+    def __init__(self, root):
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=root)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_pull_from_a_mirror_then_pull_again_is_a_no_op():
+    with tempfile.TemporaryDirectory() as d:
+        mirror = os.path.join(d, "mirror", "Qwen", "Qwen2.5-Coder-0.5B-GGUF", "resolve", "main")
+        os.makedirs(mirror)
+        shutil.copy(f"{DATA}/stories260K.gguf", os.path.join(mirror, "qwen2.5-coder-0.5b-q8_0.gguf"))
+        srv = Mirror(os.path.join(d, "mirror"))
+        env = dict(os.environ, XDG_DATA_HOME=d, XDG_CONFIG_HOME=d, HF_ENDPOINT=srv.base)
+        try:
+            rc, out, err = hearth("pull", "qwen2.5-coder-0.5b", env=env)  # no tag: the default one
+            path = os.path.join(d, "hearth", "models", "qwen2.5-coder-0.5b-q8_0.gguf")
+            check("pull NAME without tag from a mirror", rc == 0 and os.path.exists(path), err)
+            first = err.splitlines()[0] if err else ""
+            check("pull: first line says where it connects", first.startswith("hearth: pull: connecting to " + srv.base), err)
+            mtime = os.path.getmtime(path)
+            rc, out, err = hearth("pull", "qwen2.5-coder-0.5b:q8_0", env=env)
+            check("pull of an installed model: success, nothing downloaded",
+                  rc == 0 and "already installed" in out.decode() and os.path.getmtime(path) == mtime, out + err.encode())
+            rc, out, err = hearth("run", "qwen2.5-coder-0.5b", "Once upon", "-n", "4", "--temp", "0", env=env)
+            check("the pulled model runs by its short name", rc == 0 and len(out) > 0, err)
+        finally:
+            srv.stop()
+
+
+def silent_server():
+    """A socket that takes connections and never answers: a stalled server."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    return s, f"http://127.0.0.1:{s.getsockname()[1]}/m.gguf"
+
+
+def test_pull_gives_up_on_a_silent_server_and_leaves_no_part():
+    sock, url = silent_server()
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, XDG_DATA_HOME=d, XDG_CONFIG_HOME=d)
+        models = os.path.join(d, "hearth", "models")
+        try:
+            rc, out, err = hearth("pull", url, "--retries", "0", "--timeout", "1", env=env)
+            check("pull: a silent server is given up on", rc == 1 and "no answer" in err and "within 1 s" in err, err)
+            check("pull: connecting line first", err.startswith("hearth: pull: connecting to " + url), err)
+            check("pull: no .part after a failed connect", os.listdir(models) == [], os.listdir(models))
+            rc, out, err = hearth("pull", "--help")
+            check("pull --help: the default timeout is 15 s", b"--timeout SECONDS" in out and b"(15)" in out, out)
+            # Ctrl-C while waiting for the server: stops at once, leaves nothing behind
+            p = subprocess.Popen([HEARTH, "pull", url, "--retries", "0"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            line = p.stderr.readline().decode()
+            p.send_signal(signal.SIGINT)
+            rc = p.wait(timeout=60)
+            rest = p.stderr.read().decode()
+            check("pull: Ctrl-C stops the wait", rc == 1 and "connecting" in line and "interrupted" in rest, line + rest)
+            check("pull: no .part after Ctrl-C", os.listdir(models) == [], os.listdir(models))
+        finally:
+            sock.close()
 
 
 for name, fn in list(globals().items()):
