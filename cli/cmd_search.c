@@ -6,7 +6,11 @@
 
 #include "cli.h"
 #include "options.h"
+#include "hits.h"
 #include "index.h"
+
+/* Lines of code shown under each hit (--json gives locations only). */
+#define SEARCH_CODE_LINES 6
 
 static const cli_opt OPTS[] = {
     {"-k", "--top", "K", "hits to show (default 10)"},
@@ -70,8 +74,9 @@ static bool parse(int argc, char **argv, index_search_params *p, const char **ro
 
 static void print_hit(const index_hit *h, int rank, bool json) {
     if (!json) {
-        printf("%d. %s:%d-%d%s%s (%.4f)\n", rank, h->path, h->start_line, h->end_line,
-               h->symbol ? " " : "", h->symbol ? h->symbol : "", h->score);
+        printf("%s%d. %s:%d-%d%s%s (%.4f)\n", rank > 1 ? "\n" : "", rank, h->path, h->start_line,
+               h->end_line, h->symbol ? " " : "", h->symbol ? h->symbol : "", h->score);
+        cli_print_hit_code(stdout, h, SEARCH_CODE_LINES);
         return;
     }
     json_t *o =

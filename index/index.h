@@ -306,6 +306,10 @@ typedef struct {
      * the newest that fit in half the excerpt budget go into the prompt, without excerpts. */
     const engine_chat_message *history;
     int32_t n_history;
+    /* Called once the prompt is built, before it is evaluated (NULL = not told): how many
+     * excerpts went in and the prompt's length in tokens, for saying what is going on. */
+    void (*on_prompt)(int32_t n_excerpts, int64_t n_prompt_tokens, void *user);
+    engine_gen_stats *stats; /* out, when not NULL: the generation's timings */
 } index_ask_request;
 
 /* The system prompt of an ask (local or remote chat model). */

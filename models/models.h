@@ -55,6 +55,8 @@ uint64_t models_catalogue_ram(const models_entry *e, int32_t n_ctx);
 
 /* The model a role uses by default when none is given (a catalogue name). */
 #define MODELS_DEFAULT_COMPLETION "qwen2.5-coder-1.5b:q5_k_m"
+/* The chat model `hearth ask` uses when none is given or configured, if it is installed. */
+#define MODELS_DEFAULT_CHAT "qwen2.5-coder-1.5b-instruct:q5_k_m"
 
 /* A model path from what a user typed: an existing file path; a catalogue name or a file name
  * (with or without .gguf) inside the models dir. Returns a malloc'd path, or NULL with a reason

@@ -465,6 +465,55 @@ def test_pull_gives_up_on_a_silent_server_and_leaves_no_part():
             sock.close()
 
 
+C_REPO = {
+    "src/config.c": "/* configuration */\n#include <stdio.h>\n\n"
+                    "int parse_config(const char *path) {\n    FILE *f = fopen(path, \"r\");\n"
+                    "    return f != NULL; /* \x1b[31mred\x1b[0m */\n}\n",
+    "src/main.c": "int main(void) {\n    return parse_config(\"hearth.json\") ? 0 : 1;\n}\n",
+}
+
+
+def make_repo(d):
+    root = os.path.join(d, "repo")
+    for rel, text in C_REPO.items():
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        open(os.path.join(root, rel), "w").write(text)
+    os.makedirs(os.path.join(root, ".git"))
+    return root
+
+
+def test_search_shows_code_and_ask_works_without_a_chat_model():
+    with tempfile.TemporaryDirectory() as d:
+        root = make_repo(d)
+        env = dict(os.environ, XDG_DATA_HOME=os.path.join(d, "data"), XDG_CONFIG_HOME=os.path.join(d, "config"),
+                   XDG_CACHE_HOME=os.path.join(d, "cache"))
+        rc, _, err = hearth("index", root, "-t", "1", env=env)
+        check("index a small repo", rc == 0, err)
+        rc, out, err = hearth("search", "parse_config", "--root", root, "--mode", "lexical", "-t", "1", env=env)
+        text = out.decode()
+        check("search shows the hit's code with line numbers",
+              rc == 0 and re.search(r"^  +4 \| int parse_config\(const char \*path\) \{$", text, re.M) is not None, text + err)
+        check("search: escape sequences in code are defused", "\x1b" not in text and "?[31mred" in text, repr(text))
+        rc, out, err = hearth("search", "parse_config", "--root", root, "--mode", "lexical", "--json", "-t", "1", env=env)
+        check("search --json: JSON lines only", rc == 0 and all(json.loads(l) for l in out.decode().splitlines()), out)
+        rc, out, err = hearth("ask", "what does parse_config do?", "--root", root, "--mode", "lexical", "-t", "1", env=env)
+        text = out.decode()
+        check("ask without a chat model: exit 0 with the sources' code",
+              rc == 0 and "src/config.c:" in text and "int parse_config(const char *path) {" in text, text + err)
+        check("ask without a chat model says how to get one", "no chat model" in err and "hearth pull" in err, err)
+        # the configuration's chat role, without -m: an answer, with what happens before it and timings after
+        os.makedirs(os.path.join(d, "config", "hearth"))
+        chat = f"{REF}/models/tiny-qwen2-peaked-Q8_0.gguf"
+        json.dump({"chat": {"backend": "local", "model": chat}}, open(os.path.join(d, "config", "hearth", "config.json"), "w"))
+        rc, out, err = hearth("ask", "what does parse_config do?", "--root", root, "--mode", "lexical", "-n", "8",
+                              "-c", "512", "-t", "1", env=env)
+        text = out.decode()
+        check("ask: the config's chat role answers", rc == 0 and "\n\nSources:\n" in text and "src/config.c:" in text, text + err)
+        m = re.search(r"hearth: ask: (\d+) chunks, (\d+) prompt tokens", err)
+        check("ask: says chunks and prompt tokens before answering", m is not None and int(m.group(1)) >= 1 and int(m.group(2)) > 20, err)
+        check("ask: timings at the end", re.search(r"prompt \d+ tokens .* tok/s \| generated \d+ tokens", err) is not None, err)
+
+
 for name, fn in list(globals().items()):
     if name.startswith("test_") and callable(fn):
         fn()
