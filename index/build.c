@@ -85,7 +85,7 @@ static int take_lock(const char *root, char *err, size_t errlen) {
         snprintf(err, errlen, "index: out of memory");
         return -1;
     }
-    bool ok = index_make_dirs(dir, err, errlen);
+    bool ok = index_dir_create(dir, err, errlen);
     snprintf(path, sizeof path, "%s/lock", dir);
     free(dir);
     if (!ok) return -1;
@@ -434,6 +434,12 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
         snprintf(err, errlen, "index: out of memory");
         return false;
     }
+    /* --rebuild keeps the index's settings: the embedding model it was built with */
+    index_build_params keep = *p;
+    char *kept_model =
+        p->rebuild && !p->embed_model && !p->embed ? index_embed_model(p->root) : NULL;
+    if (kept_model) keep.embed_model = kept_model;
+    p = &keep;
     *b = (builder){.p = p, .st = stats, .err = err, .errlen = errlen};
     clock_gettime(CLOCK_MONOTONIC, &b->t0);
     index_chunk_params_fill(&p->chunk, &b->chunk);
@@ -450,6 +456,7 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
     engine_model_free(b->emb_model);
     index_store_close(&b->store);
     if (lock >= 0) close(lock);
+    free(kept_model);
     free(b);
     return ok;
 }

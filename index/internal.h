@@ -61,6 +61,9 @@ bool index_store_open(index_store *s, const char *root, bool create, char *err, 
 void index_store_close(index_store *s);
 /* mkdir -p dir. */
 bool index_make_dirs(const char *dir, char *err, size_t errlen);
+/* Creates the index directory (index_make_dirs) holding a .gitignore of "*", so that an index
+ * inside the repository (.hearth/) never shows up in `git status`. */
+bool index_dir_create(const char *dir, char *err, size_t errlen);
 /* Deletes the index files of <root>/.hearth (before a rebuild). */
 bool index_store_remove(const char *root, char *err, size_t errlen);
 

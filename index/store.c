@@ -138,7 +138,7 @@ bool index_store_open(index_store *s, const char *root, bool create, char *err, 
     }
     snprintf(path, n, "%s/index.sqlite", s->dir);
     bool ok = true;
-    if (create && !index_make_dirs(s->dir, err, errlen)) {
+    if (create && !index_dir_create(s->dir, err, errlen)) {
         ok = false;
     } else if (!create && access(path, F_OK) != 0) {
         snprintf(err, errlen, "no index in %s: run 'hearth index' first", root);
@@ -455,4 +455,20 @@ bool index_make_dirs(const char *dir, char *err, size_t errlen) {
         if (!c) return true;
         *p = c;
     }
+}
+
+bool index_dir_create(const char *dir, char *err, size_t errlen) {
+    char path[4096], tmp[4096 + 32];
+    if (!index_make_dirs(dir, err, errlen)) return false;
+    snprintf(path, sizeof path, "%s/.gitignore", dir);
+    if (access(path, F_OK) == 0) return true; /* ours, or the user's: left as it is */
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fputs("# hearth's index: not part of the repository\n*\n", f) >= 0;
+    ok = f && !fclose(f) && ok && rename(tmp, path) == 0;
+    if (!ok) {
+        unlink(tmp);
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    return ok;
 }

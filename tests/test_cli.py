@@ -514,6 +514,29 @@ def test_search_shows_code_and_ask_works_without_a_chat_model():
         check("ask: timings at the end", re.search(r"prompt \d+ tokens .* tok/s \| generated \d+ tokens", err) is not None, err)
 
 
+def test_index_rebuild_keeps_its_embedding_model_and_the_repo_stays_clean():
+    with tempfile.TemporaryDirectory() as d:
+        root = make_repo(d)
+        os.rmdir(os.path.join(root, ".git"))
+        git = shutil.which("git")
+        if git:
+            subprocess.run([git, "init", "-q", root], check=True)
+        env = dict(os.environ, XDG_CACHE_HOME=os.path.join(d, "cache"))
+        env.pop("HEARTH_INDEX_LOCATION", None)
+        rc, _, err = hearth("index", root, "-t", "1", "--embedding-model", f"{REF}/models/tiny-bert-F16.gguf", env=env)
+        check("index with an embedding model", rc == 0 and re.search(r"[1-9]\d* vectors written", err) is not None, err)
+        check("the index's directory ignores itself",
+              open(os.path.join(root, ".hearth", ".gitignore")).read().splitlines()[-1] == "*")
+        if git:
+            st = subprocess.run([git, "-C", root, "status", "--porcelain", "--untracked-files=all"],
+                                capture_output=True, text=True).stdout
+            check("git status shows no index files", ".hearth" not in st and "src/config.c" in st, st)
+        rc, _, err = hearth("index", root, "--rebuild", "-t", "1", env=env)
+        check("--rebuild keeps the embedding model", rc == 0 and re.search(r"[1-9]\d* vectors written", err) is not None, err)
+        rc, out, err = hearth("search", "parse_config", "--root", root, "--mode", "vector", "--json", "-t", "1", env=env)
+        check("vector search after --rebuild", rc == 0 and b"src/config.c" in out, err)
+
+
 for name, fn in list(globals().items()):
     if name.startswith("test_") and callable(fn):
         fn()
