@@ -23,6 +23,18 @@ bool cli_float(const char *opt, const char *s, double lo, double hi, double *out
 char *cli_read_file(const char *path, size_t *len);
 /* Monotonic wall time in seconds. */
 double cli_now_s(void);
+
+/* A one-line progress display on stderr for waits longer than a moment: shown only when stderr
+ * is a terminal (redrawn in place, at most every 0.1 s), nothing at all otherwise. */
+typedef struct {
+    bool tty, drawn;
+    double last;
+} cli_progress;
+void cli_progress_init(cli_progress *p);
+/* Redraws the line (printf-style), unless the last redraw was under 0.1 s ago. */
+void cli_progress_show(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Clears the line (before other output, and at the end). */
+void cli_progress_clear(cli_progress *p);
 /* Loads a model (a path, a catalogue name or a file in the models dir: models_resolve) after
  * checking that weights + KV cache at the default context fit in MemAvailable; prints the error
  * on failure. */

@@ -41,9 +41,15 @@ static bool bench_test(engine_ctx *c, const engine_model_info *in, const char *m
     snprintf(name, sizeof name, "%s%d", prefill ? "pp" : "tg", n);
     if (run_once(c, ids, n < 16 ? n : 16, prefill, err, sizeof err) < 0) /* warm-up */
         return cli_error("bench", "%s", err), false;
-    for (int r = 0; r < reps; r++)
-        if ((samples[r] = run_once(c, ids, n, prefill, err, sizeof err)) < 0)
-            return cli_error("bench", "%s", err), false;
+    cli_progress prog;
+    cli_progress_init(&prog);
+    for (int r = 0; r < reps; r++) {
+        cli_progress_show(&prog, "bench: %s run %d/%d...", name, r + 1, reps);
+        prog.last = -1; /* each run is worth a redraw */
+        samples[r] = run_once(c, ids, n, prefill, err, sizeof err);
+        if (samples[r] < 0) return cli_progress_clear(&prog), cli_error("bench", "%s", err), false;
+    }
+    cli_progress_clear(&prog);
     double median = median_of(samples, reps);
     if (json) {
         printf("{\"test\": \"%s\", \"tokens_per_s\": %.3f, \"samples\": [", name, median);

@@ -9,7 +9,7 @@
 #include "index.h"
 
 typedef struct {
-    bool tty, quiet, line_open;
+    bool tty, quiet, line_open, embedding;
     double last_print;
 } progress_state;
 
@@ -24,20 +24,31 @@ static void on_log(const char *line, void *user) {
     fprintf(stderr, "index: %s\n", line);
 }
 
-/* One updating line on a terminal; a plain line at most every 2 s otherwise. */
+/* One updating line on a terminal; nothing otherwise (the summary line says what was done). */
 static void on_progress(const index_progress *p, void *user) {
     progress_state *ps = user;
-    if (ps->quiet || (!p->final && p->elapsed_s - ps->last_print < (ps->tty ? 0.2 : 2.0))) return;
+    if (ps->quiet || !ps->tty) return;
+    if (p->final) return clear_line(ps);
+    bool new_phase = p->embed_total && !ps->embedding; /* shown at once */
+    if (!new_phase && ps->last_print >= 0 && p->elapsed_s - ps->last_print < 0.2) return;
     ps->last_print = p->elapsed_s;
+    if (p->embed_total) { /* after the files: embedding the chunks stored without vectors */
+        ps->embedding = true;
+        clear_line(ps);
+        fprintf(stderr, "index: embedding %lld/%lld chunks", (long long)p->embed_done,
+                (long long)p->embed_total);
+        ps->line_open = true;
+        return;
+    }
     double rate = p->elapsed_s > 0 ? (double)p->tokens / p->elapsed_s : 0, eta = 0;
     if (p->bytes_done && p->bytes_total > p->bytes_done)
         eta = p->elapsed_s * (double)(p->bytes_total - p->bytes_done) / (double)p->bytes_done;
     if (eta > 359999) eta = 359999; /* 99:59:59 */
     clear_line(ps);
-    fprintf(stderr, "index: %lld/%lld files, %lld chunks, %.0f tokens/s, ETA %d:%02d:%02d%s",
+    fprintf(stderr, "index: %lld/%lld files, %lld chunks, %.0f tokens/s, ETA %d:%02d:%02d",
             (long long)p->files_done, (long long)p->files_total, (long long)p->chunks, rate,
-            (int)eta / 3600, (int)eta / 60 % 60, (int)eta % 60, ps->tty && !p->final ? "" : "\n");
-    ps->line_open = ps->tty && !p->final;
+            (int)eta / 3600, (int)eta / 60 % 60, (int)eta % 60);
+    ps->line_open = true;
 }
 
 static const cli_opt OPTS[] = {
@@ -84,7 +95,7 @@ static bool parse(int argc, char **argv, index_build_params *p, const char **dir
 
 int cmd_index(int argc, char **argv) {
     index_build_params p = {0};
-    progress_state ps = {.tty = isatty(2)};
+    progress_state ps = {.tty = isatty(2), .last_print = -1};
     const char *dir = NULL;
     bool help = false;
     if (!parse(argc, argv, &p, &dir, &ps, &help)) return help ? 0 : 2;

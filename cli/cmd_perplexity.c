@@ -173,7 +173,12 @@ static bool score_chunks(ppl_run *r, const int32_t *ids, int64_t n, long ctx, pp
            *lp_b = malloc((size_t)r->nv * sizeof(double));
     bool ok = lp_t && lp_b;
     if (!ok) snprintf(err, sizeof err, "out of memory");
+    cli_progress prog;
+    cli_progress_init(&prog);
+    long n_chunks = (long)(n / ctx), chunk = 0;
     for (int64_t start = 0; ok && start + ctx <= n; start += ctx) {
+        double nll0 = t->nll;
+        long scored0 = t->scored;
         engine_kv_keep(r->c, 0);
         ok = engine_eval(r->c, ids + start, (int)ctx, true, err, sizeof err);
         if (ok && r->cb) {
@@ -190,7 +195,13 @@ static bool score_chunks(ppl_run *r, const int32_t *ids, int64_t n, long ctx, pp
                 ok = false, snprintf(err, sizeof err, "cannot write the logits file (disk full?)");
             if (ok) score_position(lt, lb, r->nv, ids[start + i + 1], lp_t, lp_b, t);
         }
+        chunk++;
+        if (ok && t->scored > scored0) /* on a terminal: each chunk's value as it comes */
+            cli_progress_show(&prog, "perplexity: chunk %ld/%ld: %.4f (so far %.4f)", chunk,
+                              n_chunks, exp((t->nll - nll0) / (double)(t->scored - scored0)),
+                              exp(t->nll / (double)t->scored));
     }
+    cli_progress_clear(&prog);
     if (!ok) cli_error("perplexity", "%s", err);
     free(lp_t);
     free(lp_b);

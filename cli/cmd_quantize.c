@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "options.h"
@@ -20,16 +19,10 @@ static const cli_cmd CMD = {
     "lost twice; quantize from the F16/BF16 original when you have it.\n",
     OPTS};
 
-typedef struct {
-    bool tty, drew;
-} quantize_view;
-
+/* On a terminal: which tensor is being converted, and to what. */
 static void on_tensor(int64_t i, int64_t n, const char *tensor, const char *type, void *user) {
-    quantize_view *v = user;
-    if (!v->tty) return;
-    fprintf(stderr, "\r[%4lld/%lld] %-40.40s %-6s\033[K", (long long)i + 1, (long long)n, tensor,
-            type);
-    v->drew = true;
+    cli_progress_show(user, "[%4lld/%lld] %-40.40s %-6s", (long long)i + 1, (long long)n, tensor,
+                      type);
 }
 
 /* Whether two paths name the same file (the output would replace the input it reads). */
@@ -68,13 +61,14 @@ int cmd_quantize(int argc, char **argv) {
     if (same_file(in, out))
         return cli_error(out, "is the input file: write the quantized model elsewhere"), 2;
     engine_quantize_params p = {.allow_requantize = true, .user = NULL};
-    quantize_view view = {.tty = isatty(2)};
+    cli_progress prog;
+    cli_progress_init(&prog);
     p.progress = on_tensor;
-    p.user = &view;
+    p.user = &prog;
     engine_quantize_stats st;
     char err[ENGINE_ERR_LEN];
     bool ok = engine_quantize_with(in, out, type, &p, &st, err, sizeof err);
-    if (view.drew) fprintf(stderr, "\r\033[K");
+    cli_progress_clear(&prog);
     if (!ok) return cli_error(in, "%s", err);
     if (st.n_requantized)
         fprintf(stderr,

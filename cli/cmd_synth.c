@@ -24,6 +24,10 @@ static void usage_names(FILE *f) {
                "Q5_K_M\n");
 }
 
+static void on_layer(int32_t done, int32_t n, void *user) {
+    cli_progress_show(user, "synth: layer %d/%d", done, n);
+}
+
 int cmd_synth(int argc, char **argv) {
     engine_synth_params p = {0};
     const char *out = NULL;
@@ -54,7 +58,13 @@ int cmd_synth(int argc, char **argv) {
     if (!p.like || !p.type || !out)
         return cli_error("synth", "--like, --type and -o are required"), 2;
     char err[ENGINE_ERR_LEN];
-    if (!engine_synth(&p, out, err, sizeof err)) return cli_error("synth", "%s", err);
+    cli_progress prog;
+    cli_progress_init(&prog);
+    p.progress = on_layer;
+    p.user = &prog;
+    bool ok = engine_synth(&p, out, err, sizeof err);
+    cli_progress_clear(&prog);
+    if (!ok) return cli_error("synth", "%s", err);
     fprintf(stderr, "hearth: wrote %s (%s, %s)\n", out, p.like, p.type);
     return 0;
 }

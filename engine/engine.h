@@ -274,6 +274,9 @@ typedef struct {
     const char *vocab_path; /* GGUF whose tokenizer.* metadata is copied; NULL = byte-level vocab */
     int32_t n_layers;       /* 0 = the shape's own */
     uint64_t seed;
+    /* called after each layer is generated (NULL = none) */
+    void (*progress)(int32_t layers_done, int32_t n_layers, void *user);
+    void *user;
 } engine_synth_params;
 
 /* Writes a random-weight model with the exact shapes of a public model (atomically). */

@@ -129,6 +129,9 @@ typedef struct {
     int64_t files_total, files_done; /* files to (re)process in this run */
     int64_t chunks, tokens;          /* chunks written, tokens embedded so far */
     uint64_t bytes_total, bytes_done;
+    /* the phase after the files: chunks stored without vectors (a model given for the first
+     * time, or changed) being embedded */
+    int64_t embed_total, embed_done;
     double elapsed_s;
     bool final; /* the last call of a run */
 } index_progress;

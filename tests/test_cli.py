@@ -537,6 +537,33 @@ def test_index_rebuild_keeps_its_embedding_model_and_the_repo_stays_clean():
         check("vector search after --rebuild", rc == 0 and b"src/config.c" in out, err)
 
 
+def test_progress_on_a_terminal_only():
+    with tempfile.TemporaryDirectory() as d:
+        text = os.path.join(d, "story.txt")
+        ref = json.load(open(f"{REF}/outputs/stories260K.json"))
+        open(text, "w").write(" ".join(p["prompt"] + p["greedy_text"] for p in ref["prompts"]))
+        root = make_repo(d)
+        synth = ["synth", "--like", "tiny-qwen2", "--type", "Q8_0", "-o", os.path.join(d, "s.gguf")]
+        ppl = ["perplexity", f"{DATA}/stories260K.gguf", "-f", text, "-c", "64"]
+        bench = ["bench", f"{DATA}/stories260K.gguf", "-p", "16", "-n", "4", "-r", "2", "-t", "1"]
+        index = ["index", root, "-t", "1", "--embedding-model", f"{REF}/models/tiny-bert-F16.gguf"]
+        cases = [(synth, r"synth: layer \d+/\d+"), (ppl, r"perplexity: chunk 1/\d+: [\d.]+ \(so far [\d.]+\)"),
+                 (bench, r"bench: pp16 run 1/2"), (index, r"index: \d+/\d+ files")]
+        for args, shown in cases:
+            rc, _, err = hearth(*args)
+            check(f"{args[0]}: no progress off a terminal", rc == 0 and "\r" not in err and re.search(shown, err) is None, repr(err[:300]))
+            if args[0] == "index":
+                os.remove(os.path.join(root, ".hearth", "index.sqlite"))
+            rc, _, tty = hearth_tty_stderr(*args)
+            check(f"{args[0]}: progress on a terminal", rc == 0 and re.search("(^|\r)" + shown, tty) is not None
+                  and "\r\x1b[K" in tty, repr(tty[:300]))
+        # a model given after its chunks were stored: the embedding phase reports too
+        shutil.rmtree(os.path.join(root, ".hearth"))
+        hearth("index", root, "-t", "1")
+        rc, _, tty = hearth_tty_stderr(*index)
+        check("index: the embedding phase shows progress", rc == 0 and re.search(r"\r\x1b\[Kindex: embedding \d+/\d+ chunks", tty) is not None, repr(tty[:300]))
+
+
 for name, fn in list(globals().items()):
     if name.startswith("test_") and callable(fn):
         fn()
