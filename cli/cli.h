@@ -19,6 +19,9 @@ bool cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 /* --kv-type f16|f32|q8_0: the KV-cache element type; false (with a message) on anything else. */
 bool cli_kv_type(const char *opt, const char *s, engine_kv_type *out);
 bool cli_float(const char *opt, const char *s, double lo, double hi, double *out);
+/* A line typed by the user (malloc'd, without its newline), NULL at the end of input. On a
+ * terminal: the prompt, and line editing with history when built with libedit. */
+char *cli_read_line(const char *prompt, bool terminal);
 /* Reads a whole file (NUL-terminated; *len excludes the NUL). NULL + error printed on failure. */
 char *cli_read_file(const char *path, size_t *len);
 /* Monotonic wall time in seconds. */

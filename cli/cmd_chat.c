@@ -1,9 +1,11 @@
 /* hearth chat: one-shot (-p) or interactive chat with history, streaming the answer. The KV cache
  * is kept between turns: only the tokens after the longest common prefix are evaluated. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "options.h"
@@ -127,8 +129,18 @@ typedef struct {
     size_t len, cap;
 } answer_out;
 
+/* Set by Ctrl-C (a signal handler can only reach a global): while an answer is generated, it
+ * stops that answer and the conversation goes on; at the prompt it ends the chat. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
 static bool emit_answer(const char *s, size_t n, void *user) {
     answer_out *a = user;
+    if (interrupted) return false; /* Ctrl-C: this answer ends here */
     char *vis = malloc(n + 16);
     if (!vis) return false;
     size_t k = engine_think_filter_push(&a->filter, s, n, vis);
@@ -175,6 +187,7 @@ static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const ch
                               .out_ids = gen,
                               .out_cap = (int32_t)a->n_predict};
     engine_gen_stats st;
+    interrupted = 0;
     bool ok =
         gen && (draft->ctx ? engine_generate_draft(m, c, &draft->spec, &req, &st, err, sizeof err)
                            : engine_generate(m, c, &req, &st, err, sizeof err));
@@ -182,6 +195,17 @@ static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const ch
     char tail[16];
     fwrite(tail, 1, engine_think_filter_flush(&out.filter, tail), stdout);
     printf("\n");
+    fflush(stdout);
+    if (ok && st.stop == ENGINE_STOP_CALLER && interrupted)
+        fprintf(stderr, "[hearth] stopped (Ctrl-C)\n");
+    interrupted = 0;
+    if (ok)
+        fprintf(stderr,
+                "[hearth] prompt %lld tokens %.1f tok/s | generated %d tokens %.1f tok/s | total "
+                "%.2f s\n",
+                (long long)(n - keep), st.prompt_s > 0 ? (double)(n - keep) / st.prompt_s : 0.0,
+                st.n_generated, st.gen_s > 0 ? st.n_generated / st.gen_s : 0.0,
+                st.prompt_s + st.gen_s);
     if (ok && st.n_drafted)
         fprintf(stderr,
                 "[hearth] generated %d tokens %.1f tok/s | draft model: %d of %d drafted tokens "
@@ -205,21 +229,57 @@ static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const ch
     return ok;
 }
 
-static char *read_line(FILE *f) {
-    size_t cap = 256, n = 0;
-    char *buf = malloc(cap);
-    int ch;
-    while (buf && (ch = fgetc(f)) != EOF && ch != '\n') {
-        if (n + 1 == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) return free(buf), NULL;
-            buf = b;
-        }
-        buf[n++] = (char)ch;
+static const char CHAT_HELP[] =
+    "  /help          this list\n"
+    "  /clear         forget the conversation (the system message stays)\n"
+    "  /bye, /exit    end the chat (as Ctrl-D does)\n"
+    "  Ctrl-C stops the answer being written; the conversation goes on.\n";
+
+/* Drops every message but a leading system message. */
+static void forget(history *h) {
+    int keep = h->n > 0 && !strcmp(h->msg[0].role, "system");
+    for (int i = keep; i < h->n; i++) free((char *)h->msg[i].content);
+    h->n = keep;
+}
+
+typedef enum { LINE_MESSAGE, LINE_DONE, LINE_QUIT } line_kind;
+
+/* A line starting with '/' is a command for the chat itself. */
+static line_kind slash_command(const char *line, history *h) {
+    if (line[0] != '/') return LINE_MESSAGE;
+    if (!strcmp(line, "/bye") || !strcmp(line, "/exit") || !strcmp(line, "/quit")) return LINE_QUIT;
+    if (!strcmp(line, "/help") || !strcmp(line, "/?"))
+        fputs(CHAT_HELP, stderr);
+    else if (!strcmp(line, "/clear"))
+        forget(h), fprintf(stderr, "[hearth] the conversation is forgotten\n");
+    else
+        fprintf(stderr, "[hearth] unknown command %s: /help lists them\n", line);
+    return LINE_DONE;
+}
+
+/* Interactive: one user message per line until the end of input, /bye, or Ctrl-C at the prompt. */
+static int chat_loop(engine_model *m, engine_ctx *c, cli_draft *draft, const chat_args *a,
+                     history *h, cache_tokens *cache) {
+    bool terminal = isatty(0) && isatty(2);
+    if (terminal)
+        fprintf(stderr,
+                "hearth chat with %s. Type a message and Enter; /help lists commands; Ctrl-C "
+                "stops an answer, Ctrl-D quits.\n",
+                a->model);
+    struct sigaction sa = {.sa_handler = on_sigint}; /* no SA_RESTART: Ctrl-C ends a read */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    int rc = 0;
+    char *line;
+    while (rc == 0 && !interrupted && (line = cli_read_line("> ", terminal)) != NULL) {
+        line_kind k = slash_command(line, h);
+        if (k == LINE_MESSAGE && *line)
+            rc = add_message(h, "user", line) && chat_turn(m, c, draft, a, h, cache) ? 0 : 1;
+        free(line);
+        if (k == LINE_QUIT) break;
     }
-    if (!buf || (ch == EOF && n == 0)) return free(buf), NULL;
-    buf[n] = 0;
-    return buf;
+    if (terminal) fputc('\n', stderr);
+    return rc;
 }
 
 int cmd_chat(int argc, char **argv) {
@@ -247,13 +307,7 @@ int cmd_chat(int argc, char **argv) {
     if (rc == 0 && a.prompt) {
         rc = add_message(&h, "user", a.prompt) && chat_turn(m, c, &draft, &a, &h, &cache) ? 0 : 1;
     } else if (rc == 0) {
-        char *line;
-        while (rc == 0 && (fprintf(stderr, "> "), line = read_line(stdin)) != NULL) {
-            if (*line)
-                rc = add_message(&h, "user", line) && chat_turn(m, c, &draft, &a, &h, &cache) ? 0
-                                                                                              : 1;
-            free(line);
-        }
+        rc = chat_loop(m, c, &draft, &a, &h, &cache);
     }
     for (int i = 0; i < h.n; i++) free((char *)h.msg[i].content);
     free(h.msg);

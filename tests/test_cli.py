@@ -8,6 +8,7 @@ import json
 import math
 import os
 import pty
+import select
 import re
 import shutil
 import signal
@@ -19,6 +20,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 HEARTH, REF, DATA = sys.argv[1:4]
 failures = []
@@ -562,6 +564,66 @@ def test_progress_on_a_terminal_only():
         hearth("index", root, "-t", "1")
         rc, _, tty = hearth_tty_stderr(*index)
         check("index: the embedding phase shows progress", rc == 0 and re.search(r"\r\x1b\[Kindex: embedding \d+/\d+ chunks", tty) is not None, repr(tty[:300]))
+
+
+def test_chat_commands_and_timings_without_a_terminal():
+    lines = "hello\n/help\n/clear\n/nope\nhi again\n/bye\nnever read\n"
+    p = subprocess.run([HEARTH, "chat", f"{DATA}/stories260K.gguf", "--template", "chatml", "-n", "8", "--temp", "0"],
+                       input=lines.encode(), capture_output=True, timeout=120)
+    err = p.stderr.decode()
+    check("chat: exit 0 at /bye", p.returncode == 0, err)
+    check("chat: /help lists the commands", "/clear" in err and "Ctrl-C stops the answer" in err, err)
+    check("chat: unknown command", "unknown command /nope" in err, err)
+    check("chat: timings after each answer (two messages, /bye stops before the third)",
+          len(re.findall(r"\[hearth\] prompt \d+ tokens .* generated \d+ tokens", err)) == 2, err)
+    check("chat: no banner or prompt when not on a terminal", "hearth chat with" not in err and "> " not in err, err)
+
+
+class Pty:
+    """hearth on a pseudo-terminal (stdin, stdout and stderr), in its own session."""
+
+    def __init__(self, *args):
+        self.master, slave = pty.openpty()
+        self.p = subprocess.Popen([HEARTH, *args], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        os.close(slave)
+        self.got = b""
+
+    def wait_for(self, pattern, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end:
+            if re.search(pattern, self.got):
+                return True
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            try:
+                self.got += os.read(self.master, 65536) if r else b""
+            except OSError:
+                break
+        return re.search(pattern, self.got) is not None
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        rc = self.p.wait(timeout=30)
+        os.close(self.master)
+        return rc
+
+
+def test_chat_on_a_terminal_ctrl_c_stops_only_the_answer():
+    # greedy stories260K repeats itself for thousands of tokens: an answer long enough to stop
+    t = Pty("chat", f"{DATA}/stories260K.gguf", "--template", "chatml", "-n", "20000", "-c", "20100",
+            "--temp", "0", "-t", "1")
+    try:
+        check("chat: banner with /help", t.wait_for(rb"/help lists commands.*\r\n> "), t.got[-300:])
+        os.write(t.master, b"Once upon a time\n")
+        check("chat: the answer streams", t.wait_for(rb"Once upon a time\r\n(.|\r|\n){200}"), t.got[-300:])
+        t.p.send_signal(signal.SIGINT)
+        check("chat: Ctrl-C stops the answer", t.wait_for(rb"\[hearth\] stopped \(Ctrl-C\)\r\n\[hearth\] prompt .*\r\n> "), t.got[-300:])
+        check("chat: still running after Ctrl-C", t.p.poll() is None)
+        os.write(t.master, b"/bye\n")
+        t.p.wait(timeout=60)
+    finally:
+        rc = t.close()
+    check("chat: /bye ends with exit 0", rc == 0, rc)
 
 
 for name, fn in list(globals().items()):
