@@ -11,8 +11,6 @@
 /* Prints "hearth: <what>: <why>" on stderr; returns 1 (the exit status). */
 int cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Value of option argv[*i] (advancing *i), or NULL after printing an error. */
-const char *cli_value(int argc, char **argv, int *i);
 /* Parses an integer/float option value; false (after printing an error) if malformed/out of range.
  */
 bool cli_int(const char *opt, const char *s, long lo, long hi, long *out);

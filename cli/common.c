@@ -21,14 +21,6 @@ int cli_error(const char *what, const char *fmt, ...) {
     return 1;
 }
 
-const char *cli_value(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
-        cli_error(argv[*i], "option needs a value");
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 bool cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;
