@@ -38,8 +38,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: hearth <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
-    fprintf(f, "\n'hearth <command> --help' describes a command's options; 'hearth --version' "
-               "prints the version.\n");
+    fprintf(f, "\n'hearth <command> --help' or 'hearth help <command>' describes a command's "
+               "options;\n'hearth --version' prints the version.\n");
 }
 
 /* An unknown command: the nearest known one when there is one ("did you mean `run`?"). */
@@ -61,6 +61,12 @@ int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "help") && argc == 3) { /* hearth help CMD = hearth CMD --help */
+        char *args[] = {argv[2], "--help", NULL};
+        for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+            if (!strcmp(argv[2], COMMANDS[i].name)) return COMMANDS[i].fn(2, args);
+        return unknown_command(argv[2]);
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);

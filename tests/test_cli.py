@@ -304,6 +304,10 @@ def test_version_and_did_you_mean():
     check("did you mean `quantize`", rc == 2 and "did you mean `quantize`?" in err, err)
     rc, _, err = hearth("frobnicate")
     check("no suggestion for a far word", rc == 2 and "did you mean" not in err and "unknown command" in err, err)
+    rc, out, err = hearth("help", "quantize")
+    check("hearth help CMD", rc == 0 and out.startswith(b"usage: hearth quantize"), err)
+    rc, _, err = hearth("help", "qunatize")
+    check("hearth help: did you mean", rc == 2 and "did you mean `quantize`?" in err, err)
     rc, _, err = hearth("run", "--threds", "2")
     check("did you mean --threads", rc == 2 and "did you mean --threads?" in err, err)
 
