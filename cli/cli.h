@@ -11,18 +11,31 @@
 /* Prints "hearth: <what>: <why>" on stderr; returns 1 (the exit status). */
 int cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Value of option argv[*i] (advancing *i), or NULL after printing an error. */
-const char *cli_value(int argc, char **argv, int *i);
 /* Parses an integer/float option value; false (after printing an error) if malformed/out of range.
  */
 bool cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 /* --kv-type f16|f32|q8_0: the KV-cache element type; false (with a message) on anything else. */
 bool cli_kv_type(const char *opt, const char *s, engine_kv_type *out);
 bool cli_float(const char *opt, const char *s, double lo, double hi, double *out);
+/* A line typed by the user (malloc'd, without its newline), NULL at the end of input. On a
+ * terminal: the prompt, and line editing with history when built with libedit. */
+char *cli_read_line(const char *prompt, bool terminal);
 /* Reads a whole file (NUL-terminated; *len excludes the NUL). NULL + error printed on failure. */
 char *cli_read_file(const char *path, size_t *len);
 /* Monotonic wall time in seconds. */
 double cli_now_s(void);
+
+/* A one-line progress display on stderr for waits longer than a moment: shown only when stderr
+ * is a terminal (redrawn in place, at most every 0.1 s), nothing at all otherwise. */
+typedef struct {
+    bool tty, drawn;
+    double last;
+} cli_progress;
+void cli_progress_init(cli_progress *p);
+/* Redraws the line (printf-style), unless the last redraw was under 0.1 s ago. */
+void cli_progress_show(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Clears the line (before other output, and at the end). */
+void cli_progress_clear(cli_progress *p);
 /* Loads a model (a path, a catalogue name or a file in the models dir: models_resolve) after
  * checking that weights + KV cache at the default context fit in MemAvailable; prints the error
  * on failure. */

@@ -6,41 +6,57 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "cli_remote.h"
+#include "hits.h"
 #include "index.h"
+
+/* Lines of code shown per source when there is no chat model to answer. */
+#define ASK_SOURCE_LINES 40
 
 typedef struct {
     const char *model, *root;
     index_search_params sp;
     long n_predict, n_ctx, threads;
     engine_sampler_params sampling;
-    bool chat;
+    bool chat, help;
 } ask_args;
 
-static int usage(void) {
-    fprintf(stderr, "usage: hearth ask QUESTION [-m CHAT_MODEL] [-k 8] [-n 512] [-c CTX]\n"
-                    "                  [--mode hybrid|lexical|vector] [--root DIR]\n"
-                    "                  [--embedding-model PATH] [--temp T] [--seed S] [-t N]\n"
-                    "       hearth ask --chat -m CHAT_MODEL [...]   (questions from stdin, one a "
-                    "line;\n"
-                    "                  the conversation keeps its history)\n");
-    return 2;
-}
+static const cli_opt OPTS[] = {
+    {"-m", "--model", "MODEL",
+     "chat model (default: the configured or installed one; none: "
+     "the sources)"},
+    {"-k", "--top", "K", "chunks to retrieve (default 8)"},
+    {"-n", "--predict", "N", "tokens of the answer at most (default 512)"},
+    CLI_OPT_CTX,
+    {NULL, "--mode", "MODE", "retrieval: hybrid, lexical or vector"},
+    {NULL, "--root", "DIR", "the repository (default: the nearest indexed ancestor)"},
+    {NULL, "--embedding-model", "MODEL", "embedding model (default: the index's)"},
+    {NULL, "--temp", "T", "temperature (default 0: greedy)"},
+    {NULL, "--seed", "S", "sampling seed"},
+    CLI_OPT_THREADS,
+    {NULL, "--chat", NULL, "questions from stdin, one a line; the conversation keeps its history"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {"ask", "QUESTION [options]\n--chat [options]",
+                            "Without a chat model: the retrieved sources with their code.\n", OPTS};
 
 static bool parse(int argc, char **argv, ask_args *a) {
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         long n;
         double d;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage() && false;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return a->help = true, false;
+        if (kind == CLI_BAD) return false;
+        if (kind == CLI_ARG && v && a->sp.query)
+            return !cli_error(v, "give the question as one argument (quote it)");
+        if (kind == CLI_ARG) {
+            a->sp.query = v ? v : a->sp.query;
+            continue;
+        }
         if (!strcmp(o, "--chat"))
             a->chat = true;
-        else if (o[0] != '-' && !a->sp.query)
-            a->sp.query = o;
-        else if (o[0] != '-')
-            return !cli_error(o, "give the question as one argument (quote it)");
-        else if (!(v = cli_value(argc, argv, &i)))
-            return false;
         else if (!strcmp(o, "-m"))
             a->model = v;
         else if (!strcmp(o, "--root"))
@@ -79,14 +95,32 @@ static bool parse(int argc, char **argv, ask_args *a) {
 typedef struct {
     char *text;
     size_t len;
+    bool keep;        /* keep the text (for the history), not only print it */
+    int64_t n_prompt; /* tokens of the prompt (told by index_ask) */
 } answer_text;
+
+/* Before the prompt is evaluated (which takes a while on a CPU): what is about to happen. */
+static void on_prompt(int32_t n_excerpts, int64_t n_tokens, void *user) {
+    ((answer_text *)user)->n_prompt = n_tokens;
+    fprintf(stderr, "hearth: ask: %d chunks, %lld prompt tokens; evaluating the prompt...\n",
+            n_excerpts, (long long)n_tokens);
+}
+
+/* After the answer: the timings, as hearth run prints them. */
+static void print_timings(const engine_gen_stats *st, int64_t n_prompt, double seconds) {
+    fprintf(stderr,
+            "[hearth] prompt %lld tokens %.1f tok/s | generated %d tokens %.1f tok/s | total "
+            "%.2f s\n",
+            (long long)n_prompt, st->prompt_s > 0 ? n_prompt / st->prompt_s : 0.0, st->n_generated,
+            st->gen_s > 0 ? st->n_generated / st->gen_s : 0.0, seconds);
+}
 
 /* Prints the answer as it comes; keeps it too when user is an answer_text (for the history). */
 static bool emit(const char *s, size_t n, void *user) {
     fwrite(s, 1, n, stdout);
     fflush(stdout);
     answer_text *a = user;
-    if (!a) return true;
+    if (!a || !a->keep) return true;
     char *t = realloc(a->text, a->len + n + 1);
     if (!t) return false;
     memcpy(t + a->len, s, n);
@@ -113,9 +147,16 @@ static int answer(const ask_args *a, engine_model *m, const index_hit *hits, int
                            .emit = emit,
                            .user = out,
                            .history = history,
-                           .n_history = n_history};
+                           .n_history = n_history,
+                           .on_prompt = on_prompt};
+    engine_gen_stats st;
+    r.stats = &st;
+    double t0 = cli_now_s();
     bool ok = used && index_ask(m, c, &r, err, sizeof err);
     if (ok) {
+        fflush(stdout);
+        fprintf(stderr, "\n");
+        print_timings(&st, out->n_prompt, cli_now_s() - t0);
         printf("\n\nSources:\n");
         for (int32_t i = 0; i < n_hits; i++)
             if (used[i]) printf("  %s:%d-%d\n", hits[i].path, hits[i].start_line, hits[i].end_line);
@@ -143,7 +184,7 @@ static int chat_loop(ask_args *a, engine_model *m) {
         int32_t n_hits = 0;
         index_query q = {line, a->sp.k, a->sp.mode, a->sp.max_per_file};
         a->sp.query = line; /* the question answer() asks */
-        answer_text out = {0};
+        answer_text out = {.keep = true};
         engine_chat_message *more = realloc(hist, ((size_t)n_hist + 2) * sizeof *hist);
         if (!more)
             rc = cli_error("ask", "out of memory");
@@ -168,11 +209,34 @@ static int chat_loop(ask_args *a, engine_model *m) {
     return rc;
 }
 
+/* No chat model: the retrieved chunks themselves, with their code, are the answer. */
+static int print_sources(const index_hit *hits, int32_t n_hits) {
+    fprintf(stderr,
+            "hearth: ask: no chat model (give -m MODEL, set the chat role in the "
+            "configuration, or 'hearth pull %s'): showing the sources\n",
+            MODELS_DEFAULT_CHAT);
+    if (n_hits == 0) printf("No chunk of the index matches the question.\n");
+    for (int32_t i = 0; i < n_hits; i++) {
+        printf("%s%d. %s:%d-%d%s%s\n", i ? "\n" : "", i + 1, hits[i].path, hits[i].start_line,
+               hits[i].end_line, hits[i].symbol ? " " : "", hits[i].symbol ? hits[i].symbol : "");
+        cli_print_hit_code(stdout, &hits[i], ASK_SOURCE_LINES);
+    }
+    return 0;
+}
+
+/* The chat model when -m is not given and the chat role is local: the configuration's, else the
+ * catalogue's default chat model when it is installed; NULL (quietly) when there is none. */
+static char *local_chat_model(void) {
+    char *path = cli_model_for_role(NULL, MODELS_ROLE_CHAT);
+    char err[MODELS_ERR_LEN + MODELS_PATH_LEN];
+    return path ? path : models_resolve(MODELS_DEFAULT_CHAT, err, sizeof err);
+}
+
 int cmd_ask(int argc, char **argv) {
     ask_args a = {.n_predict = 512, .sampling = engine_sampler_default_params()};
     a.sampling.temperature = 0;
     a.sp.k = 8;
-    if (!parse(argc, argv, &a)) return 2;
+    if (!parse(argc, argv, &a)) return a.help ? 0 : 2;
     char err[INDEX_ERR_LEN];
     char *root = index_find_root(a.root ? a.root : ".", err, sizeof err);
     if (!root) return cli_error("ask", "%s", err);
@@ -184,27 +248,39 @@ int cmd_ask(int argc, char **argv) {
     /* No -m: the configuration's chat backend, if it is a server (cli/remote.c). */
     models_config cfg;
     int remote = a.model ? 0 : cli_role_backend(MODELS_ROLE_CHAT, &cfg);
-    if (remote == 0 && !a.model) cli_error("ask", "missing -m CHAT_MODEL");
-    if (remote < 0 || (remote == 0 && !a.model)) {
+    char *chat_path = remote == 0 && !a.model ? local_chat_model() : NULL;
+    if (chat_path) a.model = chat_path;
+    if (remote == 0 && !a.model && a.chat)
+        cli_error("ask",
+                  "--chat needs a chat model: -m MODEL, the configuration's chat role, or "
+                  "'hearth pull %s'",
+                  MODELS_DEFAULT_CHAT);
+    if (remote < 0 || (remote == 0 && !a.model && a.chat)) {
         free(root);
         return 2;
     }
+    if (!a.chat) fprintf(stderr, "hearth: ask: searching the index of %s...\n", root);
     if (a.chat) {
         engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
         rc = m ? chat_loop(&a, m) : 1;
         engine_model_free(m);
     } else if (!index_search(&a.sp, &hits, &n_hits, err, sizeof err)) {
         cli_error("ask", "%s", err);
+    } else if (!remote && !a.model) {
+        rc = print_sources(hits, n_hits);
     } else if (remote && (rc = cli_ask_remote(&cfg.role[MODELS_ROLE_CHAT], a.sp.query, hits, n_hits,
                                               (int32_t)a.n_predict, a.sampling.temperature,
                                               (int64_t)a.sampling.seed)) != CLI_FALLBACK) {
         /* answered by the server, or its failure reported */
     } else {
         if (remote) a.model = cfg.role[MODELS_ROLE_CHAT].local_model;
+        fprintf(stderr, "hearth: ask: %d chunks found; loading %s...\n", n_hits, a.model);
         engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
-        if (m) rc = answer(&a, m, hits, n_hits, NULL, 0, NULL);
+        answer_text out = {0};
+        if (m) rc = answer(&a, m, hits, n_hits, NULL, 0, &out);
         engine_model_free(m);
     }
+    free(chat_path);
     if (remote) models_config_free(&cfg);
     index_hits_free(hits, n_hits);
     free(root);

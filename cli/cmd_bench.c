@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "options.h"
 
 static int by_value(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -40,9 +41,15 @@ static bool bench_test(engine_ctx *c, const engine_model_info *in, const char *m
     snprintf(name, sizeof name, "%s%d", prefill ? "pp" : "tg", n);
     if (run_once(c, ids, n < 16 ? n : 16, prefill, err, sizeof err) < 0) /* warm-up */
         return cli_error("bench", "%s", err), false;
-    for (int r = 0; r < reps; r++)
-        if ((samples[r] = run_once(c, ids, n, prefill, err, sizeof err)) < 0)
-            return cli_error("bench", "%s", err), false;
+    cli_progress prog;
+    cli_progress_init(&prog);
+    for (int r = 0; r < reps; r++) {
+        cli_progress_show(&prog, "bench: %s run %d/%d...", name, r + 1, reps);
+        prog.last = -1; /* each run is worth a redraw */
+        samples[r] = run_once(c, ids, n, prefill, err, sizeof err);
+        if (samples[r] < 0) return cli_progress_clear(&prog), cli_error("bench", "%s", err), false;
+    }
+    cli_progress_clear(&prog);
     double median = median_of(samples, reps);
     if (json) {
         printf("{\"test\": \"%s\", \"tokens_per_s\": %.3f, \"samples\": [", name, median);
@@ -97,30 +104,41 @@ static bool bench_embed(engine_ctx *c, const engine_model_info *in, const char *
     return ok;
 }
 
+static const cli_opt OPTS[] = {
+    CLI_OPT_MODEL,
+    {"-p", "--n-prompt", "N", "prompt tokens of the prefill test (default 512; 0 skips it)"},
+    {"-n", "--n-gen", "N", "tokens of the decode test (default 128; 0 skips it)"},
+    CLI_OPT_THREADS,
+    {"-r", "--repetitions", "N", "runs of each test (default 3)"},
+    {"-d", "--depth", "N", "run both tests after N positions already in the KV cache"},
+    {NULL, "--kv-type", "TYPE", "KV cache type: f16 (default), f32 or q8_0"},
+    {NULL, "--simd", "avx512|avx2|scalar", "cap the kernels' instruction set (to compare paths)"},
+    {NULL, "--json", NULL, "one JSON object per test"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {
+    "bench", "[MODEL] [options]\n-m MODEL [options]",
+    "Embedding models are measured on batches of 32 texts of min(p, 256) tokens.\n", OPTS};
+
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL;
     long p = 512, n = 128, threads = 0, reps = 3, depth = 0;
     engine_kv_type kv = ENGINE_KV_F16;
     bool json = false;
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            fprintf(
-                stderr,
-                "usage: hearth bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]\n"
-                "                    [--simd avx512|avx2|scalar] [-d DEPTH] [--kv-type "
-                "f16|f32|q8_0]\n"
-                "  -p 0 or -n 0 skips that test; embedding models are measured on batches of\n"
-                "  32 texts of min(p, 256) tokens (texts/s, tokens/s); --simd caps the kernels'\n"
-                "  instruction set (to compare paths on one machine); -d: both tests run after\n"
-                "  DEPTH positions already in the KV cache (attention over a long context)\n");
-            return 2;
+        const char *o, *v;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG) {
+            if (v && model) return cli_error(v, "unexpected argument (the model is given)"), 2;
+            if (v) model = v;
+            continue;
         }
         if (!strcmp(o, "--json")) {
             json = true;
             continue;
         }
-        if (!(v = cli_value(argc, argv, &i))) return 2;
         if (!strcmp(o, "-m"))
             model = v;
         else if (!strcmp(o, "-p")) {
@@ -141,7 +159,7 @@ int cmd_bench(int argc, char **argv) {
         } else
             return cli_error(o, "unknown option"), 2;
     }
-    if (!model) return cli_error("bench", "missing -m MODEL"), 2;
+    if (!model) return cli_error("bench", "missing MODEL (or -m MODEL)"), 2;
     engine_model *m = cli_load_model(model);
     if (!m) return 1;
     char err[ENGINE_ERR_LEN];

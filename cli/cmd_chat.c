@@ -1,15 +1,18 @@
 /* hearth chat: one-shot (-p) or interactive chat with history, streaming the answer. The KV cache
  * is kept between turns: only the tokens after the longest common prefix are evaluated. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 
 typedef struct {
     const char *model, *prompt, *system, *template_name, *draft_model;
-    bool think;
+    bool think, help;
     long n_predict, threads, n_ctx, n_draft;
     engine_kv_type kv;
     engine_sampler_params sp;
@@ -25,6 +28,26 @@ typedef struct {
     int64_t n, cap;
 } cache_tokens;
 
+static const cli_opt OPTS[] = {
+    CLI_OPT_MODEL,
+    {"-p", "--prompt", "TEXT", "one message, answered, then exit (default: interactive)"},
+    {NULL, "--system", "TEXT", "the system message"},
+    {NULL, "--template", "NAME", "chat template: chatml, qwen3 or llama3 (default: the model's)"},
+    {NULL, "--think", NULL, "show the model's thinking (models that think)"},
+    {"-n", "--predict", "N", "tokens per answer at most (default 512)"},
+    {NULL, "--temp", "T", "temperature; 0 is greedy (default 0.7)"},
+    {NULL, "--seed", "S", "sampling seed (default: the time)"},
+    CLI_OPT_THREADS,
+    CLI_OPT_CTX,
+    {NULL, "--draft-model", "MODEL", "greedy only: a smaller model of the same vocabulary drafts"},
+    {NULL, "--draft", "N", "tokens the draft model proposes per step (default 8)"},
+    {NULL, "--kv-type", "TYPE", "KV cache type: f16 (default), f32 or q8_0"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {
+    "chat", "[MODEL] [options]\n-m MODEL [-p PROMPT] [options]",
+    "Without -p: interactive, one user message per line, history kept (Ctrl-D ends).\n", OPTS};
+
 static bool parse_args(int argc, char **argv, chat_args *a) {
     a->n_predict = 512;
     a->n_draft = 8;
@@ -33,26 +56,21 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
     a->sp.top_p = 0.8f;
     a->sp.seed = (uint64_t)time(NULL);
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         double d;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            fprintf(
-                stderr,
-                "usage: hearth chat -m MODEL [-p PROMPT] [--system S] [--template "
-                "chatml|qwen3|llama3]\n"
-                "                   [--think] [-n N] [--temp T] [--seed S] [-t THREADS] [-c CTX]\n"
-                "                   [--draft-model PATH [--draft N]] [--kv-type f16|f32|q8_0]\n"
-                "  without -p: interactive, one user message per line, history kept (Ctrl-D "
-                "ends)\n"
-                "  --draft-model (with --temp 0): a smaller model of the same vocabulary proposes\n"
-                "  N tokens per step (default 8), verified in one batch: same answers, faster\n");
-            return false;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return a->help = true, false;
+        if (kind == CLI_BAD) return false;
+        if (kind == CLI_ARG) {
+            if (v && a->model)
+                return cli_error(v, "unexpected argument (the model is given)"), false;
+            if (v) a->model = v;
+            continue;
         }
         if (!strcmp(o, "--think")) {
             a->think = true;
             continue;
         }
-        if (!(v = cli_value(argc, argv, &i))) return false;
         long l;
         if (!strcmp(o, "-m"))
             a->model = v;
@@ -83,7 +101,7 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
         } else
             return cli_error(o, "unknown option (try 'hearth chat --help')"), false;
     }
-    if (!a->model) return cli_error("chat", "missing -m MODEL"), false;
+    if (!a->model) return cli_error("chat", "missing MODEL (or -m MODEL)"), false;
     if (a->draft_model && a->sp.temperature > 0.0f) {
         fprintf(stderr, "[hearth] --draft-model works with --temp 0 only: chatting without it\n");
         a->draft_model = NULL;
@@ -111,8 +129,18 @@ typedef struct {
     size_t len, cap;
 } answer_out;
 
+/* Set by Ctrl-C (a signal handler can only reach a global): while an answer is generated, it
+ * stops that answer and the conversation goes on; at the prompt it ends the chat. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
 static bool emit_answer(const char *s, size_t n, void *user) {
     answer_out *a = user;
+    if (interrupted) return false; /* Ctrl-C: this answer ends here */
     char *vis = malloc(n + 16);
     if (!vis) return false;
     size_t k = engine_think_filter_push(&a->filter, s, n, vis);
@@ -159,6 +187,7 @@ static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const ch
                               .out_ids = gen,
                               .out_cap = (int32_t)a->n_predict};
     engine_gen_stats st;
+    interrupted = 0;
     bool ok =
         gen && (draft->ctx ? engine_generate_draft(m, c, &draft->spec, &req, &st, err, sizeof err)
                            : engine_generate(m, c, &req, &st, err, sizeof err));
@@ -166,6 +195,17 @@ static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const ch
     char tail[16];
     fwrite(tail, 1, engine_think_filter_flush(&out.filter, tail), stdout);
     printf("\n");
+    fflush(stdout);
+    if (ok && st.stop == ENGINE_STOP_CALLER && interrupted)
+        fprintf(stderr, "[hearth] stopped (Ctrl-C)\n");
+    interrupted = 0;
+    if (ok)
+        fprintf(stderr,
+                "[hearth] prompt %lld tokens %.1f tok/s | generated %d tokens %.1f tok/s | total "
+                "%.2f s\n",
+                (long long)(n - keep), st.prompt_s > 0 ? (double)(n - keep) / st.prompt_s : 0.0,
+                st.n_generated, st.gen_s > 0 ? st.n_generated / st.gen_s : 0.0,
+                st.prompt_s + st.gen_s);
     if (ok && st.n_drafted)
         fprintf(stderr,
                 "[hearth] generated %d tokens %.1f tok/s | draft model: %d of %d drafted tokens "
@@ -189,26 +229,62 @@ static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const ch
     return ok;
 }
 
-static char *read_line(FILE *f) {
-    size_t cap = 256, n = 0;
-    char *buf = malloc(cap);
-    int ch;
-    while (buf && (ch = fgetc(f)) != EOF && ch != '\n') {
-        if (n + 1 == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) return free(buf), NULL;
-            buf = b;
-        }
-        buf[n++] = (char)ch;
+static const char CHAT_HELP[] =
+    "  /help          this list\n"
+    "  /clear         forget the conversation (the system message stays)\n"
+    "  /bye, /exit    end the chat (as Ctrl-D does)\n"
+    "  Ctrl-C stops the answer being written; the conversation goes on.\n";
+
+/* Drops every message but a leading system message. */
+static void forget(history *h) {
+    int keep = h->n > 0 && !strcmp(h->msg[0].role, "system");
+    for (int i = keep; i < h->n; i++) free((char *)h->msg[i].content);
+    h->n = keep;
+}
+
+typedef enum { LINE_MESSAGE, LINE_DONE, LINE_QUIT } line_kind;
+
+/* A line starting with '/' is a command for the chat itself. */
+static line_kind slash_command(const char *line, history *h) {
+    if (line[0] != '/') return LINE_MESSAGE;
+    if (!strcmp(line, "/bye") || !strcmp(line, "/exit") || !strcmp(line, "/quit")) return LINE_QUIT;
+    if (!strcmp(line, "/help") || !strcmp(line, "/?"))
+        fputs(CHAT_HELP, stderr);
+    else if (!strcmp(line, "/clear"))
+        forget(h), fprintf(stderr, "[hearth] the conversation is forgotten\n");
+    else
+        fprintf(stderr, "[hearth] unknown command %s: /help lists them\n", line);
+    return LINE_DONE;
+}
+
+/* Interactive: one user message per line until the end of input, /bye, or Ctrl-C at the prompt. */
+static int chat_loop(engine_model *m, engine_ctx *c, cli_draft *draft, const chat_args *a,
+                     history *h, cache_tokens *cache) {
+    bool terminal = isatty(0) && isatty(2);
+    if (terminal)
+        fprintf(stderr,
+                "hearth chat with %s. Type a message and Enter; /help lists commands; Ctrl-C "
+                "stops an answer, Ctrl-D quits.\n",
+                a->model);
+    struct sigaction sa = {.sa_handler = on_sigint}; /* no SA_RESTART: Ctrl-C ends a read */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    int rc = 0;
+    char *line;
+    while (rc == 0 && !interrupted && (line = cli_read_line("> ", terminal)) != NULL) {
+        line_kind k = slash_command(line, h);
+        if (k == LINE_MESSAGE && *line)
+            rc = add_message(h, "user", line) && chat_turn(m, c, draft, a, h, cache) ? 0 : 1;
+        free(line);
+        if (k == LINE_QUIT) break;
     }
-    if (!buf || (ch == EOF && n == 0)) return free(buf), NULL;
-    buf[n] = 0;
-    return buf;
+    if (terminal) fputc('\n', stderr);
+    return rc;
 }
 
 int cmd_chat(int argc, char **argv) {
     chat_args a = {0};
-    if (!parse_args(argc, argv, &a)) return 2;
+    if (!parse_args(argc, argv, &a)) return a.help ? 0 : 2;
     engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
     if (!m) return 1;
     char err[ENGINE_ERR_LEN];
@@ -231,13 +307,7 @@ int cmd_chat(int argc, char **argv) {
     if (rc == 0 && a.prompt) {
         rc = add_message(&h, "user", a.prompt) && chat_turn(m, c, &draft, &a, &h, &cache) ? 0 : 1;
     } else if (rc == 0) {
-        char *line;
-        while (rc == 0 && (fprintf(stderr, "> "), line = read_line(stdin)) != NULL) {
-            if (*line)
-                rc = add_message(&h, "user", line) && chat_turn(m, c, &draft, &a, &h, &cache) ? 0
-                                                                                              : 1;
-            free(line);
-        }
+        rc = chat_loop(m, c, &draft, &a, &h, &cache);
     }
     for (int i = 0; i < h.n; i++) free((char *)h.msg[i].content);
     free(h.msg);

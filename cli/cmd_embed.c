@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "cli_remote.h"
 
 typedef struct {
@@ -115,6 +116,22 @@ static int embed_local(engine_model *m, const text_list *l, engine_pooling pool,
     return rc;
 }
 
+static const cli_opt OPTS[] = {
+    {"-m", "--model", "MODEL", "embedding model (default: the configured embedding server)"},
+    {"-f", "--file", "FILE", "one text per line"},
+    {NULL, "--jsonl", "FILE", "one JSON string per line"},
+    {NULL, "--query", NULL, "embed as queries (the model's query prompt; too long: an error)"},
+    {NULL, "--json", NULL, "one JSON object per text"},
+    {NULL, "--pooling", "HOW", "mean, cls or last (default: the model's)"},
+    CLI_OPT_THREADS,
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {
+    "embed", "-m MODEL [options] (TEXT... | -f FILE | --jsonl FILE)",
+    "Texts are embedded as documents (too long: truncated, said on stderr and in --json).\n"
+    "Without -m, the embedding backend of the config file (an OpenAI-compatible server).\n",
+    OPTS};
+
 int cmd_embed(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
     bool json = false, jsonl = false, query = false;
@@ -124,26 +141,21 @@ int cmd_embed(int argc, char **argv) {
     int rc = 2, remote = 0;
     models_config cfg;
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            fprintf(stderr,
-                    "usage: hearth embed -m MODEL [--query] [--json] [--pooling mean|cls|last]\n"
-                    "                    [-t N] (TEXT... | -f FILE | --jsonl FILE)\n"
-                    "  Texts are embedded as documents (the model's document prompt; too long:\n"
-                    "  truncated, said on stderr and in --json), or with --query as queries (the\n"
-                    "  model's query prompt; too long: an error).\n"
-                    "  -f: one text per line; --jsonl: one JSON string per line. Without -m, the\n"
-                    "  embedding backend of the config file (an OpenAI-compatible server).\n");
+        const char *o, *v;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) {
+            rc = 0;
             goto out;
+        }
+        if (kind == CLI_BAD) goto out;
+        if (kind == CLI_ARG) {
+            if (v && !push(&l, v, strlen(v))) goto out;
+            continue;
         }
         if (!strcmp(o, "--json"))
             json = true;
         else if (!strcmp(o, "--query"))
             query = true;
-        else if (o[0] != '-') {
-            if (!push(&l, o, strlen(o))) goto out;
-        } else if (!(v = cli_value(argc, argv, &i)))
-            goto out;
         else if (!strcmp(o, "-m"))
             model = v;
         else if (!strcmp(o, "-f") || !strcmp(o, "--jsonl"))

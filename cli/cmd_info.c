@@ -4,22 +4,24 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
+
+static const cli_opt OPTS[] = {
+    {"-c", "--ctx", "N", "context size the memory estimate assumes (default 4096)"}, CLI_OPT_END};
+
+static const cli_cmd CMD = {"info", "MODEL [options]", NULL, OPTS};
 
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
     long ctx = 4096;
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            fprintf(stderr, "usage: hearth info MODEL [--ctx N]\n");
-            return 2;
-        }
-        if (!strcmp(o, "--ctx")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_int(o, v, 1, 1 << 24, &ctx)) return 2;
-        } else if (o[0] == '-')
-            return cli_error(o, "unknown option"), 2;
-        else
-            path = o;
+        const char *o, *v;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG && v && path) return cli_error(v, "one model at a time"), 2;
+        if (kind == CLI_ARG && v) path = v;
+        if (kind == CLI_OPT && !cli_int(o, v, 1, 1 << 24, &ctx)) return 2;
     }
     if (!path) return cli_error("info", "missing MODEL"), 2;
     engine_model *m = cli_open_model(path); /* it says itself whether the model fits */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 static void print_position(const float *logits, int32_t n_vocab, int top) {
     double max = -INFINITY, sum = 0.0;
@@ -29,23 +30,35 @@ static void print_position(const float *logits, int32_t n_vocab, int top) {
     printf("]}");
 }
 
+static const cli_opt OPTS[] = {
+    CLI_OPT_MODEL,
+    {"-p", "--prompt", "TEXT", "the prompt"},
+    {"-f", "--file", "FILE", "read the prompt from a file"},
+    {NULL, "--top", "K", "logits per position: the K largest (default 10)"},
+    CLI_OPT_THREADS,
+    {NULL, "--json", NULL, "JSON output (the only format; required)"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {"logits", "[MODEL] (-p PROMPT | -f FILE) --json [options]", NULL, OPTS};
+
 int cmd_logits(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *file = NULL;
     long top = 10, threads = 0;
     bool json = false;
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            fprintf(
-                stderr,
-                "usage: hearth logits -m MODEL (-p PROMPT | -f FILE) [--top K] [-t N] --json\n");
-            return 2;
+        const char *o, *v;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG) {
+            if (v && model) return cli_error(v, "unexpected argument (the model is given)"), 2;
+            if (v) model = v;
+            continue;
         }
         if (!strcmp(o, "--json")) {
             json = true;
             continue;
         }
-        if (!(v = cli_value(argc, argv, &i))) return 2;
         if (!strcmp(o, "-m"))
             model = v;
         else if (!strcmp(o, "-p"))

@@ -4,38 +4,46 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "cli_remote.h"
 #include "lsp.h"
 
-static int usage(FILE *f, int code) {
-    fprintf(f,
-            "usage: hearth lsp [--completion-model PATH] [--threads N] [--ctx N]\n"
-            "                  [--max-tokens N] [--max-prompt-ms MS] [--context-tokens N]\n"
-            "                  [--no-kv-reuse] [--classic-layout] [--no-prefill-ahead]\n"
-            "                  [--chat-model PATH] [--embedding-model PATH] [--chat-idle SECONDS]\n"
-            "                  [--simd avx512|avx2|scalar]\n"
-            "  Speaks LSP over stdin/stdout. initializationOptions (completionModel, threads,\n"
-            "  contextSize, maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle,\n"
-            "  lookupDraft: prompt-lookup tokens per step, 0 = off, prefillAhead)\n"
-            "  override these flags. --context-tokens 0 turns cross-file context off;\n"
-            "  --no-kv-reuse evaluates every prompt whole (and skips the completion cache);\n"
-            "  --classic-layout puts the cursor line before the suffix (for comparisons);\n"
-            "  --no-prefill-ahead stops evaluating the next prompt ahead of the request\n"
-            "  (on open, after a newline, when idle, at hearth/cursor).\n"
-            "  --simd caps the kernels' instruction set (to measure the AVX2 path on an AVX-512\n"
-            "  machine, as hearth bench --simd does).\n"
-            "  A completion role with \"backend\": \"openai\" in the configuration file sends\n"
-            "  completions to that server instead (README: Team setup).\n");
-    return code;
-}
+static const cli_opt OPTS[] = {
+    {"-m", "--model", "MODEL", "the completion model (default: the configured or installed one)"},
+    {NULL, "--completion-model", "MODEL", "the same as --model"},
+    {NULL, "--chat-model", "MODEL", "the chat model for code actions"},
+    {NULL, "--embedding-model", "MODEL", "the embedding model for repository context"},
+    CLI_OPT_THREADS,
+    {"-c", "--ctx", "N", "completion context size"},
+    {NULL, "--max-tokens", "N", "tokens per completion at most"},
+    {NULL, "--max-prompt-ms", "MS", "time budget of a prompt's evaluation"},
+    {NULL, "--context-tokens", "N", "cross-file context tokens (0 = off)"},
+    {NULL, "--no-kv-reuse", NULL, "evaluate every prompt whole (no completion cache)"},
+    {NULL, "--classic-layout", NULL, "the cursor line before the suffix (for comparisons)"},
+    {NULL, "--no-prefill-ahead", NULL, "do not evaluate the next prompt ahead of the request"},
+    {NULL, "--chat-idle", "SECONDS", "unload the chat model after this long unused"},
+    {NULL, "--simd", "avx512|avx2|scalar", "cap the kernels' instruction set (as bench does)"},
+    {NULL, "--stdio", NULL, "accepted and ignored (generic LSP clients pass it)"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {
+    "lsp", "[options]",
+    "Speaks LSP over stdin/stdout. initializationOptions (completionModel, threads, contextSize,\n"
+    "maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle, lookupDraft, prefillAhead)\n"
+    "override these flags. A completion role with \"backend\": \"openai\" in the configuration\n"
+    "file sends completions to that server instead (README: Team setup).\n",
+    OPTS};
 
 int cmd_lsp(int argc, char **argv) {
     lsp_options opt;
     lsp_options_init(&opt);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a, *val;
         long v;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout, 0);
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &a, &val);
+        if (kind == CLI_HELP) return 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG) return cli_error(val ? val : "--", "unexpected argument"), 2;
         if (!strcmp(a, "--stdio")) continue; /* what generic LSP clients append */
         if (!strcmp(a, "--no-prefill-ahead")) {
             opt.no_prefill_ahead = true;
@@ -45,20 +53,10 @@ int cmd_lsp(int argc, char **argv) {
             *(a[2] == 'n' ? &opt.no_kv_reuse : &opt.classic_layout) = true;
             continue;
         }
-        const char *val = NULL;
-        if (!strcmp(a, "--completion-model") || !strcmp(a, "--threads") || !strcmp(a, "--ctx") ||
-            !strcmp(a, "--max-tokens") || !strcmp(a, "--max-prompt-ms") ||
-            !strcmp(a, "--context-tokens") || !strcmp(a, "--chat-model") ||
-            !strcmp(a, "--embedding-model") || !strcmp(a, "--chat-idle") || !strcmp(a, "--simd")) {
-            if (!(val = cli_value(argc, argv, &i))) return 2;
-        } else {
-            cli_error("lsp", "unknown option %s", a);
-            return usage(stderr, 2);
-        }
         if (!strcmp(a, "--simd")) {
             if (!engine_set_simd_limit(val))
                 return cli_error(a, "'%s': expected avx512, avx2 or scalar", val), 2;
-        } else if (!strcmp(a, "--completion-model"))
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--completion-model"))
             opt.completion_model = val;
         else if (!strcmp(a, "--chat-model"))
             opt.chat_model = val;
@@ -67,7 +65,7 @@ int cmd_lsp(int argc, char **argv) {
         else if (!strcmp(a, "--chat-idle")) {
             if (!cli_int(a, val, 1, 1 << 24, &v)) return 2;
             opt.chat_idle_s = (int)v;
-        } else if (!strcmp(a, "--threads")) {
+        } else if (!strcmp(a, "-t")) {
             if (!cli_int(a, val, 1, 1024, &v)) return 2;
             opt.n_threads = (int)v;
         } else if (!strcmp(a, "--max-tokens")) {

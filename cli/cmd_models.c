@@ -1,10 +1,12 @@
 /* hearth pull / list / rm: the models in $XDG_DATA_HOME/hearth/models (see models/models.h). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "models.h"
 
 static void human_bytes(double b, char *out, size_t cap) {
@@ -69,35 +71,60 @@ static void on_log(const char *line, void *user) {
     fprintf(stderr, "hearth: pull: %s\n", line);
 }
 
+/* The catalogue with what each model costs: download size and memory at a working context
+ * (4096 positions; 512 for embedding models, which see one chunk at a time). */
 static int print_catalogue(void) {
     size_t n;
     const models_entry *c = models_catalogue(&n);
-    for (size_t i = 0; i < n; i++) printf("%-28s %-10s %s\n", c[i].name, c[i].use, c[i].url);
+    printf("%-36s %-10s %9s %11s  %s\n", "NAME", "USE", "SIZE", "RAM NEEDED", "URL");
+    for (size_t i = 0; i < n; i++) {
+        char size[32], ram[32];
+        int32_t ctx = strcmp(c[i].use, "embedding") ? 4096 : 512;
+        human_bytes((double)c[i].approx_size, size, sizeof size);
+        human_bytes((double)models_catalogue_ram(&c[i], ctx), ram, sizeof ram);
+        printf("%-36s %-10s %9s %11s  %s\n", c[i].name, c[i].use, size, ram, c[i].url);
+    }
+    printf("\nSizes are approximate; RAM NEEDED is the file + KV cache at %d tokens (512 for "
+           "embeddings).\nA name without its tag takes the first one listed.\n",
+           4096);
     return 0;
 }
 
-static int pull_usage(FILE *f, int code) {
-    fprintf(f,
-            "usage: hearth pull NAME|URL [--sha256 HEX] [--retries N] [--dir DIR]\n"
-            "       hearth pull --list      (the catalogue's names)\n"
-            "  Downloads a GGUF into $XDG_DATA_HOME/hearth/models (resuming a partial download),\n"
-            "  checks its sha256 and installs it atomically. HF_ENDPOINT names a mirror.\n");
-    return code;
+static const cli_opt PULL_OPTS[] = {
+    {NULL, "--list", NULL, "the catalogue: names, sizes and the memory each needs"},
+    {NULL, "--sha256", "HEX", "the checksum to verify (default: the catalogue's, if known)"},
+    {NULL, "--retries", "N", "resume after a dropped connection up to N times (default 3)"},
+    {NULL, "--dir", "DIR", "install there (default $XDG_DATA_HOME/hearth/models)"},
+    {NULL, "--timeout", "SECONDS", "give up an attempt after this long without a byte (15)"},
+    CLI_OPT_END};
+
+static const cli_cmd PULL = {
+    "pull", "NAME[:TAG]|URL [options]\n--list",
+    "Downloads a GGUF (resuming a partial download), checks its sha256 and installs it\n"
+    "atomically. A name without a tag takes the catalogue's first. HF_ENDPOINT names a mirror.\n",
+    PULL_OPTS};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    interrupted = 1;
 }
 
 int cmd_pull(int argc, char **argv) {
     models_pull_params p = {.retries = -1};
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         long n;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return pull_usage(stdout, 0);
-        if (!strcmp(o, "--list")) return print_catalogue();
-        if (o[0] != '-' && !p.what) {
-            p.what = o;
+        cli_kind kind = cli_next(&PULL, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG && v && p.what) return cli_error(v, "one model at a time"), 2;
+        if (kind == CLI_ARG) {
+            p.what = v ? v : p.what;
             continue;
         }
-        if (o[0] != '-') return cli_error(o, "one model at a time"), 2;
-        if (!(v = cli_value(argc, argv, &i))) return 2;
+        if (!strcmp(o, "--list")) return print_catalogue();
         if (!strcmp(o, "--sha256")) {
             if (strlen(v) != 64 || strspn(v, "0123456789abcdefABCDEF") != 64)
                 return cli_error(o, "'%s' is not 64 hex digits", v), 2;
@@ -107,12 +134,20 @@ int cmd_pull(int argc, char **argv) {
             p.retries = (int)n;
         } else if (!strcmp(o, "--dir")) {
             p.dir = v;
+        } else if (!strcmp(o, "--timeout")) {
+            if (!cli_int(o, v, 1, 3600, &n)) return 2;
+            p.connect_timeout_s = p.stall_timeout_s = n;
         } else {
             return cli_error(o, "unknown option (try 'hearth pull --help')"), 2;
         }
     }
-    if (!p.what) return pull_usage(stderr, 2);
+    if (!p.what) return cli_error("pull", "missing NAME or URL (see 'hearth pull --list')"), 2;
     pull_view view = {.tty = isatty(2), .last_tenth = -2};
+    struct sigaction sa = {.sa_handler = on_interrupt}; /* Ctrl-C: stop cleanly (no empty .part) */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    p.stop = &interrupted;
     p.progress = on_progress;
     p.log = on_log;
     p.user = &view;
@@ -123,6 +158,11 @@ int cmd_pull(int argc, char **argv) {
     if (!ok) return cli_error("pull", "%s", err);
     char size[32];
     human_bytes((double)r.bytes, size, sizeof size);
+    if (r.already_installed) {
+        printf("%s is already installed: %s (%s); 'hearth rm %s' first to download it again\n",
+               p.what, r.path, size, p.what);
+        return 0;
+    }
     printf("installed %s (%s)\n", r.path, size);
     if (r.sha256_verified)
         printf("sha256 %s (verified)\n", r.sha256);
@@ -134,12 +174,14 @@ int cmd_pull(int argc, char **argv) {
 
 /* ---- list ---- */
 
-static int list_usage(FILE *f, int code) {
-    fprintf(f, "usage: hearth list [--dir DIR] [--verify]\n"
-               "  Installed models: catalogue name, file, size, sha256 state. --verify re-hashes\n"
-               "  each file and compares it with the checksum recorded at download.\n");
-    return code;
-}
+static const cli_opt LIST_OPTS[] = {
+    {NULL, "--dir", "DIR", "the models directory (default $XDG_DATA_HOME/hearth/models)"},
+    {NULL, "--verify", NULL, "re-hash each file against the checksum recorded at download"},
+    CLI_OPT_END};
+
+static const cli_cmd LIST = {"list", "[options]",
+                             "Installed models: catalogue name, file, size, sha256 state.\n",
+                             LIST_OPTS};
 
 static const char *sha_state(const models_installed *m, const char *dir, bool verify, char *buf,
                              size_t cap) {
@@ -164,13 +206,15 @@ int cmd_list(int argc, char **argv) {
     const char *dir_opt = NULL;
     bool verify = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return list_usage(stdout, 0);
-        if (!strcmp(argv[i], "--verify"))
+        const char *o, *v;
+        cli_kind kind = cli_next(&LIST, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG) return cli_error(v ? v : "--", "unexpected argument"), 2;
+        if (!strcmp(o, "--verify"))
             verify = true;
-        else if (!strcmp(argv[i], "--dir") && (dir_opt = cli_value(argc, argv, &i)))
-            continue;
         else
-            return strcmp(argv[i], "--dir") ? list_usage(stderr, 2) : 2;
+            dir_opt = v;
     }
     char dir[MODELS_PATH_LEN], err[MODELS_ERR_LEN];
     if (dir_opt)
@@ -195,22 +239,28 @@ int cmd_list(int argc, char **argv) {
 
 /* ---- rm ---- */
 
+static const cli_opt RM_OPTS[] = {
+    {NULL, "--dir", "DIR", "the models directory (default $XDG_DATA_HOME/hearth/models)"},
+    CLI_OPT_END};
+
+static const cli_cmd RM = {
+    "rm", "NAME [options]",
+    "Removes an installed model (catalogue or file name), its manifest and any partial download.\n",
+    RM_OPTS};
+
 int cmd_rm(int argc, char **argv) {
     const char *dir = NULL, *name = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: hearth rm NAME [--dir DIR]\n"
-                   "  Removes an installed model (catalogue or file name), its manifest and any\n"
-                   "  partial download.\n");
-            return 0;
-        }
-        if (!strcmp(argv[i], "--dir")) {
-            if (!(dir = cli_value(argc, argv, &i))) return 2;
-        } else if (argv[i][0] == '-' || name) {
-            return cli_error(argv[i], "unexpected argument (try 'hearth rm --help')"), 2;
-        } else {
-            name = argv[i];
-        }
+        const char *o, *v;
+        cli_kind kind = cli_next(&RM, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_OPT)
+            dir = v;
+        else if (v && name)
+            return cli_error(v, "one model at a time"), 2;
+        else if (v)
+            name = v;
     }
     if (!name) return cli_error("rm", "missing NAME (see 'hearth list')"), 2;
     char removed[MODELS_PATH_LEN], err[MODELS_ERR_LEN + MODELS_PATH_LEN];

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the logits file is little-endian");
 
@@ -115,16 +116,28 @@ typedef struct {
     long ctx, threads;
 } ppl_options;
 
+static const cli_opt OPTS[] = {
+    CLI_OPT_MODEL,
+    {"-f", "--file", "FILE", "the text to score"},
+    {"-c", "--ctx", "N", "tokens per scored chunk (default 512)"},
+    CLI_OPT_THREADS,
+    {NULL, "--kl-base", "BASE", "KL divergence to a base model (.gguf) or saved logits (.logits)"},
+    {NULL, "--logits-out", "FILE", "save this model's logits for a later --kl-base"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {"perplexity", "[MODEL] -f TEXT [options]", NULL, OPTS};
+
 static int parse_options(int argc, char **argv, ppl_options *o) {
     for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *v;
-        if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
-            fprintf(stderr,
-                    "usage: hearth perplexity -m MODEL -f TEXT [--ctx N] [--logits-out FILE]\n"
-                    "                         [--kl-base BASE.gguf|BASE.logits] [-t N]\n");
-            return 2;
+        const char *opt, *v;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &opt, &v);
+        if (kind == CLI_HELP) return -1;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG) {
+            if (v && o->model) return cli_error(v, "unexpected argument (the model is given)"), 2;
+            if (v) o->model = v;
+            continue;
         }
-        if (!(v = cli_value(argc, argv, &i))) return 2;
         if (!strcmp(opt, "-m"))
             o->model = v;
         else if (!strcmp(opt, "-f"))
@@ -133,7 +146,7 @@ static int parse_options(int argc, char **argv, ppl_options *o) {
             o->base = v;
         else if (!strcmp(opt, "--logits-out"))
             o->logits_out = v;
-        else if (!strcmp(opt, "-c") || !strcmp(opt, "--ctx")) {
+        else if (!strcmp(opt, "-c")) {
             if (!cli_int(opt, v, 8, 1 << 16, &o->ctx)) return 2;
         } else if (!strcmp(opt, "-t")) {
             if (!cli_int(opt, v, 1, 256, &o->threads)) return 2;
@@ -141,7 +154,7 @@ static int parse_options(int argc, char **argv, ppl_options *o) {
             return cli_error(opt, "unknown option"), 2;
     }
     if (!o->model || !o->file)
-        return cli_error("perplexity", "-m MODEL and -f TEXT are required"), 2;
+        return cli_error("perplexity", "MODEL (or -m MODEL) and -f TEXT are required"), 2;
     return 0;
 }
 
@@ -160,7 +173,12 @@ static bool score_chunks(ppl_run *r, const int32_t *ids, int64_t n, long ctx, pp
            *lp_b = malloc((size_t)r->nv * sizeof(double));
     bool ok = lp_t && lp_b;
     if (!ok) snprintf(err, sizeof err, "out of memory");
+    cli_progress prog;
+    cli_progress_init(&prog);
+    long n_chunks = (long)(n / ctx), chunk = 0;
     for (int64_t start = 0; ok && start + ctx <= n; start += ctx) {
+        double nll0 = t->nll;
+        long scored0 = t->scored;
         engine_kv_keep(r->c, 0);
         ok = engine_eval(r->c, ids + start, (int)ctx, true, err, sizeof err);
         if (ok && r->cb) {
@@ -177,7 +195,13 @@ static bool score_chunks(ppl_run *r, const int32_t *ids, int64_t n, long ctx, pp
                 ok = false, snprintf(err, sizeof err, "cannot write the logits file (disk full?)");
             if (ok) score_position(lt, lb, r->nv, ids[start + i + 1], lp_t, lp_b, t);
         }
+        chunk++;
+        if (ok && t->scored > scored0) /* on a terminal: each chunk's value as it comes */
+            cli_progress_show(&prog, "perplexity: chunk %ld/%ld: %.4f (so far %.4f)", chunk,
+                              n_chunks, exp((t->nll - nll0) / (double)(t->scored - scored0)),
+                              exp(t->nll / (double)t->scored));
     }
+    cli_progress_clear(&prog);
     if (!ok) cli_error("perplexity", "%s", err);
     free(lp_t);
     free(lp_b);
@@ -218,7 +242,7 @@ static void report(const ppl_totals *t, long ctx, bool with_base) {
 int cmd_perplexity(int argc, char **argv) {
     ppl_options o = {.ctx = 512};
     int rc = parse_options(argc, argv, &o);
-    if (rc) return rc;
+    if (rc) return rc < 0 ? 0 : rc; /* -1: the help was asked for */
     size_t len;
     char *text = cli_read_file(o.file, &len);
     engine_model *m = text ? cli_load_model(o.model) : NULL;

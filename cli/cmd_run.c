@@ -5,22 +5,34 @@
 #include <time.h>
 
 #include "cli.h"
+#include "options.h"
 
-static void usage(void) {
-    fprintf(
-        stderr,
-        "usage: hearth run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--seed S]\n"
-        "                  [-t THREADS] [-c CTX] [--top-k K] [--top-p P] [--min-p P]\n"
-        "                  [--repeat-penalty R] [--stop STR]... [--lookup N]\n"
-        "                  [--draft-model PATH [--draft N]] [--kv-type f16|f32|q8_0]\n"
-        "  --temp 0 is greedy. Generation stops after N tokens (default 128), at an\n"
-        "  end-of-generation token, or at a stop string. --lookup N (greedy only): verify up to\n"
-        "  N tokens copied from earlier in the text per step: same output, faster on\n"
-        "  repetitive text. --draft-model (greedy only): a smaller model of the same vocabulary\n"
-        "  proposes N tokens per step (default 8), verified in one batch: same output.\n"
-        "  --kv-type: the KV cache's element type (default f16; q8_0 takes ~53 %% of its "
-        "memory).\n");
-}
+static const cli_opt OPTS[] = {
+    CLI_OPT_MODEL,
+    {"-p", "--prompt", "TEXT", "the prompt"},
+    {"-f", "--file", "FILE", "read the prompt from a file"},
+    {"-n", "--predict", "N", "tokens to generate at most (default 128)"},
+    {NULL, "--temp", "T", "temperature; 0 is greedy (default 0.8)"},
+    {NULL, "--seed", "S", "sampling seed (default: the time)"},
+    CLI_OPT_THREADS,
+    CLI_OPT_CTX,
+    {NULL, "--top-k", "K", "sample from the K likeliest tokens only (0 = all)"},
+    {NULL, "--top-p", "P", "nucleus sampling threshold"},
+    {NULL, "--min-p", "P", "drop tokens below P times the likeliest one's probability"},
+    {NULL, "--repeat-penalty", "R", "penalty for repeating recent tokens (1 = none)"},
+    {NULL, "--stop", "STR", "stop at this string (up to 8 times)"},
+    {NULL, "--lookup", "N", "greedy only: verify up to N tokens copied from the text per step"},
+    {NULL, "--draft-model", "MODEL", "greedy only: a smaller model of the same vocabulary drafts"},
+    {NULL, "--draft", "N", "tokens the draft model proposes per step (default 8)"},
+    {NULL, "--kv-type", "TYPE", "KV cache type: f16 (default), f32 or q8_0 (~53 % of f16)"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {
+    "run", "[MODEL] [PROMPT] [options]\n-m MODEL (-p PROMPT | -f FILE) [options]",
+    "MODEL may also come first, Ollama-style: hearth run qwen2.5-coder-1.5b:q5_k_m \"def fib\".\n"
+    "Generation stops after N tokens, at an end-of-generation token or at a stop string.\n"
+    "--lookup and --draft-model give the same output as without them, faster.\n",
+    OPTS};
 
 typedef struct {
     const char *model, *prompt, *file, *draft_model;
@@ -29,6 +41,7 @@ typedef struct {
     long n_predict, threads, n_ctx, lookup, n_draft;
     engine_kv_type kv;
     engine_sampler_params sp;
+    bool help;
 } run_args;
 
 static bool parse_args(int argc, char **argv, run_args *a) {
@@ -37,12 +50,21 @@ static bool parse_args(int argc, char **argv, run_args *a) {
     a->sp = engine_sampler_default_params();
     a->sp.temperature = 0.8f;
     a->sp.seed = (uint64_t)time(NULL);
+    const char *pos[2];
+    int n_pos = 0;
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         long l;
         double d;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage(), false;
-        if (!(v = cli_value(argc, argv, &i))) return false;
+        cli_kind k = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (k == CLI_HELP) return a->help = true, false;
+        if (k == CLI_BAD) return false;
+        if (k == CLI_ARG) {
+            if (v && n_pos == 2)
+                return cli_error(v, "too many arguments (quote the prompt)"), false;
+            if (v) pos[n_pos++] = v;
+            continue;
+        }
         if (!strcmp(o, "-m"))
             a->model = v;
         else if (!strcmp(o, "-p"))
@@ -88,7 +110,11 @@ static bool parse_args(int argc, char **argv, run_args *a) {
         } else
             return cli_error(o, "unknown option (try 'hearth run --help')"), false;
     }
-    if (!a->model) return cli_error("run", "missing -m MODEL"), false;
+    int next = 0;
+    if (!a->model && next < n_pos) a->model = pos[next++];
+    if (!a->prompt && !a->file && next < n_pos) a->prompt = pos[next++];
+    if (next < n_pos) return cli_error(pos[next], "unexpected argument"), false;
+    if (!a->model) return cli_error("run", "missing MODEL (or -m MODEL)"), false;
     if (!a->prompt == !a->file)
         return cli_error("run", "give exactly one of -p PROMPT or -f FILE"), false;
     if (a->draft_model && (a->sp.temperature > 0.0f || a->sp.repeat_penalty != 1.0f)) {
@@ -108,7 +134,7 @@ static bool write_out(const char *s, size_t n, void *user) {
 
 int cmd_run(int argc, char **argv) {
     run_args a = {0};
-    if (!parse_args(argc, argv, &a)) return 2;
+    if (!parse_args(argc, argv, &a)) return a.help ? 0 : 2;
     size_t len = 0;
     char *text = a.file ? cli_read_file(a.file, &len) : strdup(a.prompt);
     if (!text) return 1;

@@ -6,15 +6,24 @@
 
 #include "base.h"
 #include "cli.h"
+#include "options.h"
+#include "hits.h"
 #include "index.h"
 
-static int usage(void) {
-    fprintf(stderr,
-            "usage: hearth search QUERY [-k 10] [--mode hybrid|lexical|vector] [--json]\n"
-            "                     [--root DIR] [--embedding-model PATH] [--per-file 3] [-t N]\n"
-            "  default mode: hybrid if the index has vectors, else lexical\n");
-    return 2;
-}
+/* Lines of code shown under each hit (--json gives locations only). */
+#define SEARCH_CODE_LINES 6
+
+static const cli_opt OPTS[] = {
+    {"-k", "--top", "K", "hits to show (default 10)"},
+    {NULL, "--mode", "MODE", "hybrid, lexical or vector (default: hybrid with vectors)"},
+    {NULL, "--json", NULL, "one JSON object per hit"},
+    {NULL, "--root", "DIR", "the repository (default: the nearest indexed ancestor)"},
+    {NULL, "--embedding-model", "MODEL", "embedding model (default: the index's)"},
+    {NULL, "--per-file", "N", "hits per file at most (default 3)"},
+    CLI_OPT_THREADS,
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {"search", "QUERY [options]", NULL, OPTS};
 
 static bool parse_mode(const char *o, const char *v, index_mode *m) {
     static const char *const names[] = {"hybrid", "lexical", "vector"};
@@ -26,19 +35,22 @@ static bool parse_mode(const char *o, const char *v, index_mode *m) {
     return !cli_error(o, "'%s' is not hybrid, lexical or vector", v);
 }
 
-static bool parse(int argc, char **argv, index_search_params *p, const char **root, bool *json) {
+static bool parse(int argc, char **argv, index_search_params *p, const char **root, bool *json,
+                  bool *help) {
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         long n;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage() && false;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return *help = true, false;
+        if (kind == CLI_BAD) return false;
+        if (kind == CLI_ARG && v && p->query)
+            return !cli_error(v, "give the query as one argument (quote it)");
+        if (kind == CLI_ARG) {
+            p->query = v ? v : p->query;
+            continue;
+        }
         if (!strcmp(o, "--json"))
             *json = true;
-        else if (o[0] != '-' && !p->query)
-            p->query = o;
-        else if (o[0] != '-')
-            return !cli_error(o, "give the query as one argument (quote it)");
-        else if (!(v = cli_value(argc, argv, &i)))
-            return false;
         else if (!strcmp(o, "-k")) {
             if (!cli_int(o, v, 1, 1000, &n)) return false;
             p->k = (int32_t)n;
@@ -88,10 +100,11 @@ static json_t *json_path(const char *path) {
 
 static void print_hit(const index_hit *h, int rank, bool json) {
     if (!json) {
-        printf("%d. ", rank);
+        printf("%s%d. ", rank > 1 ? "\n" : "", rank);
         print_path(h->path);
         printf(":%d-%d%s%s (%.4f)\n", h->start_line, h->end_line, h->symbol ? " " : "",
                h->symbol ? h->symbol : "", h->score);
+        cli_print_hit_code(stdout, h, SEARCH_CODE_LINES);
         return;
     }
     json_t *o = json_pack("{s:i, s:o, s:i, s:i, s:s?, s:f}", "rank", rank, "path",
@@ -107,7 +120,8 @@ int cmd_search(int argc, char **argv) {
     index_search_params p = {0};
     const char *root_arg = NULL;
     bool json = false;
-    if (!parse(argc, argv, &p, &root_arg, &json)) return 2;
+    bool help = false;
+    if (!parse(argc, argv, &p, &root_arg, &json, &help)) return help ? 0 : 2;
     char err[INDEX_ERR_LEN];
     char *root = index_find_root(root_arg ? root_arg : ".", err, sizeof err);
     if (!root) return cli_error("search", "%s", err);

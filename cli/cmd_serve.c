@@ -4,24 +4,37 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "models.h"
 #include "serve.h"
 
-static int usage(FILE *f, int code) {
-    fprintf(f,
-            "usage: hearth serve -m MODEL [--embedding-model PATH] [--host 127.0.0.1]\n"
-            "                    [--port 8080 (0: any)] [--api-key KEY] [--name NAME]\n"
-            "                    [--template chatml|qwen3|llama3] [-t THREADS] [--parallel 16]\n"
-            "                    [-c CTX] [--kv-size POSITIONS] [--batch 256] [--max-prompt N]\n"
-            "                    [--max-queue 64] [--max-body BYTES] [--max-header BYTES]\n"
-            "                    [--request-timeout-ms 10000] [-q]\n"
-            "  POST /v1/completions (suffix: fill-in-the-middle), /v1/fim, /v1/chat/completions,\n"
-            "  /v1/embeddings (needs --embedding-model); GET /v1/models, /health.\n"
-            "  Up to --parallel requests decode together (continuous batching); -c is one\n"
-            "  sequence's context, --kv-size the positions of the shared KV cache (default 4x).\n"
-            "  Binding anything but a loopback address requires --api-key (or HEARTH_API_KEY).\n");
-    return code;
-}
+static const cli_opt OPTS[] = {
+    CLI_OPT_MODEL,
+    {NULL, "--embedding-model", "MODEL", "serve /v1/embeddings with this model"},
+    {NULL, "--host", "ADDR", "address to bind (default 127.0.0.1)"},
+    {NULL, "--port", "N", "port (default 8080; 0: any free one)"},
+    {NULL, "--api-key", "KEY", "required bearer key (default: $HEARTH_API_KEY)"},
+    {NULL, "--name", "NAME", "the model's name in the API (default: the catalogue name)"},
+    {NULL, "--template", "NAME", "chat template: chatml, qwen3 or llama3 (default: the model's)"},
+    CLI_OPT_THREADS,
+    {NULL, "--parallel", "N", "requests decoded together (default 16)"},
+    {"-c", "--ctx", "N", "one sequence's context size"},
+    {NULL, "--kv-size", "N", "positions of the shared KV cache (default 4 x --ctx)"},
+    {NULL, "--batch", "N", "tokens per forward batch (default 256)"},
+    {NULL, "--max-prompt", "N", "longest prompt in tokens"},
+    {NULL, "--max-queue", "N", "requests waiting at most (default 64)"},
+    {NULL, "--max-body", "BYTES", "largest request body"},
+    {NULL, "--max-header", "BYTES", "largest request header"},
+    {NULL, "--request-timeout-ms", "MS", "time to receive a request (default 10000)"},
+    {"-q", "--quiet", NULL, "no request log"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {
+    "serve", "[MODEL] [options]\n-m MODEL [options]",
+    "POST /v1/completions (suffix: fill-in-the-middle), /v1/fim, /v1/chat/completions,\n"
+    "/v1/embeddings (needs --embedding-model); GET /v1/models, /health.\n"
+    "Binding anything but a loopback address requires --api-key (or HEARTH_API_KEY).\n",
+    OPTS};
 
 typedef struct {
     const char *flag;
@@ -33,10 +46,8 @@ typedef struct {
 static const int_opt INT_OPTS[] = {
     {"--port", 0, 65535, offsetof(serve_params, port), false},
     {"-t", 1, 256, offsetof(serve_params, n_threads), false},
-    {"--threads", 1, 256, offsetof(serve_params, n_threads), false},
     {"--parallel", 1, 256, offsetof(serve_params, n_parallel), false},
     {"-c", 16, 1 << 20, offsetof(serve_params, n_ctx), false},
-    {"--ctx", 16, 1 << 20, offsetof(serve_params, n_ctx), false},
     {"--kv-size", 16, 1 << 24, offsetof(serve_params, kv_positions), false},
     {"--batch", 1, 4096, offsetof(serve_params, n_batch), false},
     {"--max-prompt", 1, 1 << 20, offsetof(serve_params, max_prompt), false},
@@ -53,12 +64,11 @@ static void on_listening(const char *host, int port, void *user) {
 }
 
 /* Sets a numeric option; 1 if a is not one, 0 on success, 2 after printing an error. */
-static int set_int(serve_params *p, const char *a, int argc, char **argv, int *i) {
+static int set_int(serve_params *p, const char *a, const char *val) {
     for (size_t k = 0; k < sizeof INT_OPTS / sizeof INT_OPTS[0]; k++) {
         if (strcmp(a, INT_OPTS[k].flag)) continue;
-        const char *val = cli_value(argc, argv, i);
         long v;
-        if (!val || !cli_int(a, val, INT_OPTS[k].lo, INT_OPTS[k].hi, &v)) return 2;
+        if (!cli_int(a, val, INT_OPTS[k].lo, INT_OPTS[k].hi, &v)) return 2;
         char *field = (char *)p + INT_OPTS[k].offset;
         if (INT_OPTS[k].big)
             *(size_t *)(void *)field = (size_t)v;
@@ -75,27 +85,30 @@ int cmd_serve(int argc, char **argv) {
     p.port = 8080;
     p.api_key = getenv("HEARTH_API_KEY");
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout, 0);
+        const char *a, *val;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &a, &val);
+        if (kind == CLI_HELP) return 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG) {
+            if (val && p.model_path) return cli_error(val, "unexpected argument"), 2;
+            if (val) p.model_path = val;
+            continue;
+        }
         if (!strcmp(a, "-q")) {
             p.quiet = true;
             continue;
         }
-        int r = set_int(&p, a, argc, argv, &i);
+        int r = set_int(&p, a, val);
         if (r == 2) return 2;
         if (r == 0) continue;
-        const char **dst = !strcmp(a, "-m") || !strcmp(a, "--model") ? &p.model_path
-                           : !strcmp(a, "--embedding-model")         ? &p.embed_model_path
-                           : !strcmp(a, "--host")                    ? &p.host
-                           : !strcmp(a, "--api-key")                 ? &p.api_key
-                           : !strcmp(a, "--name")                    ? &p.model_name
-                           : !strcmp(a, "--template")                ? &p.chat_template
-                                                                     : NULL;
-        if (!dst) {
-            cli_error("serve", "unknown option %s", a);
-            return usage(stderr, 2);
-        }
-        if (!(*dst = cli_value(argc, argv, &i))) return 2;
+        const char **dst = !strcmp(a, "-m")                  ? &p.model_path
+                           : !strcmp(a, "--embedding-model") ? &p.embed_model_path
+                           : !strcmp(a, "--host")            ? &p.host
+                           : !strcmp(a, "--api-key")         ? &p.api_key
+                           : !strcmp(a, "--name")            ? &p.model_name
+                           : !strcmp(a, "--template")        ? &p.chat_template
+                                                             : NULL;
+        if (dst) *dst = val;
     }
     /* catalogue names and files in the models dir work as well as paths */
     char err[MODELS_ERR_LEN + MODELS_PATH_LEN], *model = NULL, *embed = NULL;

@@ -3,28 +3,44 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
-static void usage(void) {
-    fprintf(stderr, "usage: hearth synth --like NAME --type TYPE [--vocab VOCAB.gguf] [--layers N] "
-                    "[--seed S] -o OUT.gguf\n"
-                    "  NAME:");
-    for (int i = 0; engine_synth_shape_name(i); i++)
-        fprintf(stderr, " %s", engine_synth_shape_name(i));
-    fprintf(stderr,
-            "\n  TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K MXFP4\n"
-            "        Q4_K_M Q5_K_M MXFP4_MOE\n"
-            "  without --vocab the model gets a minimal byte-level vocabulary, padded with\n"
-            "  unused [PAD<id>] tokens to the shape's vocabulary size\n");
+static const cli_opt OPTS[] = {
+    {NULL, "--like", "NAME", "the public model whose shapes to copy (see below)"},
+    {NULL, "--type", "TYPE", "tensor type or mix, as hearth quantize takes"},
+    {NULL, "--vocab", "GGUF", "take the vocabulary from this model (default: a byte-level one)"},
+    {NULL, "--layers", "N", "layers (default: the shape's own)"},
+    {NULL, "--seed", "S", "random seed of the weights"},
+    {"-o", "--output", "FILE", "the GGUF to write"},
+    CLI_OPT_END};
+
+static const cli_cmd CMD = {"synth", "--like NAME --type TYPE -o OUT.gguf [options]", NULL, OPTS};
+
+/* What follows the options in --help: the names and types there are. */
+static void usage_names(FILE *f) {
+    fprintf(f, "\nNAME:");
+    for (int i = 0; engine_synth_shape_name(i); i++) fprintf(f, " %s", engine_synth_shape_name(i));
+    fprintf(f,
+            "\nTYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K MXFP4 "
+            "Q4_K_M Q5_K_M MXFP4_MOE\n"
+            "Without --vocab the model gets a minimal byte-level vocabulary, padded with unused\n"
+            "[PAD<id>] tokens to the shape's vocabulary size.\n");
+}
+
+static void on_layer(int32_t done, int32_t n, void *user) {
+    cli_progress_show(user, "synth: layer %d/%d", done, n);
 }
 
 int cmd_synth(int argc, char **argv) {
     engine_synth_params p = {0};
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v;
+        const char *o, *v;
         long l;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage(), 2;
-        if (!(v = cli_value(argc, argv, &i))) return 2;
+        cli_kind kind = cli_next(&CMD, argc, argv, &i, &o, &v);
+        if (kind == CLI_HELP) return usage_names(stdout), 0;
+        if (kind == CLI_BAD) return 2;
+        if (kind == CLI_ARG) return cli_error(v ? v : "--", "unexpected argument"), 2;
         if (!strcmp(o, "--like"))
             p.like = v;
         else if (!strcmp(o, "--type"))
@@ -43,9 +59,15 @@ int cmd_synth(int argc, char **argv) {
             return cli_error(o, "unknown option (try 'hearth synth --help')"), 2;
     }
     if (!p.like || !p.type || !out)
-        return usage(), cli_error("synth", "--like, --type and -o are required"), 2;
+        return cli_error("synth", "--like, --type and -o are required"), 2;
     char err[ENGINE_ERR_LEN];
-    if (!engine_synth(&p, out, err, sizeof err)) return cli_error("synth", "%s", err);
+    cli_progress prog;
+    cli_progress_init(&prog);
+    p.progress = on_layer;
+    p.user = &prog;
+    bool ok = engine_synth(&p, out, err, sizeof err);
+    cli_progress_clear(&prog);
+    if (!ok) return cli_error("synth", "%s", err);
     fprintf(stderr, "hearth: wrote %s (%s, %s)\n", out, p.like, p.type);
     return 0;
 }

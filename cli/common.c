@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "models.h"
@@ -18,14 +19,6 @@ int cli_error(const char *what, const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
     return 1;
-}
-
-const char *cli_value(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
-        cli_error(argv[*i], "option needs a value");
-        return NULL;
-    }
-    return argv[++*i];
 }
 
 bool cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
@@ -128,7 +121,11 @@ static char *resolve(const char *what) {
 static engine_model *open_model(const char *what, bool check_fit, int32_t n_ctx) {
     char err[ENGINE_ERR_LEN];
     char *path = resolve(what);
+    cli_progress prog;
+    cli_progress_init(&prog);
+    if (path) cli_progress_show(&prog, "loading %s...", what);
     engine_model *m = path ? engine_model_load(path, err, sizeof err) : NULL;
+    cli_progress_clear(&prog);
     if (path && !m) cli_error(what, "%s", err);
     if (m && check_fit && !cli_check_fit(m, path, n_ctx)) engine_model_free(m), m = NULL;
     free(path);
@@ -190,4 +187,28 @@ double cli_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_init(cli_progress *p) {
+    *p = (cli_progress){.tty = isatty(2) == 1, .last = -1};
+}
+
+void cli_progress_show(cli_progress *p, const char *fmt, ...) {
+    double now = cli_now_s();
+    if (!p->tty || (p->last >= 0 && now - p->last < 0.1)) return;
+    p->last = now;
+    va_list ap;
+    va_start(ap, fmt);
+    fputc('\r', stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\033[K", stderr);
+    va_end(ap);
+    fflush(stderr);
+    p->drawn = true;
+}
+
+void cli_progress_clear(cli_progress *p) {
+    if (p->drawn) fputs("\r\033[K", stderr), fflush(stderr);
+    p->drawn = false;
+    p->last = -1;
 }

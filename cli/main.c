@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
+
+#ifndef HEARTH_VERSION
+#define HEARTH_VERSION "unknown"
+#endif
 
 static const struct {
     const char *name;
@@ -34,7 +39,23 @@ static void usage(FILE *f) {
     fprintf(f, "usage: hearth <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
-    fprintf(f, "\n'hearth <command> --help' describes a command's options.\n");
+    fprintf(f, "\n'hearth <command> --help' or 'hearth help <command>' describes a command's "
+               "options;\n'hearth --version' prints the version.\n");
+}
+
+/* An unknown command: the nearest known one when there is one ("did you mean `run`?"). */
+static int unknown_command(const char *typed) {
+    const char *best = NULL;
+    int best_d = 99;
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        int d = cli_distance(typed, COMMANDS[i].name);
+        if (cli_near(typed, COMMANDS[i].name) && d < best_d) best = COMMANDS[i].name, best_d = d;
+    }
+    if (best)
+        cli_error(typed, "unknown command; did you mean `%s`? (see 'hearth --help')", best);
+    else
+        cli_error(typed, "unknown command (see 'hearth --help')");
+    return 2;
 }
 
 int main(int argc, char **argv) {
@@ -45,12 +66,21 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (!strcmp(argv[1], "help") && argc == 3) { /* hearth help CMD = hearth CMD --help */
+        char *args[] = {argv[2], "--help", NULL};
+        for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+            if (!strcmp(argv[2], COMMANDS[i].name)) return COMMANDS[i].fn(2, args);
+        return unknown_command(argv[2]);
+    }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+        printf("hearth %s (%s kernels)\n", HEARTH_VERSION, engine_simd_name());
+        return 0;
+    }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
-    cli_error(argv[1], "unknown command (try 'hearth --help')");
-    return 2;
+    return unknown_command(argv[1]);
 }

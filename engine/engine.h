@@ -303,6 +303,9 @@ typedef struct {
     const char *vocab_path; /* GGUF whose tokenizer.* metadata is copied; NULL = byte-level vocab */
     int32_t n_layers;       /* 0 = the shape's own */
     uint64_t seed;
+    /* called after each layer is generated (NULL = none) */
+    void (*progress)(int32_t layers_done, int32_t n_layers, void *user);
+    void *user;
 } engine_synth_params;
 
 /* Writes a random-weight model with the exact shapes of a public model (atomically). */
@@ -316,6 +319,32 @@ const char *engine_synth_shape_name(int i);
  * fall back to a legacy type. Written atomically. */
 bool engine_quantize(const char *in_path, const char *out_path, const char *type, char *err,
                      size_t errlen);
+
+/* What engine_quantize_with reports after each tensor (index is 0-based, of n). */
+typedef void (*engine_quantize_progress_fn)(int64_t index, int64_t n, const char *tensor,
+                                            const char *type, void *user);
+
+typedef struct {
+    bool allow_requantize; /* quantized input tensors are dequantized and quantized again
+                              (quality is lost twice); without it they are an error */
+    engine_quantize_progress_fn progress; /* NULL = none */
+    void *user;
+} engine_quantize_params;
+
+typedef struct {
+    uint64_t bytes_in, bytes_out; /* tensor data of the input and of the output */
+    uint64_t n_weights;           /* elements of all tensors */
+    int64_t n_tensors;
+    int64_t n_converted;   /* tensors whose type changed */
+    int64_t n_requantized; /* ... of which were quantized already */
+    int64_t n_fallback;    /* got a legacy type: the plan's blocks do not divide their rows */
+    double seconds;
+} engine_quantize_stats;
+
+/* engine_quantize with options and a report (stats may be NULL). */
+bool engine_quantize_with(const char *in_path, const char *out_path, const char *type,
+                          const engine_quantize_params *p, engine_quantize_stats *stats, char *err,
+                          size_t errlen);
 
 /* ---- misc ---- */
 

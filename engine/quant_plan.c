@@ -6,6 +6,7 @@
 #include "quant_plan.h"
 
 #include <string.h>
+#include <strings.h>
 
 #define ONE(name, t, ft)                                                                           \
     { name, t, false, ft, -1 }
@@ -32,7 +33,7 @@ static const quant_plan PLANS[] = {
 
 const quant_plan *quant_plan_find(const char *name) {
     for (size_t i = 0; i < sizeof PLANS / sizeof PLANS[0]; i++)
-        if (!strcmp(name, PLANS[i].name)) return &PLANS[i];
+        if (!strcasecmp(name, PLANS[i].name)) return &PLANS[i]; /* q4_k_m as well */
     return NULL;
 }
 

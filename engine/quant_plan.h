@@ -13,7 +13,7 @@ typedef struct {
     int experts;        /* the type of MoE expert stacks (*_exps.weight); -1: base */
 } quant_plan;
 
-/* The plan of a type name, or NULL. */
+/* The plan of a type name (any case), or NULL. */
 const quant_plan *quant_plan_find(const char *name);
 /* The type of the 2-D+ weight `name` (of layer `layer`, -1 if none) with rows of `cols`.
  * token_embd_is_output: the model has no output.weight and computes its logits through

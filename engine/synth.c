@@ -81,7 +81,13 @@ typedef struct {
     bool tied; /* a decoder whose logits go through token_embd */
     char *err;
     size_t errlen;
+    const engine_synth_params *p; /* for its progress callback */
 } synth_state;
+
+/* After each layer: the caller's progress callback, if any. */
+static void layer_done(const synth_state *s, int layer) {
+    if (s->p->progress) s->p->progress(layer + 1, s->n_layer, s->p->user);
+}
 
 /* A tensor of n_mat matrices of rows x cols (n_mat > 1: a 3-D expert stack). */
 static bool add_stack(synth_state *s, const char *name, int layer, int64_t cols, int64_t rows,
@@ -307,7 +313,7 @@ static bool add_decoder(synth_state *s, const model_shape *sh, int n_layer) {
     /* tied models read logits through token_embd, so it carries the output scale */
     bool ok = add_tensor(s, "token_embd.weight", -1, sh->n_embd, sh->n_vocab, 0.0f,
                          sh->tied ? out_std : 1.0f);
-    for (int l = 0; ok && l < n_layer; l++) ok = add_layer(s, sh, l);
+    for (int l = 0; ok && l < n_layer; l++) ok = add_layer(s, sh, l), layer_done(s, l);
     ok = ok && add_tensor(s, "output_norm.weight", -1, sh->n_embd, 1, 1.0f, 0.1f);
     if (ok && !sh->tied && !sh->no_output)
         ok = add_tensor(s, "output.weight", -1, sh->n_embd, sh->n_vocab, 0.0f, out_std);
@@ -323,7 +329,7 @@ static bool add_bert(synth_state *s, const model_shape *sh, int n_layer) {
               add_tensor(s, "token_embd_norm.weight", -1, e, 1, 1.0f, 0.1f) &&
               add_tensor(s, "token_embd_norm.bias", -1, e, 1, 0.0f, 0.05f);
     for (int l = 0; ok && l < n_layer; l++)
-        ok = nomic ? add_nomic_layer(s, sh, l) : add_bert_layer(s, sh, l);
+        ok = nomic ? add_nomic_layer(s, sh, l) : add_bert_layer(s, sh, l), layer_done(s, l);
     return ok;
 }
 
@@ -336,8 +342,14 @@ bool engine_synth(const engine_synth_params *p, const char *out_path, char *err,
     if (!tc) return snprintf(err, errlen, "unknown tensor type '%s'", p->type), false;
     int n_layer = p->n_layers > 0 && p->n_layers < sh->n_layer ? p->n_layers : sh->n_layer;
     quant_init();
-    synth_state s = {
-        gguf_writer_new(), {p->seed * 0x2545f4914f6cdd1dull + 1}, tc, n_layer, false, err, errlen};
+    synth_state s = {gguf_writer_new(),
+                     {p->seed * 0x2545f4914f6cdd1dull + 1},
+                     tc,
+                     n_layer,
+                     false,
+                     err,
+                     errlen,
+                     p};
     if (!s.w) return snprintf(err, errlen, "out of memory"), false;
     model_shape shape = *sh;
     sh = &shape;

@@ -128,8 +128,14 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
                               /* answers quote the retrieved code: prompt lookup (greedy only,
                                * same answer) verifies those runs several tokens at a time */
                               .lookup_draft = 6};
+    if (ids && r->on_prompt) {
+        int32_t n_used = 0;
+        for (int32_t i = 0; i < r->n_hits; i++) n_used += r->used[i];
+        r->on_prompt(n_used, n, r->user);
+    }
     engine_gen_stats st;
     bool ok = ids && engine_generate(m, c, &req, &st, why, sizeof why);
+    if (ok && r->stats) *r->stats = st;
     if (!ok) snprintf(err, errlen, "ask: %s", why);
     free(ids);
     free(prompt);

@@ -359,9 +359,25 @@ static bool put_missing(builder *b, const int64_t *ids, char **texts, int n) {
     return ok;
 }
 
+static int64_t count_missing(index_store *s) {
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT count(*) FROM chunks WHERE id NOT IN "
+                           "(SELECT chunk_id FROM vectors)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 /* Chunks without vectors (the model changed, or was given for the first time) get them now. */
 static bool embed_missing(builder *b) {
     enum { BATCH = 64 };
+    b->prog.embed_total = count_missing(&b->store);
+    b->prog.embed_done = 0;
+    if (b->prog.embed_total) report(b, false);
     for (;;) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(b->store.db,
@@ -381,6 +397,8 @@ static bool embed_missing(builder *b) {
         sqlite3_finalize(st);
         bool ok = n == 0 || (!stop_requested(b) && put_missing(b, ids, texts, n));
         for (int i = 0; i < n; i++) free(texts[i]);
+        b->prog.embed_done += ok ? n : 0;
+        if (ok && n) report(b, false);
         if (!ok || n == 0) return ok;
     }
 }
@@ -438,6 +456,12 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
         snprintf(err, errlen, "index: out of memory");
         return false;
     }
+    /* --rebuild keeps the index's settings: the embedding model it was built with */
+    index_build_params keep = *p;
+    char *kept_model =
+        p->rebuild && !p->embed_model && !p->embed ? index_embed_model(p->root) : NULL;
+    if (kept_model) keep.embed_model = kept_model;
+    p = &keep;
     *b = (builder){.p = p, .st = stats, .err = err, .errlen = errlen};
     clock_gettime(CLOCK_MONOTONIC, &b->t0);
     index_chunk_params_fill(&p->chunk, &b->chunk);
@@ -463,6 +487,7 @@ bool index_build(const index_build_params *p, index_build_stats *stats, char *er
     index_store_close(&b->store);
     if (lock >= 0) close(lock);
     free(b->root_real);
+    free(kept_model);
     free(b);
     return ok;
 }

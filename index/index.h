@@ -139,6 +139,9 @@ typedef struct {
     int64_t files_total, files_done; /* files to (re)process in this run */
     int64_t chunks, tokens;          /* chunks written, tokens embedded so far */
     uint64_t bytes_total, bytes_done;
+    /* the phase after the files: chunks stored without vectors (a model given for the first
+     * time, or changed) being embedded */
+    int64_t embed_total, embed_done;
     double elapsed_s;
     bool final; /* the last call of a run */
 } index_progress;
@@ -316,6 +319,10 @@ typedef struct {
      * the newest that fit in half the excerpt budget go into the prompt, without excerpts. */
     const engine_chat_message *history;
     int32_t n_history;
+    /* Called once the prompt is built, before it is evaluated (NULL = not told): how many
+     * excerpts went in and the prompt's length in tokens, for saying what is going on. */
+    void (*on_prompt)(int32_t n_excerpts, int64_t n_prompt_tokens, void *user);
+    engine_gen_stats *stats; /* out, when not NULL: the generation's timings */
 } index_ask_request;
 
 /* The system prompt of an ask (local or remote chat model). */

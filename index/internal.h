@@ -94,7 +94,9 @@ typedef struct {
 /* Checks that dir (index_dir(root)) is a place the index may read and write: a real directory
  * (not a symlink), owned by this user or by the owner of root, whose index files are regular
  * files (none a symlink). So a repository cannot make the indexer write, delete or read outside
- * its index through a planted .hearth. create: make the directory first (mkdir -p). */
+ * its index through a planted .hearth. create: make the directory first (mkdir -p) and, once it
+ * passed, give it a .gitignore of "*" so an index inside the repository never shows in git status.
+ */
 bool index_dir_check(const char *root, const char *dir, bool create, char *err, size_t errlen);
 
 /* Opens (creating if needed) <root>/.hearth/index.sqlite; a schema of another version or a

@@ -147,6 +147,23 @@ static bool store_check(index_store *s, bool create, char *err, size_t errlen) {
 static const char *const INDEX_FILES[] = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm",
                                           "lock"};
 
+/* A .gitignore of "*" in the index directory, so that an index inside the repository (.hearth/)
+ * never shows up in `git status`; one already there (ours, or the user's) is left as it is. */
+static bool write_gitignore(const char *dir, char *err, size_t errlen) {
+    char path[4096], tmp[4096 + 32];
+    snprintf(path, sizeof path, "%s/.gitignore", dir);
+    if (access(path, F_OK) == 0) return true;
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fputs("# hearth's index: not part of the repository\n*\n", f) >= 0;
+    ok = f && !fclose(f) && ok && rename(tmp, path) == 0;
+    if (!ok) {
+        unlink(tmp);
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    return ok;
+}
+
 bool index_dir_check(const char *root, const char *dir, bool create, char *err, size_t errlen) {
     struct stat st, rs;
     if (create && !index_make_dirs(dir, err, errlen)) return false;
@@ -170,7 +187,7 @@ bool index_dir_check(const char *root, const char *dir, bool create, char *err, 
             return !snprintf(err, errlen, "%s is %s, not a file hearth wrote: not using it", path,
                              base_file_kind(st.st_mode));
     }
-    return true;
+    return !create || write_gitignore(dir, err, errlen);
 }
 
 /* A new random id for a database (its FAISS files carry it). */

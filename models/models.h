@@ -18,6 +18,7 @@
 #ifndef HEARTH_MODELS_H
 #define HEARTH_MODELS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,20 +36,27 @@ bool models_config_path(char *out, size_t cap, char *err, size_t errlen);
 /* ---- the built-in catalogue ---- */
 
 typedef struct {
-    const char *name;   /* "qwen2.5-coder-1.5b:q5_k_m" */
-    const char *file;   /* file name in the models dir */
-    const char *url;    /* public download URL */
-    const char *sha256; /* lowercase hex, or NULL when not known (then recorded at pull time) */
-    uint64_t size;      /* bytes, or 0 when not known */
-    const char *use;    /* "completion", "chat" or "embedding" */
+    const char *name;     /* "qwen2.5-coder-1.5b:q5_k_m" */
+    const char *file;     /* file name in the models dir */
+    const char *url;      /* public download URL */
+    const char *sha256;   /* lowercase hex, or NULL when not known (then recorded at pull time) */
+    uint64_t size;        /* bytes, or 0 when not known */
+    const char *use;      /* "completion", "chat" or "embedding" */
+    uint64_t approx_size; /* bytes, roughly (for pull --list; never checked against) */
+    uint32_t kv_bytes_per_token; /* F16 KV cache per position (0: an encoder, none) */
 } models_entry;
 
 const models_entry *models_catalogue(size_t *n);
-/* The entry with this name (case-insensitive), or NULL. */
+/* The entry with this name (case-insensitive), or NULL. A name without a tag
+ * ("qwen2.5-coder-1.5b") picks the catalogue's default tag for it: its first entry. */
 const models_entry *models_catalogue_find(const char *name);
+/* Memory a catalogue model needs at n_ctx positions: its file + F16 KV cache (approximate). */
+uint64_t models_catalogue_ram(const models_entry *e, int32_t n_ctx);
 
 /* The model a role uses by default when none is given (a catalogue name). */
 #define MODELS_DEFAULT_COMPLETION "qwen2.5-coder-1.5b:q5_k_m"
+/* The chat model `hearth ask` uses when none is given or configured, if it is installed. */
+#define MODELS_DEFAULT_CHAT "qwen2.5-coder-1.5b-instruct:q5_k_m"
 
 /* A model path from what a user typed: an existing file path; a catalogue name or a file name
  * (with or without .gguf) inside the models dir. Returns a malloc'd path, or NULL with a reason
@@ -86,14 +94,15 @@ typedef void (*models_progress_fn)(const models_progress *p, void *user);
 typedef void (*models_log_fn)(const char *line, void *user);
 
 typedef struct {
-    const char *what;            /* catalogue name or http(s) URL */
-    const char *dir;             /* NULL = models_dir() (created if missing) */
-    const char *expect_sha256;   /* overrides the catalogue's; NULL = catalogue's (if known) */
-    int retries;                 /* re-tries after a dropped connection (resuming); < 0 = 3 */
-    long connect_timeout_s;      /* 0 = 30 */
-    long stall_timeout_s;        /* abort an attempt after this long without a byte; 0 = 60 */
-    models_progress_fn progress; /* called at most every 0.1 s and once with final = true */
-    models_log_fn log;           /* one line per notable event (resume, retry, unknown sha) */
+    const char *what;          /* catalogue name or http(s) URL */
+    const char *dir;           /* NULL = models_dir() (created if missing) */
+    const char *expect_sha256; /* overrides the catalogue's; NULL = catalogue's (if known) */
+    int retries;               /* re-tries after a dropped connection (resuming); < 0 = 3 */
+    long connect_timeout_s;    /* 0 = 15 */
+    long stall_timeout_s;      /* abort an attempt after this long without a byte; 0 = 15 */
+    const volatile sig_atomic_t *stop; /* set (e.g. by a SIGINT handler): stop as a failure */
+    models_progress_fn progress;       /* called at most every 0.1 s and once with final = true */
+    models_log_fn log; /* one line per notable event (connecting, resume, retry, unknown sha) */
     void *user;
 } models_pull_params;
 
@@ -102,14 +111,16 @@ typedef struct {
     char sha256[65];
     bool sha256_verified; /* true when it matched a known checksum, false when only recorded */
     uint64_t bytes;
-    uint64_t resumed_from; /* bytes already on disk when the download started (0 = fresh) */
+    uint64_t resumed_from;  /* bytes already on disk when the download started (0 = fresh) */
+    bool already_installed; /* nothing was downloaded: path and bytes describe the installed file */
 } models_pull_result;
 
 /* Downloads into <dir>/<file>.part (resuming it if present, with an HTTP Range request), checks
  * the sha256 (a mismatch removes the .part: its bytes are wrong, resuming cannot help), renames
  * atomically into <dir>/<file> and writes the manifest <dir>/<file>.json {name, url, size,
  * sha256, verified}. A dropped connection, a stall or a 5xx is retried (resuming) up to
- * p->retries times; a failure that leaves valid bytes keeps the .part for the next run. */
+ * p->retries times; a failure that leaves valid bytes keeps the .part for the next run, one that
+ * got no byte leaves no .part. A model already installed is a success with already_installed. */
 bool models_pull(const models_pull_params *p, models_pull_result *r, char *err, size_t errlen);
 
 /* ---- installed models ---- */

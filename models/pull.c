@@ -105,6 +105,13 @@ static bool first_body_bytes(xfer *x, CURL *h) {
     return true;
 }
 
+/* libcurl's progress callback: a set stop flag aborts the transfer (even while connecting). */
+static int on_xferinfo(void *user, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln) {
+    (void)dlt, (void)dln, (void)ult, (void)uln;
+    const xfer *x = user;
+    return x->p->stop && *x->p->stop;
+}
+
 static size_t on_body(char *buf, size_t size, size_t n, void *user) {
     xfer *x = user;
     size_t len = size * n;
@@ -166,6 +173,11 @@ static bool mkdirs(const char *dir, char *err, size_t errlen) {
 
 typedef enum { ATTEMPT_DONE, ATTEMPT_RETRY, ATTEMPT_RESTART, ATTEMPT_FAIL } attempt_outcome;
 
+/* A stalled or unreachable server is given up on after this long (per attempt). */
+static long stall_s(const models_pull_params *p) {
+    return p->stall_timeout_s > 0 ? p->stall_timeout_s : 15;
+}
+
 static attempt_outcome write_failure(const xfer *x, const char *part, char *err, size_t errlen) {
     int e = x->write_errno;
     if (e == ENOSPC || e == EDQUOT)
@@ -201,6 +213,14 @@ static attempt_outcome classify(const xfer *x, CURLcode rc, long status, const c
         if (status == 416 && x->have > 0) return ATTEMPT_RESTART;
         return status == 408 || status == 429 || status >= 500 ? ATTEMPT_RETRY : ATTEMPT_FAIL;
     }
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(err, errlen, "interrupted");
+        return ATTEMPT_FAIL;
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT && x->have == x->start) {
+        snprintf(err, errlen, "no answer from %s within %ld s", url, stall_s(x->p));
+        return ATTEMPT_RETRY;
+    }
     if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY) {
         snprintf(err, errlen, "cannot resolve the host of %s (no network, or a misspelt name?): %s",
                  url, cerr);
@@ -232,7 +252,7 @@ static attempt_outcome attempt(xfer *x, const char *url, const char *part, char 
     }
     char cerr[CURL_ERROR_SIZE] = "", range[32];
     x->h = h;
-    long connect_s = x->p->connect_timeout_s > 0 ? x->p->connect_timeout_s : 30;
+    long connect_s = x->p->connect_timeout_s > 0 ? x->p->connect_timeout_s : 15;
     models_curl_common(h, url, connect_s * 1000, cerr);
     curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -240,8 +260,10 @@ static attempt_outcome attempt(xfer *x, const char *url, const char *part, char 
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                     x->p->stall_timeout_s > 0 ? x->p->stall_timeout_s : 60L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s(x->p));
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
     /* CURLOPT_RANGE rather than RESUME_FROM: a server that ignores ranges and sends the whole
      * file (200) is handled here by starting over instead of failing. */
     snprintf(range, sizeof range, "%llu-", (unsigned long long)x->have);
@@ -320,6 +342,7 @@ typedef struct {
 static bool download(xfer *x, const source *s, const pull_paths *pp, char *err, size_t errlen) {
     int retries = x->p->retries < 0 ? 3 : x->p->retries;
     for (int i = 0;; i++) {
+        if (i == 0) log_line(x->p, "connecting to %s", s->url); /* at once: the wait may be long */
         if (x->have > 0 && i == 0)
             log_line(x->p, "resuming %s at byte %llu", pp->part, (unsigned long long)x->have);
         attempt_outcome o = attempt(x, s->url, pp->part, err, errlen);
@@ -334,6 +357,7 @@ static bool download(xfer *x, const source *s, const pull_paths *pp, char *err, 
             write_failure(x, pp->part, err, errlen);
             return false;
         }
+        if (x->p->stop && *x->p->stop) break;
         double wait = models_backoff_s(i, 0.5, 8);
         char line[MODELS_ERR_LEN + 128];
         snprintf(line, sizeof line, "%s; retrying in %.1f s from byte %llu", err, wait,
@@ -407,10 +431,12 @@ bool models_pull(const models_pull_params *p, models_pull_result *r, char *err, 
         !models_join(pp.final, sizeof pp.final, pp.dir, s.file, NULL, err, errlen) ||
         !mkdirs(pp.dir, err, errlen))
         return false;
-    if (access(pp.final, F_OK) == 0) {
-        snprintf(err, errlen, "%s is already installed ('hearth rm %s' first to download again)",
-                 pp.final, s.name ? s.name : s.file);
-        return false;
+    struct stat st;
+    if (stat(pp.final, &st) == 0) { /* pulling what is installed: nothing to do */
+        snprintf(r->path, sizeof r->path, "%s", pp.final);
+        r->bytes = (uint64_t)st.st_size;
+        r->already_installed = true;
+        return true;
     }
     models_curl_init();
     xfer x = {.p = p, .fd = -1};

@@ -68,7 +68,11 @@ static engine_model *synth(const char *name, const char *vocab, int layers) {
     char path[1024], vpath[1024], err[ENGINE_ERR_LEN];
     snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
     if (vocab) snprintf(vpath, sizeof vpath, "%s/%s", vocab_dir, vocab);
-    engine_synth_params p = {"tiny-qwen2", "Q8_0", vocab ? vpath : NULL, layers, 7};
+    engine_synth_params p = {.like = "tiny-qwen2",
+                             .type = "Q8_0",
+                             .vocab_path = vocab ? vpath : NULL,
+                             .n_layers = layers,
+                             .seed = 7};
     CHECKF(engine_synth(&p, path, err, sizeof err), "%s", err);
     engine_model *m = engine_model_load(path, err, sizeof err);
     CHECKF(m != NULL, "%s", err);

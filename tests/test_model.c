@@ -216,7 +216,7 @@ static void test_misshaped_moe_and_embedding_models(const char *dir, const char 
         char good[256], bad[256], err[ENGINE_ERR_LEN] = "";
         snprintf(good, sizeof good, "%s/%s.gguf", dir, mc->shape);
         snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
-        engine_synth_params p = {mc->shape, "F16", vocab_path, 0, 1};
+        engine_synth_params p = {mc->shape, "F16", vocab_path, 0, 1, NULL, NULL};
         CHECKF(engine_synth(&p, good, err, sizeof err), "%s", err);
         engine_model *m = engine_model_load(good, err, sizeof err);
         CHECKF(m != NULL, "the unmodified %s must load: %s", mc->shape, err);
@@ -237,7 +237,7 @@ static void test_misshaped_moe_and_embedding_models(const char *dir, const char 
 static void test_synth_without_vocab_is_consistent(const char *dir) {
     char path[256], err[ENGINE_ERR_LEN] = "";
     snprintf(path, sizeof path, "%s/novocab.gguf", dir);
-    engine_synth_params p = {"tiny-qwen2", "Q8_0", NULL, 0, 3};
+    engine_synth_params p = {.like = "tiny-qwen2", .type = "Q8_0", .seed = 3};
     CHECKF(engine_synth(&p, path, err, sizeof err), "%s", err);
     gguf_file *g = gguf_open(path, err, sizeof err);
     CHECKF(g != NULL, "%s", err);

@@ -32,3 +32,5 @@ $SUDO apt-get install -y -qq --no-install-recommends libhttp-parser-dev curl >/d
 (cd "$(dirname "$0")/../tests/serve" && npm ci --no-audit --no-fund >/dev/null)
 # models/ (hearth pull and remote backends): libcurl for HTTP(S) downloads and the OpenAI client.
 $SUDO apt-get install -y -qq --no-install-recommends libcurl4-openssl-dev >/dev/null
+# hearth chat: line editing and history on a terminal (BSD-licensed libedit).
+$SUDO apt-get install -y -qq --no-install-recommends libedit-dev >/dev/null

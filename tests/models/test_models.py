@@ -97,7 +97,8 @@ def test_pull_url_records_unknown_checksum(srv, blob, tmp):
     check("pull: no .part left", not os.path.exists(path + ".part"))
     check("pull: plain progress lines when stderr is not a tty", "hearth: pull:" in err and "\r" not in err, err)
     rc, out, err = hearth(env, "pull", f"{srv.base}/files/blob.gguf")
-    check("pull: an installed model is not downloaded again", rc == 1 and "already installed" in err, err)
+    check("pull: an installed model is a successful no-op", rc == 0 and "already installed" in out
+          and len([e for e in srv.log() if e["method"] == "GET" and e["path"] == "/files/blob.gguf"]) == 1, out + err)
     rc, out, err = hearth(env, "list")
     check("list: shows the file, size and recorded checksum", rc == 0 and "blob.gguf" in out and "3.00 MB" in out
           and "recorded (unverified)" in out, out)
