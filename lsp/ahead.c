@@ -6,9 +6,9 @@
  * - a didChange that inserts a newline: at the end of the inserted text (the new line's cursor);
  * - IDLE_MS after an edit that no request followed: at the end of that edit (both only in the
  *   document of the last request or prefill, when there is one);
- * - IDLE_MS after a reply built on moved cache entries (kvShift) or on windows shrunk to meet
- *   maxPromptMs: at the same place, where the prefill builds the whole prompt and re-evaluates
- *   moved entries exactly (completion_prefill);
+ * - IDLE_MS after a reply built on moved cache entries (kvShift), WHOLE_IDLE_MS after one on
+ *   windows shrunk to meet maxPromptMs: at the same place, where the prefill builds the whole
+ *   prompt and re-evaluates moved entries exactly, in place (completion_prefill);
  * - didOpen, for clients that never sent hearth/cursor: IDLE_MS later, at the top of the file (a
  *   guess; plugins say where the cursor is on BufEnter / editor change, and a guess there would
  *   only evict the cache of the document being edited, e.g. when an editor opens a file to peek
@@ -21,6 +21,10 @@
 #include "lsp_internal.h"
 
 #define IDLE_MS 300
+/* Before building the whole prompt after a reply on shrunk windows: that build moves the small
+ * prompt's entries away, so a keystroke cutting it short makes the next request evaluate the
+ * small prompt again. A typist's gaps are shorter than this; a reader's pauses are not. */
+#define WHOLE_IDLE_MS 1000
 
 static bool ahead_on(const lsp_server *s) {
     return !s->opt.no_prefill_ahead && !s->opt.no_kv_reuse && s->state == LSP_STATE_RUNNING &&
@@ -81,7 +85,7 @@ static void on_idle(uv_timer_t *t) {
     idle_off(a);
 }
 
-static void idle_arm(lsp_server *s, const lsp_doc *doc, size_t off, const char *why) {
+static void idle_arm(lsp_server *s, const lsp_doc *doc, size_t off, const char *why, int ms) {
     lsp_ahead *a = &s->ahead;
     if (!a->idle_ready) {
         if (uv_timer_init(&s->loop, &a->idle)) return;
@@ -95,7 +99,7 @@ static void idle_arm(lsp_server *s, const lsp_doc *doc, size_t off, const char *
     a->idle_off = off;
     a->idle_touched = doc->touched;
     a->idle_why = why;
-    uv_timer_start(&a->idle, on_idle, IDLE_MS, 0);
+    uv_timer_start(&a->idle, on_idle, (uint64_t)ms, 0);
 }
 
 /* The byte offset of an LSP position in doc; false when the line is past the end (a character
@@ -123,7 +127,7 @@ void lsp_ahead_opened(lsp_server *s, lsp_doc *doc) {
         a->pending_uri = NULL;
         return;
     }
-    if (!a->cursor_seen && ahead_on(s)) idle_arm(s, doc, 0, "open");
+    if (!a->cursor_seen && ahead_on(s)) idle_arm(s, doc, 0, "open", IDLE_MS);
 }
 
 /* Only in the document the engine last worked for: edits elsewhere (a workspace edit, a rename
@@ -132,7 +136,7 @@ void lsp_ahead_edited(lsp_server *s, lsp_doc *doc, size_t off, bool newline) {
     const lsp_ahead *a = &s->ahead;
     if (!ahead_on(s) || (a->last_uri && strcmp(a->last_uri, doc->uri))) return;
     if (!newline) {
-        idle_arm(s, doc, off, "idle");
+        idle_arm(s, doc, off, "idle", IDLE_MS);
         return;
     }
     idle_off(&s->ahead);
@@ -148,11 +152,11 @@ void lsp_ahead_closed(lsp_server *s, const char *uri) {
     }
 }
 
-void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t character) {
+void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t character, bool shrunk) {
     lsp_doc *doc = lsp_doc_find(s, uri);
     size_t off;
     if (ahead_on(s) && doc && cursor_offset(s, doc, line, character, &off))
-        idle_arm(s, doc, off, "refresh");
+        idle_arm(s, doc, off, "refresh", shrunk ? WHOLE_IDLE_MS : IDLE_MS);
 }
 
 void lsp_ahead_requested(lsp_server *s, const lsp_doc *doc, size_t off) {

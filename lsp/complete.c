@@ -346,7 +346,8 @@ static void complete_done(lsp_server *s, lsp_job *j) {
             d->res.n_prompt, d->res.n_reused, d->res.n_evaluated, d->res.n_generated,
             d->res.prompt_ms, d->res.gen_ms);
     lsp_reply(s, j->id, reply_json(d));
-    if (d->res.stale || d->res.shrink > 0) lsp_ahead_stale(s, j->uri, d->line, d->character);
+    if (d->res.stale || d->res.shrink > 0)
+        lsp_ahead_stale(s, j->uri, d->line, d->character, d->res.shrink > 0);
 }
 
 static lsp_job *complete_job(lsp_server *s) {

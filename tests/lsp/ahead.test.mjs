@@ -239,7 +239,7 @@ test('the prompt budget shrinks a far jump, and the whole prompt is built at the
   const end = { line: LONG.split('\n').length - 3, character: 4 };
   const far = await inline(c, end);
   assert.ok(far.hearth.shrink > 0, JSON.stringify(far.hearth));
-  await sleep(IDLE_MS + 400);
+  await sleep(1000 + 400); // WHOLE_IDLE_MS: a typist's gap does not start the whole prompt
   const p = await prefills(c);
   assert.equal(p.last.why, 'refresh', JSON.stringify(p));
   assert.ok(p.last.nPrompt > far.hearth.nPrompt, JSON.stringify({ p, far: far.hearth }));
