@@ -55,3 +55,11 @@ add_test(NAME bench_nvim_smoke COMMAND ${HEARTH_NODE} ${CMAKE_SOURCE_DIR}/bench/
   --model ${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf --rounds 1 --lines 1 --gap-ms 60
   --look-ms 100 --pause-ms 50 --max-tokens 8 --debounce-ms 20 --timeout-ms 60000 --check)
 set_tests_properties(bench_nvim_smoke PROPERTIES TIMEOUT 90)
+
+# The plugin never fails silently: each problem a server reports (no model, a missing model, no
+# FIM tokens, a failed load, an exit) is one vim.notify with what to do; the indicator while a
+# suggestion is computed (naming the model while it loads); :checkhealth reports the model in use.
+add_test(NAME editors_nvim_notice COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
+  "luafile ${HEARTH_EDITORS_TESTS}/nvim_notice_test.lua")
+set_tests_properties(editors_nvim_notice PROPERTIES TIMEOUT 90
+  ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_FAKE_CMD=[\"${HEARTH_NODE}\",\"${HEARTH_EDITORS_TESTS}/fake_lsp_server.mjs\"]")
