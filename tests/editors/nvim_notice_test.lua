@@ -129,13 +129,24 @@ H.run(function()
   H.ok(notes[3].msg:find('FIM tokens', 1, true), 'says what to do: ' .. notes[3].msg)
   H.eq(nil, notice.state.loading, 'not loading after a failed load')
 
+  -- hearth/model says the same without a progress token: loading, then a failure shown once
+  fake('fake/send', { msg = { method = 'hearth/model', params = { state = 'loading', model = 'qwen2.5-coder-7b' } } })
+  H.wait_for(function() return notice.state.loading == 'qwen2.5-coder-7b' end, 'hearth/model loading', 5000)
+  local not_installed = "completion model qwen2.5-coder-7b: qwen2.5-coder-7b is not installed in /m: run 'hearth pull qwen2.5-coder-7b'"
+  fake('fake/send', { msg = { method = 'hearth/model', params = { state = 'failed', model = 'qwen2.5-coder-7b', message = not_installed } } })
+  fake('fake/send', { msg = { method = 'window/showMessage', params = { type = 1, message = 'hearth: ' .. not_installed } } })
+  H.wait_for(function() return #notes >= 4 end, 'the not-installed notification', 5000)
+  H.sleep(50)
+  H.eq(1, count('is not installed'), 'once: ' .. vim.inspect(notes))
+  H.eq(nil, notice.state.loading, 'not loading after hearth/model failed')
+
   -- 6. The server exits: shown once, as an error.
   fake('fake/exit', { code = 3 })
-  H.wait_for(function() return #notes >= 4 end, 'the exit notification', 10000)
-  H.ok(notes[4].msg:find('the server exited (code 3', 1, true), 'the exit: ' .. notes[4].msg)
-  H.eq(vim.log.levels.ERROR, notes[4].level, 'an error')
+  H.wait_for(function() return #notes >= 5 end, 'the exit notification', 10000)
+  H.ok(notes[5].msg:find('the server exited (code 3', 1, true), 'the exit: ' .. notes[4].msg)
+  H.eq(vim.log.levels.ERROR, notes[5].level, 'an error')
   H.sleep(100)
   -- Neovim adds its own "Client N quit with exit code 3" (without what to do)
   H.eq(1, count('the server exited'), 'once: ' .. vim.inspect(notes))
-  H.eq(4, count('hearth: '), 'nothing else from hearth: ' .. vim.inspect(notes))
+  H.eq(5, count('hearth: '), 'nothing else from hearth: ' .. vim.inspect(notes))
 end, 60000)

@@ -118,6 +118,21 @@ function M.handlers(inner)
       end
       if log then return log(err, params, ctx, cfg) end
     end,
+    -- hearth/model {state, model, message}: the same as the progress, without its token handshake
+    ['hearth/model'] = function(_, params)
+      if type(params) ~= 'table' then return end
+      local model = type(params.model) == 'string' and params.model or '?'
+      if params.state == 'loading' then
+        M.state.loading = model
+      else
+        M.state.loading = nil
+        if params.state == 'loaded' then
+          M.state.model, M.state.error = model, nil
+        elseif params.state == 'failed' then
+          M.problem(tostring(params.message or ('cannot load ' .. model)), vim.log.levels.ERROR)
+        end
+      end
+    end,
     ['$/progress'] = function(err, params, ctx, cfg)
       on_progress(params)
       if progress then return progress(err, params, ctx, cfg) end
