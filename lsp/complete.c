@@ -301,13 +301,17 @@ static void remote_down(lsp_server *s, lsp_job *j, const complete_data *d) {
     lsp_notify(s, "window/showMessage", json_pack("{s:i, s:s}", "type", 1, "message", msg));
 }
 
-/* hearth/model {state: loading|loaded|failed|cancelled, model, message?}: the completion model's
+/* hearth/model {state: loading|loaded|failed|cancelled, model, message?}, to clients that set
+ * initializationOptions.modelStatus: the completion model's
  * load as our plugins show it (the status bar, the ghost-text indicator, one notification on
  * failure); unlike $/progress it needs no token handshake, which a client may not have ready
  * while it is still waiting for initialize's reply. */
 static void model_state(lsp_server *s, const char *state, const char *model, const char *message) {
-    lsp_notify(s, "hearth/model",
-               json_pack("{s:s, s:s?, s:s?}", "state", state, "model", model, "message", message));
+    if (!s->model_status) return; /* our plugins ask for it; other clients get no hearth/ noise */
+    json_t *p = json_pack("{s:s}", "state", state);
+    if (p && model) json_object_set_new(p, "model", json_string(model));
+    if (p && message) json_object_set_new(p, "message", json_string(message));
+    lsp_notify(s, "hearth/model", p);
 }
 
 static void complete_done(lsp_server *s, lsp_job *j) {

@@ -52,7 +52,7 @@ async function startClient(ctx: vscode.ExtensionContext): Promise<void> {
   const serverOpts: ServerOptions = { command, args, transport: TransportKind.stdio };
   const clientOpts: LanguageClientOptions = {
     documentSelector: settings.languages.flatMap((language) => [{ scheme: 'file', language }, { scheme: 'untitled', language }]),
-    initializationOptions: serverOptions(settings),
+    initializationOptions: { ...serverOptions(settings), modelStatus: true }, // hearth/model (notice.ts)
     outputChannelName: 'Hearth',
   };
   const c = new LanguageClient('hearth', 'Hearth', serverOpts, clientOpts);

@@ -180,7 +180,7 @@ test('Notices turn the real server\'s hearth/model and errors into one warning e
     const s = new Server(env);
     const notices = new Notices();
     try {
-      await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: model } });
+      await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: model, modelStatus: true } });
       s.send({ method: 'initialized', params: {} });
       open(s);
       const r = await s.request('textDocument/inlineCompletion', inlineParams(uri, cursor, true));

@@ -102,7 +102,8 @@ local function client_config(root)
     cmd = cfg.cmd,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
-    init_options = not is_empty(cfg.init_options) and cfg.init_options or nil,
+    -- modelStatus: the server sends hearth/model (the model's loading, hearth.notice)
+    init_options = vim.tbl_extend('force', { modelStatus = true }, cfg.init_options or {}),
     settings = cfg.settings,
     flags = cfg.flags,
     capabilities = caps,
