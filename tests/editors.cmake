@@ -63,3 +63,10 @@ add_test(NAME editors_nvim_notice COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
   "luafile ${HEARTH_EDITORS_TESTS}/nvim_notice_test.lua")
 set_tests_properties(editors_nvim_notice PROPERTIES TIMEOUT 90
   ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_FAKE_CMD=[\"${HEARTH_NODE}\",\"${HEARTH_EDITORS_TESTS}/fake_lsp_server.mjs\"]")
+
+# Issue 16's first day, scripted: fresh clone, cmake --install to a temporary prefix, hearth on
+# PATH, pull of synthetic models from a local mirror, Neovim ghost text with the model set by its
+# catalogue name and a clean :checkhealth, index + ask (also a step of .ci/run).
+add_test(NAME walkthrough COMMAND bash ${CMAKE_SOURCE_DIR}/tools/walkthrough.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(walkthrough PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
+  ENVIRONMENT "HEARTH_REF_DIR=${HEARTH_REF_DIR}")
