@@ -1,6 +1,7 @@
 -- The walk-through's editor step (tools/walkthrough.sh): the installed plugin, set up as the README
 -- says with the model given by its catalogue name and `hearth` found on PATH, shows ghost text in
--- a fresh file, and :checkhealth hearth finds no problem with the models. Env: HEARTH_PLUGIN (the
+-- a fresh file, and :checkhealth hearth finds no problem with the models (nor without one set:
+-- the installed default). Env: HEARTH_PLUGIN (the
 -- installed share/hearth/nvim), HEARTH_HARNESS, WALK_FILE (a file in a git repository).
 vim.opt.runtimepath:prepend(os.getenv('HEARTH_PLUGIN'))
 package.path = os.getenv('HEARTH_HARNESS') .. '/?.lua;' .. package.path
@@ -37,4 +38,14 @@ H.run(function()
     'checkhealth: the catalogue name resolves, no warnings\n' .. report)
   H.ok(report:find('OK:? found'), 'checkhealth: hearth found on PATH\n' .. report)
   H.eq({}, notes, 'no problem notified')
+
+  -- Without completionModel the server takes the installed default: :checkhealth says so, no warning.
+  vim.lsp.stop_client(vim.lsp.get_active_clients())
+  H.wait_for(function() return hearth.get_client(0) == nil end, 'the server to stop', 10000)
+  hearth.config.init_options = {}
+  vim.cmd('checkhealth hearth')
+  report = table.concat(api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  models = report:match('hearth models(.-)hearth server') or ''
+  H.ok(models:find('installed default', 1, true) and not models:find('WARN') and not models:find('ERROR'),
+    'checkhealth: the installed default, no warning\n' .. report)
 end, 90000)
