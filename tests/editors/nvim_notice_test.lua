@@ -149,4 +149,11 @@ H.run(function()
   -- Neovim adds its own "Client N quit with exit code 3" (without what to do)
   H.eq(1, count('the server exited'), 'once: ' .. vim.inspect(notes))
   H.eq(5, count('hearth: '), 'nothing else from hearth: ' .. vim.inspect(notes))
+
+  -- 7. No hearth binary: saying where it was looked for and how to fix it.
+  hearth.setup({ cmd = { dir .. '/no-such-hearth', 'lsp' } })
+  vim.fn.mkdir(dir .. '/other/.git', 'p')
+  vim.fn.writefile({ 'x = 1' }, dir .. '/other/b.py')
+  pcall(vim.cmd, 'edit ' .. dir .. '/other/b.py')
+  H.wait_for(function() return count('put hearth on PATH') >= 1 end, 'the no-binary notification: ' .. vim.inspect(notes), 5000)
 end, 60000)
