@@ -29,7 +29,8 @@ static const cli_opt OPTS[] = {
 static const cli_cmd CMD = {
     "lsp", "[options]",
     "Speaks LSP over stdin/stdout. initializationOptions (completionModel, threads, contextSize,\n"
-    "maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle, lookupDraft, prefillAhead)\n"
+    "maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle, lookupDraft, prefillAhead,\n"
+    "modelStatus: send hearth/model notifications as the completion model loads)\n"
     "override these flags. A completion role with \"backend\": \"openai\" in the configuration\n"
     "file sends completions to that server instead (README: Team setup).\n",
     OPTS};

@@ -301,6 +301,19 @@ static void remote_down(lsp_server *s, lsp_job *j, const complete_data *d) {
     lsp_notify(s, "window/showMessage", json_pack("{s:i, s:s}", "type", 1, "message", msg));
 }
 
+/* hearth/model {state: loading|loaded|failed|cancelled, model, message?}, to clients that set
+ * initializationOptions.modelStatus: the completion model's
+ * load as our plugins show it (the status bar, the ghost-text indicator, one notification on
+ * failure); unlike $/progress it needs no token handshake, which a client may not have ready
+ * while it is still waiting for initialize's reply. */
+static void model_state(lsp_server *s, const char *state, const char *model, const char *message) {
+    if (!s->model_status) return; /* our plugins ask for it; other clients get no hearth/ noise */
+    json_t *p = json_pack("{s:s}", "state", state);
+    if (p && model) json_object_set_new(p, "model", json_string(model));
+    if (p && message) json_object_set_new(p, "message", json_string(message));
+    lsp_notify(s, "hearth/model", p);
+}
+
 static void complete_done(lsp_server *s, lsp_job *j) {
     complete_data *d = j->data;
     if (!j->id) {                      /* model loading */
@@ -308,8 +321,11 @@ static void complete_done(lsp_server *s, lsp_job *j) {
         if (latest) s->loading = NULL;
         if (!j->started) { /* cancelled at shutdown */
             if (latest) lsp_progress_end(s, "cancelled");
+            if (latest) model_state(s, "cancelled", d->model_path, NULL);
             return;
         }
+        if (latest)
+            model_state(s, d->ok ? "loaded" : "failed", d->model_path, d->ok ? NULL : d->err);
         if (d->ok)
             lsp_log(s, LSP_LOG_INFO, "completion model loaded: %s", d->model_path);
         else
@@ -622,6 +638,7 @@ void lsp_complete_configure(lsp_server *s, json_t *options) {
     lsp_job *j = complete_job(s); /* load now, so the first keystroke does not wait for it */
     if (!j) return;
     lsp_progress_start(s, "hearth: loading the completion model", s->model_path);
+    model_state(s, "loading", s->model_path, NULL);
     s->loading = j;
     lsp_submit(s, j);
 }

@@ -224,6 +224,7 @@ struct lsp_server {
     lsp_state state;
     bool stopping;
     bool client_progress;   /* the client accepts window/workDoneProgress/create */
+    bool model_status;      /* initializationOptions.modelStatus: send hearth/model */
     lsp_progress *progress; /* the model load being reported, or NULL */
     lsp_job *loading;       /* the latest model-loading job while it is live */
     int exit_code;

@@ -29,6 +29,8 @@ void lsp_handle_initialize(lsp_server *s, json_t *id, json_t *params) {
     s->enc = offers_utf8(params) ? LSP_ENC_UTF8 : LSP_ENC_UTF16;
     s->client_progress = json_is_true(json_object_get(
         json_object_get(json_object_get(params, "capabilities"), "window"), "workDoneProgress"));
+    s->model_status = json_is_true(
+        json_object_get(json_object_get(params, "initializationOptions"), "modelStatus"));
     s->state = LSP_STATE_RUNNING;
     json_t *caps =
         json_pack("{s:s, s:{s:b, s:i, s:{s:b}}, s:{s:b, s:[]}, s:{}}", "positionEncoding",

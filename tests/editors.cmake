@@ -55,3 +55,35 @@ add_test(NAME bench_nvim_smoke COMMAND ${HEARTH_NODE} ${CMAKE_SOURCE_DIR}/bench/
   --model ${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf --rounds 1 --lines 1 --gap-ms 60
   --look-ms 100 --pause-ms 50 --max-tokens 8 --debounce-ms 20 --timeout-ms 60000 --check)
 set_tests_properties(bench_nvim_smoke PROPERTIES TIMEOUT 90)
+
+# The plugin never fails silently: each problem a server reports (no model, a missing model, no
+# FIM tokens, a failed load, an exit) is one vim.notify with what to do; the indicator while a
+# suggestion is computed (naming the model while it loads); :checkhealth reports the model in use.
+add_test(NAME editors_nvim_notice COMMAND ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS}
+  "luafile ${HEARTH_EDITORS_TESTS}/nvim_notice_test.lua")
+set_tests_properties(editors_nvim_notice PROPERTIES TIMEOUT 90
+  ENVIRONMENT "${HEARTH_NVIM_ENV};HEARTH_FAKE_CMD=[\"${HEARTH_NODE}\",\"${HEARTH_EDITORS_TESTS}/fake_lsp_server.mjs\"]")
+
+# Issue 16's first day, scripted: fresh clone, cmake --install to a temporary prefix, hearth on
+# PATH, pull of synthetic models from a local mirror, Neovim ghost text with the model set by its
+# catalogue name and a clean :checkhealth, index + ask (also a step of .ci/run).
+add_test(NAME walkthrough COMMAND bash ${CMAKE_SOURCE_DIR}/tools/walkthrough.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(walkthrough PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
+  ENVIRONMENT "HEARTH_REF_DIR=${HEARTH_REF_DIR}")
+
+# README's Neovim snippets for any LSP client: the one for this Neovim runs as written (hearth from
+# PATH, the catalogue model from a models dir holding the tiny FIM model under its name).
+add_test(NAME editors_nvim_readme COMMAND ${CMAKE_COMMAND} -E env
+  "PATH=$<TARGET_FILE_DIR:hearth>:$ENV{PATH}" "XDG_DATA_HOME=${CMAKE_CURRENT_BINARY_DIR}/readme-home"
+  "XDG_CONFIG_HOME=${CMAKE_CURRENT_BINARY_DIR}/readme-home"
+  ${HEARTH_NVIM} ${HEARTH_NVIM_ARGS} "luafile ${HEARTH_EDITORS_TESTS}/nvim_readme_test.lua")
+set_tests_properties(editors_nvim_readme PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
+  FIXTURES_REQUIRED readme_home
+  ENVIRONMENT "HEARTH_README=${CMAKE_SOURCE_DIR}/README.md;HEARTH_HARNESS=${HEARTH_EDITORS_TESTS}")
+add_test(NAME editors_nvim_readme_home COMMAND ${CMAKE_COMMAND} -E make_directory
+  ${CMAKE_CURRENT_BINARY_DIR}/readme-home/hearth/models)
+add_test(NAME editors_nvim_readme_model COMMAND ${CMAKE_COMMAND} -E create_symlink
+  ${HEARTH_REF_DIR}/models/tiny-qwen2-peaked-Q8_0.gguf
+  ${CMAKE_CURRENT_BINARY_DIR}/readme-home/hearth/models/qwen2.5-coder-1.5b-q5_k_m.gguf)
+set_tests_properties(editors_nvim_readme_home PROPERTIES FIXTURES_SETUP readme_home)
+set_tests_properties(editors_nvim_readme_model PROPERTIES FIXTURES_SETUP readme_home DEPENDS editors_nvim_readme_home)

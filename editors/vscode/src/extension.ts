@@ -10,6 +10,7 @@ import { ChatPanel } from './chat';
 import { Streams, Throttle } from './stream';
 import { HearthSettings, needsRestart, readSettings, serverCommand, serverOptions } from './settings';
 import { indexProgress, StatusState, statusText } from './status';
+import { Notices } from './notice';
 
 let client: LanguageClient | undefined;
 let settings: HearthSettings;
@@ -18,6 +19,13 @@ const status: StatusState = { running: false, enabled: true, model: '', loading:
 const answers = new Answers();
 let chat: ChatPanel;
 let seq = 0;
+const notices = new Notices();
+let stopping = false; // we stop the client: its stopping is no problem
+
+// A problem's message, once (notices dedupes): a warning with what to do.
+function warn(text: string | undefined): void {
+  if (text) void vscode.window.showWarningMessage(text);
+}
 const streams = new Streams();
 // A suggestion that grew: VS Code asks the provider again, which serves the latest text.
 const retrigger = new Throttle(40, () => {
@@ -31,6 +39,8 @@ function loadSettings(): HearthSettings {
 
 function updateStatus(): void {
   status.enabled = settings.completionsEnabled;
+  status.loading = notices.loading !== undefined;
+  status.loadingModel = notices.loading;
   status.model = settings.completionModel;
   const { text, tooltip } = statusText(status);
   statusItem.text = text;
@@ -42,23 +52,39 @@ async function startClient(ctx: vscode.ExtensionContext): Promise<void> {
   const serverOpts: ServerOptions = { command, args, transport: TransportKind.stdio };
   const clientOpts: LanguageClientOptions = {
     documentSelector: settings.languages.flatMap((language) => [{ scheme: 'file', language }, { scheme: 'untitled', language }]),
-    initializationOptions: serverOptions(settings),
+    initializationOptions: { ...serverOptions(settings), modelStatus: true }, // hearth/model (notice.ts)
     outputChannelName: 'Hearth',
   };
   const c = new LanguageClient('hearth', 'Hearth', serverOpts, clientOpts);
   c.onDidChangeState((e) => {
     status.running = e.newState === State.Running;
+    if (e.oldState === State.Running && e.newState === State.Stopped && !stopping) {
+      notices.loading = undefined;
+      warn(notices.problem('the server stopped'));
+    }
     updateStatus();
   });
   client = c;
+  notices.reset();
   try {
     await c.start();
   } catch (e) {
     status.error = `cannot start ${command}: ${String(e)}`;
+    warn(notices.problem(`cannot start ${command}: ${String(e)}. Put hearth on PATH or set hearth.serverPath.`));
     updateStatus();
     return;
   }
   status.error = undefined;
+  // The server's errors go through notices (once each, with what to do) instead of the client's
+  // default (every time); hearth/model drives the status bar's loading state.
+  ctx.subscriptions.push(c.onNotification('window/showMessage', (params: unknown) => {
+    const m = notices.onShowMessage(params);
+    if (m && m.problem) warn(m.text);
+    else if (m) void vscode.window.showInformationMessage(m.text);
+  }), c.onNotification('hearth/model', (params: unknown) => {
+    warn(notices.onModel(params));
+    updateStatus();
+  }));
   ctx.subscriptions.push(c.onNotification('hearth/answer', (params: unknown) => {
     const a = answers.route(params);
     if (a) chat.post(a);
@@ -71,7 +97,9 @@ async function startClient(ctx: vscode.ExtensionContext): Promise<void> {
 async function stopClient(): Promise<void> {
   const c = client;
   client = undefined;
+  stopping = true;
   if (c) await c.stop().catch(() => undefined);
+  stopping = false;
 }
 
 class InlineProvider implements vscode.InlineCompletionItemProvider {
@@ -113,6 +141,8 @@ class InlineProvider implements vscode.InlineCompletionItemProvider {
     const stream = streams.begin(uri, at, line, () => cts.cancel());
     this.streamToken = stream;
     const t0 = Date.now();
+    status.pending = true; // the status bar spins until the suggestion (or its failure) arrives
+    updateStatus();
     c.sendRequest('textDocument/inlineCompletion', { ...inlineParams(uri, at, automatic), hearth: { stream } }, cts.token)
       .then((result) => {
         status.lastLatencyMs = Date.now() - t0;
@@ -123,10 +153,15 @@ class InlineProvider implements vscode.InlineCompletionItemProvider {
         streams.finish(stream, undefined);
         if (!cts.token.isCancellationRequested) {
           status.error = e instanceof Error ? e.message : String(e);
+          warn(notices.requestError(e));
           updateStatus();
         }
       })
       .finally(() => {
+        if (isLatest()) {
+          status.pending = false;
+          updateStatus();
+        }
         this.latest.end(isLatest);
         cts.dispose();
       });

@@ -6,7 +6,9 @@ export interface StatusState {
   running: boolean;
   enabled: boolean;
   model: string; // path from the settings ('' = the server's own)
-  loading: boolean;
+  loading: boolean; // the server is loading the completion model (hearth/model)
+  loadingModel?: string; // which one
+  pending?: boolean; // a suggestion is being computed
   indexing?: { message?: string; percentage?: number };
   lastLatencyMs?: number;
   error?: string;
@@ -17,9 +19,11 @@ export function statusText(s: StatusState): { text: string; tooltip: string } {
   let icon = s.enabled ? '$(sparkle)' : '$(circle-slash)';
   if (!s.running) icon = '$(debug-disconnect)';
   else if (s.error) icon = '$(warning)';
-  else if (s.loading || s.indexing) icon = '$(sync~spin)';
+  else if (s.loading || s.indexing || s.pending) icon = '$(sync~spin)';
   parts.push(`${icon} hearth`);
-  if (s.indexing) {
+  if (s.loading && s.running && !s.error) {
+    parts.push(`loading ${s.loadingModel ? modelLabel(s.loadingModel) : 'the model'}…`);
+  } else if (s.indexing) {
     const pct = typeof s.indexing.percentage === 'number' ? ` ${Math.round(s.indexing.percentage)}%` : '';
     parts.push(`indexing${pct}`);
   } else if (s.lastLatencyMs !== undefined) {

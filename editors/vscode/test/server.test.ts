@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { cursorParams, inlineParams, toItems } from '../src/bridge';
 import { Answers } from '../src/answer';
 import { Streams } from '../src/stream';
+import { Notices } from '../src/notice';
 
 const BIN = process.env.HEARTH_BIN || '';
 const MODEL = process.env.HEARTH_MODEL || '';
@@ -24,8 +25,8 @@ class Server {
   pending = new Map<number, (m: Msg) => void>();
   notes: Msg[] = [];
 
-  constructor() {
-    this.proc = spawn(BIN, ['lsp', '--threads', '2'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(env?: NodeJS.ProcessEnv) {
+    this.proc = spawn(BIN, ['lsp', '--threads', '2'], { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
     this.proc.stdout.on('data', (d: Buffer) => this.onData(d));
   }
 
@@ -162,5 +163,61 @@ test('Answers rebuilds a real hearth.ask answer and its sources', { skip, timeou
   } finally {
     await s.close();
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+// What the extension shows for the real server's problems: hearth/model drives the status bar's
+// loading state; a missing model and no model at all are each one warning with what to do, however
+// many completion replies repeat them.
+test('Notices turn the real server\'s hearth/model and errors into one warning each', { skip, timeout: 120000 }, async () => {
+  const home = mkdtempSync(join(tmpdir(), 'hearth-vscode-home-')); // no installed or configured model
+  const env = { ...process.env, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home };
+  const uri = 'file:///tmp/hearth-vscode-test/n.py';
+  const open = (s: Server) => s.send({ method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'python', version: 1, text: 'x = ' } } });
+  const cursor = { line: 0, character: 4 };
+  for (const [model, wantState, wantText] of [[MODEL, 'loaded', ''], ['/nonexistent/m.gguf', 'failed', 'no such file'],
+    ['qwen2.5-coder-7b', 'failed', "run 'hearth pull qwen2.5-coder-7b'"]] as const) {
+    const s = new Server(env);
+    const notices = new Notices();
+    try {
+      await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: model, modelStatus: true } });
+      s.send({ method: 'initialized', params: {} });
+      open(s);
+      const r = await s.request('textDocument/inlineCompletion', inlineParams(uri, cursor, true));
+      const states = s.notes.filter((m) => m.method === 'hearth/model');
+      assert.deepEqual(states.map((m) => m.params.state), ['loading', wantState], JSON.stringify(states));
+      notices.onModel(states[0].params);
+      assert.equal(notices.loading, model, 'loading while the load runs');
+      const shown = notices.onModel(states[1].params);
+      assert.equal(notices.loading, undefined);
+      if (wantState === 'loaded') {
+        assert.equal(shown, undefined);
+        assert.equal(notices.model, model);
+        assert.equal(r.error, undefined);
+        continue;
+      }
+      assert.ok(shown && shown.includes(wantText), shown);
+      assert.ok(r.error, 'the completion fails too');
+      assert.equal(notices.requestError(r.error), undefined, 'the reply repeats the problem: not shown again');
+      const sm = s.notes.find((m) => m.method === 'window/showMessage');
+      assert.equal(notices.onShowMessage(sm?.params), undefined, 'showMessage repeats it too');
+    } finally {
+      await s.close();
+    }
+  }
+  const s = new Server(env); // no model at all: the error reply says how to get one
+  try {
+    await s.request('initialize', { processId: null, rootUri: null, capabilities: {} });
+    s.send({ method: 'initialized', params: {} });
+    open(s);
+    const notices = new Notices();
+    const r1 = await s.request('textDocument/inlineCompletion', inlineParams(uri, cursor, true));
+    const r2 = await s.request('textDocument/inlineCompletion', inlineParams(uri, cursor, true));
+    const shown = notices.requestError(r1.error);
+    assert.ok(shown && shown.includes('no completion model') && shown.includes('hearth pull qwen2.5-coder-1.5b'), shown);
+    assert.equal(notices.requestError(r2.error), undefined, 'once');
+  } finally {
+    await s.close();
+    rmSync(home, { recursive: true, force: true });
   }
 });

@@ -13,15 +13,18 @@ local M = {}
 local api = vim.api
 local compat = require('hearth.compat')
 local ns = api.nvim_create_namespace('hearth_ghost')
+local wait_ns = api.nvim_create_namespace('hearth_wait') -- the indicator while a suggestion is computed
 local has_inline = vim.fn.has('nvim-0.10') == 1 -- virt_text_pos = 'inline' pushes the line's rest
 
-local config = { debounce_ms = 75, auto_trigger = true, keymaps = {} }
+local config = { debounce_ms = 75, auto_trigger = true, keymaps = {}, indicator_ms = 300 }
 local shown = nil -- { buf, row, col (0-based bytes, = cursor), text, tick (our own edits) }
 -- The in-flight request: { client, id, token, buf, row, col (where it asked), text (its suggestion
 -- so far, streamed), at = { tick, row, col } (where typing that agrees with it left the cursor) }
 local pending = nil
 local seq = 0
 local timer = nil
+local wait_timer = nil
+local waiting = nil -- { buf, text } of the indicator on screen
 
 M.ns = ns
 M.stats = { requests = 0, cancelled = 0, shown = 0, partials = 0 } -- for tests and :checkhealth
@@ -74,8 +77,39 @@ local function hide()
   shown = nil
 end
 
+-- Removes the indicator that a suggestion is being computed.
+local function unindicate()
+  if wait_timer then wait_timer:stop() end
+  if waiting and api.nvim_buf_is_valid(waiting.buf) then api.nvim_buf_clear_namespace(waiting.buf, wait_ns, 0, -1) end
+  waiting = nil
+end
+
+-- After indicator_ms with the request `p` still computing and nothing shown, an indicator at the
+-- end of the cursor line ("loading the model" while the server loads it: the first suggestion
+-- can take seconds, and silence looks like a broken setup).
+local function indicate_later(p)
+  unindicate()
+  local ms = config.indicator_ms
+  if type(ms) ~= 'number' or ms < 0 then return end
+  if not wait_timer then wait_timer = compat.uv.new_timer() end
+  wait_timer:start(ms, 0, vim.schedule_wrap(function()
+    if pending ~= p or shown or not in_insert() or api.nvim_get_current_buf() ~= p.buf then return end
+    local loading = require('hearth.notice').state.loading
+    local text = loading and ('hearth: loading ' .. vim.fn.fnamemodify(loading, ':t') .. '…') or 'hearth: …'
+    local row = cursor()
+    waiting = { buf = p.buf, text = text }
+    api.nvim_buf_set_extmark(p.buf, wait_ns, row, 0, { virt_text = { { text, 'HearthWaiting' } }, virt_text_pos = 'eol' })
+  end))
+end
+
+-- The indicator's text while it is shown, else nil.
+function M.waiting()
+  return waiting and waiting.text
+end
+
 local function cancel_pending()
   if timer then timer:stop() end
+  unindicate()
   if pending then
     pcall(compat.call, pending.client, 'cancel_request', pending.id)
     M.stats.cancelled = M.stats.cancelled + 1
@@ -192,6 +226,8 @@ local function request(forced)
     local p = pending
     if not p or p.id ~= id then return end
     pending = nil
+    unindicate()
+    if err then require('hearth.notice').request_error(err) end -- shown once per problem
     if err or not in_insert() or api.nvim_get_current_buf() ~= buf then return end
     local line = api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ''
     local text = M.pick(result, line, row, col, client.offset_encoding) -- from where it asked
@@ -214,6 +250,7 @@ local function request(forced)
     pending = { client = client, id = id, token = token, buf = buf, row = row, col = col,
                 at = { tick = at_tick, row = row, col = col } }
     M.stats.requests = M.stats.requests + 1
+    indicate_later(pending)
   end
 end
 
@@ -221,6 +258,7 @@ end
 -- usable by other sources and tests).
 function M.show(text)
   hide()
+  unindicate()
   if type(text) ~= 'string' or text == '' then return end
   local row, col = cursor()
   local buf = api.nvim_get_current_buf()
@@ -361,6 +399,7 @@ function M.setup(cfg)
   config = cfg
   local function hl()
     vim.cmd('highlight default link HearthSuggestion Comment')
+    vim.cmd('highlight default link HearthWaiting Comment')
   end
   hl()
   api.nvim_create_autocmd('ColorScheme', {

@@ -21,9 +21,64 @@ local function model_paths(cfg)
   end
   local cmd = cfg.cmd or {}
   for i = 1, #cmd - 1 do
-    if cmd[i] == '--completion-model' then out.completionModel = cmd[i + 1] end
+    if cmd[i] == '--completion-model' or cmd[i] == '--model' or cmd[i] == '-m' then out.completionModel = cmd[i + 1] end
   end
   return out
+end
+
+local DEFAULT = 'qwen2.5-coder-1.5b:q5_k_m' -- the catalogue's default completion model
+
+-- `hearth info NAME`: resolves a catalogue name, an installed model or a path the way the server
+-- does; returns ok and its first line (the resolved file, or the error).
+local function hearth_info(bin, name)
+  if vim.fn.executable(bin) ~= 1 then return nil end
+  local out = vim.fn.systemlist({ bin, 'info', name })
+  return vim.v.shell_error == 0, (out[1] or ''):gsub('^model:%s*', '')
+end
+
+-- What the running server reported (hearth.notice); false when it has said nothing yet.
+local function server_model()
+  local st = require('hearth.notice').state
+  if st.model then
+    h.ok('completion model in use: ' .. st.model)
+  elseif st.loading then
+    h.info('the server is loading the completion model ' .. st.loading)
+  elseif st.error then
+    h.error(st.error, { require('hearth.notice').advice(st.error) })
+  else
+    return false
+  end
+  return true
+end
+
+-- The configured models (names or paths) as hearth resolves them; with none configured, the
+-- server uses the configuration file's or the installed default, which is fine.
+local function check_models(cfg, bin, running)
+  local reported = running and server_model()
+  local models = model_paths(cfg)
+  for k, p in pairs(models) do
+    local path = vim.fn.expand(p)
+    if vim.fn.filereadable(path) == 1 then
+      h.ok(('%s: %s (%.1f MiB)'):format(k, path, vim.fn.getfsize(path) / 1048576))
+    else
+      local ok, line = hearth_info(bin, p)
+      if ok then
+        h.ok(('%s: %s -> %s'):format(k, p, line))
+      elseif ok == false then
+        h.error(('%s: %s'):format(k, line), { 'a catalogue name (`hearth pull --list`), an installed model (`hearth list`) or a .gguf path' })
+      else
+        h.error(('%s: %s is not a readable file'):format(k, path))
+      end
+    end
+  end
+  if models.completionModel or reported then return end
+  local ok, line = hearth_info(bin, DEFAULT)
+  if ok then
+    h.ok(('no completionModel set: the server uses the configured or installed default (%s -> %s)'):format(DEFAULT, line))
+  elseif ok == false then
+    h.warn(('no completionModel set and the default is not installed (fine if the configuration file names one): %s'):format(line),
+      { ('run `hearth pull %s`, or set init_options = { completionModel = "NAME or /path/model.gguf" }'):format(DEFAULT) })
+  end
 end
 
 function M.check()
@@ -39,20 +94,7 @@ function M.check()
   end
 
   start('hearth models')
-  local models = model_paths(cfg)
-  if not models.completionModel then
-    h.warn('no completionModel in init_options/settings.hearth or --completion-model in cmd',
-      { 'ghost text needs a GGUF model with FIM tokens, e.g. init_options = { completionModel = "/path/coder.gguf" }' })
-  end
-  for k, p in pairs(models) do
-    local path = vim.fn.expand(p)
-    if vim.fn.filereadable(path) == 1 then
-      h.ok(('%s: %s (%.1f MiB)'):format(k, path, vim.fn.getfsize(path) / 1048576))
-    else
-      h.error(('%s: %s is not a readable file'):format(k, path))
-    end
-  end
-
+  check_models(cfg, bin, hearth.get_client(0) ~= nil)
   start('hearth server')
   local client = hearth.get_client(0)
   if not client then

@@ -24,6 +24,9 @@ local defaults = {
   -- Ghost text.
   auto_trigger = true,
   debounce_ms = 75,
+  -- A suggestion still computing after this many ms shows "hearth: …" (or "hearth: loading
+  -- MODEL…" while the server loads the model) at the end of the line; false: never.
+  indicator_ms = 300,
   -- Tell the server where the cursor is (hearth/cursor, debounced), so it prepares the next
   -- suggestion's prompt before you type (hearth.cursor).
   cursor_ahead = true,
@@ -83,6 +86,12 @@ local function is_empty(t)
   return type(t) ~= 'table' or next(t) == nil
 end
 
+-- The client's handlers: hearth.notice wraps hearth.ask's $/progress (model loading is seen there).
+local function handlers()
+  local own = vim.tbl_extend('force', require('hearth.ask').handlers(), require('hearth.ghost').handlers())
+  return vim.tbl_extend('force', own, require('hearth.notice').handlers(own))
+end
+
 local function client_config(root)
   local cfg = M.config
   local caps = cfg.capabilities or vim.lsp.protocol.make_client_capabilities()
@@ -93,11 +102,12 @@ local function client_config(root)
     cmd = cfg.cmd,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
-    init_options = not is_empty(cfg.init_options) and cfg.init_options or nil,
+    -- modelStatus: the server sends hearth/model (the model's loading, hearth.notice)
+    init_options = vim.tbl_extend('force', { modelStatus = true }, cfg.init_options or {}),
     settings = cfg.settings,
     flags = cfg.flags,
     capabilities = caps,
-    handlers = vim.tbl_extend('force', require('hearth.ask').handlers(), require('hearth.ghost').handlers()),
+    handlers = handlers(),
     on_attach = function(client, bufnr)
       require('hearth.cursor').send(bufnr) -- the document is open on the server now
       if cfg.on_attach then cfg.on_attach(client, bufnr) end
@@ -108,8 +118,9 @@ local function client_config(root)
         compat.call(client, 'notify', 'workspace/didChangeConfiguration', { settings = s })
       end
     end,
-    on_exit = function()
+    on_exit = function(code, signal)
       M.client_ids[root] = nil
+      require('hearth.notice').exited(code, signal) -- a crash is shown, a stop is quiet
     end,
   }
 end
@@ -124,9 +135,12 @@ function M.attach(bufnr)
   if c and not compat.is_stopped(c) then
     if not vim.lsp.buf_is_attached(bufnr, id) then vim.lsp.buf_attach_client(bufnr, id) end
   else
+    require('hearth.notice').reset() -- a new server: its problems are news
     id = compat.start(client_config(root), bufnr)
     if not id then
-      vim.notify('hearth: could not start ' .. table.concat(M.config.cmd, ' '), vim.log.levels.ERROR)
+      vim.notify('hearth: could not start ' .. table.concat(M.config.cmd, ' ')
+        .. '\nput hearth on PATH (README: Install) or set cmd = { "/path/to/hearth", "lsp" } in setup',
+        vim.log.levels.ERROR)
       return
     end
     M.client_ids[root] = id
