@@ -161,7 +161,7 @@ test('a request during a long prefill cancels it promptly and gets the same answ
   const c = await start({ debugPrefillChunkMs: 300 });
   open(c);
   cursor(c, CURSOR);
-  await sleep(700); // a chunk or two evaluated, waiting for the next
+  await sleep(900); // two or three chunks evaluated (one even on a loaded machine), waiting for the next
   const r = await inline(c, CURSOR);
   assert.equal(r.items[0]?.insertText, base.items[0]?.insertText);
   assert.ok(r.hearth.nReused >= 64, JSON.stringify(r.hearth)); // what the prefill did is kept
