@@ -24,3 +24,10 @@ hearth_test_exe(test_o200k test_o200k.c)
 add_dependencies(test_o200k o200k_vocab)
 add_test(NAME test_o200k COMMAND test_o200k ${HEARTH_O200K_VOCAB} ${HEARTH_REF_DIR}
   ${HEARTH_TEST_DATA})
+# The harmony chat format (gpt-oss) on it: prompts as the published template renders them, the
+# template recognised from a GGUF (stories260K rewritten with a harmony template, and with this
+# vocabulary), the prompt's special tokens, the filter that shows only the final channel.
+hearth_test_exe(test_harmony test_harmony.c)
+add_dependencies(test_harmony o200k_vocab)
+add_test(NAME test_harmony COMMAND test_harmony ${HEARTH_TEST_DATA}/stories260K.gguf
+  ${HEARTH_O200K_VOCAB} ${CMAKE_CURRENT_BINARY_DIR})
