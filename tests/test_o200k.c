@@ -1,13 +1,16 @@
 /* The o200k_harmony vocabulary (gpt-oss; tokenizer.ggml.pre "gpt-4o"): the engine's tokens for
  * the kit's texts equal gpt-tokenizer's own (tests/data/o200k_harmony.{gguf,code}.out, written by
- * tools/o200k/vectors.mjs), the pre-tokenizer splits hand-picked texts where its regular
- * expression does (the splits below are what the package's O200K_TOKEN_SPLIT_REGEX gives), and
- * harmony's special tokens end generation or render as the chat format needs.
+ * tools/o200k/vectors.mjs), the pre-tokenizer splits hand-picked texts and 1 500 random ones
+ * (tests/data/o200k_splits.json, tools/o200k/splits.mjs) where the package's
+ * O200K_TOKEN_SPLIT_REGEX does, and harmony's special tokens end generation or render as the
+ * chat format needs.
  *
  * usage: test_o200k VOCAB.gguf REF_DIR DATA_DIR */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "test.h"
 #include "tokenizer.h"
@@ -152,6 +155,36 @@ static void test_split(void) {
     check_split("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
 }
 
+/* The regular expression's words for random texts (tools/o200k/splits.mjs). */
+static void test_split_vectors(const char *data_dir) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/o200k_splits.json", data_dir);
+    json_error_t e;
+    json_t *all = json_load_file(path, 0, &e);
+    CHECKF(json_is_array(all) && json_array_size(all) >= 1000, "%s: %s", path, e.text);
+    size_t i, same = 0;
+    json_t *c;
+    json_array_foreach(all, i, c) {
+        json_t *jt = json_object_get(c, "text"), *words = json_object_get(c, "words");
+        const char *text = json_string_value(jt);
+        size_t len = json_string_length(jt), start = 0;
+        uint32_t *ends = NULL;
+        int64_t n = text ? pretok_split(PRE_O200K, text, len, &ends) : -1;
+        bool ok = n >= 0 && (size_t)n == json_array_size(words);
+        for (int64_t k = 0; ok && k < n; k++) {
+            json_t *w = json_array_get(words, (size_t)k);
+            ok = json_string_length(w) == ends[k] - start &&
+                 !memcmp(json_string_value(w), text + start, ends[k] - start);
+            start = ends[k];
+        }
+        CHECKF(ok, "split %zu of %s differs (text %s)", i, path, text ? text : "?");
+        same += ok;
+        free(ends);
+    }
+    printf("%s: %zu/%zu splits match\n", path, same, json_array_size(all));
+    json_decref(all);
+}
+
 static void test_harmony_specials(const tokenizer *t) {
     const tokenizer_specials *sp = tokenizer_specials_get(t);
     CHECK(!sp->add_bos && sp->eos == 200002);
@@ -191,6 +224,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     test_split();
+    test_split_vectors(argv[3]);
     char err[256], inp[1024], out[1024];
     gguf_file *g = gguf_open(argv[1], err, sizeof err);
     CHECKF(g, "%s: %s", argv[1], err);
