@@ -125,14 +125,9 @@ static void format_llama3(sbuf *b, const engine_chat_message *msg, int n) {
     put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
-/* harmony (gpt-oss), as its published template renders a conversation for inference: the
- * system message (identity, knowledge cutoff, date, reasoning effort, channels), the first
- * message as the developer's instructions when it is a system or developer message, user turns,
- * earlier answers on the final channel (their analysis is dropped), then the assistant's turn
- * opened without a channel: the model writes the channel itself. Like the template, it renders
- * no other system or developer message and no tool message (no tool call precedes them). */
-static void format_harmony(sbuf *b, const engine_chat_message *msg, int n,
-                           const engine_chat_options *o) {
+/* harmony's system message: identity, knowledge cutoff, date (local, as the template's
+ * strftime_now), reasoning effort, channels. */
+static void put_harmony_system(sbuf *b, const engine_chat_options *o) {
     char today[16];
     const char *date = o->date;
     if (!date) {
@@ -149,6 +144,17 @@ static void format_harmony(sbuf *b, const engine_chat_message *msg, int n,
     put(b, o->reasoning ? o->reasoning : "medium");
     put(b, "\n\n# Valid channels: analysis, commentary, final. Channel must be included for every "
            "message.<|end|>");
+}
+
+/* harmony (gpt-oss), as its published template renders a conversation for inference: the
+ * system message, the first message as the developer's instructions when it is a system or
+ * developer message, user turns, earlier answers on the final channel (their analysis is
+ * dropped), then the assistant's turn opened without a channel: the model writes the channel
+ * itself. Like the template, it renders no other system or developer message and no tool
+ * message (no tool call precedes them). */
+static void format_harmony(sbuf *b, const engine_chat_message *msg, int n,
+                           const engine_chat_options *o) {
+    put_harmony_system(b, o);
     int first = 0;
     if (n > 0 && (!strcmp(msg[0].role, "system") || !strcmp(msg[0].role, "developer"))) {
         if (msg[0].content[0]) {
@@ -178,6 +184,24 @@ bool engine_chat_reasoning_known(const char *effort) {
     return !strcmp(effort, "low") || !strcmp(effort, "medium") || !strcmp(effort, "high");
 }
 
+static bool check_input(const engine_chat_message *msg, int n, const engine_chat_options *o,
+                        char *err, size_t errlen) {
+    if (o->reasoning && !engine_chat_reasoning_known(o->reasoning)) {
+        snprintf(err, errlen, "unknown reasoning effort '%s' (low, medium or high)", o->reasoning);
+        return false;
+    }
+    if (o->date && (strlen(o->date) != 10 || strspn(o->date, "0123456789-") != 10)) {
+        snprintf(err, errlen, "the chat date must read YYYY-MM-DD");
+        return false;
+    }
+    for (int i = 0; i < n; i++)
+        if (!msg[i].role || !msg[i].content) {
+            snprintf(err, errlen, "message %d has no role or no content", i);
+            return false;
+        }
+    return true;
+}
+
 /* Formats the conversation into b (false with err). */
 static bool format(const engine_model *m, const char *template_name, const engine_chat_message *msg,
                    int n, const engine_chat_options *o, sbuf *b, char *err, size_t errlen) {
@@ -196,19 +220,7 @@ static bool format(const engine_model *m, const char *template_name, const engin
                  "with --template chatml|qwen3|llama3|harmony");
         return false;
     }
-    if (o->reasoning && !engine_chat_reasoning_known(o->reasoning)) {
-        snprintf(err, errlen, "unknown reasoning effort '%s' (low, medium or high)", o->reasoning);
-        return false;
-    }
-    if (o->date && (strlen(o->date) != 10 || strspn(o->date, "0123456789-") != 10)) {
-        snprintf(err, errlen, "the chat date must read YYYY-MM-DD");
-        return false;
-    }
-    for (int i = 0; i < n; i++)
-        if (!msg[i].role || !msg[i].content) {
-            snprintf(err, errlen, "message %d has no role or no content", i);
-            return false;
-        }
+    if (!check_input(msg, n, o, err, errlen)) return false;
     if (k == TPL_HARMONY)
         format_harmony(b, msg, n, o);
     else if (k == TPL_LLAMA3)
