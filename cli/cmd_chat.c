@@ -11,7 +11,7 @@
 #include "options.h"
 
 typedef struct {
-    const char *model, *prompt, *system, *template_name, *draft_model;
+    const char *model, *prompt, *system, *template_name, *draft_model, *reasoning;
     bool think, help;
     long n_predict, threads, n_ctx, n_draft;
     engine_kv_type kv;
@@ -32,8 +32,10 @@ static const cli_opt OPTS[] = {
     CLI_OPT_MODEL,
     {"-p", "--prompt", "TEXT", "one message, answered, then exit (default: interactive)"},
     {NULL, "--system", "TEXT", "the system message"},
-    {NULL, "--template", "NAME", "chat template: chatml, qwen3 or llama3 (default: the model's)"},
+    {NULL, "--template", "NAME",
+     "chat template: chatml, qwen3, llama3 or harmony (default: the model's)"},
     {NULL, "--think", NULL, "show the model's thinking (models that think)"},
+    {NULL, "--reasoning", "EFFORT", "reasoning effort: low, medium (default) or high (gpt-oss)"},
     {"-n", "--predict", "N", "tokens per answer at most (default 512)"},
     {NULL, "--temp", "T", "temperature; 0 is greedy (default 0.7)"},
     {NULL, "--seed", "S", "sampling seed (default: the time)"},
@@ -80,7 +82,11 @@ static bool parse_args(int argc, char **argv, chat_args *a) {
             a->system = v;
         else if (!strcmp(o, "--template"))
             a->template_name = v;
-        else if (!strcmp(o, "--draft-model"))
+        else if (!strcmp(o, "--reasoning")) {
+            if (!engine_chat_reasoning_known(v))
+                return cli_error(o, "'%s': the effort is low, medium or high", v), false;
+            a->reasoning = v;
+        } else if (!strcmp(o, "--draft-model"))
             a->draft_model = v;
         else if (!strcmp(o, "--draft")) {
             if (!cli_int(o, v, 1, 64, &a->n_draft)) return false;
@@ -164,7 +170,8 @@ static bool emit_answer(const char *s, size_t n, void *user) {
 static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const chat_args *a,
                       history *h, cache_tokens *cache) {
     char err[ENGINE_ERR_LEN];
-    char *prompt = engine_chat_prompt(m, a->template_name, h->msg, h->n, a->think, err, sizeof err);
+    engine_chat_options opt = {.thinking = a->think, .reasoning = a->reasoning};
+    char *prompt = engine_chat_prompt_ex(m, a->template_name, h->msg, h->n, &opt, err, sizeof err);
     if (!prompt) return cli_error("chat", "%s", err), false;
     int64_t n = 0;
     int32_t *ids = cli_tokenize(m, prompt, strlen(prompt), true, true, &n);

@@ -1,18 +1,21 @@
 /* Chat prompts for the template families we target, recognised from tokenizer.chat_template
  * (a Jinja program we do not execute: we recognise its family by its markers and format the
- * conversation the way that family's template does), and a filter that hides <think> blocks. */
+ * conversation the way that family's template does), and a filter that hides reasoning: Qwen3's
+ * <think> blocks, harmony's analysis channel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model.h"
 
-typedef enum { TPL_UNKNOWN, TPL_CHATML, TPL_QWEN3, TPL_LLAMA3 } template_kind;
+typedef enum { TPL_UNKNOWN, TPL_CHATML, TPL_QWEN3, TPL_LLAMA3, TPL_HARMONY } template_kind;
 
 static const struct {
     const char *name;
     template_kind kind;
-} TEMPLATE_NAMES[] = {{"chatml", TPL_CHATML}, {"qwen3", TPL_QWEN3}, {"llama3", TPL_LLAMA3}};
+} TEMPLATE_NAMES[] = {
+    {"chatml", TPL_CHATML}, {"qwen3", TPL_QWEN3}, {"llama3", TPL_LLAMA3}, {"harmony", TPL_HARMONY}};
 
 #define QWEN25_DEFAULT_SYSTEM "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
@@ -27,6 +30,8 @@ static template_kind detect(const engine_model *m, bool *default_system) {
     gguf_str t;
     *default_system = false;
     if (!gguf_get_str(m->file, "tokenizer.chat_template", &t)) return TPL_UNKNOWN;
+    if (contains(t, "<|start|>") && contains(t, "<|channel|>") && contains(t, "<|message|>"))
+        return TPL_HARMONY;
     if (contains(t, "<|start_header_id|>") && contains(t, "<|eot_id|>")) return TPL_LLAMA3;
     if (!contains(t, "<|im_start|>")) return TPL_UNKNOWN;
     if (contains(t, "<think>")) return TPL_QWEN3;
@@ -120,99 +125,151 @@ static void format_llama3(sbuf *b, const engine_chat_message *msg, int n) {
     put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
+/* harmony's system message: identity, knowledge cutoff, date (local, as the template's
+ * strftime_now), reasoning effort, channels. */
+static void put_harmony_system(sbuf *b, const engine_chat_options *o) {
+    char today[16];
+    const char *date = o->date;
+    if (!date) {
+        time_t now = time(NULL);
+        struct tm tm;
+        if (!localtime_r(&now, &tm) || !strftime(today, sizeof today, "%Y-%m-%d", &tm))
+            snprintf(today, sizeof today, "1970-01-01");
+        date = today;
+    }
+    put(b, "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
+           "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: ");
+    put(b, date);
+    put(b, "\n\nReasoning: ");
+    put(b, o->reasoning ? o->reasoning : "medium");
+    put(b, "\n\n# Valid channels: analysis, commentary, final. Channel must be included for every "
+           "message.<|end|>");
+}
+
+/* harmony (gpt-oss), as its published template renders a conversation for inference: the
+ * system message, the first message as the developer's instructions when it is a system or
+ * developer message, user turns, earlier answers on the final channel (their analysis is
+ * dropped), then the assistant's turn opened without a channel: the model writes the channel
+ * itself. Like the template, it renders no other system or developer message and no tool
+ * message (no tool call precedes them). */
+static void format_harmony(sbuf *b, const engine_chat_message *msg, int n,
+                           const engine_chat_options *o) {
+    put_harmony_system(b, o);
+    int first = 0;
+    if (n > 0 && (!strcmp(msg[0].role, "system") || !strcmp(msg[0].role, "developer"))) {
+        if (msg[0].content[0]) {
+            put(b, "<|start|>developer<|message|># Instructions\n\n");
+            put_text(b, msg[0].content);
+            put(b, "\n\n<|end|>");
+        }
+        first = 1;
+    }
+    for (int i = first; i < n; i++) {
+        bool user = !strcmp(msg[i].role, "user");
+        if (!user && strcmp(msg[i].role, "assistant") != 0) continue;
+        put(b, user ? "<|start|>user<|message|>" : "<|start|>assistant<|channel|>final<|message|>");
+        put_text(b, msg[i].content);
+        put(b, "<|end|>");
+    }
+    put(b, "<|start|>assistant");
+}
+
+static template_kind kind_named(const char *name) {
+    for (size_t i = 0; i < sizeof TEMPLATE_NAMES / sizeof TEMPLATE_NAMES[0]; i++)
+        if (!strcmp(name, TEMPLATE_NAMES[i].name)) return TEMPLATE_NAMES[i].kind;
+    return TPL_UNKNOWN;
+}
+
+bool engine_chat_reasoning_known(const char *effort) {
+    return !strcmp(effort, "low") || !strcmp(effort, "medium") || !strcmp(effort, "high");
+}
+
+static bool check_input(const engine_chat_message *msg, int n, const engine_chat_options *o,
+                        char *err, size_t errlen) {
+    if (o->reasoning && !engine_chat_reasoning_known(o->reasoning)) {
+        snprintf(err, errlen, "unknown reasoning effort '%s' (low, medium or high)", o->reasoning);
+        return false;
+    }
+    if (o->date && (strlen(o->date) != 10 || strspn(o->date, "0123456789-") != 10)) {
+        snprintf(err, errlen, "the chat date must read YYYY-MM-DD");
+        return false;
+    }
+    for (int i = 0; i < n; i++)
+        if (!msg[i].role || !msg[i].content) {
+            snprintf(err, errlen, "message %d has no role or no content", i);
+            return false;
+        }
+    return true;
+}
+
 /* Formats the conversation into b (false with err). */
 static bool format(const engine_model *m, const char *template_name, const engine_chat_message *msg,
-                   int n, bool thinking, sbuf *b, char *err, size_t errlen) {
+                   int n, const engine_chat_options *o, sbuf *b, char *err, size_t errlen) {
     bool default_system = false;
     template_kind k = TPL_UNKNOWN;
     if (template_name) {
-        for (size_t i = 0; i < sizeof TEMPLATE_NAMES / sizeof TEMPLATE_NAMES[0]; i++)
-            if (!strcmp(template_name, TEMPLATE_NAMES[i].name)) k = TEMPLATE_NAMES[i].kind;
-        if (k == TPL_UNKNOWN) {
-            snprintf(err, errlen, "unknown chat template '%s' (known: chatml, qwen3, llama3)",
+        if ((k = kind_named(template_name)) == TPL_UNKNOWN) {
+            snprintf(err, errlen,
+                     "unknown chat template '%s' (known: chatml, qwen3, llama3, harmony)",
                      template_name);
             return false;
         }
     } else if ((k = detect(m, &default_system)) == TPL_UNKNOWN) {
         snprintf(err, errlen,
                  "the model's chat template is missing or not one we know; name one "
-                 "with --template chatml|qwen3|llama3");
+                 "with --template chatml|qwen3|llama3|harmony");
         return false;
     }
-    if (k == TPL_LLAMA3)
+    if (!check_input(msg, n, o, err, errlen)) return false;
+    if (k == TPL_HARMONY)
+        format_harmony(b, msg, n, o);
+    else if (k == TPL_LLAMA3)
         format_llama3(b, msg, n);
     else
         format_chatml(b, msg, n, default_system);
     /* Qwen3 turns thinking off with an empty think block at the start of the answer */
-    if (k == TPL_QWEN3 && !thinking) put(b, "<think>\n\n</think>\n\n");
+    if (k == TPL_QWEN3 && !o->thinking) put(b, "<think>\n\n</think>\n\n");
     if (b->oom) snprintf(err, errlen, "out of memory");
     return !b->oom;
 }
 
 bool engine_chat_template_known(const char *name) {
-    for (size_t i = 0; i < sizeof TEMPLATE_NAMES / sizeof TEMPLATE_NAMES[0]; i++)
-        if (!strcmp(name, TEMPLATE_NAMES[i].name)) return true;
-    return false;
+    return kind_named(name) != TPL_UNKNOWN;
 }
 
-char *engine_chat_prompt(const engine_model *m, const char *template_name,
-                         const engine_chat_message *msg, int n, bool thinking, char *err,
-                         size_t errlen) {
+char *engine_chat_prompt_ex(const engine_model *m, const char *template_name,
+                            const engine_chat_message *msg, int n, const engine_chat_options *o,
+                            char *err, size_t errlen) {
     sbuf b = {0};
-    bool ok = format(m, template_name, msg, n, thinking, &b, err, errlen);
+    bool ok = format(m, template_name, msg, n, o, &b, err, errlen);
     free(b.spans);
     if (!ok) free(b.buf);
     return ok ? b.buf : NULL;
 }
 
+char *engine_chat_prompt(const engine_model *m, const char *template_name,
+                         const engine_chat_message *msg, int n, bool thinking, char *err,
+                         size_t errlen) {
+    engine_chat_options o = {.thinking = thinking};
+    return engine_chat_prompt_ex(m, template_name, msg, n, &o, err, errlen);
+}
+
 int64_t engine_chat_tokens(const engine_model *m, const char *template_name,
                            const engine_chat_message *msgs, int n, bool thinking, int32_t *ids,
                            int64_t max, char *err, size_t errlen) {
+    engine_chat_options o = {.thinking = thinking};
+    return engine_chat_tokens_ex(m, template_name, msgs, n, &o, ids, max, err, errlen);
+}
+
+int64_t engine_chat_tokens_ex(const engine_model *m, const char *template_name,
+                              const engine_chat_message *msgs, int n, const engine_chat_options *o,
+                              int32_t *ids, int64_t max, char *err, size_t errlen) {
     sbuf b = {0};
     int64_t k = -1;
-    if (format(m, template_name, msgs, n, thinking, &b, err, errlen))
+    if (format(m, template_name, msgs, n, o, &b, err, errlen))
         k = tokenizer_encode_ex(m->tok, b.buf, b.len, true, false, b.spans, b.n_spans,
                                 max > 0 ? max : 1, ids, max, err, errlen);
     free(b.buf);
     free(b.spans);
     return k;
-}
-
-/* ---- hiding <think>...</think> from displayed answers ---- */
-
-static void emit_char(engine_think_filter *f, char c, char *out, size_t *o) {
-    if (f->inside) return;
-    if (f->skip_newlines && c == '\n') return;
-    f->skip_newlines = false;
-    out[(*o)++] = c;
-}
-
-/* Byte-wise matcher of the next tag; both tags start with '<' and repeat it nowhere else, so a
- * mismatch can only restart at position 0. */
-size_t engine_think_filter_push(engine_think_filter *f, const char *in, size_t n, char *out) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *tag = f->inside ? "</think>" : "<think>";
-        size_t len = strlen(tag);
-        if (in[i] == tag[f->matched]) {
-            if (++f->matched == (int)len) {
-                f->inside = !f->inside;
-                f->skip_newlines = !f->inside;
-                f->matched = 0;
-            }
-            continue;
-        }
-        for (int k = 0; k < f->matched; k++) emit_char(f, tag[k], out, &o);
-        f->matched = in[i] == tag[0];
-        if (!f->matched) emit_char(f, in[i], out, &o);
-    }
-    return o;
-}
-
-size_t engine_think_filter_flush(engine_think_filter *f, char *out) {
-    size_t o = 0;
-    const char *tag = f->inside ? "</think>" : "<think>";
-    for (int k = 0; k < f->matched; k++) emit_char(f, tag[k], out, &o);
-    f->matched = 0;
-    return o;
 }

@@ -113,8 +113,7 @@ void engine_kv_keep(engine_ctx *c, int32_t n);
  * so no move overwrites another's source), trims with engine_kv_keep, then evaluates each gap
  * and engine_kv_extend-s over the run after it. False (with a message) for a paged or encoder
  * context, a model without rotary positions, or ranges outside the cache. */
-bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err,
-                    size_t errlen);
+bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err, size_t errlen);
 /* Declares positions [n_past, n) held (n <= n_ctx): their rows must have been filled by
  * engine_kv_move; nothing checks it. */
 void engine_kv_extend(engine_ctx *c, int32_t n);
@@ -262,20 +261,36 @@ bool engine_generate(const engine_model *m, engine_ctx *c, const engine_gen_requ
 /* ---- chat ---- */
 
 typedef struct {
-    const char *role; /* "system", "user", "assistant" */
+    const char *role; /* "system", "user", "assistant" ("developer" for harmony) */
     const char *content;
 } engine_chat_message;
 
 /* The chat template family recognised from tokenizer.chat_template: "chatml" (Qwen2.5),
- * "qwen3" (ChatML with thinking), "llama3"; NULL if missing or unknown. */
+ * "qwen3" (ChatML with thinking), "llama3", "harmony" (gpt-oss: <|start|>, <|channel|> and
+ * <|message|> markers); NULL if missing or unknown. */
 const char *engine_chat_template(const engine_model *m);
-/* True when name is a template family engine_chat_prompt knows (chatml, qwen3, llama3). */
+/* True when name is a template family engine_chat_prompt knows (chatml, qwen3, llama3, harmony). */
 bool engine_chat_template_known(const char *name);
+/* True for a harmony reasoning effort: "low", "medium" or "high". */
+bool engine_chat_reasoning_known(const char *effort);
+
+/* What shapes a chat prompt besides its messages. */
+typedef struct {
+    bool thinking;         /* Qwen3: let it think (else an empty think block) */
+    const char *reasoning; /* harmony: "low", "medium" or "high" (NULL: medium, the default) */
+    const char *date;      /* harmony: "Current date" of the system message, YYYY-MM-DD (NULL:
+                              today, local time) */
+} engine_chat_options;
 /* The prompt for a conversation, ending with the assistant's turn opened (malloc'd; free it).
  * template_name NULL = the model's own; thinking: let Qwen3 think (else an empty think block). */
 char *engine_chat_prompt(const engine_model *m, const char *template_name,
                          const engine_chat_message *msgs, int n, bool thinking, char *err,
                          size_t errlen);
+
+/* engine_chat_prompt with every option. */
+char *engine_chat_prompt_ex(const engine_model *m, const char *template_name,
+                            const engine_chat_message *msgs, int n, const engine_chat_options *o,
+                            char *err, size_t errlen);
 
 /* The same conversation as tokens (BOS as the vocabulary asks), bounded like
  * engine_tokenize_upto: the template's own markers become special tokens, the messages' text
@@ -284,13 +299,25 @@ char *engine_chat_prompt(const engine_model *m, const char *template_name,
 int64_t engine_chat_tokens(const engine_model *m, const char *template_name,
                            const engine_chat_message *msgs, int n, bool thinking, int32_t *ids,
                            int64_t max, char *err, size_t errlen);
+int64_t engine_chat_tokens_ex(const engine_model *m, const char *template_name,
+                              const engine_chat_message *msgs, int n, const engine_chat_options *o,
+                              int32_t *ids, int64_t max, char *err, size_t errlen);
 
-/* Hides <think>...</think> (and the newlines after it) from streamed answer text. */
+/* Hides the model's reasoning from streamed answer text: <think>...</think> (and the newlines
+ * after it), or, when the answer begins with harmony's "<|channel|>", every message not on the
+ * final channel (the analysis) and the message markers. Zero-initialise it for each answer. */
 typedef struct {
     bool inside, skip_newlines;
-    int matched; /* bytes of the next tag matched so far */
+    int matched;                 /* bytes of the next <think> tag matched so far */
+    int mode;                    /* undecided, <think> or harmony */
+    bool in_body, shown, naming; /* harmony: in a message's text; on the final channel; in the
+                                    channel's name */
+    char held[16];               /* bytes that may begin a marker */
+    int n_held;
+    char channel[16];
+    int n_channel;
 } engine_think_filter;
-/* Writes the visible part of in[0..n) to out (room for n + 8 bytes); returns its length. */
+/* Writes the visible part of in[0..n) to out (room for n + 16 bytes); returns its length. */
 size_t engine_think_filter_push(engine_think_filter *f, const char *in, size_t n, char *out);
 /* At the end of the answer: a partial tag that never completed is shown after all. */
 size_t engine_think_filter_flush(engine_think_filter *f, char *out);

@@ -53,6 +53,36 @@ static int64_t count_tokens(const engine_model *m, const char *s) {
     return n;
 }
 
+/* What the model's chat template adds around a system and a user message, never taken below
+ * TEMPLATE_TOKENS (harmony's system message alone is about 50 tokens). */
+static int64_t template_tokens(const engine_model *m) {
+    engine_chat_message probe[] = {{"system", "x"}, {"user", "x"}};
+    char why[ENGINE_ERR_LEN];
+    char *p = m ? engine_chat_prompt(m, NULL, probe, 2, false, why, sizeof why) : NULL;
+    int64_t n = 0;
+    if (p) free(tokenize(m, p, true, &n));
+    free(p);
+    return n + 8 > TEMPLATE_TOKENS ? n + 8 : TEMPLATE_TOKENS;
+}
+
+/* A harmony model reasons on its analysis channel before the final one: only the final
+ * channel's text goes on to the caller. */
+typedef struct {
+    engine_think_filter filter;
+    engine_emit_fn emit;
+    void *user;
+} final_only;
+
+static bool emit_final(const char *s, size_t n, void *user) {
+    final_only *f = user;
+    char *vis = malloc(n + 16);
+    if (!vis) return false;
+    size_t k = engine_think_filter_push(&f->filter, s, n, vis);
+    bool ok = !k || f->emit(vis, k, f->user);
+    free(vis);
+    return ok;
+}
+
 char *index_ask_message(const engine_model *m, const char *question, const index_hit *hits,
                         int32_t n_hits, int64_t budget, bool *used) {
     char *msg = NULL, head[600];
@@ -94,7 +124,7 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
     int32_t n_ctx = engine_ctx_n_ctx(c);
     memset(r->used, 0, (size_t)r->n_hits * sizeof *r->used);
     int64_t budget = n_ctx - (int64_t)r->n_predict - count_tokens(m, INDEX_ASK_SYSTEM) -
-                     count_tokens(m, r->question) - TEMPLATE_TOKENS;
+                     count_tokens(m, r->question) - template_tokens(m);
     int64_t history_cost = 0;
     int32_t first = budget > 0 ? history_start(m, r, budget / 2, &history_cost) : r->n_history;
     budget -= history_cost;
@@ -119,12 +149,15 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
     free(msgs);
     int64_t n = 0;
     int32_t *ids = prompt ? tokenize(m, prompt, true, &n) : NULL;
+    const char *tmpl = engine_chat_template(m);
+    final_only fin = {.emit = r->emit, .user = r->user};
+    bool harmony = tmpl && !strcmp(tmpl, "harmony") && r->emit;
     engine_gen_request req = {.prompt = ids,
                               .n_prompt = n,
                               .n_predict = r->n_predict,
                               .sampling = r->sampling,
-                              .emit = r->emit,
-                              .user = r->user,
+                              .emit = harmony ? emit_final : r->emit,
+                              .user = harmony ? (void *)&fin : r->user,
                               /* answers quote the retrieved code: prompt lookup (greedy only,
                                * same answer) verifies those runs several tokens at a time */
                               .lookup_draft = 6};
@@ -135,6 +168,9 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
     }
     engine_gen_stats st;
     bool ok = ids && engine_generate(m, c, &req, &st, why, sizeof why);
+    char tail[32];
+    size_t k = harmony ? engine_think_filter_flush(&fin.filter, tail) : 0;
+    if (ok && k) r->emit(tail, k, r->user);
     if (ok && r->stats) *r->stats = st;
     if (!ok) snprintf(err, errlen, "ask: %s", why);
     free(ids);

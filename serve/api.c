@@ -337,7 +337,8 @@ static char *message_text(json_t *content) {
     return out;
 }
 
-static bool chat_prompt(serve_server *s, json_t *msgs, serve_job *j, why *w) {
+static bool chat_prompt(serve_server *s, json_t *msgs, const char *reasoning, serve_job *j,
+                        why *w) {
     size_t n = json_is_array(msgs) ? json_array_size(msgs) : 0;
     if (n == 0 || n > 4096) {
         snprintf(w->msg, sizeof w->msg, "'messages' must be a non-empty array");
@@ -361,8 +362,9 @@ static bool chat_prompt(serve_server *s, json_t *msgs, serve_job *j, why *w) {
      * forge a marker); tokenizing stops past the prompt limit */
     int32_t max = s->p.max_prompt, *ids = ok ? malloc(((size_t)max + 1) * sizeof *ids) : NULL;
     char err[ENGINE_ERR_LEN];
-    int64_t k = ids ? engine_chat_tokens(s->model, s->p.chat_template, m, (int)n, false, ids, max,
-                                         err, sizeof err)
+    engine_chat_options opt = {.reasoning = reasoning};
+    int64_t k = ids ? engine_chat_tokens_ex(s->model, s->p.chat_template, m, (int)n, &opt, ids, max,
+                                            err, sizeof err)
                     : -1;
     if (ok && k < 0) snprintf(w->msg, sizeof w->msg, "%s", ids ? err : "out of memory");
     for (size_t i = 0; texts && i < n; i++) free(texts[i]);
@@ -381,8 +383,15 @@ static serve_job *parse_chat(serve_server *s, json_t *o, why *w) {
     if (!j) return NULL;
     j->id = take_id(s);
     const char *tmpl = s->p.chat_template ? s->p.chat_template : engine_chat_template(s->model);
-    j->hide_think = tmpl && !strcmp(tmpl, "qwen3");
-    if (get_gen_params(s, o, j, 1 << 30, w) && chat_prompt(s, json_object_get(o, "messages"), j, w))
+    /* reasoning is not the answer: Qwen3's <think> blocks, harmony's analysis channel */
+    j->hide_think = tmpl && (!strcmp(tmpl, "qwen3") || !strcmp(tmpl, "harmony"));
+    json_t *effort = json_object_get(o, "reasoning_effort"); /* harmony's reasoning effort */
+    const char *reasoning = json_is_string(effort) ? json_string_value(effort) : NULL;
+    if (effort && !json_is_null(effort) && (!reasoning || !engine_chat_reasoning_known(reasoning)))
+        snprintf(w->msg, sizeof w->msg,
+                 "'reasoning_effort' must be \"low\", \"medium\" or \"high\"");
+    else if (get_gen_params(s, o, j, 1 << 30, w) &&
+             chat_prompt(s, json_object_get(o, "messages"), reasoning, j, w))
         return j;
     if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "invalid request");
     pthread_mutex_lock(&s->mu);

@@ -154,9 +154,10 @@ static void advance(serve_server *s, sched_state *st, slot *sl, const float *log
         slot_end(s, st, sl, "stop", 0, NULL);
         return;
     }
-    char piece[256], visible[256 + 8], *text = piece;
+    char piece[256], visible[256 + 16], *text = piece;
     int n = engine_token_piece(m, id, false, piece, sizeof piece);
-    if (n > 0 && sl->job->hide_think) { /* Qwen3's <think> blocks are not the answer */
+    if (n > 0 &&
+        sl->job->hide_think) { /* reasoning (<think>, harmony's analysis) is not the answer */
         n = (int)engine_think_filter_push(&sl->think, piece, (size_t)n, visible);
         text = visible;
     }

@@ -40,7 +40,7 @@ static bool check_params(serve_params *p, char *err, size_t errlen) {
         return false;
     }
     if (p->chat_template && !engine_chat_template_known(p->chat_template)) {
-        snprintf(err, errlen, "unknown chat template '%s' (known: chatml, qwen3, llama3)",
+        snprintf(err, errlen, "unknown chat template '%s' (known: chatml, qwen3, llama3, harmony)",
                  p->chat_template);
         return false;
     }

@@ -18,3 +18,18 @@ add_custom_target(o200k_vocab ALL DEPENDS ${HEARTH_O200K_VOCAB})
 add_test(NAME test_o200k_vocab COMMAND ${Python3_EXECUTABLE}
   ${CMAKE_CURRENT_SOURCE_DIR}/test_o200k_vocab.py ${HEARTH_O200K_VOCAB} ${HEARTH_O200K_XZ}
   ${CMAKE_SOURCE_DIR}/tools/o200k ${HEARTH_REF_DIR})
+# The engine's tokenizer on that vocabulary: gpt-tokenizer's tokens for the kit's texts exactly,
+# the gpt-4o pre-tokenizer's splits (hand-picked, and tests/data/o200k_splits.json from
+# tools/o200k/splits.mjs), harmony's end-of-generation and shown tokens.
+hearth_test_exe(test_o200k test_o200k.c)
+target_link_libraries(test_o200k PRIVATE PkgConfig::JANSSON)
+add_dependencies(test_o200k o200k_vocab)
+add_test(NAME test_o200k COMMAND test_o200k ${HEARTH_O200K_VOCAB} ${HEARTH_REF_DIR}
+  ${HEARTH_TEST_DATA})
+# The harmony chat format (gpt-oss) on it: prompts as the published template renders them, the
+# template recognised from a GGUF (stories260K rewritten with a harmony template, and with this
+# vocabulary), the prompt's special tokens, the filter that shows only the final channel.
+hearth_test_exe(test_harmony test_harmony.c)
+add_dependencies(test_harmony o200k_vocab)
+add_test(NAME test_harmony COMMAND test_harmony ${HEARTH_TEST_DATA}/stories260K.gguf
+  ${HEARTH_O200K_VOCAB} ${CMAKE_CURRENT_BINARY_DIR})

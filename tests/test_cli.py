@@ -583,6 +583,17 @@ def test_chat_commands_and_timings_without_a_terminal():
     check("chat: no banner or prompt when not on a terminal", "hearth chat with" not in err and "> " not in err, err)
 
 
+def test_chat_reasoning_effort():
+    base = [HEARTH, "chat", f"{DATA}/stories260K.gguf", "--template", "harmony", "-p", "Once", "-n", "4",
+            "--temp", "0"]
+    p = subprocess.run(base + ["--reasoning", "high"], capture_output=True, timeout=120)
+    check("chat --template harmony --reasoning high: an answer", p.returncode == 0, p.stderr.decode())
+    p = subprocess.run(base + ["--reasoning", "extreme"], capture_output=True, timeout=120)
+    err = p.stderr.decode()
+    check("chat --reasoning extreme: refused, naming the efforts",
+          p.returncode != 0 and "--reasoning" in err and "low, medium or high" in err, err)
+
+
 class Pty:
     """hearth on a pseudo-terminal (stdin, stdout and stderr), in its own session."""
 

@@ -7,6 +7,8 @@ Tables (all sorted by code point, looked up by binary search at run time):
   * lowercase: code point -> first code point of str.lower() when it differs.
   * nfd_first: code point -> first code point of its NFD decomposition (what BERT-style accent
     stripping keeps of a precomposed character); Hangul syllables are left to code.
+  * letter case: 1 for Lu and Lt, 2 for Ll, 0 otherwise (the o200k pre-tokenizer tells upper-
+    from lower-case letters); a direct table below UCD_DIRECT, ranges the rest.
 
 Usage: python3 tools/gen_unicode_tables.py > engine/tokenizer/unicode_tables.c
 """
@@ -35,6 +37,11 @@ def flags_of(cp):
     return f
 
 
+def case_of(cp):
+    cat = unicodedata.category(chr(cp))
+    return 1 if cat in ("Lu", "Lt") else 2 if cat == "Ll" else 0
+
+
 def main():
     out = sys.stdout
     flags = [flags_of(cp) for cp in range(MAX_CP)]
@@ -42,6 +49,11 @@ def main():
     for cp in range(DIRECT, MAX_CP):
         if not ranges or ranges[-1][1] != flags[cp]:
             ranges.append((cp, flags[cp]))
+    cases = [case_of(cp) for cp in range(MAX_CP)]
+    case_ranges = []
+    for cp in range(DIRECT, MAX_CP):
+        if not case_ranges or case_ranges[-1][1] != cases[cp]:
+            case_ranges.append((cp, cases[cp]))
     lower = []
     nfd = []
     for cp in range(MAX_CP):
@@ -66,6 +78,14 @@ def main():
     for cp, f in ranges:
         out.write("    {0x%06x, 0x%02x},\n" % (cp, f))
     out.write("};\nconst size_t ucd_n_ranges = %d;\n\n" % len(ranges))
+    out.write("const uint8_t ucd_direct_case[UCD_DIRECT] = {\n")
+    for i in range(0, DIRECT, 32):
+        out.write("    " + " ".join("%d," % cases[c] for c in range(i, i + 32)) + "\n")
+    out.write("};\n\n")
+    out.write("const ucd_range ucd_case_ranges[] = {\n")
+    for cp, f in case_ranges:
+        out.write("    {0x%06x, %d},\n" % (cp, f))
+    out.write("};\nconst size_t ucd_n_case_ranges = %d;\n\n" % len(case_ranges))
     for name, pairs in (("ucd_lower", lower), ("ucd_nfd_first", nfd)):
         out.write("const ucd_pair %s[] = {\n" % name)
         for a, b in pairs:

@@ -110,10 +110,10 @@ static int64_t partition(const tokenizer *t, const char *text, size_t len, bool 
             st[p] = 2;
             memset(st + p + 1, 3, n - 1);
             hits[n_tok++] = (tok_hit){(uint32_t)p, id};
-            if (t->strip[id] & TOK_LSTRIP)
+            if (t->attr[id] & TOK_LSTRIP)
                 for (size_t q = p; q > 0 && st[q - 1] == 0 && is_space_byte(text[q - 1]); q--)
                     st[q - 1] = 1;
-            if (t->strip[id] & TOK_RSTRIP)
+            if (t->attr[id] & TOK_RSTRIP)
                 for (size_t q = p + n; q < len && st[q] == 0 && is_space_byte(text[q]); q++)
                     st[q] = 1;
         }
@@ -247,7 +247,7 @@ int tokenizer_piece(const tokenizer *t, int32_t id, bool render_special, char *b
     switch (t->type[id]) {
     case TT_CONTROL:
     case TT_UNKNOWN:
-        return render_special ? copy_out(s, n, buf, buflen) : 0;
+        return render_special || (t->attr[id] & TOK_SHOWN) ? copy_out(s, n, buf, buflen) : 0;
     case TT_UNUSED:
         return 0;
     case TT_USER:

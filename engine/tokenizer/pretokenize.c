@@ -105,6 +105,74 @@ static size_t m_qwen2(const pt_text *x, size_t i, size_t e) {
     return m_llama3_impl(x, i, e, 1);
 }
 
+/* o200k's letter classes: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (a word's head) and
+ * [\p{Ll}\p{Lm}\p{Lo}\p{M}] (its tail); Lm, Lo and marks are both. */
+static bool o200k_head(const pt_text *x, size_t j) {
+    uint8_t f = x->fl[j];
+    return (f & UCD_M) || (IS_L(f) && ucd_case(x->cp[j]) != UCD_LOWER);
+}
+static bool o200k_tail(const pt_text *x, size_t j) {
+    uint8_t f = x->fl[j];
+    return (f & UCD_M) || (IS_L(f) && ucd_case(x->cp[j]) != UCD_UPPER);
+}
+
+/* head*tail+ at s as a backtracking matcher takes it: the head run, then a tail run; when no
+ * tail character follows the head run, the match ends after the run's last character that is
+ * also a tail character. 0 when none is. */
+static size_t o200k_alt1(const pt_text *x, size_t s, size_t e) {
+    size_t a = s;
+    while (a < e && o200k_head(x, a)) a++;
+    if (a < e && o200k_tail(x, a)) {
+        while (a < e && o200k_tail(x, a)) a++;
+        return a - s;
+    }
+    for (size_t k = a; k > s; k--)
+        if (o200k_tail(x, k - 1)) return k - s;
+    return 0;
+}
+
+/* head+tail* at s, tried only where head*tail+ failed: then the head run is followed by no
+ * tail character, so the match is the head run. */
+static size_t o200k_alt2(const pt_text *x, size_t s, size_t e) {
+    size_t a = s;
+    while (a < e && o200k_head(x, a)) a++;
+    return a - s;
+}
+
+/* [^\r\n\p{L}\p{N}] */
+static bool o200k_prefix(const pt_text *x, size_t i) {
+    return !is_crlf(x->cp[i]) && !IS_L(x->fl[i]) && !IS_N(x->fl[i]);
+}
+
+/* [^\r\n\p{L}\p{N}]?<head>*<tail>+<c>?|[^\r\n\p{L}\p{N}]?<head>+<tail>*<c>?|\p{N}{1,3}|
+ *  ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+   (o200k, GPT-4o and gpt-oss; <c> is
+ * '(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE]). Each word alternative is tried with its
+ * optional first character, then without it, before the next alternative: a mark before
+ * capitals is a word of its own (the first alternative matches it alone). */
+static size_t m_o200k(const pt_text *x, size_t i, size_t e) {
+    bool pre = o200k_prefix(x, i) && i + 1 < e;
+    size_t n = pre ? o200k_alt1(x, i + 1, e) : 0;
+    n = n ? n + 1 : o200k_alt1(x, i, e);
+    if (!n && pre && (n = o200k_alt2(x, i + 1, e))) n++;
+    if (!n) n = o200k_alt2(x, i, e);
+    if (n) return n + (i + n < e ? contraction(x, i + n, e, true) : 0);
+    uint8_t f = x->fl[i];
+    if (IS_N(f)) return run(x, i, i + 3 < e ? i + 3 : e, UCD_N);
+    size_t k = (x->cp[i] == ' ' && i + 1 < e && IS_OTHER(x->fl[i + 1])) ? i + 1 : i;
+    if (IS_OTHER(x->fl[k])) {
+        size_t j = k + run_other(x, k, e);
+        while (j < e && (is_crlf(x->cp[j]) || x->cp[j] == '/')) j++;
+        return j - i;
+    }
+    if (IS_WS(f)) {
+        size_t end = i + run(x, i, e, UCD_WS);
+        for (size_t q = end; q > i; q--) /* last CR/LF of the run */
+            if (is_crlf(x->cp[q - 1])) return q - i;
+        return ws_tail(x, i, e);
+    }
+    return 0;
+}
+
 /* \p{N} */
 static size_t m_digit(const pt_text *x, size_t i, size_t e) {
     (void)e;
@@ -188,6 +256,7 @@ static const pt_pipeline k_pipelines[] = {
     [PRE_STARCODER] = {2, {m_digit, m_gpt2}},
     [PRE_DEEPSEEK_CODER] = {5, {m_crlf1, m_ws_letters, m_ws_punct, m_cjk, m_digit}},
     [PRE_FALCON] = {3, {m_punct_falcon, m_gpt2, m_ascii3}},
+    [PRE_O200K] = {1, {m_o200k}},
 };
 
 static const struct {
@@ -222,6 +291,7 @@ static const struct {
     {"minerva-7b", PRE_STARCODER, false},
     {"deepseek-coder", PRE_DEEPSEEK_CODER, false},
     {"falcon", PRE_FALCON, false},
+    {"gpt-4o", PRE_O200K, true}, /* tiktoken takes a word that is a token whole */
 };
 
 bool pretok_parse_name(const char *name, size_t len, tok_pre *pre, bool *ignore_merges) {

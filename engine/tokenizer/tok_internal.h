@@ -22,8 +22,10 @@ enum {
     TT_BYTE = 6,
 };
 
-/* Per-token strip flags (whitespace removed next to a matched special token). */
-enum { TOK_LSTRIP = 1, TOK_RSTRIP = 2 };
+/* Per-token attributes: whitespace removed next to a matched special token (L/RSTRIP); a control
+ * token whose text a piece gives even without render_special (SHOWN: harmony's message markers,
+ * which the chat filter reads to tell the hidden analysis from the final answer). */
+enum { TOK_LSTRIP = 1, TOK_RSTRIP = 2, TOK_SHOWN = 4 };
 
 /* Pre-tokenizer pipelines (named by tokenizer.ggml.pre). */
 typedef enum {
@@ -34,6 +36,7 @@ typedef enum {
     PRE_STARCODER,
     PRE_DEEPSEEK_CODER,
     PRE_FALCON,
+    PRE_O200K,
 } tok_pre;
 
 /* Open-addressing hash set of text indices, keyed by their bytes. */
@@ -66,7 +69,7 @@ struct tokenizer {
     size_t arena_len, arena_cap;
     float *scores;         /* SPM merge priorities (n_vocab) */
     uint8_t *type;         /* TT_* (n_vocab) */
-    uint8_t *strip;        /* TOK_LSTRIP | TOK_RSTRIP (n_vocab) */
+    uint8_t *attr;         /* TOK_LSTRIP | TOK_RSTRIP | TOK_SHOWN (n_vocab) */
     tok_strmap map;        /* text -> index; for duplicate token texts the last one wins */
     tok_pairmap merges;    /* BPE */
     int32_t byte_tok[256]; /* BPE: token of the mapped character of each byte; SPM: <0xXX> */

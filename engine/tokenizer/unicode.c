@@ -29,18 +29,29 @@ uint32_t ucd_decode(const unsigned char *s, size_t n, int *len) {
     return cp;
 }
 
-uint8_t ucd_flags(uint32_t cp) {
-    if (cp < UCD_DIRECT) return ucd_direct_flags[cp];
-    if (cp >= 0x110000) return UCD_S;
-    size_t lo = 0, hi = ucd_n_ranges; /* last range with start <= cp */
+/* Value of the last range starting at or before cp (cp >= ranges[0].start). */
+static uint32_t range_lookup(const ucd_range *r, size_t n, uint32_t cp) {
+    size_t lo = 0, hi = n;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (ucd_ranges[mid].start <= cp)
+        if (r[mid].start <= cp)
             lo = mid;
         else
             hi = mid;
     }
-    return (uint8_t)ucd_ranges[lo].flags;
+    return r[lo].flags;
+}
+
+uint8_t ucd_flags(uint32_t cp) {
+    if (cp < UCD_DIRECT) return ucd_direct_flags[cp];
+    if (cp >= 0x110000) return UCD_S;
+    return (uint8_t)range_lookup(ucd_ranges, ucd_n_ranges, cp);
+}
+
+uint8_t ucd_case(uint32_t cp) {
+    if (cp < UCD_DIRECT) return ucd_direct_case[cp];
+    if (cp >= 0x110000) return 0;
+    return (uint8_t)range_lookup(ucd_case_ranges, ucd_n_case_ranges, cp);
 }
 
 static uint32_t pair_lookup(const ucd_pair *t, size_t n, uint32_t cp) {

@@ -33,6 +33,11 @@ typedef struct {
 extern const uint8_t ucd_direct_flags[UCD_DIRECT];
 extern const ucd_range ucd_ranges[];
 extern const size_t ucd_n_ranges;
+/* Letter case: UCD_UPPER for Lu and Lt, UCD_LOWER for Ll, 0 for every other code point. */
+enum { UCD_UPPER = 1, UCD_LOWER = 2 };
+extern const uint8_t ucd_direct_case[UCD_DIRECT];
+extern const ucd_range ucd_case_ranges[];
+extern const size_t ucd_n_case_ranges;
 extern const ucd_pair ucd_lower[];
 extern const size_t ucd_lower_n;
 extern const ucd_pair ucd_nfd_first[];
@@ -47,6 +52,8 @@ uint32_t ucd_decode(const unsigned char *s, size_t n, int *len);
 /* Flags of a code point (invalid bytes are classed like U+FFFD: a symbol). */
 uint8_t ucd_flags(uint32_t cp);
 uint32_t ucd_tolower(uint32_t cp);
+/* UCD_UPPER, UCD_LOWER or 0 (invalid bytes and code points past U+10FFFF: 0). */
+uint8_t ucd_case(uint32_t cp);
 uint32_t ucd_nfd_first_of(uint32_t cp);
 /* Encodes cp (< 0x110000) as UTF-8 into out (4 bytes room); returns the length. */
 int ucd_encode(uint32_t cp, char *out);

@@ -280,6 +280,31 @@ static const char *const k_eog[] = {"<|eot_id|>",
                                     "</s>",
                                     NULL};
 
+static void drop_eog(tokenizer *t, int32_t id) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < t->n_eog; i++)
+        if (t->eog_ids[i] != id) t->eog_ids[k++] = t->eog_ids[i];
+    t->n_eog = k;
+}
+
+/* harmony (gpt-oss): <|end|> closes a message and the final channel's message may follow it;
+ * <|return|> ends the answer and <|call|> a tool call. The message markers are shown in pieces
+ * (they stay control tokens, so text never forges them). False when out of memory. */
+static bool harmony_specials(tokenizer *t) {
+    int32_t end = tok_lookup(t, "<|end|>", 7), ret = tok_lookup(t, "<|return|>", 10);
+    if (tok_lookup(t, "<|channel|>", 11) < 0 || tok_lookup(t, "<|message|>", 11) < 0 || ret < 0)
+        return true;
+    drop_eog(t, end);
+    if (t->sp.eot == end) t->sp.eot = ret;
+    static const char *const shown[] = {"<|start|>", "<|channel|>", "<|message|>", "<|end|>",
+                                        "<|constrain|>"};
+    for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+        int32_t id = tok_lookup(t, shown[i], strlen(shown[i]));
+        if (id >= 0) t->attr[id] |= TOK_SHOWN;
+    }
+    return add_eog(t, ret) && add_eog(t, tok_lookup(t, "<|call|>", 8));
+}
+
 static bool load_specials(tokenizer *t, const gguf_file *g, char *err, size_t errlen) {
     tokenizer_specials *sp = &t->sp;
     int32_t *all[] = {&sp->bos,     &sp->eos,     &sp->eot,     &sp->eom,     &sp->unk,
@@ -342,6 +367,7 @@ static bool load_specials(tokenizer *t, const gguf_file *g, char *err, size_t er
         make_control(t, id);
         ok = add_eog(t, id);
     }
+    if (ok) ok = harmony_specials(t);
     if (!ok) {
         tok_err(err, errlen, "out of memory");
         return false;
@@ -396,13 +422,13 @@ static bool build_special_list(tokenizer *t, const gguf_file *g) {
     for (size_t i = 0; i < m; i++) low[i] = (char)tolower((unsigned char)name[i]);
     low[m] = 0;
     if (strstr(low, "phi-3") || strstr(low, "phi3")) {
-        for (uint32_t i = 0; i < t->n_special; i++) t->strip[t->special_ids[i]] |= TOK_RSTRIP;
+        for (uint32_t i = 0; i < t->n_special; i++) t->attr[t->special_ids[i]] |= TOK_RSTRIP;
         int32_t id = tok_lookup(t, "</s>", 4);
-        if (id >= 0) t->strip[id] |= TOK_RSTRIP;
+        if (id >= 0) t->attr[id] |= TOK_RSTRIP;
         static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
         for (size_t i = 0; i < 3; i++) {
             id = tok_lookup(t, keep[i], strlen(keep[i]));
-            if (id >= 0) t->strip[id] &= (uint8_t)~TOK_RSTRIP;
+            if (id >= 0) t->attr[id] &= (uint8_t)~TOK_RSTRIP;
         }
     }
     return true;
@@ -460,9 +486,9 @@ tokenizer *tokenizer_load(const gguf_file *g, char *err, size_t errlen) {
     t->text_off = malloc(t->cap_text * sizeof(uint32_t));
     t->text_len = malloc(t->cap_text * sizeof(uint32_t));
     t->type = malloc((size_t)t->n_vocab);
-    t->strip = calloc((size_t)t->n_vocab, 1);
+    t->attr = calloc((size_t)t->n_vocab, 1);
     t->scores = calloc((size_t)t->n_vocab, sizeof(float));
-    if (!t->arena || !t->text_off || !t->text_len || !t->type || !t->strip || !t->scores ||
+    if (!t->arena || !t->text_off || !t->text_len || !t->type || !t->attr || !t->scores ||
         !tok_strmap_init(&t->map, (uint32_t)t->n_vocab + (t->kind == TOK_BPE ? 4096 : 0))) {
         tok_err(err, errlen, "out of memory");
         goto fail;
@@ -541,7 +567,7 @@ void tokenizer_free(tokenizer *t) {
     free(t->arena);
     free(t->scores);
     free(t->type);
-    free(t->strip);
+    free(t->attr);
     tok_strmap_free(&t->map);
     free(t->merges.slots);
     free(t->special_ids);

@@ -129,5 +129,5 @@ test('an unknown --template is refused at start-up, naming the known ones', { sk
   p.stderr.on('data', (d) => { err += d; if (/listening on/.test(err)) p.kill('SIGTERM'); });
   const code = await new Promise((r) => p.on('exit', r));
   assert.notEqual(code, 0, err);
-  assert.match(err, /unknown chat template 'nonsense' \(known: chatml, qwen3, llama3\)/);
+  assert.match(err, /unknown chat template 'nonsense' \(known: chatml, qwen3, llama3, harmony\)/);
 });

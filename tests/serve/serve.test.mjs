@@ -207,6 +207,10 @@ test('malformed and invalid requests get OpenAI-shaped 4xx errors', async () => 
   assertError(await post(qwen.url, '/v1/completions', { prompt: 'x', stop: [1] }), 400);
   assertError(await post(qwen.url, '/v1/chat/completions', { messages: [] }), 400);
   assertError(await post(qwen.url, '/v1/chat/completions', { messages: [{ role: 'x', content: 'y' }] }), 400);
+  const effort = await post(qwen.url, '/v1/chat/completions',
+    { messages: [{ role: 'user', content: 'y' }], reasoning_effort: 'extreme' });
+  assertError(effort, 400);
+  assert.match(effort.json.error.message, /reasoning_effort/);
   assertError(await post(qwen.url, '/v1/embeddings', { input: [] }), 400);
   assertError(await post(qwen.url, '/v1/embeddings', { input: 'x', encoding_format: 'hex' }), 400);
   assertError(await post(qwen.url, '/v1/completions', { prompt: 'word '.repeat(3000) }), 400,
