@@ -1,0 +1,289 @@
+/* What the symbol graph's ranks (graph.c) are used for at query time: breaking ties between hits
+ * (the file more of the repository relies on first) and a compact map of the files a question
+ * retrieved: each file's definitions, the most used first, one signature line each, plus the
+ * files whose definitions the retrieved ones use most. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAP_MAX_FILES     32 /* retrieved files looked at */
+#define MAP_NEIGHBOURS    4  /* files they use, added after them */
+#define MAP_DEFS_PER_FILE 12
+#define MAP_LINE_BYTES    100
+
+static double file_rank(sqlite3_stmt *st, const char *path) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
+}
+
+void index_graph_break_ties(index_store *s, index_hit *hits, int32_t n) {
+    sqlite3_stmt *st;
+    if (n < 2 || sqlite3_prepare_v2(s->db, "SELECT rank FROM files WHERE path=?", -1, &st, NULL) !=
+                     SQLITE_OK)
+        return;
+    double *rank = malloc((size_t)n * sizeof *rank);
+    for (int32_t i = 0; rank && i < n; i++) rank[i] = file_rank(st, hits[i].path);
+    sqlite3_finalize(st);
+    /* insertion sort inside each run of equal scores: stable, and n is a handful */
+    for (int32_t i = 1; rank && i < n; i++) {
+        index_hit h = hits[i];
+        double r = rank[i];
+        int32_t j = i;
+        for (; j > 0 && hits[j - 1].score == h.score && rank[j - 1] < r; j--) {
+            hits[j] = hits[j - 1];
+            rank[j] = rank[j - 1];
+        }
+        hits[j] = h;
+        rank[j] = r;
+    }
+    free(rank);
+}
+
+bool index_ranked_add(index_ranked *r, int64_t id, double bm25) {
+    if (r->n == r->cap) {
+        int32_t cap = r->cap ? 2 * r->cap : 64;
+        int64_t *ids = realloc(r->id, (size_t)cap * sizeof *ids);
+        if (ids) r->id = ids;
+        double *s = ids ? realloc(r->bm25, (size_t)cap * sizeof *s) : NULL;
+        if (!s) return false;
+        r->bm25 = s;
+        r->cap = cap;
+    }
+    r->id[r->n] = id;
+    r->bm25[r->n++] = bm25;
+    return true;
+}
+
+void index_ranked_free(index_ranked *r) {
+    free(r->id);
+    free(r->bm25);
+    *r = (index_ranked){0};
+}
+
+/* Insertion sort of one run [a, b) by rank, highest first (runs are short: equal scores). */
+static void sort_run(index_ranked *r, double *rank, int32_t a, int32_t b) {
+    for (int32_t i = a + 1; i < b; i++) {
+        int64_t id = r->id[i];
+        double k = rank[i - a];
+        int32_t j = i;
+        for (; j > a && rank[j - 1 - a] < k; j--) {
+            r->id[j] = r->id[j - 1];
+            rank[j - a] = rank[j - 1 - a];
+        }
+        r->id[j] = id;
+        rank[j - a] = k;
+    }
+}
+
+static bool same_score(double x, double y) {
+    return fabs(x - y) <= 1e-9 * (fabs(x) > fabs(y) ? fabs(x) : fabs(y));
+}
+
+void index_graph_order_ties(index_store *s, index_ranked *r) {
+    sqlite3_stmt *st;
+    if (r->n < 2 || sqlite3_prepare_v2(s->db,
+                                       "SELECT f.rank FROM chunks c JOIN files f ON f.id = "
+                                       "c.file_id WHERE c.id=?",
+                                       -1, &st, NULL) != SQLITE_OK)
+        return;
+    for (int32_t a = 0, b; a < r->n; a = b) {
+        for (b = a + 1; b < r->n && same_score(r->bm25[a], r->bm25[b]);) b++;
+        double *rank = b - a > 1 ? malloc((size_t)(b - a) * sizeof *rank) : NULL;
+        for (int32_t i = a; rank && i < b; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, r->id[i]);
+            rank[i - a] = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
+        }
+        if (rank) sort_run(r, rank, a, b);
+        free(rank);
+    }
+    sqlite3_finalize(st);
+}
+
+/* ---- the map ---- */
+
+typedef struct {
+    int64_t id;
+    char *path;
+} map_file;
+
+typedef struct {
+    int32_t line, users;
+    char *sig;
+} map_def;
+
+typedef struct {
+    char *s;
+    size_t len, cap, max;
+    bool full;
+} map_text;
+
+static void put(map_text *t, const char *s, size_t n) {
+    if (t->full || t->len + n + 1 > t->max) {
+        t->full = true;
+        return;
+    }
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = (t->len + n + 1) * 2;
+        char *p = realloc(t->s, cap);
+        if (!p) {
+            t->full = true;
+            return;
+        }
+        t->s = p;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, s, n);
+    t->len += n;
+    t->s[t->len] = 0;
+}
+
+/* The line of a definition's chunk that names it (its signature), made printable; *at is its
+ * offset in lines. */
+static char *signature(const char *text, const char *name, int32_t *at) {
+    const char *line = text, *pick = NULL;
+    for (int32_t i = 0; line && *line && !pick; i++) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        const char *hit = name ? strstr(line, name) : NULL;
+        if (hit && hit < line + n) {
+            pick = line;
+            *at = i;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    if (!pick) {
+        pick = text;
+        *at = 0;
+    }
+    size_t n = strcspn(pick, "\n");
+    char *sig = strndup(pick, n > MAP_LINE_BYTES ? MAP_LINE_BYTES : n);
+    for (char *p = sig; p && *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t') *p = '?';
+    return sig;
+}
+
+static int def_by_users(const void *a, const void *b) {
+    const map_def *x = a, *y = b;
+    return x->users != y->users ? (y->users > x->users) - (y->users < x->users)
+                                : (x->line > y->line) - (x->line < y->line);
+}
+
+static int def_by_line(const void *a, const void *b) {
+    const map_def *x = a, *y = b;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* One chunk per definition (windows of a split one share def_start), with how many other files
+ * use its name. */
+static const char DEFS_SQL[] =
+    "SELECT c.name, c.text, min(c.start_line), (SELECT count(*) FROM refs r WHERE r.name = c.name"
+    " AND r.file_id != c.file_id) FROM chunks c WHERE c.file_id = ? AND c.name IS NOT NULL"
+    " GROUP BY c.def_start, c.symbol ORDER BY 3";
+
+static void map_one_file(index_store *s, const map_file *f, map_text *t) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, DEFS_SQL, -1, &st, NULL) != SQLITE_OK) return;
+    sqlite3_bind_int64(st, 1, f->id);
+    map_def *defs = NULL;
+    int32_t n = 0, cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            map_def *d = realloc(defs, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *d);
+            if (!d) break;
+            defs = d;
+        }
+        int32_t at = 0;
+        const char *text = (const char *)sqlite3_column_text(st, 1);
+        char *sig = signature(text ? text : "", (const char *)sqlite3_column_text(st, 0), &at);
+        if (!sig) break;
+        defs[n++] = (map_def){sqlite3_column_int(st, 2) + at, sqlite3_column_int(st, 3), sig};
+    }
+    sqlite3_finalize(st);
+    if (n > MAP_DEFS_PER_FILE) {
+        qsort(defs, (size_t)n, sizeof *defs, def_by_users);
+        for (int32_t i = MAP_DEFS_PER_FILE; i < n; i++) free(defs[i].sig);
+        n = MAP_DEFS_PER_FILE;
+    }
+    qsort(defs, (size_t)n, sizeof *defs, def_by_line);
+    char head[64];
+    put(t, f->path, strlen(f->path));
+    put(t, ":\n", 2);
+    for (int32_t i = 0; i < n; i++) {
+        int k = snprintf(head, sizeof head, "%6d  ", defs[i].line);
+        put(t, head, (size_t)k);
+        put(t, defs[i].sig, strlen(defs[i].sig));
+        put(t, "\n", 1);
+        free(defs[i].sig);
+    }
+    free(defs);
+}
+
+static bool add_file(map_file *files, int32_t *n, int64_t id, const char *path) {
+    for (int32_t i = 0; i < *n; i++)
+        if (files[i].id == id) return true;
+    files[*n] = (map_file){id, strdup(path)};
+    return files[(*n)++].path != NULL;
+}
+
+/* The retrieved files, in the hits' order. */
+static void hit_files(index_store *s, const index_hit *hits, int32_t n_hits, map_file *files,
+                      int32_t *n) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM files WHERE path=?", -1, &st, NULL) != SQLITE_OK)
+        return;
+    for (int32_t i = 0; i < n_hits && *n < MAP_MAX_FILES; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, hits[i].path, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW &&
+            !add_file(files, n, sqlite3_column_int64(st, 0), hits[i].path))
+            break;
+    }
+    sqlite3_finalize(st);
+}
+
+/* Files defining the names the first n_hit files use most, weighted by their rank. */
+static const char NEIGHBOURS_SQL[] =
+    "WITH defs AS (SELECT DISTINCT file_id, name FROM chunks WHERE name IS NOT NULL)"
+    " SELECT d.file_id, f.path FROM refs r JOIN defs d ON d.name = r.name"
+    " JOIN files f ON f.id = d.file_id WHERE r.file_id = ?1 AND d.file_id != ?1"
+    " GROUP BY d.file_id ORDER BY sum(r.n) * max(f.rank) DESC, f.path LIMIT ?2";
+
+static void neighbour_files(index_store *s, map_file *files, int32_t *n) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, NEIGHBOURS_SQL, -1, &st, NULL) != SQLITE_OK) return;
+    int32_t n_hit = *n, limit = *n + MAP_NEIGHBOURS;
+    for (int32_t i = 0; i < n_hit && *n < limit && *n < MAP_MAX_FILES + MAP_NEIGHBOURS; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, files[i].id);
+        sqlite3_bind_int(st, 2, 2); /* the two each file relies on most */
+        while (*n < limit && sqlite3_step(st) == SQLITE_ROW)
+            if (!add_file(files, n, sqlite3_column_int64(st, 0),
+                          (const char *)sqlite3_column_text(st, 1)))
+                break;
+    }
+    sqlite3_finalize(st);
+}
+
+char *index_graph_map(index_store *s, const index_hit *hits, int32_t n_hits, size_t max_bytes) {
+    map_file files[MAP_MAX_FILES + MAP_NEIGHBOURS];
+    int32_t n = 0;
+    hit_files(s, hits, n_hits, files, &n);
+    neighbour_files(s, files, &n);
+    map_text t = {.max = max_bytes ? max_bytes : 4096};
+    put(&t, "", 0);
+    for (int32_t i = 0; i < n; i++) {
+        size_t before = t.len;
+        map_one_file(s, &files[i], &t);
+        if (t.full) { /* whole files only */
+            t.len = before;
+            if (t.s) t.s[before] = 0;
+        }
+        free(files[i].path);
+    }
+    return t.s ? t.s : calloc(1, 1);
+}
