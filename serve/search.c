@@ -14,6 +14,22 @@
 #define SEARCH_MAX_QUERY 8192 /* bytes of a query */
 #define SEARCH_MAX_K     1000
 
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The served model embeds an index's queries only when the index was built with a model of the
+ * same file name (the model id index/ records); an index of another model gets NULL (its
+ * searcher loads that one on its first vector query), one without vectors stays lexical. */
+static embed_service *embedder_for(serve_server *s, const char *root) {
+    if (!s->search_embed) return NULL;
+    char *built = index_embed_model(root);
+    bool same = built && !strcmp(base_name(built), base_name(s->p.embed_model_path));
+    free(built);
+    return same ? s->search_embed : NULL;
+}
+
 bool serve_search_open(serve_server *s, char *err, size_t errlen) {
     if (s->p.n_index_roots > SERVE_MAX_INDEXES)
         return !snprintf(err, errlen, "at most %d indexes (--index)", SERVE_MAX_INDEXES);
@@ -30,7 +46,7 @@ bool serve_search_open(serve_server *s, char *err, size_t errlen) {
         if (!realpath(s->p.index_roots[i], real))
             return !snprintf(err, errlen, "--index %s: %s", s->p.index_roots[i], strerror(errno));
         index_searcher_params sp = {
-            .root = real, .embed = s->search_embed, .n_threads = s->p.n_threads};
+            .root = real, .embed = embedder_for(s, real), .n_threads = s->p.n_threads};
         s->searchers[i] = index_searcher_open(&sp, why, sizeof why);
         if (!s->searchers[i]) return !snprintf(err, errlen, "--index %s: %s", real, why);
         s->search_roots[i] = strdup(real);
