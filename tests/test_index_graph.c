@@ -1,0 +1,201 @@
+/* index/'s symbol graph (issue 15): PageRank against known answers; the references tree-sitter
+ * finds (code identifiers, not comment or string words; not a file's own definitions); on a
+ * small fixture repository, a file many others use ranks above one nobody uses, a BM25 tie goes
+ * to the used file, the map of retrieved files lists their definitions (and the files they use)
+ * within its byte budget, and ask's message carries the map when it fits. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "test.h"
+
+static void test_pagerank(void) {
+    /* a 3-cycle: every node the same */
+    int32_t from[] = {0, 1, 2}, to[] = {1, 2, 0};
+    double w[] = {1, 1, 1}, r[3];
+    index_pagerank(3, from, to, w, 3, r);
+    for (int i = 0; i < 3; i++) CHECKF(fabs(r[i] - 1.0 / 3) < 1e-9, "r[%d] = %g", i, r[i]);
+    /* 0 -> 2, 1 -> 2, 2 dangling (its rank spread evenly): r0 = r1 = a = (0.15 + 0.85 b) / 3,
+     * r2 = b = a + 0.85 * 2a = 2.7a, and 2a + b = 1: a = 1 / 4.7, b = 2.7 / 4.7 */
+    int32_t f2[] = {0, 1}, t2[] = {2, 2};
+    double w2[] = {1, 1};
+    index_pagerank(3, f2, t2, w2, 2, r);
+    double a = 1 / 4.7, b = 2.7 / 4.7;
+    CHECKF(fabs(r[0] - a) < 1e-6 && fabs(r[1] - a) < 1e-6 && fabs(r[2] - b) < 1e-6,
+           "%g %g %g, want %g %g", r[0], r[1], r[2], a, b);
+    CHECK(fabs(r[0] + r[1] + r[2] - 1) < 1e-9);
+    /* weights split a node's rank: the heavier edge carries more */
+    int32_t f3[] = {0, 0}, t3[] = {1, 2};
+    double w3[] = {3, 1};
+    index_pagerank(3, f3, t3, w3, 2, r);
+    CHECK(r[1] > r[2] && r[2] > r[0]);
+}
+
+static bool has_ref(const index_ref *r, int32_t n, const char *name, int32_t count) {
+    for (int32_t i = 0; i < n; i++)
+        if (!strcmp(r[i].name, name)) return count < 0 || r[i].n == count;
+    return false;
+}
+
+static void test_refs(void) {
+    const char *src = "/* helper_in_comment is only mentioned here */\n"
+                      "static int local_def(int value) { return value + 1; }\n"
+                      "int caller(struct widget *w) {\n"
+                      "    const char *s = \"word_in_string\";\n"
+                      "    return parse_widget(w, s) + parse_widget(w, 0) + local_def(w->size);\n"
+                      "}\n";
+    index_ref *r;
+    int32_t n;
+    CHECK(index_file_refs("c", src, strlen(src), &r, &n));
+    CHECK(has_ref(r, n, "parse_widget", 2) && has_ref(r, n, "widget", 1) &&
+          has_ref(r, n, "size", 1) && has_ref(r, n, "local_def", -1));
+    CHECK(!has_ref(r, n, "helper_in_comment", -1) && !has_ref(r, n, "word_in_string", -1));
+    CHECK(!has_ref(r, n, "w", -1)); /* one-letter names connect nothing */
+    for (int32_t i = 1; i < n; i++) CHECK(strcmp(r[i - 1].name, r[i].name) < 0);
+    index_chunk *c;
+    int32_t nc;
+    char err[INDEX_ERR_LEN];
+    CHECK(index_chunk_text("c", src, strlen(src), NULL, &c, &nc, err, sizeof err));
+    index_refs_drop_defined(r, &n, c, nc);
+    CHECK(!has_ref(r, n, "local_def", -1) && !has_ref(r, n, "caller", -1));
+    CHECK(has_ref(r, n, "parse_widget", 2));
+    index_chunks_free(c, nc);
+    index_refs_free(r, n);
+    CHECK(index_file_refs("text", "plain words here", 16, &r, &n) && n == 0);
+    index_refs_free(r, n);
+}
+
+static void put(const char *root, const char *rel, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    FILE *f = fopen(path, "w");
+    CHECKF(f != NULL, "%s", path);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* aaa_unused.py and zzz_used.py define the same compute() (a BM25 tie); three files use
+ * zzz_used's shared_parser, nobody uses aaa_unused's lonely_helper. */
+static void make_repo(const char *root) {
+    const char *body = "def compute():\n    return 42\n\n\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sdef lonely_helper():\n    return 0\n", body);
+    put(root, "aaa_unused.py", text);
+    snprintf(text, sizeof text,
+             "%sdef shared_parser(text):\n    return text.split()\n\n\n"
+             "class TokenTable:\n    def lookup(self, key):\n        return key\n",
+             body);
+    put(root, "zzz_used.py", text);
+    for (int i = 0; i < 3; i++) {
+        char rel[32];
+        snprintf(rel, sizeof rel, "user%d.py", i);
+        snprintf(text, sizeof text,
+                 "from zzz_used import shared_parser\n\n\ndef entry_%d(args):\n"
+                 "    return shared_parser(args) + shared_parser(args)\n",
+                 i);
+        put(root, rel, text);
+    }
+}
+
+static double rank_of(index_store *s, const char *path) {
+    sqlite3_stmt *st;
+    double r = -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT rank FROM files WHERE path=?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return r;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) r = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return r;
+}
+
+static void test_ranks(const char *root) {
+    index_store s;
+    char err[INDEX_ERR_LEN];
+    CHECK(index_store_open(&s, root, false, err, sizeof err));
+    double used = rank_of(&s, "zzz_used.py"), unused = rank_of(&s, "aaa_unused.py");
+    double user = rank_of(&s, "user0.py");
+    CHECKF(used > unused && used > user, "used %g unused %g user %g", used, unused, user);
+    CHECKF(unused > 0, "%g", unused);
+    index_store_close(&s);
+}
+
+static void test_tie(const char *root) {
+    char err[INDEX_ERR_LEN];
+    index_hit *h = NULL;
+    int32_t n = 0;
+    index_search_params p = {.root = root, .query = "compute", .k = 5, .mode = INDEX_MODE_LEXICAL};
+    CHECK(index_search(&p, &h, &n, err, sizeof err));
+    /* both compute() chunks match equally; the used file wins the tie */
+    CHECKF(n >= 2 && !strcmp(h[0].path, "zzz_used.py") && !strcmp(h[1].path, "aaa_unused.py"), "%s",
+           n ? h[0].path : "no hits");
+    index_hits_free(h, n);
+}
+
+static void test_map(const char *root) {
+    char err[INDEX_ERR_LEN];
+    index_hit hits[2] = {{.path = "zzz_used.py", .start_line = 5, .end_line = 6, .score = 1},
+                         {.path = "user1.py", .start_line = 4, .end_line = 5, .score = 0.5}};
+    char *map = index_repo_map(root, hits, 2, 0, err, sizeof err);
+    CHECKF(map != NULL, "%s", err);
+    if (!map) return;
+    /* the retrieved files, in the hits' order, each definition on its line */
+    const char *a = strstr(map, "zzz_used.py:\n"), *b = strstr(map, "user1.py:\n");
+    CHECKF(a == map && b && b > a, "%s", map);
+    CHECKF(strstr(map, "     1  def compute():\n") &&
+               strstr(map, "     5  def shared_parser(text):\n") &&
+               strstr(map, "     9  class TokenTable:\n") &&
+               strstr(map, "     4  def entry_1(args):\n"),
+           "%s", map);
+    CHECKF(!strstr(map, "aaa_unused.py") && !strstr(map, "user0.py"), "%s", map);
+    free(map);
+    /* a file that uses another brings the one it relies on */
+    index_hit only_user = {.path = "user2.py", .start_line = 4, .end_line = 5, .score = 1};
+    map = index_repo_map(root, &only_user, 1, 0, err, sizeof err);
+    CHECKF(map && strstr(map, "user2.py:\n") == map && strstr(map, "zzz_used.py:\n"), "%s",
+           map ? map : err);
+    free(map);
+    /* the byte budget keeps whole files: the first fits, the second would not */
+    map = index_repo_map(root, hits, 2, 100, err, sizeof err);
+    CHECKF(map && strstr(map, "zzz_used.py:\n") && !strstr(map, "user1.py") && strlen(map) < 100,
+           "%s", map ? map : err);
+    /* ask's message: the map before the excerpts when it fits in a quarter of the budget */
+    hits[0].text = "def shared_parser(text):\n    return text.split()\n";
+    hits[1].text = "def entry_1(args):\n    return shared_parser(args)\n";
+    bool used[2];
+    char *msg = index_ask_message(NULL, "how is text parsed?", map, hits, 2, 4000, used);
+    CHECKF(msg && strstr(msg, "Map of the relevant files") && strstr(msg, map) &&
+               strstr(msg, map) < strstr(msg, "Excerpts from the repository"),
+           "%s", msg ? msg : "NULL");
+    free(msg);
+    msg = index_ask_message(NULL, "how is text parsed?", map, hits, 2, 60, used);
+    CHECKF(msg && !strstr(msg, "Map of the relevant files"), "%s", msg ? msg : "NULL");
+    free(msg);
+    free(map);
+}
+
+int main(void) {
+    test_pagerank();
+    test_refs();
+    char dir[] = "/tmp/hearth-graph-XXXXXX";
+    if (mkdtemp(dir)) {
+        make_repo(dir);
+        char err[INDEX_ERR_LEN];
+        index_build_params p = {.root = dir};
+        index_build_stats st;
+        CHECKF(index_build(&p, &st, err, sizeof err), "%s", err);
+        index_build_stats_free(&st);
+        test_ranks(dir);
+        test_tie(dir);
+        test_map(dir);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return test_summary("test_index_graph");
+}
