@@ -37,8 +37,7 @@ typedef struct {
     index_chunk *chunks;
     uint64_t *chunk_hashes;
     int32_t n_chunks;
-    index_ref *refs; /* the names the file uses (the symbol graph) */
-    int32_t n_refs;
+    index_symbols symbols; /* the names it defines and uses (the symbol graph) */
 } pending;
 
 typedef struct {
@@ -171,7 +170,7 @@ static void pending_clear(builder *b) {
     for (int i = 0; i < b->n_group; i++) {
         index_chunks_free(b->group[i].chunks, b->group[i].n_chunks);
         free(b->group[i].chunk_hashes);
-        index_refs_free(b->group[i].refs, b->group[i].n_refs);
+        index_symbols_free(&b->group[i].symbols);
     }
     b->n_group = b->group_chunks = 0;
 }
@@ -239,7 +238,7 @@ static bool group_flush(builder *b) {
         const pending *g = &b->group[i];
         ok = index_store_put_file(
             &b->store, g->item->path, g->hash, g->item->size, g->item->mtime_ns, g->language,
-            g->chunks, g->chunk_hashes, g->n_chunks, g->refs, g->n_refs,
+            g->chunks, g->chunk_hashes, g->n_chunks, &g->symbols,
             vecs ? vecs + off * (size_t)b->dim : NULL, b->dim, b->err, b->errlen);
         off += (size_t)g->n_chunks;
         b->st->chunks_written += g->n_chunks;
@@ -294,12 +293,11 @@ static bool process(builder *b, const work_item *w, const store_file *old) {
     }
     index_utf8_sanitize(text, len);
     pending *g = &b->group[b->n_group];
-    *g = (pending){w, hash, index_language(w->path), NULL, NULL, 0, NULL, 0};
+    *g = (pending){w, hash, index_language(w->path), NULL, NULL, 0, {0}};
     bool ok = index_chunk_text(g->language, text, len, &b->chunk, &g->chunks, &g->n_chunks, b->err,
                                b->errlen);
-    if (ok && !index_file_refs(g->language, text, len, &g->refs, &g->n_refs))
+    if (ok && !index_file_symbols(g->language, text, len, &g->symbols))
         ok = !snprintf(b->err, b->errlen, "index: out of memory");
-    if (ok) index_refs_drop_defined(g->refs, &g->n_refs, g->chunks, g->n_chunks);
     free(text);
     if (ok) g->chunk_hashes = malloc(((size_t)g->n_chunks + 1) * sizeof *g->chunk_hashes);
     if (ok && !g->chunk_hashes) ok = !snprintf(b->err, b->errlen, "index: out of memory");
@@ -308,7 +306,7 @@ static bool process(builder *b, const work_item *w, const store_file *old) {
     if (!ok) {
         index_chunks_free(g->chunks, g->n_chunks);
         free(g->chunk_hashes);
-        index_refs_free(g->refs, g->n_refs);
+        index_symbols_free(&g->symbols);
         return false;
     }
     b->n_group++;

@@ -130,18 +130,32 @@ typedef struct {
 bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err, size_t errlen);
 void index_store_files_free(store_file *files, int64_t n);
 
-/* A name a file uses (an identifier tree-sitter found in it) and how many times. */
+/* A file's symbols (symbols.c): the names it uses (identifiers tree-sitter found in it, not
+ * the ones it defines) with how many times, and the names it defines with the line naming each
+ * and that line (its signature, printable, cut at 100 bytes). */
 typedef struct {
     char *name;
     int32_t n;
 } index_ref;
+typedef struct {
+    char *name;
+    int32_t line;
+    char *sig;
+} index_def;
+typedef struct {
+    index_ref *refs; /* sorted by name */
+    int32_t n_refs;
+    index_def *defs; /* sorted by line */
+    int32_t n_defs;
+} index_symbols;
 
-/* Replaces a file's chunks (with their content hashes, index_hash of the text), its references
- * and vectors, if vecs is not NULL: dim floats per chunk, in one transaction. */
+/* Replaces a file's chunks (with their content hashes, index_hash of the text), its symbols
+ * (may be NULL) and vectors, if vecs is not NULL: dim floats per chunk, in one transaction. */
 bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
                           int64_t mtime_ns, const char *language, const index_chunk *chunks,
-                          const uint64_t *chunk_hashes, int32_t n_chunks, const index_ref *refs,
-                          int32_t n_refs, const float *vecs, int32_t dim, char *err, size_t errlen);
+                          const uint64_t *chunk_hashes, int32_t n_chunks,
+                          const index_symbols *symbols, const float *vecs, int32_t dim, char *err,
+                          size_t errlen);
 /* The stored vector of any chunk with this hash and exactly this text (out: dim floats): the
  * vector cache of the index, valid because every stored vector is of the current model id. */
 bool index_store_find_vector(index_store *s, uint64_t hash, const char *text, int32_t dim,
@@ -154,20 +168,14 @@ bool index_store_put_vectors(index_store *s, const int64_t *ids, const float *ve
 /* Deletes a file and its chunks, FTS rows and vectors in one transaction. */
 bool index_store_delete_file(index_store *s, int64_t id, char *err, size_t errlen);
 
-/* ---- graph.c, repomap.c: the symbol graph ---- */
+/* ---- symbols.c, graph.c, repomap.c: the symbol graph ---- */
 
-/* The distinct identifiers of a file (tree-sitter leaves whose type is an identifier kind) with
- * their counts, sorted by name; none for a language without a grammar or a file the parser
- * gives up on. False only when out of memory. */
-bool index_file_refs(const char *language, const char *text, size_t len, index_ref **refs,
-                     int32_t *n_refs);
-void index_refs_free(index_ref *refs, int32_t n);
-/* Drops the references to names the file itself defines (chunks' names): a use of a name with a
- * local definition is taken to mean that one, and a definition's own name is no reference. */
-void index_refs_drop_defined(index_ref *refs, int32_t *n, const index_chunk *chunks,
-                             int32_t n_chunks);
-/* Inserts a file's references (inside the caller's transaction). */
-bool index_store_put_refs(index_store *s, int64_t file_id, const index_ref *refs, int32_t n);
+/* The symbols of a file (sorted; none for a language without a grammar or a file the parser
+ * gives up on). False only when out of memory. */
+bool index_file_symbols(const char *language, const char *text, size_t len, index_symbols *out);
+void index_symbols_free(index_symbols *s);
+/* Inserts a file's symbols (inside the caller's transaction). */
+bool index_store_put_symbols(index_store *s, int64_t file_id, const index_symbols *sym);
 /* PageRank with damping 0.85 over n nodes and weighted edges from[e] -> to[e] (a node without
  * out-edges spreads its rank evenly): rank[n], summing to 1. */
 void index_pagerank(int32_t n, const int32_t *from, const int32_t *to, const double *w,

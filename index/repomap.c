@@ -12,7 +12,6 @@
 #define MAP_MAX_FILES     32 /* retrieved files looked at */
 #define MAP_NEIGHBOURS    4  /* files they use, added after them */
 #define MAP_DEFS_PER_FILE 12
-#define MAP_LINE_BYTES    100
 
 static double file_rank(sqlite3_stmt *st, const char *path) {
     sqlite3_reset(st);
@@ -142,31 +141,6 @@ static void put(map_text *t, const char *s, size_t n) {
     t->s[t->len] = 0;
 }
 
-/* The line of a definition's chunk that names it (its signature), made printable; *at is its
- * offset in lines. */
-static char *signature(const char *text, const char *name, int32_t *at) {
-    const char *line = text, *pick = NULL;
-    for (int32_t i = 0; line && *line && !pick; i++) {
-        const char *end = strchr(line, '\n');
-        size_t n = end ? (size_t)(end - line) : strlen(line);
-        const char *hit = name ? strstr(line, name) : NULL;
-        if (hit && hit < line + n) {
-            pick = line;
-            *at = i;
-        }
-        line = end ? end + 1 : NULL;
-    }
-    if (!pick) {
-        pick = text;
-        *at = 0;
-    }
-    size_t n = strcspn(pick, "\n");
-    char *sig = strndup(pick, n > MAP_LINE_BYTES ? MAP_LINE_BYTES : n);
-    for (char *p = sig; p && *p; p++)
-        if ((unsigned char)*p < 0x20 && *p != '\t') *p = '?';
-    return sig;
-}
-
 static int def_by_users(const void *a, const void *b) {
     const map_def *x = a, *y = b;
     return x->users != y->users ? (y->users > x->users) - (y->users < x->users)
@@ -178,12 +152,10 @@ static int def_by_line(const void *a, const void *b) {
     return (x->line > y->line) - (x->line < y->line);
 }
 
-/* One chunk per definition (windows of a split one share def_start), with how many other files
- * use its name. */
+/* A file's definitions with how many other files use each name. */
 static const char DEFS_SQL[] =
-    "SELECT c.name, c.text, min(c.start_line), (SELECT count(*) FROM refs r WHERE r.name = c.name"
-    " AND r.file_id != c.file_id) FROM chunks c WHERE c.file_id = ? AND c.name IS NOT NULL"
-    " GROUP BY c.def_start, c.symbol ORDER BY 3";
+    "SELECT d.line, d.sig, (SELECT count(*) FROM refs r WHERE r.name = d.name"
+    " AND r.file_id != d.file_id) FROM defs d WHERE d.file_id = ? ORDER BY d.line";
 
 static void map_one_file(index_store *s, const map_file *f, map_text *t) {
     sqlite3_stmt *st;
@@ -197,11 +169,10 @@ static void map_one_file(index_store *s, const map_file *f, map_text *t) {
             if (!d) break;
             defs = d;
         }
-        int32_t at = 0;
-        const char *text = (const char *)sqlite3_column_text(st, 1);
-        char *sig = signature(text ? text : "", (const char *)sqlite3_column_text(st, 0), &at);
-        if (!sig) break;
-        defs[n++] = (map_def){sqlite3_column_int(st, 2) + at, sqlite3_column_int(st, 3), sig};
+        const char *sig = (const char *)sqlite3_column_text(st, 1);
+        defs[n] =
+            (map_def){sqlite3_column_int(st, 0), sqlite3_column_int(st, 2), strdup(sig ? sig : "")};
+        if (!defs[n++].sig) break;
     }
     sqlite3_finalize(st);
     if (n > MAP_DEFS_PER_FILE) {
@@ -216,7 +187,7 @@ static void map_one_file(index_store *s, const map_file *f, map_text *t) {
     for (int32_t i = 0; i < n; i++) {
         int k = snprintf(head, sizeof head, "%6d  ", defs[i].line);
         put(t, head, (size_t)k);
-        put(t, defs[i].sig, strlen(defs[i].sig));
+        put(t, defs[i].sig ? defs[i].sig : "", defs[i].sig ? strlen(defs[i].sig) : 0);
         put(t, "\n", 1);
         free(defs[i].sig);
     }
@@ -248,8 +219,8 @@ static void hit_files(index_store *s, const index_hit *hits, int32_t n_hits, map
 
 /* Files defining the names the first n_hit files use most, weighted by their rank. */
 static const char NEIGHBOURS_SQL[] =
-    "WITH defs AS (SELECT DISTINCT file_id, name FROM chunks WHERE name IS NOT NULL)"
-    " SELECT d.file_id, f.path FROM refs r JOIN defs d ON d.name = r.name"
+    "SELECT d.file_id, f.path FROM refs r"
+    " JOIN (SELECT DISTINCT file_id, name FROM defs) d ON d.name = r.name"
     " JOIN files f ON f.id = d.file_id WHERE r.file_id = ?1 AND d.file_id != ?1"
     " GROUP BY d.file_id ORDER BY sum(r.n) * max(f.rank) DESC, f.path LIMIT ?2";
 

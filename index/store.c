@@ -41,6 +41,10 @@ static const char SCHEMA[] =
     "CREATE TABLE refs(file_id INTEGER NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL);"
     "CREATE INDEX refs_file ON refs(file_id);"
     "CREATE INDEX refs_name ON refs(name);"
+    "CREATE TABLE defs(file_id INTEGER NOT NULL, name TEXT NOT NULL, line INTEGER NOT NULL,"
+    " sig TEXT NOT NULL);"
+    "CREATE INDEX defs_file ON defs(file_id);"
+    "CREATE INDEX defs_name ON defs(name);"
     "INSERT INTO meta VALUES('generation', '0');";
 
 uint64_t index_hash(const char *data, size_t len) {
@@ -377,7 +381,8 @@ static bool delete_chunks(index_store *s, int64_t file_id) {
                    "(SELECT id FROM chunks WHERE file_id=?)",
                    file_id) &&
            exec_id(s, "DELETE FROM chunks WHERE file_id=?", file_id) &&
-           exec_id(s, "DELETE FROM refs WHERE file_id=?", file_id);
+           exec_id(s, "DELETE FROM refs WHERE file_id=?", file_id) &&
+           exec_id(s, "DELETE FROM defs WHERE file_id=?", file_id);
 }
 
 static bool bump_generation(index_store *s) {
@@ -480,8 +485,8 @@ static bool put_chunk(index_store *s, put_stmts *ps, int64_t file_id, const char
 
 bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
                           int64_t mtime_ns, const char *language, const index_chunk *chunks,
-                          const uint64_t *chunk_hashes, int32_t n_chunks, const index_ref *refs,
-                          int32_t n_refs, const float *vecs, int32_t dim, char *err,
+                          const uint64_t *chunk_hashes, int32_t n_chunks,
+                          const index_symbols *symbols, const float *vecs, int32_t dim, char *err,
                           size_t errlen) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return index_store_fail(s, path, err, errlen);
@@ -503,7 +508,7 @@ bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint6
     for (int32_t i = 0; ok && i < n_chunks; i++)
         ok = put_chunk(s, &ps, id, path, language, &chunks[i], chunk_hashes[i],
                        vecs ? vecs + (size_t)i * (size_t)dim : NULL, dim);
-    ok = ok && index_store_put_refs(s, id, refs, n_refs) && bump_generation(s);
+    ok = ok && index_store_put_symbols(s, id, symbols) && bump_generation(s);
     sqlite3_finalize(ps.chunk);
     sqlite3_finalize(ps.fts);
     sqlite3_finalize(ps.vec);

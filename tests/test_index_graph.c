@@ -34,38 +34,85 @@ static void test_pagerank(void) {
     CHECK(r[1] > r[2] && r[2] > r[0]);
 }
 
-static bool has_ref(const index_ref *r, int32_t n, const char *name, int32_t count) {
-    for (int32_t i = 0; i < n; i++)
-        if (!strcmp(r[i].name, name)) return count < 0 || r[i].n == count;
+static bool has_ref(const index_symbols *s, const char *name, int32_t count) {
+    for (int32_t i = 0; i < s->n_refs; i++)
+        if (!strcmp(s->refs[i].name, name)) return count < 0 || s->refs[i].n == count;
     return false;
 }
 
-static void test_refs(void) {
+static bool has_def(const index_symbols *s, const char *name, int32_t line, const char *sig) {
+    for (int32_t i = 0; i < s->n_defs; i++)
+        if (!strcmp(s->defs[i].name, name) && s->defs[i].line == line)
+            return !strcmp(s->defs[i].sig, sig);
+    return false;
+}
+
+/* References: code identifiers with counts, not comment or string words, not the file's own
+ * definitions; definitions: named, on their line, scopes entered but never function bodies. */
+static void test_symbols_c(void) {
     const char *src = "/* helper_in_comment is only mentioned here */\n"
                       "static int local_def(int value) { return value + 1; }\n"
                       "int caller(struct widget *w) {\n"
                       "    const char *s = \"word_in_string\";\n"
-                      "    return parse_widget(w, s) + parse_widget(w, 0) + local_def(w->size);\n"
-                      "}\n";
-    index_ref *r;
-    int32_t n;
-    CHECK(index_file_refs("c", src, strlen(src), &r, &n));
-    CHECK(has_ref(r, n, "parse_widget", 2) && has_ref(r, n, "widget", 1) &&
-          has_ref(r, n, "size", 1) && has_ref(r, n, "local_def", -1));
-    CHECK(!has_ref(r, n, "helper_in_comment", -1) && !has_ref(r, n, "word_in_string", -1));
-    CHECK(!has_ref(r, n, "w", -1)); /* one-letter names connect nothing */
-    for (int32_t i = 1; i < n; i++) CHECK(strcmp(r[i - 1].name, r[i].name) < 0);
-    index_chunk *c;
-    int32_t nc;
-    char err[INDEX_ERR_LEN];
-    CHECK(index_chunk_text("c", src, strlen(src), NULL, &c, &nc, err, sizeof err));
-    index_refs_drop_defined(r, &n, c, nc);
-    CHECK(!has_ref(r, n, "local_def", -1) && !has_ref(r, n, "caller", -1));
-    CHECK(has_ref(r, n, "parse_widget", 2));
-    index_chunks_free(c, nc);
-    index_refs_free(r, n);
-    CHECK(index_file_refs("text", "plain words here", 16, &r, &n) && n == 0);
-    index_refs_free(r, n);
+                      "    int local_count = parse_widget(w, s) + parse_widget(w, 0);\n"
+                      "    return local_count + local_def(w->size);\n"
+                      "}\n"
+                      "struct point { int px; };\n"
+                      "typedef struct point point_t;\n"
+                      "int *make_buffer(size_t n);\n";
+    index_symbols sym;
+    CHECK(index_file_symbols("c", src, strlen(src), &sym));
+    CHECK(has_ref(&sym, "parse_widget", 2) && has_ref(&sym, "widget", 1) &&
+          has_ref(&sym, "size", 1) && has_ref(&sym, "local_count", 2));
+    CHECK(!has_ref(&sym, "helper_in_comment", -1) && !has_ref(&sym, "word_in_string", -1));
+    CHECK(!has_ref(&sym, "w", -1)); /* one-letter names connect nothing */
+    CHECK(!has_ref(&sym, "local_def", -1) && !has_ref(&sym, "caller", -1)); /* its own */
+    for (int32_t i = 1; i < sym.n_refs; i++)
+        CHECK(strcmp(sym.refs[i - 1].name, sym.refs[i].name) < 0);
+    CHECK(has_def(&sym, "local_def", 2, "static int local_def(int value) { return value + 1; }"));
+    CHECK(has_def(&sym, "caller", 3, "int caller(struct widget *w) {"));
+    CHECK(has_def(&sym, "point", 8, "struct point { int px; };"));
+    CHECK(has_def(&sym, "point_t", 9, "typedef struct point point_t;"));
+    CHECK(has_def(&sym, "make_buffer", 10, "int *make_buffer(size_t n);"));
+    CHECK(!has_def(&sym, "local_count", 5,
+                   "    int local_count = parse_widget(w, s) + parse_widget(w, 0);"));
+    for (int32_t i = 1; i < sym.n_defs; i++) CHECK(sym.defs[i - 1].line <= sym.defs[i].line);
+    index_symbols_free(&sym);
+    CHECK(index_file_symbols("text", "plain words here", 16, &sym) && sym.n_refs == 0 &&
+          sym.n_defs == 0);
+    index_symbols_free(&sym);
+}
+
+static void test_symbols_other_languages(void) {
+    const char *py = "class Store:\n    def fetch(self, key):\n        inner = 1\n"
+                     "        return key\n\n\ndef top_level():\n    pass\n";
+    index_symbols sym;
+    CHECK(index_file_symbols("python", py, strlen(py), &sym));
+    CHECK(has_def(&sym, "Store", 1, "class Store:") &&
+          has_def(&sym, "fetch", 2, "    def fetch(self, key):") &&
+          has_def(&sym, "top_level", 7, "def top_level():"));
+    CHECK(sym.n_defs == 3); /* not `inner` (a local) */
+    index_symbols_free(&sym);
+    const char *js = "export class Widget {\n  render() { return 1; }\n}\n"
+                     "const makeWidget = () => new Widget();\n";
+    CHECK(index_file_symbols("javascript", js, strlen(js), &sym));
+    CHECK(has_def(&sym, "Widget", 1, "export class Widget {") &&
+          has_def(&sym, "render", 2, "  render() { return 1; }") &&
+          has_def(&sym, "makeWidget", 4, "const makeWidget = () => new Widget();"));
+    index_symbols_free(&sym);
+    const char *go = "package main\n\ntype Pool struct{ n int }\n\n"
+                     "func (p *Pool) Get() int { return p.n }\n";
+    CHECK(index_file_symbols("go", go, strlen(go), &sym));
+    CHECK(has_def(&sym, "Pool", 3, "type Pool struct{ n int }") &&
+          has_def(&sym, "Get", 5, "func (p *Pool) Get() int { return p.n }"));
+    index_symbols_free(&sym);
+    const char *rs = "pub struct Queue { items: Vec<u32> }\nimpl Queue {\n"
+                     "    pub fn push_item(&mut self, v: u32) { self.items.push(v); }\n}\n";
+    CHECK(index_file_symbols("rust", rs, strlen(rs), &sym));
+    CHECK(has_def(&sym, "Queue", 1, "pub struct Queue { items: Vec<u32> }") &&
+          has_def(&sym, "push_item", 3,
+                  "    pub fn push_item(&mut self, v: u32) { self.items.push(v); }"));
+    index_symbols_free(&sym);
 }
 
 static void put(const char *root, const char *rel, const char *text) {
@@ -150,6 +197,7 @@ static void test_map(const char *root) {
     CHECKF(strstr(map, "     1  def compute():\n") &&
                strstr(map, "     5  def shared_parser(text):\n") &&
                strstr(map, "     9  class TokenTable:\n") &&
+               strstr(map, "    10      def lookup(self, key):\n") &&
                strstr(map, "     4  def entry_1(args):\n"),
            "%s", map);
     CHECKF(!strstr(map, "aaa_unused.py") && !strstr(map, "user0.py"), "%s", map);
@@ -161,8 +209,8 @@ static void test_map(const char *root) {
            map ? map : err);
     free(map);
     /* the byte budget keeps whole files: the first fits, the second would not */
-    map = index_repo_map(root, hits, 2, 100, err, sizeof err);
-    CHECKF(map && strstr(map, "zzz_used.py:\n") && !strstr(map, "user1.py") && strlen(map) < 100,
+    map = index_repo_map(root, hits, 2, 150, err, sizeof err);
+    CHECKF(map && strstr(map, "zzz_used.py:\n") && !strstr(map, "user1.py") && strlen(map) < 150,
            "%s", map ? map : err);
     /* ask's message: the map before the excerpts when it fits in a quarter of the budget */
     hits[0].text = "def shared_parser(text):\n    return text.split()\n";
@@ -181,7 +229,8 @@ static void test_map(const char *root) {
 
 int main(void) {
     test_pagerank();
-    test_refs();
+    test_symbols_c();
+    test_symbols_other_languages();
     char dir[] = "/tmp/hearth-graph-XXXXXX";
     if (mkdtemp(dir)) {
         make_repo(dir);
