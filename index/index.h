@@ -293,7 +293,8 @@ index_searcher_stats index_searcher_get_stats(index_searcher *s);
  * at most max_bytes, 0 = 4096; "" when the files define nothing): each retrieved file, then the
  * files their code uses most (the symbol graph: references found by tree-sitter, files ranked
  * by PageRank over them), as "path:" and one line per definition ("  line  signature"), the
- * definitions other files use most when there are many. Whole files only. Thread-safe. */
+ * definitions in the hits and then those other files use most when there are many. Whole files
+ * only. Thread-safe. */
 char *index_searcher_map(index_searcher *s, const index_hit *hits, int32_t n_hits, size_t max_bytes,
                          char *err, size_t errlen);
 /* The same map for a one-shot caller (opens the index of root, maps, closes it). */

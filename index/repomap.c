@@ -2,6 +2,7 @@
  * (the file more of the repository relies on first) and a compact map of the files a question
  * retrieved: each file's definitions, the most used first, one signature line each, plus the
  * files whose definitions the retrieved ones use most. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,12 +153,43 @@ static int def_by_line(const void *a, const void *b) {
     return (x->line > y->line) - (x->line < y->line);
 }
 
-/* A file's definitions with how many other files use each name. */
+/* A file's definitions, each with how many other files use its name per definition of that
+ * name (x1000): a name defined everywhere ("value", "parse") is no particular one's use. */
 static const char DEFS_SQL[] =
-    "SELECT d.line, d.sig, (SELECT count(*) FROM refs r WHERE r.name = d.name"
-    " AND r.file_id != d.file_id) FROM defs d WHERE d.file_id = ? ORDER BY d.line";
+    "SELECT d.line, d.sig, CAST(1000.0 * (SELECT count(*) FROM refs r WHERE r.name = d.name"
+    " AND r.file_id != d.file_id) / (SELECT count(*) FROM defs x WHERE x.name = d.name) AS INTEGER)"
+    " FROM defs d WHERE d.file_id = ? ORDER BY d.line";
 
-static void map_one_file(index_store *s, const map_file *f, map_text *t) {
+/* Keeps the first of definitions with the same signature line (nine "def value(self):" say no
+ * more than one). */
+static int32_t drop_repeats(map_def *defs, int32_t n) {
+    int32_t k = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t j = 0;
+        while (j < k && strcmp(defs[j].sig, defs[i].sig)) j++;
+        if (j < k) {
+            if (defs[i].users > defs[j].users) { /* the retrieved one stays */
+                defs[j].users = defs[i].users;
+                defs[j].line = defs[i].line;
+            }
+            free(defs[i].sig);
+        } else {
+            defs[k++] = defs[i];
+        }
+    }
+    return k;
+}
+
+/* True when line lies in a hit of that file: the definitions retrieved come first. */
+static bool in_hit(const index_hit *hits, int32_t n_hits, const char *path, int32_t line) {
+    for (int32_t i = 0; i < n_hits; i++)
+        if (line >= hits[i].start_line && line <= hits[i].end_line && !strcmp(hits[i].path, path))
+            return true;
+    return false;
+}
+
+static void map_one_file(index_store *s, const map_file *f, const index_hit *hits, int32_t n_hits,
+                         map_text *t) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, DEFS_SQL, -1, &st, NULL) != SQLITE_OK) return;
     sqlite3_bind_int64(st, 1, f->id);
@@ -170,11 +202,13 @@ static void map_one_file(index_store *s, const map_file *f, map_text *t) {
             defs = d;
         }
         const char *sig = (const char *)sqlite3_column_text(st, 1);
-        defs[n] =
-            (map_def){sqlite3_column_int(st, 0), sqlite3_column_int(st, 2), strdup(sig ? sig : "")};
+        int32_t line = sqlite3_column_int(st, 0), users = sqlite3_column_int(st, 2);
+        if (in_hit(hits, n_hits, f->path, line)) users = INT32_MAX;
+        defs[n] = (map_def){line, users, strdup(sig ? sig : "")};
         if (!defs[n++].sig) break;
     }
     sqlite3_finalize(st);
+    n = drop_repeats(defs, n);
     if (n > MAP_DEFS_PER_FILE) {
         qsort(defs, (size_t)n, sizeof *defs, def_by_users);
         for (int32_t i = MAP_DEFS_PER_FILE; i < n; i++) free(defs[i].sig);
@@ -249,7 +283,7 @@ char *index_graph_map(index_store *s, const index_hit *hits, int32_t n_hits, siz
     put(&t, "", 0);
     for (int32_t i = 0; i < n; i++) {
         size_t before = t.len;
-        map_one_file(s, &files[i], &t);
+        map_one_file(s, &files[i], hits, n_hits, &t);
         if (t.full) { /* whole files only */
             t.len = before;
             if (t.s) t.s[before] = 0;
