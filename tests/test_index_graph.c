@@ -149,6 +149,17 @@ static void make_repo(const char *root) {
     }
 }
 
+/* big.py: 14 definitions, the first 13 used by caller.py, the last by nobody. */
+static void make_big(const char *root) {
+    char big[2048] = "", calls[2048] = "from big import *\n\n\ndef call_all():\n";
+    for (int i = 0; i < 14; i++) {
+        sprintf(big + strlen(big), "def helper_%02d():\n    return %d\n\n\n", i, i);
+        if (i < 13) sprintf(calls + strlen(calls), "    helper_%02d()\n", i);
+    }
+    put(root, "big.py", big);
+    put(root, "caller.py", calls);
+}
+
 static double rank_of(index_store *s, const char *path) {
     sqlite3_stmt *st;
     double r = -1;
@@ -225,6 +236,16 @@ static void test_map(const char *root) {
     CHECKF(msg && !strstr(msg, "Map of the relevant files"), "%s", msg ? msg : "NULL");
     free(msg);
     free(map);
+    /* over the per-file cap: the retrieved definition stays although nobody uses it */
+    index_hit last = {.path = "big.py", .start_line = 53, .end_line = 54, .score = 1};
+    map = index_repo_map(root, &last, 1, 0, err, sizeof err);
+    CHECKF(map && strstr(map, "    53  def helper_13():\n") &&
+               strstr(map, "     1  def helper_00():\n"),
+           "%s", map ? map : err);
+    int lines = 0;
+    for (const char *p = map ? strstr(map, "big.py:\n") : NULL; p && *p; p++) lines += *p == '\n';
+    CHECKF(lines == 13, "%d lines", lines); /* its name and the cap of 12 definitions */
+    free(map);
 }
 
 int main(void) {
@@ -234,6 +255,7 @@ int main(void) {
     char dir[] = "/tmp/hearth-graph-XXXXXX";
     if (mkdtemp(dir)) {
         make_repo(dir);
+        make_big(dir);
         char err[INDEX_ERR_LEN];
         index_build_params p = {.root = dir};
         index_build_stats st;
