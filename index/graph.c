@@ -161,7 +161,7 @@ void index_pagerank(int32_t n, const int32_t *from, const int32_t *to, const dou
 }
 
 static bool store_ranks(index_store *s, const graph *g, const double *rank) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return false;
     bool ok =
         sqlite3_prepare_v2(s->db, "UPDATE files SET rank=? WHERE id=?", -1, &st, NULL) == SQLITE_OK;
@@ -171,7 +171,7 @@ static bool store_ranks(index_store *s, const graph *g, const double *rank) {
         sqlite3_bind_int64(st, 2, g->ids[i]);
         ok = sqlite3_step(st) == SQLITE_DONE;
     }
-    if (ok) sqlite3_finalize(st);
+    sqlite3_finalize(st);
     char gen[32];
     snprintf(gen, sizeof gen, "%lld", (long long)index_store_meta_int(s, "generation", 0));
     char why[INDEX_ERR_LEN];

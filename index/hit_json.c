@@ -22,7 +22,7 @@ static json_t *json_path(const char *path) {
 }
 
 struct json_t *index_hit_json(const index_hit *h, int rank) {
-    /* a symbol is repository text too: one that is not UTF-8 is left out rather than failing */
+    /* a symbol is repository text too: one that is not UTF-8 is null rather than failing */
     json_t *sym = h->symbol ? json_string(h->symbol) : NULL;
     return json_pack("{s:i, s:o, s:i, s:i, s:o?, s:f}", "rank", rank, "path", json_path(h->path),
                      "start_line", h->start_line, "end_line", h->end_line, "symbol", sym, "score",

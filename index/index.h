@@ -229,7 +229,7 @@ bool index_search(const index_search_params *p, index_hit **hits, int32_t *n_hit
                   size_t errlen);
 void index_hits_free(index_hit *hits, int32_t n);
 /* A hit as JSON (a jansson json_t, the caller's reference; NULL when out of memory):
- * {"rank", "path", "start_line", "end_line", "symbol" (absent when none), "score"}; a path that
+ * {"rank", "path", "start_line", "end_line", "symbol" (null when none), "score"}; a path that
  * is not UTF-8 is {"bytes": base64}. What `hearth search --json` prints and /v1/search returns. */
 struct json_t *index_hit_json(const index_hit *h, int rank);
 
