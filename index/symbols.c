@@ -20,6 +20,7 @@
 #define REF_MAX_LEAVES (1 << 20)
 #define DEF_MAX        2048 /* definitions stored per file */
 #define DEF_MAX_DEPTH  10   /* nesting of scopes searched for definitions */
+#define NAME_MAX_DEPTH 8    /* levels searched for a definition's name */
 #define SIG_MAX_BYTES  100
 #define PARSE_SEC      2
 
@@ -96,11 +97,12 @@ static bool is_definition(const char *type) {
     return type_has(type, W);
 }
 
-/* The last identifier leaf under node (a qualified name's own part: ns::f -> f). */
-static TSNode last_identifier(TSNode node) {
+/* The last identifier leaf under node (a qualified name's own part: ns::f -> f), looking at
+ * most depth levels down (a hostile file nests parentheses without end). */
+static TSNode last_identifier(TSNode node, int depth) {
     if (is_identifier_leaf(node)) return node;
-    for (uint32_t i = ts_node_named_child_count(node); i-- > 0;) {
-        TSNode id = last_identifier(ts_node_named_child(node, i));
+    for (uint32_t i = ts_node_named_child_count(node); depth > 0 && i-- > 0;) {
+        TSNode id = last_identifier(ts_node_named_child(node, i), depth - 1);
         if (!ts_node_is_null(id)) return id;
     }
     return (TSNode){0};
@@ -110,7 +112,7 @@ static TSNode last_identifier(TSNode node) {
  * chain (C and C++: int *f(void) -> pointer_declarator -> function_declarator -> f). */
 static TSNode definition_name(TSNode node) {
     TSNode name = ts_node_child_by_field_name(node, "name", 4);
-    if (!ts_node_is_null(name)) return last_identifier(name);
+    if (!ts_node_is_null(name)) return last_identifier(name, NAME_MAX_DEPTH);
     TSNode d = ts_node_child_by_field_name(node, "declarator", 10);
     if (ts_node_is_null(d)) return d;
     for (int hops = 0; hops < 16; hops++) {
@@ -118,7 +120,7 @@ static TSNode definition_name(TSNode node) {
         if (ts_node_is_null(next)) break;
         d = next;
     }
-    return last_identifier(d);
+    return last_identifier(d, NAME_MAX_DEPTH);
 }
 
 /* The line holding byte at (its signature), printable and at most SIG_MAX_BYTES. */

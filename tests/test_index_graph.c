@@ -115,6 +115,32 @@ static void test_symbols_other_languages(void) {
     index_symbols_free(&sym);
 }
 
+/* Hostile nesting: a declarator in 20 000 parentheses and 1 000 nested classes come back
+ * without exhausting the stack (the walks are bounded). */
+static void test_symbols_hostile(void) {
+    enum { DEEP = 20000 };
+    char *src = malloc(DEEP * 2 + 64);
+    if (!src) return;
+    size_t n = (size_t)sprintf(src, "int ");
+    for (int i = 0; i < DEEP; i++) src[n++] = '(';
+    src[n++] = 'x';
+    for (int i = 0; i < DEEP; i++) src[n++] = ')';
+    n += (size_t)sprintf(src + n, ";\nint after_it(void);\n");
+    index_symbols sym;
+    CHECK(index_file_symbols("c", src, n, &sym));
+    index_symbols_free(&sym);
+    free(src);
+    enum { PY_DEEP = 1000 }; /* one more space per level: ~0.5 MB */
+    size_t cap = (size_t)PY_DEEP * (PY_DEEP + 24), len = 0;
+    char *py = malloc(cap);
+    for (int i = 0; py && i < PY_DEEP; i++)
+        len += (size_t)sprintf(py + len, "%*sclass C%d:\n", i, "", i);
+    if (py) len += (size_t)sprintf(py + len, "%*spass\n", PY_DEEP, "");
+    CHECK(py && index_file_symbols("python", py, len, &sym));
+    index_symbols_free(&sym);
+    free(py);
+}
+
 static void put(const char *root, const char *rel, const char *text) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", root, rel);
@@ -252,6 +278,7 @@ int main(void) {
     test_pagerank();
     test_symbols_c();
     test_symbols_other_languages();
+    test_symbols_hostile();
     char dir[] = "/tmp/hearth-graph-XXXXXX";
     if (mkdtemp(dir)) {
         make_repo(dir);
