@@ -251,12 +251,15 @@ static void hit_files(index_store *s, const index_hit *hits, int32_t n_hits, map
     sqlite3_finalize(st);
 }
 
-/* Files defining the names the first n_hit files use most, weighted by their rank. */
+/* Files defining the names a retrieved file uses, by uses per definer of the name (a name
+ * defined everywhere points nowhere in particular) times their rank. */
 static const char NEIGHBOURS_SQL[] =
     "SELECT d.file_id, f.path FROM refs r"
-    " JOIN (SELECT DISTINCT file_id, name FROM defs) d ON d.name = r.name"
+    " JOIN (SELECT DISTINCT file_id, name FROM defs WHERE name IN"
+    " (SELECT name FROM refs WHERE file_id = ?1)) d ON d.name = r.name"
     " JOIN files f ON f.id = d.file_id WHERE r.file_id = ?1 AND d.file_id != ?1"
-    " GROUP BY d.file_id ORDER BY sum(r.n) * max(f.rank) DESC, f.path LIMIT ?2";
+    " GROUP BY d.file_id ORDER BY sum(r.n * 1.0 / (SELECT count(DISTINCT x.file_id) FROM defs x"
+    " WHERE x.name = r.name)) * max(f.rank) DESC, f.path LIMIT ?2";
 
 static void neighbour_files(index_store *s, map_file *files, int32_t *n) {
     sqlite3_stmt *st;
