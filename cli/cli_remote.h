@@ -18,9 +18,11 @@ int cli_role_backend(models_role role, models_config *cfg);
  * door (0, 1 after printing an error, CLI_FALLBACK). */
 int cli_embed_remote(const models_backend *b, char *const *texts, const size_t *lens, int32_t n,
                      bool query, bool json);
-/* Streams the answer to a question from the hits like `hearth ask`, then the sources. */
-int cli_ask_remote(const models_backend *b, const char *question, const index_hit *hits,
-                   int32_t n_hits, int32_t n_predict, double temperature, int64_t seed);
+/* Streams the answer to a question from the hits (and the repository map, may be NULL) like
+ * `hearth ask`, then the sources. */
+int cli_ask_remote(const models_backend *b, const char *question, const char *map,
+                   const index_hit *hits, int32_t n_hits, int32_t n_predict, double temperature,
+                   int64_t seed);
 
 /* The model path a server should load for role: given (a path, catalogue name or file in the
  * models dir) resolved; or, when given is NULL, what runtime_backend_choose picks: the role's

@@ -129,8 +129,9 @@ static bool emit(const char *s, size_t n, void *user) {
     return true;
 }
 
-static int answer(const ask_args *a, engine_model *m, const index_hit *hits, int32_t n_hits,
-                  const engine_chat_message *history, int32_t n_history, answer_text *out) {
+static int answer(const ask_args *a, engine_model *m, const char *map, const index_hit *hits,
+                  int32_t n_hits, const engine_chat_message *history, int32_t n_history,
+                  answer_text *out) {
     char err[INDEX_ERR_LEN];
     engine_ctx_params cp = engine_ctx_default_params();
     cp.n_ctx = (int32_t)a->n_ctx;
@@ -141,6 +142,7 @@ static int answer(const ask_args *a, engine_model *m, const index_hit *hits, int
     index_ask_request r = {.question = a->sp.query,
                            .hits = hits,
                            .n_hits = n_hits,
+                           .map = map,
                            .used = used,
                            .n_predict = (int32_t)a->n_predict,
                            .sampling = a->sampling,
@@ -190,8 +192,11 @@ static int chat_loop(ask_args *a, engine_model *m) {
             rc = cli_error("ask", "out of memory");
         else if (!index_searcher_search(s, &q, &hits, &n_hits, err, sizeof err))
             rc = cli_error("ask", "%s", err);
-        else
-            rc = answer(a, m, hits, n_hits, more, n_hist, &out);
+        else {
+            char *map = index_searcher_map(s, hits, n_hits, 0, err, sizeof err);
+            rc = answer(a, m, map, hits, n_hits, more, n_hist, &out); /* no map: no harm */
+            free(map);
+        }
         hist = more ? more : hist;
         if (rc == 0) {
             printf("\n");
@@ -245,6 +250,7 @@ int cmd_ask(int argc, char **argv) {
     index_hit *hits = NULL;
     int32_t n_hits = 0;
     int rc = 1;
+    char *map = NULL; /* the repository map beside the excerpts (none when it cannot be made) */
     /* No -m: the configuration's chat backend, if it is a server (cli/remote.c). */
     models_config cfg;
     int remote = a.model ? 0 : cli_role_backend(MODELS_ROLE_CHAT, &cfg);
@@ -268,19 +274,23 @@ int cmd_ask(int argc, char **argv) {
         cli_error("ask", "%s", err);
     } else if (!remote && !a.model) {
         rc = print_sources(hits, n_hits);
-    } else if (remote && (rc = cli_ask_remote(&cfg.role[MODELS_ROLE_CHAT], a.sp.query, hits, n_hits,
-                                              (int32_t)a.n_predict, a.sampling.temperature,
-                                              (int64_t)a.sampling.seed)) != CLI_FALLBACK) {
+    } else if (remote &&
+               (rc = cli_ask_remote(&cfg.role[MODELS_ROLE_CHAT], a.sp.query,
+                                    (map = index_repo_map(root, hits, n_hits, 0, err, sizeof err)),
+                                    hits, n_hits, (int32_t)a.n_predict, a.sampling.temperature,
+                                    (int64_t)a.sampling.seed)) != CLI_FALLBACK) {
         /* answered by the server, or its failure reported */
     } else {
         if (remote) a.model = cfg.role[MODELS_ROLE_CHAT].local_model;
         fprintf(stderr, "hearth: ask: %d chunks found; loading %s...\n", n_hits, a.model);
         engine_model *m = cli_load_model_ctx(a.model, a.n_ctx);
         answer_text out = {0};
-        if (m) rc = answer(&a, m, hits, n_hits, NULL, 0, &out);
+        if (!map) map = index_repo_map(root, hits, n_hits, 0, err, sizeof err);
+        if (m) rc = answer(&a, m, map, hits, n_hits, NULL, 0, &out);
         engine_model_free(m);
     }
     free(chat_path);
+    free(map);
     if (remote) models_config_free(&cfg);
     index_hits_free(hits, n_hits);
     free(root);

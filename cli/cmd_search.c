@@ -84,20 +84,6 @@ static void print_path(const char *path) {
     }
 }
 
-/* A file name in JSON: a string when it is UTF-8, else {"bytes": base64 of the name} (as
- * ripgrep's JSON output does), so no hit is dropped for its name. */
-static json_t *json_path(const char *path) {
-    json_t *s = json_string(path);
-    if (s) return s;
-    size_t n = strlen(path);
-    char *b64 = malloc(base_base64_len(n) + 1);
-    if (!b64) return NULL;
-    base_base64_encode(path, n, b64);
-    s = json_pack("{s:s}", "bytes", b64);
-    free(b64);
-    return s;
-}
-
 static void print_hit(const index_hit *h, int rank, bool json) {
     if (!json) {
         printf("%s%d. ", rank > 1 ? "\n" : "", rank);
@@ -107,9 +93,7 @@ static void print_hit(const index_hit *h, int rank, bool json) {
         cli_print_hit_code(stdout, h, SEARCH_CODE_LINES);
         return;
     }
-    json_t *o = json_pack("{s:i, s:o, s:i, s:i, s:s?, s:f}", "rank", rank, "path",
-                          json_path(h->path), "start_line", h->start_line, "end_line", h->end_line,
-                          "symbol", h->symbol, "score", h->score);
+    json_t *o = index_hit_json(h, rank);
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (s) puts(s);
     free(s);

@@ -11,6 +11,7 @@
 static const cli_opt OPTS[] = {
     CLI_OPT_MODEL,
     {NULL, "--embedding-model", "MODEL", "serve /v1/embeddings with this model"},
+    {NULL, "--index", "DIR", "serve /v1/search from DIR's index (repeatable)"},
     {NULL, "--host", "ADDR", "address to bind (default 127.0.0.1)"},
     {NULL, "--port", "N", "port (default 8080; 0: any free one)"},
     {NULL, "--api-key", "KEY", "required bearer key (default: $HEARTH_API_KEY)"},
@@ -33,7 +34,8 @@ static const cli_opt OPTS[] = {
 static const cli_cmd CMD = {
     "serve", "[MODEL] [options]\n-m MODEL [options]",
     "POST /v1/completions (suffix: fill-in-the-middle), /v1/fim, /v1/chat/completions,\n"
-    "/v1/embeddings (needs --embedding-model); GET /v1/models, /health.\n"
+    "/v1/embeddings (needs --embedding-model), /v1/search (needs --index); GET /v1/models,\n"
+    "/health. With only --index, no model is loaded until a vector query needs the index's.\n"
     "Binding anything but a loopback address requires --api-key (or HEARTH_API_KEY).\n",
     OPTS};
 
@@ -97,6 +99,12 @@ int cmd_serve(int argc, char **argv) {
         }
         if (!strcmp(a, "-q")) {
             p.quiet = true;
+            continue;
+        }
+        if (!strcmp(a, "--index")) {
+            if (p.n_index_roots == SERVE_MAX_INDEXES)
+                return cli_error(a, "at most %d indexes", SERVE_MAX_INDEXES), 2;
+            p.index_roots[p.n_index_roots++] = val;
             continue;
         }
         int r = set_int(&p, a, val);

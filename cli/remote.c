@@ -68,8 +68,9 @@ static bool print_text(const char *s, size_t n, void *user) {
     return true;
 }
 
-int cli_ask_remote(const models_backend *b, const char *question, const index_hit *hits,
-                   int32_t n_hits, int32_t n_predict, double temperature, int64_t seed) {
+int cli_ask_remote(const models_backend *b, const char *question, const char *map,
+                   const index_hit *hits, int32_t n_hits, int32_t n_predict, double temperature,
+                   int64_t seed) {
     int64_t ctx = b->context_size > 0 ? b->context_size : 8192;
     int64_t budget = ctx - n_predict - estimate(INDEX_ASK_SYSTEM) - estimate(question) - 64;
     if (budget <= 0)
@@ -78,7 +79,7 @@ int cli_ask_remote(const models_backend *b, const char *question, const index_hi
                          "lower -n or set context_size in the config",
                          (long long)ctx);
     bool *used = calloc((size_t)n_hits + 1, sizeof *used);
-    char *user = used ? index_ask_message(NULL, question, hits, n_hits, budget, used) : NULL;
+    char *user = used ? index_ask_message(NULL, question, map, hits, n_hits, budget, used) : NULL;
     if (!user) {
         free(used);
         return cli_error("ask", "out of memory");

@@ -83,11 +83,20 @@ static bool emit_final(const char *s, size_t n, void *user) {
     return ok;
 }
 
-char *index_ask_message(const engine_model *m, const char *question, const index_hit *hits,
-                        int32_t n_hits, int64_t budget, bool *used) {
+#define MAP_HEAD "Map of the relevant files (line, definition):\n"
+
+char *index_ask_message(const engine_model *m, const char *question, const char *map,
+                        const index_hit *hits, int32_t n_hits, int64_t budget, bool *used) {
     char *msg = NULL, head[600];
     size_t len = 0;
-    bool ok = append_defused(&msg, &len, "Excerpts from the repository:\n\n");
+    bool ok = true;
+    int64_t map_cost = map && *map ? count_tokens(m, MAP_HEAD) + count_tokens(m, map) + 2 : -1;
+    if (map_cost > 0 && map_cost <= budget / 4) {
+        budget -= map_cost;
+        ok = append_defused(&msg, &len, MAP_HEAD) && append_defused(&msg, &len, map) &&
+             append_defused(&msg, &len, "\n");
+    }
+    ok = ok && append_defused(&msg, &len, "Excerpts from the repository:\n\n");
     for (int32_t i = 0; ok && i < n_hits; i++) {
         const index_hit *h = &hits[i];
         snprintf(head, sizeof head, "--- %s:%d-%d\n", h->path, h->start_line, h->end_line);
@@ -135,7 +144,7 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
                  n_ctx);
         return false;
     }
-    char *user = index_ask_message(m, r->question, r->hits, r->n_hits, budget, r->used),
+    char *user = index_ask_message(m, r->question, r->map, r->hits, r->n_hits, budget, r->used),
          why[ENGINE_ERR_LEN] = "out of memory";
     int32_t n_msgs = 2 + r->n_history - first;
     engine_chat_message *msgs = malloc((size_t)n_msgs * sizeof *msgs);

@@ -37,6 +37,7 @@ typedef struct {
     index_chunk *chunks;
     uint64_t *chunk_hashes;
     int32_t n_chunks;
+    index_symbols symbols; /* the names it defines and uses (the symbol graph) */
 } pending;
 
 typedef struct {
@@ -169,6 +170,7 @@ static void pending_clear(builder *b) {
     for (int i = 0; i < b->n_group; i++) {
         index_chunks_free(b->group[i].chunks, b->group[i].n_chunks);
         free(b->group[i].chunk_hashes);
+        index_symbols_free(&b->group[i].symbols);
     }
     b->n_group = b->group_chunks = 0;
 }
@@ -234,10 +236,10 @@ static bool group_flush(builder *b) {
     size_t off = 0;
     for (int i = 0; ok && i < b->n_group; i++) {
         const pending *g = &b->group[i];
-        ok = index_store_put_file(&b->store, g->item->path, g->hash, g->item->size,
-                                  g->item->mtime_ns, g->language, g->chunks, g->chunk_hashes,
-                                  g->n_chunks, vecs ? vecs + off * (size_t)b->dim : NULL, b->dim,
-                                  b->err, b->errlen);
+        ok = index_store_put_file(
+            &b->store, g->item->path, g->hash, g->item->size, g->item->mtime_ns, g->language,
+            g->chunks, g->chunk_hashes, g->n_chunks, &g->symbols,
+            vecs ? vecs + off * (size_t)b->dim : NULL, b->dim, b->err, b->errlen);
         off += (size_t)g->n_chunks;
         b->st->chunks_written += g->n_chunks;
         b->st->vectors_written += vecs ? g->n_chunks : 0;
@@ -291,9 +293,11 @@ static bool process(builder *b, const work_item *w, const store_file *old) {
     }
     index_utf8_sanitize(text, len);
     pending *g = &b->group[b->n_group];
-    *g = (pending){w, hash, index_language(w->path), NULL, NULL, 0};
+    *g = (pending){w, hash, index_language(w->path), NULL, NULL, 0, {0}};
     bool ok = index_chunk_text(g->language, text, len, &b->chunk, &g->chunks, &g->n_chunks, b->err,
                                b->errlen);
+    if (ok && !index_file_symbols(g->language, text, len, &g->symbols))
+        ok = !snprintf(b->err, b->errlen, "index: out of memory");
     free(text);
     if (ok) g->chunk_hashes = malloc(((size_t)g->n_chunks + 1) * sizeof *g->chunk_hashes);
     if (ok && !g->chunk_hashes) ok = !snprintf(b->err, b->errlen, "index: out of memory");
@@ -302,6 +306,7 @@ static bool process(builder *b, const work_item *w, const store_file *old) {
     if (!ok) {
         index_chunks_free(g->chunks, g->n_chunks);
         free(g->chunk_hashes);
+        index_symbols_free(&g->symbols);
         return false;
     }
     b->n_group++;
@@ -434,6 +439,7 @@ static bool run(builder *b) {
               index_store_files(&b->store, &old, &n_old, b->err, b->errlen);
     ok = ok && sync_files(b, walk, n_walk, old, n_old);
     if (ok && b->emb) ok = embed_missing(b) && refresh_vectors(b);
+    ok = ok && index_graph_rank(&b->store, b->err, b->errlen);
     index_files_free(walk, n_walk);
     index_store_files_free(old, n_old);
     return ok;

@@ -228,6 +228,10 @@ typedef struct {
 bool index_search(const index_search_params *p, index_hit **hits, int32_t *n_hits, char *err,
                   size_t errlen);
 void index_hits_free(index_hit *hits, int32_t n);
+/* A hit as JSON (a jansson json_t, the caller's reference; NULL when out of memory):
+ * {"rank", "path", "start_line", "end_line", "symbol" (null when none), "score"}; a path that
+ * is not UTF-8 is {"bytes": base64}. What `hearth search --json` prints and /v1/search returns. */
+struct json_t *index_hit_json(const index_hit *h, int rank);
 
 /* ---- a long-lived searcher ---- */
 
@@ -285,6 +289,17 @@ index_searcher *index_searcher_open(const index_searcher_params *p, char *err, s
 bool index_searcher_search(index_searcher *s, const index_query *q, index_hit **hits,
                            int32_t *n_hits, char *err, size_t errlen);
 index_searcher_stats index_searcher_get_stats(index_searcher *s);
+/* A compact map of the files hits come from, for a chat model beside the excerpts (malloc'd,
+ * at most max_bytes, 0 = 4096; "" when the files define nothing): each retrieved file, then the
+ * files their code uses most (the symbol graph: references found by tree-sitter, files ranked
+ * by PageRank over them), as "path:" and one line per definition ("  line  signature"), the
+ * definitions in the hits and then those other files use most when there are many. Whole files
+ * only. Thread-safe. */
+char *index_searcher_map(index_searcher *s, const index_hit *hits, int32_t n_hits, size_t max_bytes,
+                         char *err, size_t errlen);
+/* The same map for a one-shot caller (opens the index of root, maps, closes it). */
+char *index_repo_map(const char *root, const index_hit *hits, int32_t n_hits, size_t max_bytes,
+                     char *err, size_t errlen);
 /* Frees everything the searcher opened (not a borrowed service). NULL is fine. */
 void index_searcher_close(index_searcher *s);
 
@@ -310,6 +325,9 @@ typedef struct {
     const char *question;
     const index_hit *hits; /* best first (index_search's order) */
     int32_t n_hits;
+    /* The repository map of the hits' files (index_searcher_map), shown before the excerpts
+     * when it takes at most a quarter of their budget; NULL = none. */
+    const char *map;
     bool *used; /* out: n_hits flags, the hits that went into the prompt (the sources) */
     int32_t n_predict;
     engine_sampler_params sampling;
@@ -330,11 +348,12 @@ typedef struct {
     "You answer questions about a code repository using only the excerpts below. Name the files "  \
     "you rely on as path:start-end. If the excerpts do not answer the question, say so."
 
-/* The user message of an ask (malloc'd; NULL when out of memory): as many excerpts as fit in
- * budget tokens, best first (used[i] marks them), then the question; special-token text in the
+/* The user message of an ask (malloc'd; NULL when out of memory): the repository map (may be
+ * NULL) when it takes at most a quarter of budget tokens, as many excerpts as fit in the rest,
+ * best first (used[i] marks them), then the question; special-token text in the map and the
  * excerpts is defused. m counts tokens exactly; NULL estimates them (a remote chat model). */
-char *index_ask_message(const engine_model *m, const char *question, const index_hit *hits,
-                        int32_t n_hits, int64_t budget, bool *used);
+char *index_ask_message(const engine_model *m, const char *question, const char *map,
+                        const index_hit *hits, int32_t n_hits, int64_t budget, bool *used);
 
 /* Answers a question from retrieved hits with a chat model: as many hits as the context c leaves
  * room for (after n_predict answer tokens, the question and the template) go into the prompt,

@@ -80,9 +80,10 @@ bool index_chunk_definitions(chunk_list *l, const line_table *t, const char *lan
 /* ---- store.c: the SQLite database ---- */
 
 /* 2: FTS5 with the porter stemmer; 3: chunks.hash; 4: whole identifiers and their sub-words,
- * qualified symbols, definition ranges, declarations, a head (doc + signature) column. An index
- * of an older schema is rebuilt by the next 'hearth index' (its chunks must be cut again). */
-#define INDEX_SCHEMA_VERSION 4
+ * qualified symbols, definition ranges, declarations, a head (doc + signature) column; 5: the
+ * symbol graph (refs table, files.rank). An index of an older schema is rebuilt by the next
+ * 'hearth index' (its chunks must be cut again). */
+#define INDEX_SCHEMA_VERSION 5
 
 typedef struct {
     sqlite3 *db;
@@ -129,12 +130,32 @@ typedef struct {
 bool index_store_files(index_store *s, store_file **files, int64_t *n, char *err, size_t errlen);
 void index_store_files_free(store_file *files, int64_t n);
 
-/* Replaces a file's chunks (with their content hashes, index_hash of the text) and vectors, if
- * vecs is not NULL: dim floats per chunk, in one transaction. */
+/* A file's symbols (symbols.c): the names it uses (identifiers tree-sitter found in it, not
+ * the ones it defines) with how many times, and the names it defines with the line naming each
+ * and that line (its signature, printable, cut at 100 bytes). */
+typedef struct {
+    char *name;
+    int32_t n;
+} index_ref;
+typedef struct {
+    char *name;
+    int32_t line;
+    char *sig;
+} index_def;
+typedef struct {
+    index_ref *refs; /* sorted by name */
+    int32_t n_refs;
+    index_def *defs; /* sorted by line */
+    int32_t n_defs;
+} index_symbols;
+
+/* Replaces a file's chunks (with their content hashes, index_hash of the text), its symbols
+ * (may be NULL) and vectors, if vecs is not NULL: dim floats per chunk, in one transaction. */
 bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
                           int64_t mtime_ns, const char *language, const index_chunk *chunks,
-                          const uint64_t *chunk_hashes, int32_t n_chunks, const float *vecs,
-                          int32_t dim, char *err, size_t errlen);
+                          const uint64_t *chunk_hashes, int32_t n_chunks,
+                          const index_symbols *symbols, const float *vecs, int32_t dim, char *err,
+                          size_t errlen);
 /* The stored vector of any chunk with this hash and exactly this text (out: dim floats): the
  * vector cache of the index, valid because every stored vector is of the current model id. */
 bool index_store_find_vector(index_store *s, uint64_t hash, const char *text, int32_t dim,
@@ -146,6 +167,35 @@ bool index_store_put_vectors(index_store *s, const int64_t *ids, const float *ve
                              int32_t dim, char *err, size_t errlen);
 /* Deletes a file and its chunks, FTS rows and vectors in one transaction. */
 bool index_store_delete_file(index_store *s, int64_t id, char *err, size_t errlen);
+
+/* ---- symbols.c, graph.c, repomap.c: the symbol graph ---- */
+
+/* The symbols of a file (sorted; none for a language without a grammar or a file the parser
+ * gives up on). False only when out of memory. */
+bool index_file_symbols(const char *language, const char *text, size_t len, index_symbols *out);
+void index_symbols_free(index_symbols *s);
+/* Inserts a file's symbols (inside the caller's transaction). */
+bool index_store_put_symbols(index_store *s, int64_t file_id, const index_symbols *sym);
+/* PageRank with damping 0.85 over n nodes and weighted edges from[e] -> to[e] (a node without
+ * out-edges spreads its rank evenly): rank[n], summing to 1. */
+void index_pagerank(int32_t n, const int32_t *from, const int32_t *to, const double *w,
+                    int32_t n_edges, double *rank);
+/* Ranks the files of the store (files.rank, mean 1) unless the ranks are of its generation. */
+bool index_graph_rank(index_store *s, char *err, size_t errlen);
+/* Chunks in BM25 order (lower is better) before fusion. */
+typedef struct {
+    int64_t *id;
+    double *bm25;
+    int32_t n, cap;
+} index_ranked;
+bool index_ranked_add(index_ranked *r, int64_t id, double bm25);
+void index_ranked_free(index_ranked *r);
+/* Orders each run of equal BM25 scores by the chunks' files' ranks, highest first (stable). */
+void index_graph_order_ties(index_store *s, index_ranked *r);
+/* Orders each run of hits with equal scores by their files' ranks, highest first (stable). */
+void index_graph_break_ties(index_store *s, index_hit *hits, int32_t n);
+/* The map of the hits' files (malloc'd, at most max_bytes; 0 = 4096): see index_searcher_map. */
+char *index_graph_map(index_store *s, const index_hit *hits, int32_t n_hits, size_t max_bytes);
 
 /* ---- hashing ---- */
 uint64_t index_hash(const char *data, size_t len);

@@ -115,18 +115,23 @@ static bool lexical(index_store *s, const terms *t, int32_t limit, score_list *o
     char *q = fts_query(t);
     sqlite3_stmt *st = NULL;
     bool ok = q && sqlite3_prepare_v2(s->db,
-                                      "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-                                      "ORDER BY bm25(chunks_fts, ?, ?, ?, ?, ?) LIMIT ?",
+                                      "SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4, ?5, ?6) "
+                                      "FROM chunks_fts WHERE chunks_fts MATCH ?1 "
+                                      "ORDER BY 2 LIMIT ?7",
                                       -1, &st, NULL) == SQLITE_OK;
     if (ok && t->n) {
         const double w[] = {W_PATH, W_SYMBOL, W_HEAD, W_TEXT, W_WORDS};
         sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
         for (int i = 0; i < 5; i++) sqlite3_bind_double(st, 2 + i, w[i]);
         sqlite3_bind_int(st, 7, limit);
-        int rc, rank = 0;
+        index_ranked r = {0};
+        int rc;
         while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
-            ok = add_score(out, sqlite3_column_int64(st, 0), 1.0 / (RRF_K + ++rank));
+            ok = index_ranked_add(&r, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
         ok = ok && rc == SQLITE_DONE;
+        if (ok) index_graph_order_ties(s, &r); /* equal BM25: the file more code uses first */
+        for (int32_t i = 0; ok && i < r.n; i++) ok = add_score(out, r.id[i], 1.0 / (RRF_K + i + 1));
+        index_ranked_free(&r);
     }
     if (!ok && q) index_store_fail(s, "lexical search", err, errlen);
     if (!ok && !q) snprintf(err, errlen, "lexical search: out of memory");

@@ -145,6 +145,7 @@ bool index_searcher_search(index_searcher *s, const index_query *q, index_hit **
     s->stats.queries++;
     bool ok =
         refresh(s, err, errlen) && index_rank(&s->store, s, q, have_model(s), h, &n, err, errlen);
+    if (ok) index_graph_break_ties(&s->store, h, n); /* the symbol graph's ranks (graph.c) */
     pthread_mutex_unlock(&s->mu);
     if (!ok) {
         index_hits_free(h, n);
@@ -153,6 +154,26 @@ bool index_searcher_search(index_searcher *s, const index_query *q, index_hit **
     *hits = h;
     *n_hits = n;
     return true;
+}
+
+char *index_searcher_map(index_searcher *s, const index_hit *hits, int32_t n_hits, size_t max_bytes,
+                         char *err, size_t errlen) {
+    if (err && errlen) *err = 0;
+    pthread_mutex_lock(&s->mu);
+    char *map =
+        refresh(s, err, errlen) ? index_graph_map(&s->store, hits, n_hits, max_bytes) : NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (!map && err && errlen && !*err) snprintf(err, errlen, "repository map: out of memory");
+    return map;
+}
+
+char *index_repo_map(const char *root, const index_hit *hits, int32_t n_hits, size_t max_bytes,
+                     char *err, size_t errlen) {
+    index_searcher_params sp = {.root = root};
+    index_searcher *s = index_searcher_open(&sp, err, errlen);
+    char *map = s ? index_searcher_map(s, hits, n_hits, max_bytes, err, errlen) : NULL;
+    index_searcher_close(s);
+    return map;
 }
 
 index_searcher_stats index_searcher_get_stats(index_searcher *s) {

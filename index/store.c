@@ -20,7 +20,8 @@
 static const char SCHEMA[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, hash INTEGER NOT NULL,"
-    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, language TEXT NOT NULL);"
+    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, language TEXT NOT NULL,"
+    " rank REAL NOT NULL DEFAULT 0);"
     "CREATE TABLE chunks(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, path TEXT NOT NULL,"
     " start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, language TEXT NOT NULL,"
     " symbol TEXT, text TEXT NOT NULL, hash INTEGER, name TEXT,"
@@ -36,6 +37,14 @@ static const char SCHEMA[] =
     "CREATE VIRTUAL TABLE chunks_fts USING fts5(path, symbol, head, text, words,"
     " content='chunks', content_rowid='id', tokenize=\"porter unicode61 tokenchars '_'\");"
     "CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
+    /* the symbol graph (graph.c): the names each file uses */
+    "CREATE TABLE refs(file_id INTEGER NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL);"
+    "CREATE INDEX refs_file ON refs(file_id);"
+    "CREATE INDEX refs_name ON refs(name);"
+    "CREATE TABLE defs(file_id INTEGER NOT NULL, name TEXT NOT NULL, line INTEGER NOT NULL,"
+    " sig TEXT NOT NULL);"
+    "CREATE INDEX defs_file ON defs(file_id);"
+    "CREATE INDEX defs_name ON defs(name);"
     "INSERT INTO meta VALUES('generation', '0');";
 
 uint64_t index_hash(const char *data, size_t len) {
@@ -371,7 +380,9 @@ static bool delete_chunks(index_store *s, int64_t file_id) {
                    "DELETE FROM vectors WHERE chunk_id IN "
                    "(SELECT id FROM chunks WHERE file_id=?)",
                    file_id) &&
-           exec_id(s, "DELETE FROM chunks WHERE file_id=?", file_id);
+           exec_id(s, "DELETE FROM chunks WHERE file_id=?", file_id) &&
+           exec_id(s, "DELETE FROM refs WHERE file_id=?", file_id) &&
+           exec_id(s, "DELETE FROM defs WHERE file_id=?", file_id);
 }
 
 static bool bump_generation(index_store *s) {
@@ -474,8 +485,9 @@ static bool put_chunk(index_store *s, put_stmts *ps, int64_t file_id, const char
 
 bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint64_t size,
                           int64_t mtime_ns, const char *language, const index_chunk *chunks,
-                          const uint64_t *chunk_hashes, int32_t n_chunks, const float *vecs,
-                          int32_t dim, char *err, size_t errlen) {
+                          const uint64_t *chunk_hashes, int32_t n_chunks,
+                          const index_symbols *symbols, const float *vecs, int32_t dim, char *err,
+                          size_t errlen) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return index_store_fail(s, path, err, errlen);
     put_stmts ps = {0};
@@ -496,7 +508,7 @@ bool index_store_put_file(index_store *s, const char *path, uint64_t hash, uint6
     for (int32_t i = 0; ok && i < n_chunks; i++)
         ok = put_chunk(s, &ps, id, path, language, &chunks[i], chunk_hashes[i],
                        vecs ? vecs + (size_t)i * (size_t)dim : NULL, dim);
-    ok = ok && bump_generation(s);
+    ok = ok && index_store_put_symbols(s, id, symbols) && bump_generation(s);
     sqlite3_finalize(ps.chunk);
     sqlite3_finalize(ps.fts);
     sqlite3_finalize(ps.vec);

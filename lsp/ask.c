@@ -194,15 +194,19 @@ static void ask_run(lsp_job *j, void *worker_state) {
     }
     engine_sampler_params sampling = engine_sampler_default_params();
     sampling.temperature = 0;
+    char why_map[INDEX_ERR_LEN];
+    char *map = index_searcher_map(s, d->hits, d->n_hits, 0, why_map, sizeof why_map);
     index_ask_request r = {.question = d->question,
                            .hits = d->hits,
                            .n_hits = d->n_hits,
+                           .map = map, /* NULL (no map) is fine */
                            .used = d->used,
                            .n_predict = d->n_predict,
                            .sampling = sampling,
                            .emit = ask_emit,
                            .user = d};
     d->ok = index_ask(m, ctx, &r, d->err, sizeof d->err);
+    free(map);
     engine_ctx_free(ctx);
 }
 

@@ -492,6 +492,7 @@ static void reply_health(serve_server *s, conn *c) {
     pthread_mutex_unlock(&s->mu);
     json_object_set_new(o, "models", serve_models_health(s)); /* runtime/ registry: loads */
     json_object_set_new(o, "engine_threads", json_integer(engine_pool_workers() + 1));
+    json_object_set_new(o, "indexes", serve_search_health(s)); /* /v1/search: kept open */
     serve_http_reply_json(c, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
 }
@@ -509,7 +510,16 @@ static void reply_models(serve_server *s, conn *c) {
     json_decref(o);
 }
 
-typedef enum { R_NONE, R_HEALTH, R_MODELS, R_COMPLETIONS, R_FIM, R_CHAT, R_EMBEDDINGS } route;
+typedef enum {
+    R_NONE,
+    R_HEALTH,
+    R_MODELS,
+    R_COMPLETIONS,
+    R_FIM,
+    R_CHAT,
+    R_EMBEDDINGS,
+    R_SEARCH
+} route;
 
 static route find_route(const char *path, bool *post) {
     static const struct {
@@ -521,7 +531,8 @@ static route find_route(const char *path, bool *post) {
                   {"/v1/completions", R_COMPLETIONS, true},
                   {"/v1/fim", R_FIM, true},
                   {"/v1/chat/completions", R_CHAT, true},
-                  {"/v1/embeddings", R_EMBEDDINGS, true}};
+                  {"/v1/embeddings", R_EMBEDDINGS, true},
+                  {"/v1/search", R_SEARCH, true}};
     for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++)
         if (!strcmp(path, ROUTES[i].path)) {
             *post = ROUTES[i].post;
@@ -556,6 +567,8 @@ typedef struct {
     const char *body, *path; /* the connection's (held) */
     size_t body_len;
     serve_job *job;
+    char *reply; /* /v1/search: the answer, no job */
+    int status;  /* of the error in w (0: 400) */
     why w;
     const char *code; /* the error's code, if any */
 } parse_work;
@@ -577,6 +590,11 @@ static void parse_body(uv_work_t *req) {
         return;
     }
     route rt = pw->rt;
+    if (rt == R_SEARCH) {
+        pw->reply = serve_search_run(s, o, &pw->status, w->msg, sizeof w->msg);
+        json_decref(o);
+        return;
+    }
     bool embed = rt == R_EMBEDDINGS;
     if (embed ? !s->embed_model : !s->model)
         snprintf(w->msg, sizeof w->msg, "no %s model is loaded (see hearth serve --help)",
@@ -606,12 +624,16 @@ static void parsed(uv_work_t *req, int status) {
         }
     } else if (j) {
         submit(s, pw->c, j, pw->path);
+    } else if (pw->reply) {
+        serve_http_reply_json(pw->c, 200, pw->reply);
+        pw->reply = NULL;
     } else {
         const char *msg = pw->w.msg[0] ? pw->w.msg : "out of memory";
         if (!pw->code && strstr(msg, "longer than")) pw->code = "context_length_exceeded";
-        serve_api_error(pw->c, 400, msg, pw->code);
+        serve_api_error(pw->c, pw->status ? pw->status : 400, msg, pw->code);
     }
     serve_conn_release(pw->c);
+    free(pw->reply);
     free(pw);
 }
 

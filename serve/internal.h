@@ -22,6 +22,7 @@
 #include "completion.h"
 #include "embed.h"
 #include "engine.h"
+#include "index.h"
 #include "runtime.h"
 #include "serve.h"
 
@@ -128,6 +129,12 @@ struct serve_server {
     int64_t n_embed_slices; /* embedding slices run (for /health) */
     double embed_tok_per_s; /* scheduler thread: the last slice's speed, sizes the next */
     void *sched;            /* [sched] the batching state (sched.c) */
+    /* /v1/search (search.c): set up before the loop runs, read-only after; a searcher is
+     * thread-safe (its own mutex) */
+    index_searcher *searchers[SERVE_MAX_INDEXES];
+    char *search_roots[SERVE_MAX_INDEXES]; /* their real paths */
+    int n_searchers;
+    embed_service *search_embed; /* queries' embedder over embed_model (or NULL) */
 };
 
 /* ---- jobs (job.c) ---- */
@@ -191,6 +198,16 @@ void serve_conn_hold(conn *c);
 void serve_conn_release(conn *c);
 /* False once the connection is closing (the client left, or the server stops). */
 bool serve_conn_open(const conn *c);
+
+/* ---- /v1/search (search.c) ---- */
+/* Opens a searcher per p.index_roots (after the embedding model loaded). */
+bool serve_search_open(serve_server *s, char *err, size_t errlen);
+void serve_search_close(serve_server *s);
+/* Answers a /v1/search body (worker thread): the reply body (malloc'd, *status 200) or NULL
+ * with *status and msg. */
+char *serve_search_run(serve_server *s, json_t *o, int *status, char *msg, size_t n);
+/* For /health: each index's root and searcher counters (queries, store opens, vector loads). */
+json_t *serve_search_health(serve_server *s);
 
 /* ---- routes and replies (api.c, reply.c) ---- */
 void serve_api_handle(serve_server *s, conn *c, const http_request *r);

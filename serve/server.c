@@ -24,7 +24,8 @@ static bool check_params(serve_params *p, char *err, size_t errlen) {
     if (!p->max_body) p->max_body = 4 << 20;
     if (!p->max_header) p->max_header = 16 << 10;
     if (!p->request_timeout_ms) p->request_timeout_ms = 10000;
-    const char *bad = !p->model_path && !p->embed_model_path     ? "no model given"
+    const char *bad = !p->model_path && !p->embed_model_path && !p->n_index_roots
+                          ? "no model or index given"
                       : p->port < 0 || p->port > 65535           ? "port must be 0..65535"
                       : p->n_parallel < 1 || p->n_parallel > 256 ? "parallel must be 1..256"
                       : p->n_batch < 1 || p->n_batch > 4096      ? "batch must be 1..4096"
@@ -142,6 +143,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
 }
 
 static void free_server(serve_server *s) {
+    serve_search_close(s);
     completion_free(s->fim);
     engine_ctx_free(s->ctx);
     embed_free(s->embed);
@@ -156,7 +158,8 @@ static void free_server(serve_server *s) {
 
 static bool start(serve_server *s, char *err, size_t errlen) {
     if ((s->p.model_path && !load_main(s, err, errlen)) ||
-        (s->p.embed_model_path && !load_embedder(s, err, errlen)))
+        (s->p.embed_model_path && !load_embedder(s, err, errlen)) ||
+        !serve_search_open(s, err, errlen))
         return false;
     uv_async_init(&s->loop, &s->wake, on_wake);
     s->wake.data = s;

@@ -33,3 +33,6 @@ hearth_test(test_index_retrieval WHITEBOX index test_index_retrieval.c)
 # that loses several answers fails; lexical only, about 3 s.
 add_test(NAME retrieval_quality COMMAND ${Python3_EXECUTABLE}
   ${CMAKE_SOURCE_DIR}/bench/retrieval/run.py $<TARGET_FILE:hearth> --min-recall5 0.80 --min-mrr 0.62)
+# The symbol graph (issue 15): PageRank's known answers, tree-sitter references, a used file
+# ranked above an unused one, BM25 ties to the used file, the repository map and ask's message.
+hearth_test(test_index_graph WHITEBOX index test_index_graph.c)

@@ -24,3 +24,8 @@ set_tests_properties(serve_lanes PROPERTIES TIMEOUT 600 ENVIRONMENT
 add_test(NAME serve_load COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/load.test.mjs)
 set_tests_properties(serve_load PROPERTIES TIMEOUT 300 ENVIRONMENT
   "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")
+# /v1/search (issue 15): hits equal `hearth search --json` in every mode; the index, its vectors
+# and the query embedder stay loaded between queries (/health's counters); a re-index is seen.
+add_test(NAME serve_search COMMAND ${HEARTH_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/serve/search.test.mjs)
+set_tests_properties(serve_search PROPERTIES TIMEOUT 300 ENVIRONMENT
+  "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_REF_DIR=${HEARTH_REF_DIR}")

@@ -386,7 +386,7 @@ def test_old_schema(tmp):
     check(hits and hits[0]["path"] == "lib.c", "the rebuilt index searches")
     with db(root) as c:
         v = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-    check(v == "4", f"rebuilt as schema 4: {v}")
+    check(v == "5", f"rebuilt as schema 5: {v}")
 
 
 def test_unreadable(tmp):

@@ -241,8 +241,8 @@ static void test_faiss_file_round_trip(const char *dir) {
                              {.start_line = 3, .end_line = 3, .symbol = "h", .text = "int h;"}};
     float vecs[3 * 4] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0.6f, 0.8f}, found[4] = {0};
     uint64_t hashes[3] = {11, 22, 33};
-    CHECK(
-        index_store_put_file(&s, "a.c", 1, 2, 3, "c", chunks, hashes, 3, vecs, 4, err, sizeof err));
+    CHECK(index_store_put_file(&s, "a.c", 1, 2, 3, "c", chunks, hashes, 3, NULL, vecs, 4, err,
+                               sizeof err));
     /* The store as a vector cache: found by hash and exact text, never by hash alone. */
     CHECK(index_store_find_vector(&s, 22, "int g;", 4, found) && found[1] == 1 && found[0] == 0);
     CHECK(!index_store_find_vector(&s, 22, "int G;", 4, found));
@@ -287,7 +287,7 @@ static void test_hnsw_past_threshold(const char *dir) {
         for (int d = 0; d < DIM; d++) vecs[i * DIM + d] /= sqrtf(norm);
     }
     static uint64_t hashes[N];
-    CHECK(index_store_put_file(&s, "h.c", 9, 9, 9, "c", chunks, hashes, N, vecs, DIM, err,
+    CHECK(index_store_put_file(&s, "h.c", 9, 9, 9, "c", chunks, hashes, N, NULL, vecs, DIM, err,
                                sizeof err));
     index_vectors_set_hnsw_threshold(100);
     index_vectors *v = index_vectors_from_store(&s, DIM, err, sizeof err);

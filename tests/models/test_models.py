@@ -441,8 +441,10 @@ def test_cli_over_remote_backends(srv, tmp, ref):
     write_config(env, role_cfg(srv.base))
     srv.reset()
     rc, out, err = hearth(env, "ask", "boil_water kettle", "--root", repo, "-n", "64")
-    check("ask: without -m answers through the configured chat server", rc == 0 and out.startswith("echo: Excerpts")
-          and "boil_water" in out and "Sources:" in out and "kettle.py:1-" in out, out + err)
+    # the message: the repository map of the retrieved file, then the excerpts
+    check("ask: without -m answers through the configured chat server", rc == 0
+          and out.startswith("echo: Map of the relevant files") and "\nkettle.py:\n     1  def boil_water(kettle):\n" in out
+          and "\n\nExcerpts from the repository:" in out and "boil_water" in out and "Sources:" in out and "kettle.py:1-" in out, out + err)
 
 
 # ---- end to end against a second hearth process ----
