@@ -1,0 +1,1 @@
+hearth_test(test_gpt_oss test_gpt_oss.c)
