@@ -185,7 +185,55 @@ static void test_scalar_matches_simd(const char *type, float tol) {
     CHECKF(d <= tol, "%s: scalar vs %s logits differ by %g", type, level, d);
 }
 
-int main(void) {
+/* llama.cpp's logits (every position of a REF_PROMPT-token prompt, one batch, F32 KV cache, flash
+ * attention off: the reference kit's settings) of the same synthesized file, against ours within
+ * the kit's tolerances for that kind of file (calibration/tolerances.json): every logit, the
+ * log-sum-exp of each position, and the argmax wherever llama.cpp's top two are apart by more
+ * than margin. */
+enum { REF_PROMPT = 48 };
+
+static double lse(const float *x) {
+    double max = x[0], sum = 0.0;
+    for (int i = 1; i < N_VOCAB; i++) max = x[i] > max ? x[i] : max;
+    for (int i = 0; i < N_VOCAB; i++) sum += exp(x[i] - max);
+    return max + log(sum);
+}
+
+static void test_against_llama_cpp(const char *data, const char *type, float tol_logit,
+                                   float tol_lse, float margin) {
+    char path[512], err[ENGINE_ERR_LEN];
+    static float ref[REF_PROMPT * N_VOCAB], got[REF_PROMPT * N_VOCAB];
+    snprintf(path, sizeof path, "%s/gpt-oss/tiny-gpt-oss-%s.llama.cpp.logits", data, type);
+    FILE *f = fopen(path, "rb");
+    CHECKF(f != NULL, "%s: missing", path);
+    if (!f) return;
+    size_t got_n = fread(ref, sizeof(float), REF_PROMPT * N_VOCAB, f);
+    fclose(f);
+    CHECKF(got_n == REF_PROMPT * N_VOCAB, "%s: %zu floats", path, got_n);
+    engine_model *m = synth_load(type, 0, 1, path);
+    int32_t ids[REF_PROMPT];
+    prompt_ids(ids, REF_PROMPT, 3);
+    CHECK(m && eval_all(m, ids, REF_PROMPT, false, got));
+    float worst = 0.0f, worst_lse = 0.0f;
+    int flips = 0;
+    for (int t = 0; t < REF_PROMPT; t++) {
+        const float *r = ref + (size_t)t * N_VOCAB, *g = got + (size_t)t * N_VOCAB;
+        worst = fmaxf(worst, max_diff(r, g, N_VOCAB));
+        worst_lse = fmaxf(worst_lse, (float)fabs(lse(r) - lse(g)));
+        int best = argmax(r), second = best == 0 ? 1 : 0;
+        for (int i = 0; i < N_VOCAB; i++) second = i != best && r[i] > r[second] ? i : second;
+        flips += argmax(g) != best && r[best] - r[second] > margin;
+    }
+    CHECKF(worst <= tol_logit && worst_lse <= tol_lse && flips == 0,
+           "%s vs llama.cpp: logits %g (tolerance %g), lse %g (%g), %d argmax flips", type, worst,
+           tol_logit, worst_lse, tol_lse, flips);
+    printf("%s vs llama.cpp: max |dlogit| %.4g, max |dlse| %.4g over %d positions\n", type, worst,
+           worst_lse, REF_PROMPT);
+    engine_model_free(m);
+    (void)err;
+}
+
+int main(int argc, char **argv) {
     snprintf(dir, sizeof dir, "/tmp/hearth-gptoss-XXXXXX");
     if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
     test_window_reach();
@@ -199,6 +247,10 @@ int main(void) {
     test_scalar_matches_simd("F32", 1e-4f);
     test_scalar_matches_simd("Q8_0", 0.5f);
     test_scalar_matches_simd("MXFP4_MOE", 0.5f);
+    if (argc > 1) { /* F32: the kit's F32 tolerances; MXFP4_MOE: its Q4_0 ones */
+        test_against_llama_cpp(argv[1], "F32", 0.1f, 0.03f, 0.1f);
+        test_against_llama_cpp(argv[1], "MXFP4_MOE", 1.0f, 1.0f, 1.0f);
+    }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
