@@ -32,6 +32,9 @@ typedef struct {
                               token_embd rows, and only the routed share of MoE experts */
     const char *file_type; /* the most common 2-D weight type, e.g. "Q8_0" */
     bool tied_output;      /* output projection shares token_embd */
+    int32_t n_swa;         /* sliding window (positions) of the layers that slide, 0: none */
+    int32_t n_swa_layers;  /* how many layers slide (gpt-oss: every other one) */
+    float rope_yarn;       /* YaRN rope scaling factor, 0: none */
 } engine_model_info;
 
 /* Maps and validates a GGUF model (architecture llama, qwen2, qwen3, qwen3moe or gpt-oss;

@@ -106,6 +106,7 @@ static bool read_yarn(loader *l, float factor) {
     r->corr_lo = lo > 0.0f ? lo : 0.0f;
     r->corr_hi = hi < n - 1.0f ? hi : n - 1.0f;
     r->mscale = attn_factor * (1.0f + 0.1f * logf(factor));
+    m->info.rope_yarn = factor;
     return true;
 }
 
@@ -137,6 +138,7 @@ static bool read_sliding_window(loader *l) {
     if (!m->arch->oai_moe) return true;
     m->swa_period = 2;
     if (!hparam_i32(l, "attention.sliding_window", &m->n_swa, true, 1, 1 << 24)) return false;
+    m->info.n_swa = m->n_swa;
     char key[96];
     snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", m->arch_name);
     if (gguf_get_arr(m->file, key))
@@ -304,6 +306,7 @@ static bool load_oai_extras(loader *l, layer_weights *L, int i) {
     for (int k = 0; k < 6; k++) snprintf(n[k], sizeof n[k], "blk.%d.%s", i, names[k]);
     int32_t period = l->m->swa_period; /* 0: every layer slides (as llama.cpp reads it) */
     L->swa = l->m->n_swa > 0 && (period == 0 || i % period < period - 1);
+    l->m->info.n_swa_layers += L->swa;
     return get_floats(l, &L->sinks, n[0], in->n_head, 0, true) &&
            get_floats(l, &L->bo, n[1], in->n_embd, 0, true) &&
            get_floats(l, &L->router_b, n[2], in->n_expert, 0, true) &&

@@ -141,6 +141,7 @@ static void test_end_to_end(const char *type, float tol_paths) {
     if (!m) return;
     const engine_model_info *in = engine_model_get_info(m);
     CHECK(!strcmp(in->arch, "gpt-oss") && in->n_expert == 8 && in->n_expert_used == 4);
+    CHECK(in->n_swa == WINDOW && in->n_swa_layers == 2 && in->rope_yarn == 32.0f);
     int32_t ids[N_PROMPT];
     prompt_ids(ids, N_PROMPT, 3);
     static float batch[N_PROMPT * N_VOCAB], single[N_PROMPT * N_VOCAB], paged[N_PROMPT * N_VOCAB];
