@@ -40,7 +40,8 @@ void attend_rows(const attn_batch *b, int t, int g, float *scores, size_t stride
     const float *q = b->q + ((size_t)t * H + (size_t)g * G) * hd;
     float *out = b->out + ((size_t)t * H + (size_t)g * G) * hd, scale = 1.0f / sqrtf((float)hd);
     float max[ATTN_MAX_GROUP], inv[ATTN_MAX_GROUP];
-    for (int h = 0; h < G; h++) max[h] = -INFINITY;
+    const float *sink = b->sinks ? b->sinks + (size_t)g * G : NULL;
+    for (int h = 0; h < G; h++) max[h] = sink ? sink[h] : -INFINITY; /* the sink is in the max */
     /* a lone head (no GQA sharing) converts while it multiplies: widening first would cost more */
     bool fused = G == 1 && b->kv_type == ENGINE_KV_F16;
     if (fused) {
@@ -61,7 +62,8 @@ void attend_rows(const attn_batch *b, int t, int g, float *scores, size_t stride
     }
     for (int h = 0; h < G; h++) {
         float *sc = scores + (size_t)h * stride;
-        inv[h] = 1.0f / op_exp_shift(sc + lo, hi - lo, max[h]);
+        float sum = op_exp_shift(sc + lo, hi - lo, max[h]);
+        inv[h] = 1.0f / (sink ? sum + expf(sink[h] - max[h]) : sum);
     }
     memset(out, 0, (size_t)G * hd * sizeof(float));
     if (fused) {
@@ -182,9 +184,10 @@ void attend_tile(const attn_batch *b, int t0, int nt, int g, float *scratch) {
         for (size_t i = 0; i < (size_t)G * hd; i++) s.q[(size_t)tt * G * hd + i] = q[i] * scale;
         hi = b->hi[t0 + tt] > hi ? b->hi[t0 + tt] : hi;
     }
+    /* a sink starts each row as a key of score sink and value 0: max sink, sum exp(0) */
     for (int r = 0; r < R; r++) {
-        s.max[r] = -INFINITY;
-        s.sum[r] = 0.0f;
+        s.max[r] = b->sinks ? b->sinks[(size_t)g * G + (size_t)(r % G)] : -INFINITY;
+        s.sum[r] = b->sinks ? 1.0f : 0.0f;
     }
     memset(s.o, 0, (size_t)R * hd * sizeof(float));
     for (int j0 = lo; j0 < hi; j0 += TK) {

@@ -39,8 +39,11 @@ typedef struct {
     int32_t kv_block;                 /* rows per block of the block tables */
     const int32_t *const *tok_blocks; /* each token's block table; NULL: position j is row j */
     const int32_t *lo, *hi;           /* token t attends to sequence positions [lo[t], hi[t]) */
-    const float *q;                   /* (n, n_head * head_dim) */
-    float *out;                       /* (n, n_head * head_dim) */
+    /* per query head a learned logit that joins every softmax with no value (gpt-oss's sinks):
+     * weights are exp(s_j) / (sum_j exp(s_j) + exp(sink)); NULL: none */
+    const float *sinks;
+    const float *q; /* (n, n_head * head_dim) */
+    float *out;     /* (n, n_head * head_dim) */
     const attn_kernels *kern;
     bool causal; /* a decoder: picks the score loop (attn_tile_dots) */
 } attn_batch;

@@ -90,10 +90,11 @@ static bool alloc_buffers(ctx_core *c) {
         c->attn_scratch_floats = attn_tile_scratch_floats((int)group, in->head_dim);
     c->attn_scratch = track(c, (size_t)threadpool_size(c->pool) * c->attn_scratch_floats * 4);
     c->attn_tiles = track(c, (nb + 1) * sizeof(int32_t));
+    c->swa_lo = track(c, nb * sizeof(int32_t));
     if (in->n_expert > 0 && !alloc_moe(c)) return false;
     return c->x && c->xn && c->q && c->kc && c->vc && c->attn && c->gate && c->up &&
            (c->scores || !attn_by_rows((int)group, c->causal)) && c->xq && c->attn_scratch &&
-           c->attn_tiles && alloc_batch(c);
+           c->attn_tiles && c->swa_lo && alloc_batch(c);
 }
 
 static void free_buffers(ctx_core *c) {
@@ -107,8 +108,9 @@ static void free_buffers(ctx_core *c) {
                   c->attn,  c->gate,   c->up,      c->scores, c->router,
                   c->sel_w, c->moe_in, c->moe_out, c->logits, c->attn_scratch};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
-    int32_t *ints[] = {c->attn_tiles, c->sel_id,   c->routed,       c->batch.pos,
-                       c->batch.lo,   c->batch.hi, c->batch.kv_row, c->batch.logit_tok};
+    int32_t *ints[] = {c->attn_tiles,   c->sel_id,          c->routed,
+                       c->batch.pos,    c->batch.lo,        c->batch.hi,
+                       c->batch.kv_row, c->batch.logit_tok, c->swa_lo};
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) free(ints[i]);
     free(c->xq);
     if (c->pool) threadpool_free(c->pool);

@@ -61,6 +61,7 @@ typedef struct {
     float *attn_scratch;
     size_t attn_scratch_floats; /* per thread */
     int32_t *attn_tiles;        /* n_batch + 1 tile starts */
+    int32_t *swa_lo;            /* n_batch: a sliding-window layer's attention range starts */
     /* MoE scratch: router logits (n x n_expert), chosen experts and weights (n x k), the tokens
      * routed to one expert, their gathered inputs and the summed expert outputs (n x e) */
     float *router, *sel_w, *moe_in, *moe_out;

@@ -32,9 +32,13 @@ typedef struct {
                               token_embd rows, and only the routed share of MoE experts */
     const char *file_type; /* the most common 2-D weight type, e.g. "Q8_0" */
     bool tied_output;      /* output projection shares token_embd */
+    int32_t n_swa;         /* sliding window (positions) of the layers that slide, 0: none */
+    int32_t n_swa_layers;  /* how many layers slide (gpt-oss: every other one) */
+    float rope_yarn;       /* YaRN rope scaling factor, 0: none */
 } engine_model_info;
 
-/* Maps and validates a GGUF model (architecture llama, qwen2, qwen3 or qwen3moe). */
+/* Maps and validates a GGUF model (architecture llama, qwen2, qwen3, qwen3moe or gpt-oss;
+ * bert and nomic-bert encoders). */
 engine_model *engine_model_load(const char *path, char *err, size_t errlen);
 /* Only the tokenizer of a file (vocab-only GGUFs too): for the token functions, not for contexts.
  */
@@ -112,7 +116,8 @@ void engine_kv_keep(engine_ctx *c, int32_t n);
  * keeps first (runs moving left in ascending order, then runs moving right in descending order,
  * so no move overwrites another's source), trims with engine_kv_keep, then evaluates each gap
  * and engine_kv_extend-s over the run after it. False (with a message) for a paged or encoder
- * context, a model without rotary positions, or ranges outside the cache. */
+ * context, a model without rotary positions, a model with YaRN rope scaling or sliding-window
+ * layers (gpt-oss), or ranges outside the cache. */
 bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err, size_t errlen);
 /* Declares positions [n_past, n) held (n <= n_ctx): their rows must have been filled by
  * engine_kv_move; nothing checks it. */

@@ -1,4 +1,5 @@
-/* The transformer forward pass for llama / qwen2 / qwen3, one batch of tokens at a time.
+/* The transformer forward pass for llama / qwen2 / qwen3 / qwen3moe / gpt-oss, one batch of
+ * tokens at a time.
  * What a call computes is the fwd_batch it is given (context.h): each token's id, position,
  * attention range and cache row, which tokens give logits, where hidden states go; the pass
  * never asks which kind of context described it.
@@ -57,6 +58,19 @@ static void attention_worker(void *arg, int ith, int nth) {
     }
 }
 
+/* A sliding-window layer's attention ranges: each token sees the last n_swa positions up to and
+ * including its own (hi - 1 is the token itself in a causal range), as llama.cpp masks
+ * (p_token - p_key >= n_swa is masked). */
+static const int32_t *window_lo(ctx_core *c, const fwd_batch *b, int layer) {
+    const engine_model *m = c->m;
+    if (!m->layers || !m->layers[layer].swa) return b->lo;
+    for (int t = 0; t < b->n; t++) {
+        int32_t from = b->hi[t] - m->n_swa;
+        c->swa_lo[t] = from > b->lo[t] ? from : b->lo[t];
+    }
+    return c->swa_lo;
+}
+
 void forward_attention(ctx_core *c, const fwd_batch *b, int layer) {
     const engine_model_info *in = &c->m->info;
     attn_job job = {.c = c};
@@ -68,8 +82,9 @@ void forward_attention(ctx_core *c, const fwd_batch *b, int layer) {
                          .v = c->v[layer],
                          .kv_block = b->kv_block,
                          .tok_blocks = b->blocks,
-                         .lo = b->lo,
+                         .lo = window_lo(c, b, layer),
                          .hi = b->hi,
+                         .sinks = c->m->layers ? c->m->layers[layer].sinks : NULL,
                          .q = c->q,
                          .out = c->attn,
                          .kern = c->attn_k,
@@ -114,13 +129,12 @@ static void attention_block(ctx_core *c, const fwd_batch *b, const layer_weights
     if (L->bv) op_add_bias(c->vc, L->bv, (int64_t)KV * hd, n);
     if (L->q_norm) head_norm(c->q, L->q_norm, n, H, hd, in->rms_eps);
     if (L->k_norm) head_norm(c->kc, L->k_norm, n, KV, hd, in->rms_eps);
-    op_rope_mt(c->pool, c->q, n, H, hd, m->n_rot, b->pos, in->rope_freq_base, m->rope_freq_scale,
-               m->arch->rope);
-    op_rope_mt(c->pool, c->kc, n, KV, hd, m->n_rot, b->pos, in->rope_freq_base, m->rope_freq_scale,
-               m->arch->rope);
+    op_rope_mt(c->pool, c->q, n, H, hd, b->pos, &m->rope);
+    op_rope_mt(c->pool, c->kc, n, KV, hd, b->pos, &m->rope);
     forward_store_kv(c, b, layer, (size_t)KV * hd);       /* k, v (n,KV*hd) -> rows kv_row */
     forward_attention(c, b, layer);                       /* attn (n,H*hd) */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
+    if (L->bo) op_add_bias(c->xn, L->bo, e, n);
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];
 }
 
@@ -158,22 +172,69 @@ static void route_token(const float *logit, int n_expert, int k, bool norm, int3
     for (int j = 0; norm && j < k; j++) w[j] /= chosen_sum;
 }
 
+/* gpt-oss: the k largest router logits (ties: lower id), weighted by the softmax over those k. */
+static void route_token_topk(const float *logit, int n_expert, int k, int32_t *id, float *w) {
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int x = 0; x < n_expert; x++) {
+            bool taken = false;
+            for (int i = 0; i < j && !taken; i++) taken = id[i] == x;
+            if (!taken && (best < 0 || logit[x] > logit[best])) best = x;
+        }
+        id[j] = best;
+    }
+    float max = logit[id[0]], sum = 0.0f;
+    for (int j = 0; j < k; j++) sum += w[j] = expf(logit[id[j]] - max);
+    for (int j = 0; j < k; j++) w[j] /= sum;
+}
+
+static void route(ctx_core *c, const layer_weights *L, int n) {
+    const engine_model_info *in = &c->m->info;
+    int X = in->n_expert, k = in->n_expert_used;
+    if (L->router_b) op_add_bias(c->router, L->router_b, X, n);
+    for (int t = 0; t < n; t++) {
+        const float *logit = c->router + (size_t)t * X;
+        int32_t *id = c->sel_id + (size_t)t * k;
+        float *w = c->sel_w + (size_t)t * k;
+        if (c->m->arch->oai_moe)
+            route_token_topk(logit, X, k, id, w);
+        else
+            route_token(logit, X, k, c->m->expert_weights_norm, id, w);
+    }
+}
+
 static weight expert(const expert_weights *x, int e) {
     weight w = x->first;
     w.data += (size_t)e * x->stride;
     return w;
 }
 
+/* One expert over the cnt tokens gathered in moe_in: down(act(gate x + bg, up x + bu)) + bd,
+ * into moe_in again (cnt,e). Biases: gpt-oss's, where the layer has them. */
+static void run_expert(ctx_core *c, const layer_weights *L, int x, int cnt) {
+    const engine_model_info *in = &c->m->info;
+    int e = in->n_embd, ff = in->n_ff_exp;
+    weight g = expert(&L->gate_exps, x), u = expert(&L->up_exps, x), d = expert(&L->down_exps, x);
+    op_matmul(c->pool, &g, c->moe_in, cnt, c->gate, c->xq); /* gate (cnt,ff) */
+    op_matmul(c->pool, &u, c->moe_in, cnt, c->up, c->xq);   /* up (cnt,ff) */
+    if (L->gate_exps_b) op_add_bias(c->gate, L->gate_exps_b + (size_t)x * ff, ff, cnt);
+    if (L->up_exps_b) op_add_bias(c->up, L->up_exps_b + (size_t)x * ff, ff, cnt);
+    if (c->m->arch->oai_moe)
+        op_swiglu_oai_mt(c->pool, c->gate, c->up, (int64_t)cnt * ff);
+    else
+        op_swiglu_mt(c->pool, c->gate, c->up, (int64_t)cnt * ff);
+    op_matmul(c->pool, &d, c->gate, cnt, c->moe_in, c->xq); /* out (cnt,e) */
+    if (L->down_exps_b) op_add_bias(c->moe_in, L->down_exps_b + (size_t)x * e, e, cnt);
+}
+
 /* Mixture of experts: each expert's weights are streamed once per batch, for all the tokens routed
  * to it (gathered into moe_in), and its outputs are added back with the routing weights. */
 static void moe_block(ctx_core *c, const layer_weights *L, int n) {
     const engine_model_info *in = &c->m->info;
-    int e = in->n_embd, X = in->n_expert, k = in->n_expert_used, ff = in->n_ff_exp;
+    int e = in->n_embd, X = in->n_expert, k = in->n_expert_used;
     op_rmsnorm_mt(c->pool, c->x, L->ffn_norm, c->xn, e, n, in->rms_eps); /* xn (n,e) */
     op_matmul(c->pool, &L->router, c->xn, n, c->router, c->xq);          /* router (n,X) */
-    for (int t = 0; t < n; t++)
-        route_token(c->router + (size_t)t * X, X, k, c->m->expert_weights_norm,
-                    c->sel_id + (size_t)t * k, c->sel_w + (size_t)t * k);
+    route(c, L, n);
     memset(c->moe_out, 0, (size_t)n * e * sizeof(float));
     for (int x = 0; x < X; x++) {
         int cnt = 0;
@@ -184,12 +245,7 @@ static void moe_block(ctx_core *c, const layer_weights *L, int n) {
                     memcpy(c->moe_in + (size_t)cnt++ * e, c->xn + (size_t)t * e, (size_t)e * 4);
                 }
         if (cnt == 0) continue;
-        weight g = expert(&L->gate_exps, x), u = expert(&L->up_exps, x),
-               d = expert(&L->down_exps, x);
-        op_matmul(c->pool, &g, c->moe_in, cnt, c->gate, c->xq); /* gate (cnt,ff) */
-        op_matmul(c->pool, &u, c->moe_in, cnt, c->up, c->xq);   /* up (cnt,ff) */
-        op_swiglu_mt(c->pool, c->gate, c->up, (int64_t)cnt * ff);
-        op_matmul(c->pool, &d, c->gate, cnt, c->moe_in, c->xq); /* out (cnt,e) */
+        run_expert(c, L, x, cnt);
         for (int i = 0; i < cnt; i++) {
             int t = c->routed[i] / k;
             float w = c->sel_w[c->routed[i]];

@@ -22,10 +22,8 @@ static void bert_layer(ctx_core *c, const fwd_batch *b, const layer_weights *L, 
     if (L->bv) op_add_bias(c->vc, L->bv, e, n);
     if (m->arch->rope != ROPE_NONE) { /* nomic-bert: rotary positions instead of a table */
         int H = m->info.n_head, hd = m->info.head_dim;
-        op_rope_mt(c->pool, c->q, n, H, hd, m->n_rot, b->pos, m->info.rope_freq_base,
-                   m->rope_freq_scale, m->arch->rope);
-        op_rope_mt(c->pool, c->kc, n, H, hd, m->n_rot, b->pos, m->info.rope_freq_base,
-                   m->rope_freq_scale, m->arch->rope);
+        op_rope_mt(c->pool, c->q, n, H, hd, b->pos, &m->rope);
+        op_rope_mt(c->pool, c->kc, n, H, hd, b->pos, &m->rope);
     }
     forward_store_kv(c, b, layer, (size_t)e);             /* k, v (n,e) -> rows kv_row */
     forward_attention(c, b, layer);                       /* attn (n,e), every token its text */

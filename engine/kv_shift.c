@@ -77,8 +77,17 @@ static bool move_ok(const engine_ctx *c, int32_t from, int32_t to, int32_t n, ch
         snprintf(err, errlen, "only a one-sequence decoder context moves cached positions");
         return false;
     }
-    if (c->core.m->arch->rope == ROPE_NONE || c->core.m->n_rot > ATTN_MAX_HEAD_DIM) {
+    const engine_model *m = c->core.m;
+    if (m->arch->rope == ROPE_NONE || m->n_rot > ATTN_MAX_HEAD_DIM) {
         snprintf(err, errlen, "the model's positions are not rotations: entries cannot move");
+        return false;
+    }
+    /* YaRN turns each pair by a blended frequency and scales it: turn_init's angles would be
+     * wrong. Sliding-window layers are to keep only their window's rows, which a move cannot
+     * refill. Refused rather than approximated. */
+    if (m->rope.yarn || m->n_swa > 0) {
+        snprintf(err, errlen, "cached positions of a model with %s cannot move",
+                 m->rope.yarn ? "YaRN rope scaling" : "sliding-window attention");
         return false;
     }
     if (n <= 0 || from < 0 || to < 0 || from > engine_n_past(c) - n || to > c->core.kv_rows - n) {

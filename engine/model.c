@@ -1,6 +1,7 @@
 /* Loading a model: read hyperparameters, check every tensor's presence, shape and type, and keep
  * views into the mapping. Nothing is copied except 1-D tensors stored in a non-f32 type. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +10,13 @@
 #include "loader.h"
 
 static const arch_desc ARCHS[] = {
-    {"llama", FAMILY_DECODER, ROPE_NORM, false, false, false},
-    {"qwen2", FAMILY_DECODER, ROPE_NEOX, true, false, false},
-    {"qwen3", FAMILY_DECODER, ROPE_NEOX, false, true, false},
-    {"qwen3moe", FAMILY_DECODER, ROPE_NEOX, false, true, true},
-    {"bert", FAMILY_BERT, ROPE_NONE, true, false, false},
-    {"nomic-bert", FAMILY_BERT, ROPE_NEOX, false, false, false},
+    {"llama", FAMILY_DECODER, ROPE_NORM, false, false, false, false},
+    {"qwen2", FAMILY_DECODER, ROPE_NEOX, true, false, false, false},
+    {"qwen3", FAMILY_DECODER, ROPE_NEOX, false, true, false, false},
+    {"qwen3moe", FAMILY_DECODER, ROPE_NEOX, false, true, true, false},
+    {"gpt-oss", FAMILY_DECODER, ROPE_NEOX, true, false, true, true},
+    {"bert", FAMILY_BERT, ROPE_NONE, true, false, false, false},
+    {"nomic-bert", FAMILY_BERT, ROPE_NEOX, false, false, false, false},
 };
 
 bool model_fail(loader *l, const char *fmt, ...) {
@@ -69,7 +71,7 @@ static bool read_arch(loader *l) {
         return model_fail(
             l,
             "unsupported architecture '%s' (supported: llama, qwen2, qwen3, qwen3moe, "
-            "bert, nomic-bert)",
+            "gpt-oss, bert, nomic-bert)",
             m->arch_name);
     if (gguf_get_str(m->file, "general.name", &s))
         snprintf(m->model_name, sizeof m->model_name, "%.*s", (int)(s.len < 127 ? s.len : 127),
@@ -79,21 +81,69 @@ static bool read_arch(loader *l) {
     return true;
 }
 
-/* Rope scaling: none and linear are supported; others would silently compute wrong values. */
+/* YaRN as llama.cpp computes it (ggml_rope_yarn_corr_dims): the pairs whose wavelength fits
+ * between beta_fast and beta_slow turns over the original context blend from the original to the
+ * interpolated frequency; the ends are floored and ceiled there (OpenAI's reference code keeps
+ * them fractional; the GGUF engines floor, and GGUF files are what we must agree with). */
+static bool read_yarn(loader *l, float factor) {
+    engine_model *m = l->m;
+    rope_spec *r = &m->rope;
+    int32_t orig = m->info.n_ctx_train;
+    float beta_fast = 32.0f, beta_slow = 1.0f, attn_factor = 1.0f, log_mul = 0.0f;
+    if (!hparam_i32(l, "rope.scaling.original_context_length", &orig, false, 1, 1 << 24) ||
+        !hparam_f32(l, "rope.scaling.yarn_beta_fast", &beta_fast, 1e-3f, 1e6f) ||
+        !hparam_f32(l, "rope.scaling.yarn_beta_slow", &beta_slow, 1e-3f, 1e6f) ||
+        !hparam_f32(l, "rope.scaling.attn_factor", &attn_factor, 1e-3f, 1e3f) ||
+        !hparam_f32(l, "rope.scaling.yarn_log_multiplier", &log_mul, -1e3f, 1e3f))
+        return false;
+    if (log_mul != 0.0f) return model_fail(l, "rope.scaling.yarn_log_multiplier is not supported");
+    if (!(factor >= 1.0f)) return model_fail(l, "yarn rope scaling factor %g is below 1", factor);
+    if (!(r->freq_base > 1.0f)) return model_fail(l, "yarn rope scaling needs rope.freq_base > 1");
+    float n = (float)r->n_rot, two_ln_base = 2.0f * logf(r->freq_base);
+    float lo = floorf(n * logf((float)orig / (beta_fast * 2.0f * (float)M_PI)) / two_ln_base);
+    float hi = ceilf(n * logf((float)orig / (beta_slow * 2.0f * (float)M_PI)) / two_ln_base);
+    r->yarn = true;
+    r->corr_lo = lo > 0.0f ? lo : 0.0f;
+    r->corr_hi = hi < n - 1.0f ? hi : n - 1.0f;
+    r->mscale = attn_factor * (1.0f + 0.1f * logf(factor));
+    m->info.rope_yarn = factor;
+    return true;
+}
+
+/* Rope scaling: none, linear and yarn; others would silently compute wrong values. */
 static bool read_rope_scaling(loader *l) {
     engine_model *m = l->m;
     char key[128];
     gguf_str s;
     m->rope_freq_scale = 1.0f;
+    m->rope = (rope_spec){m->arch->rope, m->n_rot, m->info.rope_freq_base, 1.0f, false, 0, 0, 1};
     snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch_name);
     bool has_type = gguf_get_str(m->file, key, &s);
-    if (has_type && !gguf_str_eq(s, "none") && !gguf_str_eq(s, "linear"))
-        return model_fail(l, "rope scaling type '%.*s' is not supported (none, linear)", (int)s.len,
-                          s.ptr);
+    if (has_type && !gguf_str_eq(s, "none") && !gguf_str_eq(s, "linear") && !gguf_str_eq(s, "yarn"))
+        return model_fail(l, "rope scaling type '%.*s' is not supported (none, linear, yarn)",
+                          (int)s.len, s.ptr);
     float factor = 1.0f;
     if (!hparam_f32(l, "rope.scaling.factor", &factor, 0.0f, 1e6f)) return false;
-    if (has_type && gguf_str_eq(s, "linear") && factor > 0.0f) m->rope_freq_scale = 1.0f / factor;
+    bool scaled = has_type && !gguf_str_eq(s, "none") && factor > 0.0f;
+    if (scaled) m->rope_freq_scale = 1.0f / factor;
+    m->rope.freq_scale = m->rope_freq_scale;
+    if (scaled && gguf_str_eq(s, "yarn")) return read_yarn(l, factor);
     return true;
+}
+
+/* gpt-oss: every swa_period-th layer attends to everything, the others to the last n_swa
+ * positions (the token itself included). */
+static bool read_sliding_window(loader *l) {
+    engine_model *m = l->m;
+    if (!m->arch->oai_moe) return true;
+    m->swa_period = 2;
+    if (!hparam_i32(l, "attention.sliding_window", &m->n_swa, true, 1, 1 << 24)) return false;
+    m->info.n_swa = m->n_swa;
+    char key[96];
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", m->arch_name);
+    if (gguf_get_arr(m->file, key))
+        return model_fail(l, "metadata %s as a per-layer array is not supported", key);
+    return hparam_i32(l, "attention.sliding_window_pattern", &m->swa_period, false, 0, 1 << 16);
 }
 
 static bool read_moe(loader *l) {
@@ -153,7 +203,7 @@ static bool read_hparams(loader *l) {
         !hparam_f32(l, "attention.layer_norm_epsilon", &l->m->norm_eps, 0.0f, 1.0f))
         return false;
     if (l->m->arch->family == FAMILY_BERT) in->rms_eps = l->m->norm_eps; /* shown by info */
-    return read_rope_scaling(l) && read_moe(l);
+    return read_rope_scaling(l) && read_moe(l) && read_sliding_window(l);
 }
 
 const gguf_tensor *model_find_tensor(loader *l, const char *name, bool required) {
@@ -209,21 +259,27 @@ static bool get_experts(loader *l, expert_weights *x, const char *name, int64_t 
     return true;
 }
 
-/* A 1-D tensor of n floats; converted to f32 (and owned) if stored in another type. */
-bool model_get_vector(loader *l, const float **out, const char *name, int64_t n, bool required) {
+/* A tensor of n0 floats (n1 0) or n1 rows of n0 (GGUF ne = {n0, n1}); converted to f32 (and
+ * owned) if stored in another type. */
+static bool get_floats(loader *l, const float **out, const char *name, int64_t n0, int64_t n1,
+                       bool required) {
     *out = NULL;
     const gguf_tensor *t = model_find_tensor(l, name, required);
     if (!t) return !required;
-    if (t->n_dims != 1 || t->ne[0] != (uint64_t)n)
-        return model_fail(l,
-                          "tensor %s has shape [%" PRIu64 ", %" PRIu64 "], expected [%" PRId64 "]",
-                          name, t->ne[0], t->ne[1], n);
+    if (t->n_dims != (n1 ? 2u : 1u) || t->ne[0] != (uint64_t)n0 ||
+        t->ne[1] != (uint64_t)(n1 ? n1 : 1))
+        return model_fail(
+            l, "tensor %s has shape [%" PRIu64 ", %" PRIu64 "], expected [%" PRId64 "%s]", name,
+            t->ne[0], t->ne[1], n0, n1 ? ", rows" : "");
+    size_t n = (size_t)n0 * (size_t)(n1 ? n1 : 1);
     if (t->type == TT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
         *out = t->data;
         return true;
     }
+    if (n1 && n0 % quant_traits((int)t->type)->block_size != 0)
+        return model_fail(l, "tensor %s: rows do not fill whole blocks", name);
     engine_model *m = l->m;
-    float *buf = malloc((size_t)n * sizeof(float));
+    float *buf = malloc(n * sizeof(float));
     float **owned = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *owned);
     if (!buf || !owned) {
         free(buf);
@@ -232,9 +288,31 @@ bool model_get_vector(loader *l, const float **out, const char *name, int64_t n,
     }
     m->owned = owned;
     m->owned[m->n_owned++] = buf;
-    quant_traits((int)t->type)->to_float(t->data, buf, n);
+    quant_traits((int)t->type)->to_float(t->data, buf, (int64_t)n);
     *out = buf;
     return true;
+}
+
+bool model_get_vector(loader *l, const float **out, const char *name, int64_t n, bool required) {
+    return get_floats(l, out, name, n, 0, required);
+}
+
+/* gpt-oss: attention sinks, the output projection's, router's and experts' biases. */
+static bool load_oai_extras(loader *l, layer_weights *L, int i) {
+    const engine_model_info *in = &l->m->info;
+    char n[6][96];
+    static const char *names[6] = {"attn_sinks.weight",  "attn_output.bias", "ffn_gate_inp.bias",
+                                   "ffn_gate_exps.bias", "ffn_up_exps.bias", "ffn_down_exps.bias"};
+    for (int k = 0; k < 6; k++) snprintf(n[k], sizeof n[k], "blk.%d.%s", i, names[k]);
+    int32_t period = l->m->swa_period; /* 0: every layer slides (as llama.cpp reads it) */
+    L->swa = l->m->n_swa > 0 && (period == 0 || i % period < period - 1);
+    l->m->info.n_swa_layers += L->swa;
+    return get_floats(l, &L->sinks, n[0], in->n_head, 0, true) &&
+           get_floats(l, &L->bo, n[1], in->n_embd, 0, true) &&
+           get_floats(l, &L->router_b, n[2], in->n_expert, 0, true) &&
+           get_floats(l, &L->gate_exps_b, n[3], in->n_ff_exp, in->n_expert, true) &&
+           get_floats(l, &L->up_exps_b, n[4], in->n_ff_exp, in->n_expert, true) &&
+           get_floats(l, &L->down_exps_b, n[5], in->n_embd, in->n_expert, true);
 }
 
 static bool load_experts(loader *l, layer_weights *L, int i) {
@@ -264,6 +342,8 @@ static bool load_layer(loader *l, int i) {
         "attn_q_norm.weight", "attn_k_norm.weight", "ffn_norm.weight", "ffn_gate.weight",
         "ffn_up.weight",      "ffn_down.weight"};
     for (int k = 0; k < 14; k++) snprintf(n[k], sizeof n[k], "blk.%d.%s", i, names[k]);
+    if (l->m->arch->oai_moe) /* the norm before the experts, by its gpt-oss name */
+        snprintf(n[10], sizeof n[10], "blk.%d.post_attention_norm.weight", i);
     return model_get_vector(l, &L->attn_norm, n[0], e, true) &&
            model_get_weight(l, &L->wq, n[1], e, q, true) &&
            model_get_weight(l, &L->wk, n[2], e, kv, true) &&
@@ -275,6 +355,7 @@ static bool load_layer(loader *l, int i) {
            model_get_vector(l, &L->q_norm, n[8], in->head_dim, qkn) &&
            model_get_vector(l, &L->k_norm, n[9], in->head_dim, qkn) &&
            model_get_vector(l, &L->ffn_norm, n[10], e, true) &&
+           (!l->m->arch->oai_moe || load_oai_extras(l, L, i)) &&
            (l->m->arch->moe ? load_experts(l, L, i)
                             : model_get_weight(l, &L->w_gate, n[11], e, ff, true) &&
                                   model_get_weight(l, &L->w_up, n[12], e, ff, true) &&
@@ -311,7 +392,8 @@ static bool load_tensors(loader *l) {
     }
     if (!model_get_weight(l, &m->tok_embd, "token_embd.weight", in->n_embd, in->n_vocab, true) ||
         !model_get_vector(l, &m->output_norm, "output_norm.weight", in->n_embd, true) ||
-        !model_get_weight(l, &m->output, "output.weight", in->n_embd, in->n_vocab, false))
+        !model_get_weight(l, &m->output, "output.weight", in->n_embd, in->n_vocab,
+                          m->arch->oai_moe))
         return false;
     if (!m->output.data) {
         m->output = m->tok_embd;

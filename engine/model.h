@@ -10,6 +10,18 @@
 
 typedef enum { ROPE_NORM = 0, ROPE_NEOX = 2, ROPE_NONE = -1 } rope_kind;
 
+/* How positions turn a head's vector: pair i of the first n_rot dims turns by pos * f_i,
+ * f_i = freq_base^(-2i/n_rot) * freq_scale (linear scaling). YaRN (gpt-oss) blends each pair
+ * between the interpolated and the original frequency by a ramp over pairs [corr_lo, corr_hi]
+ * and scales cos/sin by mscale (the file's rope.scaling.attn_factor times 1 + 0.1 ln factor). */
+typedef struct {
+    rope_kind kind;
+    int32_t n_rot;
+    float freq_base, freq_scale;
+    bool yarn;
+    float corr_lo, corr_hi, mscale;
+} rope_spec;
+
 /* Which forward function runs the architecture. */
 typedef enum { FAMILY_DECODER, FAMILY_BERT } arch_family;
 
@@ -21,6 +33,10 @@ typedef struct {
     bool qkv_bias; /* attn_{q,k,v}.bias required */
     bool qk_norm;  /* attn_{q,k}_norm.weight: RMSNorm over each head's vector */
     bool moe;      /* routed experts (ffn_*_exps) instead of one dense FFN */
+    /* gpt-oss: learned attention sinks, biases on the output projection, router and experts,
+     * the FFN norm named post_attention_norm, the clamped SwiGLU, softmax over the chosen
+     * experts' logits, alternating sliding-window layers, output.weight required */
+    bool oai_moe;
 } arch_desc;
 
 /* A 2-D weight: rows of `cols` elements, each row_bytes long, in the mapped file. */
@@ -50,6 +66,10 @@ typedef struct {
     const float *bo, *attn_out_norm, *attn_out_norm_b, *ffn_up_b, *ffn_down_b;
     const float *out_norm, *out_norm_b;
     expert_weights gate_exps, up_exps, down_exps; /* MoE: n_embd -> n_ff_exp -> n_embd */
+    /* gpt-oss: per-head sink logits [n_head], router bias [n_expert], expert biases
+     * [n_expert][n_ff_exp] (gate, up) and [n_expert][n_embd] (down); bo is attn_output.bias */
+    const float *sinks, *router_b, *gate_exps_b, *up_exps_b, *down_exps_b;
+    bool swa; /* attends to the last n_swa positions only */
 } layer_weights;
 
 struct engine_model {
@@ -59,7 +79,10 @@ struct engine_model {
     engine_model_info info;
     char arch_name[32], model_name[128];
     int32_t n_rot;            /* rotated dims per head */
-    float rope_freq_scale;    /* 1 / linear scaling factor */
+    float rope_freq_scale;    /* 1 / scaling factor */
+    rope_spec rope;           /* everything op_rope needs */
+    int32_t n_swa;            /* sliding window of the swa layers (positions), 0: none */
+    int32_t swa_period;       /* layer l slides when l % swa_period < swa_period - 1 (0: all) */
     bool expert_weights_norm; /* MoE: renormalise the chosen experts' weights to sum to 1 */
     weight tok_embd, output;
     const float *output_norm;

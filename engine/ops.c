@@ -262,28 +262,52 @@ void op_add_bias(float *x, const float *b, int64_t dim, int n) {
         for (int64_t i = 0; i < dim; i++) x[t * dim + i] += b[i];
 }
 
-/* Pairs (2i, 2i+1) rotate in NORM mode, (i, i + n_rot/2) in NEOX mode; theta = pos *
- * base^(-2i/n_rot). */
-void op_rope(float *x, int n, int n_heads, int head_dim, int n_rot, const int32_t *pos,
-             float freq_base, float freq_scale, rope_kind kind) {
-    int half = n_rot / 2;
-    float inv_freq[2048];
-    for (int i = 0; i < half && i < 2048; i++)
-        inv_freq[i] = powf(freq_base, -2.0f * (float)i / (float)n_rot);
+void op_rope_freqs(const rope_spec *r, float *freq) {
+    for (int i = 0; i < r->n_rot / 2; i++) {
+        float extrap = powf(r->freq_base, -2.0f * (float)i / (float)r->n_rot);
+        freq[i] = extrap * r->freq_scale;
+        if (!r->yarn) continue;
+        /* ramp 1 keeps the original frequency (short wavelengths), 0 interpolates */
+        float y = ((float)i - r->corr_lo) / fmaxf(0.001f, r->corr_hi - r->corr_lo);
+        float ramp = 1.0f - fminf(1.0f, fmaxf(0.0f, y));
+        freq[i] = freq[i] * (1.0f - ramp) + extrap * ramp;
+    }
+}
+
+/* Pairs (2i, 2i+1) rotate in NORM mode, (i, i + n_rot/2) in NEOX mode; theta = pos * freq_i. */
+void op_rope(float *x, int n, int n_heads, int head_dim, const int32_t *pos, const rope_spec *r) {
+    int half = r->n_rot / 2;
+    float freq[2048], mscale = r->yarn ? r->mscale : 1.0f;
+    if (half > 2048) return; /* the loader bounds n_rot by head_dim <= 4096 */
+    op_rope_freqs(r, freq);
     for (int t = 0; t < n; t++) {
-        float p = (float)pos[t] * freq_scale;
         for (int i = 0; i < half; i++) {
-            float theta = p * inv_freq[i];
-            float c = cosf(theta), s = sinf(theta);
+            float theta = (float)pos[t] * freq[i];
+            float c = cosf(theta) * mscale, s = sinf(theta) * mscale;
             for (int h = 0; h < n_heads; h++) {
                 float *v = x + ((size_t)t * n_heads + h) * head_dim;
-                int a = kind == ROPE_NEOX ? i : 2 * i, b = kind == ROPE_NEOX ? i + half : 2 * i + 1;
+                int a = r->kind == ROPE_NEOX ? i : 2 * i;
+                int b = r->kind == ROPE_NEOX ? i + half : 2 * i + 1;
                 float x0 = v[a], x1 = v[b];
                 v[a] = x0 * c - x1 * s;
                 v[b] = x0 * s + x1 * c;
             }
         }
     }
+}
+
+void op_swiglu_oai_scalar(float *gate, const float *up, int64_t len) {
+    for (int64_t i = 0; i < len; i++) {
+        float x = fminf(gate[i], 7.0f), y = fminf(fmaxf(up[i], -7.0f), 7.0f);
+        gate[i] = x / (1.0f + expf(-1.702f * x)) * (y + 1.0f);
+    }
+}
+
+void op_swiglu_oai(float *gate, const float *up, int64_t len) {
+    if (quant_active_isa() >= ISA_AVX2)
+        act_swiglu_oai_avx2(gate, up, len);
+    else
+        op_swiglu_oai_scalar(gate, up, len);
 }
 
 void op_swiglu_scalar(float *gate, const float *up, int64_t len) {
@@ -302,20 +326,20 @@ void op_get_row(const weight *w, int64_t row, float *out) {
 enum { MT_MIN_ELEMENTS = 1 << 14 }; /* below this a pool round trip costs more than it saves */
 
 typedef struct {
-    int kind; /* 0 rmsnorm, 1 swiglu, 2 gelu, 3 rope */
+    int kind; /* 0 rmsnorm, 1 swiglu, 2 gelu, 3 rope, 4 clamped swiglu */
     float *x, *out;
     const float *g, *up;
     int64_t dim, len;
-    int n, n_heads, head_dim, n_rot;
+    int n, n_heads, head_dim;
     const int32_t *pos;
-    float eps, freq_base, freq_scale;
-    rope_kind rope;
+    float eps;
+    const rope_spec *rope;
 } elementwise_job;
 
 static void elementwise_worker(void *arg, int ith, int nth) {
     elementwise_job *j = arg;
     long b, e;
-    if (j->kind == 1 || j->kind == 2) {
+    if (j->kind == 1 || j->kind == 2 || j->kind == 4) {
         /* split on 16-element boundaries so every thread's range stays vector-aligned */
         pool_split((long)(j->len + 15) / 16, ith, nth, &b, &e);
         b *= 16;
@@ -323,6 +347,8 @@ static void elementwise_worker(void *arg, int ith, int nth) {
         if (b >= e) return;
         if (j->kind == 1)
             op_swiglu(j->x + b, j->up + b, e - b);
+        else if (j->kind == 4)
+            op_swiglu_oai(j->x + b, j->up + b, e - b);
         else
             op_gelu(j->x + b, e - b);
         return;
@@ -333,7 +359,7 @@ static void elementwise_worker(void *arg, int ith, int nth) {
         op_rmsnorm(j->x + b * j->dim, j->g, j->out + b * j->dim, j->dim, (int)(e - b), j->eps);
     else
         op_rope(j->x + (size_t)b * j->n_heads * j->head_dim, (int)(e - b), j->n_heads, j->head_dim,
-                j->n_rot, j->pos + b, j->freq_base, j->freq_scale, j->rope);
+                j->pos + b, j->rope);
 }
 
 void op_rmsnorm_mt(threadpool *pool, const float *x, const float *g, float *out, int64_t dim, int n,
@@ -356,19 +382,17 @@ void op_gelu_mt(threadpool *pool, float *x, int64_t len) {
     threadpool_run(pool, elementwise_worker, &j);
 }
 
-void op_rope_mt(threadpool *pool, float *x, int n, int n_heads, int head_dim, int n_rot,
-                const int32_t *pos, float freq_base, float freq_scale, rope_kind kind) {
+void op_swiglu_oai_mt(threadpool *pool, float *gate, const float *up, int64_t len) {
+    if (len < MT_MIN_ELEMENTS) return op_swiglu_oai(gate, up, len);
+    elementwise_job j = {.kind = 4, .x = gate, .up = up, .len = len};
+    threadpool_run(pool, elementwise_worker, &j);
+}
+
+void op_rope_mt(threadpool *pool, float *x, int n, int n_heads, int head_dim, const int32_t *pos,
+                const rope_spec *r) {
     if ((int64_t)n * n_heads * head_dim < MT_MIN_ELEMENTS)
-        return op_rope(x, n, n_heads, head_dim, n_rot, pos, freq_base, freq_scale, kind);
-    elementwise_job j = {.kind = 3,
-                         .x = x,
-                         .n = n,
-                         .n_heads = n_heads,
-                         .head_dim = head_dim,
-                         .n_rot = n_rot,
-                         .pos = pos,
-                         .freq_base = freq_base,
-                         .freq_scale = freq_scale,
-                         .rope = kind};
+        return op_rope(x, n, n_heads, head_dim, pos, r);
+    elementwise_job j = {
+        .kind = 3, .x = x, .n = n, .n_heads = n_heads, .head_dim = head_dim, .pos = pos, .rope = r};
     threadpool_run(pool, elementwise_worker, &j);
 }

@@ -30,9 +30,15 @@ void op_layernorm(const float *x, const float *g, const float *b, float *out, in
 void op_gelu(float *x, int64_t len);
 /* x += b, per row. */
 void op_add_bias(float *x, const float *b, int64_t dim, int n);
-/* Rotary embedding of each head of each row (n_heads heads of head_dim, first n_rot dims). */
-void op_rope(float *x, int n, int n_heads, int head_dim, int n_rot, const int32_t *pos,
-             float freq_base, float freq_scale, rope_kind kind);
+/* Rotary embedding of each head of each row (n_heads heads of head_dim, first r->n_rot dims). */
+void op_rope(float *x, int n, int n_heads, int head_dim, const int32_t *pos, const rope_spec *r);
+/* The angle per position of each rotated pair (r->n_rot / 2 of them), YaRN's blend included. */
+void op_rope_freqs(const rope_spec *r, float *freq);
+/* x = min(g, 7) * sigmoid(1.702 min(g, 7)) * (clamp(up, -7, 7) + 1): gpt-oss's clamped SwiGLU
+ * (gate = x). The scalar reference and the dispatching version. */
+void op_swiglu_oai_scalar(float *gate, const float *up, int64_t len);
+void op_swiglu_oai(float *gate, const float *up, int64_t len);
+void op_swiglu_oai_mt(threadpool *pool, float *gate, const float *up, int64_t len);
 /* x[i] = exp(x[i] - shift); returns the sum (vectorised where the CPU allows). */
 float op_exp_shift(float *x, int64_t n, float shift);
 float op_exp_shift_scalar(float *x, int64_t n, float shift);
@@ -46,8 +52,8 @@ void op_rmsnorm_mt(threadpool *pool, const float *x, const float *g, float *out,
                    float eps);
 void op_swiglu_mt(threadpool *pool, float *gate, const float *up, int64_t len);
 void op_gelu_mt(threadpool *pool, float *x, int64_t len);
-void op_rope_mt(threadpool *pool, float *x, int n, int n_heads, int head_dim, int n_rot,
-                const int32_t *pos, float freq_base, float freq_scale, rope_kind kind);
+void op_rope_mt(threadpool *pool, float *x, int n, int n_heads, int head_dim, const int32_t *pos,
+                const rope_spec *r);
 /* One row of a weight, dequantized to f32 (token embedding lookup). */
 void op_get_row(const weight *w, int64_t row, float *out);
 

@@ -69,6 +69,7 @@ tensor_type quant_plan_type(const quant_plan *p, const char *name, int layer, in
 }
 
 bool quant_plan_keeps_f32(const char *name, uint32_t n_dims) {
+    /* 2-D biases too: gpt-oss's per-expert ones (ffn_*_exps.bias), added in f32 */
     return n_dims < 2 || strstr(name, "ffn_gate_inp") || strstr(name, "position_embd") ||
-           strstr(name, "token_types");
+           strstr(name, "token_types") || strstr(name, ".bias");
 }

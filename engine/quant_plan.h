@@ -21,7 +21,7 @@ const quant_plan *quant_plan_find(const char *name);
 tensor_type quant_plan_type(const quant_plan *p, const char *name, int layer, int n_layer,
                             int64_t cols, bool token_embd_is_output);
 /* Tensors that stay F32 whatever the plan: 1-D tensors, the MoE router, position and
- * token-type embeddings. */
+ * token-type embeddings, biases. */
 bool quant_plan_keeps_f32(const char *name, uint32_t n_dims);
 
 #endif

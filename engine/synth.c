@@ -20,31 +20,40 @@ typedef struct {
     int32_t n_expert, n_expert_used, n_ff_exp; /* qwen3moe */
     int32_t pooling;                           /* embedding models: <arch>.pooling_type */
     bool no_output;                            /* embedding models have no output projection */
+    int32_t n_swa;                             /* gpt-oss: sliding window of alternate layers */
+    float yarn_factor;                         /* gpt-oss: YaRN scaling factor, */
+    int32_t yarn_orig_ctx;                     /* over this original context */
 } model_shape;
 
-#define QWEN  151936
-#define DENSE 0, 0, 0, -1, false
+#define QWEN   151936
+#define DENSE  0, 0, 0, -1, false
+#define NO_SWA 0, 0.0f, 0
 /* Hyperparameters as published in each model's config. */
 /* clang-format off */
 static const model_shape SHAPES[] = {
     /* name                  arch        vocab   embd  L   H   KV  hd   ff     ctx    rope  eps   tied */
-    {"qwen2.5-coder-0.5b",   "qwen2",    QWEN,   896,  24, 14, 2,  64,  4864,  32768, 1e6f, 1e-6f, true,  DENSE},
-    {"qwen2.5-coder-1.5b",   "qwen2",    QWEN,   1536, 28, 12, 2,  128, 8960,  32768, 1e6f, 1e-6f, true,  DENSE},
-    {"qwen2.5-coder-3b",     "qwen2",    QWEN,   2048, 36, 16, 2,  128, 11008, 32768, 1e6f, 1e-6f, true,  DENSE},
-    {"qwen2.5-coder-7b",     "qwen2",    152064, 3584, 28, 28, 4,  128, 18944, 32768, 1e6f, 1e-6f, false, DENSE},
-    {"qwen3-0.6b",           "qwen3",    QWEN,   1024, 28, 16, 8,  128, 3072,  40960, 1e6f, 1e-6f, true,  DENSE},
-    {"qwen3-1.7b",           "qwen3",    QWEN,   2048, 28, 16, 8,  128, 6144,  40960, 1e6f, 1e-6f, true,  DENSE},
+    {"qwen2.5-coder-0.5b",   "qwen2",    QWEN,   896,  24, 14, 2,  64,  4864,  32768, 1e6f, 1e-6f, true,  DENSE, NO_SWA},
+    {"qwen2.5-coder-1.5b",   "qwen2",    QWEN,   1536, 28, 12, 2,  128, 8960,  32768, 1e6f, 1e-6f, true,  DENSE, NO_SWA},
+    {"qwen2.5-coder-3b",     "qwen2",    QWEN,   2048, 36, 16, 2,  128, 11008, 32768, 1e6f, 1e-6f, true,  DENSE, NO_SWA},
+    {"qwen2.5-coder-7b",     "qwen2",    152064, 3584, 28, 28, 4,  128, 18944, 32768, 1e6f, 1e-6f, false, DENSE, NO_SWA},
+    {"qwen3-0.6b",           "qwen3",    QWEN,   1024, 28, 16, 8,  128, 3072,  40960, 1e6f, 1e-6f, true,  DENSE, NO_SWA},
+    {"qwen3-1.7b",           "qwen3",    QWEN,   2048, 28, 16, 8,  128, 6144,  40960, 1e6f, 1e-6f, true,  DENSE, NO_SWA},
     /*                                                                                     experts used ff_exp pooling no_output */
-    {"qwen3-30b-a3b",        "qwen3moe", QWEN,   2048, 48, 32, 4,  128, 6144,  40960, 1e6f, 1e-6f, false, 128, 8, 768, -1, false},
-    {"qwen3-embedding-0.6b", "qwen3",    QWEN,   1024, 28, 16, 8,  128, 3072,  32768, 1e6f, 1e-6f, true,  0, 0, 0, ENGINE_POOL_LAST, true},
-    {"bge-small-en-v1.5",    "bert",     30522,  384,  12, 12, 12, 32,  1536,  512,   0.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_CLS, true},
-    {"tiny-llama",           "llama",    512,    256,  2,  4,  2,  64,  768,   2048,  1e4f, 1e-5f, false, DENSE},
-    {"tiny-qwen2",           "qwen2",    512,    256,  2,  4,  2,  64,  512,   2048,  1e6f, 1e-6f, true,  DENSE},
-    {"tiny-qwen3",           "qwen3",    512,    256,  2,  4,  2,  64,  512,   2048,  1e6f, 1e-6f, false, DENSE},
-    {"tiny-qwen3moe",        "qwen3moe", 512,    256,  2,  4,  2,  64,  768,   2048,  1e6f, 1e-6f, false, 8, 2, 256, -1, false},
-    {"tiny-bert",            "bert",     512,    64,   2,  2,  2,  32,  256,   512,   0.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_CLS, true},
-    {"nomic-embed-text-v1.5", "nomic-bert", 30522, 768, 12, 12, 12, 64, 3072, 2048, 1000.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_MEAN, true},
-    {"tiny-nomic-bert",      "nomic-bert", 512,  64,   2,  2,  2,  32,  256,   2048,  1000.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_MEAN, true},
+    {"qwen3-30b-a3b",        "qwen3moe", QWEN,   2048, 48, 32, 4,  128, 6144,  40960, 1e6f, 1e-6f, false, 128, 8, 768, -1, false, NO_SWA},
+    {"qwen3-embedding-0.6b", "qwen3",    QWEN,   1024, 28, 16, 8,  128, 3072,  32768, 1e6f, 1e-6f, true,  0, 0, 0, ENGINE_POOL_LAST, true, NO_SWA},
+    {"bge-small-en-v1.5",    "bert",     30522,  384,  12, 12, 12, 32,  1536,  512,   0.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_CLS, true, NO_SWA},
+    {"tiny-llama",           "llama",    512,    256,  2,  4,  2,  64,  768,   2048,  1e4f, 1e-5f, false, DENSE, NO_SWA},
+    {"tiny-qwen2",           "qwen2",    512,    256,  2,  4,  2,  64,  512,   2048,  1e6f, 1e-6f, true,  DENSE, NO_SWA},
+    {"tiny-qwen3",           "qwen3",    512,    256,  2,  4,  2,  64,  512,   2048,  1e6f, 1e-6f, false, DENSE, NO_SWA},
+    {"tiny-qwen3moe",        "qwen3moe", 512,    256,  2,  4,  2,  64,  768,   2048,  1e6f, 1e-6f, false, 8, 2, 256, -1, false, NO_SWA},
+    {"tiny-bert",            "bert",     512,    64,   2,  2,  2,  32,  256,   512,   0.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_CLS, true, NO_SWA},
+    {"nomic-embed-text-v1.5", "nomic-bert", 30522, 768, 12, 12, 12, 64, 3072, 2048, 1000.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_MEAN, true, NO_SWA},
+    {"tiny-nomic-bert",      "nomic-bert", 512,  64,   2,  2,  2,  32,  256,   2048,  1000.0f, 1e-12f, false, 0, 0, 0, ENGINE_POOL_MEAN, true, NO_SWA},
+    /*                                                                                     experts used ff_exp pooling no_output window yarn orig */
+    {"gpt-oss-20b",          "gpt-oss",  201088, 2880, 24, 64, 8,  64,  2880,  131072, 150000.0f, 1e-5f, false, 32, 4, 2880, -1, false, 128, 32.0f, 4096},
+    /* ours: q wider than the embedding as in the real one, 4 query heads per kv head, a short
+     * window so that short prompts reach past it */
+    {"tiny-gpt-oss",         "gpt-oss",  512,    256,  4,  8,  2,  64,  256,   131072, 150000.0f, 1e-5f, false, 8, 4, 256, -1, false, 16, 32.0f, 4096},
 };
 /* clang-format on */
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
@@ -176,7 +185,36 @@ static bool add_nomic_layer(synth_state *s, const model_shape *sh, int l) {
 #undef T
 }
 
+/* gpt-oss: biases on q/k/v/o, per-head sinks, the norm before the experts named
+ * post_attention_norm, router and expert biases. */
+static bool add_oai_layer(synth_state *s, const model_shape *sh, int l) {
+    int64_t e = sh->n_embd, q = (int64_t)sh->n_head * sh->head_dim,
+            kv = (int64_t)sh->n_head_kv * sh->head_dim, fx = sh->n_ff_exp, X = sh->n_expert;
+    float se = 1.0f / sqrtf((float)e);
+    char n[96];
+#define T(suffix, cols, rows, k, mean, std)                                                        \
+    (snprintf(n, sizeof n, "blk.%d." suffix, l), add_stack(s, n, l, cols, rows, k, mean, std))
+    return T("attn_norm.weight", e, 1, 1, 1.0f, 0.1f) && T("attn_q.weight", e, q, 1, 0.0f, se) &&
+           T("attn_q.bias", q, 1, 1, 0.0f, 0.2f) && T("attn_k.weight", e, kv, 1, 0.0f, se) &&
+           T("attn_k.bias", kv, 1, 1, 0.0f, 0.2f) && T("attn_v.weight", e, kv, 1, 0.0f, se) &&
+           T("attn_v.bias", kv, 1, 1, 0.0f, 0.2f) &&
+           T("attn_output.weight", q, e, 1, 0.0f, 1.0f / sqrtf((float)q)) &&
+           T("attn_output.bias", e, 1, 1, 0.0f, 0.05f) &&
+           T("attn_sinks.weight", sh->n_head, 1, 1, 0.0f, 1.0f) &&
+           T("post_attention_norm.weight", e, 1, 1, 1.0f, 0.1f) &&
+           T("ffn_gate_inp.weight", e, X, 1, 0.0f, 3.0f * se) &&
+           T("ffn_gate_inp.bias", X, 1, 1, 0.0f, 0.2f) &&
+           T("ffn_gate_exps.weight", e, fx, X, 0.0f, se) &&
+           T("ffn_gate_exps.bias", fx, X, 1, 0.0f, 0.2f) &&
+           T("ffn_up_exps.weight", e, fx, X, 0.0f, se) &&
+           T("ffn_up_exps.bias", fx, X, 1, 0.0f, 0.2f) &&
+           T("ffn_down_exps.weight", fx, e, X, 0.0f, 1.0f / sqrtf((float)fx)) &&
+           T("ffn_down_exps.bias", e, X, 1, 0.0f, 0.05f);
+#undef T
+}
+
 static bool add_layer(synth_state *s, const model_shape *sh, int l) {
+    if (sh->n_swa > 0) return add_oai_layer(s, sh, l);
     int64_t e = sh->n_embd, q = (int64_t)sh->n_head * sh->head_dim,
             kv = (int64_t)sh->n_head_kv * sh->head_dim;
     char n[96];
@@ -294,7 +332,16 @@ static void add_hparams(synth_state *s, const model_shape *sh, int n_layer) {
         gguf_write_u32(s->w, KEY("expert_count"), (uint32_t)sh->n_expert);
         gguf_write_u32(s->w, KEY("expert_used_count"), (uint32_t)sh->n_expert_used);
         gguf_write_u32(s->w, KEY("expert_feed_forward_length"), (uint32_t)sh->n_ff_exp);
-        gguf_write_bool(s->w, KEY("expert_weights_norm"), true);
+        if (sh->n_swa == 0) gguf_write_bool(s->w, KEY("expert_weights_norm"), true);
+    }
+    if (sh->n_swa > 0) { /* gpt-oss, as its converter writes it */
+        gguf_write_u32(s->w, KEY("attention.sliding_window"), (uint32_t)sh->n_swa);
+        gguf_write_str(s->w, KEY("rope.scaling.type"), "yarn");
+        gguf_write_f32(s->w, KEY("rope.scaling.factor"), sh->yarn_factor);
+        gguf_write_u32(s->w, KEY("rope.scaling.original_context_length"),
+                       (uint32_t)sh->yarn_orig_ctx);
+        gguf_write_f32(s->w, KEY("rope.scaling.yarn_beta_fast"), 32.0f);
+        gguf_write_f32(s->w, KEY("rope.scaling.yarn_beta_slow"), 1.0f);
     }
     if (sh->pooling >= 0) gguf_write_u32(s->w, KEY("pooling_type"), (uint32_t)sh->pooling);
     if (!strcmp(a, "bert") || !strcmp(a, "nomic-bert")) {

@@ -103,6 +103,21 @@ static void test_activations_simd_match_scalar(void) {
     act_swiglu_avx2(g_simd, up, N);
     op_gelu_scalar(x_ref, N);
     act_gelu_avx2(x_simd, N);
+    static float o_ref[N], o_simd[N], o_up[N]; /* gpt-oss's clamped SwiGLU: both sides of +-7 */
+    for (int i = 0; i < N; i++) {
+        o_ref[i] = o_simd[i] = rnd(&seed) * 12.0f;
+        o_up[i] = rnd(&seed) * 10.0f;
+    }
+    op_swiglu_oai_scalar(o_ref, o_up, N);
+    act_swiglu_oai_avx2(o_simd, o_up, N);
+    for (int i = 0; i < N; i++)
+        CHECKF(fabsf(o_ref[i] - o_simd[i]) <= 1e-5f * fabsf(o_ref[i]) + 1e-30f,
+               "swiglu_oai %d: %g vs %g", i, o_ref[i], o_simd[i]);
+    float clamp_in[3] = {9.0f, -1.0f, 100.0f}, clamp_up[3] = {8.0f, -9.0f, -2.0f};
+    op_swiglu_oai_scalar(clamp_in, clamp_up, 3); /* gate capped at 7 above only, up at +-7 */
+    CHECK(fabsf(clamp_in[0] - 7.0f / (1.0f + expf(-1.702f * 7.0f)) * 8.0f) < 1e-5f);
+    CHECK(fabsf(clamp_in[1] - -1.0f / (1.0f + expf(1.702f)) * -6.0f) < 1e-5f);
+    CHECK(fabsf(clamp_in[2] - 7.0f / (1.0f + expf(-1.702f * 7.0f)) * -1.0f) < 1e-5f);
     for (int i = 0; i < N; i++) {
         CHECKF(fabsf(g_ref[i] - g_simd[i]) <= 1e-5f * fabsf(g_ref[i]) + 1e-30f,
                "swiglu %d: %g vs %g", i, g_ref[i], g_simd[i]);
@@ -346,6 +361,87 @@ static void test_tiled_attention_packed_sequences(void) {
                 }
 }
 
+/* Attention sinks (gpt-oss): per query head a logit that joins the softmax with no value. Row
+ * and tiled paths, every kernel set, against a double-precision reference; the same reference
+ * with each head given its neighbour's sink, or no sink, must be far off (the test can fail). */
+static void sink_reference(const attn_problem *p, const float *sinks, int shift, float *out) {
+    const attn_batch *b = &p->b;
+    int hd = b->head_dim, H = b->n_head, G = H / b->n_head_kv;
+    size_t kvw = (size_t)b->n_head_kv * hd;
+    for (int t = 0; t < p->n; t++)
+        for (int h = 0; h < H; h++) {
+            const float *q = b->q + ((size_t)t * H + h) * hd;
+            double sc[512], max = -1e300, sum = 0.0, acc[256] = {0};
+            int g = h / G, lo = b->lo[t], hi = b->hi[t];
+            for (int j = lo; j < hi; j++) {
+                const float *k = (const float *)(const void *)b->k + (size_t)j * kvw + g * hd;
+                double d = 0.0;
+                for (int i = 0; i < hd; i++) d += (double)q[i] * k[i];
+                sc[j] = d / sqrt((double)hd);
+                max = sc[j] > max ? sc[j] : max;
+            }
+            double sink = sinks ? sinks[(h + shift) % H] : -1e300;
+            max = sink > max ? sink : max;
+            for (int j = lo; j < hi; j++) {
+                double w = exp(sc[j] - max);
+                const float *v = (const float *)(const void *)b->v + (size_t)j * kvw + g * hd;
+                sum += w;
+                for (int i = 0; i < hd; i++) acc[i] += w * v[i];
+            }
+            sum += sinks ? exp(sink - max) : 0.0;
+            for (int i = 0; i < hd; i++) out[((size_t)t * H + h) * hd + i] = (float)(acc[i] / sum);
+        }
+}
+
+static void test_attention_sinks(void) {
+    const int groups[][2] = {{4, 4}, {8, 2}}; /* G = 1 (row by row in decoders) and G = 4 */
+    for (int gi = 0; gi < 2; gi++)
+        for (int len = 1; len <= 150; len += 149) {
+            attn_case tc = {.hd = 64,
+                            .H = groups[gi][0],
+                            .KV = groups[gi][1],
+                            .n_seq = 1,
+                            .len = {len, 0},
+                            .n_query = {len < 40 ? len : 40, 0},
+                            .kv_type = ENGINE_KV_F32,
+                            .causal = true,
+                            .q_scale = 2.0f};
+            attn_problem p;
+            problem_make(&p, &tc, 77u + (unsigned)len);
+            float sinks[8];
+            for (int h = 0; h < tc.H; h++) sinks[h] = 3.0f * (float)h - 4.0f; /* -4 .. 17 */
+            p.b.sinks = sinks;
+            size_t count = (size_t)p.n * tc.H * tc.hd;
+            float *ref = malloc(count * 4), *off = malloc(count * 4), *none = malloc(count * 4),
+                  *got = malloc(count * 4);
+            sink_reference(&p, sinks, 0, ref);
+            sink_reference(&p, sinks, 1, off);
+            sink_reference(&p, NULL, 0, none);
+            float far_off = 0.0f, far_none = 0.0f;
+            for (size_t i = 0; i < count; i++) {
+                far_off = fmaxf(far_off, fabsf(off[i] - ref[i]));
+                far_none = fmaxf(far_none, fabsf(none[i] - ref[i]));
+            }
+            CHECKF(far_off > 1e-2f && far_none > 1e-2f, "sinks barely matter: %g %g", far_off,
+                   far_none);
+            const attn_kernels *ks[2] = {attn_kernels_for(ISA_SCALAR, tc.hd),
+                                         attn_kernels_for(quant_cpu_isa(), tc.hd)};
+            for (int ki = 0; ki < 2; ki++)
+                for (int tq = 0; tq <= 1; tq++) { /* rows, then tiles */
+                    run_attention(&p, ks[ki], tq ? attn_tile_tokens(tc.H / tc.KV, tc.hd) : 0, got);
+                    float worst = 0.0f;
+                    for (size_t i = 0; i < count; i++) worst = fmaxf(worst, fabsf(got[i] - ref[i]));
+                    CHECKF(worst <= 2e-5f, "G %d len %d %s %s: %g from the reference", tc.H / tc.KV,
+                           len, ki ? "simd" : "scalar", tq ? "tiles" : "rows", worst);
+                }
+            free(ref);
+            free(off);
+            free(none);
+            free(got);
+            problem_free(&p);
+        }
+}
+
 int main(void) {
     test_exp_shift_matches_scalar();
     test_attention_simd_matches_scalar();
@@ -353,5 +449,6 @@ int main(void) {
     test_activations_simd_match_scalar();
     test_tiled_attention_matches_rows();
     test_tiled_attention_packed_sequences();
+    test_attention_sinks();
     return test_summary("test_attention");
 }

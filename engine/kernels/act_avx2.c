@@ -40,6 +40,22 @@ void act_swiglu_avx2(float *gate, const float *up, int64_t len) {
     for (; i < len; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
+void act_swiglu_oai_avx2(float *gate, const float *up, int64_t len) {
+    const __m256 limit = _mm256_set1_ps(7.0f), neg = _mm256_set1_ps(-7.0f);
+    const __m256 alpha = _mm256_set1_ps(1.702f), one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        __m256 x = _mm256_min_ps(_mm256_loadu_ps(gate + i), limit);
+        __m256 y = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(up + i), neg), limit);
+        __m256 glu = times_sigmoid(x, _mm256_mul_ps(alpha, x));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(glu, _mm256_add_ps(y, one)));
+    }
+    for (; i < len; i++) {
+        float x = fminf(gate[i], 7.0f), y = fminf(fmaxf(up[i], -7.0f), 7.0f);
+        gate[i] = x / (1.0f + expf(-1.702f * x)) * (y + 1.0f);
+    }
+}
+
 /* 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
 void act_gelu_avx2(float *x, int64_t len) {
     const __m256 k2 = _mm256_set1_ps(2.0f * 0.7978845608028654f), c = _mm256_set1_ps(0.044715f);

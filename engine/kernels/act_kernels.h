@@ -6,6 +6,8 @@
 
 /* gate = silu(gate) * up */
 void act_swiglu_avx2(float *gate, const float *up, int64_t len);
+/* gate = min(gate, 7) * sigmoid(1.702 min(gate, 7)) * (clamp(up, -7, 7) + 1) (gpt-oss) */
+void act_swiglu_oai_avx2(float *gate, const float *up, int64_t len);
 /* x = gelu(x), tanh approximation */
 void act_gelu_avx2(float *x, int64_t len);
 
