@@ -26,7 +26,9 @@ add_test(NAME test_hostile_files COMMAND ${Python3_EXECUTABLE}
   ${CMAKE_CURRENT_SOURCE_DIR}/test_hostile_files.py $<TARGET_FILE:hearth> ${HEARTH_REF_DIR})
 set_tests_properties(test_hostile_files PROPERTIES TIMEOUT 300)
 # Retrieval quality (issue 15): identifier sub-words, the symbol boost's rules, class-qualified
-# methods, collapsed windows, a header's doc comment finding the .c definition, the estimate.
+# methods, collapsed windows, a header's doc comment finding the .c definition, a .d.ts
+# signature finding its class's .js implementation, declaration + definition as one unit, the
+# estimate.
 hearth_test(test_index_retrieval WHITEBOX index test_index_retrieval.c)
 # Retrieval quality on bench/retrieval's labelled sets (Debian's Python email package, the npm
 # tree-sitter pin): a floor a little under the measured figures (bench/RESULTS.md), so a change
