@@ -113,8 +113,7 @@ void engine_kv_keep(engine_ctx *c, int32_t n);
  * so no move overwrites another's source), trims with engine_kv_keep, then evaluates each gap
  * and engine_kv_extend-s over the run after it. False (with a message) for a paged or encoder
  * context, a model without rotary positions, or ranges outside the cache. */
-bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err,
-                    size_t errlen);
+bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err, size_t errlen);
 /* Declares positions [n_past, n) held (n <= n_ctx): their rows must have been filled by
  * engine_kv_move; nothing checks it. */
 void engine_kv_extend(engine_ctx *c, int32_t n);
@@ -306,6 +305,10 @@ typedef struct {
     /* called after each layer is generated (NULL = none) */
     void (*progress)(int32_t layers_done, int32_t n_layers, void *user);
     void *user;
+    /* encoders only: a bag-of-words embedder instead of random weights: random token vectors,
+     * every layer an identity (zero matrices and biases, unit norms), mean pooling, so the
+     * cosine of two texts measures the tokens they share (a meaningful, untrained embedder) */
+    bool bag_of_words;
 } engine_synth_params;
 
 /* Writes a random-weight model with the exact shapes of a public model (atomically). */

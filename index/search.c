@@ -299,15 +299,61 @@ static void lend_declarations(index_store *s, score_list *l) {
     sqlite3_finalize(defs);
 }
 
-static bool vector(index_searcher *sr, const char *query, int32_t limit, score_list *out, char *err,
-                   size_t errlen) {
+/* The vector list's vote in hybrid mode, from how well it agrees with BM25 where BM25 is
+ * surest: of BM25's first AGREE_DEPTH chunks, how many the vector list also holds (o), beyond
+ * the e a list drawn at random from the index would hold, a = (o - e) / (AGREE_DEPTH - e); the
+ * vote is 2a - 1, nothing unless the vector list finds most of BM25's head. Two useful rankers
+ * mostly agree there (the chunk that spells the question's words is near the question's
+ * meaning too), while a model whose vectors are noise (random weights) or much weaker than BM25
+ * does not: then any vote would only reorder BM25's best (in RRF even a tenth of a vote moves
+ * BM25's sixth place above its first), so hybrid stays BM25's ranking. With no BM25 candidate
+ * the vector list is all there is: a full vote. */
+#define AGREE_DEPTH 10
+#define AGREE_FLOOR 0.7
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double agreement(index_store *s, const score_list *lex, const int64_t *ids, int32_t n) {
+    if (!lex->n) return 1.0;
+    if (n <= 0) return 0.0;
+    int64_t *sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted) return 0.0;
+    memcpy(sorted, ids, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_i64);
+    int32_t depth = lex->n < AGREE_DEPTH ? (int32_t)lex->n : AGREE_DEPTH, shared = 0;
+    for (int32_t i = 0; i < depth; i++) /* lex holds BM25's list in rank order */
+        shared += bsearch(&lex->v[i].id, sorted, (size_t)n, sizeof *sorted, cmp_i64) != NULL;
+    free(sorted);
+    double chunks = count_of(s, "SELECT count(*) FROM chunks", NULL, 0);
+    double chance = chunks > 0 ? depth * (double)n / chunks : 0;
+    if (depth <= chance) return 0.0; /* a tiny index: the lists cannot disagree */
+    double a = (shared - chance) / (depth - chance);
+    double vote = (a - AGREE_FLOOR) / (1 - AGREE_FLOOR);
+    return vote < 0 ? 0 : vote > 1 ? 1 : vote;
+}
+
+/* The vector list's weight in hybrid mode: its agreement with BM25's list, or a fixed weight
+ * from HEARTH_HYBRID_WEIGHT (benchmarks compare with it; 1 is plain RRF). */
+static double hybrid_weight(index_store *s, const score_list *lex, const int64_t *ids, int32_t n) {
+    const char *env = getenv("HEARTH_HYBRID_WEIGHT");
+    if (env && *env) return atof(env);
+    return agreement(s, lex, ids, n);
+}
+
+/* The vector list's RRF scores (out holds BM25's list), weighted in hybrid mode. */
+static bool vector(index_store *s, index_searcher *sr, const char *query, int32_t limit,
+                   index_mode mode, score_list *out, char *err, size_t errlen) {
     float *scores = malloc((size_t)limit * sizeof *scores);
     int64_t *ids = malloc((size_t)limit * sizeof *ids);
     int32_t n = 0;
     bool ok = scores && ids;
     if (!ok) snprintf(err, errlen, "search: out of memory");
     ok = ok && index_searcher_nearest(sr, query, limit, ids, scores, &n, err, errlen);
-    for (int32_t i = 0; ok && i < n; i++) ok = add_score(out, ids[i], 1.0 / (RRF_K + i + 1));
+    double w = ok && mode == INDEX_MODE_HYBRID ? hybrid_weight(s, out, ids, n) : 1.0;
+    for (int32_t i = 0; ok && w > 0 && i < n; i++) ok = add_score(out, ids[i], w / (RRF_K + i + 1));
     if (!ok && scores && ids && !*err) snprintf(err, errlen, "search: out of memory");
     free(scores);
     free(ids);
@@ -421,7 +467,8 @@ bool index_rank(index_store *s, index_searcher *sr, const index_query *q, bool h
     ok = ok && pick_mode(q, have_model, &mode, err, errlen);
     if (ok) query_terms(q->query ? q->query : "", t);
     if (ok && mode != INDEX_MODE_VECTOR) ok = lexical(s, t, limit, &l, err, errlen);
-    if (ok && mode != INDEX_MODE_LEXICAL) ok = vector(sr, q->query, limit, &l, err, errlen);
+    if (ok && mode != INDEX_MODE_LEXICAL)
+        ok = vector(s, sr, q->query, limit, mode, &l, err, errlen);
     if (ok && mode != INDEX_MODE_VECTOR) ok = symbol_boost(s, t, &l, err, errlen);
     if (ok) fuse(&l);
     if (ok) lend_declarations(s, &l);

@@ -31,7 +31,13 @@ set_tests_properties(test_hostile_files PROPERTIES TIMEOUT 300)
 # estimate.
 hearth_test(test_index_retrieval WHITEBOX index test_index_retrieval.c)
 # Retrieval quality on bench/retrieval's labelled sets (Debian's Python email package, the npm
-# tree-sitter pin): a floor a little under the measured figures (bench/RESULTS.md), so a change
-# that loses several answers fails; lexical only, about 3 s.
+# tree-sitter pin): issue 15's target on every set (recall@5 0.85, MRR 0.70; measured 0.90 /
+# 0.74 at the least, bench/RESULTS.md); lexical only, about 3 s.
 add_test(NAME retrieval_quality COMMAND ${Python3_EXECUTABLE}
-  ${CMAKE_SOURCE_DIR}/bench/retrieval/run.py $<TARGET_FILE:hearth> --min-recall5 0.80 --min-mrr 0.62)
+  ${CMAKE_SOURCE_DIR}/bench/retrieval/run.py $<TARGET_FILE:hearth> --min-recall5 0.85 --min-mrr 0.70)
+# Hybrid never below lexical with the synthetic embedder (the reference kit's tiny-bert, random
+# weights: its vector list is near noise), on every set by recall@5 and MRR; about 45 s.
+add_test(NAME retrieval_hybrid COMMAND ${Python3_EXECUTABLE}
+  ${CMAKE_SOURCE_DIR}/bench/retrieval/run.py $<TARGET_FILE:hearth> --modes lexical,hybrid
+  --embedding-model ${HEARTH_REF_DIR}/models/tiny-bert-F16.gguf --hybrid-floor)
+set_tests_properties(retrieval_hybrid PROPERTIES TIMEOUT 300)
