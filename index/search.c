@@ -302,7 +302,8 @@ static void lend_declarations(index_store *s, score_list *l) {
 /* The vector list's vote in hybrid mode, from how well it agrees with BM25 where BM25 is
  * surest: of BM25's first AGREE_DEPTH chunks, how many the vector list also holds (o), beyond
  * the e a list drawn at random from the index would hold, a = (o - e) / (AGREE_DEPTH - e); the
- * vote is 2a - 1, nothing unless the vector list finds most of BM25's head. Two useful rankers
+ * vote is (a - AGREE_FLOOR) / (1 - AGREE_FLOOR) in [0, 1], nothing unless the vector list holds
+ * most of BM25's head (bench/RESULTS.md has the rules tried). Two useful rankers
  * mostly agree there (the chunk that spells the question's words is near the question's
  * meaning too), while a model whose vectors are noise (random weights) or much weaker than BM25
  * does not: then any vote would only reorder BM25's best (in RRF even a tenth of a vote moves
@@ -329,7 +330,7 @@ static double agreement(index_store *s, const score_list *lex, const int64_t *id
     free(sorted);
     double chunks = count_of(s, "SELECT count(*) FROM chunks", NULL, 0);
     double chance = chunks > 0 ? depth * (double)n / chunks : 0;
-    if (depth <= chance) return 0.0; /* a tiny index: the lists cannot disagree */
+    if (depth <= chance) return 0.0; /* a tiny index: agreement says nothing, BM25 decides */
     double a = (shared - chance) / (depth - chance);
     double vote = (a - AGREE_FLOOR) / (1 - AGREE_FLOOR);
     return vote < 0 ? 0 : vote > 1 ? 1 : vote;
