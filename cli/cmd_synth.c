@@ -11,6 +11,8 @@ static const cli_opt OPTS[] = {
     {NULL, "--vocab", "GGUF", "take the vocabulary from this model (default: a byte-level one)"},
     {NULL, "--layers", "N", "layers (default: the shape's own)"},
     {NULL, "--seed", "S", "random seed of the weights"},
+    {NULL, "--bag-of-words", NULL,
+     "encoders: identity layers over random token vectors (see below)"},
     {"-o", "--output", "FILE", "the GGUF to write"},
     CLI_OPT_END};
 
@@ -24,7 +26,9 @@ static void usage_names(FILE *f) {
             "\nTYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K MXFP4 "
             "Q4_K_M Q5_K_M MXFP4_MOE\n"
             "Without --vocab the model gets a minimal byte-level vocabulary, padded with unused\n"
-            "[PAD<id>] tokens to the shape's vocabulary size.\n");
+            "[PAD<id>] tokens to the shape's vocabulary size.\n"
+            "--bag-of-words: an embedding model whose cosine measures shared tokens (mean of\n"
+            "random token vectors), meaningful without training; for retrieval benchmarks.\n");
 }
 
 static void on_layer(int32_t done, int32_t n, void *user) {
@@ -47,6 +51,8 @@ int cmd_synth(int argc, char **argv) {
             p.type = v;
         else if (!strcmp(o, "--vocab"))
             p.vocab_path = v;
+        else if (!strcmp(o, "--bag-of-words"))
+            p.bag_of_words = true;
         else if (!strcmp(o, "-o"))
             out = v;
         else if (!strcmp(o, "--layers")) {

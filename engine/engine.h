@@ -338,6 +338,10 @@ typedef struct {
     /* called after each layer is generated (NULL = none) */
     void (*progress)(int32_t layers_done, int32_t n_layers, void *user);
     void *user;
+    /* encoders only: a bag-of-words embedder instead of random weights: random token vectors,
+     * every layer an identity (zero matrices and biases, unit norms), mean pooling, so the
+     * cosine of two texts measures the tokens they share (a meaningful, untrained embedder) */
+    bool bag_of_words;
 } engine_synth_params;
 
 /* Writes a random-weight model with the exact shapes of a public model (atomically). */

@@ -107,6 +107,7 @@ static bool add_stack(synth_state *s, const char *name, int layer, int64_t cols,
         snprintf(s->err, s->errlen, "out of memory for %s", name);
         return false;
     }
+    if (s->p->bag_of_words && strcmp(name, "token_embd.weight")) std = 0; /* identity layers */
     fill_normal(&s->r, x, n, mean, std);
     tensor_type t = quant_plan_keeps_f32(name, rows == 1 ? 1 : 2)
                         ? TT_F32
@@ -400,9 +401,17 @@ bool engine_synth(const engine_synth_params *p, const char *out_path, char *err,
     if (!s.w) return snprintf(err, errlen, "out of memory"), false;
     model_shape shape = *sh;
     sh = &shape;
+    bool encoder = !strcmp(sh->arch, "bert") || !strcmp(sh->arch, "nomic-bert");
+    if (p->bag_of_words && !encoder) {
+        gguf_writer_free(s.w);
+        return snprintf(err, errlen, "a bag-of-words model needs an encoder shape"), false;
+    }
+    if (p->bag_of_words) { /* and not named like its shape: no prompt family applies */
+        shape.pooling = ENGINE_POOL_MEAN;
+        shape.name = "bag-of-words";
+    }
     add_hparams(&s, sh, n_layer);
     bool ok = add_vocab(&s, p->vocab_path, &shape.n_vocab);
-    bool encoder = !strcmp(sh->arch, "bert") || !strcmp(sh->arch, "nomic-bert");
     s.tied = !encoder && sh->tied;
     ok = ok && (encoder ? add_bert(&s, sh, n_layer) : add_decoder(&s, sh, n_layer));
     ok = ok && gguf_writer_save(s.w, out_path, err, errlen);

@@ -151,6 +151,10 @@ typedef struct {
     chunk_list *l;
 } ts_chunker;
 
+/* Definitions that only declare: a C/C++ prototype, a TypeScript signature. */
+static const char *const SIGNATURES[] = {"declaration", "method_signature",
+                                         "abstract_method_signature", "function_signature", NULL};
+
 static bool is_one_of(const char *type, const char *const *list) {
     for (; *list; list++)
         if (!strcmp(type, *list)) return true;
@@ -306,7 +310,7 @@ static bool chunk_definition(ts_chunker *c, TSNode def, int32_t from, int32_t to
     uint32_t name_row = 0;
     bool ok = name_definition(c, def, scope, &d, &name_row);
     d.head_lines = (int32_t)name_row >= from ? (int32_t)name_row - from + 1 : 0;
-    d.declaration = !strcmp(ts_node_type(def), "declaration");
+    d.declaration = is_one_of(ts_node_type(def), SIGNATURES);
     TSNode body = inner_body(c, def);
     if (!ok)
         ;

@@ -127,4 +127,28 @@ int faiss_read_index_fname(const char *fname, int io_flags, FaissIndex **p_out) 
     return guarded([&] { *p_out = c(faiss::read_index(fname, io_flags)); });
 }
 
+FaissIndexIDMap2 *faiss_IndexIDMap2_cast(FaissIndex *index) {
+    return reinterpret_cast<FaissIndexIDMap2 *>(dynamic_cast<faiss::IndexIDMap2 *>(cpp(index)));
+}
+
+FaissIndex *faiss_IndexIDMap2_sub_index(FaissIndexIDMap2 *index) {
+    return reinterpret_cast<FaissIndex *>(reinterpret_cast<faiss::IndexIDMap2 *>(index)->index);
+}
+
+void faiss_IndexIDMap2_id_map(FaissIndexIDMap2 *index, idx_t **p_id_map, size_t *p_size) {
+    auto *m = reinterpret_cast<faiss::IndexIDMap2 *>(index);
+    *p_id_map = m->id_map.data();
+    *p_size = m->id_map.size();
+}
+
+FaissIndexFlat *faiss_IndexFlat_cast(FaissIndex *index) {
+    return reinterpret_cast<FaissIndexFlat *>(dynamic_cast<faiss::IndexFlat *>(cpp(index)));
+}
+
+void faiss_IndexFlat_xb(FaissIndexFlat *index, float **p_xb, size_t *p_size) {
+    auto *f = reinterpret_cast<faiss::IndexFlat *>(index);
+    *p_xb = f->get_xb();
+    *p_size = f->codes.size() / sizeof(float);
+}
+
 } // extern "C"

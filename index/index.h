@@ -106,7 +106,7 @@ typedef struct {
      * several chunks that share this range); 0 when outside definitions. */
     int32_t def_start, def_end;
     int32_t head_lines; /* leading lines holding the doc comment and signature (0: none) */
-    bool declaration;   /* a C/C++ prototype (with its doc comment), not a definition */
+    bool declaration;   /* a C/C++ prototype (with its doc comment) or a TypeScript signature */
 } index_chunk;
 
 /* Counts the tokens of text[0..len) for chunk sizing (an estimate when no model is at hand). */

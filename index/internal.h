@@ -227,14 +227,33 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, ch
 bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errlen);
 void index_vectors_free(index_vectors *v);
 int64_t index_vectors_count(const index_vectors *v);
-/* Top-k chunk ids by inner product with q[dim]; returns the number found. */
-int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, int64_t *ids,
+/* Top-k chunk ids by inner product with q[dim]; returns the number found. A flat index is
+ * scanned through a resident half-precision copy of its vectors (scan.c), made on the second
+ * search; HNSW through FAISS. */
+int32_t index_vectors_search(index_vectors *v, const float *q, int32_t k, int64_t *ids,
                              float *scores, char *err, size_t errlen);
 /* The store generation the vectors were read at. */
 int64_t index_vectors_generation(const index_vectors *v);
 int32_t index_vectors_dim(const index_vectors *v);
 /* The stored vector of a chunk (for tests of the round trip). */
 bool index_vectors_get(const index_vectors *v, int64_t id, float *out, char *err, size_t errlen);
+
+/* ---- scan.c: exact inner products over half-precision vectors ---- */
+
+uint16_t index_f32_to_f16(float f);
+float index_f16_to_f32(uint16_t h);
+/* out[i] = x[i * dim .. +dim) . q for n rows: the scalar reference, the AVX2 + F16C kernel
+ * (dim a multiple of 8; scan_avx2.c) and the one the CPU runs. */
+void index_dot_f16_ref(const uint16_t *x, int64_t n, int32_t dim, const float *q, float *out);
+void index_dot_f16_avx2(const uint16_t *x, int64_t n, int32_t dim, const float *q, float *out);
+void index_dot_f16(const uint16_t *x, int64_t n, int32_t dim, const float *q, float *out);
+/* out[i] = x[i] rounded to half precision (nearest even): reference, AVX2 + F16C, dispatch. */
+void index_f16_from_f32_ref(const float *x, size_t n, uint16_t *out);
+void index_f16_from_f32_avx2(const float *x, size_t n, uint16_t *out);
+void index_f16_from_f32(const float *x, size_t n, uint16_t *out);
+/* The k best of n scores s[] as row_ids[] and scores, best first; returns min(n, k). */
+int32_t index_top_k(const float *s, const int64_t *row_ids, int64_t n, int32_t k, int64_t *ids,
+                    float *scores);
 
 /* ---- search.c / searcher.c ---- */
 

@@ -4,7 +4,9 @@
  *   utf8) gets a boost just under a first place in one more list (never tying BM25's best); a
  *   plain word that is a defined name ("unquote") gets that boost scaled by the word's rarity
  *   in the index, so "name" or "run" lift nothing. Lexical and hybrid modes only;
- * - a C/C++ prototype with a doc comment lends its score to the definition of the same name;
+ * - a declaration (a documented C/C++ prototype, a TypeScript signature) and the definition it
+ *   stands for are one unit, like the windows below: the definition is ranked by the better of
+ *   the two fused scores, not their sum (one unit matched twice is not two votes);
  * - the windows of one split definition count once, as its first window (the definition line);
  * - at most max_per_file chunks per file are kept, so one big file cannot crowd out the rest. */
 #include <ctype.h>
@@ -200,32 +202,60 @@ static bool symbol_boost(index_store *s, const terms *t, score_list *out, char *
     return ok || !snprintf(err, errlen, "search: out of memory");
 }
 
-/* How many trailing scope parts ("Parser.SyntaxNode.closest" vs "SyntaxNode.closest": 2) two
- * qualified symbols share; '.' and "::" both separate. */
-static int shared_tail(const char *a, const char *b) {
-    size_t i = strlen(a), j = strlen(b);
-    int parts = 0;
-    while (i && j && a[i - 1] == b[j - 1]) {
-        i--, j--;
-        if (a[i] == '.' || a[i] == ':') parts += a[i] == '.' || (i && a[i - 1] == ':');
-    }
-    bool whole =
-        (!i || a[i - 1] == '.' || a[i - 1] == ':') && (!j || b[j - 1] == '.' || b[j - 1] == ':');
-    return parts + whole;
+/* The scope parts of a qualified symbol, last first ("Parser.SyntaxNode.closest": closest,
+ * SyntaxNode, Parser); '.' and "::" separate. JavaScript's "prototype" is no part:
+ * "Tree.prototype.edit" is Tree's method edit. */
+enum { MAX_PARTS = 8 };
+typedef struct {
+    const char *p[MAX_PARTS];
+    size_t n[MAX_PARTS];
+    int k;
+} symbol_parts;
+
+static bool separator(char c) {
+    return c == '.' || c == ':';
 }
 
-/* The definition a declaration stands for: of the same name, not a declaration itself, the
- * one whose qualified symbol shares the most scopes with the declaration's (0 when none). */
+static void split_symbol(const char *s, symbol_parts *out) {
+    out->k = 0;
+    for (size_t end = strlen(s); end > 0 && out->k < MAX_PARTS;) {
+        size_t start = end;
+        while (start > 0 && !separator(s[start - 1])) start--;
+        size_t n = end - start;
+        if (n && !(n == 9 && !strncmp(s + start, "prototype", 9))) {
+            out->p[out->k] = s + start;
+            out->n[out->k++] = n;
+        }
+        for (end = start; end > 0 && separator(s[end - 1]);) end--;
+    }
+}
+
+/* How many scope parts two qualified symbols share when one is a tail of the other
+ * ("Parser.SyntaxNode.closest" and "SyntaxNode.closest": 2); -1 when they part
+ * ("Parser.Query.constructor" and "SyntaxNode.constructor": another class's method) or only
+ * one is qualified (an interface's method "Runner.run" is not the function "run"). */
+static int scope_agreement(const char *a, const char *b) {
+    symbol_parts x, y;
+    split_symbol(a, &x);
+    split_symbol(b, &y);
+    int k = x.k < y.k ? x.k : y.k, i = 0;
+    while (i < k && x.n[i] == y.n[i] && !memcmp(x.p[i], y.p[i], x.n[i])) i++;
+    return i == k && (k > 1 || x.k == y.k) ? i : -1;
+}
+
+/* The definition a declaration stands for: of the same name, not a declaration itself, whose
+ * qualified symbol agrees with the declaration's (neither names a scope the other contradicts),
+ * sharing the most scopes; 0 when none. */
 static int64_t definition_of(sqlite3_stmt *defs, const char *name, const char *symbol) {
     sqlite3_reset(defs);
     sqlite3_bind_text(defs, 1, name, -1, SQLITE_TRANSIENT);
     int64_t best = 0;
-    int best_tail = -1;
+    int best_parts = -1;
     while (sqlite3_step(defs) == SQLITE_ROW) {
         const char *sym = (const char *)sqlite3_column_text(defs, 1);
-        int tail = sym && symbol ? shared_tail(sym, symbol) : 0;
-        if (tail > best_tail) {
-            best_tail = tail;
+        int parts = sym && symbol ? scope_agreement(sym, symbol) : 0;
+        if (parts > best_parts) {
+            best_parts = parts;
             best = sqlite3_column_int64(defs, 0);
         }
     }
@@ -243,9 +273,10 @@ static const char *const *language_family(const char *lang) {
     return C; /* no other language has declarations */
 }
 
-/* Scores of declarations go to the definition of the same name: a C/C++ doc comment usually
- * sits on the prototype in the header while the definition in the .c file has none, and a
- * TypeScript declaration file documents the .js functions. */
+/* Each ranked declaration stands for its definition (runs after fuse: collect keeps a unit's
+ * first, best, place): a C/C++ doc comment usually sits on the prototype in the header while
+ * the definition in the .c file has none, and a TypeScript declaration file documents the .js
+ * functions. */
 static void lend_declarations(index_store *s, score_list *l) {
     sqlite3_stmt *decl = NULL, *defs = NULL;
     if (sqlite3_prepare_v2(s->db, "SELECT name, symbol, language FROM chunks WHERE id=? AND decl=1",
@@ -273,15 +304,62 @@ static void lend_declarations(index_store *s, score_list *l) {
     sqlite3_finalize(defs);
 }
 
-static bool vector(index_searcher *sr, const char *query, int32_t limit, score_list *out, char *err,
-                   size_t errlen) {
+/* The vector list's vote in hybrid mode, from how well it agrees with BM25 where BM25 is
+ * surest: of BM25's first AGREE_DEPTH chunks, how many the vector list also holds (o), beyond
+ * the e a list drawn at random from the index would hold, a = (o - e) / (AGREE_DEPTH - e); the
+ * vote is (a - AGREE_FLOOR) / (1 - AGREE_FLOOR) in [0, 1], nothing unless the vector list holds
+ * most of BM25's head (bench/RESULTS.md has the rules tried). Two useful rankers
+ * mostly agree there (the chunk that spells the question's words is near the question's
+ * meaning too), while a model whose vectors are noise (random weights) or much weaker than BM25
+ * does not: then any vote would only reorder BM25's best (in RRF even a tenth of a vote moves
+ * BM25's sixth place above its first), so hybrid stays BM25's ranking. With no BM25 candidate
+ * the vector list is all there is: a full vote. */
+#define AGREE_DEPTH 10
+#define AGREE_FLOOR 0.7
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double agreement(index_store *s, const score_list *lex, const int64_t *ids, int32_t n) {
+    if (!lex->n) return 1.0;
+    if (n <= 0) return 0.0;
+    int64_t *sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted) return 0.0;
+    memcpy(sorted, ids, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_i64);
+    int32_t depth = lex->n < AGREE_DEPTH ? (int32_t)lex->n : AGREE_DEPTH, shared = 0;
+    for (int32_t i = 0; i < depth; i++) /* lex holds BM25's list in rank order */
+        shared += bsearch(&lex->v[i].id, sorted, (size_t)n, sizeof *sorted, cmp_i64) != NULL;
+    free(sorted);
+    double chunks = count_of(s, "SELECT count(*) FROM chunks", NULL, 0);
+    double chance = chunks > 0 ? depth * (double)n / chunks : 0;
+    if (depth <= chance) return 0.0; /* a tiny index: agreement says nothing, BM25 decides */
+    double a = (shared - chance) / (depth - chance);
+    double vote = (a - AGREE_FLOOR) / (1 - AGREE_FLOOR);
+    return vote < 0 ? 0 : vote > 1 ? 1 : vote;
+}
+
+/* The vector list's weight in hybrid mode: its agreement with BM25's list, or a fixed weight
+ * from HEARTH_HYBRID_WEIGHT (benchmarks compare with it; 1 is plain RRF). */
+static double hybrid_weight(index_store *s, const score_list *lex, const int64_t *ids, int32_t n) {
+    const char *env = getenv("HEARTH_HYBRID_WEIGHT");
+    if (env && *env) return atof(env);
+    return agreement(s, lex, ids, n);
+}
+
+/* The vector list's RRF scores (out holds BM25's list), weighted in hybrid mode. */
+static bool vector(index_store *s, index_searcher *sr, const char *query, int32_t limit,
+                   index_mode mode, score_list *out, char *err, size_t errlen) {
     float *scores = malloc((size_t)limit * sizeof *scores);
     int64_t *ids = malloc((size_t)limit * sizeof *ids);
     int32_t n = 0;
     bool ok = scores && ids;
     if (!ok) snprintf(err, errlen, "search: out of memory");
     ok = ok && index_searcher_nearest(sr, query, limit, ids, scores, &n, err, errlen);
-    for (int32_t i = 0; ok && i < n; i++) ok = add_score(out, ids[i], 1.0 / (RRF_K + i + 1));
+    double w = ok && mode == INDEX_MODE_HYBRID ? hybrid_weight(s, out, ids, n) : 1.0;
+    for (int32_t i = 0; ok && w > 0 && i < n; i++) ok = add_score(out, ids[i], w / (RRF_K + i + 1));
     if (!ok && scores && ids && !*err) snprintf(err, errlen, "search: out of memory");
     free(scores);
     free(ids);
@@ -395,10 +473,11 @@ bool index_rank(index_store *s, index_searcher *sr, const index_query *q, bool h
     ok = ok && pick_mode(q, have_model, &mode, err, errlen);
     if (ok) query_terms(q->query ? q->query : "", t);
     if (ok && mode != INDEX_MODE_VECTOR) ok = lexical(s, t, limit, &l, err, errlen);
-    if (ok && mode != INDEX_MODE_LEXICAL) ok = vector(sr, q->query, limit, &l, err, errlen);
+    if (ok && mode != INDEX_MODE_LEXICAL)
+        ok = vector(s, sr, q->query, limit, mode, &l, err, errlen);
     if (ok && mode != INDEX_MODE_VECTOR) ok = symbol_boost(s, t, &l, err, errlen);
-    if (ok) lend_declarations(s, &l);
     if (ok) fuse(&l);
+    if (ok) lend_declarations(s, &l);
     if (ok && !collect(s, &l, q, k, hits, n_hits)) ok = index_store_fail(s, "search", err, errlen);
     free(l.v);
     free(t);

@@ -31,6 +31,12 @@ struct index_vectors {
     FaissIndex *index;
     int32_t dim;
     int64_t generation;
+    /* A flat index's vectors as halves with their chunk ids, made on the second search (scan.c;
+     * one search, a `hearth search` process, is cheaper through FAISS than copying first);
+     * half_tried: made or found impossible (HNSW, out of memory: FAISS searches then). */
+    uint16_t *half;
+    int64_t *half_ids, n_half, searches;
+    bool half_tried;
 };
 
 static bool faiss_fail(const char *what, char *err, size_t errlen) {
@@ -233,7 +239,7 @@ index_vectors *index_vectors_load(index_store *s, int32_t dim, bool *rebuilt, ch
         set_ef_search(ix);
         index_vectors *v = calloc(1, sizeof *v);
         if (v) {
-            *v = (index_vectors){ix, dim, gen};
+            *v = (index_vectors){.index = ix, .dim = dim, .generation = gen};
             return v;
         }
     }
@@ -286,6 +292,8 @@ bool index_vectors_save(index_vectors *v, index_store *s, char *err, size_t errl
 
 void index_vectors_free(index_vectors *v) {
     if (!v) return;
+    free(v->half);
+    free(v->half_ids);
     if (v->index) faiss_Index_free(v->index);
     free(v);
 }
@@ -294,9 +302,36 @@ int64_t index_vectors_count(const index_vectors *v) {
     return faiss_Index_ntotal(v->index);
 }
 
-int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, int64_t *ids,
-                             float *scores, char *err, size_t errlen) {
-    if (k <= 0 || faiss_Index_ntotal(v->index) == 0) return 0;
+/* The resident half-precision copy of a flat index (see struct index_vectors). */
+static bool make_half(index_vectors *v) {
+    if (v->half_tried) return v->half != NULL;
+    v->half_tried = true;
+    FaissIndexIDMap2 *map = faiss_IndexIDMap2_cast(v->index);
+    FaissIndexFlat *flat = map ? faiss_IndexFlat_cast(faiss_IndexIDMap2_sub_index(map)) : NULL;
+    float *xb = NULL;
+    idx_t *ids = NULL;
+    size_t floats = 0, n = 0;
+    if (flat) faiss_IndexFlat_xb(flat, &xb, &floats);
+    if (map) faiss_IndexIDMap2_id_map(map, &ids, &n);
+    if (!xb || !ids || !n || floats != n * (size_t)v->dim) return false;
+    v->half = malloc(floats * sizeof *v->half);
+    v->half_ids = malloc(n * sizeof *v->half_ids);
+    if (!v->half || !v->half_ids) {
+        free(v->half);
+        free(v->half_ids);
+        v->half = NULL;
+        v->half_ids = NULL;
+        return false;
+    }
+    index_f16_from_f32(xb, floats, v->half);
+    memcpy(v->half_ids, ids, n * sizeof *v->half_ids);
+    v->n_half = (int64_t)n;
+    return true;
+}
+
+/* FAISS's search, on this thread only. */
+static int32_t faiss_search(const index_vectors *v, const float *q, int32_t k, int64_t *ids,
+                            float *scores, char *err, size_t errlen) {
     /* One query on this thread, no OpenMP team: the team's workers would spin after the search
      * (libgomp's active wait) on the cores the engine's pool embeds the next query with, which
      * doubled query latency on 2 cores. Only this thread's setting changes, and only here. */
@@ -310,6 +345,17 @@ int32_t index_vectors_search(const index_vectors *v, const float *q, int32_t k, 
     }
     int32_t n = 0;
     while (n < k && ids[n] >= 0) n++; /* FAISS pads missing results with -1 */
+    return n;
+}
+
+int32_t index_vectors_search(index_vectors *v, const float *q, int32_t k, int64_t *ids,
+                             float *scores, char *err, size_t errlen) {
+    if (k <= 0 || faiss_Index_ntotal(v->index) == 0) return 0;
+    float *all = v->searches++ && make_half(v) ? malloc((size_t)v->n_half * sizeof *all) : NULL;
+    if (!all) return faiss_search(v, q, k, ids, scores, err, errlen);
+    index_dot_f16(v->half, v->n_half, v->dim, q, all);
+    int32_t n = index_top_k(all, v->half_ids, v->n_half, k, ids, scores);
+    free(all);
     return n;
 }
 

@@ -26,13 +26,21 @@ add_test(NAME test_hostile_files COMMAND ${Python3_EXECUTABLE}
   ${CMAKE_CURRENT_SOURCE_DIR}/test_hostile_files.py $<TARGET_FILE:hearth> ${HEARTH_REF_DIR})
 set_tests_properties(test_hostile_files PROPERTIES TIMEOUT 300)
 # Retrieval quality (issue 15): identifier sub-words, the symbol boost's rules, class-qualified
-# methods, collapsed windows, a header's doc comment finding the .c definition, the estimate.
+# methods, collapsed windows, a header's doc comment finding the .c definition, a .d.ts
+# signature finding its class's .js implementation, declaration + definition as one unit, the
+# estimate.
 hearth_test(test_index_retrieval WHITEBOX index test_index_retrieval.c)
 # Retrieval quality on bench/retrieval's labelled sets (Debian's Python email package, the npm
-# tree-sitter pin): a floor a little under the measured figures (bench/RESULTS.md), so a change
-# that loses several answers fails; lexical only, about 3 s.
+# tree-sitter pin): issue 15's target on every set (recall@5 0.85, MRR 0.70; measured 0.90 /
+# 0.74 at the least, bench/RESULTS.md); lexical only, about 3 s.
 add_test(NAME retrieval_quality COMMAND ${Python3_EXECUTABLE}
-  ${CMAKE_SOURCE_DIR}/bench/retrieval/run.py $<TARGET_FILE:hearth> --min-recall5 0.80 --min-mrr 0.62)
+  ${CMAKE_SOURCE_DIR}/bench/retrieval/run.py $<TARGET_FILE:hearth> --min-recall5 0.85 --min-mrr 0.70)
+# Hybrid never below lexical with the synthetic embedder (the reference kit's tiny-bert, random
+# weights: its vector list is near noise), on every set by recall@5 and MRR; about 45 s.
+add_test(NAME retrieval_hybrid COMMAND ${Python3_EXECUTABLE}
+  ${CMAKE_SOURCE_DIR}/bench/retrieval/run.py $<TARGET_FILE:hearth> --modes lexical,hybrid
+  --embedding-model ${HEARTH_REF_DIR}/models/tiny-bert-F16.gguf --hybrid-floor)
+set_tests_properties(retrieval_hybrid PROPERTIES TIMEOUT 300)
 # The symbol graph (issue 15): PageRank's known answers, tree-sitter references, a used file
 # ranked above an unused one, BM25 ties to the used file, the repository map and ask's message.
 hearth_test(test_index_graph WHITEBOX index test_index_graph.c)

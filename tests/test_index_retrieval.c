@@ -1,7 +1,9 @@
 /* index/ retrieval (issue 15): each class of failure pinned with a small fixture repository,
  * indexed lexically (no model): identifier sub-words, the symbol boost's rules, a split class's
  * methods named with their class, windows of one definition collapsed into one hit at its
- * definition line, a C header's doc comment finding the .c definition, the token estimate. */
+ * definition line, a C header's doc comment finding the .c definition, a TypeScript declaration
+ * finding the JavaScript implementation of its own class only, a declaration and its definition
+ * ranked as one unit (not two votes), the token estimate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,15 +137,48 @@ static void test_search_fixture(const char *root) {
     index_hits_free(h, n);
 }
 
+/* Declarations and the definitions they document count as one unit: a TypeScript declaration
+ * file's documented signature finds the JavaScript implementation, only one of its own class,
+ * and a definition is ranked by the better of its own and its declaration's score (not their
+ * sum: two matches of one unit are not two votes). */
+static void test_declarations(const char *root) {
+    put(root, "widget.d.ts",
+        "declare class Widget {\n  /** Rotates the widget around its hub. */\n  spin(): void;\n}\n"
+        "declare class Gadget {\n  /** Opens the hatch of a gadget. */\n  constructor();\n}\n");
+    put(root, "widget.js",
+        "class Widget {\n  constructor() {\n    this.angle = 0;\n  }\n"
+        "  reset() {\n    this.angle = 0;\n    this.speed = 0;\n  }\n}\n"
+        "Widget.prototype.spin = function () {\n  this.angle += 1;\n};\n");
+    /* BM25's best is the static function; the prototype's doc and its definition both match
+     * the question less well */
+    put(root, "sp.c",
+        "/* Oils the sprocket gears of the winch so the sprocket gears turn. */\n"
+        "static void winch_oil(void) {\n    sprocket_gears_oil();\n}\n");
+    put(root, "gear.h", "/* Oils the sprocket. */\nint gear_oil(void);\n");
+    put(root, "gear.c", "int gear_oil(void) {\n    return oil_gears();\n}\n");
+    CHECK(build(root, 20)); /* classes over the budget: chunked by member */
+    CHECK(first_is(root, "rotate the widget around its hub", "widget.js", 10));
+    CHECK(first_is(root, "open the hatch of a gadget", "widget.d.ts", 6));
+    CHECK(first_is(root, "oil the sprocket gears", "sp.c", 1));
+}
+
+/* Runs a fixture test in a fresh temporary directory, removed after it. */
+static void in_temp_dir(void (*test)(const char *root)) {
+    char dir[] = "/tmp/hearth-retrieval-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    test(dir);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int main(void) {
     test_subwords();
     test_token_estimate();
-    char dir[] = "/tmp/hearth-retrieval-XXXXXX";
-    if (mkdtemp(dir)) {
-        test_search_fixture(dir);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    }
+    in_temp_dir(test_search_fixture);
+    in_temp_dir(test_declarations);
     return test_summary("test_index_retrieval");
 }

@@ -259,6 +259,12 @@ static void test_faiss_file_round_trip(const char *dir) {
     int64_t ids[3];
     CHECK(v && index_vectors_search(v, q, 3, ids, scores, err, sizeof err) == 3);
     CHECK(v && ids[0] == 3 && scores[0] > 0.99f);
+    /* the second search scans the resident half-precision copy: the same ranking (up to ties) */
+    float scores2[3];
+    int64_t ids2[3];
+    CHECK(v && index_vectors_search(v, q, 3, ids2, scores2, err, sizeof err) == 3);
+    CHECK(ids2[0] == ids[0] && ids2[1] + ids2[2] == ids[1] + ids[2]); /* 1 and 2 tie */
+    for (int i = 0; i < 3; i++) CHECK(fabsf(scores2[i] - scores[i]) < 1e-3f);
     CHECK(v && index_vectors_get(v, 2, got, err, sizeof err) && got[1] == 1.0f);
     index_vectors_free(v);
     index_store_close(&s);
@@ -403,6 +409,42 @@ static void test_root_through_a_link(const char *dir) {
     CHECK(lexical_hits(repo, "via_link_marker") == 1);
 }
 
+/* scan.c: the AVX2 kernels equal the scalar references (conversion bit for bit, products within
+ * float rounding), and the top-k selection keeps the best in order. */
+static void test_half_scan(void) {
+    enum { N = 37, DIM = 72 };
+    static float x[N * DIM], q[DIM], ref[N], simd[N];
+    static uint16_t h_ref[N * DIM], h_simd[N * DIM];
+    uint64_t r = 7;
+    for (int i = 0; i < N * DIM; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = ((float)(r >> 40) / (float)(1u << 24) - 0.5f) * (i % 11 ? 1.0f : 70000.0f);
+    }
+    x[0] = 1e-8f, x[1] = -0.0f, x[2] = 65504.0f, x[3] = 1e6f; /* subnormal, -0, max, overflow */
+    for (int j = 0; j < DIM; j++) q[j] = x[j * 3 + 5] / 100000.0f;
+    index_f16_from_f32_ref(x, N * DIM, h_ref);
+    CHECK(index_f16_to_f32(h_ref[2]) == 65504.0f && isinf(index_f16_to_f32(h_ref[3])));
+    for (int i = 0; i < N * DIM; i++) /* no infinities in the products below */
+        if (isinf(index_f16_to_f32(h_ref[i]))) h_ref[i] = index_f32_to_f16(1.0f);
+    index_dot_f16_ref(h_ref, N, DIM, q, ref);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
+        __builtin_cpu_supports("fma")) {
+        index_f16_from_f32_avx2(x, N * DIM, h_simd);
+        int differ = 0;
+        for (int i = 0; i < N * DIM; i++) differ += h_simd[i] != index_f32_to_f16(x[i]);
+        CHECK(differ == 0);
+        index_dot_f16_avx2(h_ref, N, DIM, q, simd);
+        for (int i = 0; i < N; i++)
+            CHECKF(fabsf(simd[i] - ref[i]) <= 1e-4f * (1 + fabsf(ref[i])), "row %d: %g vs %g", i,
+                   simd[i], ref[i]);
+    }
+    float s[6] = {0.1f, 0.9f, -1, 0.9f, 0.5f, 2}, top[3];
+    int64_t row_ids[6] = {10, 11, 12, 13, 14, 15}, ids[3];
+    CHECK(index_top_k(s, row_ids, 6, 3, ids, top) == 3);
+    CHECK(ids[0] == 15 && ids[1] == 11 && ids[2] == 13 && top[0] == 2 && top[2] == 0.9f);
+    CHECK(index_top_k(s, row_ids, 2, 3, ids, top) == 2 && ids[0] == 11 && ids[1] == 10);
+}
+
 int main(int argc, char **argv) {
     test_ignore_gitignore_subset();
     test_ignore_hostile_patterns_are_fast();
@@ -410,6 +452,7 @@ int main(int argc, char **argv) {
     test_chunk_windows_overlap_within_budget();
     test_chunk_definitions_c_and_python();
     test_chunk_definitions_other_languages();
+    test_half_scan();
     char dir[] = "/tmp/hearth-index-units-XXXXXX";
     if (mkdtemp(dir)) {
         test_faiss_file_round_trip(dir);

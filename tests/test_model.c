@@ -216,7 +216,7 @@ static void test_misshaped_moe_and_embedding_models(const char *dir, const char 
         char good[256], bad[256], err[ENGINE_ERR_LEN] = "";
         snprintf(good, sizeof good, "%s/%s.gguf", dir, mc->shape);
         snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
-        engine_synth_params p = {mc->shape, "F16", vocab_path, 0, 1, NULL, NULL};
+        engine_synth_params p = {mc->shape, "F16", vocab_path, 0, 1, NULL, NULL, false};
         CHECKF(engine_synth(&p, good, err, sizeof err), "%s", err);
         engine_model *m = engine_model_load(good, err, sizeof err);
         CHECKF(m != NULL, "the unmodified %s must load: %s", mc->shape, err);

@@ -2,7 +2,7 @@
 """Retrieval quality of hearth search on the labelled sets in sets/ (issue 15).
 
 usage: run.py HEARTH [--sets NAME,...] [--modes lexical,hybrid,vector]
-              [--embedding-model GGUF] [-k 10] [--misses]
+              [--embedding-model GGUF] [-k 10] [--misses] [--hybrid-floor]
 
 For each set, its codebase (codebases.json: a path on this machine and the package version it
 must come from) is indexed into a temporary XDG cache (HEARTH_INDEX_LOCATION=cache, so nothing
@@ -10,7 +10,8 @@ is written next to the code), then every question is asked with `hearth search -
 A question is answered at rank r when the r-th hit is in the labelled file and its line range
 holds the labelled definition's first line. Prints recall@1, recall@5 and MRR (over the top K)
 per set and mode as a Markdown table; --misses lists the questions not found in the top 5;
---min-recall5 / --min-mrr make it a regression test (ctest retrieval_quality)."""
+--min-recall5 / --min-mrr make it a regression test (ctest retrieval_quality), --hybrid-floor
+one that hybrid never ranks below lexical (ctest retrieval_hybrid)."""
 import argparse
 import json
 import os
@@ -97,6 +98,9 @@ def main():
     ap.add_argument("--min-recall5", type=float, default=0.0,
                     help="exit 1 when a set's recall@5 is below this (a regression guard)")
     ap.add_argument("--min-mrr", type=float, default=0.0)
+    ap.add_argument("--hybrid-floor", action="store_true",
+                    help="exit 1 when hybrid's recall@5 or MRR is below lexical's on a set "
+                         "(ctest retrieval_hybrid, with the synthetic embedder)")
     args = ap.parse_args()
     with open(os.path.join(HERE, "codebases.json")) as f:
         codebases = json.load(f)
@@ -118,6 +122,13 @@ def main():
            if r5 < args.min_recall5 or mrr < args.min_mrr]
     if low:
         sys.exit(f"below recall@5 {args.min_recall5} / MRR {args.min_mrr}: " + "; ".join(low))
+    if args.hybrid_floor:
+        lex = {name: (r5, mrr) for name, mode, n, r1, r5, mrr in rows if mode == "lexical"}
+        worse = [f"{name}: hybrid {r5:.2f}/{mrr:.2f} < lexical {lex[name][0]:.2f}/{lex[name][1]:.2f}"
+                 for name, mode, n, r1, r5, mrr in rows
+                 if mode == "hybrid" and name in lex and (r5 < lex[name][0] or mrr < lex[name][1])]
+        if worse:
+            sys.exit("hybrid below lexical: " + "; ".join(worse))
 
 
 if __name__ == "__main__":
