@@ -11,11 +11,13 @@
 #include <stddef.h>
 
 #define LSP_ERR_LEN 512
-/* The default prompt budget of a completion request (maxPromptMs): ghost text that comes after
- * the person typed on is no use, so where the KV cache lacks much of the prompt (a jump, a file
- * just opened) and the measured prefill speed says it would take longer, the request uses smaller
- * windows; the whole prompt is built at the next pause (lsp_ahead_stale). */
-#define LSP_MAX_PROMPT_MS 500
+/* The default prompt budget of a completion request (maxPromptMs; 0 = none). A budget trades
+ * context for time where the KV cache lacks much of the prompt (a jump, a file just opened): the
+ * request uses smaller windows and the whole prompt is built at the next long pause
+ * (lsp_ahead_stale). Measured in Neovim (bench/RESULTS.md), 500 ms took a 0.5B model's jumps from
+ * 1.4 s to 0.35 s but its prompts from ~1 000 tokens to ~150 while typing after a jump: off until
+ * the whole prompt can be built beside the small one. */
+#define LSP_MAX_PROMPT_MS 0
 
 /* Settings that can also arrive in initializationOptions (which then win). */
 typedef struct {
