@@ -1,5 +1,6 @@
 /* /v1/fim and /v1/embeddings as jobs of runtime/'s scheduler: a FIM request is one FIM-lane job
- * (completion/ checks its cancel flag between 64-token chunks); an embedding request is an
+ * (completion/ checks its cancel flag between 64-token chunks and generated pieces, where every
+ * SLICE_SECONDS of FIM work one step of continuous batching runs); an embedding request is an
  * embedding-lane job run in slices, each resubmitted at the back of its lane, so continuous
  * batching gets a step between two slices, and a request whose client left (or a stopping server)
  * ends within one slice. A slice is sized by time, not tokens: SLICE_SECONDS at the embedding
@@ -49,8 +50,22 @@ static void lane_abandon(serve_server *s, serve_job *j) {
 
 /* ---- /v1/fim ---- */
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* completion/ calls this between prompt chunks and generated pieces. The FIM job holds the
+ * scheduler thread for its whole prompt and answer (seconds for a long prompt on a slow model), so
+ * every SLICE_SECONDS of it a step of continuous batching runs here: the streams keep getting
+ * tokens, and the FIM still goes first. */
 static bool fim_cancelled(void *user) {
     serve_job *j = user;
+    if (now_s() - j->slice_start >= SLICE_SECONDS) {
+        serve_batch_step_between(j->srv);
+        j->slice_start = now_s();
+    }
     return lane_cancelled(j->srv, j);
 }
 
@@ -83,6 +98,7 @@ static void fim_run(runtime_job *rj) {
     serve_job *j = rj->user;
     serve_server *s = j->srv;
     lane_begin(s, j);
+    j->slice_start = now_s();
     completion_params p;
     completion_params_init(&p);
     p.max_tokens = j->max_tokens;
@@ -119,19 +135,13 @@ static void fim_run(runtime_job *rj) {
 
 static void fim_done(runtime_job *rj, bool ran) {
     serve_job *j = rj->user;
-    if (!ran)
-        lane_abandon(j->srv, j); /* cancelled before it started */
+    if (!ran || (j->fin_reason && !strcmp(j->fin_reason, "cancelled")))
+        lane_abandon(j->srv, j); /* the client left, or the server stops: 503 */
     else
         serve_sched_finish(j->srv, j, j->fin_reason, j->fin_status, j->fin_msg);
 }
 
 /* ---- /v1/embeddings ---- */
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* Tokens a slice may hold: SLICE_SECONDS of work at the measured speed. */
 static int32_t slice_budget(const serve_server *s) {

@@ -3,7 +3,8 @@
  * (completions before chat), evaluates one token of every decoding sequence together with chunks
  * of newly admitted prompts in a single forward pass, samples each sequence's next token, and
  * streams the text that became final (stop strings held back, whole UTF-8 sequences only). After
- * each step it yields: the /v1/fim requests and an embedding slice waiting then run (lanes.c).
+ * each step it yields: the /v1/fim requests and an embedding slice waiting then run (lanes.c); a
+ * long FIM runs steps of its own between its chunks (serve_batch_step_between).
  * The job ends when no request is left and is submitted again by the next one. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,18 @@ static void batch_run(runtime_job *rj) {
     }
     for (int i = 0; i < st->n_slots; i++) /* stopping */
         if (st->slots[i].job) slot_end(s, st, &st->slots[i], NULL, 503, "the server is stopping");
+    uv_async_send(&s->wake);
+}
+
+void serve_batch_step_between(serve_server *s) {
+    pthread_mutex_lock(&s->mu);
+    bool live = s->batch_live && !s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    sched_state *st = s->sched;
+    if (!live || !st) return;
+    end_cancelled(s, st);
+    admit_queued(s, st);
+    step(s, st);
     uv_async_send(&s->wake);
 }
 
