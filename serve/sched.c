@@ -29,6 +29,9 @@ typedef struct {
     slot *slots;
     int n_slots;
     int32_t reserved; /* blocks promised to active slots */
+    /* Test hook (HEARTH_TEST_KV_OVERCOMMIT=1): admit when the blocks free now cover a request,
+     * ignoring the promised ones (the old over-admission), so tests reach make_decode_room. */
+    bool overcommit;
     engine_seq_token *toks;
     slot **owner; /* per batch token: the slot whose logits it carries, or NULL */
     int32_t cap;
@@ -92,7 +95,8 @@ static int32_t blocks_for(int32_t positions) {
  * list alone would over-admit and let the pool run dry mid-answer). */
 static bool admit(serve_server *s, sched_state *st, serve_job *j) {
     int32_t need = blocks_for(j->n_prompt + j->max_tokens);
-    if (st->reserved + need > s->kv_blocks) return false;
+    if (st->overcommit ? need > engine_kv_blocks_free(s->ctx) : st->reserved + need > s->kv_blocks)
+        return false;
     for (int i = 0; i < st->n_slots; i++) {
         slot *sl = &st->slots[i];
         if (sl->job) continue;
@@ -369,6 +373,8 @@ bool serve_sched_start(serve_server *s, char *err, size_t errlen) {
     sched_state *st = calloc(1, sizeof *st);
     s->sched = st;
     if (!st) goto oom;
+    const char *over = getenv("HEARTH_TEST_KV_OVERCOMMIT");
+    st->overcommit = over && !strcmp(over, "1");
     st->n_slots = s->p.n_parallel;
     st->cap = s->p.n_parallel + s->p.n_batch;
     st->slots = calloc((size_t)st->n_slots, sizeof *st->slots);
