@@ -87,11 +87,11 @@ typedef struct serve_job {
     conn *c;
     /* [sched] */
     void *slot;
-    serve_server *srv;  /* set when submitted */
-    runtime_job rt;     /* FIM and embedding jobs: the scheduler's job (cancel flag, lane) */
-    int32_t n_embedded; /* embedding inputs done so far (slices) */
-    double slice_start; /* FIM: when the last step of continuous batching ran inside it */
-    float *vecs;        /* their vectors, n_in x embed_dim, handed over as embeddings at the end */
+    serve_server *srv;   /* set when submitted */
+    runtime_job rt;      /* FIM and embedding jobs: the scheduler's job (cancel flag, lane) */
+    int32_t n_embedded;  /* embedding inputs done so far (slices) */
+    double next_step_at; /* FIM: when a step of continuous batching is due inside it */
+    float *vecs;         /* their vectors, n_in x embed_dim, handed over as embeddings at the end */
     /* how run ended (its done callback finishes the job: after run the scheduler still reads
      * the job, so run must not drop the scheduler's reference) */
     const char *fin_reason;
@@ -155,9 +155,10 @@ void serve_sched_cancel(serve_server *s, serve_job *j);
 void serve_sched_finish(serve_server *s, serve_job *j, const char *reason, int status,
                         const char *msg);
 /* From inside a FIM job (scheduler thread): one step of continuous batching (cancelled requests
- * dropped, queued ones admitted, a token of every decoding sequence), if it has requests and the
- * server is not stopping. Safe there: the batching job is never mid-step while a FIM runs (the
- * FIM runs inline from its yield, after a step, or while it waits in its lane). */
+ * dropped, queued ones admitted, a token of every decoding sequence and at most 16 prompt tokens,
+ * so it costs the FIM little), if it has requests and the server is not stopping. Safe there: the
+ * batching job is never mid-step while a FIM runs (the FIM runs inline from its yield, after a
+ * step, or while it waits in its lane). */
 void serve_batch_step_between(serve_server *s);
 /* Submits a FIM or embedding job in its lane [mu held]; false when the scheduler stopped. */
 bool serve_lane_submit_locked(serve_server *s, serve_job *j);

@@ -1,11 +1,11 @@
 /* /v1/fim and /v1/embeddings as jobs of runtime/'s scheduler: a FIM request is one FIM-lane job
- * (completion/ checks its cancel flag between 64-token chunks and generated pieces, where every
- * SLICE_SECONDS of FIM work one step of continuous batching runs); an embedding request is an
- * embedding-lane job run in slices, each resubmitted at the back of its lane, so continuous
- * batching gets a step between two slices, and a request whose client left (or a stopping server)
- * ends within one slice. A slice is sized by time, not tokens: SLICE_SECONDS at the embedding
- * speed measured on earlier slices (at least one text, at most SLICE_TEXTS / SLICE_TOKENS), so a
- * slow model or build still cancels and stops within about that. */
+ * (completion/ checks its cancel flag between 64-token chunks and generated pieces, where, after
+ * its first second, every SLICE_SECONDS one small step of continuous batching runs); an
+ * embedding request is an embedding-lane job run in slices, each resubmitted at the back of its
+ * lane, so continuous batching gets a step between two slices, and a request whose client left
+ * (or a stopping server) ends within one slice. A slice is sized by time, not tokens: SLICE_SECONDS
+ * at the embedding speed measured on earlier slices (at least one text, at most SLICE_TEXTS /
+ * SLICE_TOKENS), so a slow model or build still cancels and stops within about that. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@
 #define SLICE_TOKENS       4096
 #define SLICE_FIRST_TOKENS 512 /* before the speed is known */
 #define SLICE_SECONDS      0.25
+#define FIM_ALONE_SECONDS  1.0 /* a FIM's time before batching steps interleave with it */
 
 /* Scheduler thread: the job leaves the queue count for the active count once. */
 static void lane_begin(serve_server *s, serve_job *j) {
@@ -57,14 +58,15 @@ static double now_s(void) {
 }
 
 /* completion/ calls this between prompt chunks and generated pieces. The FIM job holds the
- * scheduler thread for its whole prompt and answer (seconds for a long prompt on a slow model), so
- * every SLICE_SECONDS of it a step of continuous batching runs here: the streams keep getting
- * tokens, and the FIM still goes first. */
+ * scheduler thread for its whole prompt and answer (seconds for a long prompt on a slow model).
+ * A FIM runs alone for its first FIM_ALONE_SECONDS (an editor's usual request, untouched); past
+ * that a small step of continuous batching runs here every SLICE_SECONDS, so the streams keep
+ * getting tokens while the FIM still goes first. */
 static bool fim_cancelled(void *user) {
     serve_job *j = user;
-    if (now_s() - j->slice_start >= SLICE_SECONDS) {
+    if (now_s() >= j->next_step_at) {
         serve_batch_step_between(j->srv);
-        j->slice_start = now_s();
+        j->next_step_at = now_s() + SLICE_SECONDS;
     }
     return lane_cancelled(j->srv, j);
 }
@@ -98,7 +100,7 @@ static void fim_run(runtime_job *rj) {
     serve_job *j = rj->user;
     serve_server *s = j->srv;
     lane_begin(s, j);
-    j->slice_start = now_s();
+    j->next_step_at = now_s() + FIM_ALONE_SECONDS;
     completion_params p;
     completion_params_init(&p);
     p.max_tokens = j->max_tokens;

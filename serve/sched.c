@@ -12,6 +12,10 @@
 
 #include "internal.h"
 
+/* Prompt tokens a step run inside a FIM job evaluates at most: a new request's prompt advances
+ * (a short one starts answering) while the step stays far cheaper than the FIM's own chunks. */
+#define BETWEEN_PROMPT_TOKENS 16
+
 typedef struct {
     serve_job *job;
     int32_t seq;
@@ -232,9 +236,9 @@ static int32_t prompt_room(serve_server *s, const slot *sl, int32_t want, int32_
     return fit < want ? (int32_t)(fit > 0 ? fit : 0) : want;
 }
 
-/* One forward pass: a token of every decoding slot, then prompt chunks up to the batch size and
- * the free KV blocks. */
-static void step(serve_server *s, sched_state *st) {
+/* One forward pass: a token of every decoding slot, then prompt chunks up to the batch size,
+ * max_prompt tokens and the free KV blocks. */
+static void step(serve_server *s, sched_state *st, int32_t max_prompt) {
     int32_t n = 0, budget = s->p.n_batch, taken = make_decode_room(s, st);
     for (int i = 0; i < st->n_slots; i++) {
         slot *sl = &st->slots[i];
@@ -243,6 +247,7 @@ static void step(serve_server *s, sched_state *st) {
         st->toks[n++] = (engine_seq_token){sl->seq, sl->last, true};
         budget--;
     }
+    if (budget > max_prompt) budget = max_prompt;
     slot *waiting = NULL; /* a prompt that got no room */
     for (int i = 0; i < st->n_slots && budget > 0; i++) {
         slot *sl = &st->slots[i];
@@ -322,7 +327,7 @@ static void batch_run(runtime_job *rj) {
     for (;;) {
         end_cancelled(s, st);
         admit_queued(s, st);
-        step(s, st);
+        step(s, st, s->p.n_batch);
         uv_async_send(&s->wake);
         bool busy = busy_slots(st) > 0;
         pthread_mutex_lock(&s->mu);
@@ -344,7 +349,7 @@ void serve_batch_step_between(serve_server *s) {
     if (!live || !st) return;
     end_cancelled(s, st);
     admit_queued(s, st);
-    step(s, st);
+    step(s, st, BETWEEN_PROMPT_TOKENS);
     uv_async_send(&s->wake);
 }
 
