@@ -129,6 +129,9 @@ struct serve_server {
     int64_t n_embed_slices; /* embedding slices run (for /health) */
     double embed_tok_per_s; /* scheduler thread: the last slice's speed, sizes the next */
     void *sched;            /* [sched] the batching state (sched.c) */
+    /* Test hook (HEARTH_TEST_FIM_STEPS=1): a FIM runs a batching step at every check instead of
+     * by time, so a test of the interleaving does not depend on the machine's speed. */
+    bool test_fim_steps;
 };
 
 /* ---- jobs (job.c) ---- */

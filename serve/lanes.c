@@ -66,7 +66,7 @@ static bool fim_cancelled(void *user) {
     serve_job *j = user;
     if (now_s() >= j->next_step_at) {
         serve_batch_step_between(j->srv);
-        j->next_step_at = now_s() + SLICE_SECONDS;
+        j->next_step_at = j->srv->test_fim_steps ? 0 : now_s() + SLICE_SECONDS;
     }
     return lane_cancelled(j->srv, j);
 }
@@ -100,7 +100,7 @@ static void fim_run(runtime_job *rj) {
     serve_job *j = rj->user;
     serve_server *s = j->srv;
     lane_begin(s, j);
-    j->next_step_at = now_s() + FIM_ALONE_SECONDS;
+    j->next_step_at = s->test_fim_steps ? 0 : now_s() + FIM_ALONE_SECONDS;
     completion_params p;
     completion_params_init(&p);
     p.max_tokens = j->max_tokens;

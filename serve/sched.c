@@ -378,8 +378,9 @@ bool serve_sched_start(serve_server *s, char *err, size_t errlen) {
     sched_state *st = calloc(1, sizeof *st);
     s->sched = st;
     if (!st) goto oom;
-    const char *over = getenv("HEARTH_TEST_KV_OVERCOMMIT");
+    const char *over = getenv("HEARTH_TEST_KV_OVERCOMMIT"), *fim = getenv("HEARTH_TEST_FIM_STEPS");
     st->overcommit = over && !strcmp(over, "1");
+    s->test_fim_steps = fim && !strcmp(fim, "1");
     st->n_slots = s->p.n_parallel;
     st->cap = s->p.n_parallel + s->p.n_batch;
     st->slots = calloc((size_t)st->n_slots, sizeof *st->slots);

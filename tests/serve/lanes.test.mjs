@@ -18,10 +18,10 @@ const skip = existsSync(QWEN) && existsSync(EMBED) ? false : 'no reference model
 const servers = [];
 after(() => servers.forEach((s) => s.kill('SIGKILL')));
 
-function startServer() {
+function startServer(env = {}) {
   return new Promise((resolveUrl, reject) => {
     const p = spawn(BIN, ['serve', '--port', '0', '-t', '1', '-q', '-m', QWEN, '--embedding-model', EMBED,
-      '--max-body', String(16 << 20)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--max-body', String(16 << 20)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     servers.push(p);
     let err = '';
     p.stderr.on('data', (d) => {
@@ -125,9 +125,12 @@ test('SIGTERM during a big embedding request exits within seconds', { skip, time
 });
 
 // A long /v1/fim (~1 000 prompt tokens, 1 000 generated: seconds at -t 1) holds the scheduler
-// thread for all of it; every 0.25 s of it a step of continuous batching runs, so a stream that
-// arrives meanwhile is answered before the FIM ends. Before, the stream waited for the whole FIM
-// (a 4 096-token FIM stalled a stream for 18 s). The FIM itself is not cut short.
+// thread for all of it; past its first second a small step of continuous batching runs every
+// 0.25 s of it, so a stream that arrives meanwhile is answered before the FIM ends. Before, the
+// stream waited for the whole FIM (a 4 096-token FIM stalled a stream for 18 s). The FIM itself
+// is not cut short. The test hook HEARTH_TEST_FIM_STEPS=1 runs the step at every check of the FIM
+// (its 16 prompt chunks and 1 000 generated pieces) instead of by time, so the outcome does not
+// depend on the machine's speed.
 const LINES = Array.from({ length: 600 }, (_, i) => `    total_${i} = compute(items[${i}], factor * ${i}) + offset_${i};`).join('\n');
 const FIM_TOKENS = SLOW ? 150 : 1000; // ~50x slower under the sanitizers
 const longFim = (tag) => ({ prompt: `def run_${tag}(items, factor):\n${LINES}\n    result = `,
@@ -145,7 +148,7 @@ async function waitActive(url, n) {
 }
 
 test('a stream keeps getting tokens while a long FIM runs', { skip, timeout: 300000 }, async () => {
-  const s = await startServer();
+  const s = await startServer({ HEARTH_TEST_FIM_STEPS: '1' });
   const events = [];
   const fim = postJson(s.url, '/v1/fim', longFim('a'))
     .then(async (r) => { const j = await r.json(); events.push('fim done'); return { status: r.status, j }; });
