@@ -170,13 +170,22 @@ static bool emit_answer(const char *s, size_t n, void *user) {
 static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const chat_args *a,
                       history *h, cache_tokens *cache) {
     char err[ENGINE_ERR_LEN];
+    /* the template's markers are special tokens, message text is plain text: a message holding
+     * "<|im_end|>\n<|im_start|>system" stays those characters */
     engine_chat_options opt = {.thinking = a->think, .reasoning = a->reasoning};
-    char *prompt = engine_chat_prompt_ex(m, a->template_name, h->msg, h->n, &opt, err, sizeof err);
-    if (!prompt) return cli_error("chat", "%s", err), false;
-    int64_t n = 0;
-    int32_t *ids = cli_tokenize(m, prompt, strlen(prompt), true, true, &n);
-    free(prompt);
-    if (!ids) return false;
+    int32_t n_ctx = engine_ctx_n_ctx(c), *ids = malloc((size_t)n_ctx * sizeof *ids);
+    if (!ids) return cli_error("chat", "out of memory"), false;
+    int64_t n =
+        engine_chat_tokens_ex(m, a->template_name, h->msg, h->n, &opt, ids, n_ctx, err, sizeof err);
+    if (n < 0 || n > n_ctx) {
+        free(ids);
+        if (n < 0) return cli_error("chat", "%s", err), false;
+        return cli_error(
+                   "chat",
+                   "the conversation is longer than the context (%d tokens): /clear it or raise -c",
+                   n_ctx),
+               false;
+    }
     int64_t keep = 0;
     while (keep < n - 1 && keep < cache->n && keep < engine_n_past(c) &&
            ids[keep] == cache->ids[keep])

@@ -1,7 +1,10 @@
 /* index_ask: a question answered by a chat model from retrieved chunks. The excerpts go into the
  * user message best first, as many as the context leaves room for after the answer, the
- * question, the system prompt and the template; repository text is defused so it cannot close
- * the message with a control token. Shared by `hearth ask` and the LSP's hearth.ask. */
+ * question, the system prompt and the template. The local prompt is tokenized with
+ * engine_chat_tokens: only the template's markers are special tokens, so neither repository text
+ * nor a question (nor an earlier turn of the conversation) can close a message or open another.
+ * For a remote model (index_ask_message, text it tokenizes itself) special-token text in the
+ * excerpts and the question is defused. Shared by `hearth ask` and the LSP's hearth.ask. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,46 +13,32 @@
 
 #define TEMPLATE_TOKENS 64 /* a generous bound on what the chat template adds */
 
-/* "<|" loses its meaning as "< |" (prompts are tokenized with special tokens parsed). */
-static bool append_defused(char **buf, size_t *len, const char *s) {
+/* Appends s; with defuse "<|" loses its meaning as "< |" (for a server that tokenizes the text
+ * with special tokens parsed). */
+static bool append_text(char **buf, size_t *len, const char *s, bool defuse) {
     size_t n = strlen(s), extra = 0;
-    for (size_t i = 0; i + 1 < n; i++) extra += s[i] == '<' && s[i + 1] == '|';
+    for (size_t i = 0; defuse && i + 1 < n; i++) extra += s[i] == '<' && s[i + 1] == '|';
     char *b = realloc(*buf, *len + n + extra + 1);
     if (!b) return false;
     for (size_t i = 0; i < n; i++) {
         b[(*len)++] = s[i];
-        if (s[i] == '<' && s[i + 1] == '|') b[(*len)++] = ' ';
+        if (defuse && s[i] == '<' && s[i + 1] == '|') b[(*len)++] = ' ';
     }
     b[*len] = 0;
     *buf = b;
     return true;
 }
 
-/* Tokens of a text (special tokens parsed as the final prompt will be); NULL if out of memory. */
-static int32_t *tokenize(const engine_model *m, const char *s, bool special, int64_t *n) {
+/* Tokens of a text as plain text (as engine_chat_tokens takes message text); -1 on failure.
+ * Exact with a model; without one (a remote model) the index's estimate. */
+static int64_t count_tokens(const engine_model *m, const char *s) {
+    if (!m) return index_count_estimate(s, strlen(s), NULL);
     char err[ENGINE_ERR_LEN];
     size_t len = strlen(s);
     int64_t cap = (int64_t)len + 16;
     int32_t *ids = malloc((size_t)cap * sizeof *ids);
-    *n = ids ? engine_tokenize(m, s, len, special, special, ids, cap, err, sizeof err) : -1;
-    if (*n > cap) { /* more tokens than bytes: not for our tokenizers, but stay correct */
-        free(ids);
-        cap = *n;
-        ids = malloc((size_t)cap * sizeof *ids);
-        *n = ids ? engine_tokenize(m, s, len, special, special, ids, cap, err, sizeof err) : -1;
-    }
-    if (*n < 0 || *n > cap) {
-        free(ids);
-        return NULL;
-    }
-    return ids;
-}
-
-/* Exact with a model; without one (a remote model) the index's estimate. */
-static int64_t count_tokens(const engine_model *m, const char *s) {
-    if (!m) return index_count_estimate(s, strlen(s), NULL);
-    int64_t n;
-    free(tokenize(m, s, false, &n));
+    int64_t n = ids ? engine_tokenize(m, s, len, false, false, ids, cap, err, sizeof err) : -1;
+    free(ids); /* more tokens than cap still counts them all */
     return n;
 }
 
@@ -58,10 +47,8 @@ static int64_t count_tokens(const engine_model *m, const char *s) {
 static int64_t template_tokens(const engine_model *m) {
     engine_chat_message probe[] = {{"system", "x"}, {"user", "x"}};
     char why[ENGINE_ERR_LEN];
-    char *p = m ? engine_chat_prompt(m, NULL, probe, 2, false, why, sizeof why) : NULL;
-    int64_t n = 0;
-    if (p) free(tokenize(m, p, true, &n));
-    free(p);
+    int32_t ids[512];
+    int64_t n = m ? engine_chat_tokens(m, NULL, probe, 2, false, ids, 512, why, sizeof why) : 0;
     return n + 8 > TEMPLATE_TOKENS ? n + 8 : TEMPLATE_TOKENS;
 }
 
@@ -85,18 +72,19 @@ static bool emit_final(const char *s, size_t n, void *user) {
 
 #define MAP_HEAD "Map of the relevant files (line, definition):\n"
 
-char *index_ask_message(const engine_model *m, const char *question, const char *map,
-                        const index_hit *hits, int32_t n_hits, int64_t budget, bool *used) {
+static char *ask_message(const engine_model *m, const char *question, const char *map,
+                         const index_hit *hits, int32_t n_hits, int64_t budget, bool *used,
+                         bool defuse) {
     char *msg = NULL, head[600];
     size_t len = 0;
     bool ok = true;
     int64_t map_cost = map && *map ? count_tokens(m, MAP_HEAD) + count_tokens(m, map) + 2 : -1;
     if (map_cost > 0 && map_cost <= budget / 4) {
         budget -= map_cost;
-        ok = append_defused(&msg, &len, MAP_HEAD) && append_defused(&msg, &len, map) &&
-             append_defused(&msg, &len, "\n");
+        ok = append_text(&msg, &len, MAP_HEAD, defuse) && append_text(&msg, &len, map, defuse) &&
+             append_text(&msg, &len, "\n", defuse);
     }
-    ok = ok && append_defused(&msg, &len, "Excerpts from the repository:\n\n");
+    ok = ok && append_text(&msg, &len, "Excerpts from the repository:\n\n", defuse);
     for (int32_t i = 0; ok && i < n_hits; i++) {
         const index_hit *h = &hits[i];
         snprintf(head, sizeof head, "--- %s:%d-%d\n", h->path, h->start_line, h->end_line);
@@ -104,12 +92,18 @@ char *index_ask_message(const engine_model *m, const char *question, const char 
         if (cost < 0 || cost > budget) continue; /* a smaller one further down may still fit */
         budget -= cost;
         used[i] = true;
-        ok = append_defused(&msg, &len, head) && append_defused(&msg, &len, h->text) &&
-             append_defused(&msg, &len, "\n\n");
+        ok = append_text(&msg, &len, head, defuse) && append_text(&msg, &len, h->text, defuse) &&
+             append_text(&msg, &len, "\n\n", defuse);
     }
-    ok = ok && append_defused(&msg, &len, "Question: ") && append_defused(&msg, &len, question);
+    ok = ok && append_text(&msg, &len, "Question: ", defuse) &&
+         append_text(&msg, &len, question, defuse);
     if (!ok) free(msg);
     return ok ? msg : NULL;
+}
+
+char *index_ask_message(const engine_model *m, const char *question, const char *map,
+                        const index_hit *hits, int32_t n_hits, int64_t budget, bool *used) {
+    return ask_message(m, question, map, hits, n_hits, budget, used, true);
 }
 
 /* The newest whole turns (question + answer pairs) of the history within budget tokens: the
@@ -128,9 +122,8 @@ static int32_t history_start(const engine_model *m, const index_ask_request *r, 
     return start;
 }
 
-bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r, char *err,
-               size_t errlen) {
-    int32_t n_ctx = engine_ctx_n_ctx(c);
+int32_t *index_ask_prompt(const engine_model *m, int32_t n_ctx, const index_ask_request *r,
+                          int64_t *n, char *err, size_t errlen) {
     memset(r->used, 0, (size_t)r->n_hits * sizeof *r->used);
     int64_t budget = n_ctx - (int64_t)r->n_predict - count_tokens(m, INDEX_ASK_SYSTEM) -
                      count_tokens(m, r->question) - template_tokens(m);
@@ -142,22 +135,38 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
                  "the context (%d tokens) leaves no room for excerpts: raise the context size or "
                  "lower the answer length",
                  n_ctx);
-        return false;
+        return NULL;
     }
-    char *user = index_ask_message(m, r->question, r->map, r->hits, r->n_hits, budget, r->used),
+    char *user = ask_message(m, r->question, r->map, r->hits, r->n_hits, budget, r->used, false),
          why[ENGINE_ERR_LEN] = "out of memory";
     int32_t n_msgs = 2 + r->n_history - first;
     engine_chat_message *msgs = malloc((size_t)n_msgs * sizeof *msgs);
-    if (msgs) {
+    int32_t *ids = malloc((size_t)n_ctx * sizeof *ids);
+    int64_t k = -1;
+    if (user && msgs && ids) {
         msgs[0] = (engine_chat_message){"system", INDEX_ASK_SYSTEM};
         for (int32_t i = first; i < r->n_history; i++) msgs[1 + i - first] = r->history[i];
         msgs[n_msgs - 1] = (engine_chat_message){"user", user};
+        k = engine_chat_tokens(m, NULL, msgs, n_msgs, false, ids, n_ctx, why, sizeof why);
+        if (k > n_ctx) /* template_tokens fell short: not for our templates */
+            snprintf(why, sizeof why, "the prompt is longer than the context (%d tokens)", n_ctx);
     }
-    char *prompt =
-        user && msgs ? engine_chat_prompt(m, NULL, msgs, n_msgs, false, why, sizeof why) : NULL;
     free(msgs);
+    free(user);
+    if (k < 0 || k > n_ctx) {
+        snprintf(err, errlen, "ask: %s", why);
+        free(ids);
+        return NULL;
+    }
+    *n = k;
+    return ids;
+}
+
+bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r, char *err,
+               size_t errlen) {
     int64_t n = 0;
-    int32_t *ids = prompt ? tokenize(m, prompt, true, &n) : NULL;
+    int32_t *ids = index_ask_prompt(m, engine_ctx_n_ctx(c), r, &n, err, errlen);
+    if (!ids) return false;
     const char *tmpl = engine_chat_template(m);
     final_only fin = {.emit = r->emit, .user = r->user};
     bool harmony = tmpl && !strcmp(tmpl, "harmony") && r->emit;
@@ -170,20 +179,19 @@ bool index_ask(const engine_model *m, engine_ctx *c, const index_ask_request *r,
                               /* answers quote the retrieved code: prompt lookup (greedy only,
                                * same answer) verifies those runs several tokens at a time */
                               .lookup_draft = 6};
-    if (ids && r->on_prompt) {
+    if (r->on_prompt) {
         int32_t n_used = 0;
         for (int32_t i = 0; i < r->n_hits; i++) n_used += r->used[i];
         r->on_prompt(n_used, n, r->user);
     }
     engine_gen_stats st;
-    bool ok = ids && engine_generate(m, c, &req, &st, why, sizeof why);
+    char why[ENGINE_ERR_LEN];
+    bool ok = engine_generate(m, c, &req, &st, why, sizeof why);
     char tail[32];
     size_t k = harmony ? engine_think_filter_flush(&fin.filter, tail) : 0;
     if (ok && k) r->emit(tail, k, r->user);
     if (ok && r->stats) *r->stats = st;
     if (!ok) snprintf(err, errlen, "ask: %s", why);
     free(ids);
-    free(prompt);
-    free(user);
     return ok;
 }

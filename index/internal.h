@@ -268,4 +268,11 @@ bool index_rank(index_store *st, index_searcher *s, const index_query *q, bool h
 bool index_searcher_nearest(index_searcher *s, const char *query, int32_t limit, int64_t *ids,
                             float *scores, int32_t *n, char *err, size_t errlen);
 
+/* ---- ask.c ---- */
+/* The prompt index_ask evaluates, as tokens for a context of n_ctx (malloc'd, *n of them; sets
+ * r->used): the template's markers special tokens, every message's text (excerpts, question,
+ * earlier turns) plain text. NULL with a message when nothing fits or on failure. */
+int32_t *index_ask_prompt(const engine_model *m, int32_t n_ctx, const index_ask_request *r,
+                          int64_t *n, char *err, size_t errlen);
+
 #endif

@@ -198,28 +198,125 @@ static bool header_ok(int fd, uint64_t off, const char *fourcc, int32_t *d, int6
     return metric == METRIC_INNER_PRODUCT && *ntotal >= 0;
 }
 
-/* A FAISS file FAISS can read without throwing: its reader leaks what it built so far when a
- * file turns out corrupt, so a flat file (IndexIDMap2 over IndexFlatIP: two headers, the
- * vectors, the ids, nothing else) is checked whole first — every count, the exact size. An HNSW
- * file (past INDEX_HNSW_THRESHOLD) is checked to its inner header; the size bound of
- * plausible_file covers the rest. */
+/* A stream over a FAISS file being checked: reads fail at its end, counted in pos. */
+typedef struct {
+    FILE *f;
+    uint64_t pos;
+} faiss_reader;
+
+static bool rd(faiss_reader *r, void *buf, size_t n) {
+    bool ok = fread(buf, 1, n, r->f) == n;
+    r->pos += n;
+    return ok;
+}
+
+static bool skip(faiss_reader *r, uint64_t n) {
+    r->pos += n;
+    return fseeko(r->f, (off_t)r->pos, SEEK_SET) == 0;
+}
+
+/* A vector's length (a size_t) equal to want. */
+static bool count_is(faiss_reader *r, uint64_t want) {
+    uint64_t n;
+    return rd(r, &n, 8) && n == want;
+}
+
+/* The node levels of an HNSW graph over n nodes (levels[i]: node i lives on levels
+ * 0..levels[i]-1, 1 <= levels[i] <= max_levels) and their neighbour offsets, which must follow
+ * from the levels (cum: neighbours per node up to each level). */
+static bool hnsw_levels(faiss_reader *r, int64_t n, const int32_t *cum, int32_t max_levels,
+                        int32_t *levels) {
+    if (!count_is(r, (uint64_t)n) || !rd(r, levels, (size_t)n * 4)) return false;
+    for (int64_t i = 0; i < n; i++)
+        if (levels[i] < 1 || levels[i] > max_levels) return false;
+    uint64_t at = 0, off;
+    if (!count_is(r, (uint64_t)n + 1)) return false;
+    for (int64_t i = 0; i <= n; i++) {
+        if (!rd(r, &off, 8) || off != at) return false;
+        if (i < n) at += (uint64_t)cum[levels[i]];
+    }
+    return count_is(r, at); /* the neighbours' count */
+}
+
+/* Every neighbour id: -1 (an empty place) or a node that lives on the neighbour's level, so
+ * FAISS's search never leaves the graph. */
+static bool hnsw_neighbours(faiss_reader *r, int64_t n, const int32_t *cum, const int32_t *levels) {
+    int32_t buf[4096];
+    size_t have = 0, next = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t level = 0; level < levels[i]; level++)
+            for (int32_t k = cum[level]; k < cum[level + 1]; k++) {
+                if (next == have) { /* in blocks, maybe past the neighbours: seeked back */
+                    have = fread(buf, 4, sizeof buf / 4, r->f);
+                    next = 0;
+                    if (have == 0) return false;
+                }
+                int32_t v = buf[next++];
+                r->pos += 4;
+                if (v != -1 && (v < 0 || v >= n || levels[v] <= level)) return false;
+            }
+    return fseeko(r->f, (off_t)r->pos, SEEK_SET) == 0;
+}
+
+/* The graph part of an HNSW file (faiss/impl/index_write.cpp, write_HNSW, FAISS 1.7): level
+ * probabilities, cumulative neighbours per level, node levels, offsets, neighbours, entry point,
+ * max level, efConstruction, efSearch, upper_beam. FAISS's reader checks none of it against the
+ * rest, and its search would follow a bad neighbour id out of bounds. */
+static bool hnsw_graph(faiss_reader *r, int64_t n) {
+    enum { MAX_LEVELS = 64, MAX_NEIGHBOURS = 1 << 12 };
+    uint64_t n_prob, n_cum;
+    int32_t cum[MAX_LEVELS + 1];
+    if (!rd(r, &n_prob, 8) || n_prob < 1 || n_prob > MAX_LEVELS || !skip(r, n_prob * 8) ||
+        !rd(r, &n_cum, 8) || n_cum != n_prob + 1 || !rd(r, cum, (size_t)n_cum * 4) || cum[0] != 0)
+        return false;
+    for (uint64_t l = 0; l + 1 < n_cum; l++)
+        if (cum[l + 1] < cum[l] || cum[l + 1] > MAX_NEIGHBOURS) return false;
+    int32_t *levels = malloc((size_t)(n > 0 ? n : 1) * sizeof *levels), tail[5];
+    bool ok = levels && hnsw_levels(r, n, cum, (int32_t)n_prob, levels) &&
+              hnsw_neighbours(r, n, cum, levels) && rd(r, tail, sizeof tail);
+    /* entry point and max level: the highest node (none in an empty graph); efConstruction and
+     * efSearch positive; upper_beam 1 as FAISS sets it */
+    if (ok && n > 0)
+        ok = tail[0] >= 0 && tail[0] < n && tail[1] == levels[tail[0]] - 1;
+    else if (ok)
+        ok = tail[0] == -1 && tail[1] == -1;
+    ok = ok && tail[2] > 0 && tail[3] > 0 && tail[4] == 1;
+    free(levels);
+    return ok;
+}
+
+/* A FAISS file FAISS can read without throwing (its reader leaks what it built so far when a
+ * file turns out corrupt) or being led out of bounds later, checked whole: IndexIDMap2 over
+ * IndexFlatIP (two headers, the vectors, the ids) or, past INDEX_HNSW_THRESHOLD, over an
+ * IndexHNSWFlat (two headers, the graph, the flat storage's header and vectors, the ids): every
+ * count, every graph link, the exact size. */
 static bool faiss_file_valid(const char *path, int32_t dim) {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
-    int32_t d1 = 0, d2 = 0;
-    int64_t n1 = -1, n2 = -1;
-    uint64_t floats = 0, ids = 0;
+    int32_t d1 = 0, d2 = 0, d3 = 0;
+    int64_t n1 = -1, n2 = -1, n3 = -1;
     bool ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
               header_ok(fd, 0, "IxM2", &d1, &n1) && d1 == dim;
     bool flat = ok && header_ok(fd, HEADER_BYTES, "IxFI", &d2, &n2);
-    if (ok && !flat) ok = header_ok(fd, HEADER_BYTES, "IHNf", &d2, &n2) && d2 == dim && n2 == n1;
-    if (ok && flat) { /* sizes as size_t (8 bytes), after the two headers and after the floats */
-        uint64_t n = (uint64_t)n1, per = 4 * (uint64_t)dim + 8;
-        ok = d2 == dim && n2 == n1 && n <= ((uint64_t)st.st_size - 2 * HEADER_BYTES) / per &&
-             (uint64_t)st.st_size == 2 * HEADER_BYTES + 16 + n * per &&
-             read_at(fd, 2 * HEADER_BYTES, &floats, 8) && floats == n * (uint64_t)dim &&
-             read_at(fd, 2 * HEADER_BYTES + 8 + floats * 4, &ids, 8) && ids == n;
-    }
+    if (ok && !flat) ok = header_ok(fd, HEADER_BYTES, "IHNf", &d2, &n2);
+    ok = ok && d2 == dim && n2 == n1;
+    uint64_t n = ok ? (uint64_t)n1 : 0, per = 4 * (uint64_t)dim + 8;
+    ok = ok && n <= ((uint64_t)st.st_size - 2 * HEADER_BYTES) / per; /* before any allocation */
+    FILE *f = ok ? fdopen(fd, "rb") : NULL;
+    faiss_reader r = {f, 2 * HEADER_BYTES};
+    if (f) {
+        fd = -1;
+        ok = fseeko(f, (off_t)r.pos, SEEK_SET) == 0;
+        if (ok && !flat) { /* the graph, then the storage's own header */
+            ok = hnsw_graph(&r, n1) && header_ok(fileno(f), r.pos, "IxFI", &d3, &n3) && d3 == dim &&
+                 n3 == n1 && skip(&r, HEADER_BYTES);
+        }
+        /* the vectors (as a count of floats), then the ids, then nothing */
+        ok = ok && count_is(&r, n * (uint64_t)dim) && skip(&r, n * (uint64_t)dim * 4) &&
+             count_is(&r, n) && r.pos + n * 8 == (uint64_t)st.st_size;
+        fclose(f);
+    } else
+        ok = false;
     if (fd >= 0) close(fd);
     return ok;
 }

@@ -88,10 +88,11 @@ typedef struct serve_job {
     conn *c;
     /* [sched] */
     void *slot;
-    serve_server *srv;  /* set when submitted */
-    runtime_job rt;     /* FIM and embedding jobs: the scheduler's job (cancel flag, lane) */
-    int32_t n_embedded; /* embedding inputs done so far (slices) */
-    float *vecs;        /* their vectors, n_in x embed_dim, handed over as embeddings at the end */
+    serve_server *srv;   /* set when submitted */
+    runtime_job rt;      /* FIM and embedding jobs: the scheduler's job (cancel flag, lane) */
+    int32_t n_embedded;  /* embedding inputs done so far (slices) */
+    double next_step_at; /* FIM: when a step of continuous batching is due inside it */
+    float *vecs;         /* their vectors, n_in x embed_dim, handed over as embeddings at the end */
     /* how run ended (its done callback finishes the job: after run the scheduler still reads
      * the job, so run must not drop the scheduler's reference) */
     const char *fin_reason;
@@ -135,6 +136,9 @@ struct serve_server {
     char *search_roots[SERVE_MAX_INDEXES]; /* their real paths */
     int n_searchers;
     embed_service *search_embed; /* queries' embedder over embed_model (or NULL) */
+    /* Test hook (HEARTH_TEST_FIM_STEPS=1): a FIM runs a batching step at every check instead of
+     * by time, so a test of the interleaving does not depend on the machine's speed. */
+    bool test_fim_steps;
 };
 
 /* ---- jobs (job.c) ---- */
@@ -160,6 +164,12 @@ void serve_sched_cancel(serve_server *s, serve_job *j);
 /* Ends a job with a result or an error (status != 0) and drops the scheduler's reference. */
 void serve_sched_finish(serve_server *s, serve_job *j, const char *reason, int status,
                         const char *msg);
+/* From inside a FIM job (scheduler thread): one step of continuous batching (cancelled requests
+ * dropped, queued ones admitted, a token of every decoding sequence and at most 16 prompt tokens,
+ * so it costs the FIM little), if it has requests and the server is not stopping. Safe there: the
+ * batching job is never mid-step while a FIM runs (the FIM runs inline from its yield, after a
+ * step, or while it waits in its lane). */
+void serve_batch_step_between(serve_server *s);
 /* Submits a FIM or embedding job in its lane [mu held]; false when the scheduler stopped. */
 bool serve_lane_submit_locked(serve_server *s, serve_job *j);
 

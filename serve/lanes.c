@@ -1,10 +1,11 @@
 /* /v1/fim and /v1/embeddings as jobs of runtime/'s scheduler: a FIM request is one FIM-lane job
- * (completion/ checks its cancel flag between 64-token chunks); an embedding request is an
- * embedding-lane job run in slices, each resubmitted at the back of its lane, so continuous
- * batching gets a step between two slices, and a request whose client left (or a stopping server)
- * ends within one slice. A slice is sized by time, not tokens: SLICE_SECONDS at the embedding
- * speed measured on earlier slices (at least one text, at most SLICE_TEXTS / SLICE_TOKENS), so a
- * slow model or build still cancels and stops within about that. */
+ * (completion/ checks its cancel flag between 64-token chunks and generated pieces, where, after
+ * its first second, every SLICE_SECONDS one small step of continuous batching runs); an
+ * embedding request is an embedding-lane job run in slices, each resubmitted at the back of its
+ * lane, so continuous batching gets a step between two slices, and a request whose client left
+ * (or a stopping server) ends within one slice. A slice is sized by time, not tokens: SLICE_SECONDS
+ * at the embedding speed measured on earlier slices (at least one text, at most SLICE_TEXTS /
+ * SLICE_TOKENS), so a slow model or build still cancels and stops within about that. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #define SLICE_TOKENS       4096
 #define SLICE_FIRST_TOKENS 512 /* before the speed is known */
 #define SLICE_SECONDS      0.25
+#define FIM_ALONE_SECONDS  1.0 /* a FIM's time before batching steps interleave with it */
 
 /* Scheduler thread: the job leaves the queue count for the active count once. */
 static void lane_begin(serve_server *s, serve_job *j) {
@@ -49,8 +51,23 @@ static void lane_abandon(serve_server *s, serve_job *j) {
 
 /* ---- /v1/fim ---- */
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* completion/ calls this between prompt chunks and generated pieces. The FIM job holds the
+ * scheduler thread for its whole prompt and answer (seconds for a long prompt on a slow model).
+ * A FIM runs alone for its first FIM_ALONE_SECONDS (an editor's usual request, untouched); past
+ * that a small step of continuous batching runs here every SLICE_SECONDS, so the streams keep
+ * getting tokens while the FIM still goes first. */
 static bool fim_cancelled(void *user) {
     serve_job *j = user;
+    if (now_s() >= j->next_step_at) {
+        serve_batch_step_between(j->srv);
+        j->next_step_at = j->srv->test_fim_steps ? 0 : now_s() + SLICE_SECONDS;
+    }
     return lane_cancelled(j->srv, j);
 }
 
@@ -83,6 +100,7 @@ static void fim_run(runtime_job *rj) {
     serve_job *j = rj->user;
     serve_server *s = j->srv;
     lane_begin(s, j);
+    j->next_step_at = s->test_fim_steps ? 0 : now_s() + FIM_ALONE_SECONDS;
     completion_params p;
     completion_params_init(&p);
     p.max_tokens = j->max_tokens;
@@ -119,19 +137,13 @@ static void fim_run(runtime_job *rj) {
 
 static void fim_done(runtime_job *rj, bool ran) {
     serve_job *j = rj->user;
-    if (!ran)
-        lane_abandon(j->srv, j); /* cancelled before it started */
+    if (!ran || (j->fin_reason && !strcmp(j->fin_reason, "cancelled")))
+        lane_abandon(j->srv, j); /* the client left, or the server stops: 503 */
     else
         serve_sched_finish(j->srv, j, j->fin_reason, j->fin_status, j->fin_msg);
 }
 
 /* ---- /v1/embeddings ---- */
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* Tokens a slice may hold: SLICE_SECONDS of work at the measured speed. */
 static int32_t slice_budget(const serve_server *s) {

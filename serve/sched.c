@@ -3,13 +3,18 @@
  * (completions before chat), evaluates one token of every decoding sequence together with chunks
  * of newly admitted prompts in a single forward pass, samples each sequence's next token, and
  * streams the text that became final (stop strings held back, whole UTF-8 sequences only). After
- * each step it yields: the /v1/fim requests and an embedding slice waiting then run (lanes.c).
+ * each step it yields: the /v1/fim requests and an embedding slice waiting then run (lanes.c); a
+ * long FIM runs steps of its own between its chunks (serve_batch_step_between).
  * The job ends when no request is left and is submitted again by the next one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* Prompt tokens a step run inside a FIM job evaluates at most: a new request's prompt advances
+ * (a short one starts answering) while the step stays far cheaper than the FIM's own chunks. */
+#define BETWEEN_PROMPT_TOKENS 16
 
 typedef struct {
     serve_job *job;
@@ -28,6 +33,9 @@ typedef struct {
     slot *slots;
     int n_slots;
     int32_t reserved; /* blocks promised to active slots */
+    /* Test hook (HEARTH_TEST_KV_OVERCOMMIT=1): admit when the blocks free now cover a request,
+     * ignoring the promised ones (the old over-admission), so tests reach make_decode_room. */
+    bool overcommit;
     engine_seq_token *toks;
     slot **owner; /* per batch token: the slot whose logits it carries, or NULL */
     int32_t cap;
@@ -91,7 +99,8 @@ static int32_t blocks_for(int32_t positions) {
  * list alone would over-admit and let the pool run dry mid-answer). */
 static bool admit(serve_server *s, sched_state *st, serve_job *j) {
     int32_t need = blocks_for(j->n_prompt + j->max_tokens);
-    if (st->reserved + need > s->kv_blocks) return false;
+    if (st->overcommit ? need > engine_kv_blocks_free(s->ctx) : st->reserved + need > s->kv_blocks)
+        return false;
     for (int i = 0; i < st->n_slots; i++) {
         slot *sl = &st->slots[i];
         if (sl->job) continue;
@@ -228,9 +237,9 @@ static int32_t prompt_room(serve_server *s, const slot *sl, int32_t want, int32_
     return fit < want ? (int32_t)(fit > 0 ? fit : 0) : want;
 }
 
-/* One forward pass: a token of every decoding slot, then prompt chunks up to the batch size and
- * the free KV blocks. */
-static void step(serve_server *s, sched_state *st) {
+/* One forward pass: a token of every decoding slot, then prompt chunks up to the batch size,
+ * max_prompt tokens and the free KV blocks. */
+static void step(serve_server *s, sched_state *st, int32_t max_prompt) {
     int32_t n = 0, budget = s->p.n_batch, taken = make_decode_room(s, st);
     for (int i = 0; i < st->n_slots; i++) {
         slot *sl = &st->slots[i];
@@ -239,6 +248,7 @@ static void step(serve_server *s, sched_state *st) {
         st->toks[n++] = (engine_seq_token){sl->seq, sl->last, true};
         budget--;
     }
+    if (budget > max_prompt) budget = max_prompt;
     slot *waiting = NULL; /* a prompt that got no room */
     for (int i = 0; i < st->n_slots && budget > 0; i++) {
         slot *sl = &st->slots[i];
@@ -318,7 +328,7 @@ static void batch_run(runtime_job *rj) {
     for (;;) {
         end_cancelled(s, st);
         admit_queued(s, st);
-        step(s, st);
+        step(s, st, s->p.n_batch);
         uv_async_send(&s->wake);
         bool busy = busy_slots(st) > 0;
         pthread_mutex_lock(&s->mu);
@@ -329,6 +339,18 @@ static void batch_run(runtime_job *rj) {
     }
     for (int i = 0; i < st->n_slots; i++) /* stopping */
         if (st->slots[i].job) slot_end(s, st, &st->slots[i], NULL, 503, "the server is stopping");
+    uv_async_send(&s->wake);
+}
+
+void serve_batch_step_between(serve_server *s) {
+    pthread_mutex_lock(&s->mu);
+    bool live = s->batch_live && !s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    sched_state *st = s->sched;
+    if (!live || !st) return;
+    end_cancelled(s, st);
+    admit_queued(s, st);
+    step(s, st, BETWEEN_PROMPT_TOKENS);
     uv_async_send(&s->wake);
 }
 
@@ -357,6 +379,9 @@ bool serve_sched_start(serve_server *s, char *err, size_t errlen) {
     sched_state *st = calloc(1, sizeof *st);
     s->sched = st;
     if (!st) goto oom;
+    const char *over = getenv("HEARTH_TEST_KV_OVERCOMMIT"), *fim = getenv("HEARTH_TEST_FIM_STEPS");
+    st->overcommit = over && !strcmp(over, "1");
+    s->test_fim_steps = fim && !strcmp(fim, "1");
     st->n_slots = s->p.n_parallel;
     st->cap = s->p.n_parallel + s->p.n_batch;
     st->slots = calloc((size_t)st->n_slots, sizeof *st->slots);

@@ -270,8 +270,75 @@ static void test_faiss_file_round_trip(const char *dir) {
     index_store_close(&s);
 }
 
+/* Offsets of an HNSW file's fields (the layout faiss_file_valid checks). */
+typedef struct {
+    long levels, offsets, neighbours, entry_point, end;
+} hnsw_layout;
+
+static bool hnsw_read_layout(const char *path, hnsw_layout *l) {
+    FILE *f = fopen(path, "rb");
+    uint64_t k;
+    long at = 74; /* the IxM2 and IHNf headers */
+    bool ok = f && fseek(f, at, SEEK_SET) == 0 && fread(&k, 8, 1, f) == 1;
+    at += 8 + (long)k * 8; /* level probabilities (double) */
+    ok = ok && fseek(f, at, SEEK_SET) == 0 && fread(&k, 8, 1, f) == 1;
+    at += 8 + (long)k * 4; /* cumulative neighbours per level (int) */
+    l->levels = at + 8;
+    ok = ok && fseek(f, at, SEEK_SET) == 0 && fread(&k, 8, 1, f) == 1;
+    at += 8 + (long)k * 4;
+    l->offsets = at + 8;
+    ok = ok && fseek(f, at, SEEK_SET) == 0 && fread(&k, 8, 1, f) == 1;
+    at += 8 + (long)k * 8;
+    l->neighbours = at + 8;
+    ok = ok && fseek(f, at, SEEK_SET) == 0 && fread(&k, 8, 1, f) == 1;
+    l->entry_point = at + 8 + (long)k * 4;
+    ok = ok && fseek(f, 0, SEEK_END) == 0;
+    l->end = ok ? ftell(f) : 0;
+    if (f) fclose(f);
+    return ok;
+}
+
+static void poke_int32(const char *path, long at, int32_t v) {
+    FILE *f = fopen(path, "r+b");
+    CHECK(f && fseek(f, at, SEEK_SET) == 0 && fwrite(&v, 4, 1, f) == 1);
+    if (f) fclose(f);
+}
+
+/* A corrupt HNSW file (a neighbour or the entry point outside the graph, a node's level that its
+ * offsets contradict, a cut in the neighbours) is refused before FAISS reads it, so the vectors
+ * come from SQLite again: FAISS checks none of it, and a search following a bad neighbour id
+ * read out of bounds. */
+static void test_hnsw_corrupt_files(index_store *s, index_vectors *good, const float *vecs, int n,
+                                    int dim) {
+    char err[INDEX_ERR_LEN], path[4096];
+    index_vectors_path(s, index_store_meta_int(s, "generation", 0), path, sizeof path);
+    hnsw_layout l;
+    CHECK(hnsw_read_layout(path, &l));
+    const char *what[] = {"neighbour", "far neighbour", "entry point", "level", "truncated"};
+    for (int c = 0; c < 5; c++) {
+        CHECK(index_vectors_save(good, s, err, sizeof err));
+        if (c == 0) poke_int32(path, l.neighbours, n + 1000);
+        if (c == 1) poke_int32(path, l.neighbours + 4 * 7, 1 << 30);
+        if (c == 2) poke_int32(path, l.entry_point, n + 5);
+        if (c == 3) poke_int32(path, l.levels + 4 * 3, 9);
+        if (c == 4) CHECK(truncate(path, l.neighbours + 100) == 0);
+        bool rebuilt = false;
+        index_vectors *v = index_vectors_load(s, dim, &rebuilt, err, sizeof err);
+        CHECKF(v && rebuilt && index_vectors_count(v) == n, "%s: %s", what[c], err);
+        int64_t ids[3];
+        float scores[3];
+        for (int i = 0; v && i < n; i += 37)
+            CHECKF(index_vectors_search(v, vecs + i * dim, 3, ids, scores, err, sizeof err) == 3 &&
+                       scores[0] > 0.99f,
+                   "%s: vector %d", what[c], i);
+        index_vectors_free(v);
+    }
+    CHECK(l.end > l.neighbours);
+}
+
 /* Past the threshold the vector index is an HNSW graph: still finds each stored vector first,
- * survives the file round trip, and reconstructs vectors by chunk id. */
+ * survives the file round trip, reconstructs vectors by chunk id, and a corrupt file of it is
+ * refused. */
 static void test_hnsw_past_threshold(const char *dir) {
     enum { N = 400, DIM = 16 };
     char err[INDEX_ERR_LEN];
@@ -324,6 +391,7 @@ static void test_hnsw_past_threshold(const char *dir) {
                   fabsf(got[3] - vecs[i * DIM + 3]) < 1e-6f);
     }
     CHECK(found == (N + 6) / 7);
+    test_hnsw_corrupt_files(&s, v, vecs, N, DIM);
     index_vectors_free(v);
     index_store_close(&s);
 }

@@ -18,10 +18,10 @@ const skip = existsSync(QWEN) && existsSync(EMBED) ? false : 'no reference model
 const servers = [];
 after(() => servers.forEach((s) => s.kill('SIGKILL')));
 
-function startServer() {
+function startServer(env = {}) {
   return new Promise((resolveUrl, reject) => {
     const p = spawn(BIN, ['serve', '--port', '0', '-t', '1', '-q', '-m', QWEN, '--embedding-model', EMBED,
-      '--max-body', String(16 << 20)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--max-body', String(16 << 20)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     servers.push(p);
     let err = '';
     p.stderr.on('data', (d) => {
@@ -122,4 +122,71 @@ test('SIGTERM during a big embedding request exits within seconds', { skip, time
   console.log(`exit ${code} after ${ms} ms; the request: ${await req}`);
   assert.equal(code, 0, s.stderr());
   assert.ok(ms < 5000, `SIGTERM took ${ms} ms`); // the whole request takes ~20 s at -t 1
+});
+
+// A long /v1/fim (~1 000 prompt tokens, 1 000 generated: seconds at -t 1) holds the scheduler
+// thread for all of it; past its first second a small step of continuous batching runs every
+// 0.25 s of it, so a stream that arrives meanwhile is answered before the FIM ends. Before, the
+// stream waited for the whole FIM (a 4 096-token FIM stalled a stream for 18 s). The FIM itself
+// is not cut short. The test hook HEARTH_TEST_FIM_STEPS=1 runs the step at every check of the FIM
+// (its 16 prompt chunks and 1 000 generated pieces) instead of by time, so the outcome does not
+// depend on the machine's speed.
+const LINES = Array.from({ length: 600 }, (_, i) => `    total_${i} = compute(items[${i}], factor * ${i}) + offset_${i};`).join('\n');
+const FIM_TOKENS = SLOW ? 150 : 1000; // ~50x slower under the sanitizers
+const longFim = (tag) => ({ prompt: `def run_${tag}(items, factor):\n${LINES}\n    result = `,
+  suffix: `\n${LINES}\n    return result\n`, max_tokens: FIM_TOKENS, max_lines: 100000 });
+const postJson = (url, path, body, signal) => fetch(url + path, { method: 'POST',
+  headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+
+async function waitActive(url, n) {
+  for (let i = 0; i < 2000; i++) {
+    const h = await health(url);
+    if (h.requests_active >= n) return h;
+    await sleep(5);
+  }
+  throw new Error(`fewer than ${n} active requests`);
+}
+
+test('a stream keeps getting tokens while a long FIM runs', { skip, timeout: 300000 }, async () => {
+  const s = await startServer({ HEARTH_TEST_FIM_STEPS: '1' });
+  const events = [];
+  const fim = postJson(s.url, '/v1/fim', longFim('a'))
+    .then(async (r) => { const j = await r.json(); events.push('fim done'); return { status: r.status, j }; });
+  await waitActive(s.url, 1); // the FIM is running
+  const r = await postJson(s.url, '/v1/completions', { prompt: 'for (;;)', max_tokens: 4, temperature: 0, stream: true });
+  const text = await r.text();
+  events.push('stream done');
+  const f = await fim;
+  assert.match(text, /\[DONE\]/);
+  assert.equal(f.status, 200, JSON.stringify(f.j).slice(0, 300));
+  assert.equal(f.j.usage.completion_tokens, FIM_TOKENS);
+  assert.equal(f.j.choices[0].finish_reason, 'length');
+  assert.deepEqual(events, ['stream done', 'fim done']);
+  s.proc.kill('SIGTERM');
+});
+
+test('a long FIM stops when its client disconnects, and on SIGTERM', { skip, timeout: 300000 }, async () => {
+  const s = await startServer();
+  const ac = new AbortController();
+  const req = postJson(s.url, '/v1/fim', longFim('b'), ac.signal).catch((e) => e);
+  await waitActive(s.url, 1);
+  ac.abort();
+  await req;
+  let h;
+  for (let i = 0; i < 2000; i++) {
+    h = await health(s.url);
+    if (h.requests_active === 0) break;
+    await sleep(5);
+  }
+  assert.equal(h.requests_active, 0);
+  assert.equal(h.requests_cancelled, 1);
+  const fim = postJson(s.url, '/v1/fim', longFim('c')).then((r) => r.status, () => 'closed');
+  await waitActive(s.url, 1);
+  const code = await new Promise((res) => {
+    s.proc.on('exit', (c, sig) => res(c ?? sig));
+    s.proc.kill('SIGTERM');
+  });
+  console.log(`SIGTERM during a FIM: exit ${code}; the request: ${await fim}`); // 200 before
+  assert.equal(code, 0, s.stderr());
+  assert.ok([503, 'closed'].includes(await fim), 'a FIM cut short by the stop is not a 200');
 });

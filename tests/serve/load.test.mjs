@@ -19,9 +19,10 @@ const skip = existsSync(QWEN) && existsSync(EMBED) ? false : 'no reference model
 const servers = [];
 after(() => servers.forEach((s) => s.kill('SIGKILL')));
 
-function startServer(args) {
+function startServer(args, env = {}) {
   return new Promise((resolveUrl, reject) => {
-    const p = spawn(BIN, ['serve', '--port', '0', '-t', '1', '-q', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(BIN, ['serve', '--port', '0', '-t', '1', '-q', ...args],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     servers.push(p);
     let err = '';
     p.stderr.on('data', (d) => {
@@ -60,6 +61,23 @@ test('a burst of chat requests beyond the KV pool all complete', { skip, timeout
   // the model runs on to the limit: the burst really needed more blocks than the pool holds
   const total = rs.reduce((n, r) => n + r.json.usage.prompt_tokens + r.json.usage.completion_tokens, 0);
   assert.ok(total > 4 * 128, `only ${total} positions were used`);
+  await stop(s);
+});
+
+// Should the pool run dry anyway (here forced: the test hook admits on the blocks free now, the
+// old over-admission), the longest answer ends with "length" and gives its blocks back, and the
+// others go on: before, every request of the batch failed with 500 "out of KV blocks".
+test('when the KV pool runs dry, one answer at a time ends with length', { skip, timeout: 120000 }, async () => {
+  const s = await startServer(['-m', QWEN, '-c', '128', '--parallel', '8'], { HEARTH_TEST_KV_OVERCOMMIT: '1' });
+  const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => post(s.url, '/v1/chat/completions',
+    { messages: [{ role: 'user', content: `tell me a long story, number ${i}` }], seed: i })));
+  const lens = rs.map((r) => r.json.usage?.total_tokens);
+  for (const r of rs) assert.equal(r.status, 200, JSON.stringify(r.json));
+  const cut = rs.filter((r) => r.json.choices[0].finish_reason === 'length' && r.json.usage.total_tokens < 127);
+  const whole = rs.filter((r) => r.json.choices[0].finish_reason === 'stop' || r.json.usage.total_tokens >= 127);
+  console.log(`positions per answer: ${lens.join(' ')}`);
+  assert.ok(cut.length >= 1, `no answer was cut short: ${lens}`); // the pool really ran dry
+  assert.ok(whole.length >= 1, `every answer was cut short: ${lens}`);
   await stop(s);
 });
 
