@@ -214,7 +214,7 @@ static void map_one_file(index_store *s, const map_file *f, const index_hit *hit
         for (int32_t i = MAP_DEFS_PER_FILE; i < n; i++) free(defs[i].sig);
         n = MAP_DEFS_PER_FILE;
     }
-    qsort(defs, (size_t)n, sizeof *defs, def_by_line);
+    if (n > 1) qsort(defs, (size_t)n, sizeof *defs, def_by_line); /* defs may be NULL at 0 */
     char head[64];
     put(t, f->path, strlen(f->path));
     put(t, ":\n", 2);

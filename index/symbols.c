@@ -179,7 +179,7 @@ static int def_cmp(const void *a, const void *b) {
 /* Sorted by line, one entry per (line, name): a prototype's declaration and its declarator
  * name the same thing. */
 static void dedupe_defs(def_list *l) {
-    qsort(l->v, (size_t)l->n, sizeof *l->v, def_cmp);
+    if (l->n > 1) qsort(l->v, (size_t)l->n, sizeof *l->v, def_cmp); /* v may be NULL at 0 */
     int32_t k = 0;
     for (int32_t i = 0; i < l->n; i++) {
         if (k && !def_cmp(&l->v[k - 1], &l->v[i])) {
@@ -208,7 +208,7 @@ static bool defined_here(const def_list *defs, const span *s) {
 
 /* Sorted leaves -> distinct names with counts, without the file's own definitions. */
 static bool distinct_refs(span_list *l, const def_list *defs, index_symbols *out) {
-    qsort(l->v, (size_t)l->n, sizeof *l->v, span_cmp);
+    if (l->n > 1) qsort(l->v, (size_t)l->n, sizeof *l->v, span_cmp); /* v may be NULL at 0 */
     index_ref *r = calloc((size_t)l->n + 1, sizeof *r);
     if (!r) return false;
     out->refs = r;
