@@ -68,7 +68,7 @@ typedef struct {
  * subnormals); NaN for e = 0xFF, so the block's products are NaN as the spec says. A table (in
  * quant_mxfp4.c) because the dots need it once per 32 elements: one load beats the branches. */
 #define MXFP4_HALF_SCALE_BITS(e)                                                                   \
-    ((e) == 255 ? 0x7fc00000u : (e) < 2 ? 0x00200000u << (e) : (uint32_t)((e)-1) << 23)
+    ((e) == 255 ? 0x7fc00000u : (e) < 2 ? 0x00200000u << ((e)&1) : (uint32_t)((e)-1) << 23)
 extern const uint32_t quant_mxfp4_half_scale_bits[256];
 
 static inline float mxfp4_half_scale(uint8_t e) {
