@@ -143,11 +143,16 @@ static bool remember(completion_engine *e, const int32_t *ids, int64_t n) {
     return true;
 }
 
+/* Positions whose tokens the cache holds (the prompt's: generated tokens lie beyond them). */
+static int64_t held_tokens(const completion_engine *e) {
+    return e->n_cached < engine_n_past(e->ctx) ? e->n_cached : engine_n_past(e->ctx);
+}
+
 /* Prompt tokens after keep that kv_shift would move into place rather than evaluate. */
 static int64_t shiftable(const completion_engine *e, int32_t keep) {
     if (!e->p.kv_reuse || !e->p.kv_shift) return 0;
     shift_run runs[SHIFT_MAX_RUNS];
-    int64_t held = e->n_cached < engine_n_past(e->ctx) ? e->n_cached : engine_n_past(e->ctx), n = 0;
+    int64_t held = held_tokens(e), n = 0;
     int k = completion_shift_plan(e->cached, held, e->prompt.ids, e->prompt.n, keep, SHIFT_MIN_RUN,
                                   runs, SHIFT_MAX_RUNS);
     for (int i = 0; i < k; i++) n += runs[i].n;
@@ -232,7 +237,7 @@ static bool eval_chunks(completion_engine *e, const completion_request *r, int64
  * gaps are then evaluated whole, which is always correct). */
 static int place_runs(completion_engine *e, int32_t keep, shift_run *runs) {
     if (!e->p.kv_reuse || !e->p.kv_shift) return 0;
-    int64_t held = e->n_cached < engine_n_past(e->ctx) ? e->n_cached : engine_n_past(e->ctx);
+    int64_t held = held_tokens(e);
     int n = completion_shift_plan(e->cached, held, e->prompt.ids, e->prompt.n, keep, SHIFT_MIN_RUN,
                                   runs, SHIFT_MAX_RUNS);
     char err[ENGINE_ERR_LEN];
@@ -445,7 +450,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
  * complete as before, only less of it approximate. */
 static bool refresh_stale(completion_engine *e, const completion_request *r, int32_t *refreshed,
                           bool *cancelled, char *err, size_t errlen) {
-    int64_t held = e->n_cached < engine_n_past(e->ctx) ? e->n_cached : engine_n_past(e->ctx);
+    int64_t held = held_tokens(e);
     while (e->stale_from < held) {
         if (r->cancelled && r->cancelled(r->user)) {
             *cancelled = true;

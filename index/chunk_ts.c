@@ -456,17 +456,16 @@ static const char *read_source(void *payload, uint32_t byte, TSPoint pos, uint32
     return s->text + (byte < s->len ? byte : s->len);
 }
 
-static TSTree *parse(const lang_spec *lang, const line_table *t) {
-    TSParser *parser = ts_parser_new();
+TSTree *index_ts_parse(const TSLanguage *grammar, const char *text, size_t len) {
+    TSParser *parser = grammar && len < UINT32_MAX ? ts_parser_new() : NULL;
     if (!parser) return NULL;
     TSTree *tree = NULL;
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += (time_t)PARSE_BUDGET;
-    ts_source src = {t->text, (uint32_t)t->len};
+    ts_source src = {text, (uint32_t)len};
     TSInput in = {&src, read_source, TSInputEncodingUTF8, NULL};
-    const TSLanguage *grammar = grammar_by_name(lang->name);
-    if (grammar && ts_parser_set_language(parser, grammar))
+    if (ts_parser_set_language(parser, grammar))
         tree = ts_parser_parse_with_options(parser, NULL, in,
                                             (TSParseOptions){&deadline, over_budget});
     ts_parser_delete(parser);
@@ -480,7 +479,7 @@ bool index_chunk_definitions(chunk_list *l, const line_table *t, const char *lan
     for (size_t i = 0; i < sizeof LANGS / sizeof *LANGS; i++)
         if (!strcmp(language, LANGS[i].name)) lang = &LANGS[i];
     if (!lang || t->len >= UINT32_MAX) return true;
-    TSTree *tree = parse(lang, t);
+    TSTree *tree = index_ts_parse(grammar_by_name(lang->name), t->text, t->len);
     if (!tree) return true; /* over the time budget: line windows will do */
     ts_chunker c = {lang, t, p, l};
     int32_t n0 = l->n;

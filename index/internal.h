@@ -76,6 +76,11 @@ char *index_subwords(const char *text);
  * leaves l alone and *handled false otherwise. False only when out of memory. */
 bool index_chunk_definitions(chunk_list *l, const line_table *t, const char *language,
                              const index_chunk_params *p, bool *handled);
+/* A file's tree-sitter tree within a 2 s budget (the chunker and the symbol pass parse
+ * alike); NULL without a grammar, for a pathological file or when out of memory. */
+typedef struct TSLanguage TSLanguage;
+typedef struct TSTree TSTree;
+TSTree *index_ts_parse(const TSLanguage *grammar, const char *text, size_t len);
 
 /* ---- store.c: the SQLite database ---- */
 

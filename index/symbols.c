@@ -22,7 +22,6 @@
 #define DEF_MAX_DEPTH  10   /* nesting of scopes searched for definitions */
 #define NAME_MAX_DEPTH 8    /* levels searched for a definition's name */
 #define SIG_MAX_BYTES  100
-#define PARSE_SEC      2
 
 typedef struct {
     const char *s;
@@ -228,47 +227,11 @@ static int ref_by_uses(const void *a, const void *b) {
 
 /* ---- parsing ---- */
 
-static bool over_budget(TSParseState *state) {
-    const struct timespec *deadline = state->payload;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec > deadline->tv_nsec);
-}
-
-typedef struct {
-    const char *text;
-    uint32_t len;
-} source;
-
-static const char *read_source(void *payload, uint32_t byte, TSPoint pos, uint32_t *n) {
-    const source *src = payload;
-    (void)pos;
-    *n = byte < src->len ? src->len - byte : 0;
-    return src->text + (byte < src->len ? byte : src->len);
-}
-
-/* A tree within the time budget, else NULL (a pathological file then has no symbols). */
-static TSTree *parse(const TSLanguage *grammar, const char *text, size_t len) {
-    TSParser *parser = ts_parser_new();
-    TSTree *tree = NULL;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += PARSE_SEC;
-    source src = {text, (uint32_t)len};
-    TSInput in = {&src, read_source, TSInputEncodingUTF8, NULL};
-    if (parser && ts_parser_set_language(parser, grammar))
-        tree = ts_parser_parse_with_options(parser, NULL, in,
-                                            (TSParseOptions){&deadline, over_budget});
-    ts_parser_delete(parser);
-    return tree;
-}
-
 bool index_file_symbols(const char *language, const char *text, size_t len, index_symbols *out) {
     *out = (index_symbols){0};
     const TSLanguage *grammar = grammar_by_name(language);
     if (!grammar || len >= UINT32_MAX || !strcmp(language, "json")) return true;
-    TSTree *tree = parse(grammar, text, len);
+    TSTree *tree = index_ts_parse(grammar, text, len);
     if (!tree) return true; /* no tree: the file simply has no symbols */
     span_list leaves = {0};
     def_list defs = {0};
