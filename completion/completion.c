@@ -10,29 +10,24 @@
 #include "cache.h"
 #include "completion.h"
 #include "fim.h"
-#include "shift.h"
+#include "slot.h"
 #include "trim.h"
 
-#define CHUNK_TOKENS 64 /* prompt tokens per forward pass between cancel checks */
-#define MAX_SHRINK   4  /* halvings of the windows tried to meet max_prompt_ms */
-/* Shortest run of prompt tokens moved within the KV cache rather than evaluated again: a moved
- * entry keeps what its token saw at its old place, so only long runs (whose tokens mostly see
- * each other) are worth it. */
-#define SHIFT_MIN_RUN  32
-#define REFRESH_TOKENS 16 /* stale entries re-evaluated per pass: a request waits at most this */
-#define NO_STALE       INT64_MAX
+#define MAX_SHRINK 4 /* halvings of the windows tried to meet max_prompt_ms */
+
+/* The two KV slots. The whole slot holds whole prompts; the quick one, made when a prompt
+ * budget first needs it, holds prompts on windows shrunk to meet it, so a request that cannot
+ * wait for the whole prompt (a jump, a file just opened) gets a suggestion from a small one
+ * while the whole one is built at pauses without evicting the small one. */
+enum { SLOT_WHOLE, SLOT_QUICK, N_SLOTS };
 
 struct completion_engine {
     completion_params p;
     engine_model *model;
-    engine_ctx *ctx;
+    completion_slot slot[N_SLOTS];
+    int quick_n_ctx; /* positions of the quick slot */
     fim_template fim;
     fim_prompt prompt;
-    int32_t *cached; /* tokens whose KV entries are in ctx, in order */
-    int64_t n_cached, cap_cached;
-    /* Entries from here on were moved (kv_shift) or computed after moved ones: approximations
-     * until completion_prefill re-evaluates them. NO_STALE: every entry is exact. */
-    int64_t stale_from;
     double tokens_per_ms; /* measured prompt throughput (0 until measured) */
     completion_cache cache;
 };
@@ -82,16 +77,11 @@ completion_engine *completion_new(engine_model *model, const completion_params *
     e->p = *params;
     apply_defaults(&e->p);
     e->model = model; /* borrowed */
-    e->stale_from = NO_STALE;
-    if (!completion_fim_template_find(e->model, &e->fim, err, errlen)) {
-        completion_free(e);
-        return NULL;
-    }
-    engine_ctx_params cp = engine_ctx_default_params();
-    cp.n_ctx = e->p.n_ctx;
-    cp.n_threads = e->p.n_threads;
-    e->ctx = engine_ctx_new(e->model, &cp, err, errlen);
-    if (!e->ctx) {
+    /* Shrunk windows take at most half the whole ones; generation needs room after them. */
+    e->quick_n_ctx = e->p.n_ctx / 2 + 128 < e->p.n_ctx ? e->p.n_ctx / 2 + 128 : e->p.n_ctx;
+    if (!completion_fim_template_find(e->model, &e->fim, err, errlen) ||
+        !completion_slot_init(&e->slot[SLOT_WHOLE], model, e->p.n_ctx, e->p.n_threads, err,
+                              errlen)) {
         completion_free(e);
         return NULL;
     }
@@ -108,9 +98,8 @@ void completion_set_params(completion_engine *e, const completion_params *p) {
 
 void completion_free(completion_engine *e) {
     if (!e) return;
-    engine_ctx_free(e->ctx); /* the model is the caller's */
+    for (int i = 0; i < N_SLOTS; i++) completion_slot_free(&e->slot[i]); /* the model stays */
     free(e->prompt.ids);
-    free(e->cached);
     completion_cache_free(&e->cache);
     free(e);
 }
@@ -120,63 +109,64 @@ void completion_result_free(completion_result *r) {
     r->text = NULL;
 }
 
-/* Tokens at the start of the KV cache that the new prompt shares, leaving at least one prompt
- * token to evaluate (generation needs the logits of the last one). */
-static int32_t reusable(const completion_engine *e, const int32_t *ids, int64_t n) {
-    if (!e->p.kv_reuse) return 0;
-    int64_t k = 0, lim = e->n_cached < n ? e->n_cached : n;
-    while (k < lim && e->cached[k] == ids[k]) k++;
-    if (k >= n) k = n - 1;
-    if (k > engine_n_past(e->ctx)) k = engine_n_past(e->ctx);
-    return (int32_t)k;
+static int32_t reusable(const completion_engine *e, const completion_slot *s) {
+    if (!e->p.kv_reuse || !s->ctx) return 0;
+    return completion_slot_reusable(s, e->prompt.ids, e->prompt.n);
 }
 
-static bool remember(completion_engine *e, const int32_t *ids, int64_t n) {
-    if (n > e->cap_cached) {
-        int32_t *c = realloc(e->cached, (size_t)n * sizeof *c);
-        if (!c) return false;
-        e->cached = c;
-        e->cap_cached = n;
-    }
-    if (n > 0) memcpy(e->cached, ids, (size_t)n * sizeof *ids); /* cached may still be NULL */
-    e->n_cached = n;
-    return true;
-}
-
-/* Positions whose tokens the cache holds (the prompt's: generated tokens lie beyond them). */
-static int64_t held_tokens(const completion_engine *e) {
-    return e->n_cached < engine_n_past(e->ctx) ? e->n_cached : engine_n_past(e->ctx);
-}
-
-/* Prompt tokens after keep that kv_shift would move into place rather than evaluate. */
-static int64_t shiftable(const completion_engine *e, int32_t keep) {
-    if (!e->p.kv_reuse || !e->p.kv_shift) return 0;
-    shift_run runs[SHIFT_MAX_RUNS];
-    int64_t held = held_tokens(e), n = 0;
-    int k = completion_shift_plan(e->cached, held, e->prompt.ids, e->prompt.n, keep, SHIFT_MIN_RUN,
-                                  runs, SHIFT_MAX_RUNS);
-    for (int i = 0; i < k; i++) n += runs[i].n;
+/* Prompt tokens a fill of s would neither keep nor move: what it must evaluate. */
+static int64_t lacking(const completion_engine *e, const completion_slot *s, int32_t keep) {
+    int64_t n = e->prompt.n - keep;
+    if (e->p.kv_reuse && e->p.kv_shift && s->ctx)
+        n -= completion_slot_movable(s, e->prompt.ids, e->prompt.n, keep);
     return n;
 }
 
-/* Builds the prompt, halving the windows while the measured throughput says evaluating what the
- * cache lacks (neither kept nor moved) would overrun max_prompt_ms. Returns the reusable token
- * count. */
-static bool build_prompt(completion_engine *e, const completion_request *r, bool fit, int32_t *keep,
-                         int32_t *shrink, char *err, size_t errlen) {
+/* The quick slot, made on first use; NULL (the whole slot then serves) when it cannot be. */
+static completion_slot *quick_slot(completion_engine *e) {
+    completion_slot *q = &e->slot[SLOT_QUICK];
+    char err[ENGINE_ERR_LEN];
+    if (!q->ctx &&
+        !completion_slot_init(q, e->model, e->quick_n_ctx, e->p.n_threads, err, sizeof err))
+        return NULL;
+    return q;
+}
+
+typedef struct {
+    completion_slot *slot; /* where the prompt goes */
+    int32_t keep;          /* its tokens the slot holds already */
+    int32_t shrink;        /* windows halved this many times */
+} prompt_plan;
+
+static bool build_at(completion_engine *e, const completion_request *r, int shrink, char *err,
+                     size_t errlen) {
     fim_input in = {r->prefix,     r->prefix_len, r->suffix,
                     r->suffix_len, r->path,       (const fim_chunk *)r->chunks,
                     r->n_chunks};
+    fim_budget b = {e->p.prefix_tokens >> shrink, e->p.suffix_tokens >> shrink,
+                    e->p.context_tokens >> shrink, e->p.line_in_middle};
+    return completion_fim_prompt_build(e->model, &e->fim, &b, &in, &e->prompt, err, errlen);
+}
+
+/* Builds the prompt and picks its slot. With fit and a budget (max_prompt_ms and a measured
+ * speed): the whole prompt in the whole slot when what that slot lacks can be evaluated within
+ * the budget; else the windows halve, the prompt going to the quick slot, until what the quick
+ * slot lacks can (or MAX_SHRINK; a prompt that would not leave the quick slot room to generate
+ * shrinks further). Without fit or a budget: the whole prompt in the whole slot. */
+static bool build_prompt(completion_engine *e, const completion_request *r, bool fit,
+                         prompt_plan *plan, char *err, size_t errlen) {
     for (int s = 0;; s++) {
-        fim_budget b = {e->p.prefix_tokens >> s, e->p.suffix_tokens >> s, e->p.context_tokens >> s,
-                        e->p.line_in_middle};
-        if (!completion_fim_prompt_build(e->model, &e->fim, &b, &in, &e->prompt, err, errlen))
-            return false;
-        *keep = reusable(e, e->prompt.ids, e->prompt.n);
-        *shrink = s;
-        if (!fit || !e->p.max_prompt_ms || e->tokens_per_ms <= 0 || s == MAX_SHRINK) return true;
-        double est = (double)(e->prompt.n - *keep - shiftable(e, *keep)) / e->tokens_per_ms;
-        if (est <= e->p.max_prompt_ms) return true;
+        if (!build_at(e, r, s, err, errlen)) return false;
+        completion_slot *q = s > 0 ? quick_slot(e) : NULL;
+        plan->slot = q ? q : &e->slot[SLOT_WHOLE];
+        plan->keep = reusable(e, plan->slot);
+        plan->shrink = s;
+        if (!fit || !e->p.max_prompt_ms || !e->p.kv_reuse || e->tokens_per_ms <= 0 ||
+            s == MAX_SHRINK)
+            return true;
+        bool fits = !q || e->prompt.n + e->p.max_tokens + 1 <= e->quick_n_ctx;
+        double est = (double)lacking(e, plan->slot, plan->keep) / e->tokens_per_ms;
+        if (fits && est <= e->p.max_prompt_ms) return true;
     }
 }
 
@@ -209,69 +199,19 @@ bool completion_prompt_tokens(const engine_model *m, const completion_params *p,
     return true;
 }
 
-static void measure(completion_engine *e, int64_t n, double ms) {
-    if (n < 16 || ms <= 0) return; /* small batches say little about prefill speed */
-    double rate = n / ms;
-    e->tokens_per_ms = e->tokens_per_ms > 0 ? 0.7 * e->tokens_per_ms + 0.3 * rate : rate;
+/* Puts the built prompt's tokens [0, end) into plan's slot and remembers what it holds after. */
+static bool fill_plan(completion_engine *e, const completion_request *r, const prompt_plan *plan,
+                      int64_t end, int32_t *shifted, bool *cancelled, char *err, size_t errlen) {
+    slot_fill_how how = {r->cancelled, r->user, e->p.kv_reuse && e->p.kv_shift, &e->tokens_per_ms};
+    return completion_slot_fill(plan->slot, e->prompt.ids, e->prompt.n, plan->keep, end, &how,
+                                shifted, cancelled, err, errlen);
 }
 
-/* Evaluates prompt tokens [from, to) in chunks, checking for cancellation between them. */
-static bool eval_chunks(completion_engine *e, const completion_request *r, int64_t from, int64_t to,
-                        bool *cancelled, char *err, size_t errlen) {
-    for (int64_t at = from; at < to; at += CHUNK_TOKENS) {
-        if (r->cancelled && r->cancelled(r->user)) {
-            *cancelled = true;
-            return true;
-        }
-        int32_t n = (int32_t)(to - at < CHUNK_TOKENS ? to - at : CHUNK_TOKENS);
-        double t0 = now_ms();
-        if (!engine_eval(e->ctx, e->prompt.ids + at, n, false, err, errlen)) return false;
-        measure(e, n, now_ms() - t0);
-    }
-    return true;
-}
-
-/* The runs of the prompt after keep that the cache holds at other positions, moved into place:
- * runs moving left in ascending order, then those moving right in descending order, so no move
- * overwrites a source still to be read. Returns how many are in place (0 when a move fails: the
- * gaps are then evaluated whole, which is always correct). */
-static int place_runs(completion_engine *e, int32_t keep, shift_run *runs) {
-    if (!e->p.kv_reuse || !e->p.kv_shift) return 0;
-    int64_t held = held_tokens(e);
-    int n = completion_shift_plan(e->cached, held, e->prompt.ids, e->prompt.n, keep, SHIFT_MIN_RUN,
-                                  runs, SHIFT_MAX_RUNS);
-    char err[ENGINE_ERR_LEN];
-    for (int i = 0; i < n; i++)
-        if (runs[i].to < runs[i].from &&
-            !engine_kv_move(e->ctx, runs[i].from, runs[i].to, runs[i].n, err, sizeof err))
-            return 0;
-    for (int i = n - 1; i >= 0; i--)
-        if (runs[i].to > runs[i].from &&
-            !engine_kv_move(e->ctx, runs[i].from, runs[i].to, runs[i].n, err, sizeof err))
-            return 0;
-    return n;
-}
-
-/* Puts prompt tokens [0, end) into the cache: the first keep are there, placed runs move in and
- * the gaps between them are evaluated. *shifted counts the moved tokens now held. */
-static bool fill_prompt(completion_engine *e, const completion_request *r, int32_t keep,
-                        int64_t end, int32_t *shifted, bool *cancelled, char *err, size_t errlen) {
-    shift_run runs[SHIFT_MAX_RUNS];
-    int n_runs = place_runs(e, keep, runs);
-    if (e->stale_from >= keep) e->stale_from = NO_STALE; /* all after keep is rebuilt */
-    if (n_runs > 0 && runs[0].to < e->stale_from) e->stale_from = runs[0].to;
-    engine_kv_keep(e->ctx, keep);
-    *shifted = 0;
-    int64_t at = keep;
-    for (int i = 0; i <= n_runs; i++) {
-        int64_t gap_end = i < n_runs ? runs[i].to : end;
-        if (!eval_chunks(e, r, at, gap_end, cancelled, err, errlen)) return false;
-        if (*cancelled || i == n_runs) break;
-        engine_kv_extend(e->ctx, runs[i].to + runs[i].n);
-        *shifted += runs[i].n;
-        at = runs[i].to + runs[i].n;
-    }
-    return true;
+/* Remembers the prompt tokens the slot's cache holds (all unless evaluation stopped early). */
+static int64_t remember_held(completion_engine *e, completion_slot *s) {
+    int64_t n = e->prompt.n, past = engine_n_past(s->ctx), held = past < n ? past : n;
+    completion_slot_remember(s, e->prompt.ids, held);
+    return held;
 }
 
 typedef struct {
@@ -381,14 +321,14 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     uint64_t suffix_key, key;
     context_keys(e, r, &suffix_key, &key);
     if (e->p.kv_reuse && serve_cached(e, r, suffix_key, key, out, t0)) return true;
-    int32_t keep = 0, shrink = 0;
-    if (!build_prompt(e, r, true, &keep, &shrink, err, errlen)) return false;
+    prompt_plan plan;
+    if (!build_prompt(e, r, true, &plan, err, errlen)) return false;
     const int32_t *ids = e->prompt.ids;
     int64_t n = e->prompt.n;
     collector c;
     init_collector(&c, r, e->p.max_lines);
     int32_t shifted = 0;
-    bool ok = fill_prompt(e, r, keep, n - 1, &shifted, &c.cancelled, err, errlen);
+    bool ok = fill_plan(e, r, &plan, n - 1, &shifted, &c.cancelled, err, errlen);
     double t_chunks = now_ms();
     engine_gen_stats st = {0};
     if (ok && !c.cancelled) {
@@ -405,11 +345,9 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
         };
         g.sampling.temperature = 0; /* greedy: the same context gives the same suggestion */
         g.sampling.repeat_penalty = 1;
-        ok = engine_generate(e->model, e->ctx, &g, &st, err, errlen);
+        ok = engine_generate(e->model, plan.slot->ctx, &g, &st, err, errlen);
     }
-    /* What the cache now holds of this prompt (all of it unless evaluation stopped early). */
-    int64_t held = engine_n_past(e->ctx) < n ? engine_n_past(e->ctx) : n;
-    if (!remember(e, ids, held)) e->n_cached = 0;
+    int64_t held = remember_held(e, plan.slot);
     if (ok && c.oom) ok = (snprintf(err, errlen, "out of memory"), false);
     if (!ok) {
         completion_syntax_free(c.syntax);
@@ -424,10 +362,10 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     completion_syntax_free(c.syntax);
     double t_end = now_ms();
     out->n_prompt = (int32_t)n;
-    out->n_reused = keep + shifted;
+    out->n_reused = plan.keep + shifted;
     out->n_shifted = shifted;
-    out->n_evaluated = (int32_t)(held - keep - shifted);
-    out->stale = e->stale_from < e->n_cached;
+    out->n_evaluated = (int32_t)(held - plan.keep - shifted);
+    out->stale = completion_slot_stale(plan.slot);
     out->n_generated = st.n_generated;
     out->n_drafted = st.n_drafted;
     out->n_draft_accepted = st.n_draft_accepted;
@@ -436,7 +374,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     out->first_token_ms = (c.first_ms > 0 ? c.first_ms : t_end) - t0;
     out->total_ms = t_end - t0;
     out->n_chunks = e->prompt.n_chunks;
-    out->shrink = shrink;
+    out->shrink = plan.shrink;
     out->cancelled = c.cancelled;
     if (out->text && !c.cancelled) {
         completion_cache_put(&e->cache, key, out->text);
@@ -445,59 +383,47 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     return out->text != NULL;
 }
 
-/* Re-evaluates the stale entries in place, oldest first, REFRESH_TOKENS at a time: each pass
- * overwrites its rows and keeps the ones after it, so a cancel between passes leaves a cache as
- * complete as before, only less of it approximate. */
-static bool refresh_stale(completion_engine *e, const completion_request *r, int32_t *refreshed,
-                          bool *cancelled, char *err, size_t errlen) {
-    int64_t held = held_tokens(e);
-    while (e->stale_from < held) {
-        if (r->cancelled && r->cancelled(r->user)) {
-            *cancelled = true;
-            return true;
-        }
-        int64_t at = e->stale_from, n = held - at < REFRESH_TOKENS ? held - at : REFRESH_TOKENS;
-        engine_kv_keep(e->ctx, (int32_t)at);
-        if (!engine_eval(e->ctx, e->cached + at, (int32_t)n, false, err, errlen)) {
-            e->n_cached = at; /* what the failed pass wrote is unknown */
-            e->stale_from = NO_STALE;
-            return false;
-        }
-        engine_kv_extend(e->ctx, (int32_t)held);
-        e->stale_from = at + n;
-        *refreshed += (int32_t)n;
-    }
-    e->stale_from = NO_STALE;
-    return true;
+/* Fills plan's slot with the built prompt (all but its last token) and refreshes what it holds
+ * stale, adding to out's figures. */
+static bool prefill_slot(completion_engine *e, const completion_request *r, const prompt_plan *plan,
+                         completion_result *out, char *err, size_t errlen) {
+    int32_t shifted = 0;
+    bool ok = fill_plan(e, r, plan, e->prompt.n - 1, &shifted, &out->cancelled, err, errlen);
+    int64_t held = remember_held(e, plan->slot);
+    slot_fill_how how = {r->cancelled, r->user, false, &e->tokens_per_ms};
+    if (ok && !out->cancelled)
+        ok = completion_slot_refresh(plan->slot, &how, &out->n_refreshed, &out->cancelled, err,
+                                     errlen);
+    out->n_prompt = (int32_t)e->prompt.n;
+    out->n_reused = plan->keep + shifted;
+    out->n_shifted = shifted;
+    out->n_evaluated += (int32_t)(held - plan->keep - shifted);
+    out->n_chunks = e->prompt.n_chunks;
+    out->stale = completion_slot_stale(plan->slot);
+    return ok;
 }
 
 /* Work ahead of the request: the prompt completion_run would build for r goes into the KV cache
  * (all but its last token, which the request evaluates for its logits), nothing is generated.
- * The windows shrink for max_prompt_ms as a request's would (a prefill just ahead of a request
- * builds what the request will); with max_prompt_ms 0 the whole prompt is built, after which a
- * request has nothing to shrink for. A cancelled prefill leaves
- * what it evaluated remembered, so the request keeps that common prefix like any other. */
+ * When a request now would take the quick slot (the whole prompt cannot be ready within the
+ * budget), that small prompt is built first, so a keystroke soon gets a suggestion; then the
+ * whole prompt goes into the whole slot, which later requests take once it holds enough. A
+ * cancelled prefill leaves what it evaluated remembered, so the request keeps that common prefix
+ * like any other. The figures in out are the last slot's (n_evaluated: both). */
 bool completion_prefill(completion_engine *e, const completion_request *r, completion_result *out,
                         char *err, size_t errlen) {
     double t0 = now_ms();
     memset(out, 0, sizeof *out);
     if (!e->p.kv_reuse) return true; /* the request would evaluate everything anyway */
-    int32_t keep = 0, shrink = 0;
-    if (!build_prompt(e, r, true, &keep, &shrink, err, errlen)) return false;
-    int64_t n = e->prompt.n;
-    int32_t shifted = 0;
-    bool ok = fill_prompt(e, r, keep, n - 1, &shifted, &out->cancelled, err, errlen);
-    int64_t held = engine_n_past(e->ctx) < n ? engine_n_past(e->ctx) : n;
-    if (!remember(e, e->prompt.ids, held)) e->n_cached = 0;
-    if (ok && !out->cancelled)
-        ok = refresh_stale(e, r, &out->n_refreshed, &out->cancelled, err, errlen);
-    out->stale = e->stale_from < e->n_cached;
-    out->n_prompt = (int32_t)n;
-    out->n_reused = keep + shifted;
-    out->n_shifted = shifted;
-    out->n_evaluated = (int32_t)(held - keep - shifted);
-    out->n_chunks = e->prompt.n_chunks;
-    out->shrink = shrink;
+    prompt_plan plan;
+    if (!build_prompt(e, r, true, &plan, err, errlen)) return false;
+    bool ok = true;
+    if (plan.slot == &e->slot[SLOT_QUICK]) {
+        ok = prefill_slot(e, r, &plan, out, err, errlen);
+        out->shrink = plan.shrink;
+        if (ok && !out->cancelled) ok = build_prompt(e, r, false, &plan, err, errlen);
+    }
+    if (ok && !out->cancelled) ok = prefill_slot(e, r, &plan, out, err, errlen);
     out->prompt_ms = out->total_ms = now_ms() - t0;
     return ok;
 }

@@ -1,9 +1,10 @@
 /* completion: fill-in-the-middle code completion over engine/. This header is the only door.
  *
  * A completion_engine borrows one loaded model (runtime/'s registry shares it with other users)
- * and owns one context (KV cache); it is used by one thread at a time (the LSP worker, hearth
- * serve's scheduler). It remembers the tokens of its previous prompt so the next request
- * evaluates only what changed after their longest common prefix. It knows nothing of LSP or JSON:
+ * and owns one context (KV cache; a second, smaller one when a prompt budget is set); it is used
+ * by one thread at a time (the LSP worker, hearth serve's scheduler). It remembers the tokens of
+ * its previous prompt so the next request evaluates only what changed after their longest common
+ * prefix. It knows nothing of LSP or JSON:
  * callers hand it the text before and after the cursor. */
 #ifndef HEARTH_COMPLETION_H
 #define HEARTH_COMPLETION_H
@@ -42,8 +43,11 @@ typedef struct {
      * continues it), so a keystroke inside a line re-evaluates only that line (default). false =
      * the classic layout with the whole prefix before the suffix. */
     bool line_in_middle;
-    /* Prompt evaluation budget: while the measured prefill speed says the tokens the cache lacks
-     * (neither kept nor moved) would take longer, the windows halve (up to 4 times); 0 = none. */
+    /* Prompt evaluation budget: when the measured prefill speed says the tokens the cache lacks
+     * (neither kept nor moved) would take longer, the windows halve (up to 4 times) and the
+     * prompt goes to a second, quick KV cache (made on first use, half the context), so the whole
+     * prompt's cache is not evicted and completion_prefill can finish it at a pause; requests
+     * take the whole prompt again once its cache lacks little enough. 0 = none. */
     int max_prompt_ms;
     int context_tokens; /* budget for cross-file context; 0 = 512, < 0 = none */
     /* An OpenAI-compatible server for completion_run_remote (the caller owns it); NULL = local. */
@@ -89,7 +93,8 @@ typedef struct {
     int32_t n_reused;    /* of them, kept in the KV cache from the previous request */
     int32_t n_shifted;   /* of n_reused, moved to other positions (kv_shift) */
     int32_t n_refreshed; /* completion_prefill: moved entries evaluated again, exactly */
-    bool stale; /* the cache holds moved entries: a completion_prefill at a pause refreshes them */
+    bool stale; /* the cache used holds moved entries: a completion_prefill at a pause refreshes
+                 * them */
     int32_t n_evaluated; /* of them, evaluated by this request */
     int32_t n_generated;
     int32_t n_drafted, n_draft_accepted; /* prompt-lookup tokens verified / kept */
@@ -97,8 +102,8 @@ typedef struct {
     double first_token_ms; /* from the call to the first generated token (or the end) */
     double total_ms;       /* the whole call */
     int32_t n_chunks;      /* cross-file chunks that made it into the prompt */
-    int32_t shrink;        /* windows halved this many times to meet max_prompt_ms */
-    bool cached;           /* served from the completion cache (no model call) */
+    int32_t shrink; /* windows halved this many times to meet max_prompt_ms (the quick cache) */
+    bool cached;    /* served from the completion cache (no model call) */
     bool cancelled;
     bool remote;       /* answered by completion_run_remote (no KV cache figures) */
     bool backend_down; /* remote: failed because the server gave no answer (or 5xx each time) */
@@ -120,16 +125,17 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
                     char *err, size_t errlen);
 void completion_result_free(completion_result *r);
 /* Works ahead of a request: evaluates into the KV cache the prompt completion_run would build
- * for r (the same windows, cross-file context and layout, shrunk for max_prompt_ms alike: set it
- * to 0 to build the whole prompt),
- * without generating, so a request at the same cursor then evaluates only its last token and
- * one nearby only what differs (with line_in_middle: the cursor line's tokens). Then the entries
- * kv_shift moved (approximations) are evaluated again in place, exactly, 16 tokens at a time, so
- * a prefill at a pause after a request that moved runs (out->stale) makes the cache exact again.
- * Stops between chunks when r->cancelled says so; what it evaluated stays reusable by the next
- * request. out gets n_prompt, n_reused, n_shifted, n_evaluated, n_refreshed, n_chunks, stale,
- * prompt_ms = total_ms and cancelled (text stays NULL). Does nothing with kv_reuse off. False
- * (with a message) on engine errors. */
+ * for r (the same windows, cross-file context and layout), without generating, so a request at
+ * the same cursor then evaluates only its last token and one nearby only what differs (with
+ * line_in_middle: the cursor line's tokens). With max_prompt_ms, when a request now would get
+ * shrunk windows, that small prompt goes into the quick cache first, then the whole prompt into
+ * the whole one. After each, the entries kv_shift moved (approximations) are evaluated again in
+ * place, exactly, 16 tokens at a time, so a prefill at a pause after a request that moved runs
+ * (out->stale) makes the cache exact again. Stops when r->cancelled says so (asked between
+ * chunks and between layers); what it evaluated stays reusable by the next request. out gets
+ * n_prompt, n_reused, n_shifted, n_refreshed, n_chunks and stale of the last cache it filled,
+ * n_evaluated of both, shrink of the quick prompt, prompt_ms = total_ms and cancelled (text stays
+ * NULL). Does nothing with kv_reuse off. False (with a message) on engine errors. */
 bool completion_prefill(completion_engine *e, const completion_request *r, completion_result *out,
                         char *err, size_t errlen);
 

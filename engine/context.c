@@ -25,6 +25,9 @@ uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv
 struct ctx_seq {
     int32_t n_past;
     int32_t logits_first, n_last_eval; /* the last engine_eval: token of logits row 0, tokens */
+    engine_stop_fn stop;               /* engine_ctx_set_stop */
+    void *stop_user;
+    bool stopped; /* the last engine_eval was stopped */
 };
 
 static void *track(ctx_core *c, size_t bytes) {
@@ -296,6 +299,7 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
     }
     c->seq->n_last_eval = n;
     c->seq->logits_first = all_logits ? 0 : n - 1;
+    c->seq->stopped = false;
     size_t nv = (size_t)c->core.m->info.n_vocab, e = (size_t)c->core.m->info.n_embd;
     for (int32_t done = 0; done < n;) {
         int32_t chunk = n - done < c->core.n_batch ? n - done : c->core.n_batch;
@@ -306,7 +310,15 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
             b->logits = c->core.logits + (all_logits ? (size_t)done * nv : 0);
         }
         b->hidden = hidden ? hidden + (size_t)done * e : NULL;
-        forward_batch(&c->core, b);
+        c->core.stop = c->seq->stop, c->core.stop_user = c->seq->stop_user;
+        bool whole = forward_batch(&c->core, b);
+        c->core.stop = NULL; /* embeddings and other users of the core run to the end */
+        if (!whole) {
+            c->seq->stopped = true;
+            c->seq->n_last_eval = 0; /* no logits: the stopped chunk never reached them */
+            snprintf(err, errlen, "evaluation stopped by its caller");
+            return false;
+        }
         c->seq->n_past += chunk;
         done += chunk;
     }
@@ -316,6 +328,16 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
 bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, char *err,
                  size_t errlen) {
     return ctx_seq_eval(c, ids, n, all_logits, NULL, err, errlen);
+}
+
+void engine_ctx_set_stop(engine_ctx *c, engine_stop_fn fn, void *user) {
+    if (!c->seq) return; /* a paged context's passes serve many requests: never stopped */
+    c->seq->stop = fn;
+    c->seq->stop_user = user;
+}
+
+bool engine_eval_stopped(const engine_ctx *c) {
+    return c->seq && c->seq->stopped;
 }
 
 const float *engine_logits(const engine_ctx *c, int32_t i) {

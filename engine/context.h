@@ -66,8 +66,10 @@ typedef struct {
      * routed to one expert, their gathered inputs and the summed expert outputs (n x e) */
     float *router, *sel_w, *moe_in, *moe_out;
     int32_t *sel_id, *routed;
-    fwd_batch batch; /* its per-token arrays (n_batch long), filled anew by every call */
-    float *logits;   /* n_logits rows of n_vocab, read through the kind's row map */
+    fwd_batch batch;     /* its per-token arrays (n_batch long), filled anew by every call */
+    engine_stop_fn stop; /* asked between layers; set only during engine_eval's passes */
+    void *stop_user;
+    float *logits; /* n_logits rows of n_vocab, read through the kind's row map */
     int32_t n_logits;
     uint64_t bytes;
 } ctx_core;
@@ -83,8 +85,10 @@ struct engine_ctx {
 };
 
 /* The decoder forward pass over b (forward.c): K/V to the cache, then logits and hidden states
- * where b says. forward_bert: BERT's encoder (forward_bert.c); b asks for hidden states only. */
-void forward_batch(ctx_core *c, const fwd_batch *b);
+ * where b says. False when c->stop said stop between two layers: the rows b names then hold
+ * partial K/V, which the kind must not count as held. forward_bert: BERT's encoder
+ * (forward_bert.c); b asks for hidden states only. */
+bool forward_batch(ctx_core *c, const fwd_batch *b);
 void forward_bert(ctx_core *c, const fwd_batch *b);
 /* Writes one layer's batch K/V (c->kc, c->vc) to the rows b names (forward.c). */
 void forward_store_kv(ctx_core *c, const fwd_batch *b, int layer, size_t kv_row);

@@ -268,13 +268,14 @@ static void logits_of(ctx_core *c, const fwd_batch *b) {
     op_matmul(c->pool, &m->output, c->xn, b->n_logits, b->logits, c->xq); /* (n_logits,V) */
 }
 
-void forward_batch(ctx_core *c, const fwd_batch *b) {
+bool forward_batch(ctx_core *c, const fwd_batch *b) {
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
     int e = in->n_embd, n = b->n;
     for (int t = 0; t < n; t++)
         op_get_row(&m->tok_embd, b->ids[t], c->x + (size_t)t * e); /* x (n,e) */
     for (int l = 0; l < in->n_layer; l++) {
+        if (l > 0 && c->stop && c->stop(c->stop_user)) return false;
         attention_block(c, b, &m->layers[l], l);
         if (m->arch->moe)
             moe_block(c, &m->layers[l], n);
@@ -284,4 +285,5 @@ void forward_batch(ctx_core *c, const fwd_batch *b) {
     if (b->hidden) /* hidden (n,e) = rmsnorm(x): embeddings */
         op_rmsnorm_mt(c->pool, c->x, m->output_norm, b->hidden, e, n, in->rms_eps);
     if (b->n_logits > 0) logits_of(c, b); /* logits (n_logits,V) */
+    return true;
 }

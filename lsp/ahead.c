@@ -6,25 +6,23 @@
  * - a didChange that inserts a newline: at the end of the inserted text (the new line's cursor);
  * - IDLE_MS after an edit that no request followed: at the end of that edit (both only in the
  *   document of the last request or prefill, when there is one);
- * - IDLE_MS after a reply built on moved cache entries (kvShift), WHOLE_IDLE_MS after one on
- *   windows shrunk to meet maxPromptMs: at the same place, where the prefill builds the whole
- *   prompt and re-evaluates moved entries exactly, in place (completion_prefill);
+ * - IDLE_MS after a reply built on moved cache entries (kvShift) or on windows shrunk to meet
+ *   maxPromptMs (completion/'s quick cache): at the same place, where the prefill builds the
+ *   whole prompt beside the small one and re-evaluates moved entries exactly, in place
+ *   (completion_prefill);
  * - didOpen, for clients that never sent hearth/cursor: IDLE_MS later, at the top of the file (a
  *   guess; plugins say where the cursor is on BufEnter / editor change, and a guess there would
  *   only evict the cache of the document being edited, e.g. when an editor opens a file to peek
  *   into it).
  * One prefill at a time: a new one cancels the others, and a real request cancels them all — it
- * waits at most for the 64-token chunk in progress, whose tokens stay cached for it. */
+ * waits at most for the layer in progress (the engine asks the cancel between layers); the
+ * chunks finished before stay cached for it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "lsp_internal.h"
 
 #define IDLE_MS 300
-/* Before building the whole prompt after a reply on shrunk windows: that build moves the small
- * prompt's entries away, so a keystroke cutting it short makes the next request evaluate the
- * small prompt again. A typist's gaps are shorter than this; a reader's pauses are not. */
-#define WHOLE_IDLE_MS 1000
 
 static bool ahead_on(const lsp_server *s) {
     return !s->opt.no_prefill_ahead && !s->opt.no_kv_reuse && s->state == LSP_STATE_RUNNING &&
@@ -152,11 +150,11 @@ void lsp_ahead_closed(lsp_server *s, const char *uri) {
     }
 }
 
-void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t character, bool shrunk) {
+void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t character) {
     lsp_doc *doc = lsp_doc_find(s, uri);
     size_t off;
     if (ahead_on(s) && doc && cursor_offset(s, doc, line, character, &off))
-        idle_arm(s, doc, off, "refresh", shrunk ? WHOLE_IDLE_MS : IDLE_MS);
+        idle_arm(s, doc, off, "refresh", IDLE_MS);
 }
 
 void lsp_ahead_requested(lsp_server *s, const lsp_doc *doc, size_t off) {

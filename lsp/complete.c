@@ -362,8 +362,7 @@ static void complete_done(lsp_server *s, lsp_job *j) {
             d->res.n_prompt, d->res.n_reused, d->res.n_evaluated, d->res.n_generated,
             d->res.prompt_ms, d->res.gen_ms);
     lsp_reply(s, j->id, reply_json(d));
-    if (d->res.stale || d->res.shrink > 0)
-        lsp_ahead_stale(s, j->uri, d->line, d->character, d->res.shrink > 0);
+    if (d->res.stale || d->res.shrink > 0) lsp_ahead_stale(s, j->uri, d->line, d->character);
 }
 
 static lsp_job *complete_job(lsp_server *s) {
@@ -569,9 +568,6 @@ bool lsp_prefill_submit(lsp_server *s, const lsp_doc *doc, size_t off, const cha
     complete_data *d = j->data;
     d->why = why;
     d->debug_chunk_ms = s->ahead.debug_chunk_ms;
-    /* Just ahead of a request (a newline: the next key follows at once), build what the request
-     * will, within its budget; at a pause or a cursor move, the whole prompt. */
-    if (strcmp(why, "newline")) d->params.max_prompt_ms = 0;
     if (!fill_at(s, doc, off, j)) {
         lsp_job_free(j);
         return false;

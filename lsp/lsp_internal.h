@@ -312,12 +312,10 @@ void lsp_ahead_edited(lsp_server *s, lsp_doc *doc, size_t off, bool newline);
 void lsp_ahead_closed(lsp_server *s, const char *uri);
 /* A real completion request at byte off of doc: prefills stop, the idle prefill is off. */
 void lsp_ahead_requested(lsp_server *s, const lsp_doc *doc, size_t off);
-/* A suggestion was built on moved cache entries (kvShift) or shrunk windows (maxPromptMs): at
- * the next pause with no edit or request (300 ms; 1 s when shrunk: that build is undone by a
- * keystroke), a prefill at the same place builds the whole prompt and evaluates moved entries
- * again, exactly. */
-void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t character,
-                     bool shrunk);
+/* A suggestion was built on moved cache entries (kvShift) or shrunk windows (maxPromptMs, the
+ * quick cache): at the next pause with no edit or request (300 ms), a prefill at the same place
+ * builds the whole prompt (beside the small one) and evaluates moved entries again, exactly. */
+void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t character);
 json_t *lsp_ahead_json(const lsp_server *s); /* the stats, for hearth/debugWork */
 void lsp_ahead_stop(lsp_server *s);          /* closes the timer (server stop) */
 void lsp_ahead_free(lsp_server *s);

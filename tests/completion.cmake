@@ -14,3 +14,8 @@ hearth_test(test_completion_gather WHITEBOX completion test_completion_gather.c)
 hearth_test_exe(test_completion_shift WHITEBOX completion test_completion_shift.c)
 add_test(NAME test_completion_shift COMMAND test_completion_shift ${HEARTH_REF_DIR}/vocab
   ${CMAKE_CURRENT_BINARY_DIR})
+
+# Stopping an evaluation between layers; the quick KV cache of the prompt budget.
+hearth_test_exe(test_completion_slots WHITEBOX completion test_completion_slots.c)
+add_test(NAME test_completion_slots COMMAND test_completion_slots ${HEARTH_REF_DIR}/vocab
+  ${CMAKE_CURRENT_BINARY_DIR})

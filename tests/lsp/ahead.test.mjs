@@ -157,8 +157,9 @@ test('a request during a long prefill cancels it promptly and gets the same answ
   const base = await inline(off, CURSOR);
   assert.equal(await off.close(), 0);
 
-  // 300 ms before each 64-token chunk: the prefill of this ~800-token prompt would take ~4 s.
-  const c = await start({ debugPrefillChunkMs: 300 });
+  // 150 ms at each cancel check — before each 64-token chunk and between its two layers — so
+  // ~300 ms per chunk: the prefill of this ~800-token prompt would take ~4 s.
+  const c = await start({ debugPrefillChunkMs: 150 });
   open(c);
   cursor(c, CURSOR);
   await sleep(900); // two or three chunks evaluated (one even on a loaded machine), waiting for the next
@@ -224,7 +225,7 @@ test('moved cache entries are made exact again at a pause (kvShift + refresh)', 
   assert.equal(await c.close(), 0);
 });
 
-test('the prompt budget shrinks a far jump, and the whole prompt is built at the next pause', { skip, timeout: 120000 }, async () => {
+test('the prompt budget: a far jump gets a small prompt at once, the whole one is built beside it', { skip, timeout: 120000 }, async () => {
   const c = await start();
   open(c, LONG);
   const top = { line: 2, character: 4 };
@@ -232,20 +233,33 @@ test('the prompt budget shrinks a far jump, and the whole prompt is built at the
   const p0 = await prefills(c);
   await inline(c, top);
   // A budget worth ~64 tokens at the speed this machine just showed: a jump to the end lacks
-  // ~1000, a keystroke at a built place 1 or 2.
+  // ~1000, a keystroke at a built place 1 or 2. Prefill slowed to a big model's pace (each cancel
+  // check waits), so a keystroke cuts the whole prompt's build short.
   const tokPerMs = p0.last.nEvaluated / Math.max(p0.last.ms, 1);
   const budget = Math.max(1, Math.round(64 / tokPerMs));
-  c.notify('workspace/didChangeConfiguration', { settings: { hearth: { maxPromptMs: budget } } });
+  const settings = (hearth) => c.notify('workspace/didChangeConfiguration', { settings: { hearth } });
+  settings({ maxPromptMs: budget, debugPrefillChunkMs: 150 });
   const end = { line: LONG.split('\n').length - 3, character: 4 };
   const far = await inline(c, end);
   assert.ok(far.hearth.shrink > 0, JSON.stringify(far.hearth));
-  await sleep(1000 + 400); // WHOLE_IDLE_MS: a typist's gap does not start the whole prompt
-  const p = await prefills(c);
+  await sleep(IDLE_MS + 500); // the whole prompt's build has begun
+  const type = (ch, version) => c.notify('textDocument/didChange', { textDocument: { uri: URI, version },
+    contentChanges: [{ range: { start: { line: end.line, character: ch }, end: { line: end.line, character: ch } }, text: 'x' }] });
+  type(4, 2);
+  const cut = await inline(c, { line: end.line, character: 5 });
+  let p = await prefills(c);
+  assert.equal(p.last.why, 'refresh', JSON.stringify(p));
+  assert.ok(p.cancelled >= 1, JSON.stringify(p));
+  // The small prompt outlived the cut build (the quick cache): only the typed line is evaluated.
+  assert.ok(cut.hearth.shrink > 0 && cut.hearth.nEvaluated <= 4, JSON.stringify(cut.hearth));
+  // A pause long enough: the whole prompt is built, and the next keystroke takes it.
+  settings({ debugPrefillChunkMs: 0 });
+  await sleep(IDLE_MS + 400);
+  p = await prefills(c);
   assert.equal(p.last.why, 'refresh', JSON.stringify(p));
   assert.ok(p.last.nPrompt > far.hearth.nPrompt, JSON.stringify({ p, far: far.hearth }));
-  c.notify('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [
-    { range: { start: end, end }, text: 'x' }] });
-  const next = await inline(c, { line: end.line, character: 5 });
+  type(5, 3);
+  const next = await inline(c, { line: end.line, character: 6 });
   assert.equal(next.hearth.shrink, 0, JSON.stringify(next.hearth));
   assert.ok(Math.abs(next.hearth.nPrompt - p.last.nPrompt) <= 2, JSON.stringify(next.hearth)); // the line's last token
   assert.ok(next.hearth.nEvaluated <= 3, JSON.stringify(next.hearth));

@@ -1,0 +1,239 @@
+/* Stopping an evaluation between layers, and the completion engine's two KV caches.
+ * - engine_ctx_set_stop: asked between layers; a stop leaves n_past at the last finished chunk,
+ *   no logits, engine_eval_stopped true; evaluating again gives the logits of an evaluation that
+ *   was never stopped.
+ * - The prompt budget (max_prompt_ms): a far jump gets shrunk windows in the quick cache; a
+ *   prefill of the whole prompt cut short by the next keystroke leaves the small prompt there,
+ *   so that keystroke evaluates a few tokens (with one cache the cut build had evicted it); a
+ *   prefill left to finish builds the whole prompt beside it, and the next request takes the
+ *   whole prompt again, with the suggestion a fresh engine without a budget gives.
+ *
+ * usage: test_completion_slots REFERENCE_VOCAB_DIR TMP_DIR */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "completion.h"
+#include "engine.h"
+#include "test.h"
+
+static const char *vocab_dir, *tmp_dir;
+
+static engine_model *synth(const char *name, const char *vocab, int layers) {
+    char path[1024], vpath[1024], err[ENGINE_ERR_LEN];
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    if (vocab) snprintf(vpath, sizeof vpath, "%s/%s", vocab_dir, vocab);
+    engine_synth_params p = {.like = "tiny-qwen2",
+                             .type = "Q8_0",
+                             .vocab_path = vocab ? vpath : NULL,
+                             .n_layers = layers,
+                             .seed = 11};
+    CHECKF(engine_synth(&p, path, err, sizeof err), "%s", err);
+    engine_model *m = engine_model_load(path, err, sizeof err);
+    CHECKF(m != NULL, "%s", err);
+    unlink(path);
+    return m;
+}
+
+/* ---- engine_ctx_set_stop ---- */
+
+typedef struct {
+    int calls, stop_at; /* stop on this call (1-based); 0 = never */
+} stopper;
+
+static bool stop_after(void *user) {
+    stopper *s = user;
+    return ++s->calls == s->stop_at;
+}
+
+static engine_ctx *context(const engine_model *m) {
+    char err[ENGINE_ERR_LEN];
+    engine_ctx_params p = engine_ctx_default_params();
+    p.n_ctx = 256;
+    p.n_threads = 2;
+    engine_ctx *c = engine_ctx_new(m, &p, err, sizeof err);
+    CHECKF(c != NULL, "%s", err);
+    return c;
+}
+
+static void test_stop(const engine_model *m) {
+    int n_layer = engine_model_get_info(m)->n_layer;
+    int32_t ids[140];
+    for (int i = 0; i < 140; i++) ids[i] = (int32_t)((i * 53 + 5) % 250);
+    char err[ENGINE_ERR_LEN];
+    engine_ctx *c = context(m), *whole = context(m);
+    if (!c || !whole) goto out;
+    CHECKF(engine_eval(c, ids, 100, false, err, sizeof err), "%s", err);
+    /* never stopping: asked between every two layers */
+    stopper never = {0, 0};
+    engine_ctx_set_stop(c, stop_after, &never);
+    CHECKF(engine_eval(c, ids + 100, 10, false, err, sizeof err), "%s", err);
+    CHECKF(never.calls == n_layer - 1, "%d calls for %d layers", never.calls, n_layer);
+    CHECK(!engine_eval_stopped(c) && engine_n_past(c) == 110);
+    /* stopped before the last layer of the next 30 tokens */
+    stopper two = {0, n_layer - 1};
+    engine_ctx_set_stop(c, stop_after, &two);
+    CHECK(!engine_eval(c, ids + 110, 30, false, err, sizeof err));
+    CHECKF(engine_eval_stopped(c) && two.calls == n_layer - 1, "stopped %d calls %d",
+           engine_eval_stopped(c), two.calls);
+    CHECKF(engine_n_past(c) == 110, "n_past %d", engine_n_past(c));
+    CHECK(engine_logits(c, -1) == NULL);
+    /* again without a stop: the logits of the same chunks never stopped */
+    engine_ctx_set_stop(c, NULL, NULL);
+    CHECKF(engine_eval(c, ids + 110, 30, false, err, sizeof err), "%s", err);
+    CHECK(!engine_eval_stopped(c));
+    CHECKF(engine_eval(whole, ids, 100, false, err, sizeof err) &&
+               engine_eval(whole, ids + 100, 10, false, err, sizeof err) &&
+               engine_eval(whole, ids + 110, 30, false, err, sizeof err),
+           "%s", err);
+    const float *a = engine_logits(c, -1), *b = engine_logits(whole, -1);
+    double diff = 0, big = 0;
+    for (int i = 0; a && b && i < engine_model_get_info(m)->n_vocab; i++) {
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+        big = fmax(big, fabs((double)b[i]));
+    }
+    CHECKF(a && b && diff <= 1e-4 * big, "logits differ by %g of %g", diff, big);
+out:
+    engine_ctx_free(c);
+    engine_ctx_free(whole);
+}
+
+/* ---- the quick cache ---- */
+
+static char *numbered_file(int lines) {
+    size_t cap = (size_t)lines * 64 + 1, len = 0;
+    char *t = malloc(cap);
+    for (int i = 0; i < lines; i++)
+        len += (size_t)snprintf(t + len, cap - len, "def step_%d(x):\n    return x * %d + %d\n", i,
+                                i % 7, i);
+    return t;
+}
+
+static size_t line_start(const char *t, int line) {
+    size_t at = 0;
+    for (int i = 0; i < line; i++) at = (size_t)(strchr(t + at, '\n') - t) + 1;
+    return at;
+}
+
+/* text with s inserted at byte at (malloc'd) */
+static char *typed(const char *text, size_t at, const char *s) {
+    size_t len = strlen(text), n = strlen(s);
+    char *t = malloc(len + n + 1);
+    memcpy(t, text, at);
+    memcpy(t + at, s, n);
+    memcpy(t + at + n, text + at, len - at + 1);
+    return t;
+}
+
+static completion_request request(const char *text, size_t at) {
+    completion_request r = {0};
+    r.prefix = text, r.prefix_len = at;
+    r.suffix = text + at, r.suffix_len = strlen(text) - at;
+    r.path = "steps.py";
+    r.language_id = "python";
+    return r;
+}
+
+static bool run(completion_engine *e, const char *text, size_t at, completion_result *out) {
+    char err[256];
+    completion_request r = request(text, at);
+    bool ok = completion_run(e, &r, out, err, sizeof err);
+    CHECKF(ok, "%s", err);
+    return ok;
+}
+
+static completion_engine *engine(engine_model *m, int budget_ms) {
+    char err[256];
+    completion_params p;
+    completion_params_init(&p);
+    p.n_ctx = 2048;
+    p.n_threads = 2;
+    p.max_tokens = 8;
+    p.lookup_draft = 0;
+    p.max_prompt_ms = budget_ms;
+    completion_engine *e = completion_new(m, &p, err, sizeof err);
+    CHECKF(e != NULL, "%s", err);
+    return e;
+}
+
+static bool cancel_after(void *user) {
+    stopper *s = user;
+    return ++s->calls >= s->stop_at;
+}
+
+static void test_quick(engine_model *m) {
+    char *text = numbered_file(200), err[256];
+    completion_engine *e = engine(m, 0);
+    completion_result r;
+    size_t top = line_start(text, 30) + 4, far = line_start(text, 170) + 4;
+    if (!e || !run(e, text, top, &r)) goto out;
+    /* a budget worth ~8 tokens at the speed just measured: a far jump lacks ~1000 */
+    double tok_per_ms = r.n_evaluated / (r.prompt_ms > 0.01 ? r.prompt_ms : 0.01);
+    int budget = (int)(8 / tok_per_ms + 0.5);
+    completion_result_free(&r);
+    completion_params p;
+    completion_params_init(&p);
+    p.max_tokens = 8, p.lookup_draft = 0, p.max_prompt_ms = budget > 0 ? budget : 1;
+    completion_set_params(e, &p);
+    if (!run(e, text, far, &r)) goto out;
+    CHECKF(r.shrink > 0, "far jump: shrink %d, %d of %d evaluated", r.shrink, r.n_evaluated,
+           r.n_prompt);
+    int small = r.n_prompt;
+    completion_result_free(&r);
+    /* a prefill at a pause, cut short by the next keystroke a few chunks into the whole prompt */
+    completion_request q = request(text, far);
+    stopper soon = {0, 6};
+    q.cancelled = cancel_after, q.user = &soon;
+    CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
+    CHECKF(r.cancelled && r.n_prompt > 2 * small, "cancelled %d, prompt %d (small %d)", r.cancelled,
+           r.n_prompt, small);
+    char *t1 = typed(text, far, "x"), *t2 = typed(t1, far + 1, "y");
+    if (!run(e, t1, far + 1, &r)) goto out;
+    CHECKF(r.shrink > 0 && !r.cached && r.n_evaluated <= 4,
+           "after a cut prefill: shrink %d, %d of %d evaluated", r.shrink, r.n_evaluated,
+           r.n_prompt);
+    completion_result_free(&r);
+    /* a prefill left to finish: the whole prompt, taken by the next request */
+    q = request(t1, far + 1);
+    CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
+    CHECK(!r.cancelled && r.n_prompt > 2 * small);
+    completion_result got, fresh;
+    if (!run(e, t2, far + 2, &got)) goto out;
+    CHECKF(got.shrink == 0 && !got.cached && got.n_prompt > 2 * small && got.n_evaluated <= 4,
+           "after the whole prefill: shrink %d, %d of %d evaluated", got.shrink, got.n_evaluated,
+           got.n_prompt);
+    completion_engine *f = engine(m, 0);
+    if (f && run(f, t2, far + 2, &fresh)) {
+        CHECKF(!strcmp(got.text, fresh.text), "'%s' vs fresh '%s'", got.text, fresh.text);
+        completion_result_free(&fresh);
+    }
+    completion_free(f);
+    completion_result_free(&got);
+    free(t1);
+    free(t2);
+out:
+    completion_free(e);
+    free(text);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s REFERENCE_VOCAB_DIR TMP_DIR\n", argv[0]);
+        return 2;
+    }
+    vocab_dir = argv[1];
+    tmp_dir = argv[2];
+    engine_model *plain = synth("slots-plain.gguf", NULL, 0);
+    if (plain) {
+        test_stop(plain);
+        engine_model_free(plain);
+    }
+    engine_model *fim = synth("slots-fim.gguf", "qwen2.5-coder.gguf", 2);
+    if (fim) {
+        test_quick(fim);
+        engine_model_free(fim);
+    }
+    return test_summary("test_completion_slots");
+}
