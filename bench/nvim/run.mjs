@@ -20,7 +20,7 @@ function parseArgs(argv) {
   const num = { '--gap-ms': 'gapMs', '--look-ms': 'lookMs', '--pause-ms': 'pauseMs',
     '--settle-ms': 'settleMs', '--poll-ms': 'pollMs', '--rounds': 'rounds', '--lines': 'lines',
     '--seed': 'seed', '--threads': 'threads', '--max-tokens': 'maxTokens',
-    '--debounce-ms': 'debounceMs', '--timeout-ms': 'timeoutMs' };
+    '--debounce-ms': 'debounceMs', '--timeout-ms': 'timeoutMs', '--max-prompt-ms': 'maxPromptMs' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i], v = () => {
       if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
@@ -168,6 +168,7 @@ for (const f of files) writeFileSync(join(ws, f.name), f.text);
 const initOptions = { completionModel: resolve(o.model) };
 if (o.threads) initOptions.threads = o.threads;
 if (o.maxTokens) initOptions.maxTokens = o.maxTokens;
+if (o.maxPromptMs !== undefined) initOptions.maxPromptMs = o.maxPromptMs;
 const cmd = [resolve(o.bin), 'lsp', ...(o.simd ? ['--simd', o.simd] : [])];
 const visits = session.visits;
 const nKeys = visits.reduce((a, v) => a + (v.keys ? v.keys.length : 0), 0);
@@ -180,6 +181,7 @@ const label = o.label || basename(o.model).replace(/\.gguf$/, '');
 console.log(`files ${files.map((f) => `${f.name} (${f.text.split('\n').length - 1} lines)`).join(', ')}; ` +
   `${config.nVisits} visits, ${nKeys} keys, gap ${o.gapMs} ms, look ${o.lookMs} ms, seed ${o.seed}; ` +
   `model ${o.model}; threads ${o.threads || 'server default'}; maxTokens ${o.maxTokens || 'server default (64)'}; ` +
+  `maxPromptMs ${o.maxPromptMs ?? 'server default'}; ` +
   `debounce ${o.debounceMs ?? 'plugin default'}\ncpu ${m0.cpu} (${m0.cores} cpus, avx512 ${m0.avx512 ? 'yes' : 'no'}` +
   `${m0.vnni ? ', vnni' : ''}); load before ${m0.load}`);
 
