@@ -17,6 +17,7 @@ static const cli_opt OPTS[] = {
     {"-c", "--ctx", "N", "completion context size"},
     {NULL, "--max-tokens", "N", "tokens per completion at most"},
     {NULL, "--max-prompt-ms", "MS", "time budget of a prompt's evaluation"},
+    {NULL, "--max-gen-ms", "MS", "time cap of a suggestion's generation (0 = none)"},
     {NULL, "--context-tokens", "N", "cross-file context tokens (0 = off)"},
     {NULL, "--no-kv-reuse", NULL, "evaluate every prompt whole (no completion cache)"},
     {NULL, "--classic-layout", NULL, "the cursor line before the suffix (for comparisons)"},
@@ -29,7 +30,8 @@ static const cli_opt OPTS[] = {
 static const cli_cmd CMD = {
     "lsp", "[options]",
     "Speaks LSP over stdin/stdout. initializationOptions (completionModel, threads, contextSize,\n"
-    "maxTokens, maxPromptMs, contextTokens, kvReuse, lineInMiddle, lookupDraft, prefillAhead,\n"
+    "maxTokens, maxPromptMs, maxGenMs, contextTokens, kvReuse, lineInMiddle, lookupDraft,\n"
+    "prefillAhead, "
     "modelStatus: send hearth/model notifications as the completion model loads)\n"
     "override these flags. A completion role with \"backend\": \"openai\" in the configuration\n"
     "file sends completions to that server instead (README: Team setup).\n",
@@ -78,6 +80,9 @@ int cmd_lsp(int argc, char **argv) {
         } else if (!strcmp(a, "--max-prompt-ms")) {
             if (!cli_int(a, val, 0, 600000, &v)) return 2;
             opt.max_prompt_ms = (int)v;
+        } else if (!strcmp(a, "--max-gen-ms")) {
+            if (!cli_int(a, val, 0, 600000, &v)) return 2;
+            opt.max_gen_ms = (int)v;
         } else {
             if (!cli_int(a, val, 64, 1 << 20, &v)) return 2;
             opt.n_ctx = (int)v;

@@ -56,6 +56,7 @@ static void apply_defaults(completion_params *p) {
     if (p->max_lines <= 0) p->max_lines = 8;
     if (p->lookup_draft < 0) p->lookup_draft = 0;
     if (p->max_prompt_ms < 0) p->max_prompt_ms = 0;
+    if (p->max_gen_ms < 0) p->max_gen_ms = 0;
     /* Prompt + generation must fit the context: shrink the windows, never fail on settings. */
     int room = p->n_ctx - p->max_tokens - 16;
     if (room < 32) room = 32;
@@ -221,7 +222,8 @@ typedef struct {
     char *text;
     size_t len, cap;
     double first_ms; /* when the first piece arrived; 0 = none yet */
-    bool cancelled, oom;
+    double deadline; /* max_gen_ms: generation stops at this time; 0 = none */
+    bool cancelled, oom, capped;
     trim_stream stream; /* what req->partial was handed */
 } collector;
 
@@ -260,6 +262,7 @@ static bool collect(const char *text, size_t len, void *user) {
     c->text[c->len] = '\0';
     bool done = trim_collected(c, c->text, false).done;
     if (!done && c->req->partial) stream_partial(c);
+    if (!done && c->deadline > 0 && now_ms() >= c->deadline) c->capped = done = true;
     return !done;
 }
 
@@ -332,6 +335,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     double t_chunks = now_ms();
     engine_gen_stats st = {0};
     if (ok && !c.cancelled) {
+        if (e->p.max_gen_ms > 0) c.deadline = now_ms() + e->p.max_gen_ms;
         engine_gen_request g = {
             .prompt = ids + n - 1, /* the last token's logits start generation */
             .n_prompt = 1,
@@ -357,6 +361,9 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     out->text = c.text ? c.text : calloc(1, 1);
     if (out->text && c.cancelled)
         out->text[0] = '\0';
+    else if (out->text && c.capped) /* what was certain when time ran out */
+        out->text[completion_trim_stable(&c.trim, completion_syntax_oracle(c.syntax),
+                                         &c.stream.stable, out->text, c.len)] = '\0';
     else if (out->text)
         out->text[trim_collected(&c, out->text, true).keep] = '\0';
     completion_syntax_free(c.syntax);
@@ -376,6 +383,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     out->n_chunks = e->prompt.n_chunks;
     out->shrink = plan.shrink;
     out->cancelled = c.cancelled;
+    out->capped = c.capped;
     if (out->text && !c.cancelled) {
         completion_cache_put(&e->cache, key, out->text);
         completion_cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, out->text);

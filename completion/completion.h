@@ -49,6 +49,10 @@ typedef struct {
      * prompt's cache is not evicted and completion_prefill can finish it at a pause; requests
      * take the whole prompt again once its cache lacks little enough. 0 = none. */
     int max_prompt_ms;
+    /* Generation time cap: after this many ms of generating, the suggestion is the part of it
+     * that was certain by then (what streaming has shown: the first line as far as it got, whole
+     * lines after it). 0 = none. */
+    int max_gen_ms;
     int context_tokens; /* budget for cross-file context; 0 = 512, < 0 = none */
     /* An OpenAI-compatible server for completion_run_remote (the caller owns it); NULL = local. */
     const models_backend *remote;
@@ -104,6 +108,7 @@ typedef struct {
     int32_t n_chunks;      /* cross-file chunks that made it into the prompt */
     int32_t shrink; /* windows halved this many times to meet max_prompt_ms (the quick cache) */
     bool cached;    /* served from the completion cache (no model call) */
+    bool capped;    /* generation stopped at max_gen_ms */
     bool cancelled;
     bool remote;       /* answered by completion_run_remote (no KV cache figures) */
     bool backend_down; /* remote: failed because the server gave no answer (or 5xx each time) */

@@ -255,6 +255,7 @@ static json_t *stats_json(const complete_data *d) {
     json_object_set_new(more, "remote", json_false());
     json_object_set_new(more, "nShifted", json_integer(r->n_shifted));
     json_object_set_new(more, "stale", json_boolean(r->stale));
+    json_object_set_new(more, "capped", json_boolean(r->capped));
     json_object_set_new(more, "nDrafted", json_integer(r->n_drafted));
     json_object_set_new(more, "nDraftAccepted", json_integer(r->n_draft_accepted));
     json_object_set_new(more, "fallback", json_boolean(d->fell_back));
@@ -380,6 +381,7 @@ static lsp_job *complete_job(lsp_server *s) {
     d->params.kv_shift = !s->opt.no_kv_shift;
     d->params.line_in_middle = !s->opt.classic_layout;
     d->params.max_prompt_ms = s->opt.max_prompt_ms;
+    d->params.max_gen_ms = s->opt.max_gen_ms;
     d->params.max_tokens = s->opt.max_tokens;
     d->params.lookup_draft = s->opt.lookup_draft;
     d->params.context_tokens = s->opt.context_tokens;
@@ -618,6 +620,9 @@ static void apply_settings(lsp_server *s, json_t *o) {
         s->opt.max_prompt_ms = (int)json_integer_value(budget);
     if (json_is_integer(maxt) && json_integer_value(maxt) > 0 && json_integer_value(maxt) <= 4096)
         s->opt.max_tokens = (int)json_integer_value(maxt);
+    json_t *cap = json_object_get(o, "maxGenMs");
+    if (json_is_integer(cap) && json_integer_value(cap) >= 0 && json_integer_value(cap) <= 600000)
+        s->opt.max_gen_ms = (int)json_integer_value(cap);
 }
 
 void lsp_complete_configure(lsp_server *s, json_t *options) {

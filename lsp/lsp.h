@@ -18,6 +18,11 @@
  * 1.4 s to 0.35 s but its prompts from ~1 000 tokens to ~150 while typing after a jump: off until
  * the whole prompt can be built beside the small one. */
 #define LSP_MAX_PROMPT_MS 0
+/* The default generation time cap (maxGenMs; 0 = none): a suggestion still growing after this
+ * long is what was certain by then (what streaming has shown), so a slow model or machine frees
+ * the worker for the prefills of the next pause instead of finishing a long block nobody waits
+ * for; grey text appears long before (bench/RESULTS.md). */
+#define LSP_MAX_GEN_MS 2000
 
 /* Settings that can also arrive in initializationOptions (which then win). */
 typedef struct {
@@ -31,6 +36,7 @@ typedef struct {
     bool no_prefill_ahead;        /* no prompt evaluation ahead of requests (open, newline, idle) */
     int max_prompt_ms;            /* prompt evaluation budget; 0 = none (LSP_MAX_PROMPT_MS) */
     int max_tokens;               /* tokens generated at most; 0 = 64 */
+    int max_gen_ms;               /* generation time cap; 0 = none (LSP_MAX_GEN_MS) */
     int lookup_draft;             /* prompt-lookup tokens verified per step; 0 = off (init: 6) */
     int context_tokens;           /* cross-file context budget; 0 = 512, -1 = none */
     const char *chat_model;       /* hearth.ask's chat model; loaded on the first question */

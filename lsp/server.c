@@ -12,6 +12,7 @@ void lsp_options_init(lsp_options *o) {
     memset(o, 0, sizeof *o);
     o->lookup_draft = 6;
     o->max_prompt_ms = LSP_MAX_PROMPT_MS;
+    o->max_gen_ms = LSP_MAX_GEN_MS;
 }
 
 /* ---- writing ---- */

@@ -7,12 +7,15 @@
  *   so that keystroke evaluates a few tokens (with one cache the cut build had evicted it); a
  *   prefill left to finish builds the whole prompt beside it, and the next request takes the
  *   whole prompt again, with the suggestion a fresh engine without a budget gives.
+ * - The generation time cap (max_gen_ms): generation stops, and the suggestion is the part that
+ *   was certain by then, a prefix of the uncapped one.
  *
  * usage: test_completion_slots REFERENCE_VOCAB_DIR TMP_DIR */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "completion.h"
@@ -218,6 +221,48 @@ out:
     free(text);
 }
 
+/* ---- the generation time cap ---- */
+
+static bool slow_piece(void *user) { /* each generated piece takes 5 ms longer */
+    (void)user;
+    struct timespec ms5 = {0, 5 * 1000 * 1000};
+    nanosleep(&ms5, NULL);
+    return false;
+}
+
+static void test_cap(engine_model *m) {
+    char *text = numbered_file(40);
+    size_t at = line_start(text, 20) + 4;
+    completion_engine *free_run = engine(m, 0), *capped = engine(m, 0);
+    completion_params p;
+    completion_params_init(&p);
+    p.max_tokens = 24, p.lookup_draft = 0, p.max_gen_ms = 12;
+    completion_result whole = {0}, cut = {0};
+    if (!free_run || !capped) goto out;
+    completion_set_params(capped, &p);
+    p.max_gen_ms = 0;
+    completion_set_params(free_run, &p);
+    char err[256];
+    completion_request r = request(text, at);
+    r.cancelled = slow_piece;
+    CHECKF(completion_run(free_run, &r, &whole, err, sizeof err), "%s", err);
+    CHECKF(completion_run(capped, &r, &cut, err, sizeof err), "%s", err);
+    if (!whole.text || !cut.text) goto out;
+    /* 12 ms at 5+ ms a piece: a few pieces, what was certain of them, a prefix of the whole */
+    CHECKF(!whole.capped && whole.n_generated > 8, "free run: %d tokens", whole.n_generated);
+    CHECKF(cut.capped && cut.n_generated <= 4, "capped: %d tokens, capped %d", cut.n_generated,
+           cut.capped);
+    CHECKF(strlen(cut.text) < strlen(whole.text) &&
+               !strncmp(cut.text, whole.text, strlen(cut.text)),
+           "'%s' is not a shorter prefix of '%s'", cut.text, whole.text);
+out:
+    completion_result_free(&whole);
+    completion_result_free(&cut);
+    completion_free(free_run);
+    completion_free(capped);
+    free(text);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s REFERENCE_VOCAB_DIR TMP_DIR\n", argv[0]);
@@ -233,6 +278,7 @@ int main(int argc, char **argv) {
     engine_model *fim = synth("slots-fim.gguf", "qwen2.5-coder.gguf", 2);
     if (fim) {
         test_quick(fim);
+        test_cap(fim);
         engine_model_free(fim);
     }
     return test_summary("test_completion_slots");
