@@ -29,6 +29,7 @@ struct completion_engine {
     fim_template fim;
     fim_prompt prompt;
     double tokens_per_ms; /* measured prompt throughput (0 until measured) */
+    bool speed_pinned;    /* completion_pin_speed: tokens_per_ms is not measured */
     completion_cache cache;
 };
 
@@ -149,26 +150,37 @@ static bool build_at(completion_engine *e, const completion_request *r, int shri
     return completion_fim_prompt_build(e->model, &e->fim, &b, &in, &e->prompt, err, errlen);
 }
 
-/* Builds the prompt and picks its slot. With fit and a budget (max_prompt_ms and a measured
- * speed): the whole prompt in the whole slot when what that slot lacks can be evaluated within
- * the budget; else the windows halve, the prompt going to the quick slot, until what the quick
- * slot lacks can (or MAX_SHRINK; a prompt that would not leave the quick slot room to generate
- * shrinks further). Without fit or a budget: the whole prompt in the whole slot. */
-static bool build_prompt(completion_engine *e, const completion_request *r, bool fit,
+typedef enum {
+    FIT_NONE,    /* the whole prompt */
+    FIT_REQUEST, /* within the budget at the measured speed (none measured yet: whole) */
+    FIT_PREFILL, /* the same; none measured yet: the smallest, which measures it */
+} fit_mode;
+
+/* Builds the prompt and picks its slot. With a budget (max_prompt_ms) and a measured speed: the
+ * whole prompt in the whole slot when what that slot lacks can be evaluated within the budget;
+ * else the windows halve, the prompt going to the quick slot, until what the quick slot lacks
+ * can (or MAX_SHRINK; a prompt that would not leave the quick slot room to generate shrinks
+ * further). With FIT_NONE or no budget: the whole prompt in the whole slot. */
+static bool build_prompt(completion_engine *e, const completion_request *r, fit_mode fit,
                          prompt_plan *plan, char *err, size_t errlen) {
-    for (int s = 0;; s++) {
+    bool budget = fit != FIT_NONE && e->p.max_prompt_ms && e->p.kv_reuse;
+    int s = budget && fit == FIT_PREFILL && e->tokens_per_ms <= 0 ? MAX_SHRINK : 0;
+    for (;; s++) {
         if (!build_at(e, r, s, err, errlen)) return false;
         completion_slot *q = s > 0 ? quick_slot(e) : NULL;
         plan->slot = q ? q : &e->slot[SLOT_WHOLE];
         plan->keep = reusable(e, plan->slot);
         plan->shrink = s;
-        if (!fit || !e->p.max_prompt_ms || !e->p.kv_reuse || e->tokens_per_ms <= 0 ||
-            s == MAX_SHRINK)
-            return true;
+        if (!budget || e->tokens_per_ms <= 0 || s == MAX_SHRINK) return true;
         bool fits = !q || e->prompt.n + e->p.max_tokens + 1 <= e->quick_n_ctx;
         double est = (double)lacking(e, plan->slot, plan->keep) / e->tokens_per_ms;
         if (fits && est <= e->p.max_prompt_ms) return true;
     }
+}
+
+void completion_pin_speed(completion_engine *e, double tokens_per_ms) {
+    e->tokens_per_ms = tokens_per_ms;
+    e->speed_pinned = true;
 }
 
 bool completion_fim_supported(const engine_model *m, char *err, size_t errlen) {
@@ -203,7 +215,8 @@ bool completion_prompt_tokens(const engine_model *m, const completion_params *p,
 /* Puts the built prompt's tokens [0, end) into plan's slot and remembers what it holds after. */
 static bool fill_plan(completion_engine *e, const completion_request *r, const prompt_plan *plan,
                       int64_t end, int32_t *shifted, bool *cancelled, char *err, size_t errlen) {
-    slot_fill_how how = {r->cancelled, r->user, e->p.kv_reuse && e->p.kv_shift, &e->tokens_per_ms};
+    slot_fill_how how = {r->cancelled, r->user, e->p.kv_reuse && e->p.kv_shift,
+                         e->speed_pinned ? NULL : &e->tokens_per_ms};
     return completion_slot_fill(plan->slot, e->prompt.ids, e->prompt.n, plan->keep, end, &how,
                                 shifted, cancelled, err, errlen);
 }
@@ -325,7 +338,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     context_keys(e, r, &suffix_key, &key);
     if (e->p.kv_reuse && serve_cached(e, r, suffix_key, key, out, t0)) return true;
     prompt_plan plan;
-    if (!build_prompt(e, r, true, &plan, err, errlen)) return false;
+    if (!build_prompt(e, r, FIT_REQUEST, &plan, err, errlen)) return false;
     const int32_t *ids = e->prompt.ids;
     int64_t n = e->prompt.n;
     collector c;
@@ -398,7 +411,7 @@ static bool prefill_slot(completion_engine *e, const completion_request *r, cons
     int32_t shifted = 0;
     bool ok = fill_plan(e, r, plan, e->prompt.n - 1, &shifted, &out->cancelled, err, errlen);
     int64_t held = remember_held(e, plan->slot);
-    slot_fill_how how = {r->cancelled, r->user, false, &e->tokens_per_ms};
+    slot_fill_how how = {r->cancelled, r->user, false, e->speed_pinned ? NULL : &e->tokens_per_ms};
     if (ok && !out->cancelled)
         ok = completion_slot_refresh(plan->slot, &how, &out->n_refreshed, &out->cancelled, err,
                                      errlen);
@@ -424,12 +437,12 @@ bool completion_prefill(completion_engine *e, const completion_request *r, compl
     memset(out, 0, sizeof *out);
     if (!e->p.kv_reuse) return true; /* the request would evaluate everything anyway */
     prompt_plan plan;
-    if (!build_prompt(e, r, true, &plan, err, errlen)) return false;
+    if (!build_prompt(e, r, FIT_PREFILL, &plan, err, errlen)) return false;
     bool ok = true;
     if (plan.slot == &e->slot[SLOT_QUICK]) {
         ok = prefill_slot(e, r, &plan, out, err, errlen);
         out->shrink = plan.shrink;
-        if (ok && !out->cancelled) ok = build_prompt(e, r, false, &plan, err, errlen);
+        if (ok && !out->cancelled) ok = build_prompt(e, r, FIT_NONE, &plan, err, errlen);
     }
     if (ok && !out->cancelled) ok = prefill_slot(e, r, &plan, out, err, errlen);
     out->prompt_ms = out->total_ms = now_ms() - t0;

@@ -20,6 +20,7 @@
 
 #include "completion.h"
 #include "engine.h"
+#include "slot.h"
 #include "test.h"
 
 static const char *vocab_dir, *tmp_dir;
@@ -172,13 +173,12 @@ static void test_quick(engine_model *m) {
     completion_result r;
     size_t top = line_start(text, 30) + 4, far = line_start(text, 170) + 4;
     if (!e || !run(e, text, top, &r)) goto out;
-    /* a budget worth ~8 tokens at the speed just measured: a far jump lacks ~1000 */
-    double tok_per_ms = r.n_evaluated / (r.prompt_ms > 0.01 ? r.prompt_ms : 0.01);
-    int budget = (int)(8 / tok_per_ms + 0.5);
     completion_result_free(&r);
+    /* 1 token a ms, 32 ms: a far jump lacks ~1000 tokens, a keystroke at a built place ~3 */
+    completion_pin_speed(e, 1);
     completion_params p;
     completion_params_init(&p);
-    p.max_tokens = 8, p.lookup_draft = 0, p.max_prompt_ms = budget > 0 ? budget : 1;
+    p.max_tokens = 8, p.lookup_draft = 0, p.max_prompt_ms = 32;
     completion_set_params(e, &p);
     if (!run(e, text, far, &r)) goto out;
     CHECKF(r.shrink > 0, "far jump: shrink %d, %d of %d evaluated", r.shrink, r.n_evaluated,
@@ -216,6 +216,20 @@ static void test_quick(engine_model *m) {
     completion_result_free(&got);
     free(t1);
     free(t2);
+    /* a first prefill on a fresh engine, no speed measured yet: the smallest prompt first (it
+     * measures the speed and serves a keystroke soon), then the whole one */
+    completion_engine *g = engine(m, 32);
+    q = request(text, far);
+    if (g && completion_prefill(g, &q, &r, err, sizeof err)) {
+        CHECKF(r.shrink == 4 && r.n_prompt > 2 * small && !r.cancelled,
+               "first prefill: quick shrink %d, prompt %d", r.shrink, r.n_prompt);
+        if (run(g, text, far, &r)) {
+            CHECKF(r.shrink == 0 && r.n_evaluated <= 2, "then: shrink %d, %d evaluated", r.shrink,
+                   r.n_evaluated);
+            completion_result_free(&r);
+        }
+    }
+    completion_free(g);
 out:
     completion_free(e);
     free(text);
