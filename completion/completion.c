@@ -29,7 +29,7 @@ struct completion_engine {
     fim_template fim;
     fim_prompt prompt;
     double tokens_per_ms; /* measured prompt throughput (0 until measured) */
-    bool speed_pinned;    /* completion_pin_speed: tokens_per_ms is not measured */
+    bool speed_pinned;    /* assumed_tokens_per_ms: tokens_per_ms is not measured */
     completion_cache cache;
 };
 
@@ -58,6 +58,7 @@ static void apply_defaults(completion_params *p) {
     if (p->lookup_draft < 0) p->lookup_draft = 0;
     if (p->max_prompt_ms < 0) p->max_prompt_ms = 0;
     if (p->max_gen_ms < 0) p->max_gen_ms = 0;
+    if (!(p->assumed_tokens_per_ms > 0)) p->assumed_tokens_per_ms = 0; /* NaN and negatives too */
     /* Prompt + generation must fit the context: shrink the windows, never fail on settings. */
     int room = p->n_ctx - p->max_tokens - 16;
     if (room < 32) room = 32;
@@ -67,6 +68,15 @@ static void apply_defaults(completion_params *p) {
         p->suffix_tokens = room / 4;
         p->prefix_tokens = room - p->suffix_tokens;
     }
+}
+
+static void pin_speed(completion_engine *e) {
+    bool pin = e->p.assumed_tokens_per_ms > 0;
+    if (pin)
+        e->tokens_per_ms = e->p.assumed_tokens_per_ms;
+    else if (e->speed_pinned)
+        e->tokens_per_ms = 0; /* measured again from now on */
+    e->speed_pinned = pin;
 }
 
 completion_engine *completion_new(engine_model *model, const completion_params *params, char *err,
@@ -79,6 +89,7 @@ completion_engine *completion_new(engine_model *model, const completion_params *
     e->p = *params;
     apply_defaults(&e->p);
     e->model = model; /* borrowed */
+    pin_speed(e);
     /* Shrunk windows take at most half the whole ones; generation needs room after them. */
     e->quick_n_ctx = e->p.n_ctx / 2 + 128 < e->p.n_ctx ? e->p.n_ctx / 2 + 128 : e->p.n_ctx;
     if (!completion_fim_template_find(e->model, &e->fim, err, errlen) ||
@@ -96,6 +107,7 @@ void completion_set_params(completion_engine *e, const completion_params *p) {
     q.n_ctx = e->p.n_ctx;
     apply_defaults(&q);
     e->p = q;
+    pin_speed(e);
 }
 
 void completion_free(completion_engine *e) {
@@ -176,11 +188,6 @@ static bool build_prompt(completion_engine *e, const completion_request *r, fit_
         double est = (double)lacking(e, plan->slot, plan->keep) / e->tokens_per_ms;
         if (fits && est <= e->p.max_prompt_ms) return true;
     }
-}
-
-void completion_pin_speed(completion_engine *e, double tokens_per_ms) {
-    e->tokens_per_ms = tokens_per_ms;
-    e->speed_pinned = true;
 }
 
 bool completion_fim_supported(const engine_model *m, char *err, size_t errlen) {

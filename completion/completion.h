@@ -49,6 +49,9 @@ typedef struct {
      * prompt's cache is not evicted and completion_prefill can finish it at a pause; requests
      * take the whole prompt again once its cache lacks little enough. 0 = none. */
     int max_prompt_ms;
+    /* Tests: the prefill speed the budget assumes (tokens per ms), never measured, so its
+     * decisions do not depend on the machine's load; 0 = measured. */
+    double assumed_tokens_per_ms;
     /* Generation time cap: after this many ms of generating, the suggestion is the part of it
      * that was certain by then (what streaming has shown: the first line as far as it got, whole
      * lines after it). 0 = none. */

@@ -55,10 +55,6 @@ bool completion_slot_fill(completion_slot *s, const int32_t *ids, int64_t n, int
  * *refreshed; a cancel between passes (or within one) leaves the cache whole, less of it stale. */
 bool completion_slot_refresh(completion_slot *s, const slot_fill_how *how, int32_t *refreshed,
                              bool *cancelled, char *err, size_t errlen);
-/* Tests: the prompt budget's decisions without timing — the prefill speed is this, never
- * measured (completion.c). */
-void completion_pin_speed(completion_engine *e, double tokens_per_ms);
-
 /* Whether s holds entries that a refresh would make exact. */
 bool completion_slot_stale(const completion_slot *s);
 

@@ -199,6 +199,9 @@ void lsp_ahead_settings(lsp_server *s, json_t *o) {
     if (json_is_boolean(on)) s->opt.no_prefill_ahead = !json_is_true(on);
     if (json_is_integer(ms) && json_integer_value(ms) >= 0 && json_integer_value(ms) <= 10000)
         s->ahead.debug_chunk_ms = (int)json_integer_value(ms);
+    json_t *speed = json_object_get(o, "debugTokensPerMs"); /* 0 = measured again */
+    if (json_is_number(speed) && json_number_value(speed) >= 0 && json_number_value(speed) <= 1e6)
+        s->ahead.debug_tokens_per_ms = json_number_value(speed);
     if (s->opt.no_prefill_ahead) {
         idle_off(&s->ahead);
         lsp_cancel_jobs(s, NULL, "prefill");

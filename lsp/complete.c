@@ -382,6 +382,7 @@ static lsp_job *complete_job(lsp_server *s) {
     d->params.line_in_middle = !s->opt.classic_layout;
     d->params.max_prompt_ms = s->opt.max_prompt_ms;
     d->params.max_gen_ms = s->opt.max_gen_ms;
+    d->params.assumed_tokens_per_ms = s->ahead.debug_tokens_per_ms;
     d->params.max_tokens = s->opt.max_tokens;
     d->params.lookup_draft = s->opt.lookup_draft;
     d->params.context_tokens = s->opt.context_tokens;

@@ -199,9 +199,10 @@ typedef struct {
 typedef struct {
     bool cursor_seen;   /* a client sent hearth/cursor: it tells us where the cursor is */
     int debug_chunk_ms; /* tests: each prefill chunk waits this long first (debugPrefillChunkMs) */
-    uv_timer_t idle;    /* IDLE_MS after an edit no request followed: a prefill at its end */
-    bool idle_ready;    /* the timer is initialised (lazily; closed at stop) */
-    char *idle_uri;     /* the edited document, and where its last edit ended */
+    double debug_tokens_per_ms; /* tests: the prefill speed the budget assumes (debugTokensPerMs) */
+    uv_timer_t idle; /* IDLE_MS after an edit no request followed: a prefill at its end */
+    bool idle_ready; /* the timer is initialised (lazily; closed at stop) */
+    char *idle_uri;  /* the edited document, and where its last edit ended */
     size_t idle_off;
     uint64_t idle_touched;
     const char *idle_why; /* "idle", "open" for the didOpen guess, "refresh" after kvShift */

@@ -20,7 +20,6 @@
 
 #include "completion.h"
 #include "engine.h"
-#include "slot.h"
 #include "test.h"
 
 static const char *vocab_dir, *tmp_dir;
@@ -175,10 +174,9 @@ static void test_quick(engine_model *m) {
     if (!e || !run(e, text, top, &r)) goto out;
     completion_result_free(&r);
     /* 1 token a ms, 32 ms: a far jump lacks ~1000 tokens, a keystroke at a built place ~3 */
-    completion_pin_speed(e, 1);
     completion_params p;
     completion_params_init(&p);
-    p.max_tokens = 8, p.lookup_draft = 0, p.max_prompt_ms = 32;
+    p.max_tokens = 8, p.lookup_draft = 0, p.max_prompt_ms = 32, p.assumed_tokens_per_ms = 1;
     completion_set_params(e, &p);
     if (!run(e, text, far, &r)) goto out;
     CHECKF(r.shrink > 0, "far jump: shrink %d, %d of %d evaluated", r.shrink, r.n_evaluated,

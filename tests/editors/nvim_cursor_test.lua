@@ -21,7 +21,7 @@ H.run(function()
   end
   vim.fn.writefile(lines, dir .. '/f.py')
   local hearth = require('hearth')
-  hearth.setup({ cmd = { bin, 'lsp' }, init_options = { completionModel = model, threads = 1, maxPromptMs = 0 },
+  hearth.setup({ cmd = { bin, 'lsp' }, init_options = { completionModel = model, threads = 1, maxPromptMs = 0, maxGenMs = 0 },
     auto_trigger = false, cursor_debounce_ms = 20 })
   vim.cmd('edit ' .. dir .. '/f.py')
   local buf = api.nvim_get_current_buf()

@@ -35,7 +35,7 @@ H.run(function()
   local hearth = require('hearth')
   hearth.setup({
     cmd = { bin, 'lsp' },
-    init_options = { completionModel = model, threads = 2, maxPromptMs = 0 },
+    init_options = { completionModel = model, threads = 2, maxPromptMs = 0, maxGenMs = 0 },
     debounce_ms = 20,
   })
   H.eq(1, vim.fn.hlexists('HearthSuggestion'), 'HearthSuggestion exists')

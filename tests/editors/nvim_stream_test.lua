@@ -31,7 +31,7 @@ H.run(function()
   hearth.setup({
     cmd = { bin, 'lsp' },
     init_options = { completionModel = model, threads = 1, maxTokens = 4096, contextSize = 8192,
-      maxPromptMs = 0 },
+      maxPromptMs = 0, maxGenMs = 0 },
     debounce_ms = 300, -- a new request waits: what the cancelled one left is seen first
   })
   vim.cmd('edit ' .. dir .. '/fib.py')

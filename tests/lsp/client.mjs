@@ -77,11 +77,12 @@ export class Client {
     }), ms, `timed out waiting for ${what}`);
   }
 
-  // maxPromptMs 0 unless a test asks: the server's prompt budget (500 ms) shrinks windows by the
-  // measured prefill speed, which a loaded machine or a sanitizer build would make vary; tests
-  // count prompt tokens, and the budget has tests of its own.
+  // maxPromptMs and maxGenMs 0 unless a test asks: the prompt budget shrinks windows by the
+  // measured prefill speed, and the generation cap cuts suggestions by the clock, which a loaded
+  // machine or a sanitizer build would make vary; tests count prompt tokens and compare texts, and
+  // both have tests of their own.
   async initialize(params = {}) {
-    const initializationOptions = { maxPromptMs: 0, ...params.initializationOptions };
+    const initializationOptions = { maxPromptMs: 0, maxGenMs: 0, ...params.initializationOptions };
     const r = await this.request('initialize', { processId: null, rootUri: null,
       capabilities: {}, ...params, initializationOptions });
     this.notify('initialized', {});

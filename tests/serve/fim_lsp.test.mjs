@@ -104,7 +104,7 @@ function at(text) {
 
 async function lspSuggest(model, docs, uri, prefix) {
   const c = new Client();
-  await c.initialize({ initializationOptions: { completionModel: model, threads: 1, maxPromptMs: 0 } });
+  await c.initialize({ initializationOptions: { completionModel: model, threads: 1, maxPromptMs: 0, maxGenMs: 0 } });
   const m = await c.waitFor((x) => x.method === 'window/logMessage' && /completion model/.test(x.params.message),
     'model load', 60000);
   assert.match(m.params.message, /loaded/);

@@ -90,7 +90,7 @@ test('the bridge turns the real server reply into an item at the cursor', { skip
 test('Streams serves the real server\'s partial suggestions, each a prefix of the reply', { skip, timeout: 120000 }, async () => {
   const s = new Server();
   try {
-    await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: MODEL, maxTokens: 200 } });
+    await s.request('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { completionModel: MODEL, maxTokens: 200, maxGenMs: 0 } });
     s.send({ method: 'initialized', params: {} });
     const uri = 'file:///tmp/hearth-vscode-test/fib.py';
     const text = 'import sys\n\n\ndef fib(n):\n    if n < 2:\n        return n\n    \n';
