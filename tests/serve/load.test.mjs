@@ -9,7 +9,7 @@
 // env: HEARTH_BIN, HEARTH_REF_DIR
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -230,4 +230,21 @@ test('an unknown --template is refused at start-up, naming the known ones', { sk
   const code = await new Promise((r) => p.on('exit', r));
   assert.notEqual(code, 0, err);
   assert.match(err, /unknown chat template 'nonsense' \(known: chatml, qwen3, llama3, harmony\)/);
+});
+
+// A model path that is a fifo hung the server's start for ever (opening it waited for a writer);
+// one that is a directory was "no such file". Both are refused at once, named for what they are.
+test('a model path that is a fifo or a directory is refused at start-up', { skip, timeout: 60000 }, async () => {
+  const fifo = join(TMP, 'model.gguf');
+  execFileSync('mkfifo', [fifo]);
+  for (const [args, kind] of [[['-m', fifo], 'fifo'], [['-m', QWEN, '--embedding-model', fifo], 'fifo'],
+    [['-m', TMP], 'directory']]) {
+    const p = spawn(BIN, ['serve', '--port', '0', '-q', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    servers.push(p);
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; if (/listening on/.test(err)) p.kill('SIGTERM'); });
+    const code = await new Promise((r) => p.on('exit', r));
+    assert.notEqual(code, 0, err);
+    assert.match(err, new RegExp(`is a ${kind}, not a model file`));
+  }
 });
