@@ -122,15 +122,24 @@ static bool get_gen_params(serve_server *s, json_t *o, serve_job *j, long def_ma
     return true;
 }
 
+/* Counts the tokens the tokenizer made for a prompt (worker threads; /health shows them). */
+static void count_tokenized(serve_server *s, int64_t n) {
+    if (n <= 0) return;
+    pthread_mutex_lock(&s->mu);
+    s->n_prompt_tokens_tokenized += n;
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* Tokenizes text into a fresh array, stopping past max tokens; -1 on error, -2 when longer
  * than max. */
-static int32_t tokenize(const engine_model *m, const char *text, size_t len, bool add_special,
+static int32_t tokenize(serve_server *s, const char *text, size_t len, bool add_special,
                         bool parse_special, int32_t max, int32_t **out, why *w) {
     int32_t *ids = malloc(((size_t)max + 1) * sizeof(int32_t));
     char err[ENGINE_ERR_LEN];
-    int64_t n = ids ? engine_tokenize_upto(m, text, len, add_special, parse_special, ids, max, err,
-                                           sizeof err)
+    int64_t n = ids ? engine_tokenize_upto(s->model, text, len, add_special, parse_special, ids,
+                                           max, err, sizeof err)
                     : -1;
+    count_tokenized(s, n);
     if (n < 0 || n > max) {
         if (n < 0) snprintf(w->msg, sizeof w->msg, "cannot tokenize: %s", ids ? err : "no memory");
         free(ids);
@@ -176,6 +185,7 @@ static int32_t fim_prompt(serve_server *s, const char *pre, size_t npre, const c
     completion_request r = {.prefix = pre, .prefix_len = npre, .suffix = suf, .suffix_len = nsuf};
     int64_t n = 0;
     if (!completion_prompt_tokens(s->model, &p, &r, out, &n, w->msg, sizeof w->msg)) return -1;
+    count_tokenized(s, n);
     if (n > s->p.max_prompt) {
         free(*out);
         *out = NULL;
@@ -211,7 +221,7 @@ static serve_job *parse_completion(serve_server *s, json_t *o, why *w) {
     else if (suffix)
         n = fim_prompt(s, prompt, np, suffix, ns, &ids, w);
     else
-        n = tokenize(s->model, prompt, np, true, true, s->p.max_prompt, &ids, w);
+        n = tokenize(s, prompt, np, true, true, s->p.max_prompt, &ids, w);
     if (!w->msg[0] && set_prompt(s, j, ids, n, w)) return j;
     if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "invalid request");
     pthread_mutex_lock(&s->mu);
@@ -367,6 +377,7 @@ static bool chat_prompt(serve_server *s, json_t *msgs, const char *reasoning, se
                                             err, sizeof err)
                     : -1;
     if (ok && k < 0) snprintf(w->msg, sizeof w->msg, "%s", ids ? err : "out of memory");
+    count_tokenized(s, k);
     for (size_t i = 0; texts && i < n; i++) free(texts[i]);
     free(texts);
     free(m);
@@ -485,10 +496,12 @@ static bool authorized(const serve_server *s, const char *header) {
 
 static void reply_health(serve_server *s, conn *c) {
     pthread_mutex_lock(&s->mu);
-    json_t *o = json_pack("{s:s, s:i, s:i, s:I, s:I, s:I}", "status", "ok", "requests_active",
-                          s->n_active, "requests_queued", s->n_queued, "requests_served",
-                          (json_int_t)s->n_served, "requests_cancelled", (json_int_t)s->n_cancelled,
-                          "embedding_slices", (json_int_t)s->n_embed_slices);
+    json_t *o =
+        json_pack("{s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:I}", "status", "ok", "requests_active",
+                  s->n_active, "requests_queued", s->n_queued, "requests_parsing", s->n_parsing,
+                  "requests_served", (json_int_t)s->n_served, "requests_cancelled",
+                  (json_int_t)s->n_cancelled, "embedding_slices", (json_int_t)s->n_embed_slices,
+                  "prompt_tokens_tokenized", (json_int_t)s->n_prompt_tokens_tokenized);
     pthread_mutex_unlock(&s->mu);
     json_object_set_new(o, "models", serve_models_health(s)); /* runtime/ registry: loads */
     json_object_set_new(o, "engine_threads", json_integer(engine_pool_workers() + 1));
@@ -577,6 +590,7 @@ static void parse_body(uv_work_t *req) {
     parse_work *pw = req->data;
     serve_server *s = pw->s;
     why *w = &pw->w;
+    if (pw->body_len >= s->test_parse_gate_bytes) serve_test_gate_wait(s, s->test_parse_gate);
     json_error_t jerr;
     json_t *o = json_loadb(pw->body, pw->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(o)) {
@@ -616,6 +630,7 @@ static void parsed(uv_work_t *req, int status) {
     parse_work *pw = req->data;
     serve_server *s = pw->s;
     serve_job *j = status ? NULL : pw->job;
+    s->n_parsing--;
     if (!serve_conn_open(pw->c)) { /* the client left meanwhile */
         if (j) {
             pthread_mutex_lock(&s->mu);
@@ -647,12 +662,14 @@ static void handle_post(serve_server *s, conn *c, route rt, const http_request *
         .s = s, .c = c, .rt = rt, .body = r->body, .path = r->path, .body_len = r->body_len};
     pw->req.data = pw;
     serve_conn_hold(c);
+    s->n_parsing++;
     if (serve_conn_detached(c)) { /* the fuzz target: no loop, no worker */
         parse_body(&pw->req);
         parsed(&pw->req, 0);
         return;
     }
     if (uv_queue_work(&s->loop, &pw->req, parse_body, parsed)) {
+        s->n_parsing--;
         serve_conn_release(c);
         free(pw);
         serve_api_error(c, 500, "cannot queue the request", NULL);

@@ -118,6 +118,7 @@ struct serve_server {
     uv_async_t wake;
     uv_signal_t sig_int, sig_term;
     int n_conns;
+    int n_parsing; /* POST bodies on a worker thread now (for /health) */
     int64_t next_id;
     runtime_sched *rs; /* the one inference thread (runtime/): lanes FIM > embeddings > chat */
     /* shared [mu] */
@@ -128,6 +129,10 @@ struct serve_server {
     int n_queued, n_active;                          /* every kind of job */
     int64_t n_cancelled, n_served;
     int64_t n_embed_slices; /* embedding slices run (for /health) */
+    /* prompt tokens the tokenizer made for completion, chat and FIM prompts, refused ones
+     * included (for /health: tokenizing stops just past the prompt limit, so an oversized
+     * prompt adds about limit + 1) */
+    int64_t n_prompt_tokens_tokenized;
     double embed_tok_per_s; /* scheduler thread: the last slice's speed, sizes the next */
     void *sched;            /* [sched] the batching state (sched.c) */
     /* /v1/search (search.c): set up before the loop runs, read-only after; a searcher is
@@ -139,6 +144,15 @@ struct serve_server {
     /* Test hook (HEARTH_TEST_FIM_STEPS=1): a FIM runs a batching step at every check instead of
      * by time, so a test of the interleaving does not depend on the machine's speed. */
     bool test_fim_steps;
+    /* Test hook (HEARTH_TEST_PARSE_GATE=path, HEARTH_TEST_PARSE_GATE_BYTES=n): the worker that
+     * parses and tokenizes a body of at least n bytes waits while path exists (or until the
+     * server stops), so a test holds a big prompt's tokenizing and checks that the loop serves
+     * other requests meanwhile, without depending on how long tokenizing takes. */
+    const char *test_parse_gate;
+    size_t test_parse_gate_bytes;
+    /* Test hook (HEARTH_TEST_BATCH_GATE=path): the batching job waits while path exists before
+     * it admits requests, so a test queues several and has them admitted in one step. */
+    const char *test_batch_gate;
 };
 
 /* ---- jobs (job.c) ---- */
@@ -150,6 +164,9 @@ void serve_job_push_text_locked(serve_server *s, serve_job *j, const char *text,
 void serve_job_mark_ready_locked(serve_server *s, serve_job *j);
 
 /* ---- server.c ---- */
+/* A test hook's gate (any thread): waits while the file path exists, or until the server stops;
+ * returns at once when path is NULL. */
+void serve_test_gate_wait(serve_server *s, const char *path);
 /* For /health: each model file the registry loaded, with its load count (any thread). */
 json_t *serve_models_health(serve_server *s);
 

@@ -326,6 +326,7 @@ static void batch_run(runtime_job *rj) {
     serve_server *s = rj->user;
     sched_state *st = s->sched;
     for (;;) {
+        serve_test_gate_wait(s, s->test_batch_gate);
         end_cancelled(s, st);
         admit_queued(s, st);
         step(s, st, s->p.n_batch);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -116,6 +117,16 @@ json_t *serve_models_health(serve_server *s) {
     return a;
 }
 
+void serve_test_gate_wait(serve_server *s, const char *path) {
+    while (path) {
+        pthread_mutex_lock(&s->mu);
+        bool stopping = s->stopping;
+        pthread_mutex_unlock(&s->mu);
+        if (stopping || access(path, F_OK) != 0) return;
+        uv_sleep(5);
+    }
+}
+
 /* The scheduler has news: hand every ready job's output to its connection. */
 static void on_wake(uv_async_t *a) {
     serve_server *s = a->data;
@@ -168,6 +179,10 @@ static bool start(serve_server *s, char *err, size_t errlen) {
     s->sig_int.data = s->sig_term.data = s;
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+    s->test_parse_gate = getenv("HEARTH_TEST_PARSE_GATE"); /* test hooks (internal.h) */
+    s->test_batch_gate = getenv("HEARTH_TEST_BATCH_GATE");
+    const char *gate_bytes = getenv("HEARTH_TEST_PARSE_GATE_BYTES");
+    s->test_parse_gate_bytes = gate_bytes ? strtoull(gate_bytes, NULL, 10) : 0;
     return serve_http_listen(s, err, errlen) && serve_sched_start(s, err, errlen);
 }
 
