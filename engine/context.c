@@ -15,15 +15,28 @@ engine_ctx_params engine_ctx_default_params(void) {
     return p;
 }
 
+int32_t ctx_swa_ring(const engine_model *m, int32_t n_ctx, int32_t n_batch) {
+    if (m->n_swa <= 0) return n_ctx;
+    int64_t rows =
+        (int64_t)m->n_swa - 1 + (n_batch > SWA_RING_MIN_BATCH ? n_batch : SWA_RING_MIN_BATCH);
+    return rows < n_ctx ? (int32_t)rows : n_ctx;
+}
+
 uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv_type) {
     const engine_model_info *in = &m->info;
     uint64_t per_pos = kv_bytes_of(kv_type, (size_t)in->n_head_kv * (size_t)in->head_dim);
-    return 2 * per_pos * (uint64_t)n_ctx * (uint64_t)in->n_layer;
+    int32_t n_batch = n_ctx < 512 ? n_ctx : 512; /* engine_ctx_new's default */
+    uint64_t swa = (uint64_t)(m->n_swa > 0 ? in->n_swa_layers : 0);
+    uint64_t rows = (uint64_t)n_ctx * ((uint64_t)in->n_layer - swa) +
+                    (uint64_t)ctx_swa_ring(m, n_ctx, n_batch) * swa;
+    return 2 * per_pos * rows;
 }
 
-/* One sequence (engine_ctx_new): its positions fill cache rows 0..n_past-1. */
+/* One sequence (engine_ctx_new): position j is cache row j, and in sliding-window layers row
+ * j % swa_rows, where rows of positions [ring_lo, n_past) are still held. */
 struct ctx_seq {
     int32_t n_past;
+    int32_t ring_lo;
     int32_t logits_first, n_last_eval; /* the last engine_eval: token of logits row 0, tokens */
 };
 
@@ -69,8 +82,9 @@ static bool alloc_buffers(ctx_core *c) {
     c->v = calloc((size_t)in->n_layer, sizeof *c->v);
     if (!c->k || !c->v) return false;
     for (int l = 0; l < in->n_layer; l++) {
-        c->k[l] = track(c, (size_t)c->kv_rows * kv_bytes_of(c->kv_type, kv));
-        c->v[l] = track(c, (size_t)c->kv_rows * kv_bytes_of(c->kv_type, kv));
+        size_t rows = (size_t)(c->m->layers && c->m->layers[l].swa ? c->swa_rows : c->kv_rows);
+        c->k[l] = track(c, rows * kv_bytes_of(c->kv_type, kv));
+        c->v[l] = track(c, rows * kv_bytes_of(c->kv_type, kv));
         if (!c->k[l] || !c->v[l]) return false;
     }
     c->x = track(c, nb * e * 4);
@@ -91,10 +105,11 @@ static bool alloc_buffers(ctx_core *c) {
     c->attn_scratch = track(c, (size_t)threadpool_size(c->pool) * c->attn_scratch_floats * 4);
     c->attn_tiles = track(c, (nb + 1) * sizeof(int32_t));
     c->swa_lo = track(c, nb * sizeof(int32_t));
+    c->swa_row = track(c, nb * sizeof(int32_t));
     if (in->n_expert > 0 && !alloc_moe(c)) return false;
     return c->x && c->xn && c->q && c->kc && c->vc && c->attn && c->gate && c->up &&
            (c->scores || !attn_by_rows((int)group, c->causal)) && c->xq && c->attn_scratch &&
-           c->attn_tiles && c->swa_lo && alloc_batch(c);
+           c->attn_tiles && c->swa_lo && c->swa_row && alloc_batch(c);
 }
 
 static void free_buffers(ctx_core *c) {
@@ -108,9 +123,9 @@ static void free_buffers(ctx_core *c) {
                   c->attn,  c->gate,   c->up,      c->scores, c->router,
                   c->sel_w, c->moe_in, c->moe_out, c->logits, c->attn_scratch};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
-    int32_t *ints[] = {c->attn_tiles,   c->sel_id,          c->routed,
-                       c->batch.pos,    c->batch.lo,        c->batch.hi,
-                       c->batch.kv_row, c->batch.logit_tok, c->swa_lo};
+    int32_t *ints[] = {c->attn_tiles, c->sel_id,   c->routed,       c->batch.pos,
+                       c->batch.lo,   c->batch.hi, c->batch.kv_row, c->batch.logit_tok,
+                       c->swa_lo,     c->swa_row};
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) free(ints[i]);
     free(c->xq);
     if (c->pool) threadpool_free(c->pool);
@@ -162,8 +177,13 @@ static bool params_ok(const engine_model *m, const engine_ctx_params *d, char *e
     return true;
 }
 
+int32_t ctx_n_batch(const engine_ctx_params *p, int32_t n_ctx) {
+    int32_t n_batch = p && p->n_batch ? p->n_batch : 512;
+    return n_batch < n_ctx ? n_batch : n_ctx;
+}
+
 engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n_ctx,
-                    int32_t kv_rows, char *err, size_t errlen) {
+                    int32_t kv_rows, int32_t swa_rows, char *err, size_t errlen) {
     engine_ctx_params d = p ? *p : engine_ctx_default_params();
     if (!params_ok(m, &d, err, errlen)) return NULL;
     engine_ctx *ctx = calloc(1, sizeof *ctx);
@@ -176,8 +196,8 @@ engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n
     if (!n_ctx) n_ctx = d.n_ctx;
     c->n_ctx = n_ctx ? n_ctx : (m->info.n_ctx_train < 4096 ? m->info.n_ctx_train : 4096);
     c->kv_rows = kv_rows ? kv_rows : c->n_ctx;
-    c->n_batch = d.n_batch ? d.n_batch : 512;
-    if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
+    c->n_batch = ctx_n_batch(&d, c->n_ctx);
+    c->swa_rows = swa_rows ? swa_rows : ctx_swa_ring(m, c->n_ctx, c->n_batch);
     c->kv_type = d.kv_type;
     c->causal = m->arch->family != FAMILY_BERT;
     c->attn_k = attn_kernels_for(quant_active_isa(), m->info.head_dim);
@@ -190,15 +210,20 @@ engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n
     return ctx;
 }
 
-engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
-                           size_t errlen) {
-    engine_ctx *c = ctx_new(m, p, 0, 0, err, errlen);
+engine_ctx *ctx_seq_new(const engine_model *m, const engine_ctx_params *p, int32_t swa_rows,
+                        char *err, size_t errlen) {
+    engine_ctx *c = ctx_new(m, p, 0, 0, swa_rows, err, errlen);
     if (c && !(c->seq = calloc(1, sizeof *c->seq))) {
         engine_ctx_free(c);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     return c;
+}
+
+engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
+                           size_t errlen) {
+    return ctx_seq_new(m, p, 0, err, errlen);
 }
 
 void engine_ctx_free(engine_ctx *c) {
@@ -220,12 +245,21 @@ int32_t engine_n_past(const engine_ctx *c) {
 }
 
 void engine_kv_keep(engine_ctx *c, int32_t n) {
+    ctx_seq *s = c->seq;
     if (n < 0) n = 0;
-    /* entries past n_past are never read, so no clearing */
-    if (c->seq && n < c->seq->n_past) c->seq->n_past = n;
+    if (!s || n >= s->n_past) return;
+    /* entries past n_past are never read, so no clearing; but the next token at n reads the
+     * sliding-window layers' positions from n - n_swa + 1 on, which the ring may have overwritten:
+     * then nothing short of starting over is exact */
+    int32_t from = n - c->core.m->n_swa + 1;
+    if (c->core.m->n_swa > 0 && (from > 0 ? from : 0) < s->ring_lo) n = 0;
+    s->n_past = n;
+    if (n == 0) s->ring_lo = 0;
 }
 
 void engine_kv_extend(engine_ctx *c, int32_t n) {
+    /* a sliding-window model's rows cannot have been moved in (engine_kv_move refuses it) */
+    if (c->core.m->n_swa > 0) return;
     if (c->seq && n > c->seq->n_past && n <= c->core.n_ctx) c->seq->n_past = n;
 }
 
@@ -246,13 +280,17 @@ static fwd_batch *seq_batch(engine_ctx *c, const int32_t *ids, int32_t n) {
     int32_t past = c->seq->n_past;
     b->n = n;
     b->ids = ids;
+    b->swa_row = c->core.swa_row;
     for (int32_t t = 0; t < n; t++) {
         b->pos[t] = b->kv_row[t] = past + t;
+        b->swa_row[t] = (past + t) % c->core.swa_rows;
         b->lo[t] = 0;
         b->hi[t] = past + t + 1;
     }
     b->blocks = NULL;
     b->kv_block = 0;
+    b->swa_blocks = NULL;
+    b->swa_ring = c->core.swa_rows;
     b->n_logits = 0;
     b->logits = NULL;
     b->hidden = NULL;
@@ -308,6 +346,8 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
         b->hidden = hidden ? hidden + (size_t)done * e : NULL;
         forward_batch(&c->core, b);
         c->seq->n_past += chunk;
+        int32_t overwritten = c->seq->n_past - c->core.swa_rows; /* ring rows reused below it */
+        if (overwritten > c->seq->ring_lo) c->seq->ring_lo = overwritten;
         done += chunk;
     }
     return true;
