@@ -25,11 +25,14 @@ int32_t ctx_swa_ring(const engine_model *m, int32_t n_ctx, int32_t n_batch) {
 uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv_type) {
     const engine_model_info *in = &m->info;
     uint64_t per_pos = kv_bytes_of(kv_type, (size_t)in->n_head_kv * (size_t)in->head_dim);
-    int32_t n_batch = n_ctx < 512 ? n_ctx : 512; /* engine_ctx_new's default */
     uint64_t swa = (uint64_t)(m->n_swa > 0 ? in->n_swa_layers : 0);
     uint64_t rows = (uint64_t)n_ctx * ((uint64_t)in->n_layer - swa) +
-                    (uint64_t)ctx_swa_ring(m, n_ctx, n_batch) * swa;
+                    (uint64_t)engine_kv_swa_rows(m, n_ctx) * swa;
     return 2 * per_pos * rows;
+}
+
+int32_t engine_kv_swa_rows(const engine_model *m, int32_t n_ctx) {
+    return ctx_swa_ring(m, n_ctx, ctx_n_batch(NULL, n_ctx));
 }
 
 /* One sequence (engine_ctx_new): position j is cache row j, and in sliding-window layers row

@@ -102,12 +102,19 @@ void engine_ctx_free(engine_ctx *c);
 int32_t engine_ctx_n_ctx(const engine_ctx *c);
 /* Bytes of KV cache + scratch the context allocated. */
 uint64_t engine_ctx_memory(const engine_ctx *c);
-/* Estimated KV-cache bytes for a model at n_ctx positions. */
+/* Estimated KV-cache bytes for a model at n_ctx positions (the default n_batch). Sliding-window
+ * layers (gpt-oss) keep engine_kv_swa_rows rows each, not n_ctx: a ring of the window and one
+ * batch in a one-sequence context; in a paged one, blocks returned once out of the window. */
 uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv_type);
+int32_t engine_kv_swa_rows(const engine_model *m, int32_t n_ctx);
 
 /* Positions currently in the KV cache (the next token is evaluated at this position). */
 int32_t engine_n_past(const engine_ctx *c);
-/* Keeps the first n positions of the KV cache and drops the rest (n <= n_past). */
+/* Keeps the first n positions of the KV cache and drops the rest (n <= n_past). A model with
+ * sliding-window layers may keep fewer: the next token at n reads those layers' positions
+ * [n - n_swa + 1, n), which their ring holds only if n is at most about one batch (n_batch, at
+ * least 8) below the positions evaluated since; otherwise it keeps none (0), so that what is
+ * evaluated next stays exact. Read engine_n_past afterwards. */
 void engine_kv_keep(engine_ctx *c, int32_t n);
 /* Reusing cached entries at other positions (kv_shift.c): moves the K/V entries of positions
  * [from, from+n) (all below n_past) to [to, to+n) (the ranges may overlap), turning each key to
@@ -120,7 +127,7 @@ void engine_kv_keep(engine_ctx *c, int32_t n);
  * layers (gpt-oss), or ranges outside the cache. */
 bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err, size_t errlen);
 /* Declares positions [n_past, n) held (n <= n_ctx): their rows must have been filled by
- * engine_kv_move; nothing checks it. */
+ * engine_kv_move; nothing checks it. Does nothing for sliding-window models (no moves). */
 void engine_kv_extend(engine_ctx *c, int32_t n);
 
 /* Evaluates n tokens at positions n_past .. n_past+n-1 (batched), appending them to the cache.
