@@ -201,6 +201,10 @@ int32_t engine_kv_blocks_free(const engine_ctx *c) {
     return c->paged ? c->paged->n_free_blocks : 0;
 }
 
+int32_t batch_swa_blocks_free(const engine_ctx *c) {
+    return c->paged ? c->paged->n_free_swa : -1;
+}
+
 static int32_t blocks_needed(const batch_paged *p, int32_t seq, int32_t n) {
     int64_t end = (int64_t)p->seqs[seq].n_past + n;
     return (int32_t)((end + p->kv_block - 1) / p->kv_block) - blocks_held(p, seq);

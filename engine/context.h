@@ -133,5 +133,7 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
                   char *err, size_t errlen);
 /* The paged-KV bookkeeping of a context (batch.c): block free list, sequences, per-call maps. */
 void batch_paged_free(batch_paged *p);
+/* Free blocks of the sliding-window layers' pool (batch.c; -1: not a paged context). */
+int32_t batch_swa_blocks_free(const engine_ctx *c);
 
 #endif
