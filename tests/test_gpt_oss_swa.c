@@ -2,7 +2,8 @@
  * second block pool), and it changes no result: on a tiny gpt-oss (window 16, every other layer
  * sliding) over prompts of 12+ windows evaluated in chunks of 8 tokens, the logits of the ring
  * equal those of an unbounded cache bit for bit, through decoding and through prefix reuse after
- * edits (engine_kv_keep keeps exactly what the ring still holds and drops to 0 otherwise); a ring
+ * edits (engine_kv_keep keeps exactly what the ring still holds and drops to 0 otherwise) and
+ * speculative lookup dropping its rejected drafts; a ring
  * one row short changes them; the paged path with its second pool gives the unbounded logits
  * and returns every block; the memory reported is the bounded size. */
 #include <math.h>
@@ -157,6 +158,45 @@ static void test_prefix_reuse(const engine_model *m) {
     engine_ctx_free(c);
 }
 
+static bool ignore_text(const char *text, size_t len, void *user) {
+    (void)text, (void)len, (void)user;
+    return true;
+}
+
+/* Greedy generation with prompt lookup drops rejected drafts again (engine_kv_keep a few
+ * positions back): in the ring it gives the tokens plain greedy decoding gives in an unbounded
+ * cache. */
+static void test_lookup_generation(const engine_model *m) {
+    enum { PATTERN = 40, REPEATS = 4, GEN = 60 };
+    int32_t prompt[PATTERN * REPEATS], with[GEN], without[GEN];
+    prompt_ids(prompt, PATTERN, 5);
+    for (int i = PATTERN; i < PATTERN * REPEATS; i++) prompt[i] = prompt[i - PATTERN];
+    engine_gen_request r = {.prompt = prompt,
+                            .n_prompt = PATTERN * REPEATS,
+                            .n_predict = GEN,
+                            .sampling = engine_sampler_default_params(),
+                            .emit = ignore_text,
+                            .out_ids = with,
+                            .out_cap = GEN,
+                            .lookup_draft = 6};
+    r.sampling.temperature = 0.0f;
+    char err[ENGINE_ERR_LEN];
+    engine_gen_stats st_with, st_without;
+    engine_ctx *ring = seq_ctx(m, ENGINE_KV_F32, 0), *full = seq_ctx(m, ENGINE_KV_F32, N_CTX);
+    bool ok = ring && engine_generate(m, ring, &r, &st_with, err, sizeof err);
+    r.lookup_draft = 0;
+    r.out_ids = without;
+    ok = ok && full && engine_generate(m, full, &r, &st_without, err, sizeof err);
+    CHECKF(ok, "generate: %s", err);
+    CHECKF(ok && st_with.n_generated == GEN && st_without.n_generated == GEN &&
+               !memcmp(with, without, sizeof with),
+           "lookup in the ring: %d tokens, plain: %d", st_with.n_generated, st_without.n_generated);
+    CHECKF(st_with.n_drafted > st_with.n_draft_accepted, "drafts %d, accepted %d",
+           st_with.n_drafted, st_with.n_draft_accepted); /* some were dropped again */
+    engine_ctx_free(ring);
+    engine_ctx_free(full);
+}
+
 /* Two sequences interleaved in one paged context (8-row blocks, 8-token chunks), then decoded
  * together: every logit equals the unbounded one-sequence cache's, the sliding-window pool is
  * smaller than the other layers', a sequence at rest holds only its window's blocks, and all of
@@ -250,6 +290,7 @@ int main(void) {
         test_ring_equals_unbounded(m, ENGINE_KV_F16);
         test_ring_one_row_short(m);
         test_prefix_reuse(m);
+        test_lookup_generation(m);
         test_paged(m);
         test_reported_memory(m);
         engine_model_free(m);
