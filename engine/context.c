@@ -26,8 +26,9 @@ uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv
     const engine_model_info *in = &m->info;
     uint64_t per_pos = kv_bytes_of(kv_type, (size_t)in->n_head_kv * (size_t)in->head_dim);
     uint64_t swa = (uint64_t)(m->n_swa > 0 ? in->n_swa_layers : 0);
-    uint64_t rows = (uint64_t)n_ctx * ((uint64_t)in->n_layer - swa) +
-                    (uint64_t)engine_kv_swa_rows(m, n_ctx) * swa;
+    int32_t ring = engine_kv_swa_rows(m, n_ctx);
+    uint64_t rows = (uint64_t)n_ctx * ((uint64_t)in->n_layer - swa) + (uint64_t)ring * swa;
+    if (ring < n_ctx) rows += (uint64_t)(m->n_swa - 1) * swa; /* engine_kv_checkpoint's copy */
     return 2 * per_pos * rows;
 }
 
@@ -40,6 +41,10 @@ int32_t engine_kv_swa_rows(const engine_model *m, int32_t n_ctx) {
 struct ctx_seq {
     int32_t n_past;
     int32_t ring_lo;
+    /* engine_kv_checkpoint: the sliding-window layers' rows of positions
+     * [saved_at - saved_rows, saved_at), per layer K then V, n_swa - 1 rows each; -1: none */
+    int32_t saved_at, saved_rows;
+    uint8_t *saved;
     int32_t logits_first, n_last_eval; /* the last engine_eval: token of logits row 0, tokens */
 };
 
@@ -213,10 +218,22 @@ engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n
     return ctx;
 }
 
+/* Bytes of the rows of positions one checkpoint saves, all sliding-window layers, K and V. */
+static size_t window_bytes(const ctx_core *c) {
+    const engine_model_info *in = &c->m->info;
+    size_t row = kv_bytes_of(c->kv_type, (size_t)in->n_head_kv * (size_t)in->head_dim);
+    return 2 * (size_t)in->n_swa_layers * (size_t)(c->m->n_swa - 1) * row;
+}
+
 engine_ctx *ctx_seq_new(const engine_model *m, const engine_ctx_params *p, int32_t swa_rows,
                         char *err, size_t errlen) {
     engine_ctx *c = ctx_new(m, p, 0, 0, swa_rows, err, errlen);
-    if (c && !(c->seq = calloc(1, sizeof *c->seq))) {
+    bool ok = c && (c->seq = calloc(1, sizeof *c->seq));
+    if (ok) c->seq->saved_at = -1;
+    /* a ring that cannot hold every position needs the checkpoint's copy */
+    if (ok && m->n_swa > 1 && c->core.swa_rows < c->core.n_ctx)
+        ok = (c->seq->saved = track(&c->core, window_bytes(&c->core))) != NULL;
+    if (c && !ok) {
         engine_ctx_free(c);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -232,6 +249,7 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
 void engine_ctx_free(engine_ctx *c) {
     if (!c) return;
     free_buffers(&c->core);
+    if (c->seq) free(c->seq->saved);
     free(c->seq);
     batch_paged_free(c->paged);
     free(c);
@@ -247,16 +265,58 @@ int32_t engine_n_past(const engine_ctx *c) {
     return c->seq ? c->seq->n_past : 0;
 }
 
+/* Copies the sliding-window layers' rows of positions [from, from + n) between the ring and the
+ * checkpoint (to_ring: back into the ring). */
+static void window_copy(engine_ctx *c, int32_t from, int32_t n, bool to_ring) {
+    const ctx_core *core = &c->core;
+    const engine_model *m = core->m;
+    size_t row = kv_bytes_of(core->kv_type, (size_t)m->info.n_head_kv * m->info.head_dim);
+    size_t layer_part = (size_t)(m->n_swa - 1) * row;
+    uint8_t *saved = c->seq->saved;
+    for (int l = 0; l < m->info.n_layer; l++) {
+        for (int kv = 0; m->layers[l].swa && kv < 2; kv++, saved += layer_part) {
+            uint8_t *ring = kv ? core->v[l] : core->k[l];
+            for (int32_t i = 0; i < n; i++) {
+                uint8_t *r = ring + (size_t)((from + i) % core->swa_rows) * row;
+                uint8_t *cp = saved + (size_t)i * row;
+                memcpy(to_ring ? r : cp, to_ring ? cp : r, row);
+            }
+        }
+    }
+}
+
+void engine_kv_checkpoint(engine_ctx *c) {
+    ctx_seq *s = c->seq;
+    if (!s || !s->saved) return; /* no ring, or one that holds every position */
+    int32_t from = s->n_past - (c->core.m->n_swa - 1);
+    if (from < 0) from = 0;
+    window_copy(c, from, s->n_past - from, false);
+    s->saved_at = s->n_past;
+    s->saved_rows = s->n_past - from;
+}
+
+/* Whether the sliding-window layers still hold what a token at position n reads before it. */
+static bool window_held(const engine_ctx *c, int32_t n) {
+    int32_t from = n - c->core.m->n_swa + 1;
+    return c->core.m->n_swa <= 0 || (from > 0 ? from : 0) >= c->seq->ring_lo;
+}
+
 void engine_kv_keep(engine_ctx *c, int32_t n) {
     ctx_seq *s = c->seq;
     if (n < 0) n = 0;
     if (!s || n >= s->n_past) return;
     /* entries past n_past are never read, so no clearing; but the next token at n reads the
      * sliding-window layers' positions from n - n_swa + 1 on, which the ring may have overwritten:
-     * then nothing short of starting over is exact */
-    int32_t from = n - c->core.m->n_swa + 1;
-    if (c->core.m->n_swa > 0 && (from > 0 ? from : 0) < s->ring_lo) n = 0;
+     * then the checkpoint at or before n is the nearest exact place, else the start */
+    if (!window_held(c, n) && s->saved_at >= 0 && s->saved_at <= n) {
+        window_copy(c, s->saved_at - s->saved_rows, s->saved_rows, true);
+        s->ring_lo = s->saved_at - s->saved_rows;
+        n = s->saved_at;
+    } else if (!window_held(c, n)) {
+        n = 0;
+    }
     s->n_past = n;
+    if (s->saved_at > n) s->saved_at = -1; /* positions before it were dropped */
     if (n == 0) s->ring_lo = 0;
 }
 

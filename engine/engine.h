@@ -113,9 +113,15 @@ int32_t engine_n_past(const engine_ctx *c);
 /* Keeps the first n positions of the KV cache and drops the rest (n <= n_past). A model with
  * sliding-window layers may keep fewer: the next token at n reads those layers' positions
  * [n - n_swa + 1, n), which their ring holds only if n is at most about one batch (n_batch, at
- * least 8) below the positions evaluated since; otherwise it keeps none (0), so that what is
- * evaluated next stays exact. Read engine_n_past afterwards. */
+ * least 8) below the positions evaluated since; otherwise it keeps what engine_kv_checkpoint
+ * saved, or none (0), so that what is evaluated next stays exact. Read engine_n_past afterwards. */
 void engine_kv_keep(engine_ctx *c, int32_t n);
+/* Remembers the sliding-window layers' rows of the n_swa - 1 positions before n_past (a model
+ * with such layers; nothing otherwise). A later engine_kv_keep(k) with k at or past this point,
+ * whose window the ring no longer holds, then comes back here instead of to 0, until positions
+ * before it are dropped. engine_generate takes one after evaluating its prompt, so that the next
+ * turn of a conversation keeps the earlier ones. */
+void engine_kv_checkpoint(engine_ctx *c);
 /* Reusing cached entries at other positions (kv_shift.c): moves the K/V entries of positions
  * [from, from+n) (all below n_past) to [to, to+n) (the ranges may overlap), turning each key to
  * its new position (RoPE composes). Exact for the first layer; later layers keep what the tokens

@@ -230,6 +230,7 @@ static bool generate(const engine_model *m, engine_ctx *c, const engine_draft *d
     double t0 = now_s();
     g.ok = req->n_prompt <= 0 ||
            engine_eval(c, req->prompt, (int32_t)req->n_prompt, false, err, errlen);
+    if (g.ok && req->n_prompt > 0) engine_kv_checkpoint(c);   /* a next turn may start here */
     if (g.ok && d && max_draft > 0) draft_sync(&g, g.n_hist); /* the draft's prefill */
     double t1 = now_s();
     st->prompt_s = t1 - t0;

@@ -3,7 +3,8 @@
  * sliding) over prompts of 12+ windows evaluated in chunks of 8 tokens, the logits of the ring
  * equal those of an unbounded cache bit for bit, through decoding and through prefix reuse after
  * edits (engine_kv_keep keeps exactly what the ring still holds and drops to 0 otherwise) and
- * speculative lookup dropping its rejected drafts; a ring
+ * speculative lookup dropping its rejected drafts, and back to a checkpoint (engine_generate's, at
+ * its prompt's end: a conversation's next turn); a ring
  * one row short changes them; the paged path with its second pool gives the unbounded logits
  * and returns every block; the memory reported is the bounded size. */
 #include <math.h>
@@ -90,7 +91,9 @@ static void test_ring_equals_unbounded(const engine_model *m, engine_kv_type kv)
     CHECK(ring && full && ring->core.swa_rows == RING && full->core.swa_rows == N_CTX);
     if (!ring || !full) return;
     uint64_t saved = engine_ctx_memory(full) - engine_ctx_memory(ring);
-    CHECKF(saved == 2 * N_SWA_LAYERS * (uint64_t)(N_CTX - RING) * kv_row_bytes(m, kv),
+    /* the ring's rows, less the window engine_kv_checkpoint keeps a copy of */
+    CHECKF(saved ==
+               2 * N_SWA_LAYERS * (uint64_t)(N_CTX - RING - (WINDOW - 1)) * kv_row_bytes(m, kv),
            "memory saved %llu", (unsigned long long)saved);
     bool ok = eval(ring, ids, N_PROMPT, got) && eval(full, ids, N_PROMPT, want);
     for (int i = N_PROMPT; ok && i < N_PROMPT + 24; i++) { /* greedy, one token at a time */
@@ -155,6 +158,41 @@ static void test_prefix_reuse(const engine_model *m) {
     c = seq_ctx(m, ENGINE_KV_F32, 0);
     CHECK(eval(c, ids, 20, scratch));
     keep_and_check(m, c, ids, 22, 3, 3);
+    engine_ctx_free(c);
+    /* a checkpoint: keep(k) from far past it comes back to it, not to 0, until it is dropped */
+    prompt_ids(ids, N_PROMPT + 64, 8);
+    c = seq_ctx(m, ENGINE_KV_F32, 0);
+    CHECK(eval(c, ids, 120, scratch));
+    engine_kv_checkpoint(c);
+    CHECK(eval(c, ids + 120, 60, scratch));
+    keep_and_check(m, c, ids, 190, 150, 120);
+    keep_and_check(m, c, ids, 190, 120, 120); /* exactly there */
+    keep_and_check(m, c, ids, 200, 100, 0);   /* before it */
+    keep_and_check(m, c, ids, 200, 160, 0);   /* dropped with the positions before it */
+    engine_ctx_free(c);
+}
+
+/* A conversation's next turn: engine_generate checkpoints the end of its prompt, so keeping the
+ * history up to a point in the answer (as hearth chat does for a new turn) keeps the prompt. */
+static bool ignore_text(const char *text, size_t len, void *user);
+static void test_next_turn(const engine_model *m) {
+    enum { PROMPT = 100, GEN = 40 };
+    int32_t ids[PROMPT + 64];
+    prompt_ids(ids, PROMPT + 64, 9);
+    engine_gen_request r = {.prompt = ids,
+                            .n_prompt = PROMPT,
+                            .n_predict = GEN,
+                            .sampling = engine_sampler_default_params(),
+                            .emit = ignore_text,
+                            .out_ids = ids + PROMPT,
+                            .out_cap = GEN};
+    r.sampling.temperature = 0.0f;
+    char err[ENGINE_ERR_LEN];
+    engine_gen_stats st;
+    engine_ctx *c = seq_ctx(m, ENGINE_KV_F32, 0);
+    CHECKF(c && engine_generate(m, c, &r, &st, err, sizeof err), "%s", err);
+    CHECK(engine_n_past(c) == PROMPT + GEN - 1);
+    keep_and_check(m, c, ids, PROMPT + 50, PROMPT + 1, PROMPT);
     engine_ctx_free(c);
 }
 
@@ -261,7 +299,8 @@ static void test_reported_memory(const engine_model *m) {
     int32_t ring = WINDOW - 1 + 512; /* the default n_batch */
     CHECK(engine_kv_swa_rows(m, 4096) == ring && engine_kv_swa_rows(m, 300) == 300);
     uint64_t row = kv_row_bytes(m, ENGINE_KV_F16);
-    CHECK(engine_kv_bytes(m, 4096, ENGINE_KV_F16) == 2 * row * (2 * 4096 + 2 * (uint64_t)ring));
+    CHECK(engine_kv_bytes(m, 4096, ENGINE_KV_F16) ==
+          2 * row * (2 * 4096 + 2 * (uint64_t)(ring + WINDOW - 1)));
     char err[ENGINE_ERR_LEN];
     engine_ctx_params cp = engine_ctx_default_params();
     cp.n_ctx = 4096;
@@ -269,7 +308,8 @@ static void test_reported_memory(const engine_model *m) {
     engine_ctx *c = engine_ctx_new(m, &cp, err, sizeof err);
     engine_ctx *full = ctx_seq_new(m, &cp, 4096, err, sizeof err);
     CHECK(c && full &&
-          engine_ctx_memory(full) - engine_ctx_memory(c) == 2 * 2 * row * (4096 - ring));
+          engine_ctx_memory(full) - engine_ctx_memory(c) ==
+              2 * 2 * row * (4096 - ring - (WINDOW - 1)));
     engine_ctx_free(c);
     engine_ctx_free(full);
 }
@@ -291,6 +331,7 @@ int main(void) {
         test_ring_one_row_short(m);
         test_prefix_reuse(m);
         test_lookup_generation(m);
+        test_next_turn(m);
         test_paged(m);
         test_reported_memory(m);
         engine_model_free(m);
