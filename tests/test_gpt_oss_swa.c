@@ -294,6 +294,48 @@ static void test_paged(const engine_model *m) {
     engine_ctx_free(c);
 }
 
+/* The second pool's size is a bound, never an estimate: three sequences of random lengths fed
+ * in random interleavings (calls of up to 30 tokens, so chunks end anywhere in 4-row blocks),
+ * freed and started again, never find it empty, and every block comes back. */
+static void test_paged_pool_bound(const engine_model *m) {
+    enum { B = 4, SEQS = 3, ROUNDS = 60 };
+    enum { POOL = (SEQS * (WINDOW + B - 3) + N_BATCH) / B + SEQS }; /* batch.c's bound: 17 */
+    char err[ENGINE_ERR_LEN];
+    engine_ctx_params cp = params(ENGINE_KV_F16);
+    cp.n_threads = 1;
+    engine_paged_params pp = {.n_seq_max = SEQS, .n_blocks = 200, .block_size = B};
+    engine_ctx *c = engine_ctx_new_paged(m, &cp, &pp, err, sizeof err);
+    CHECKF(c && c->core.swa_rows == POOL * B, "%s", c ? "pool size" : err);
+    if (!c) return;
+    int32_t seq[SEQS];
+    for (int s = 0; s < SEQS; s++) seq[s] = engine_seq_new(c, err, sizeof err);
+    unsigned r = 12345;
+    bool ok = true;
+    int least = POOL;
+    for (int round = 0; ok && round < ROUNDS; round++) {
+        engine_seq_token toks[30];
+        int n = 0;
+        for (int i = 0; i < 30; i++) {
+            r = r * 1664525u + 1013904223u;
+            int s = (int)(r >> 16) % SEQS;
+            if ((r >> 8) % 4 && engine_seq_n_past(c, seq[s]) + 30 < 180)
+                toks[n++] = (engine_seq_token){seq[s], (int32_t)((r >> 4) % 256), false};
+        }
+        if (n > 0) ok = engine_eval_seqs(c, toks, n, err, sizeof err);
+        CHECKF(ok, "round %d: %s", round, err);
+        least = batch_swa_blocks_free(c) < least ? batch_swa_blocks_free(c) : least;
+        int s = (int)(r >> 20) % SEQS; /* now and then one ends and another starts */
+        if (round % 7 == 6 || engine_seq_n_past(c, seq[s]) > 140) {
+            engine_seq_free(c, seq[s]);
+            seq[s] = engine_seq_new(c, err, sizeof err);
+        }
+    }
+    CHECKF(least >= 0, "the sliding-window pool ran dry (%d)", least);
+    for (int s = 0; s < SEQS; s++) engine_seq_free(c, seq[s]);
+    CHECK(batch_swa_blocks_free(c) == POOL && engine_kv_blocks_free(c) == 200);
+    engine_ctx_free(c);
+}
+
 /* What hearth info and the fit check report: the bounded size. */
 static void test_reported_memory(const engine_model *m) {
     int32_t ring = WINDOW - 1 + 512; /* the default n_batch */
@@ -333,6 +375,7 @@ int main(void) {
         test_lookup_generation(m);
         test_next_turn(m);
         test_paged(m);
+        test_paged_pool_bound(m);
         test_reported_memory(m);
         engine_model_free(m);
     }
