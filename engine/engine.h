@@ -150,7 +150,9 @@ const float *engine_logits(const engine_ctx *c, int32_t i);
  * memory follows actual lengths. One engine_eval_seqs call evaluates tokens of many sequences in
  * one forward pass (each weight read once for all of them), each token attending only to its own
  * sequence. Decoding a sequence this way gives the same tokens as decoding it alone. A paged
- * context serves only the engine_seq_* / engine_eval_seqs calls (not engine_eval or embeddings). */
+ * context serves only the engine_seq_* / engine_eval_seqs calls (not engine_eval or embeddings).
+ * Sliding-window layers draw on a second, smaller pool of blocks (enough by construction, never
+ * counted in the figures below): a sequence's blocks there go back once out of its window. */
 
 typedef struct {
     int32_t n_seq_max;   /* sequences alive at once (1..4096) */
