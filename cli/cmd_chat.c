@@ -191,7 +191,13 @@ static bool chat_turn(engine_model *m, engine_ctx *c, cli_draft *draft, const ch
            ids[keep] == cache->ids[keep])
         keep++;
     engine_kv_keep(c, (int32_t)keep);
+    keep = engine_n_past(c); /* a sliding-window model may have kept less */
     if (draft->ctx) engine_kv_keep(draft->ctx, (int32_t)keep); /* the draft follows the target */
+    if (draft->ctx && engine_n_past(draft->ctx) != keep) {     /* one of them slides: start over */
+        engine_kv_keep(c, 0);
+        engine_kv_keep(draft->ctx, 0);
+        keep = 0;
+    }
     int32_t *gen = malloc((size_t)a->n_predict * sizeof(int32_t));
     answer_out out = {0};
     engine_gen_request req = {.prompt = ids + keep,

@@ -42,9 +42,11 @@ int cmd_info(int argc, char **argv) {
            in->rope_freq_base, in->rms_eps, in->n_ctx_train,
            in->tied_output ? "tied to token_embd" : "separate");
     if (in->rope_yarn > 0.0f) printf("rope scaling: YaRN x%g\n", in->rope_yarn);
-    if (in->n_swa > 0) /* its KV cache is still full length in every layer */
-        printf("attention:    sliding window of %d positions in %d of %d layers\n", in->n_swa,
-               in->n_swa_layers, in->n_layer);
+    int32_t swa_rows = in->n_swa > 0 ? engine_kv_swa_rows(m, (int32_t)ctx) : 0;
+    if (in->n_swa > 0) /* those layers' cache: the window and one batch, not the context */
+        printf("attention:    sliding window of %d positions in %d of %d layers; their KV cache "
+               "holds %d rows at %ld positions\n",
+               in->n_swa, in->n_swa_layers, in->n_layer, swa_rows, ctx);
     printf("weights:      %.2f MB, mostly %s, %.2f bits per weight\n", in->weight_bytes / 1e6,
            in->file_type, in->n_params ? 8.0 * in->weight_bytes / in->n_params : 0.0);
     printf("tensor types:\n%s", types);

@@ -139,7 +139,9 @@ bool completion_slot_fill(completion_slot *s, const int32_t *ids, int64_t n, int
     if (n_runs > 0 && runs[0].to < s->stale_from) s->stale_from = runs[0].to;
     engine_kv_keep(s->ctx, keep);
     *shifted = 0;
-    int64_t at = keep;
+    /* a sliding-window model may keep less (its ring no longer holds the window before keep);
+     * such models move nothing (engine_kv_move refuses them) */
+    int64_t at = engine_n_past(s->ctx) < keep ? engine_n_past(s->ctx) : keep;
     for (int i = 0; i <= n_runs; i++) {
         int64_t gap_end = i < n_runs ? runs[i].to : end;
         if (!eval_chunks(s, ids, at, gap_end, how, cancelled, err, errlen)) return false;

@@ -8,15 +8,15 @@
 #include "context.h"
 #include "ops.h"
 
-/* The cache row of sequence position j: j itself without a block table, else via the table.
+/* The cache row of sequence position j: via the block table, in the ring, or j itself.
  * kv_run: how many rows from j on (below hi) are contiguous in the cache. */
 static size_t kv_phys(const attn_batch *b, const int32_t *blocks, int j) {
-    return blocks
-               ? (size_t)blocks[j / b->kv_block] * (size_t)b->kv_block + (size_t)(j % b->kv_block)
-               : (size_t)j;
+    if (blocks)
+        return (size_t)blocks[j / b->kv_block] * (size_t)b->kv_block + (size_t)(j % b->kv_block);
+    return b->ring ? (size_t)(j % b->ring) : (size_t)j;
 }
 static int kv_run(const attn_batch *b, const int32_t *blocks, int j, int hi) {
-    int left = blocks ? b->kv_block - j % b->kv_block : hi - j;
+    int left = blocks ? b->kv_block - j % b->kv_block : b->ring ? b->ring - j % b->ring : hi - j;
     return hi - j < left ? hi - j : left;
 }
 

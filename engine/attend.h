@@ -38,7 +38,9 @@ typedef struct {
     const uint8_t *k, *v;             /* the layer's cache: rows of n_head_kv * head_dim values */
     int32_t kv_block;                 /* rows per block of the block tables */
     const int32_t *const *tok_blocks; /* each token's block table; NULL: position j is row j */
-    const int32_t *lo, *hi;           /* token t attends to sequence positions [lo[t], hi[t]) */
+    int32_t ring; /* without block tables: position j is row j % ring (a sliding-window layer's
+                     ring of rows); 0: row j */
+    const int32_t *lo, *hi; /* token t attends to sequence positions [lo[t], hi[t]) */
     /* per query head a learned logit that joins every softmax with no value (gpt-oss's sinks):
      * weights are exp(s_j) / (sum_j exp(s_j) + exp(sink)); NULL: none */
     const float *sinks;

@@ -1,6 +1,9 @@
 /* Many sequences over one paged KV cache: a free list of fixed-size blocks, a block table per
  * sequence, and evaluation of tokens from several sequences in one forward pass (continuous
- * batching). Each token attends to its own sequence's positions through its block table. */
+ * batching). Each token attends to its own sequence's positions through its block table.
+ * Sliding-window layers have a second, smaller pool of blocks and a second table per sequence:
+ * a block is taken when the sequence first writes a position in it and returned as soon as the
+ * sequence's next token can no longer see any of its positions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +18,9 @@
 typedef struct {
     bool live;
     int32_t n_past;
-    int32_t *blocks; /* blocks[i] holds positions i*kv_block .. (i+1)*kv_block-1 */
+    int32_t *blocks;     /* blocks[i] holds positions i*kv_block .. (i+1)*kv_block-1 */
+    int32_t *swa_blocks; /* the same in sliding-window layers, -1 where none is held */
+    int32_t swa_first;   /* swa_blocks below it were returned (or never taken) */
 } kv_seq;
 
 /* The paged kind: the core's kv_rows are n_kv_blocks blocks of kv_block rows. */
@@ -28,9 +33,26 @@ struct batch_paged {
     int32_t *seq_logit_row;     /* engine_eval_seqs: logits row of each token or -1 */
     int32_t seq_logit_cap, n_last_seq_eval;
     int32_t *seq_add, *tok_ids; /* engine_eval_seqs scratch: positions added per sequence, ids */
+    int32_t n_swa;              /* the model's window; 0: no second pool */
+    int32_t n_free_swa;
+    int32_t *free_swa;              /* stack of free blocks of the sliding-window layers */
+    const int32_t **tok_swa_blocks; /* (n_batch) each batch token's sliding-window table */
 };
 
-static batch_paged *paged_new(const engine_paged_params *pp, int32_t n_ctx, int32_t n_batch) {
+/* Blocks the sliding-window layers can ever hold at once. Between calls a sequence holds the
+ * blocks of its last n_swa - 1 positions; during a chunk also those of its a new positions, the
+ * chunk's a adding up to at most n_batch. L consecutive positions span at most
+ * ceil((L - 1) / B) + 1 blocks, so all together at most
+ * sum over sequences of ((n_swa - 1 + a) + B - 2) / B + 1. A sequence never holds more of them
+ * than of the other layers' blocks, so n_blocks is enough too. */
+static int32_t swa_pool_blocks(int32_t n_swa, const engine_paged_params *pp, int32_t n_batch) {
+    int64_t B = pp->block_size, seqs = pp->n_seq_max;
+    int64_t bound = (seqs * (n_swa + B - 3) + n_batch) / B + seqs;
+    return bound < pp->n_blocks ? (int32_t)bound : pp->n_blocks;
+}
+
+static batch_paged *paged_new(const engine_paged_params *pp, int32_t n_ctx, int32_t n_batch,
+                              int32_t n_swa, int32_t n_swa_blocks) {
     batch_paged *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->kv_block = pp->block_size;
@@ -42,9 +64,17 @@ static batch_paged *paged_new(const engine_paged_params *pp, int32_t n_ctx, int3
     p->seq_add = calloc((size_t)p->n_seq_max, sizeof(int32_t));
     p->tok_blocks = calloc((size_t)n_batch, sizeof *p->tok_blocks);
     p->tok_ids = calloc((size_t)n_batch, sizeof(int32_t));
-    bool ok = p->free_blocks && p->seqs && p->seq_add && p->tok_blocks && p->tok_ids;
-    for (int32_t s = 0; ok && s < p->n_seq_max; s++)
-        ok = (p->seqs[s].blocks = malloc((size_t)p->max_blocks_per_seq * sizeof(int32_t)));
+    p->n_swa = n_swa;
+    p->free_swa = malloc((size_t)(n_swa_blocks > 0 ? n_swa_blocks : 1) * sizeof(int32_t));
+    p->tok_swa_blocks = calloc((size_t)n_batch, sizeof *p->tok_swa_blocks);
+    bool ok = p->free_blocks && p->seqs && p->seq_add && p->tok_blocks && p->tok_ids &&
+              p->free_swa && p->tok_swa_blocks;
+    for (int32_t s = 0; ok && s < p->n_seq_max; s++) {
+        kv_seq *q = &p->seqs[s];
+        ok = (q->blocks = malloc((size_t)p->max_blocks_per_seq * sizeof(int32_t))) &&
+             (q->swa_blocks = malloc((size_t)p->max_blocks_per_seq * sizeof(int32_t)));
+        for (int32_t b = 0; ok && b < p->max_blocks_per_seq; b++) q->swa_blocks[b] = -1;
+    }
     if (!ok) {
         batch_paged_free(p);
         return NULL;
@@ -52,12 +82,19 @@ static batch_paged *paged_new(const engine_paged_params *pp, int32_t n_ctx, int3
     /* the stack pops low block numbers first */
     for (int32_t b = 0; b < p->n_kv_blocks; b++) p->free_blocks[b] = p->n_kv_blocks - 1 - b;
     p->n_free_blocks = p->n_kv_blocks;
+    for (int32_t b = 0; b < n_swa_blocks; b++) p->free_swa[b] = n_swa_blocks - 1 - b;
+    p->n_free_swa = n_swa_blocks;
     return p;
 }
 
 void batch_paged_free(batch_paged *p) {
     if (!p) return;
-    for (int32_t s = 0; p->seqs && s < p->n_seq_max; s++) free(p->seqs[s].blocks);
+    for (int32_t s = 0; p->seqs && s < p->n_seq_max; s++) {
+        free(p->seqs[s].blocks);
+        free(p->seqs[s].swa_blocks);
+    }
+    free(p->free_swa);
+    free(p->tok_swa_blocks);
     free(p->seqs);
     free(p->free_blocks);
     free(p->seq_add);
@@ -91,8 +128,12 @@ engine_ctx *engine_ctx_new_paged(const engine_model *m, const engine_ctx_params 
     int32_t total = d.n_blocks * d.block_size;
     if (d.max_seq_len == 0) d.max_seq_len = m->info.n_ctx_train > 0 ? m->info.n_ctx_train : total;
     if (d.max_seq_len > total) d.max_seq_len = total;
-    engine_ctx *c = ctx_new(m, p, d.max_seq_len, total, err, errlen);
-    if (c && !(c->paged = paged_new(&d, c->core.n_ctx, c->core.n_batch))) {
+    int32_t n_batch = ctx_n_batch(p, d.max_seq_len);
+    int32_t n_swa = m->n_swa > 0 ? m->n_swa : 0;
+    int32_t swa_blocks = n_swa ? swa_pool_blocks(n_swa, &d, n_batch) : 0;
+    engine_ctx *c =
+        ctx_new(m, p, d.max_seq_len, total, n_swa ? swa_blocks * d.block_size : 0, err, errlen);
+    if (c && !(c->paged = paged_new(&d, c->core.n_ctx, c->core.n_batch, n_swa, swa_blocks))) {
         engine_ctx_free(c);
         snprintf(err, errlen, "out of memory allocating a %d-sequence paged context", d.n_seq_max);
         return NULL;
@@ -124,12 +165,30 @@ static int32_t blocks_held(const batch_paged *p, int32_t seq) {
     return (p->seqs[seq].n_past + p->kv_block - 1) / p->kv_block;
 }
 
+/* Returns the sliding-window blocks of s below block index `below`. */
+static void swa_release(batch_paged *p, kv_seq *s, int32_t below) {
+    for (; s->swa_first < below; s->swa_first++) {
+        int32_t *b = &s->swa_blocks[s->swa_first];
+        if (*b >= 0) p->free_swa[p->n_free_swa++] = *b;
+        *b = -1;
+    }
+}
+
+/* After a chunk: the blocks no position from n_past - n_swa + 1 on (what s's next token sees)
+ * falls in go back. */
+static void swa_trim(batch_paged *p, kv_seq *s) {
+    int32_t from = s->n_past - p->n_swa + 1;
+    if (p->n_swa && from > 0) swa_release(p, s, from / p->kv_block);
+}
+
 void engine_seq_free(engine_ctx *c, int32_t seq) {
     batch_paged *p = c->paged;
     if (!seq_ok(p, seq)) return;
     kv_seq *s = &p->seqs[seq];
     for (int32_t b = blocks_held(p, seq) - 1; b >= 0; b--)
         p->free_blocks[p->n_free_blocks++] = s->blocks[b];
+    swa_release(p, s, blocks_held(p, seq));
+    s->swa_first = 0;
     s->live = false;
     s->n_past = 0;
 }
@@ -140,6 +199,10 @@ int32_t engine_seq_n_past(const engine_ctx *c, int32_t seq) {
 
 int32_t engine_kv_blocks_free(const engine_ctx *c) {
     return c->paged ? c->paged->n_free_blocks : 0;
+}
+
+int32_t batch_swa_blocks_free(const engine_ctx *c) {
+    return c->paged ? c->paged->n_free_swa : -1;
 }
 
 static int32_t blocks_needed(const batch_paged *p, int32_t seq, int32_t n) {
@@ -229,6 +292,9 @@ static fwd_batch *layout_chunk(engine_ctx *c, const engine_seq_token *toks, int3
     b->ids = p->tok_ids;
     b->blocks = p->tok_blocks;
     b->kv_block = B;
+    b->swa_row = c->core.swa_row;
+    b->swa_blocks = p->tok_swa_blocks;
+    b->swa_ring = 0;
     b->n_logits = 0;
     b->logits = c->core.logits + (size_t)row[1] * (size_t)c->core.m->info.n_vocab;
     b->hidden = NULL;
@@ -241,6 +307,10 @@ static fwd_batch *layout_chunk(engine_ctx *c, const engine_seq_token *toks, int3
         b->hi[t] = pos + 1;
         b->kv_row[t] = s->blocks[pos / B] * B + pos % B;
         p->tok_blocks[t] = s->blocks;
+        if (p->n_swa && s->swa_blocks[pos / B] < 0) /* swa_pool_blocks: never runs dry */
+            s->swa_blocks[pos / B] = p->free_swa[--p->n_free_swa];
+        b->swa_row[t] = p->n_swa ? s->swa_blocks[pos / B] * B + pos % B : b->kv_row[t];
+        p->tok_swa_blocks[t] = s->swa_blocks;
         p->seq_logit_row[row[0] + t] = toks[t].logits ? row[1]++ : -1;
         if (toks[t].logits) b->logit_tok[b->n_logits++] = t;
     }
@@ -258,7 +328,9 @@ bool engine_eval_seqs(engine_ctx *c, const engine_seq_token *toks, int32_t n, ch
     int32_t row[2] = {0, 0}; /* tokens laid out so far, logits rows filled so far */
     while (row[0] < n) {
         int32_t chunk = n - row[0] < c->core.n_batch ? n - row[0] : c->core.n_batch;
-        forward_batch(&c->core, layout_chunk(c, toks + row[0], chunk, row));
+        const engine_seq_token *first = toks + row[0];
+        forward_batch(&c->core, layout_chunk(c, first, chunk, row));
+        for (int32_t t = 0; t < chunk; t++) swa_trim(c->paged, &c->paged->seqs[first[t].seq]);
         row[0] += chunk;
     }
     c->paged->n_last_seq_eval = n;

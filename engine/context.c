@@ -15,15 +15,36 @@ engine_ctx_params engine_ctx_default_params(void) {
     return p;
 }
 
+int32_t ctx_swa_ring(const engine_model *m, int32_t n_ctx, int32_t n_batch) {
+    if (m->n_swa <= 0) return n_ctx;
+    int64_t rows =
+        (int64_t)m->n_swa - 1 + (n_batch > SWA_RING_MIN_BATCH ? n_batch : SWA_RING_MIN_BATCH);
+    return rows < n_ctx ? (int32_t)rows : n_ctx;
+}
+
 uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv_type) {
     const engine_model_info *in = &m->info;
     uint64_t per_pos = kv_bytes_of(kv_type, (size_t)in->n_head_kv * (size_t)in->head_dim);
-    return 2 * per_pos * (uint64_t)n_ctx * (uint64_t)in->n_layer;
+    uint64_t swa = (uint64_t)(m->n_swa > 0 ? in->n_swa_layers : 0);
+    int32_t ring = engine_kv_swa_rows(m, n_ctx);
+    uint64_t rows = (uint64_t)n_ctx * ((uint64_t)in->n_layer - swa) + (uint64_t)ring * swa;
+    if (ring < n_ctx) rows += (uint64_t)(m->n_swa - 1) * swa; /* engine_kv_checkpoint's copy */
+    return 2 * per_pos * rows;
 }
 
-/* One sequence (engine_ctx_new): its positions fill cache rows 0..n_past-1. */
+int32_t engine_kv_swa_rows(const engine_model *m, int32_t n_ctx) {
+    return ctx_swa_ring(m, n_ctx, ctx_n_batch(NULL, n_ctx));
+}
+
+/* One sequence (engine_ctx_new): position j is cache row j, and in sliding-window layers row
+ * j % swa_rows, where rows of positions [ring_lo, n_past) are still held. */
 struct ctx_seq {
     int32_t n_past;
+    int32_t ring_lo;
+    /* engine_kv_checkpoint: the sliding-window layers' rows of positions
+     * [saved_at - saved_rows, saved_at), per layer K then V, n_swa - 1 rows each; -1: none */
+    int32_t saved_at, saved_rows;
+    uint8_t *saved;
     int32_t logits_first, n_last_eval; /* the last engine_eval: token of logits row 0, tokens */
     engine_stop_fn stop;               /* engine_ctx_set_stop */
     void *stop_user;
@@ -72,8 +93,9 @@ static bool alloc_buffers(ctx_core *c) {
     c->v = calloc((size_t)in->n_layer, sizeof *c->v);
     if (!c->k || !c->v) return false;
     for (int l = 0; l < in->n_layer; l++) {
-        c->k[l] = track(c, (size_t)c->kv_rows * kv_bytes_of(c->kv_type, kv));
-        c->v[l] = track(c, (size_t)c->kv_rows * kv_bytes_of(c->kv_type, kv));
+        size_t rows = (size_t)(c->m->layers && c->m->layers[l].swa ? c->swa_rows : c->kv_rows);
+        c->k[l] = track(c, rows * kv_bytes_of(c->kv_type, kv));
+        c->v[l] = track(c, rows * kv_bytes_of(c->kv_type, kv));
         if (!c->k[l] || !c->v[l]) return false;
     }
     c->x = track(c, nb * e * 4);
@@ -94,10 +116,11 @@ static bool alloc_buffers(ctx_core *c) {
     c->attn_scratch = track(c, (size_t)threadpool_size(c->pool) * c->attn_scratch_floats * 4);
     c->attn_tiles = track(c, (nb + 1) * sizeof(int32_t));
     c->swa_lo = track(c, nb * sizeof(int32_t));
+    c->swa_row = track(c, nb * sizeof(int32_t));
     if (in->n_expert > 0 && !alloc_moe(c)) return false;
     return c->x && c->xn && c->q && c->kc && c->vc && c->attn && c->gate && c->up &&
            (c->scores || !attn_by_rows((int)group, c->causal)) && c->xq && c->attn_scratch &&
-           c->attn_tiles && c->swa_lo && alloc_batch(c);
+           c->attn_tiles && c->swa_lo && c->swa_row && alloc_batch(c);
 }
 
 static void free_buffers(ctx_core *c) {
@@ -111,9 +134,9 @@ static void free_buffers(ctx_core *c) {
                   c->attn,  c->gate,   c->up,      c->scores, c->router,
                   c->sel_w, c->moe_in, c->moe_out, c->logits, c->attn_scratch};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
-    int32_t *ints[] = {c->attn_tiles,   c->sel_id,          c->routed,
-                       c->batch.pos,    c->batch.lo,        c->batch.hi,
-                       c->batch.kv_row, c->batch.logit_tok, c->swa_lo};
+    int32_t *ints[] = {c->attn_tiles, c->sel_id,   c->routed,       c->batch.pos,
+                       c->batch.lo,   c->batch.hi, c->batch.kv_row, c->batch.logit_tok,
+                       c->swa_lo,     c->swa_row};
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) free(ints[i]);
     free(c->xq);
     if (c->pool) threadpool_free(c->pool);
@@ -165,8 +188,13 @@ static bool params_ok(const engine_model *m, const engine_ctx_params *d, char *e
     return true;
 }
 
+int32_t ctx_n_batch(const engine_ctx_params *p, int32_t n_ctx) {
+    int32_t n_batch = p && p->n_batch ? p->n_batch : 512;
+    return n_batch < n_ctx ? n_batch : n_ctx;
+}
+
 engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n_ctx,
-                    int32_t kv_rows, char *err, size_t errlen) {
+                    int32_t kv_rows, int32_t swa_rows, char *err, size_t errlen) {
     engine_ctx_params d = p ? *p : engine_ctx_default_params();
     if (!params_ok(m, &d, err, errlen)) return NULL;
     engine_ctx *ctx = calloc(1, sizeof *ctx);
@@ -179,8 +207,8 @@ engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n
     if (!n_ctx) n_ctx = d.n_ctx;
     c->n_ctx = n_ctx ? n_ctx : (m->info.n_ctx_train < 4096 ? m->info.n_ctx_train : 4096);
     c->kv_rows = kv_rows ? kv_rows : c->n_ctx;
-    c->n_batch = d.n_batch ? d.n_batch : 512;
-    if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
+    c->n_batch = ctx_n_batch(&d, c->n_ctx);
+    c->swa_rows = swa_rows ? swa_rows : ctx_swa_ring(m, c->n_ctx, c->n_batch);
     c->kv_type = d.kv_type;
     c->causal = m->arch->family != FAMILY_BERT;
     c->attn_k = attn_kernels_for(quant_active_isa(), m->info.head_dim);
@@ -193,10 +221,22 @@ engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n
     return ctx;
 }
 
-engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
-                           size_t errlen) {
-    engine_ctx *c = ctx_new(m, p, 0, 0, err, errlen);
-    if (c && !(c->seq = calloc(1, sizeof *c->seq))) {
+/* Bytes of the rows of positions one checkpoint saves, all sliding-window layers, K and V. */
+static size_t window_bytes(const ctx_core *c) {
+    const engine_model_info *in = &c->m->info;
+    size_t row = kv_bytes_of(c->kv_type, (size_t)in->n_head_kv * (size_t)in->head_dim);
+    return 2 * (size_t)in->n_swa_layers * (size_t)(c->m->n_swa - 1) * row;
+}
+
+engine_ctx *ctx_seq_new(const engine_model *m, const engine_ctx_params *p, int32_t swa_rows,
+                        char *err, size_t errlen) {
+    engine_ctx *c = ctx_new(m, p, 0, 0, swa_rows, err, errlen);
+    bool ok = c && (c->seq = calloc(1, sizeof *c->seq));
+    if (ok) c->seq->saved_at = -1;
+    /* a ring that cannot hold every position needs the checkpoint's copy */
+    if (ok && m->n_swa > 1 && c->core.swa_rows < c->core.n_ctx)
+        ok = (c->seq->saved = track(&c->core, window_bytes(&c->core))) != NULL;
+    if (c && !ok) {
         engine_ctx_free(c);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -204,9 +244,15 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
     return c;
 }
 
+engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, char *err,
+                           size_t errlen) {
+    return ctx_seq_new(m, p, 0, err, errlen);
+}
+
 void engine_ctx_free(engine_ctx *c) {
     if (!c) return;
     free_buffers(&c->core);
+    if (c->seq) free(c->seq->saved);
     free(c->seq);
     batch_paged_free(c->paged);
     free(c);
@@ -222,13 +268,64 @@ int32_t engine_n_past(const engine_ctx *c) {
     return c->seq ? c->seq->n_past : 0;
 }
 
+/* Copies the sliding-window layers' rows of positions [from, from + n) between the ring and the
+ * checkpoint (to_ring: back into the ring). */
+static void window_copy(engine_ctx *c, int32_t from, int32_t n, bool to_ring) {
+    const ctx_core *core = &c->core;
+    const engine_model *m = core->m;
+    size_t row = kv_bytes_of(core->kv_type, (size_t)m->info.n_head_kv * m->info.head_dim);
+    size_t layer_part = (size_t)(m->n_swa - 1) * row;
+    uint8_t *saved = c->seq->saved;
+    for (int l = 0; l < m->info.n_layer; l++) {
+        for (int kv = 0; m->layers[l].swa && kv < 2; kv++, saved += layer_part) {
+            uint8_t *ring = kv ? core->v[l] : core->k[l];
+            for (int32_t i = 0; i < n; i++) {
+                uint8_t *r = ring + (size_t)((from + i) % core->swa_rows) * row;
+                uint8_t *cp = saved + (size_t)i * row;
+                memcpy(to_ring ? r : cp, to_ring ? cp : r, row);
+            }
+        }
+    }
+}
+
+void engine_kv_checkpoint(engine_ctx *c) {
+    ctx_seq *s = c->seq;
+    if (!s || !s->saved) return; /* no ring, or one that holds every position */
+    int32_t from = s->n_past - (c->core.m->n_swa - 1);
+    if (from < 0) from = 0;
+    window_copy(c, from, s->n_past - from, false);
+    s->saved_at = s->n_past;
+    s->saved_rows = s->n_past - from;
+}
+
+/* Whether the sliding-window layers still hold what a token at position n reads before it. */
+static bool window_held(const engine_ctx *c, int32_t n) {
+    int32_t from = n - c->core.m->n_swa + 1;
+    return c->core.m->n_swa <= 0 || (from > 0 ? from : 0) >= c->seq->ring_lo;
+}
+
 void engine_kv_keep(engine_ctx *c, int32_t n) {
+    ctx_seq *s = c->seq;
     if (n < 0) n = 0;
-    /* entries past n_past are never read, so no clearing */
-    if (c->seq && n < c->seq->n_past) c->seq->n_past = n;
+    if (!s || n >= s->n_past) return;
+    /* entries past n_past are never read, so no clearing; but the next token at n reads the
+     * sliding-window layers' positions from n - n_swa + 1 on, which the ring may have overwritten:
+     * then the checkpoint at or before n is the nearest exact place, else the start */
+    if (!window_held(c, n) && s->saved_at >= 0 && s->saved_at <= n) {
+        window_copy(c, s->saved_at - s->saved_rows, s->saved_rows, true);
+        s->ring_lo = s->saved_at - s->saved_rows;
+        n = s->saved_at;
+    } else if (!window_held(c, n)) {
+        n = 0;
+    }
+    s->n_past = n;
+    if (s->saved_at > n) s->saved_at = -1; /* positions before it were dropped */
+    if (n == 0) s->ring_lo = 0;
 }
 
 void engine_kv_extend(engine_ctx *c, int32_t n) {
+    /* a sliding-window model's rows cannot have been moved in (engine_kv_move refuses it) */
+    if (c->core.m->n_swa > 0) return;
     if (c->seq && n > c->seq->n_past && n <= c->core.n_ctx) c->seq->n_past = n;
 }
 
@@ -249,13 +346,17 @@ static fwd_batch *seq_batch(engine_ctx *c, const int32_t *ids, int32_t n) {
     int32_t past = c->seq->n_past;
     b->n = n;
     b->ids = ids;
+    b->swa_row = c->core.swa_row;
     for (int32_t t = 0; t < n; t++) {
         b->pos[t] = b->kv_row[t] = past + t;
+        b->swa_row[t] = (past + t) % c->core.swa_rows;
         b->lo[t] = 0;
         b->hi[t] = past + t + 1;
     }
     b->blocks = NULL;
     b->kv_block = 0;
+    b->swa_blocks = NULL;
+    b->swa_ring = c->core.swa_rows;
     b->n_logits = 0;
     b->logits = NULL;
     b->hidden = NULL;
@@ -313,6 +414,9 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
         c->core.stop = c->seq->stop, c->core.stop_user = c->seq->stop_user;
         bool whole = forward_batch(&c->core, b);
         c->core.stop = NULL; /* embeddings and other users of the core run to the end */
+        /* ring rows reused below the rows written (a stopped chunk wrote some of them too) */
+        int32_t overwritten = c->seq->n_past + chunk - c->core.swa_rows;
+        if (overwritten > c->seq->ring_lo) c->seq->ring_lo = overwritten;
         if (!whole) {
             c->seq->stopped = true;
             c->seq->n_last_eval = 0; /* no logits: the stopped chunk never reached them */

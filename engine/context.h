@@ -28,32 +28,40 @@
 /* One forward call over n <= n_batch tokens, filled by the kind (context.c, batch.c, embed.c).
  * The per-token arrays are the core's (n_batch long); attention of token t reads the rows of its
  * sequence's positions [lo[t], hi[t]): position j is row j, or with a block table row
- * blocks[t][j / kv_block] * kv_block + j % kv_block. */
+ * blocks[t][j / kv_block] * kv_block + j % kv_block.
+ * Sliding-window layers (model n_swa > 0) keep their own, fewer rows (ctx_core.swa_rows): the
+ * token's K/V goes to row swa_row[t] and position j is found through swa_blocks[t] (same block
+ * size), or, without tables, at row j % swa_ring (a ring; swa_ring 0: row j). */
 typedef struct {
     int32_t n;
-    const int32_t *ids;     /* (n) token ids */
-    int32_t *pos;           /* (n) position: RoPE angle, BERT position-embedding row */
-    int32_t *lo, *hi;       /* (n) attention range, in the token's sequence positions */
-    int32_t *kv_row;        /* (n) the cache row the token's K and V are written to */
-    const int32_t **blocks; /* (n) the token's block table; NULL: position = row */
-    int32_t kv_block;       /* rows per block of those tables */
-    int32_t *logit_tok;     /* (n_logits) tokens, ascending, whose logits are wanted */
-    int32_t n_logits;       /* 0: no logits */
-    float *logits;          /* (n_logits, n_vocab) where they go */
-    float *hidden;          /* (n, n_embd) final normalised hidden states, or NULL */
+    const int32_t *ids;         /* (n) token ids */
+    int32_t *pos;               /* (n) position: RoPE angle, BERT position-embedding row */
+    int32_t *lo, *hi;           /* (n) attention range, in the token's sequence positions */
+    int32_t *kv_row;            /* (n) the cache row the token's K and V are written to */
+    const int32_t **blocks;     /* (n) the token's block table; NULL: position = row */
+    int32_t kv_block;           /* rows per block of those tables */
+    int32_t *swa_row;           /* (n) the token's row in sliding-window layers; NULL:
+                                   they use kv_row and blocks like the others */
+    const int32_t **swa_blocks; /* (n) block tables of sliding-window layers, or NULL */
+    int32_t swa_ring;           /* without swa_blocks: position j is row j % swa_ring */
+    int32_t *logit_tok;         /* (n_logits) tokens, ascending, whose logits are wanted */
+    int32_t n_logits;           /* 0: no logits */
+    float *logits;              /* (n_logits, n_vocab) where they go */
+    float *hidden;              /* (n, n_embd) final normalised hidden states, or NULL */
 } fwd_batch;
 
 /* What every forward pass needs, whatever kind of context runs it (context.c). */
 typedef struct {
     const engine_model *m;
     threadpool *pool;
-    int32_t n_ctx;   /* longest sequence: no attention range ends past it */
-    int32_t n_batch; /* tokens per forward pass */
-    int32_t kv_rows; /* cache rows per layer */
-    bool causal;     /* a decoder; false: an encoder, every token sees its whole text (BERT) */
+    int32_t n_ctx;    /* longest sequence: no attention range ends past it */
+    int32_t n_batch;  /* tokens per forward pass */
+    int32_t kv_rows;  /* cache rows per layer */
+    int32_t swa_rows; /* cache rows per sliding-window layer (a model with n_swa > 0) */
+    bool causal;      /* a decoder; false: an encoder, every token sees its whole text (BERT) */
     engine_kv_type kv_type;
     const attn_kernels *attn_k; /* attention loops for this CPU and head size */
-    uint8_t **k, **v;           /* per layer: kv_rows rows of n_head_kv*head_dim elements */
+    uint8_t **k, **v; /* per layer: kv_rows (swa_rows) rows of n_head_kv*head_dim elements */
     /* scratch, sized for n_batch tokens */
     float *x, *xn, *q, *kc, *vc, *attn, *gate, *up, *scores;
     void *xq;
@@ -62,6 +70,7 @@ typedef struct {
     size_t attn_scratch_floats; /* per thread */
     int32_t *attn_tiles;        /* n_batch + 1 tile starts */
     int32_t *swa_lo;            /* n_batch: a sliding-window layer's attention range starts */
+    int32_t *swa_row;           /* n_batch: the one-sequence kind's rows in those layers */
     /* MoE scratch: router logits (n x n_expert), chosen experts and weights (n x k), the tokens
      * routed to one expert, their gathered inputs and the summed expert outputs (n x e) */
     float *router, *sel_w, *moe_in, *moe_out;
@@ -103,10 +112,23 @@ static inline size_t kv_bytes_of(engine_kv_type t, size_t count) {
 }
 /* Writes count floats into the KV cache's element type. */
 void ctx_kv_store(const ctx_core *c, uint8_t *dst, const float *src, size_t count);
-/* A context without its kind: the core for n_ctx positions (0: the params' or the default) and
- * kv_rows cache rows (0: n_ctx); the caller sets seq or paged (context.c). */
+/* A context without its kind: the core for n_ctx positions (0: the params' or the default),
+ * kv_rows cache rows (0: n_ctx) and swa_rows rows in sliding-window layers (0: ctx_swa_ring's
+ * count); the caller sets seq or paged (context.c). */
 engine_ctx *ctx_new(const engine_model *m, const engine_ctx_params *p, int32_t n_ctx,
-                    int32_t kv_rows, char *err, size_t errlen);
+                    int32_t kv_rows, int32_t swa_rows, char *err, size_t errlen);
+/* Tokens per forward pass of a context for n_ctx positions with params p (NULL: defaults). */
+int32_t ctx_n_batch(const engine_ctx_params *p, int32_t n_ctx);
+/* The one-sequence kind's ring in sliding-window layers: a chunk of n_batch tokens at positions
+ * [p, p + n_batch) reads back to p - n_swa + 1 after writing all its rows, so n_swa - 1 + n_batch
+ * rows hold every position it reads (at most n_ctx). n_batch counts as at least
+ * SWA_RING_MIN_BATCH, so generation can always drop rejected drafts again (engine_kv_keep). */
+#define SWA_RING_MIN_BATCH 8 /* > the drafts one verification batch holds (generate.c) */
+int32_t ctx_swa_ring(const engine_model *m, int32_t n_ctx, int32_t n_batch);
+/* engine_ctx_new with swa_rows rows in sliding-window layers (0: ctx_swa_ring's count); tests
+ * give other counts (n_ctx: an unbounded cache). */
+engine_ctx *ctx_seq_new(const engine_model *m, const engine_ctx_params *p, int32_t swa_rows,
+                        char *err, size_t errlen);
 /* Room for rows of logits in c->logits (context.c). */
 bool ctx_reserve_logits(ctx_core *c, int32_t rows);
 /* Evaluates n tokens continuing a one-sequence context, n_batch at a time: logits of every token
@@ -115,5 +137,7 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
                   char *err, size_t errlen);
 /* The paged-KV bookkeeping of a context (batch.c): block free list, sequences, per-call maps. */
 void batch_paged_free(batch_paged *p);
+/* Free blocks of the sliding-window layers' pool (batch.c; -1: not a paged context). */
+int32_t batch_swa_blocks_free(const engine_ctx *c);
 
 #endif

@@ -51,6 +51,7 @@ static fwd_batch *pack(ctx_core *c, const int32_t *flat, const int32_t *n_ids, i
     b->ids = flat;
     b->blocks = NULL;
     b->kv_block = 0;
+    b->swa_row = NULL; /* rows 0..n_batch-1 exist in sliding-window layers too */
     b->n_logits = 0;
     b->logits = NULL;
     b->hidden = hidden;

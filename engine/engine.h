@@ -102,13 +102,26 @@ void engine_ctx_free(engine_ctx *c);
 int32_t engine_ctx_n_ctx(const engine_ctx *c);
 /* Bytes of KV cache + scratch the context allocated. */
 uint64_t engine_ctx_memory(const engine_ctx *c);
-/* Estimated KV-cache bytes for a model at n_ctx positions. */
+/* Estimated KV-cache bytes for a model at n_ctx positions (the default n_batch). Sliding-window
+ * layers (gpt-oss) keep engine_kv_swa_rows rows each, not n_ctx: a ring of the window and one
+ * batch in a one-sequence context; in a paged one, blocks returned once out of the window. */
 uint64_t engine_kv_bytes(const engine_model *m, int32_t n_ctx, engine_kv_type kv_type);
+int32_t engine_kv_swa_rows(const engine_model *m, int32_t n_ctx);
 
 /* Positions currently in the KV cache (the next token is evaluated at this position). */
 int32_t engine_n_past(const engine_ctx *c);
-/* Keeps the first n positions of the KV cache and drops the rest (n <= n_past). */
+/* Keeps the first n positions of the KV cache and drops the rest (n <= n_past). A model with
+ * sliding-window layers may keep fewer: the next token at n reads those layers' positions
+ * [n - n_swa + 1, n), which their ring holds only if n is at most about one batch (n_batch, at
+ * least 8) below the positions evaluated since; otherwise it keeps what engine_kv_checkpoint
+ * saved, or none (0), so that what is evaluated next stays exact. Read engine_n_past afterwards. */
 void engine_kv_keep(engine_ctx *c, int32_t n);
+/* Remembers the sliding-window layers' rows of the n_swa - 1 positions before n_past (a model
+ * with such layers; nothing otherwise). A later engine_kv_keep(k) with k at or past this point,
+ * whose window the ring no longer holds, then comes back here instead of to 0, until positions
+ * before it are dropped. engine_generate takes one after evaluating its prompt, so that the next
+ * turn of a conversation keeps the earlier ones. */
+void engine_kv_checkpoint(engine_ctx *c);
 /* Reusing cached entries at other positions (kv_shift.c): moves the K/V entries of positions
  * [from, from+n) (all below n_past) to [to, to+n) (the ranges may overlap), turning each key to
  * its new position (RoPE composes). Exact for the first layer; later layers keep what the tokens
@@ -120,7 +133,7 @@ void engine_kv_keep(engine_ctx *c, int32_t n);
  * layers (gpt-oss), or ranges outside the cache. */
 bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err, size_t errlen);
 /* Declares positions [n_past, n) held (n <= n_ctx): their rows must have been filled by
- * engine_kv_move; nothing checks it. */
+ * engine_kv_move; nothing checks it. Does nothing for sliding-window models (no moves). */
 void engine_kv_extend(engine_ctx *c, int32_t n);
 
 /* Evaluates n tokens at positions n_past .. n_past+n-1 (batched), appending them to the cache.
@@ -146,7 +159,9 @@ const float *engine_logits(const engine_ctx *c, int32_t i);
  * memory follows actual lengths. One engine_eval_seqs call evaluates tokens of many sequences in
  * one forward pass (each weight read once for all of them), each token attending only to its own
  * sequence. Decoding a sequence this way gives the same tokens as decoding it alone. A paged
- * context serves only the engine_seq_* / engine_eval_seqs calls (not engine_eval or embeddings). */
+ * context serves only the engine_seq_* / engine_eval_seqs calls (not engine_eval or embeddings).
+ * Sliding-window layers draw on a second, smaller pool of blocks (enough by construction, never
+ * counted in the figures below): a sequence's blocks there go back once out of its window. */
 
 typedef struct {
     int32_t n_seq_max;   /* sequences alive at once (1..4096) */

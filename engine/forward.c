@@ -71,8 +71,13 @@ static const int32_t *window_lo(ctx_core *c, const fwd_batch *b, int layer) {
     return c->swa_lo;
 }
 
+static bool layer_slides(const ctx_core *c, int layer) {
+    return c->m->layers && c->m->layers[layer].swa;
+}
+
 void forward_attention(ctx_core *c, const fwd_batch *b, int layer) {
     const engine_model_info *in = &c->m->info;
+    bool swa = layer_slides(c, layer) && b->swa_row; /* its own rows (context.h) */
     attn_job job = {.c = c};
     job.b = (attn_batch){.n_head = in->n_head,
                          .n_head_kv = in->n_head_kv,
@@ -81,7 +86,8 @@ void forward_attention(ctx_core *c, const fwd_batch *b, int layer) {
                          .k = c->k[layer],
                          .v = c->v[layer],
                          .kv_block = b->kv_block,
-                         .tok_blocks = b->blocks,
+                         .tok_blocks = swa ? b->swa_blocks : b->blocks,
+                         .ring = swa && !b->swa_blocks ? b->swa_ring : 0,
                          .lo = window_lo(c, b, layer),
                          .hi = b->hi,
                          .sinks = c->m->layers ? c->m->layers[layer].sinks : NULL,
@@ -104,9 +110,10 @@ static int run_of(const int32_t *a, int t, int n) {
 
 void forward_store_kv(ctx_core *c, const fwd_batch *b, int layer, size_t kv_row) {
     size_t row_bytes = kv_bytes_of(c->kv_type, kv_row);
+    const int32_t *rows = layer_slides(c, layer) && b->swa_row ? b->swa_row : b->kv_row;
     for (int t = 0, len; t < b->n; t += len) { /* each run of consecutive rows in one store */
-        len = run_of(b->kv_row, t, b->n);
-        size_t at = (size_t)b->kv_row[t] * row_bytes, count = (size_t)len * kv_row;
+        len = run_of(rows, t, b->n);
+        size_t at = (size_t)rows[t] * row_bytes, count = (size_t)len * kv_row;
         ctx_kv_store(c, c->k[layer] + at, c->kc + (size_t)t * kv_row, count);
         ctx_kv_store(c, c->v[layer] + at, c->vc + (size_t)t * kv_row, count);
     }
@@ -131,8 +138,8 @@ static void attention_block(ctx_core *c, const fwd_batch *b, const layer_weights
     if (L->k_norm) head_norm(c->kc, L->k_norm, n, KV, hd, in->rms_eps);
     op_rope_mt(c->pool, c->q, n, H, hd, b->pos, &m->rope);
     op_rope_mt(c->pool, c->kc, n, KV, hd, b->pos, &m->rope);
-    forward_store_kv(c, b, layer, (size_t)KV * hd);       /* k, v (n,KV*hd) -> rows kv_row */
-    forward_attention(c, b, layer);                       /* attn (n,H*hd) */
+    forward_store_kv(c, b, layer, (size_t)KV * hd); /* k, v (n,KV*hd) -> rows kv_row|swa_row */
+    forward_attention(c, b, layer);                 /* attn (n,H*hd) */
     op_matmul(c->pool, &L->wo, c->attn, n, c->xn, c->xq); /* xn (n,e) */
     if (L->bo) op_add_bias(c->xn, L->bo, e, n);
     for (size_t i = 0; i < (size_t)n * e; i++) c->x[i] += c->xn[i];

@@ -125,10 +125,13 @@ static bool failed(gen_state *g) {
  * what it lacks, or drops what it has beyond. */
 static bool draft_sync(gen_state *g, int64_t upto) {
     engine_ctx *dc = g->draft->ctx;
-    const int64_t have = engine_n_past(dc) - g->base;
-    if (have >= upto) {
-        engine_kv_keep(dc, (int32_t)(g->base + upto));
-        return true;
+    int64_t have = engine_n_past(dc) - g->base;
+    if (have > upto) engine_kv_keep(dc, (int32_t)(g->base + upto));
+    have = engine_n_past(dc) - g->base; /* a sliding-window draft may have kept less */
+    if (have >= upto) return true;
+    if (have < 0) {
+        snprintf(g->err, g->errlen, "the draft model's cache lost the prompt (sliding window)");
+        return failed(g);
     }
     if (!engine_eval(dc, g->hist + have, (int32_t)(upto - have), false, g->err, g->errlen))
         return failed(g);
@@ -227,6 +230,7 @@ static bool generate(const engine_model *m, engine_ctx *c, const engine_draft *d
     double t0 = now_s();
     g.ok = req->n_prompt <= 0 ||
            engine_eval(c, req->prompt, (int32_t)req->n_prompt, false, err, errlen);
+    if (g.ok && req->n_prompt > 0) engine_kv_checkpoint(c);   /* a next turn may start here */
     if (g.ok && d && max_draft > 0) draft_sync(&g, g.n_hist); /* the draft's prefill */
     double t1 = now_s();
     st->prompt_s = t1 - t0;

@@ -410,7 +410,10 @@ static bool load_tensors(loader *l) {
 static uint64_t decode_share(const engine_model *m, const gguf_tensor *t) {
     if (gguf_str_eq(t->name, "token_embd.weight") && !m->info.tied_output)
         return t->nbytes / (t->ne[1] ? t->ne[1] : 1); /* one row */
-    if (m->info.n_expert > 0 && t->n_dims == 3)       /* ffn_*_exps: the routed experts only */
+    /* ffn_*_exps and their biases (gpt-oss, one row per expert): the routed experts only */
+    bool expert_bias = t->n_dims == 2 && t->name.len > 10 &&
+                       !memcmp(t->name.ptr + t->name.len - 10, "_exps.bias", 10);
+    if (m->info.n_expert > 0 && (t->n_dims == 3 || expert_bias))
         return t->nbytes / (uint64_t)m->info.n_expert * (uint64_t)m->info.n_expert_used;
     return t->nbytes;
 }

@@ -37,6 +37,11 @@ static const models_entry CATALOGUE[] = {
      HF "unsloth/Qwen3-Coder-30B-A3B-Instruct-GGUF/resolve/main/"
         "Qwen3-Coder-30B-A3B-Instruct-Q4_K_M.gguf",
      NULL, 0, "chat", 18600 * MB, 48 * 4 * 128 * 4},
+    /* gpt-oss: 12 of its 24 layers attend to a 128-position window, and their KV cache holds
+     * the window and one batch (about 16 MB, whatever the context): only the other 12 grow */
+    {"gpt-oss-20b:mxfp4", "gpt-oss-20b-mxfp4.gguf",
+     HF "ggml-org/gpt-oss-20b-GGUF/resolve/main/gpt-oss-20b-mxfp4.gguf", NULL, 0, "chat",
+     12100 * MB, 12 * 8 * 64 * 4},
     {"qwen3-embedding-0.6b:q8_0", "qwen3-embedding-0.6b-q8_0.gguf",
      HF "Qwen/Qwen3-Embedding-0.6B-GGUF/resolve/main/Qwen3-Embedding-0.6B-Q8_0.gguf", NULL, 0,
      "embedding", 640 * MB, 28 * 8 * 128 * 4},

@@ -190,6 +190,17 @@ def test_synth_moe_and_embedding_shapes():
         check("synth qwen3moe", rc == 0 and "qwen3moe" in info and "Q4_K" in info, err + info)
         rc, out, err = hearth("run", "-m", moe, "-p", "Once upon", "-n", "6", "--temp", "0")
         check("synth qwen3moe runs", rc == 0 and len(out) > 0, err)
+        oss = os.path.join(d, "oss.gguf")  # the built-in vocabulary: one token per embedding row
+        rc, _, err = hearth("synth", "--like", "tiny-gpt-oss", "--type", "MXFP4_MOE", "-o", oss)
+        info = hearth("info", oss, "-c", "4096")[1].decode() if rc == 0 else ""
+        # window 16 and the default 512-token batch: 527 rows in the 2 sliding layers, not 4096
+        # (4096 + 4096 + 2 x (527 + 15 checkpoint rows)) x 512 bytes = 4.75 MB
+        check("synth gpt-oss: info gives the sliding layers' bounded cache", rc == 0 and
+              "sliding window of 16 positions in 2 of 4 layers; their KV cache holds 527 rows" in info
+              and "KV cache F16 at 4096 positions 4.75 MB" in info, err + info)
+        rc, out, err = hearth("bench", oss, "-p", "8", "-n", "4", "-r", "1", "-t", "1", "-d", "600")
+        check("synth gpt-oss: bench gives active and total bytes", rc == 0 and
+              "streamed per decoded token (routed experts only)" in out.decode(), err + out.decode())
         bert = os.path.join(d, "bert.gguf")
         rc, _, err = hearth("synth", "--like", "tiny-bert", "--type", "F16", "--vocab",
                             f"{REF}/vocab/bert-bge.gguf", "-o", bert)

@@ -142,6 +142,12 @@ static void test_end_to_end(const char *type, float tol_paths) {
     const engine_model_info *in = engine_model_get_info(m);
     CHECK(!strcmp(in->arch, "gpt-oss") && in->n_expert == 8 && in->n_expert_used == 4);
     CHECK(in->n_swa == WINDOW && in->n_swa_layers == 2 && in->rope_yarn == 32.0f);
+    if (!strcmp(type, "F32")) { /* hearth bench's active bytes: one token_embd row, 4 of 8 */
+        uint64_t embd = 512 * 256 * 4, experts = 4 * 3 * (8 * 256 * 256 * 4 + 8 * 256 * 4);
+        uint64_t unread = embd - 256 * 4 + experts / 2; /* experts: weights and their biases */
+        CHECKF(in->weight_bytes - in->decode_bytes == unread, "decode bytes %llu of %llu",
+               (unsigned long long)in->decode_bytes, (unsigned long long)in->weight_bytes);
+    }
     int32_t ids[N_PROMPT];
     prompt_ids(ids, N_PROMPT, 3);
     static float batch[N_PROMPT * N_VOCAB], single[N_PROMPT * N_VOCAB], paged[N_PROMPT * N_VOCAB];
