@@ -133,6 +133,7 @@ group_sums(__m256i *h, const uint8_t (*q)[32], const int8_t (*sg)[32], int j0, c
             __m256i av = bcast32(aq + t * a_stride + 4 * j);
             if (SIGNED) av = _mm256_sign_epi8(av, sw);
             h[t] = _mm256_add_epi16(h[t], _mm256_maddubs_epi16(uw, av));
+            KEEP_IN_REGISTER(h[t]);
         }
     }
 }
@@ -333,8 +334,7 @@ static inline __attribute__((always_inline)) void tile_q45k(const q45k_panel *p,
         for (int sb = 0; sb < 8; sb++) {
             const __m256i mn = _mm256_load_si256((const __m256i *)p->mn[b][sb]);
             for (int t = 0; t < C; t++)
-                s[t] = _mm256_add_epi32(s[t],
-                                        _mm256_madd_epi16(mn, bcast32(bs + t * a_stride + 4 * sb)));
+                s[t] = add32_kept(s[t], _mm256_madd_epi16(mn, bcast32(bs + t * a_stride + 4 * sb)));
         }
         const __m256 dmin = _mm256_load_ps(p->dmin[b]);
         float da[TC];
@@ -349,8 +349,7 @@ static inline __attribute__((always_inline)) void tile_q45k(const q45k_panel *p,
             for (int j0 = 8 * sb; j0 < 8 * sb + 8; j0 += G) {
                 group_sums(h, p->q[b], NULL, j0, G, ab + offsetof(block_q8_K, qs), a_stride, C,
                            false);
-                for (int t = 0; t < C; t++)
-                    s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(h[t], sc));
+                for (int t = 0; t < C; t++) s[t] = add32_kept(s[t], _mm256_madd_epi16(h[t], sc));
             }
         }
         const __m256 dw = _mm256_load_ps(p->d[b]);
@@ -497,8 +496,7 @@ static inline __attribute__((always_inline)) void tile_k16(const k16_panel *p, i
         for (int k = 0; k < 8; k++) {
             const __m256i pr = _mm256_load_si256((const __m256i *)p->pr[b][k]);
             for (int t = 0; t < C; t++)
-                s[t] = _mm256_add_epi32(s[t],
-                                        _mm256_madd_epi16(pr, bcast32(bs + t * a_stride + 4 * k)));
+                s[t] = add32_kept(s[t], _mm256_madd_epi16(pr, bcast32(bs + t * a_stride + 4 * k)));
         }
         for (int t = 0; t < C; t++) {
             if (T == TT_Q2_K) {
@@ -517,8 +515,7 @@ static inline __attribute__((always_inline)) void tile_k16(const k16_panel *p, i
             for (int j0 = 4 * sb; j0 < 4 * sb + 4; j0 += G) {
                 group_sums(h, p->q[b], NULL, j0, G, ab + offsetof(block_q8_K, qs), a_stride, C,
                            false);
-                for (int t = 0; t < C; t++)
-                    s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(h[t], sc));
+                for (int t = 0; t < C; t++) s[t] = add32_kept(s[t], _mm256_madd_epi16(h[t], sc));
             }
         }
         const __m256 dw = _mm256_load_ps(p->d[b]);
