@@ -25,7 +25,8 @@ struct completion_engine {
     completion_params p;
     engine_model *model;
     completion_slot slot[N_SLOTS];
-    int quick_n_ctx; /* positions of the quick slot */
+    int quick_n_ctx;  /* positions of the quick slot */
+    int quick_shrink; /* the halvings of the prompt the quick slot holds (0: none yet) */
     fim_template fim;
     fim_prompt prompt;
     double tokens_per_ms; /* measured prompt throughput (0 until measured) */
@@ -168,26 +169,50 @@ typedef enum {
     FIT_PREFILL, /* the same; none measured yet: the smallest, which measures it */
 } fit_mode;
 
+/* Builds the prompt on windows halved s times and plans it into its slot (s > 0: the quick one,
+ * or the whole one when the quick one cannot be made). */
+static bool plan_at(completion_engine *e, const completion_request *r, int s, prompt_plan *plan,
+                    char *err, size_t errlen) {
+    if (!build_at(e, r, s, err, errlen)) return false;
+    completion_slot *q = s > 0 ? quick_slot(e) : NULL;
+    plan->slot = q ? q : &e->slot[SLOT_WHOLE];
+    plan->keep = reusable(e, plan->slot);
+    plan->shrink = s;
+    return true;
+}
+
+/* Whether the planned prompt can be ready within the budget (and leaves room to generate). */
+static bool plan_fits(const completion_engine *e, const prompt_plan *plan) {
+    if (plan->slot == &e->slot[SLOT_QUICK] && e->prompt.n + e->p.max_tokens + 1 > e->quick_n_ctx)
+        return false;
+    double est = (double)lacking(e, plan->slot, plan->keep) / e->tokens_per_ms;
+    return est <= e->p.max_prompt_ms;
+}
+
 /* Builds the prompt and picks its slot. With a budget (max_prompt_ms) and a measured speed: the
  * whole prompt in the whole slot when what that slot lacks can be evaluated within the budget;
- * else the windows halve, the prompt going to the quick slot, until what the quick slot lacks
- * can (or MAX_SHRINK; a prompt that would not leave the quick slot room to generate shrinks
- * further). With FIT_NONE or no budget: the whole prompt in the whole slot. */
+ * else the quick slot at the level it holds when that still fits — so the small prompt does not
+ * flip between sizes as the speed estimate moves, the whole slot being the way up — else the
+ * windows halve until what the quick slot lacks fits (or MAX_SHRINK). With FIT_NONE or no
+ * budget: the whole prompt in the whole slot. */
 static bool build_prompt(completion_engine *e, const completion_request *r, fit_mode fit,
                          prompt_plan *plan, char *err, size_t errlen) {
     bool budget = fit != FIT_NONE && e->p.max_prompt_ms && e->p.kv_reuse;
-    int s = budget && fit == FIT_PREFILL && e->tokens_per_ms <= 0 ? MAX_SHRINK : 0;
-    for (;; s++) {
-        if (!build_at(e, r, s, err, errlen)) return false;
-        completion_slot *q = s > 0 ? quick_slot(e) : NULL;
-        plan->slot = q ? q : &e->slot[SLOT_WHOLE];
-        plan->keep = reusable(e, plan->slot);
-        plan->shrink = s;
-        if (!budget || e->tokens_per_ms <= 0 || s == MAX_SHRINK) return true;
-        bool fits = !q || e->prompt.n + e->p.max_tokens + 1 <= e->quick_n_ctx;
-        double est = (double)lacking(e, plan->slot, plan->keep) / e->tokens_per_ms;
-        if (fits && est <= e->p.max_prompt_ms) return true;
+    if (budget && e->tokens_per_ms <= 0) /* nothing measured: a prefill measures on the least */
+        return plan_at(e, r, fit == FIT_PREFILL ? MAX_SHRINK : 0, plan, err, errlen);
+    if (!plan_at(e, r, 0, plan, err, errlen)) return false;
+    if (!budget || plan_fits(e, plan)) return true;
+    int held = e->quick_shrink;
+    if (held > 0) {
+        if (!plan_at(e, r, held, plan, err, errlen)) return false;
+        if (plan_fits(e, plan)) return true;
     }
+    for (int s = 1; s <= MAX_SHRINK; s++) {
+        if (s == held && s < MAX_SHRINK) continue; /* just tried */
+        if (!plan_at(e, r, s, plan, err, errlen)) return false;
+        if (s == MAX_SHRINK || plan_fits(e, plan)) return true;
+    }
+    return true;
 }
 
 bool completion_fim_supported(const engine_model *m, char *err, size_t errlen) {
@@ -224,6 +249,7 @@ static bool fill_plan(completion_engine *e, const completion_request *r, const p
                       int64_t end, int32_t *shifted, bool *cancelled, char *err, size_t errlen) {
     slot_fill_how how = {r->cancelled, r->user, e->p.kv_reuse && e->p.kv_shift,
                          e->speed_pinned ? NULL : &e->tokens_per_ms};
+    if (plan->slot == &e->slot[SLOT_QUICK]) e->quick_shrink = plan->shrink;
     return completion_slot_fill(plan->slot, e->prompt.ids, e->prompt.n, plan->keep, end, &how,
                                 shifted, cancelled, err, errlen);
 }

@@ -162,13 +162,13 @@ test('a request during a long prefill cancels it promptly and gets the same answ
   const c = await start({ debugPrefillChunkMs: 150 });
   open(c);
   cursor(c, CURSOR);
-  await sleep(1200); // at most four chunks evaluated (each waits 300 ms), at least one even on a loaded machine
+  await sleep(1500); // at most five chunks evaluated (each waits 300 ms), at least one even on a loaded machine
   const r = await inline(c, CURSOR);
   assert.equal(r.items[0]?.insertText, base.items[0]?.insertText);
   assert.ok(r.hearth.nReused >= 64, JSON.stringify(r.hearth)); // what the prefill did is kept
-  // Promptly: the prefill stopped within a chunk of the request (about two were done by then),
+  // Promptly: the prefill stopped within a chunk of the request (a few were done by then),
   // far from the whole prompt it would have reached — counted, not timed, so load cannot flake it.
-  assert.ok(r.hearth.nReused <= 4 * 64 && r.hearth.nPrompt > 8 * 64, JSON.stringify(r.hearth));
+  assert.ok(r.hearth.nReused <= 6 * 64 && r.hearth.nPrompt > 8 * 64, JSON.stringify(r.hearth));
   assert.equal(r.hearth.nEvaluated, r.hearth.nPrompt - r.hearth.nReused, JSON.stringify(r.hearth));
   const p = await prefills(c);
   assert.equal(p.submitted, 1, JSON.stringify(p));
