@@ -80,10 +80,11 @@ static void measure(const slot_fill_how *how, int64_t n, double ms) {
     *r = *r > 0 ? 0.7 * *r + 0.3 * rate : rate;
 }
 
-/* One engine_eval that the cancel may stop between layers: *cancelled then, and true. */
-static bool eval_stoppable(completion_slot *s, const int32_t *ids, int32_t n,
+/* One engine_eval that the cancel may stop between layers (unless whole): *cancelled then, and
+ * true. */
+static bool eval_stoppable(completion_slot *s, const int32_t *ids, int32_t n, bool whole,
                            const slot_fill_how *how, bool *cancelled, char *err, size_t errlen) {
-    engine_ctx_set_stop(s->ctx, how->cancelled, how->user);
+    if (!whole) engine_ctx_set_stop(s->ctx, how->cancelled, how->user);
     bool ok = engine_eval(s->ctx, ids, n, false, err, errlen);
     engine_ctx_set_stop(s->ctx, NULL, NULL);
     if (!ok && engine_eval_stopped(s->ctx)) {
@@ -93,9 +94,12 @@ static bool eval_stoppable(completion_slot *s, const int32_t *ids, int32_t n,
     return ok;
 }
 
-/* Evaluates ids[from, to) in chunks, checking for cancellation between them. */
+/* Evaluates ids[from, to) in chunks, checking for cancellation between them (and between layers).
+ * finish: a moved run follows, which only a whole gap before it makes held, so the gap's last
+ * chunk is not stopped between layers (a gap is a few tokens: a new line, a typed word). */
 static bool eval_chunks(completion_slot *s, const int32_t *ids, int64_t from, int64_t to,
-                        const slot_fill_how *how, bool *cancelled, char *err, size_t errlen) {
+                        bool finish, const slot_fill_how *how, bool *cancelled, char *err,
+                        size_t errlen) {
     for (int64_t at = from; at < to; at += CHUNK_TOKENS) {
         if (how->cancelled && how->cancelled(how->user)) {
             *cancelled = true;
@@ -103,7 +107,8 @@ static bool eval_chunks(completion_slot *s, const int32_t *ids, int64_t from, in
         }
         int32_t n = (int32_t)(to - at < CHUNK_TOKENS ? to - at : CHUNK_TOKENS);
         double t0 = now_ms();
-        if (!eval_stoppable(s, ids + at, n, how, cancelled, err, errlen)) return false;
+        bool whole = finish && at + n == to;
+        if (!eval_stoppable(s, ids + at, n, whole, how, cancelled, err, errlen)) return false;
         if (*cancelled) return true;
         measure(how, n, now_ms() - t0);
     }
@@ -144,7 +149,8 @@ bool completion_slot_fill(completion_slot *s, const int32_t *ids, int64_t n, int
     int64_t at = engine_n_past(s->ctx) < keep ? engine_n_past(s->ctx) : keep;
     for (int i = 0; i <= n_runs; i++) {
         int64_t gap_end = i < n_runs ? runs[i].to : end;
-        if (!eval_chunks(s, ids, at, gap_end, how, cancelled, err, errlen)) return false;
+        if (!eval_chunks(s, ids, at, gap_end, i < n_runs, how, cancelled, err, errlen))
+            return false;
         if (*cancelled || i == n_runs) break;
         engine_kv_extend(s->ctx, runs[i].to + runs[i].n);
         *shifted += runs[i].n;
@@ -166,7 +172,7 @@ bool completion_slot_refresh(completion_slot *s, const slot_fill_how *how, int32
         }
         int64_t at = s->stale_from, n = held - at < REFRESH_TOKENS ? held - at : REFRESH_TOKENS;
         engine_kv_keep(s->ctx, (int32_t)at);
-        bool ok = eval_stoppable(s, s->cached + at, (int32_t)n, how, cancelled, err, errlen);
+        bool ok = eval_stoppable(s, s->cached + at, (int32_t)n, false, how, cancelled, err, errlen);
         if (!ok) {
             s->n_cached = at; /* what the failed pass wrote is unknown */
             s->stale_from = SLOT_NO_STALE;

@@ -7,6 +7,7 @@
  *   so that keystroke evaluates a few tokens (with one cache the cut build had evicted it); a
  *   prefill left to finish builds the whole prompt beside it, and the next request takes the
  *   whole prompt again, with the suggestion a fresh engine without a budget gives.
+ * - A new line's prefill cut short by the next request keeps the moved suffix held.
  * - The generation time cap (max_gen_ms): generation stops, and the suggestion is the part that
  *   was certain by then, a prefix of the uncapped one.
  *
@@ -233,6 +234,34 @@ out:
     free(text);
 }
 
+/* A new line's prefill cut short by the request right after it: the few new tokens before the
+ * moved suffix are evaluated whole (not stopped between layers), so the suffix stays held and the
+ * request does not evaluate it again. */
+static void test_cut_newline(engine_model *m) {
+    char *text = numbered_file(60), err[256];
+    size_t at = line_start(text, 30) + 4, eol = (size_t)(strchr(text + at, '\n') - text);
+    completion_engine *e = engine(m, 0);
+    completion_result r;
+    if (!e || !run(e, text, eol, &r)) goto out;
+    completion_result_free(&r);
+    char *typed_nl = typed(text, eol, "\n    ");
+    completion_request q = request(typed_nl, eol + 5);
+    stopper soon = {0, 2}; /* the check before the gap passes, the one inside it says stop */
+    q.cancelled = cancel_after, q.user = &soon;
+    CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
+    CHECKF(r.cancelled && r.n_shifted > 32, "cut prefill: cancelled %d, %d moved", r.cancelled,
+           r.n_shifted);
+    if (run(e, typed_nl, eol + 5, &r)) {
+        CHECKF(r.n_evaluated <= 4, "the request after it: %d of %d evaluated", r.n_evaluated,
+               r.n_prompt);
+        completion_result_free(&r);
+    }
+    free(typed_nl);
+out:
+    completion_free(e);
+    free(text);
+}
+
 /* ---- the generation time cap ---- */
 
 static bool slow_piece(void *user) { /* each generated piece takes 5 ms longer */
@@ -291,6 +320,7 @@ int main(int argc, char **argv) {
     if (fim) {
         test_quick(fim);
         test_cap(fim);
+        test_cut_newline(fim);
         engine_model_free(fim);
     }
     return test_summary("test_completion_slots");
