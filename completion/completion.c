@@ -244,7 +244,7 @@ bool completion_prompt_tokens(const engine_model *m, const completion_params *p,
     return true;
 }
 
-/* Puts the built prompt's tokens [0, end) into plan's slot and remembers what it holds after. */
+/* Puts the built prompt's tokens [0, end) into plan's slot (remember_held then records them). */
 static bool fill_plan(completion_engine *e, const completion_request *r, const prompt_plan *plan,
                       int64_t end, int32_t *shifted, bool *cancelled, char *err, size_t errlen) {
     slot_fill_how how = {r->cancelled, r->user, e->p.kv_reuse && e->p.kv_shift,
