@@ -11,14 +11,15 @@
 #include <stddef.h>
 
 #define LSP_ERR_LEN 512
-/* The default prompt budget of a completion request (maxPromptMs; 0 = none). It trades context
- * for time where the KV cache lacks much of the prompt (a jump, a file just opened): the request
- * uses smaller windows in completion/'s quick cache, and the whole prompt is built beside it at
- * the next pause (lsp_ahead_stale), which later requests take. Measured in Neovim
- * (bench/RESULTS.md, "The quick KV cache"): first grey text after a jump or an open on the
- * default 1.5B model within about a second instead of 4-6 s, at the price of smaller prompts
- * until the pauses have built the whole one. */
-#define LSP_MAX_PROMPT_MS 500
+/* The default prompt budget of a completion request (maxPromptMs; 0 = none). A budget trades
+ * context for time where the KV cache lacks much of the prompt (a jump, a file just opened): the
+ * request uses smaller windows in completion/'s quick cache, and the whole prompt is built beside
+ * it at the next pause (lsp_ahead_stale). Measured in Neovim (bench/RESULTS.md, "The quick KV
+ * cache"), 500 ms brought the default 1.5B model's first grey text after a jump or an open from
+ * 4-10 s to 0.2-0.4 s, but replies' prompts from ~1 070 tokens to ~50 while typing, and on the
+ * AVX2 path 119 of 546 in-line keys got no grey text before the next key (9 without): off until a
+ * request takes the whole prompt only when it answers within the typing gap. */
+#define LSP_MAX_PROMPT_MS 0
 /* The default generation time cap (maxGenMs; 0 = none): a suggestion still growing after this
  * long is what was certain by then (what streaming has shown), so a slow model or machine frees
  * the worker for the prefills of the next pause instead of finishing a long block nobody waits
