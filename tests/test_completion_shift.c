@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "shift.h"
 #include "test.h"
+#include "completion_fixtures.h"
 
 static const char *vocab_dir, *tmp_dir;
 
@@ -63,22 +64,6 @@ static void test_plan(void) {
 }
 
 /* ---- the engine ---- */
-
-static engine_model *synth(const char *name, const char *vocab, int layers) {
-    char path[1024], vpath[1024], err[ENGINE_ERR_LEN];
-    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
-    if (vocab) snprintf(vpath, sizeof vpath, "%s/%s", vocab_dir, vocab);
-    engine_synth_params p = {.like = "tiny-qwen2",
-                             .type = "Q8_0",
-                             .vocab_path = vocab ? vpath : NULL,
-                             .n_layers = layers,
-                             .seed = 7};
-    CHECKF(engine_synth(&p, path, err, sizeof err), "%s", err);
-    engine_model *m = engine_model_load(path, err, sizeof err);
-    CHECKF(m != NULL, "%s", err);
-    unlink(path);
-    return m;
-}
 
 static engine_ctx *context(const engine_model *m, engine_kv_type kv) {
     char err[ENGINE_ERR_LEN];
@@ -197,21 +182,6 @@ static void test_rebuilt_logits(const engine_model *m) {
 
 /* ---- completion_run ---- */
 
-static char *numbered_file(int lines) {
-    size_t cap = (size_t)lines * 64 + 1, len = 0;
-    char *t = malloc(cap);
-    for (int i = 0; i < lines; i++)
-        len += (size_t)snprintf(t + len, cap - len, "def step_%d(x):\n    return x * %d + %d\n", i,
-                                i % 7, i);
-    return t;
-}
-
-static size_t line_start(const char *t, int line) {
-    size_t at = 0;
-    for (int i = 0; i < line; i++) at = (size_t)(strchr(t + at, '\n') - t) + 1;
-    return at;
-}
-
 static bool complete(completion_engine *e, const char *text, size_t at, completion_result *out) {
     char err[256];
     completion_request r = {0};
@@ -259,10 +229,10 @@ static void same_as_fresh(engine_model *m, completion_engine *e, const char *tex
 }
 
 static void test_completion(engine_model *m) {
-    char *text = numbered_file(120);
+    char *text = fixture_numbered_file(120);
     completion_engine *e = engine(m, true);
     completion_result r;
-    size_t at = line_start(text, 60) + 4; /* inside "    return ..." */
+    size_t at = fixture_line_start(text, 60) + 4; /* inside "    return ..." */
     if (complete(e, text, at, &r)) completion_result_free(&r);
     /* a new line typed at the cursor's line end: the suffix moves right */
     size_t eol = (size_t)(strchr(text + at, '\n') - text), len = strlen(text);
@@ -272,10 +242,10 @@ static void test_completion(engine_model *m) {
     memcpy(typed + eol + 5, text + eol, len - eol + 1);
     same_as_fresh(m, e, typed, eol + 5, "new line", 40);
     /* a jump 23 lines down: the head's start moves, the rest of it and the old suffix move left */
-    same_as_fresh(m, e, typed, line_start(typed, 84) + 4, "jump", 260);
+    same_as_fresh(m, e, typed, fixture_line_start(typed, 84) + 4, "jump", 260);
     /* a prefill at the same place adds nothing and evaluates the moved entries again */
     completion_request q = {0};
-    size_t jat = line_start(typed, 84) + 4;
+    size_t jat = fixture_line_start(typed, 84) + 4;
     q.prefix = typed, q.prefix_len = jat, q.suffix = typed + jat,
     q.suffix_len = strlen(typed) - jat;
     q.path = "steps.py";
@@ -304,7 +274,7 @@ int main(int argc, char **argv) {
     vocab_dir = argv[1];
     tmp_dir = argv[2];
     test_plan();
-    engine_model *two = synth("shift-two-layers.gguf", NULL, 2);
+    engine_model *two = fixture_model(tmp_dir, vocab_dir, "shift-two-layers.gguf", NULL, 2, 7);
     if (two) {
         engine_kv_type types[] = {ENGINE_KV_F16, ENGINE_KV_F32, ENGINE_KV_Q8_0};
         for (int i = 0; i < 3; i++) {
@@ -313,12 +283,13 @@ int main(int argc, char **argv) {
         }
         engine_model_free(two);
     }
-    engine_model *one = synth("shift-one-layer.gguf", NULL, 1);
+    engine_model *one = fixture_model(tmp_dir, vocab_dir, "shift-one-layer.gguf", NULL, 1, 7);
     if (one) {
         test_rebuilt_logits(one);
         engine_model_free(one);
     }
-    engine_model *fim = synth("shift-fim.gguf", "qwen2.5-coder.gguf", 1);
+    engine_model *fim =
+        fixture_model(tmp_dir, vocab_dir, "shift-fim.gguf", "qwen2.5-coder.gguf", 1, 7);
     if (fim) {
         test_completion(fim);
         engine_model_free(fim);

@@ -22,24 +22,9 @@
 #include "completion.h"
 #include "engine.h"
 #include "test.h"
+#include "completion_fixtures.h"
 
 static const char *vocab_dir, *tmp_dir;
-
-static engine_model *synth(const char *name, const char *vocab, int layers) {
-    char path[1024], vpath[1024], err[ENGINE_ERR_LEN];
-    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
-    if (vocab) snprintf(vpath, sizeof vpath, "%s/%s", vocab_dir, vocab);
-    engine_synth_params p = {.like = "tiny-qwen2",
-                             .type = "Q8_0",
-                             .vocab_path = vocab ? vpath : NULL,
-                             .n_layers = layers,
-                             .seed = 11};
-    CHECKF(engine_synth(&p, path, err, sizeof err), "%s", err);
-    engine_model *m = engine_model_load(path, err, sizeof err);
-    CHECKF(m != NULL, "%s", err);
-    unlink(path);
-    return m;
-}
 
 /* ---- engine_ctx_set_stop ---- */
 
@@ -106,21 +91,6 @@ out:
 
 /* ---- the quick cache ---- */
 
-static char *numbered_file(int lines) {
-    size_t cap = (size_t)lines * 64 + 1, len = 0;
-    char *t = malloc(cap);
-    for (int i = 0; i < lines; i++)
-        len += (size_t)snprintf(t + len, cap - len, "def step_%d(x):\n    return x * %d + %d\n", i,
-                                i % 7, i);
-    return t;
-}
-
-static size_t line_start(const char *t, int line) {
-    size_t at = 0;
-    for (int i = 0; i < line; i++) at = (size_t)(strchr(t + at, '\n') - t) + 1;
-    return at;
-}
-
 /* text with s inserted at byte at (malloc'd) */
 static char *typed(const char *text, size_t at, const char *s) {
     size_t len = strlen(text), n = strlen(s);
@@ -168,10 +138,10 @@ static bool cancel_after(void *user) {
 }
 
 static void test_quick(engine_model *m) {
-    char *text = numbered_file(200), err[256];
+    char *text = fixture_numbered_file(200), err[256];
     completion_engine *e = engine(m, 0);
     completion_result r;
-    size_t top = line_start(text, 30) + 4, far = line_start(text, 170) + 4;
+    size_t top = fixture_line_start(text, 30) + 4, far = fixture_line_start(text, 170) + 4;
     if (!e || !run(e, text, top, &r)) goto out;
     completion_result_free(&r);
     /* 1 token a ms, 32 ms: a far jump lacks ~1000 tokens, a keystroke at a built place ~3 */
@@ -238,8 +208,8 @@ out:
  * moved suffix are evaluated whole (not stopped between layers), so the suffix stays held and the
  * request does not evaluate it again. */
 static void test_cut_newline(engine_model *m) {
-    char *text = numbered_file(60), err[256];
-    size_t at = line_start(text, 30) + 4, eol = (size_t)(strchr(text + at, '\n') - text);
+    char *text = fixture_numbered_file(60), err[256];
+    size_t at = fixture_line_start(text, 30) + 4, eol = (size_t)(strchr(text + at, '\n') - text);
     completion_engine *e = engine(m, 0);
     completion_result r;
     if (!e || !run(e, text, eol, &r)) goto out;
@@ -272,8 +242,8 @@ static bool slow_piece(void *user) { /* each generated piece takes 5 ms longer *
 }
 
 static void test_cap(engine_model *m) {
-    char *text = numbered_file(40);
-    size_t at = line_start(text, 20) + 4;
+    char *text = fixture_numbered_file(40);
+    size_t at = fixture_line_start(text, 20) + 4;
     completion_engine *free_run = engine(m, 0), *capped = engine(m, 0);
     completion_params p;
     completion_params_init(&p);
@@ -311,12 +281,13 @@ int main(int argc, char **argv) {
     }
     vocab_dir = argv[1];
     tmp_dir = argv[2];
-    engine_model *plain = synth("slots-plain.gguf", NULL, 0);
+    engine_model *plain = fixture_model(tmp_dir, vocab_dir, "slots-plain.gguf", NULL, 0, 11);
     if (plain) {
         test_stop(plain);
         engine_model_free(plain);
     }
-    engine_model *fim = synth("slots-fim.gguf", "qwen2.5-coder.gguf", 2);
+    engine_model *fim =
+        fixture_model(tmp_dir, vocab_dir, "slots-fim.gguf", "qwen2.5-coder.gguf", 2, 11);
     if (fim) {
         test_quick(fim);
         test_cap(fim);
