@@ -14,6 +14,11 @@
 #include "trim.h"
 
 #define MAX_SHRINK 4 /* halvings of the windows tried to meet max_prompt_ms */
+/* With a budget, a request leaves a quick-cache prompt that is ready for the whole prompt only
+ * when what the whole one lacks takes at most this long: keys come every 150-300 ms, and a
+ * request that spends longer catching the whole prompt up shows nothing before the next key
+ * (the whole prompt catches up at pauses instead, see completion_prefill). */
+#define WHOLE_STEP_MS 100
 
 /* The two KV slots. The whole slot holds whole prompts; the quick one, made when a prompt
  * budget first needs it, holds prompts on windows shrunk to meet it, so a request that cannot
@@ -181,36 +186,60 @@ static bool plan_at(completion_engine *e, const completion_request *r, int s, pr
     return true;
 }
 
-/* Whether the planned prompt can be ready within the budget (and leaves room to generate). */
-static bool plan_fits(const completion_engine *e, const prompt_plan *plan) {
+/* Whether the planned prompt can be ready within ms (and leaves room to generate). */
+static bool plan_fits(const completion_engine *e, const prompt_plan *plan, double ms) {
     if (plan->slot == &e->slot[SLOT_QUICK] && e->prompt.n + e->p.max_tokens + 1 > e->quick_n_ctx)
         return false;
-    double est = (double)lacking(e, plan->slot, plan->keep) / e->tokens_per_ms;
-    return est <= e->p.max_prompt_ms;
+    return (double)lacking(e, plan->slot, plan->keep) / e->tokens_per_ms <= ms;
+}
+
+/* What a request with a budget does with the whole prompt (planned in plan, but for WHOLE_NOT). */
+typedef enum {
+    WHOLE_FAILED, /* building a prompt failed (err says why) */
+    WHOLE_TAKEN,  /* ready within WHOLE_STEP_MS, or within the budget with no quick prompt ready */
+    WHOLE_NOT,    /* not ready within the budget */
+    QUICK_READY,  /* within the budget, but the quick slot's prompt is ready now: that one */
+} whole_choice;
+
+static whole_choice choose_whole(completion_engine *e, const completion_request *r,
+                                 prompt_plan *plan, char *err, size_t errlen) {
+    if (!plan_at(e, r, 0, plan, err, errlen)) return WHOLE_FAILED;
+    if (plan_fits(e, plan, WHOLE_STEP_MS)) return WHOLE_TAKEN;
+    if (!plan_fits(e, plan, e->p.max_prompt_ms)) return WHOLE_NOT;
+    if (e->quick_shrink == 0) return WHOLE_TAKEN;
+    prompt_plan quick;
+    if (!plan_at(e, r, e->quick_shrink, &quick, err, errlen)) return WHOLE_FAILED;
+    if (plan_fits(e, &quick, WHOLE_STEP_MS)) {
+        *plan = quick; /* the whole prompt catches up at a pause */
+        return QUICK_READY;
+    }
+    return plan_at(e, r, 0, plan, err, errlen) ? WHOLE_TAKEN : WHOLE_FAILED; /* rebuilt */
 }
 
 /* Builds the prompt and picks its slot. With a budget (max_prompt_ms) and a measured speed: the
- * whole prompt in the whole slot when what that slot lacks can be evaluated within the budget;
- * else the quick slot at the level it holds when that still fits — so the small prompt does not
- * flip between sizes as the speed estimate moves, the whole slot being the way up — else the
- * windows halve until what the quick slot lacks fits (or MAX_SHRINK). With FIT_NONE or no
- * budget: the whole prompt in the whole slot. */
+ * whole prompt in the whole slot when what that slot lacks can be evaluated within the budget
+ * (within WHOLE_STEP_MS when the quick slot holds a prompt that is ready); else the quick slot
+ * at the level it holds when that still fits — so the small prompt does not flip between sizes
+ * as the speed estimate moves, the whole slot being the way up — else the windows halve until
+ * what the quick slot lacks fits (or MAX_SHRINK). With FIT_NONE or no budget: the whole prompt
+ * in the whole slot. */
 static bool build_prompt(completion_engine *e, const completion_request *r, fit_mode fit,
                          prompt_plan *plan, char *err, size_t errlen) {
     bool budget = fit != FIT_NONE && e->p.max_prompt_ms && e->p.kv_reuse;
     if (budget && e->tokens_per_ms <= 0) /* nothing measured: a prefill measures on the least */
         return plan_at(e, r, fit == FIT_PREFILL ? MAX_SHRINK : 0, plan, err, errlen);
-    if (!plan_at(e, r, 0, plan, err, errlen)) return false;
-    if (!budget || plan_fits(e, plan)) return true;
+    if (!budget) return plan_at(e, r, 0, plan, err, errlen);
+    whole_choice whole = choose_whole(e, r, plan, err, errlen);
+    if (whole != WHOLE_NOT) return whole != WHOLE_FAILED;
     int held = e->quick_shrink;
     if (held > 0) {
         if (!plan_at(e, r, held, plan, err, errlen)) return false;
-        if (plan_fits(e, plan)) return true;
+        if (plan_fits(e, plan, e->p.max_prompt_ms)) return true;
     }
     for (int s = 1; s <= MAX_SHRINK; s++) {
         if (s == held && s < MAX_SHRINK) continue; /* just tried */
         if (!plan_at(e, r, s, plan, err, errlen)) return false;
-        if (s == MAX_SHRINK || plan_fits(e, plan)) return true;
+        if (s == MAX_SHRINK || plan_fits(e, plan, e->p.max_prompt_ms)) return true;
     }
     return true;
 }
@@ -374,14 +403,20 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     if (!build_prompt(e, r, FIT_REQUEST, &plan, err, errlen)) return false;
     const int32_t *ids = e->prompt.ids;
     int64_t n = e->prompt.n;
+    /* A suggestion from the quick slot's small prompt is one line, generated for at most the
+     * budget: it shows now, and the time after it goes to the whole prompt (completion_prefill),
+     * whose suggestions are worth more than the rest of a block guessed on little context. */
+    bool quick = plan.slot == &e->slot[SLOT_QUICK];
+    int gen_ms = e->p.max_gen_ms;
+    if (quick && (gen_ms == 0 || gen_ms > e->p.max_prompt_ms)) gen_ms = e->p.max_prompt_ms;
     collector c;
-    init_collector(&c, r, e->p.max_lines);
+    init_collector(&c, r, quick ? 1 : e->p.max_lines);
     int32_t shifted = 0;
     bool ok = fill_plan(e, r, &plan, n - 1, &shifted, &c.cancelled, err, errlen);
     double t_chunks = now_ms();
     engine_gen_stats st = {0};
     if (ok && !c.cancelled) {
-        if (e->p.max_gen_ms > 0) c.deadline = now_ms() + e->p.max_gen_ms;
+        if (gen_ms > 0) c.deadline = now_ms() + gen_ms;
         engine_gen_request g = {
             .prompt = ids + n - 1, /* the last token's logits start generation */
             .n_prompt = 1,
@@ -431,7 +466,7 @@ bool completion_run(completion_engine *e, const completion_request *r, completio
     out->cancelled = c.cancelled;
     out->capped = c.capped;
     if (out->text && !c.cancelled) {
-        completion_cache_put(&e->cache, key, out->text);
+        if (!quick) completion_cache_put(&e->cache, key, out->text); /* asked again: the whole */
         completion_cache_shown(&e->cache, r->prefix, r->prefix_len, suffix_key, out->text);
     }
     return out->text != NULL;

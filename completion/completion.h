@@ -47,7 +47,10 @@ typedef struct {
      * (neither kept nor moved) would take longer, the windows halve (up to 4 times) and the
      * prompt goes to a second, quick KV cache (made on first use, half the context), so the whole
      * prompt's cache is not evicted and completion_prefill can finish it at a pause; requests
-     * take the whole prompt again once its cache lacks little enough. 0 = none. */
+     * take the whole prompt again once its cache lacks little enough (100 ms of evaluation while
+     * the quick cache's prompt is ready, else the budget). A suggestion from the quick cache is
+     * one line, generated for at most this long, and is not kept in the suggestion cache (asked
+     * again, the whole prompt may answer). 0 = none. */
     int max_prompt_ms;
     /* Tests: the prefill speed the budget assumes (tokens per ms), never measured, so its
      * decisions do not depend on the machine's load; 0 = measured. */

@@ -110,7 +110,8 @@ static bool eval_chunks(completion_slot *s, const int32_t *ids, int64_t from, in
         bool whole = finish && at + n == to;
         if (!eval_stoppable(s, ids + at, n, whole, how, cancelled, err, errlen)) return false;
         if (*cancelled) return true;
-        measure(how, n, now_ms() - t0);
+        if (!engine_eval_resumed(s->ctx))
+            measure(how, n, now_ms() - t0); /* a resumed pass is short */
     }
     return true;
 }

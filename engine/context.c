@@ -49,6 +49,13 @@ struct ctx_seq {
     engine_stop_fn stop;               /* engine_ctx_set_stop */
     void *stop_user;
     bool stopped; /* the last engine_eval was stopped */
+    /* The pass a stop cut short: its tokens at positions [paused_at, paused_at + paused_n), the
+     * layer it stopped before and the residual stream then (paused_n rows); an engine_eval of
+     * the same tokens there resumes it. paused_n 0: none. */
+    int32_t paused_at, paused_n, paused_layer, paused_cap;
+    int32_t *paused_ids;
+    float *paused_x;
+    int32_t resumed; /* tokens of the last engine_eval that resumed a stopped pass */
 };
 
 static void *track(ctx_core *c, size_t bytes) {
@@ -252,7 +259,11 @@ engine_ctx *engine_ctx_new(const engine_model *m, const engine_ctx_params *p, ch
 void engine_ctx_free(engine_ctx *c) {
     if (!c) return;
     free_buffers(&c->core);
-    if (c->seq) free(c->seq->saved);
+    if (c->seq) {
+        free(c->seq->saved);
+        free(c->seq->paused_ids);
+        free(c->seq->paused_x);
+    }
     free(c->seq);
     batch_paged_free(c->paged);
     free(c);
@@ -319,6 +330,7 @@ void engine_kv_keep(engine_ctx *c, int32_t n) {
         n = 0;
     }
     s->n_past = n;
+    s->paused_n = 0;                       /* later passes write where it wrote */
     if (s->saved_at > n) s->saved_at = -1; /* positions before it were dropped */
     if (n == 0) s->ring_lo = 0;
 }
@@ -326,7 +338,45 @@ void engine_kv_keep(engine_ctx *c, int32_t n) {
 void engine_kv_extend(engine_ctx *c, int32_t n) {
     /* a sliding-window model's rows cannot have been moved in (engine_kv_move refuses it) */
     if (c->core.m->n_swa > 0) return;
-    if (c->seq && n > c->seq->n_past && n <= c->core.n_ctx) c->seq->n_past = n;
+    if (c->seq && n > c->seq->n_past && n <= c->core.n_ctx) {
+        c->seq->n_past = n;
+        c->seq->paused_n = 0;
+    }
+}
+
+void ctx_seq_forget_stopped(engine_ctx *c) {
+    if (c->seq) c->seq->paused_n = 0;
+}
+
+/* Tokens at the start of ids[0, n) that continue the stopped pass (same place, same tokens): a
+ * token's residual stream depends only on the tokens up to it, so any prefix of that pass can
+ * resume. 0: none. */
+static int32_t resumable(const ctx_seq *s, const int32_t *ids, int32_t n) {
+    if (s->paused_n == 0 || s->paused_at != s->n_past) return 0;
+    int32_t k = 0, lim = n < s->paused_n ? n : s->paused_n;
+    while (k < lim && ids[k] == s->paused_ids[k]) k++;
+    return k;
+}
+
+/* Keeps what a stopped pass of n tokens computed, for resumable(). False: out of memory (then
+ * nothing is kept, which is only slower). */
+static bool keep_stopped(engine_ctx *c, const int32_t *ids, int32_t n) {
+    ctx_seq *s = c->seq;
+    size_t e = (size_t)c->core.m->info.n_embd;
+    if (n > s->paused_cap) {
+        int32_t *i2 = realloc(s->paused_ids, (size_t)n * sizeof *i2);
+        if (i2) s->paused_ids = i2;
+        float *x2 = i2 ? realloc(s->paused_x, (size_t)n * e * sizeof *x2) : NULL;
+        if (x2) s->paused_x = x2;
+        if (!i2 || !x2) return false;
+        s->paused_cap = n;
+    }
+    memcpy(s->paused_ids, ids, (size_t)n * sizeof *ids);
+    memcpy(s->paused_x, c->core.x, (size_t)n * e * sizeof(float));
+    s->paused_at = s->n_past;
+    s->paused_n = n;
+    s->paused_layer = c->core.stopped_layer;
+    return true;
 }
 
 bool ctx_reserve_logits(ctx_core *c, int32_t rows) {
@@ -401,9 +451,18 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
     c->seq->n_last_eval = n;
     c->seq->logits_first = all_logits ? 0 : n - 1;
     c->seq->stopped = false;
+    c->seq->resumed = 0;
     size_t nv = (size_t)c->core.m->info.n_vocab, e = (size_t)c->core.m->info.n_embd;
     for (int32_t done = 0; done < n;) {
         int32_t chunk = n - done < c->core.n_batch ? n - done : c->core.n_batch;
+        int32_t again = resumable(c->seq, ids + done, chunk);
+        if (again > 0) { /* the layers it ran stay; x goes back to where they left it */
+            chunk = again;
+            c->core.first_layer = c->seq->paused_layer;
+            memcpy(c->core.x, c->seq->paused_x, (size_t)again * e * sizeof(float));
+            c->seq->resumed += again;
+        }
+        c->seq->paused_n = 0; /* resumed now, or this pass writes its rows */
         fwd_batch *b = seq_batch(c, ids + done, chunk);
         if (all_logits || done + chunk == n) { /* every token's logits, or the last one's */
             b->n_logits = all_logits ? chunk : 1;
@@ -414,10 +473,12 @@ bool ctx_seq_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits,
         c->core.stop = c->seq->stop, c->core.stop_user = c->seq->stop_user;
         bool whole = forward_batch(&c->core, b);
         c->core.stop = NULL; /* embeddings and other users of the core run to the end */
+        c->core.first_layer = 0;
         /* ring rows reused below the rows written (a stopped chunk wrote some of them too) */
         int32_t overwritten = c->seq->n_past + chunk - c->core.swa_rows;
         if (overwritten > c->seq->ring_lo) c->seq->ring_lo = overwritten;
         if (!whole) {
+            keep_stopped(c, ids + done, chunk);
             c->seq->stopped = true;
             c->seq->n_last_eval = 0; /* no logits: the stopped chunk never reached them */
             snprintf(err, errlen, "evaluation stopped by its caller");
@@ -442,6 +503,10 @@ void engine_ctx_set_stop(engine_ctx *c, engine_stop_fn fn, void *user) {
 
 bool engine_eval_stopped(const engine_ctx *c) {
     return c->seq && c->seq->stopped;
+}
+
+int32_t engine_eval_resumed(const engine_ctx *c) {
+    return c->seq ? c->seq->resumed : 0;
 }
 
 const float *engine_logits(const engine_ctx *c, int32_t i) {

@@ -78,7 +78,9 @@ typedef struct {
     fwd_batch batch;     /* its per-token arrays (n_batch long), filled anew by every call */
     engine_stop_fn stop; /* asked between layers; set only during engine_eval's passes */
     void *stop_user;
-    float *logits; /* n_logits rows of n_vocab, read through the kind's row map */
+    int32_t first_layer; /* a resumed pass starts here, x holding the layers before (engine_eval) */
+    int32_t stopped_layer; /* where forward_batch last stopped: the layers before it ran */
+    float *logits;         /* n_logits rows of n_vocab, read through the kind's row map */
     int32_t n_logits;
     uint64_t bytes;
 } ctx_core;
@@ -94,11 +96,16 @@ struct engine_ctx {
 };
 
 /* The decoder forward pass over b (forward.c): K/V to the cache, then logits and hidden states
- * where b says. False when c->stop said stop between two layers: the rows b names then hold
- * partial K/V, which the kind must not count as held. forward_bert: BERT's encoder
- * (forward_bert.c); b asks for hidden states only. */
+ * where b says. It starts at layer c->first_layer (0: the token embeddings; else c->x holds the
+ * output of the layers before it, as a stopped pass left it) and runs at least that layer. False
+ * when c->stop said stop between two layers (c->stopped_layer: before which): the rows b names
+ * then hold K/V of the layers before only, which the kind must not count as held. forward_bert:
+ * BERT's encoder (forward_bert.c); b asks for hidden states only. */
 bool forward_batch(ctx_core *c, const fwd_batch *b);
 void forward_bert(ctx_core *c, const fwd_batch *b);
+/* Forgets a one-sequence context's stopped pass (its rows are about to change: moves, borrowed
+ * rows), so no later engine_eval resumes it. */
+void ctx_seq_forget_stopped(engine_ctx *c);
 /* Writes one layer's batch K/V (c->kc, c->vc) to the rows b names (forward.c). */
 void forward_store_kv(ctx_core *c, const fwd_batch *b, int layer, size_t kv_row);
 /* Attention of the batch in c->q against the cached K/V of one layer (forward.c). */

@@ -79,6 +79,7 @@ static bool embed_packed(engine_ctx *c, const int32_t *const *ids, const int32_t
         row += n_ids[s];
     }
     engine_kv_keep(c, 0);
+    ctx_seq_forget_stopped(c); /* rows from 0 are borrowed */
     fwd_batch *b = pack(&c->core, flat, n_ids, first, last, hidden);
     if (m->arch->family == FAMILY_BERT)
         forward_bert(&c->core, b);

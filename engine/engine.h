@@ -144,11 +144,18 @@ bool engine_eval(engine_ctx *c, const int32_t *ids, int32_t n, bool all_logits, 
  * context): true stops the evaluation there, so a caller waiting for the thread waits one layer,
  * not a whole batch. engine_eval then returns false with engine_eval_stopped(c) true; the
  * sequence keeps the n_batch chunks finished before (n_past counts them, not the stopped one) and
- * no logits. NULL (the default) = never. Called on the evaluating thread. */
+ * no logits. The stopped pass is not lost: the next engine_eval at the same place whose tokens
+ * start the same way resumes it at the layer it stopped before (for those tokens), so work cut
+ * short again and again still progresses — every pass runs at least one layer. Any other change
+ * of the sequence (engine_kv_keep below n_past, moves, another eval) forgets it. NULL (the
+ * default) = never. Called on the evaluating thread. */
 typedef bool (*engine_stop_fn)(void *user);
 void engine_ctx_set_stop(engine_ctx *c, engine_stop_fn fn, void *user);
 /* Whether the last engine_eval on c returned false because its stop function said so. */
 bool engine_eval_stopped(const engine_ctx *c);
+/* Tokens of the last engine_eval on c that resumed a stopped pass (their first layers had run
+ * before): a caller timing evaluation leaves such passes out. */
+int32_t engine_eval_resumed(const engine_ctx *c);
 /* Logits (n_vocab floats) of the i-th token of the last engine_eval (i = -1: the last one).
  * NULL if that position's logits were not kept. Valid until the next engine_eval. */
 const float *engine_logits(const engine_ctx *c, int32_t i);

@@ -279,10 +279,14 @@ bool forward_batch(ctx_core *c, const fwd_batch *b) {
     const engine_model *m = c->m;
     const engine_model_info *in = &m->info;
     int e = in->n_embd, n = b->n;
-    for (int t = 0; t < n; t++)
+    int first = c->first_layer;
+    for (int t = 0; first == 0 && t < n; t++)
         op_get_row(&m->tok_embd, b->ids[t], c->x + (size_t)t * e); /* x (n,e) */
-    for (int l = 0; l < in->n_layer; l++) {
-        if (l > 0 && c->stop && c->stop(c->stop_user)) return false;
+    for (int l = first; l < in->n_layer; l++) {
+        if (l > first && c->stop && c->stop(c->stop_user)) {
+            c->stopped_layer = l;
+            return false;
+        }
         attention_block(c, b, &m->layers[l], l);
         if (m->arch->moe)
             moe_block(c, &m->layers[l], n);

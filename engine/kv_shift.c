@@ -101,6 +101,7 @@ static bool move_ok(const engine_ctx *c, int32_t from, int32_t to, int32_t n, ch
 bool engine_kv_move(engine_ctx *c, int32_t from, int32_t to, int32_t n, char *err, size_t errlen) {
     if (!move_ok(c, from, to, n, err, errlen)) return false;
     if (from == to) return true;
+    ctx_seq_forget_stopped(c); /* the rows it wrote may be overwritten */
     ctx_core *core = &c->core;
     const engine_model *m = core->m;
     turn t;

@@ -6,10 +6,11 @@
  * - a didChange that inserts a newline: at the end of the inserted text (the new line's cursor);
  * - IDLE_MS after an edit that no request followed: at the end of that edit (both only in the
  *   document of the last request or prefill, when there is one);
- * - IDLE_MS after a reply built on moved cache entries (kvShift) or on windows shrunk to meet
+ * - right after a reply built on moved cache entries (kvShift) or on windows shrunk to meet
  *   maxPromptMs (completion/'s quick cache): at the same place, where the prefill builds the
  *   whole prompt beside the small one and re-evaluates moved entries exactly, in place
- *   (completion_prefill);
+ *   (completion_prefill). Not after IDLE_MS: the next key costs the request at most one layer
+ *   of waiting, and the pass it stops resumes later (engine_eval), so the pause is all gain;
  * - didOpen, for clients that never sent hearth/cursor: IDLE_MS later, at the top of the file (a
  *   guess; plugins say where the cursor is on BufEnter / editor change, and a guess there would
  *   only evict the cache of the document being edited, e.g. when an editor opens a file to peek
@@ -154,7 +155,7 @@ void lsp_ahead_stale(lsp_server *s, const char *uri, int64_t line, int64_t chara
     lsp_doc *doc = lsp_doc_find(s, uri);
     size_t off;
     if (ahead_on(s) && doc && cursor_offset(s, doc, line, character, &off))
-        idle_arm(s, doc, off, "refresh", IDLE_MS);
+        idle_arm(s, doc, off, "refresh", 0);
 }
 
 void lsp_ahead_requested(lsp_server *s, const lsp_doc *doc, size_t off) {

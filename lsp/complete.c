@@ -338,8 +338,11 @@ static void complete_done(lsp_server *s, lsp_job *j) {
      * document the editor has left (it stays in the completion cache) */
     if (lsp_job_cancelled(j)) {
         lsp_reply_error(s, j->id, LSP_REQUEST_CANCELLED, "cancelled");
-        lsp_log(s, LSP_LOG_DEBUG, "completion: cancelled after %d generated tokens, %d partials",
-                d->res.n_generated, d->n_partials);
+        lsp_log(s, LSP_LOG_DEBUG,
+                "completion: cancelled after %d generated tokens, %d partials (prompt %d tokens, "
+                "%d evaluated, windows halved %d times)",
+                d->res.n_generated, d->n_partials, d->res.n_prompt, d->res.n_evaluated,
+                d->res.shrink);
         return;
     }
     if (!d->ok && d->res.backend_down) {
@@ -358,10 +361,10 @@ static void complete_done(lsp_server *s, lsp_job *j) {
     /* JSON strings are UTF-8; a model can emit bytes that are not (random weights do) */
     index_utf8_sanitize(d->res.text, strlen(d->res.text));
     lsp_log(s, LSP_LOG_DEBUG,
-            "completion: prompt %d tokens (%d reused, %d evaluated), %d generated, "
-            "%.1f + %.1f ms",
-            d->res.n_prompt, d->res.n_reused, d->res.n_evaluated, d->res.n_generated,
-            d->res.prompt_ms, d->res.gen_ms);
+            "completion: prompt %d tokens (%d reused, %d evaluated, windows halved %d times), "
+            "%d generated%s, %.1f + %.1f ms",
+            d->res.n_prompt, d->res.n_reused, d->res.n_evaluated, d->res.shrink, d->res.n_generated,
+            d->res.capped ? " (capped)" : "", d->res.prompt_ms, d->res.gen_ms);
     lsp_reply(s, j->id, reply_json(d));
     if (d->res.stale || d->res.shrink > 0) lsp_ahead_stale(s, j->uri, d->line, d->character);
 }

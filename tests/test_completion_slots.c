@@ -1,7 +1,8 @@
 /* Stopping an evaluation between layers, and the completion engine's two KV caches.
  * - engine_ctx_set_stop: asked between layers; a stop leaves n_past at the last finished chunk,
- *   no logits, engine_eval_stopped true; evaluating again gives the logits of an evaluation that
- *   was never stopped.
+ *   no logits, engine_eval_stopped true; evaluating again resumes the stopped pass and gives the
+ *   logits of an evaluation that was never stopped. A stop that always says stop still finishes
+ *   in n_layer calls; other tokens, or a sequence cut below the stop, resume nothing.
  * - The prompt budget (max_prompt_ms): a far jump gets shrunk windows in the quick cache; a
  *   prefill of the whole prompt cut short by the next keystroke leaves the small prompt there,
  *   so that keystroke evaluates a few tokens (with one cache the cut build had evicted it); a
@@ -47,6 +48,20 @@ static engine_ctx *context(const engine_model *m) {
     return c;
 }
 
+static bool cancel_after(void *user);
+
+/* The last logits of a and b agree (up to the rounding of other batch splits). */
+static void same_logits(const engine_model *m, engine_ctx *a_ctx, engine_ctx *b_ctx,
+                        const char *what) {
+    const float *a = engine_logits(a_ctx, -1), *b = engine_logits(b_ctx, -1);
+    double diff = 0, big = 0;
+    for (int i = 0; a && b && i < engine_model_get_info(m)->n_vocab; i++) {
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+        big = fmax(big, fabs((double)b[i]));
+    }
+    CHECKF(a && b && diff <= 1e-4 * big, "%s: logits differ by %g of %g", what, diff, big);
+}
+
 static void test_stop(const engine_model *m) {
     int n_layer = engine_model_get_info(m)->n_layer;
     int32_t ids[140];
@@ -77,13 +92,80 @@ static void test_stop(const engine_model *m) {
                engine_eval(whole, ids + 100, 10, false, err, sizeof err) &&
                engine_eval(whole, ids + 110, 30, false, err, sizeof err),
            "%s", err);
-    const float *a = engine_logits(c, -1), *b = engine_logits(whole, -1);
-    double diff = 0, big = 0;
-    for (int i = 0; a && b && i < engine_model_get_info(m)->n_vocab; i++) {
-        diff = fmax(diff, fabs((double)a[i] - b[i]));
-        big = fmax(big, fabs((double)b[i]));
+    CHECKF(engine_eval_resumed(c) == 30, "resumed %d of 30", engine_eval_resumed(c));
+    same_logits(m, c, whole, "stopped, then resumed");
+out:
+    engine_ctx_free(c);
+    engine_ctx_free(whole);
+}
+
+/* A context holding ids[0, 100) and then, with a stop that always says stop, ids[100, 100 + n)
+ * evaluated again and again until done: every pass runs one layer more (the first: layer 0), so
+ * it takes exactly n_layer calls. */
+static engine_ctx *always_stopped(const engine_model *m, const int32_t *ids, int32_t n) {
+    char err[ENGINE_ERR_LEN];
+    engine_ctx *c = context(m);
+    if (!c) return NULL;
+    CHECKF(engine_eval(c, ids, 100, false, err, sizeof err), "%s", err);
+    stopper always = {0, 1};
+    engine_ctx_set_stop(c, cancel_after, &always);
+    int calls = 0, n_layer = engine_model_get_info(m)->n_layer;
+    while (calls < 2 * n_layer) {
+        calls++;
+        if (engine_eval(c, ids + 100, n, false, err, sizeof err)) break;
+        CHECKF(engine_eval_stopped(c) && engine_n_past(c) == 100, "call %d: %s", calls, err);
     }
-    CHECKF(a && b && diff <= 1e-4 * big, "logits differ by %g of %g", diff, big);
+    engine_ctx_set_stop(c, NULL, NULL);
+    CHECKF(calls == n_layer, "%d calls for %d layers", calls, n_layer);
+    CHECKF(engine_n_past(c) == 100 + n, "n_past %d", engine_n_past(c));
+    return c;
+}
+
+/* A stopped pass resumes for the same tokens at the same place (a longer or shorter run of them
+ * too), and is forgotten when the tokens or the place differ. */
+static void test_resume(const engine_model *m) {
+    int32_t ids[140], other[40];
+    for (int i = 0; i < 140; i++) ids[i] = (int32_t)((i * 53 + 5) % 250);
+    for (int i = 0; i < 40; i++) other[i] = (int32_t)((i * 31 + 7) % 250);
+    char err[ENGINE_ERR_LEN];
+    engine_ctx *c = always_stopped(m, ids, 40), *whole = context(m);
+    if (!c || !whole) goto out;
+    CHECKF(engine_eval(whole, ids, 100, false, err, sizeof err) &&
+               engine_eval(whole, ids + 100, 40, false, err, sizeof err),
+           "%s", err);
+    same_logits(m, c, whole, "stopped before every layer");
+    /* stopped on 20 tokens, then 40 starting with them: 20 resume, 20 are new */
+    stopper first = {0, 1}; /* before layer 1 */
+    engine_kv_keep(c, 100);
+    engine_ctx_set_stop(c, stop_after, &first);
+    CHECK(!engine_eval(c, ids + 100, 20, false, err, sizeof err) && engine_eval_stopped(c));
+    engine_ctx_set_stop(c, NULL, NULL);
+    CHECKF(engine_eval(c, ids + 100, 40, false, err, sizeof err), "%s", err);
+    CHECKF(engine_eval_resumed(c) == 20, "resumed %d of 20", engine_eval_resumed(c));
+    same_logits(m, c, whole, "a longer run resumed");
+    /* other tokens at the stopped place: nothing resumes */
+    first.calls = 0;
+    engine_kv_keep(c, 100);
+    engine_ctx_set_stop(c, stop_after, &first);
+    CHECK(!engine_eval(c, ids + 100, 40, false, err, sizeof err));
+    engine_ctx_set_stop(c, NULL, NULL);
+    CHECKF(engine_eval(c, other, 40, false, err, sizeof err), "%s", err);
+    CHECKF(engine_eval_resumed(c) == 0, "resumed %d", engine_eval_resumed(c));
+    engine_kv_keep(whole, 100);
+    CHECKF(engine_eval(whole, other, 40, false, err, sizeof err), "%s", err);
+    same_logits(m, c, whole, "other tokens");
+    /* the same tokens after the sequence was cut below the stopped place: nothing resumes */
+    first.calls = 0;
+    engine_kv_keep(c, 100);
+    engine_ctx_set_stop(c, stop_after, &first);
+    CHECK(!engine_eval(c, ids + 100, 40, false, err, sizeof err));
+    engine_ctx_set_stop(c, NULL, NULL);
+    engine_kv_keep(c, 90);
+    CHECKF(engine_eval(c, ids + 90, 50, false, err, sizeof err), "%s", err);
+    CHECKF(engine_eval_resumed(c) == 0, "resumed %d", engine_eval_resumed(c));
+    engine_kv_keep(whole, 100);
+    CHECKF(engine_eval(whole, ids + 100, 40, false, err, sizeof err), "%s", err);
+    same_logits(m, c, whole, "cut below the stop");
 out:
     engine_ctx_free(c);
     engine_ctx_free(whole);
@@ -204,6 +286,59 @@ out:
     free(text);
 }
 
+static void set_budget(completion_engine *e, int budget_ms, double tokens_per_ms) {
+    completion_params p;
+    completion_params_init(&p);
+    p.max_tokens = 8, p.lookup_draft = 0;
+    p.max_prompt_ms = budget_ms, p.assumed_tokens_per_ms = tokens_per_ms;
+    completion_set_params(e, &p);
+}
+
+/* While the quick cache holds a prompt that is ready, a request takes the whole prompt only when
+ * what it lacks takes at most 100 ms (keys come every 150-300 ms), not anywhere within the
+ * budget; the suggestion cache keeps no suggestion of the quick cache, so the same place asked
+ * again gets the whole prompt's. */
+static void test_quick_ready(engine_model *m) {
+    char *text = fixture_numbered_file(200), err[256];
+    size_t top = fixture_line_start(text, 30) + 4, far = fixture_line_start(text, 170) + 4;
+    char *t1 = typed(text, far, "x"), *t2 = typed(t1, far + 1, "y");
+    completion_engine *e = engine(m, 0);
+    completion_result r;
+    if (!e || !run(e, text, top, &r)) goto out;
+    completion_result_free(&r);
+    set_budget(e, 32, 1);
+    if (!run(e, text, far, &r)) goto out;
+    CHECKF(r.shrink > 0, "far jump: shrink %d", r.shrink);
+    completion_result_free(&r);
+    completion_request q = request(text, far);
+    stopper soon = {0, 6};
+    q.cancelled = cancel_after, q.user = &soon;
+    CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
+    int lacking = r.n_prompt - r.n_reused - r.n_evaluated; /* the quick prompt was built before */
+    CHECKF(r.cancelled && lacking > 20, "cut prefill: %d of %d lacking", lacking, r.n_prompt);
+    /* the whole prompt ready in ~300 ms, within a 1000 ms budget: the quick one answers */
+    set_budget(e, 1000, lacking / 300.0);
+    if (!run(e, t1, far + 1, &r)) goto out;
+    CHECKF(r.shrink > 0 && r.n_evaluated <= 4, "300 ms: shrink %d, %d evaluated", r.shrink,
+           r.n_evaluated);
+    completion_result_free(&r);
+    /* ready in ~30 ms: the whole one */
+    set_budget(e, 1000, lacking / 30.0);
+    if (!run(e, t2, far + 2, &r)) goto out;
+    CHECKF(r.shrink == 0 && r.n_evaluated >= lacking, "30 ms: shrink %d, %d evaluated", r.shrink,
+           r.n_evaluated);
+    completion_result_free(&r);
+    /* the place the quick cache answered, again: not from the suggestion cache */
+    if (!run(e, t1, far + 1, &r)) goto out;
+    CHECKF(!r.cached && r.shrink == 0, "again: cached %d, shrink %d", r.cached, r.shrink);
+    completion_result_free(&r);
+out:
+    completion_free(e);
+    free(text);
+    free(t1);
+    free(t2);
+}
+
 /* A new line's prefill cut short by the request right after it: the few new tokens before the
  * moved suffix are evaluated whole (not stopped between layers), so the suffix stays held and the
  * request does not evaluate it again. */
@@ -284,12 +419,14 @@ int main(int argc, char **argv) {
     engine_model *plain = fixture_model(tmp_dir, vocab_dir, "slots-plain.gguf", NULL, 0, 11);
     if (plain) {
         test_stop(plain);
+        test_resume(plain);
         engine_model_free(plain);
     }
     engine_model *fim =
         fixture_model(tmp_dir, vocab_dir, "slots-fim.gguf", "qwen2.5-coder.gguf", 2, 11);
     if (fim) {
         test_quick(fim);
+        test_quick_ready(fim);
         test_cap(fim);
         test_cut_newline(fim);
         engine_model_free(fim);

@@ -94,7 +94,11 @@ compat.call = function(client, name, method, params, handler, ...)
 end
 
 local model_loaded, server_errors = false, {}
+-- --server-log: every message the server logs, with the session's clock (what each request and
+-- prefill did), for reading a run's misses.
+local server_log = cfg.serverLog and io.open(cfg.serverLog, 'w') or nil
 vim.lsp.handlers['window/logMessage'] = function(_, p)
+  if server_log and p then server_log:write(('%9.1f %s\n'):format(ms(uv.hrtime()), p.message)) end
   if p and p.message:match('completion model loaded') then model_loaded = true end
   if p and p.type == 1 then server_errors[#server_errors + 1] = p.message end
 end

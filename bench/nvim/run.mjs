@@ -38,6 +38,7 @@ function parseArgs(argv) {
     else if (a === '--second-file') o.secondFile = v();
     else if (a === '--simd') o.simd = v();
     else if (a === '--json') o.json = v();
+    else if (a === '--server-log') o.serverLog = v();
     else if (a === '--from') o.from = v();
     else if (a === '--label') o.label = v();
     else if (a === '--check') o.check = true;
@@ -175,7 +176,8 @@ const nKeys = visits.reduce((a, v) => a + (v.keys ? v.keys.length : 0), 0);
 const config = { plugin: resolve(o.plugin || join(here, '../../editors/nvim')), cmd, initOptions, debounceMs: o.debounceMs,
   files: files.map((f) => ({ name: f.name, path: join(ws, f.name) })), visits,
   nVisits: visits.filter((v) => !v.wipe).length, pollMs: o.pollMs, pauseMs: o.pauseMs,
-  settleMs: o.settleMs, timeoutMs: o.timeoutMs, out: join(ws, 'nvb-samples.jsonl') };
+  settleMs: o.settleMs, timeoutMs: o.timeoutMs, out: join(ws, 'nvb-samples.jsonl'),
+  serverLog: o.serverLog ? resolve(o.serverLog) : undefined };
 const m0 = machine();
 const label = o.label || basename(o.model).replace(/\.gguf$/, '');
 console.log(`files ${files.map((f) => `${f.name} (${f.text.split('\n').length - 1} lines)`).join(', ')}; ` +
