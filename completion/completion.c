@@ -50,7 +50,9 @@ void completion_params_init(completion_params *p) {
     p->kv_reuse = true;
     p->kv_shift = true;
     p->line_in_middle = true;
-    p->lookup_draft = 6;
+    p->lookup_draft = COMPLETION_LOOKUP_DRAFT;
+    p->max_prompt_ms = COMPLETION_MAX_PROMPT_MS;
+    p->max_gen_ms = COMPLETION_MAX_GEN_MS;
 }
 
 static void apply_defaults(completion_params *p) {

@@ -18,6 +18,23 @@
 
 typedef struct completion_engine completion_engine;
 
+/* The defaults completion_params_init gives every front end (the LSP, /v1/fim), so the same
+ * document and cursor get the same suggestion whichever asks.
+ * The prompt budget (max_prompt_ms) trades context for time where the KV cache lacks much of the
+ * prompt (a jump, a file just opened): the request uses smaller windows in the quick cache, and
+ * the whole prompt is built beside it (completion_prefill: the LSP runs one right after such a
+ * reply and at pauses); while the small prompt is ready a request takes the whole one only when
+ * it is ready within 100 ms. Measured in Neovim (bench/RESULTS.md, "Resumed passes"), 500 ms
+ * brings the default 1.5B model's first grey text after a jump or an open from 5-8 s to
+ * 0.2-0.4 s on both kernel paths, with as many keys answered as without it; replies' prompts are
+ * ~50 tokens until the whole prompt is built.
+ * The generation cap (max_gen_ms): a suggestion still growing after this long is what was
+ * certain by then (what streaming has shown), so a slow model or machine frees the worker for
+ * the prefills of the next pause instead of finishing a long block nobody waits for. */
+#define COMPLETION_MAX_PROMPT_MS 500
+#define COMPLETION_MAX_GEN_MS    2000
+#define COMPLETION_LOOKUP_DRAFT  6
+
 typedef struct {
     int n_threads;     /* pool shares per round (engine.h "Threads"); 0 = physical cores */
     int n_ctx;         /* KV positions; 0 = 4096 */
@@ -28,7 +45,7 @@ typedef struct {
     /* Prompt-lookup speculation: per step, up to this many tokens that followed an earlier
      * occurrence (in the prompt or the suggestion so far) of the last few tokens are verified in
      * one batch — the same suggestion, sooner when code repeats itself. 0 = off (the engine's
-     * meaning too); completion_params_init sets 6. */
+     * meaning too); completion_params_init sets COMPLETION_LOOKUP_DRAFT. */
     int lookup_draft;
     /* The settings below can change between requests (completion_set_params). */
     bool kv_reuse; /* keep the cache's common prefix (default); false = evaluate every prompt whole
@@ -50,14 +67,15 @@ typedef struct {
      * take the whole prompt again once its cache lacks little enough (100 ms of evaluation while
      * the quick cache's prompt is ready, else the budget). A suggestion from the quick cache is
      * one line, generated for at most this long, and is not kept in the suggestion cache (asked
-     * again, the whole prompt may answer). 0 = none. */
+     * again, the whole prompt may answer). 0 = none; completion_params_init sets
+     * COMPLETION_MAX_PROMPT_MS. */
     int max_prompt_ms;
     /* Tests: the prefill speed the budget assumes (tokens per ms), never measured, so its
      * decisions do not depend on the machine's load; 0 = measured. */
     double assumed_tokens_per_ms;
     /* Generation time cap: after this many ms of generating, the suggestion is the part of it
      * that was certain by then (what streaming has shown: the first line as far as it got, whole
-     * lines after it). 0 = none. */
+     * lines after it). 0 = none; completion_params_init sets COMPLETION_MAX_GEN_MS. */
     int max_gen_ms;
     int context_tokens; /* budget for cross-file context; 0 = 512, < 0 = none */
     /* An OpenAI-compatible server for completion_run_remote (the caller owns it); NULL = local. */

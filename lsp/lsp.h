@@ -11,20 +11,6 @@
 #include <stddef.h>
 
 #define LSP_ERR_LEN 512
-/* The default prompt budget of a completion request (maxPromptMs; 0 = none). A budget trades
- * context for time where the KV cache lacks much of the prompt (a jump, a file just opened): the
- * request uses smaller windows in completion/'s quick cache, and the whole prompt is built beside
- * it right after the reply and at pauses (lsp_ahead_stale); while the small prompt is ready a
- * request takes the whole one only when it is ready within 100 ms. Measured in Neovim
- * (bench/RESULTS.md, "Resumed passes"), 500 ms brings the default 1.5B model's first grey text
- * after a jump or an open from 6-8 s to 0.2-0.4 s on both kernel paths, with as many keys
- * answered as without it; replies' prompts are ~50 tokens until the whole prompt is built. */
-#define LSP_MAX_PROMPT_MS 500
-/* The default generation time cap (maxGenMs; 0 = none): a suggestion still growing after this
- * long is what was certain by then (what streaming has shown), so a slow model or machine frees
- * the worker for the prefills of the next pause instead of finishing a long block nobody waits
- * for; grey text appears long before (bench/RESULTS.md). */
-#define LSP_MAX_GEN_MS 2000
 
 /* Settings that can also arrive in initializationOptions (which then win). */
 typedef struct {
@@ -36,9 +22,9 @@ typedef struct {
     bool no_kv_shift;             /* keep only the cache's common prefix (kvShift false) */
     bool classic_layout;          /* FIM prompt with the cursor line before the suffix */
     bool no_prefill_ahead;        /* no prompt evaluation ahead of requests (open, newline, idle) */
-    int max_prompt_ms;            /* prompt evaluation budget; 0 = none (default LSP_MAX_PROMPT_MS) */
+    int max_prompt_ms;            /* prompt evaluation budget; 0 = none (default: completion/'s) */
     int max_tokens;               /* tokens generated at most; 0 = 64 */
-    int max_gen_ms;               /* generation time cap; 0 = none (LSP_MAX_GEN_MS) */
+    int max_gen_ms;               /* generation time cap; 0 = none (default: completion/'s) */
     int lookup_draft;             /* prompt-lookup tokens verified per step; 0 = off (init: 6) */
     int context_tokens;           /* cross-file context budget; 0 = 512, -1 = none */
     const char *chat_model;       /* hearth.ask's chat model; loaded on the first question */

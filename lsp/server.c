@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "completion.h"
 #include "lsp_internal.h"
 
 void lsp_options_init(lsp_options *o) {
     memset(o, 0, sizeof *o);
-    o->lookup_draft = 6;
-    o->max_prompt_ms = LSP_MAX_PROMPT_MS;
-    o->max_gen_ms = LSP_MAX_GEN_MS;
+    o->lookup_draft = COMPLETION_LOOKUP_DRAFT; /* completion/'s defaults, as every front end */
+    o->max_prompt_ms = COMPLETION_MAX_PROMPT_MS;
+    o->max_gen_ms = COMPLETION_MAX_GEN_MS;
 }
 
 /* ---- writing ---- */

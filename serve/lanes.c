@@ -93,9 +93,12 @@ static int fim_context(const serve_job *j, const char *language, completion_chun
                                     COMPLETION_CONTEXT_CHUNKS);
 }
 
-/* One FIM request through completion/, as the LSP runs it. The same settings as the LSP's
- * defaults, max_tokens and max_lines from the request, so the same document, cursor and files
- * give the same suggestion as in the editor. */
+/* One FIM request through completion/, as the LSP runs it: completion/'s defaults, max_tokens and
+ * max_lines from the request, so the same document, cursor and files give the same suggestion as
+ * in the editor — but no prompt budget and no generation cap. Those two serve an editor whose
+ * server builds the whole prompt between keystrokes (the LSP's prefills); nothing runs between
+ * /v1/fim requests, so with a budget a request far from the last would keep answering from the
+ * small prompt, and a client asking for max_tokens gets them. */
 static void fim_run(runtime_job *rj) {
     serve_job *j = rj->user;
     serve_server *s = j->srv;
@@ -105,6 +108,8 @@ static void fim_run(runtime_job *rj) {
     completion_params_init(&p);
     p.max_tokens = j->max_tokens;
     p.max_lines = j->max_lines; /* 0: the LSP's default */
+    p.max_prompt_ms = 0;
+    p.max_gen_ms = 0;
     completion_set_params(s->fim, &p);
     const char *language = j->language ? j->language : completion_language_for_path(j->path);
     completion_chunk chunks[COMPLETION_CONTEXT_CHUNKS];

@@ -203,6 +203,8 @@ static completion_engine *engine(engine_model *m, bool shift) {
     p.max_tokens = 12;
     p.kv_shift = shift;
     p.lookup_draft = 0;
+    p.max_prompt_ms = 0; /* every request on the whole prompt, whatever the machine's speed */
+    p.max_gen_ms = 0;
     completion_engine *e = completion_new(m, &p, err, sizeof err);
     CHECKF(e != NULL, "%s", err);
     return e;

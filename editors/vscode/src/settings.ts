@@ -26,7 +26,7 @@ export const DEFAULTS: HearthSettings = {
   contextSize: 0,
   completionsEnabled: true,
   prefillAhead: true,
-  debounceMs: 75,
+  debounceMs: 25,
   languages: ['c', 'cpp', 'python', 'javascript', 'typescript', 'typescriptreact', 'javascriptreact',
     'go', 'rust', 'java', 'lua', 'shellscript', 'json', 'markdown'],
 };

@@ -16,7 +16,7 @@ local ns = api.nvim_create_namespace('hearth_ghost')
 local wait_ns = api.nvim_create_namespace('hearth_wait') -- the indicator while a suggestion is computed
 local has_inline = vim.fn.has('nvim-0.10') == 1 -- virt_text_pos = 'inline' pushes the line's rest
 
-local config = { debounce_ms = 75, auto_trigger = true, keymaps = {}, indicator_ms = 300 }
+local config = { debounce_ms = 25, auto_trigger = true, keymaps = {}, indicator_ms = 300 }
 local shown = nil -- { buf, row, col (0-based bytes, = cursor), text, tick (our own edits) }
 -- The in-flight request: { client, id, token, buf, row, col (where it asked), text (its suggestion
 -- so far, streamed), at = { tick, row, col } (where typing that agrees with it left the cursor) }
