@@ -25,7 +25,7 @@ typedef struct completion_engine completion_engine;
  * the whole prompt is built beside it (completion_prefill: the LSP runs one right after such a
  * reply and at pauses); while the small prompt is ready a request takes the whole one only when
  * it is ready within 100 ms. Measured in Neovim (bench/RESULTS.md, "Resumed passes"), 500 ms
- * brings the default 1.5B model's first grey text after a jump or an open from 5-8 s to
+ * brings the default 1.5B model's first grey text after a jump or an open from 3-8 s to
  * 0.2-0.4 s on both kernel paths, with as many keys answered as without it; replies' prompts are
  * ~50 tokens until the whole prompt is built.
  * The generation cap (max_gen_ms): a suggestion still growing after this long is what was
