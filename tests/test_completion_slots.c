@@ -121,6 +121,16 @@ static engine_ctx *always_stopped(const engine_model *m, const int32_t *ids, int
     return c;
 }
 
+/* c cut back to 100 positions, then ids[0, n) evaluated there and stopped before layer 1. */
+static void stopped_at_100(engine_ctx *c, const int32_t *ids, int32_t n) {
+    char err[ENGINE_ERR_LEN];
+    stopper first = {0, 1};
+    engine_kv_keep(c, 100);
+    engine_ctx_set_stop(c, stop_after, &first);
+    CHECK(!engine_eval(c, ids, n, false, err, sizeof err) && engine_eval_stopped(c));
+    engine_ctx_set_stop(c, NULL, NULL);
+}
+
 /* A stopped pass resumes for the same tokens at the same place (a longer or shorter run of them
  * too), and is forgotten when the tokens or the place differ. */
 static void test_resume(const engine_model *m) {
@@ -135,31 +145,19 @@ static void test_resume(const engine_model *m) {
            "%s", err);
     same_logits(m, c, whole, "stopped before every layer");
     /* stopped on 20 tokens, then 40 starting with them: 20 resume, 20 are new */
-    stopper first = {0, 1}; /* before layer 1 */
-    engine_kv_keep(c, 100);
-    engine_ctx_set_stop(c, stop_after, &first);
-    CHECK(!engine_eval(c, ids + 100, 20, false, err, sizeof err) && engine_eval_stopped(c));
-    engine_ctx_set_stop(c, NULL, NULL);
+    stopped_at_100(c, ids + 100, 20);
     CHECKF(engine_eval(c, ids + 100, 40, false, err, sizeof err), "%s", err);
     CHECKF(engine_eval_resumed(c) == 20, "resumed %d of 20", engine_eval_resumed(c));
     same_logits(m, c, whole, "a longer run resumed");
     /* other tokens at the stopped place: nothing resumes */
-    first.calls = 0;
-    engine_kv_keep(c, 100);
-    engine_ctx_set_stop(c, stop_after, &first);
-    CHECK(!engine_eval(c, ids + 100, 40, false, err, sizeof err));
-    engine_ctx_set_stop(c, NULL, NULL);
+    stopped_at_100(c, ids + 100, 40);
     CHECKF(engine_eval(c, other, 40, false, err, sizeof err), "%s", err);
     CHECKF(engine_eval_resumed(c) == 0, "resumed %d", engine_eval_resumed(c));
     engine_kv_keep(whole, 100);
     CHECKF(engine_eval(whole, other, 40, false, err, sizeof err), "%s", err);
     same_logits(m, c, whole, "other tokens");
     /* the same tokens after the sequence was cut below the stopped place: nothing resumes */
-    first.calls = 0;
-    engine_kv_keep(c, 100);
-    engine_ctx_set_stop(c, stop_after, &first);
-    CHECK(!engine_eval(c, ids + 100, 40, false, err, sizeof err));
-    engine_ctx_set_stop(c, NULL, NULL);
+    stopped_at_100(c, ids + 100, 40);
     engine_kv_keep(c, 90);
     CHECKF(engine_eval(c, ids + 90, 50, false, err, sizeof err), "%s", err);
     CHECKF(engine_eval_resumed(c) == 0, "resumed %d", engine_eval_resumed(c));
