@@ -1,5 +1,6 @@
 /* Fixtures shared by the completion tests that run a synthesized model over a generated file
- * (test_completion_shift, test_completion_slots). */
+ * (test_completion_shift, test_completion_slots): the model, the file, the settings, a request at
+ * a cursor. */
 #ifndef HEARTH_TESTS_COMPLETION_FIXTURES_H
 #define HEARTH_TESTS_COMPLETION_FIXTURES_H
 
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "completion.h"
 #include "engine.h"
 #include "test.h"
 
@@ -46,6 +48,45 @@ static inline size_t fixture_line_start(const char *t, int line) {
     size_t at = 0;
     for (int i = 0; i < line; i++) at = (size_t)(strchr(t + at, '\n') - t) + 1;
     return at;
+}
+
+/* The tests' settings: 2048 positions, 2 threads, max_tokens, no prompt lookup, and neither a
+ * prompt budget nor a generation cap, so every request takes the whole prompt and finishes
+ * whatever the machine's speed (tests that want them set them). */
+static inline void fixture_params(completion_params *p, int max_tokens) {
+    completion_params_init(p);
+    p->n_ctx = 2048;
+    p->n_threads = 2;
+    p->max_tokens = max_tokens;
+    p->lookup_draft = 0;
+    p->max_prompt_ms = 0;
+    p->max_gen_ms = 0;
+}
+
+static inline completion_engine *fixture_engine(engine_model *m, const completion_params *p) {
+    char err[256];
+    completion_engine *e = completion_new(m, p, err, sizeof err);
+    CHECKF(e != NULL, "%s", err);
+    return e;
+}
+
+/* A request at byte `at` of text, a Python file named steps.py. */
+static inline completion_request fixture_request(const char *text, size_t at) {
+    completion_request r = {0};
+    r.prefix = text, r.prefix_len = at;
+    r.suffix = text + at, r.suffix_len = strlen(text) - at;
+    r.path = "steps.py";
+    r.language_id = "python";
+    return r;
+}
+
+static inline bool fixture_run(completion_engine *e, const char *text, size_t at,
+                               completion_result *out) {
+    char err[256];
+    completion_request r = fixture_request(text, at);
+    bool ok = completion_run(e, &r, out, err, sizeof err);
+    CHECKF(ok, "%s", err);
+    return ok;
 }
 
 #endif

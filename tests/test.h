@@ -2,6 +2,8 @@
 #ifndef HEARTH_TEST_H
 #define HEARTH_TEST_H
 
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 static int test_failures;
@@ -26,6 +28,13 @@ static int test_checks;
             fputc('\n', stderr);                                                                   \
         }                                                                                          \
     } while (0)
+
+/* The largest |a[i] - b[i]| over n floats. */
+static inline float test_max_diff(const float *a, const float *b, size_t n) {
+    float worst = 0.0f;
+    for (size_t i = 0; i < n; i++) worst = fmaxf(worst, fabsf(a[i] - b[i]));
+    return worst;
+}
 
 static inline int test_summary(const char *name) {
     printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);

@@ -182,41 +182,20 @@ static void test_rebuilt_logits(const engine_model *m) {
 
 /* ---- completion_run ---- */
 
-static bool complete(completion_engine *e, const char *text, size_t at, completion_result *out) {
-    char err[256];
-    completion_request r = {0};
-    r.prefix = text, r.prefix_len = at;
-    r.suffix = text + at, r.suffix_len = strlen(text) - at;
-    r.path = "steps.py";
-    r.language_id = "python";
-    bool ok = completion_run(e, &r, out, err, sizeof err);
-    CHECKF(ok, "%s", err);
-    return ok;
-}
-
 static completion_engine *engine(engine_model *m, bool shift) {
-    char err[256];
     completion_params p;
-    completion_params_init(&p);
-    p.n_ctx = 2048;
-    p.n_threads = 2;
-    p.max_tokens = 12;
+    fixture_params(&p, 12);
     p.kv_shift = shift;
-    p.lookup_draft = 0;
-    p.max_prompt_ms = 0; /* every request on the whole prompt, whatever the machine's speed */
-    p.max_gen_ms = 0;
-    completion_engine *e = completion_new(m, &p, err, sizeof err);
-    CHECKF(e != NULL, "%s", err);
-    return e;
+    return fixture_engine(m, &p);
 }
 
 /* The same request on an engine that moved runs and on a fresh one: same suggestion. */
 static void same_as_fresh(engine_model *m, completion_engine *e, const char *text, size_t at,
                           const char *what, int max_evaluated) {
     completion_result got, fresh;
-    if (!complete(e, text, at, &got)) return;
+    if (!fixture_run(e, text, at, &got)) return;
     completion_engine *f = engine(m, false);
-    if (complete(f, text, at, &fresh)) {
+    if (fixture_run(f, text, at, &fresh)) {
         CHECKF(got.n_shifted > 0, "%s: nothing moved (reused %d of %d)", what, got.n_reused,
                got.n_prompt);
         CHECKF(got.n_evaluated <= max_evaluated, "%s: %d of %d evaluated", what, got.n_evaluated,
@@ -235,7 +214,7 @@ static void test_completion(engine_model *m) {
     completion_engine *e = engine(m, true);
     completion_result r;
     size_t at = fixture_line_start(text, 60) + 4; /* inside "    return ..." */
-    if (complete(e, text, at, &r)) completion_result_free(&r);
+    if (fixture_run(e, text, at, &r)) completion_result_free(&r);
     /* a new line typed at the cursor's line end: the suffix moves right */
     size_t eol = (size_t)(strchr(text + at, '\n') - text), len = strlen(text);
     char *typed = malloc(len + 16);
@@ -257,8 +236,8 @@ static void test_completion(engine_model *m) {
            r.n_evaluated, r.n_refreshed);
     /* off: only the common prefix */
     completion_engine *off = engine(m, false);
-    if (complete(off, text, at, &r)) completion_result_free(&r);
-    if (complete(off, typed, eol + 5, &r)) {
+    if (fixture_run(off, text, at, &r)) completion_result_free(&r);
+    if (fixture_run(off, typed, eol + 5, &r)) {
         CHECK(r.n_shifted == 0 && r.n_evaluated > 100);
         completion_result_free(&r);
     }

@@ -181,35 +181,19 @@ static char *typed(const char *text, size_t at, const char *s) {
     return t;
 }
 
-static completion_request request(const char *text, size_t at) {
-    completion_request r = {0};
-    r.prefix = text, r.prefix_len = at;
-    r.suffix = text + at, r.suffix_len = strlen(text) - at;
-    r.path = "steps.py";
-    r.language_id = "python";
-    return r;
-}
-
-static bool run(completion_engine *e, const char *text, size_t at, completion_result *out) {
-    char err[256];
-    completion_request r = request(text, at);
-    bool ok = completion_run(e, &r, out, err, sizeof err);
-    CHECKF(ok, "%s", err);
-    return ok;
-}
-
 static completion_engine *engine(engine_model *m, int budget_ms) {
-    char err[256];
     completion_params p;
-    completion_params_init(&p);
-    p.n_ctx = 2048;
-    p.n_threads = 2;
-    p.max_tokens = 8;
-    p.lookup_draft = 0;
+    fixture_params(&p, 8);
     p.max_prompt_ms = budget_ms;
-    completion_engine *e = completion_new(m, &p, err, sizeof err);
-    CHECKF(e != NULL, "%s", err);
-    return e;
+    return fixture_engine(m, &p);
+}
+
+/* The settings of engine() with the budget and the speed it assumes (0: measured). */
+static void set_budget(completion_engine *e, int budget_ms, double tokens_per_ms) {
+    completion_params p;
+    fixture_params(&p, 8);
+    p.max_prompt_ms = budget_ms, p.assumed_tokens_per_ms = tokens_per_ms;
+    completion_set_params(e, &p);
 }
 
 static bool cancel_after(void *user) {
@@ -222,42 +206,39 @@ static void test_quick(engine_model *m) {
     completion_engine *e = engine(m, 0);
     completion_result r;
     size_t top = fixture_line_start(text, 30) + 4, far = fixture_line_start(text, 170) + 4;
-    if (!e || !run(e, text, top, &r)) goto out;
+    if (!e || !fixture_run(e, text, top, &r)) goto out;
     completion_result_free(&r);
     /* 1 token a ms, 32 ms: a far jump lacks ~1000 tokens, a keystroke at a built place ~3 */
-    completion_params p;
-    completion_params_init(&p);
-    p.max_tokens = 8, p.lookup_draft = 0, p.max_prompt_ms = 32, p.assumed_tokens_per_ms = 1;
-    completion_set_params(e, &p);
-    if (!run(e, text, far, &r)) goto out;
+    set_budget(e, 32, 1);
+    if (!fixture_run(e, text, far, &r)) goto out;
     CHECKF(r.shrink > 0, "far jump: shrink %d, %d of %d evaluated", r.shrink, r.n_evaluated,
            r.n_prompt);
     int small = r.n_prompt;
     completion_result_free(&r);
     /* a prefill at a pause, cut short by the next keystroke a few chunks into the whole prompt */
-    completion_request q = request(text, far);
+    completion_request q = fixture_request(text, far);
     stopper soon = {0, 6};
     q.cancelled = cancel_after, q.user = &soon;
     CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
     CHECKF(r.cancelled && r.n_prompt > 2 * small, "cancelled %d, prompt %d (small %d)", r.cancelled,
            r.n_prompt, small);
     char *t1 = typed(text, far, "x"), *t2 = typed(t1, far + 1, "y");
-    if (!run(e, t1, far + 1, &r)) goto out;
+    if (!fixture_run(e, t1, far + 1, &r)) goto out;
     CHECKF(r.shrink > 0 && !r.cached && r.n_evaluated <= 4,
            "after a cut prefill: shrink %d, %d of %d evaluated", r.shrink, r.n_evaluated,
            r.n_prompt);
     completion_result_free(&r);
     /* a prefill left to finish: the whole prompt, taken by the next request */
-    q = request(t1, far + 1);
+    q = fixture_request(t1, far + 1);
     CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
     CHECK(!r.cancelled && r.n_prompt > 2 * small);
     completion_result got, fresh;
-    if (!run(e, t2, far + 2, &got)) goto out;
+    if (!fixture_run(e, t2, far + 2, &got)) goto out;
     CHECKF(got.shrink == 0 && !got.cached && got.n_prompt > 2 * small && got.n_evaluated <= 4,
            "after the whole prefill: shrink %d, %d of %d evaluated", got.shrink, got.n_evaluated,
            got.n_prompt);
     completion_engine *f = engine(m, 0);
-    if (f && run(f, t2, far + 2, &fresh)) {
+    if (f && fixture_run(f, t2, far + 2, &fresh)) {
         CHECKF(!strcmp(got.text, fresh.text), "'%s' vs fresh '%s'", got.text, fresh.text);
         completion_result_free(&fresh);
     }
@@ -268,11 +249,11 @@ static void test_quick(engine_model *m) {
     /* a first prefill on a fresh engine, no speed measured yet: the smallest prompt first (it
      * measures the speed and serves a keystroke soon), then the whole one */
     completion_engine *g = engine(m, 32);
-    q = request(text, far);
+    q = fixture_request(text, far);
     if (g && completion_prefill(g, &q, &r, err, sizeof err)) {
         CHECKF(r.shrink == 4 && r.n_prompt > 2 * small && !r.cancelled,
                "first prefill: quick shrink %d, prompt %d", r.shrink, r.n_prompt);
-        if (run(g, text, far, &r)) {
+        if (fixture_run(g, text, far, &r)) {
             CHECKF(r.shrink == 0 && r.n_evaluated <= 2, "then: shrink %d, %d evaluated", r.shrink,
                    r.n_evaluated);
             completion_result_free(&r);
@@ -282,14 +263,6 @@ static void test_quick(engine_model *m) {
 out:
     completion_free(e);
     free(text);
-}
-
-static void set_budget(completion_engine *e, int budget_ms, double tokens_per_ms) {
-    completion_params p;
-    completion_params_init(&p);
-    p.max_tokens = 8, p.lookup_draft = 0;
-    p.max_prompt_ms = budget_ms, p.assumed_tokens_per_ms = tokens_per_ms;
-    completion_set_params(e, &p);
 }
 
 /* While the quick cache holds a prompt that is ready, a request takes the whole prompt only when
@@ -302,13 +275,13 @@ static void test_quick_ready(engine_model *m) {
     char *t1 = typed(text, far, "x"), *t2 = typed(t1, far + 1, "y");
     completion_engine *e = engine(m, 0);
     completion_result r;
-    if (!e || !run(e, text, top, &r)) goto out;
+    if (!e || !fixture_run(e, text, top, &r)) goto out;
     completion_result_free(&r);
     set_budget(e, 32, 1);
-    if (!run(e, text, far, &r)) goto out;
+    if (!fixture_run(e, text, far, &r)) goto out;
     CHECKF(r.shrink > 0, "far jump: shrink %d", r.shrink);
     completion_result_free(&r);
-    completion_request q = request(text, far);
+    completion_request q = fixture_request(text, far);
     stopper soon = {0, 6};
     q.cancelled = cancel_after, q.user = &soon;
     CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
@@ -316,18 +289,18 @@ static void test_quick_ready(engine_model *m) {
     CHECKF(r.cancelled && lacking > 20, "cut prefill: %d of %d lacking", lacking, r.n_prompt);
     /* the whole prompt ready in ~300 ms, within a 1000 ms budget: the quick one answers */
     set_budget(e, 1000, lacking / 300.0);
-    if (!run(e, t1, far + 1, &r)) goto out;
+    if (!fixture_run(e, t1, far + 1, &r)) goto out;
     CHECKF(r.shrink > 0 && r.n_evaluated <= 4, "300 ms: shrink %d, %d evaluated", r.shrink,
            r.n_evaluated);
     completion_result_free(&r);
     /* ready in ~30 ms: the whole one */
     set_budget(e, 1000, lacking / 30.0);
-    if (!run(e, t2, far + 2, &r)) goto out;
+    if (!fixture_run(e, t2, far + 2, &r)) goto out;
     CHECKF(r.shrink == 0 && r.n_evaluated >= lacking, "30 ms: shrink %d, %d evaluated", r.shrink,
            r.n_evaluated);
     completion_result_free(&r);
     /* the place the quick cache answered, again: not from the suggestion cache */
-    if (!run(e, t1, far + 1, &r)) goto out;
+    if (!fixture_run(e, t1, far + 1, &r)) goto out;
     CHECKF(!r.cached && r.shrink == 0, "again: cached %d, shrink %d", r.cached, r.shrink);
     completion_result_free(&r);
 out:
@@ -345,16 +318,16 @@ static void test_cut_newline(engine_model *m) {
     size_t at = fixture_line_start(text, 30) + 4, eol = (size_t)(strchr(text + at, '\n') - text);
     completion_engine *e = engine(m, 0);
     completion_result r;
-    if (!e || !run(e, text, eol, &r)) goto out;
+    if (!e || !fixture_run(e, text, eol, &r)) goto out;
     completion_result_free(&r);
     char *typed_nl = typed(text, eol, "\n    ");
-    completion_request q = request(typed_nl, eol + 5);
+    completion_request q = fixture_request(typed_nl, eol + 5);
     stopper soon = {0, 2}; /* the check before the gap passes, the one inside it says stop */
     q.cancelled = cancel_after, q.user = &soon;
     CHECKF(completion_prefill(e, &q, &r, err, sizeof err), "%s", err);
     CHECKF(r.cancelled && r.n_shifted > 32, "cut prefill: cancelled %d, %d moved", r.cancelled,
            r.n_shifted);
-    if (run(e, typed_nl, eol + 5, &r)) {
+    if (fixture_run(e, typed_nl, eol + 5, &r)) {
         CHECKF(r.n_evaluated <= 4, "the request after it: %d of %d evaluated", r.n_evaluated,
                r.n_prompt);
         completion_result_free(&r);
@@ -379,15 +352,15 @@ static void test_cap(engine_model *m) {
     size_t at = fixture_line_start(text, 20) + 4;
     completion_engine *free_run = engine(m, 0), *capped = engine(m, 0);
     completion_params p;
-    completion_params_init(&p);
-    p.max_tokens = 24, p.lookup_draft = 0, p.max_gen_ms = 12;
+    fixture_params(&p, 24);
+    p.max_gen_ms = 12;
     completion_result whole = {0}, cut = {0};
     if (!free_run || !capped) goto out;
     completion_set_params(capped, &p);
     p.max_gen_ms = 0;
     completion_set_params(free_run, &p);
     char err[256];
-    completion_request r = request(text, at);
+    completion_request r = fixture_request(text, at);
     r.cancelled = slow_piece;
     CHECKF(completion_run(free_run, &r, &whole, err, sizeof err), "%s", err);
     CHECKF(completion_run(capped, &r, &cut, err, sizeof err), "%s", err);

@@ -61,12 +61,6 @@ static bool eval_all(const engine_model *m, const int32_t *ids, int n, bool one_
     return ok;
 }
 
-static float max_diff(const float *a, const float *b, size_t n) {
-    float worst = 0.0f;
-    for (size_t i = 0; i < n; i++) worst = fmaxf(worst, fabsf(a[i] - b[i]));
-    return worst;
-}
-
 /* One layer (layer 0 slides): the last token's logits ignore the token WINDOW positions back and
  * change with the one WINDOW - 1 back. Two layers (layer 1 attends to all): both matter. */
 static void test_window_reach(void) {
@@ -85,7 +79,7 @@ static void test_window_reach(void) {
             memcpy(alt, ids, sizeof alt);
             alt[N_PROMPT - 1 - back] = (alt[N_PROMPT - 1 - back] + 101) % 256;
             CHECK(eval_all(m, alt, N_PROMPT, false, changed));
-            float d = max_diff(base + last, changed + last, N_VOCAB);
+            float d = test_max_diff(base + last, changed + last, N_VOCAB);
             bool seen = back < WINDOW || layers == 2;
             CHECKF(seen ? d > 1e-3f : d == 0.0f, "%d layer(s), token %d back: logits moved %g",
                    layers, back, d);
@@ -158,7 +152,7 @@ static void test_end_to_end(const char *type, float tol_paths) {
     CHECKF(finite, "%s: non-finite logits", type);
     CHECK(eval_all(m, ids, N_PROMPT, true, single));
     CHECK(eval_paged(m, ids, N_PROMPT, paged));
-    float d_single = max_diff(batch, single, all), d_paged = max_diff(batch, paged, all);
+    float d_single = test_max_diff(batch, single, all), d_paged = test_max_diff(batch, paged, all);
     CHECKF(d_single <= tol_paths && d_paged <= tol_paths,
            "%s: one token at a time %g, paged %g from the batch", type, d_single, d_paged);
     int32_t a[24], b[24];
@@ -188,7 +182,7 @@ static void test_scalar_matches_simd(const char *type, float tol) {
     CHECK(m && eval_all(m, ids, N_PROMPT, false, scalar));
     engine_model_free(m);
     CHECK(engine_set_simd_limit(level));
-    float d = max_diff(simd, scalar, (size_t)N_PROMPT * N_VOCAB);
+    float d = test_max_diff(simd, scalar, (size_t)N_PROMPT * N_VOCAB);
     CHECKF(d <= tol, "%s: scalar vs %s logits differ by %g", type, level, d);
 }
 
@@ -225,7 +219,7 @@ static void test_against_llama_cpp(const char *data, const char *type, float tol
     int flips = 0;
     for (int t = 0; t < REF_PROMPT; t++) {
         const float *r = ref + (size_t)t * N_VOCAB, *g = got + (size_t)t * N_VOCAB;
-        worst = fmaxf(worst, max_diff(r, g, N_VOCAB));
+        worst = fmaxf(worst, test_max_diff(r, g, N_VOCAB));
         worst_lse = fmaxf(worst_lse, (float)fabs(lse(r) - lse(g)));
         int best = argmax(r), second = best == 0 ? 1 : 0;
         for (int i = 0; i < N_VOCAB; i++) second = i != best && r[i] > r[second] ? i : second;

@@ -70,12 +70,6 @@ static bool reference(const engine_model *m, engine_kv_type kv, const int32_t *i
     return ok;
 }
 
-static float max_diff(const float *a, const float *b, size_t n) {
-    float worst = 0.0f;
-    for (size_t i = 0; i < n; i++) worst = fmaxf(worst, fabsf(a[i] - b[i]));
-    return worst;
-}
-
 static size_t kv_row_bytes(const engine_model *m, engine_kv_type kv) {
     const engine_model_info *in = engine_model_get_info(m);
     return kv_bytes_of(kv, (size_t)in->n_head_kv * (size_t)in->head_dim);
@@ -107,7 +101,7 @@ static void test_ring_equals_unbounded(const engine_model *m, engine_kv_type kv)
     CHECK(ok);
     size_t all = (size_t)(N_PROMPT + 24) * N_VOCAB;
     CHECKF(ok && !memcmp(got, want, all * sizeof(float)), "kv type %d: ring vs unbounded %g",
-           (int)kv, max_diff(got, want, all));
+           (int)kv, test_max_diff(got, want, all));
     engine_ctx_free(ring);
     engine_ctx_free(full);
 }
@@ -120,7 +114,7 @@ static void test_ring_one_row_short(const engine_model *m) {
     prompt_ids(ids, N_PROMPT, 3);
     engine_ctx *c = seq_ctx(m, ENGINE_KV_F32, RING - 1);
     CHECK(eval(c, ids, N_PROMPT, got) && reference(m, ENGINE_KV_F32, ids, N_PROMPT, 0, want));
-    float d = max_diff(got, want, (size_t)N_PROMPT * N_VOCAB);
+    float d = test_max_diff(got, want, (size_t)N_PROMPT * N_VOCAB);
     CHECKF(d > 1e-3f, "a ring of %d rows still matched (%g)", RING - 1, d);
     engine_ctx_free(c);
 }
@@ -137,7 +131,7 @@ static void keep_and_check(const engine_model *m, engine_ctx *c, int32_t *ids, i
     bool ok = eval(c, ids + kept, n - kept, got) && reference(m, ENGINE_KV_F32, ids, n, kept, want);
     size_t count = (size_t)(n - kept) * N_VOCAB;
     CHECKF(ok && !memcmp(got, want, count * sizeof(float)), "keep(%d): %g from the reference", k,
-           max_diff(got, want, count));
+           test_max_diff(got, want, count));
 }
 
 static void test_prefix_reuse(const engine_model *m) {
@@ -284,9 +278,9 @@ static void test_paged(const engine_model *m) {
     }
     static float want[(A_LEN + STEPS) * N_VOCAB];
     CHECK(ok && reference(m, ENGINE_KV_F32, a, A_LEN + STEPS, 0, want));
-    float da = max_diff(got_a, want, (size_t)(A_LEN + STEPS) * N_VOCAB);
+    float da = test_max_diff(got_a, want, (size_t)(A_LEN + STEPS) * N_VOCAB);
     CHECK(ok && reference(m, ENGINE_KV_F32, b, B_LEN + STEPS, 0, want));
-    float db = max_diff(got_b, want, (size_t)(B_LEN + STEPS) * N_VOCAB);
+    float db = test_max_diff(got_b, want, (size_t)(B_LEN + STEPS) * N_VOCAB);
     CHECKF(da <= 1e-4f && db <= 1e-4f, "paged vs unbounded: %g, %g", da, db);
     engine_seq_free(c, sa);
     engine_seq_free(c, sb);
